@@ -1,0 +1,13 @@
+//! postern: mail-transport libraries and a reference gateway.
+//!
+//! This facade re-exports the workspace crates so an application can depend on one
+//! package. Each crate is also usable on its own:
+//!
+//! | module | crate | what it does |
+//! | --- | --- | --- |
+//! | [`smtp`] | `postern-smtp` | sans-IO SMTP wire: commands, replies, DATA/BDAT framing, server and client sessions |
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use postern_smtp as smtp;
