@@ -46,15 +46,50 @@ pub struct Reply {
 
 impl Reply {
     /// A reply whose text may hold several lines separated by `\n`.
-    pub fn new(_code: u16, _enhanced: Option<EnhancedCode>, _text: &str) -> Reply {
-        todo!("helper B")
+    pub fn new(code: u16, enhanced: Option<EnhancedCode>, text: &str) -> Reply {
+        let lines = text
+            .split('\n')
+            .map(|l| l.trim_end_matches('\r').to_owned())
+            .collect();
+        Reply {
+            code,
+            enhanced,
+            lines,
+        }
     }
 
     /// Appends the reply to `out`: `code-` continuation lines, `code ` on the last, the
     /// enhanced code on every line, text lines longer than the 512-octet reply limit
     /// wrapped at spaces.
-    pub fn write_to(&self, _out: &mut Vec<u8>) {
-        todo!("helper B")
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let mut pieces: Vec<&str> = Vec::with_capacity(self.lines.len());
+        for line in &self.lines {
+            wrap_line(line, TEXT_WIDTH, &mut pieces);
+        }
+        if pieces.is_empty() {
+            pieces.push("");
+        }
+        let last = pieces.len() - 1;
+        for (i, piece) in pieces.iter().enumerate() {
+            self.write_prefix(if i == last { b' ' } else { b'-' }, out);
+            out.extend_from_slice(piece.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Writes `250-` or `250 `, then the enhanced code and a space if there is one.
+    fn write_prefix(&self, sep: u8, out: &mut Vec<u8>) {
+        let code = self.code.min(999);
+        out.extend_from_slice(&[
+            b'0' + (code / 100) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+            sep,
+        ]);
+        if let Some(e) = self.enhanced {
+            use std::io::Write as _;
+            let _ = write!(out, "{e} ");
+        }
     }
 
     /// The text lines joined with `\n`.
@@ -82,9 +117,31 @@ impl Reply {
 
 impl fmt::Display for Reply {
     /// One line per text line, as on the wire but without CRLF, joined with `\n`.
-    fn fmt(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!("helper B")
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        f.write_str(text.trim_end_matches("\r\n").replace("\r\n", "\n").as_str())
     }
+}
+
+/// Longest text per reply line: 512 octets minus code, separator, an enhanced code of up
+/// to 11 octets with its space, and the CRLF.
+const TEXT_WIDTH: usize = 512 - 4 - 12 - 2;
+
+/// Splits `line` into pieces of at most `width` octets, at spaces where possible and at
+/// character boundaries otherwise.
+fn wrap_line<'a>(mut line: &'a str, width: usize, out: &mut Vec<&'a str>) {
+    while line.len() > width {
+        let mut cut = width;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let at = line[..cut].rfind(' ').filter(|&i| i > 0).unwrap_or(cut);
+        out.push(&line[..at]);
+        line = line[at..].strip_prefix(' ').unwrap_or(&line[at..]);
+    }
+    out.push(line);
 }
 
 /// Why a reply could not be parsed.
@@ -141,5 +198,47 @@ impl ReplyParser {
     /// Bytes buffered that do not yet form a complete reply.
     pub fn buffered(&self) -> usize {
         todo!("helper B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_multiline_with_enhanced_codes() {
+        let r = Reply::new(250, Some(EnhancedCode::new(2, 1, 0)), "first\nsecond");
+        let mut out = Vec::new();
+        r.write_to(&mut out);
+        assert_eq!(out, b"250-2.1.0 first\r\n250 2.1.0 second\r\n");
+        assert_eq!(r.to_string(), "250-2.1.0 first\n250 2.1.0 second");
+    }
+
+    #[test]
+    fn wraps_long_text_at_spaces_within_512_octets() {
+        let text = "word ".repeat(300);
+        let r = Reply::new(550, Some(EnhancedCode::new(5, 7, 1)), text.trim_end());
+        let mut out = Vec::new();
+        r.write_to(&mut out);
+        let s = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = s.split_terminator("\r\n").collect();
+        assert!(lines.len() > 2);
+        for (i, l) in lines.iter().enumerate() {
+            assert!(l.len() + 2 <= 512, "line {i} is {} octets", l.len());
+            let sep = if i + 1 == lines.len() { " " } else { "-" };
+            assert!(l.starts_with(&format!("550{sep}5.7.1 word")), "{l}");
+        }
+        let words: usize = lines.iter().map(|l| l[10..].split(' ').count()).sum();
+        assert_eq!(words, 300);
+    }
+
+    #[test]
+    fn wraps_unbroken_text_on_char_boundaries() {
+        let text = "é".repeat(400);
+        let r = Reply::new(250, None, &text);
+        let mut out = Vec::new();
+        r.write_to(&mut out);
+        let s = String::from_utf8(out).expect("still UTF-8");
+        assert_eq!(s.matches('é').count(), 400);
     }
 }

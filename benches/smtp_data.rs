@@ -1,0 +1,2 @@
+//! DATA decoder bench (filled in by the DATA-framing work).
+fn main() {}
