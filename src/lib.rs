@@ -5,9 +5,11 @@
 //!
 //! | module | crate | what it does |
 //! | --- | --- | --- |
+//! | [`message`] | `postern-message` | RFC 5322 and MIME parsing, builder, codecs (uuencode too), conversion |
 //! | [`smtp`] | `postern-smtp` | sans-IO SMTP wire: commands, replies, DATA/BDAT framing, server and client sessions |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use postern_message as message;
 pub use postern_smtp as smtp;

@@ -1,0 +1,4 @@
+//! The `postern` command-line subcommands, one module per command family.
+
+pub mod message;
+pub mod uu;
