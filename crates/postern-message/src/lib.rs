@@ -10,3 +10,10 @@
 #![warn(missing_docs)]
 
 pub mod uuencode;
+
+// Parsing (the parser work adds its modules above this line).
+
+// Building, encoding and conversion (the codec work).
+pub mod builder;
+pub mod convert;
+pub mod encode;
