@@ -172,6 +172,12 @@ impl ServerSession {
         true
     }
 
+    /// Input received and not yet processed (for tests of bounded buffering).
+    #[cfg(test)]
+    pub(super) fn buffered(&self) -> usize {
+        self.buf.len() - self.core.pos
+    }
+
     /// True on a TLS connection (from [`new_tls`](Self::new_tls) or after STARTTLS).
     pub fn is_tls(&self) -> bool {
         self.core.tls
