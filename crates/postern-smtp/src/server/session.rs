@@ -1,6 +1,5 @@
 //! The server state machine: [`ServerSession`].
 
-use std::borrow::Cow;
 use std::io::Write as _;
 use std::time::Duration;
 
@@ -230,12 +229,21 @@ enum Phase {
         /// The chunk is `LAST`.
         last: bool,
         /// When set, the chunk is being thrown away and this is the reply to send after.
-        discard: Option<Cow<'static, [u8]>>,
+        discard: Option<Discard>,
     },
     /// Waiting for a line of an AUTH exchange.
     Auth(AuthWait),
     /// STARTTLS accepted; waiting for `tls_established`.
     AwaitingTls,
+}
+
+/// The reply owed for a BDAT chunk that is read only to be thrown away.
+#[derive(Debug)]
+enum Discard {
+    /// The session refused the chunk (a protocol error, counted).
+    Session(&'static [u8]),
+    /// The application refused the data start; its reply, formatted.
+    App(Vec<u8>),
 }
 
 /// What the pending decision is about, with what the session needs to apply it.
@@ -801,7 +809,7 @@ impl Core {
             self.phase = Phase::Bdat {
                 remaining: size,
                 last,
-                discard: Some(Cow::Borrowed(r::MESSAGE_TOO_BIG)),
+                discard: Some(Discard::Session(r::MESSAGE_TOO_BIG)),
             };
             if was_receiving {
                 let limit = self.config.limits.max_message_size;
@@ -817,7 +825,7 @@ impl Core {
             self.phase = Phase::Bdat {
                 remaining: size,
                 last,
-                discard: Some(Cow::Borrowed(reply)),
+                discard: Some(Discard::Session(reply)),
             };
             return Progress::Continue;
         }
@@ -1000,11 +1008,14 @@ impl Core {
         let last = *last;
         let discard = discard.take();
         self.phase = Phase::Command;
-        if let Some(reply) = discard {
+        if let Some(discard) = discard {
             if last && self.tx.bdat == BdatState::Failed {
                 self.tx = Transaction::default();
             }
-            self.error(&reply);
+            match discard {
+                Discard::Session(reply) => self.error(reply),
+                Discard::App(reply) => self.out.extend_from_slice(&reply),
+            }
             return Progress::Continue;
         }
         let BdatState::Receiving(total) = self.tx.bdat else {
@@ -1074,7 +1085,7 @@ impl Core {
                         self.tx.bdat = BdatState::Failed;
                         let mut bytes = Vec::new();
                         with_enhanced(rep).write_to(&mut bytes);
-                        Some(Cow::Owned(bytes))
+                        Some(Discard::App(bytes))
                     }
                     _ => {
                         self.tx.bdat = BdatState::Receiving(size);
