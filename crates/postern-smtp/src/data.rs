@@ -147,7 +147,7 @@ const CRLF: &[u8] = b"\r\n";
 ///     body.extend_from_slice(step.content);
 ///     input = &input[step.consumed..];
 ///     if let DataStatus::Done(result) = step.status {
-///         assert_eq!(result, Ok(20));
+///         assert_eq!(result, Ok(21));
 ///         break;
 ///     }
 /// }
