@@ -409,9 +409,9 @@ fn parse_mailbox<'a>(
 ) -> Result<(Mailbox<'a>, usize), CommandError> {
     let b = s.as_bytes();
     let at = if b.get(start) == Some(&b'"') {
-        scan_quoted(b, start + 1).ok_or_else(|| bad!(role, "quoted local part is malformed"))?
+        scan_quoted(b, start + 1).ok_or(bad!(role, "quoted local part is malformed"))?
     } else {
-        scan_dot_string(b, start).ok_or_else(|| bad!(role, "local part is malformed"))?
+        scan_dot_string(b, start).ok_or(bad!(role, "local part is malformed"))?
     };
     if at - start > limits.max_local_part {
         return Err(CommandError::AddressTooLong {
