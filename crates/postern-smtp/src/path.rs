@@ -350,7 +350,7 @@ pub(crate) fn parse_path<'a>(
             }
             if role == Role::Recipient
                 && i == start + 1
-                && matches!(b[i], b'P' | b'p')
+                && matches!(b.get(i), Some(b'P' | b'p'))
                 && b.len() >= i + 11
                 && b[i..i + 11].eq_ignore_ascii_case(b"postmaster>")
             {
