@@ -1,0 +1,6 @@
+//! # postern-queue
+//!
+//! Retry policies, per-destination backoff and a durable spool (filled in by the queue work).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
