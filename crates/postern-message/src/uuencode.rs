@@ -463,6 +463,13 @@ impl Decoder {
                 && body[pos + 61] == b'\n'
             {
                 let chars: &[u8; 60] = body[pos + 1..pos + 61].try_into().unwrap_or(&[0; 60]);
+                // A short `M` line followed by another line can also put a newline at
+                // +61: only a line without a newline inside takes the fast path.
+                if memchr(b'\n', chars).is_some() {
+                    self.line -= 1;
+                    self.slow_line(body, &mut pos, out)?;
+                    continue;
+                }
                 if self.strict && !chars.iter().all(|c| (0x20..=0x60).contains(c)) {
                     return Err(UuError::InvalidCharacter { line: self.line });
                 }
@@ -470,18 +477,29 @@ impl Decoder {
                 pos += 62;
                 continue;
             }
-            let (raw, next) = match memchr(b'\n', &body[pos..]) {
-                Some(i) => (&body[pos..pos + i], pos + i + 1),
-                None => (&body[pos..], body.len()),
-            };
-            pos = next;
-            if self.state == State::Zero {
-                self.after_data(raw);
-            } else {
-                self.classic_line(raw, out)?;
-            }
+            self.slow_line(body, &mut pos, out)?;
         }
         Ok(())
+    }
+
+    /// Decodes the line at `*pos` the careful way and moves past it.
+    fn slow_line(
+        &mut self,
+        body: &[u8],
+        pos: &mut usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), UuError> {
+        let (raw, next) = match memchr(b'\n', &body[*pos..]) {
+            Some(i) => (&body[*pos..*pos + i], *pos + i + 1),
+            None => (&body[*pos..], body.len()),
+        };
+        *pos = next;
+        if self.state == State::Zero {
+            self.after_data(raw);
+            Ok(())
+        } else {
+            self.classic_line(raw, out)
+        }
     }
 
     fn classic_line(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), UuError> {
@@ -1112,6 +1130,24 @@ mod tests {
         decode(b"\0", Format::Classic, Strictness::Lenient, &mut out).unwrap();
         assert_eq!(out.len(), 32);
         assert!(out.iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn regression_fuzz_short_m_line_then_newline_at_61() {
+        // Found by fuzzing: a short `M` line whose next line ends exactly 61 octets on.
+        let mut body = b"M86)C\n#86)C".to_vec();
+        body.resize(61, b'`');
+        body.extend_from_slice(b"\n`\n");
+        let body = &body[..];
+        let mut whole = Vec::new();
+        decode(body, Format::Classic, Strictness::Lenient, &mut whole).unwrap();
+        let mut d = Decoder::new(Format::Classic, Strictness::Lenient);
+        let mut pieces = Vec::new();
+        d.feed(&body[..6], &mut pieces).unwrap();
+        d.feed(&body[6..], &mut pieces).unwrap();
+        assert_eq!(whole, pieces);
+        assert_eq!(&whole[..3], b"abc");
+        assert_eq!(whole.len(), 45 + 3);
     }
 
     #[test]
