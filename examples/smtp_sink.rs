@@ -13,8 +13,8 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use postern_smtp::server::{Event, ServerConfig, ServerSession};
 use postern_smtp::ReversePath;
+use postern_smtp::server::{Event, ServerConfig, ServerSession};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

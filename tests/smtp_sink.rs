@@ -57,7 +57,10 @@ async fn one_client(addr: std::net::SocketAddr, id: usize) {
     );
     sock.write_all(group.as_bytes()).await.unwrap();
     let replies = read_replies(&mut sock, 5).await;
-    assert_eq!(replies[1..4], ["250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok"]);
+    assert_eq!(
+        replies[1..4],
+        ["250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok"]
+    );
     assert!(replies[4].starts_with("354 "));
     let body = "Subject: t\r\n\r\n".to_owned() + &"..line\r\n".repeat(10_000) + ".\r\n";
     sock.write_all(body.as_bytes()).await.unwrap();
@@ -77,18 +80,30 @@ async fn one_client(addr: std::net::SocketAddr, id: usize) {
 #[tokio::test]
 async fn sink_over_loopback_with_concurrent_clients() {
     let (addr, reports) = start_sink().await;
-    let clients: Vec<_> = (0..20).map(|id| tokio::spawn(one_client(addr, id))).collect();
+    let clients: Vec<_> = (0..20)
+        .map(|id| tokio::spawn(one_client(addr, id)))
+        .collect();
     for c in clients {
         c.await.unwrap();
     }
     let reports = reports.lock().unwrap();
     assert_eq!(reports.len(), 40);
-    let data = reports.iter().filter(|a| a.bytes == 14 + 7 * 10_000).count();
+    let data = reports
+        .iter()
+        .filter(|a| a.bytes == 14 + 7 * 10_000)
+        .count();
     let bdat: Vec<_> = reports.iter().filter(|a| a.bytes == 11).collect();
     assert_eq!((data, bdat.len()), (20, 20));
     assert!(bdat.iter().all(|a| a.sender == "<>" && a.recipients == 1));
-    let line = reports.iter().find(|a| a.sender == "s7@x.test").unwrap().to_string();
-    assert_eq!(line, "accepted 70014 bytes from s7@x.test for 2 recipient(s)");
+    let line = reports
+        .iter()
+        .find(|a| a.sender == "s7@x.test")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        line,
+        "accepted 70014 bytes from s7@x.test for 2 recipient(s)"
+    );
 }
 
 #[tokio::test]
@@ -100,7 +115,9 @@ async fn sink_closes_on_early_talker() {
         .await
         .unwrap();
     read_replies(&mut sock, 4).await;
-    sock.write_all(b"DATA\r\nSubject: x\r\n\r\n.\r\n").await.unwrap();
+    sock.write_all(b"DATA\r\nSubject: x\r\n\r\n.\r\n")
+        .await
+        .unwrap();
     let mut rest = String::new();
     sock.read_to_string(&mut rest).await.unwrap();
     assert_eq!(rest, "554 5.5.0 Error: SMTP protocol synchronization\r\n");

@@ -49,7 +49,8 @@ impl Credentials {
         self.clear();
         decode_into(response, &mut self.buf)?;
         let mut parts = self.buf.split(|&b| b == 0);
-        let (Some(z), Some(u), Some(p), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(z), Some(u), Some(p), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(BadAuthData);
         };
@@ -138,7 +139,8 @@ mod tests {
     #[test]
     fn plain_splits_three_fields() {
         let mut c = Credentials::default();
-        c.set_plain(b64(b"admin\0alice\0s3cret").as_bytes()).unwrap();
+        c.set_plain(b64(b"admin\0alice\0s3cret").as_bytes())
+            .unwrap();
         assert_eq!(c.fields(), ("admin", "alice", "s3cret"));
         c.set_plain(b64(b"\0bob\0pw").as_bytes()).unwrap();
         assert_eq!(c.fields(), ("", "bob", "pw"));
@@ -148,7 +150,11 @@ mod tests {
     fn plain_refuses_bad_structure() {
         let mut c = Credentials::default();
         for bad in [&b"alice\0pw"[..], b"a\0b\0c\0d", b"\0\0pw", b"z\0\xff\0pw"] {
-            assert_eq!(c.set_plain(b64(bad).as_bytes()), Err(BadAuthData), "{bad:?}");
+            assert_eq!(
+                c.set_plain(b64(bad).as_bytes()),
+                Err(BadAuthData),
+                "{bad:?}"
+            );
         }
         assert_eq!(c.set_plain(b"not base64!"), Err(BadAuthData));
         assert_eq!(c.set_plain(b"="), Err(BadAuthData));

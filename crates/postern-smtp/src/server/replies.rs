@@ -38,10 +38,8 @@ pub(super) const UNSUPPORTED_MECHANISM: &[u8] =
 pub(super) const AUTH_ABORTED: &[u8] = b"501 5.7.0 Authentication aborted\r\n";
 pub(super) const AUTH_BAD_DATA: &[u8] = b"501 5.5.2 Error: invalid authentication data\r\n";
 pub(super) const TOO_MANY_RECIPIENTS: &[u8] = b"452 4.5.3 Error: too many recipients\r\n";
-pub(super) const MESSAGE_TOO_BIG: &[u8] =
-    b"552 5.3.4 Message size exceeds fixed limit\r\n";
+pub(super) const MESSAGE_TOO_BIG: &[u8] = b"552 5.3.4 Message size exceeds fixed limit\r\n";
 pub(super) const UTF8_NOT_ALLOWED: &[u8] =
     b"553 5.6.7 Error: non-ASCII address requires SMTPUTF8\r\n";
-pub(super) const UNSUPPORTED_PARAM: &[u8] =
-    b"555 5.5.4 Error: unsupported MAIL/RCPT parameter\r\n";
+pub(super) const UNSUPPORTED_PARAM: &[u8] = b"555 5.5.4 Error: unsupported MAIL/RCPT parameter\r\n";
 pub(super) const SYNC_VIOLATION: &[u8] = b"554 5.5.0 Error: SMTP protocol synchronization\r\n";

@@ -249,10 +249,15 @@ enum Discard {
 /// What the pending decision is about, with what the session needs to apply it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
-    Mail { smtputf8: bool, binary: bool },
+    Mail {
+        smtputf8: bool,
+        binary: bool,
+    },
     Rcpt,
     /// `None`: DATA; `Some`: the first BDAT chunk, its size and LAST flag.
-    DataStart { bdat: Option<(u64, bool)> },
+    DataStart {
+        bdat: Option<(u64, bool)>,
+    },
     MessageEnd,
     Auth,
     Etrn,

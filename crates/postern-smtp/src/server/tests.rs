@@ -137,7 +137,13 @@ fn full_transaction() {
     d.feed(b"EHLO client.test\r\n");
     let ehlo = d.out();
     assert!(ehlo.starts_with("250-mx.test\r\n250-PIPELINING\r\n250-SIZE 36700160\r\n"));
-    for k in ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8", "DSN", "CHUNKING"] {
+    for k in [
+        "ENHANCEDSTATUSCODES",
+        "8BITMIME",
+        "SMTPUTF8",
+        "DSN",
+        "CHUNKING",
+    ] {
         assert!(ehlo.contains(k), "{k} in {ehlo}");
     }
     assert!(ehlo.ends_with("250 CHUNKING\r\n"), "{ehlo}");
@@ -172,9 +178,7 @@ fn full_transaction() {
 #[test]
 fn pipelined_group_replies_in_order() {
     let mut d = Driver::new();
-    d.feed(
-        b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<x@y.test>\r\nRCPT TO:<Postmaster>\r\nDATA\r\n",
-    );
+    d.feed(b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<x@y.test>\r\nRCPT TO:<Postmaster>\r\nDATA\r\n");
     let out = d.out();
     let tail = out.split_once("250 CHUNKING\r\n").unwrap().1;
     assert_eq!(
@@ -183,14 +187,22 @@ fn pipelined_group_replies_in_order() {
     );
     assert_eq!(
         d.log,
-        ["ehlo", "mail:<>", "rcpt:x@y.test", "rcpt:Postmaster", "datastart"]
+        [
+            "ehlo",
+            "mail:<>",
+            "rcpt:x@y.test",
+            "rcpt:Postmaster",
+            "datastart"
+        ]
     );
 }
 
 #[test]
 fn deferred_decisions_keep_reply_order() {
     let mut d = Driver::new().manual();
-    d.feed(b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<r1@x.test>\r\nRCPT TO:<r2@x.test>\r\nNOOP\r\n");
+    d.feed(
+        b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<r1@x.test>\r\nRCPT TO:<r2@x.test>\r\nNOOP\r\n",
+    );
     assert_eq!(d.log, ["ehlo", "mail:a@b.test"]);
     assert_eq!(d.s.pending_decision(), Some(Decision::Mail));
     d.out();
@@ -201,8 +213,12 @@ fn deferred_decisions_keep_reply_order() {
     d.s.accept().unwrap();
     d.pump();
     assert_eq!(d.log.last().unwrap(), "rcpt:r1@x.test");
-    d.s.reply(Reply::new(550, Some(EnhancedCode::new(5, 1, 1)), "no such user"))
-        .unwrap();
+    d.s.reply(Reply::new(
+        550,
+        Some(EnhancedCode::new(5, 1, 1)),
+        "no such user",
+    ))
+    .unwrap();
     d.pump();
     assert_eq!(d.s.pending_decision(), Some(Decision::Rcpt));
     // An app reply without an enhanced code gets one from its class.
@@ -230,7 +246,11 @@ fn decision_misuse_is_an_error_not_a_panic() {
             Err(DecisionError::UnsuitableReply { code })
         );
     }
-    assert_eq!(d.s.pending_decision(), Some(Decision::Mail), "still pending");
+    assert_eq!(
+        d.s.pending_decision(),
+        Some(Decision::Mail),
+        "still pending"
+    );
     d.s.accept().unwrap();
     assert_eq!(d.s.accept(), Err(DecisionError::NothingPending));
     d.feed(b"RCPT TO:<c@d.test>\r\n");
@@ -315,13 +335,19 @@ fn data_before_354_is_a_sync_violation() {
     let mut d = Driver::new();
     d.in_transaction();
     d.feed(b"DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n");
-    assert_eq!(d.out(), "554 5.5.0 Error: SMTP protocol synchronization\r\n");
+    assert_eq!(
+        d.out(),
+        "554 5.5.0 Error: SMTP protocol synchronization\r\n"
+    );
     assert!(d.s.is_closed());
     assert_eq!(
         d.log,
-        [format!("{:?}", Event::Closed {
-            reason: CloseReason::SyncViolation
-        })]
+        [format!(
+            "{:?}",
+            Event::Closed {
+                reason: CloseReason::SyncViolation
+            }
+        )]
     );
 }
 
@@ -335,7 +361,10 @@ fn data_while_data_start_undecided_is_a_sync_violation() {
     d.feed(b"body\r\n.\r\n");
     d.s.accept().unwrap();
     d.pump();
-    assert_eq!(d.out(), "554 5.5.0 Error: SMTP protocol synchronization\r\n");
+    assert_eq!(
+        d.out(),
+        "554 5.5.0 Error: SMTP protocol synchronization\r\n"
+    );
     assert!(d.s.is_closed());
 }
 
@@ -363,7 +392,10 @@ fn talking_before_the_greeting_is_a_sync_violation() {
 fn reject_connection_closes() {
     let mut s = ServerSession::new(ServerConfig::new("mx.test"));
     s.reject_connection(Reply::new(554, None, "mx.test no SMTP service here"));
-    assert_eq!(s.pending_output(), b"554 5.0.0 mx.test no SMTP service here\r\n");
+    assert_eq!(
+        s.pending_output(),
+        b"554 5.0.0 mx.test no SMTP service here\r\n"
+    );
     assert!(s.is_closed());
     s.greet();
     s.receive(b"EHLO x\r\n");
@@ -623,9 +655,12 @@ fn too_many_errors_closes() {
     assert!(d.s.is_closed());
     assert_eq!(
         d.log,
-        [format!("{:?}", Event::Closed {
-            reason: CloseReason::TooManyErrors
-        })]
+        [format!(
+            "{:?}",
+            Event::Closed {
+                reason: CloseReason::TooManyErrors
+            }
+        )]
     );
 }
 
@@ -651,7 +686,10 @@ fn timeouts_follow_the_state() {
     assert_eq!(s.timeout(), Duration::from_secs(180));
     s.receive(b"x\r\n.\r\n");
     assert!(matches!(s.poll_event(), Some(Event::DataChunk(b"x\r\n"))));
-    assert!(matches!(s.poll_event(), Some(Event::MessageEnd { size: 3 })));
+    assert!(matches!(
+        s.poll_event(),
+        Some(Event::MessageEnd { size: 3 })
+    ));
     assert_eq!(s.timeout(), Duration::from_secs(600));
     s.accept().unwrap();
     assert_eq!(s.timeout(), t.command);
@@ -675,7 +713,10 @@ fn timeouts_follow_the_state() {
 fn vrfy_expn_defaults_and_app_decisions() {
     let mut d = Driver::new();
     d.feed(b"VRFY bob\r\nEXPN staff\r\nHELP\r\nNOOP\r\n");
-    assert_eq!(d.codes(), ["252 2.5.2", "502 5.5.1", "214 2.0.0", "250 2.0.0"]);
+    assert_eq!(
+        d.codes(),
+        ["252 2.5.2", "502 5.5.1", "214 2.0.0", "250 2.0.0"]
+    );
     assert_eq!(d.s.pending_decision(), None);
     let mut c = ServerConfig::new("mx.test");
     c.decide_vrfy_expn = true;
@@ -683,8 +724,12 @@ fn vrfy_expn_defaults_and_app_decisions() {
     let mut d = Driver::with(c).manual();
     d.feed(b"VRFY bob\r\n");
     assert_eq!(d.s.pending_decision(), Some(Decision::Vrfy));
-    d.s.reply(Reply::new(250, Some(EnhancedCode::new(2, 1, 5)), "Bob <bob@x.test>"))
-        .unwrap();
+    d.s.reply(Reply::new(
+        250,
+        Some(EnhancedCode::new(2, 1, 5)),
+        "Bob <bob@x.test>",
+    ))
+    .unwrap();
     d.feed(b"EHLO c\r\nETRN @example.org\r\n");
     assert_eq!(d.s.pending_decision(), Some(Decision::Etrn));
     d.s.accept().unwrap();
@@ -742,9 +787,12 @@ fn bare_lf_rejected_after_end_of_data() {
     assert_eq!(d.codes(), ["550 5.5.2", "250 2.0.0"]);
     assert_eq!(
         d.log.last().unwrap(),
-        &format!("{:?}", Event::MessageRejected {
-            error: DataError::BareLineEnding
-        })
+        &format!(
+            "{:?}",
+            Event::MessageRejected {
+                error: DataError::BareLineEnding
+            }
+        )
     );
     // The transaction is over.
     d.feed(b"RCPT TO:<x@y.test>\r\n");
@@ -800,8 +848,12 @@ fn bdat_refused_start_discards_the_rest_of_the_transaction() {
     d.auto = false;
     d.feed(b"BDAT 4\r\nabcdBDAT 4 LAST\r\nefghMAIL FROM:<a@b.test>\r\n");
     assert_eq!(d.s.pending_decision(), Some(Decision::DataStart));
-    d.s.reply(Reply::new(452, Some(EnhancedCode::new(4, 3, 1)), "no space"))
-        .unwrap();
+    d.s.reply(Reply::new(
+        452,
+        Some(EnhancedCode::new(4, 3, 1)),
+        "no space",
+    ))
+    .unwrap();
     d.pump();
     assert_eq!(d.s.pending_decision(), Some(Decision::Mail));
     d.s.accept().unwrap();
@@ -832,7 +884,9 @@ fn binarymime_with_bdat() {
     let mut d = Driver::with(config);
     d.feed(b"EHLO c\r\n");
     assert!(d.out().contains("250 BINARYMIME\r\n"));
-    d.feed(b"MAIL FROM:<a@b.test> BODY=BINARYMIME\r\nRCPT TO:<c@d.test>\r\nBDAT 4 LAST\r\n\x00\r\n\n");
+    d.feed(
+        b"MAIL FROM:<a@b.test> BODY=BINARYMIME\r\nRCPT TO:<c@d.test>\r\nBDAT 4 LAST\r\n\x00\r\n\n",
+    );
     assert_eq!(d.log.last().unwrap(), "end:4");
     // Not offered by default.
     let mut d = Driver::new();
