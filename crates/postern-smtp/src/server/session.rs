@@ -796,42 +796,23 @@ impl Core {
 
     fn on_bdat<'a>(&mut self, size: u64, last: bool) -> Progress<'a> {
         // Whatever the verdict, the chunk's octets are read: they are never commands.
+        if let Some(reply) = self.bdat_refusal() {
+            self.discard_chunk(size, last, reply);
+            return Progress::Continue;
+        }
         let announced = match self.tx.bdat {
             BdatState::Receiving(n) => n,
             _ => 0,
         };
-        let refusal = if !self.config.chunking {
-            Some(r::NOT_IMPLEMENTED)
-        } else if !self.tx.mail {
-            Some(r::NEED_MAIL)
-        } else if self.tx.rcpts == 0 {
-            Some(r::NO_RECIPIENTS)
-        } else if self.tx.bdat == BdatState::Failed {
-            Some(r::BDAT_FAILED)
-        } else if announced.saturating_add(size) > self.config.limits.max_message_size {
+        let limit = self.config.limits.max_message_size;
+        if announced.saturating_add(size) > limit {
             let was_receiving = self.tx.bdat != BdatState::None;
             self.tx.bdat = BdatState::Failed;
-            self.phase = Phase::Bdat {
-                remaining: size,
-                last,
-                discard: Some(Discard::Session(r::MESSAGE_TOO_BIG)),
-            };
+            self.discard_chunk(size, last, r::MESSAGE_TOO_BIG);
             if was_receiving {
-                let limit = self.config.limits.max_message_size;
-                return Progress::Done(Step::Event(Event::MessageRejected {
-                    error: DataError::TooLarge { limit },
-                }));
+                let error = DataError::TooLarge { limit };
+                return Progress::Done(Step::Event(Event::MessageRejected { error }));
             }
-            return Progress::Continue;
-        } else {
-            None
-        };
-        if let Some(reply) = refusal {
-            self.phase = Phase::Bdat {
-                remaining: size,
-                last,
-                discard: Some(Discard::Session(reply)),
-            };
             return Progress::Continue;
         }
         if self.tx.bdat == BdatState::None {
@@ -847,6 +828,30 @@ impl Core {
             discard: None,
         };
         Progress::Continue
+    }
+
+    /// Why a BDAT chunk cannot be taken, before looking at its size.
+    fn bdat_refusal(&self) -> Option<&'static [u8]> {
+        if !self.config.chunking {
+            Some(r::NOT_IMPLEMENTED)
+        } else if !self.tx.mail {
+            Some(r::NEED_MAIL)
+        } else if self.tx.rcpts == 0 {
+            Some(r::NO_RECIPIENTS)
+        } else if self.tx.bdat == BdatState::Failed {
+            Some(r::BDAT_FAILED)
+        } else {
+            None
+        }
+    }
+
+    /// Reads the next `size` octets only to drop them, then replies `reply`.
+    fn discard_chunk(&mut self, size: u64, last: bool, reply: &'static [u8]) {
+        self.phase = Phase::Bdat {
+            remaining: size,
+            last,
+            discard: Some(Discard::Session(reply)),
+        };
     }
 
     fn on_starttls<'a>(&mut self, end: usize) -> Progress<'a> {
@@ -1085,24 +1090,8 @@ impl Core {
             Pending::DataStart {
                 bdat: Some((size, last)),
             } => {
-                let discard = match reply {
-                    Some(rep) if !accepted => {
-                        self.tx.bdat = BdatState::Failed;
-                        let mut bytes = Vec::new();
-                        with_enhanced(rep).write_to(&mut bytes);
-                        Some(Discard::App(bytes))
-                    }
-                    _ => {
-                        self.tx.bdat = BdatState::Receiving(size);
-                        None
-                    }
-                };
                 // The chunk's own reply comes once its octets are read.
-                self.phase = Phase::Bdat {
-                    remaining: size,
-                    last,
-                    discard,
-                };
+                self.start_bdat(size, last, reply.filter(|_| !accepted));
                 return Ok(());
             }
             Pending::MessageEnd => {
@@ -1129,6 +1118,33 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// After the first BDAT chunk's decision: read it, or (with the application's
+    /// refusal) read it only to drop it and fail the transaction.
+    fn start_bdat(&mut self, size: u64, last: bool, refusal: Option<Reply>) {
+        let discard = match refusal {
+            Some(rep) if rep.code == 421 => {
+                with_enhanced(rep).write_to(&mut self.out);
+                self.close();
+                return;
+            }
+            Some(rep) => {
+                self.tx.bdat = BdatState::Failed;
+                let mut bytes = Vec::new();
+                with_enhanced(rep).write_to(&mut bytes);
+                Some(Discard::App(bytes))
+            }
+            None => {
+                self.tx.bdat = BdatState::Receiving(size);
+                None
+            }
+        };
+        self.phase = Phase::Bdat {
+            remaining: size,
+            last,
+            discard,
+        };
     }
 }
 
