@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::data::{BareLinePolicy, DataError};
+use crate::limits::Limits;
 use crate::path::{ForwardPath, ReversePath};
 use crate::reply::{EnhancedCode, Reply};
 
@@ -921,6 +922,34 @@ fn run_split(segments: &[Vec<u8>], cuts: &[usize]) -> (Vec<String>, String) {
     (d.log, out)
 }
 
+/// Pieces of client input: SMTP commands and framing, or noise.
+fn fragment() -> impl Strategy<Value = Vec<u8>> {
+    let words: Vec<&'static [u8]> = vec![
+        b"EHLO c\r\n",
+        b"HELO c\r\n",
+        b"MAIL FROM:<a@b.test>\r\n",
+        b"MAIL FROM:<> BODY=8BITMIME SIZE=20\r\n",
+        b"RCPT TO:<c@d.test>\r\n",
+        b"DATA\r\n",
+        b"BDAT 3\r\n",
+        b"BDAT 2 LAST\r\n",
+        b"RSET\r\n",
+        b"\r\n.\r\n",
+        b".\r\n",
+        b"\n.\n",
+        b"QUIT\r\n",
+        b"NOOP\r\n",
+        b"AUTH PLAIN\r\n",
+        b"*\r\n",
+        b"\r\n",
+        b"\n",
+    ];
+    prop_oneof![
+        proptest::sample::select(words).prop_map(<[u8]>::to_vec),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
 proptest! {
     #[test]
     fn chunking_invariance(cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
@@ -934,13 +963,28 @@ proptest! {
     }
 
     #[test]
-    fn random_input_never_panics(
-        pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..30),
-    ) {
+    fn random_input_never_panics(pieces in proptest::collection::vec(fragment(), 0..40)) {
         let mut d = Driver::new();
         for p in &pieces {
             d.feed(p);
+            // Decisions are taken at once, so only a partial line (at most an AUTH line)
+            // may wait in the buffer.
+            if !d.s.is_closed() {
+                prop_assert!(d.s.buffered() <= Limits::default().max_auth_line);
+            }
         }
-        prop_assert!(d.s.buffered() <= pieces.iter().map(Vec::len).sum::<usize>());
     }
+}
+
+#[test]
+fn bdat_start_refused_with_421_closes_at_once() {
+    let mut d = Driver::new();
+    d.in_transaction();
+    d.auto = false;
+    d.feed(b"BDAT 1000\r\nabc");
+    d.s.reply(Reply::new(421, None, "mx.test shutting down"))
+        .unwrap();
+    d.pump();
+    assert!(d.s.is_closed());
+    assert_eq!(d.out(), "421 4.0.0 mx.test shutting down\r\n");
 }
