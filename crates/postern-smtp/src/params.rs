@@ -110,65 +110,57 @@ impl<'a> ParamIter<'a> {
 impl<'a> Iterator for ParamIter<'a> {
     type Item = Result<Param<'a>, CommandError>;
 
+    /// One pass per parameter: the keyword's characters, then the value's, then a blank
+    /// or the end must follow.
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let b = self.s.as_bytes();
-        while matches!(b.get(self.i), Some(b' ' | b'\t')) {
-            self.i += 1;
+        let mut i = self.i;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
         }
-        if self.i >= b.len() {
+        if i >= b.len() {
             return None;
         }
-        let start = self.i;
-        let mut eq = None;
-        while let Some(&c) = b.get(self.i) {
-            if c == b' ' || c == b'\t' {
-                break;
-            }
-            if c == b'=' && eq.is_none() {
-                eq = Some(self.i);
-            }
-            self.i += 1;
+        let start = i;
+        i = class::scan(b, i, class::KEYWORD);
+        let kw_end = i;
+        let mut value = None;
+        if b.get(i) == Some(&b'=') {
+            i += 1;
+            let v = i;
+            i = class::scan(b, i, class::VALUE);
+            value = Some(v);
         }
-        Some(split_param(self.s, start, eq, self.i))
+        self.i = i;
+        // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+        if kw_end == start || b[start] == b'-' || (value.is_none() && !at_blank(b, i)) {
+            return Some(Err(CommandError::Syntax("malformed parameter keyword")));
+        }
+        let value = match value {
+            Some(v) if v < i && at_blank(b, i) => Some(&self.s[v..i]),
+            Some(_) => return Some(Err(CommandError::Syntax("malformed parameter value"))),
+            None => None,
+        };
+        Some(Ok(Param {
+            keyword: &self.s[start..kw_end],
+            value,
+        }))
     }
 }
 
-/// Checks and splits one `keyword[=value]` token `s[start..end]`.
-#[inline]
-fn split_param(
-    s: &str,
-    start: usize,
-    eq: Option<usize>,
-    end: usize,
-) -> Result<Param<'_>, CommandError> {
-    let kw_end = eq.unwrap_or(end);
-    let kw = &s.as_bytes()[start..kw_end];
-    // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
-    if !kw.first().is_some_and(u8::is_ascii_alphanumeric)
-        || !kw.iter().all(|&c| class::is(c, class::KEYWORD))
-    {
-        return Err(CommandError::Syntax("malformed parameter keyword"));
-    }
-    let value = match eq {
-        None => None,
-        Some(eq) => {
-            let v = &s[eq + 1..end];
-            if v.is_empty() || !v.bytes().all(|c| class::is(c, class::VALUE)) {
-                return Err(CommandError::Syntax("malformed parameter value"));
-            }
-            Some(v)
-        }
-    };
-    Ok(Param {
-        keyword: &s[start..kw_end],
-        value,
-    })
-}
-
-/// Case-insensitive keyword comparison; `name` is upper-case.
+/// True at the end of the line or at a blank.
 #[inline(always)]
-fn is(kw: &str, name: &str) -> bool {
-    kw.as_bytes().eq_ignore_ascii_case(name.as_bytes())
+fn at_blank(b: &[u8], i: usize) -> bool {
+    matches!(b.get(i), None | Some(b' ' | b'\t'))
+}
+
+/// Case-insensitive keyword comparison; `name` is upper-case. Clients nearly always send
+/// upper case, so an exact comparison (a few word compares) goes first.
+#[inline(always)]
+fn is<K: AsRef<[u8]> + ?Sized>(kw: &K, name: &str) -> bool {
+    let kw = kw.as_ref();
+    kw == name.as_bytes() || kw.eq_ignore_ascii_case(name.as_bytes())
 }
 
 /// Stores `value` in an empty slot; a repeated parameter is an error.
@@ -224,6 +216,7 @@ fn parse_u64(v: &str, name: &'static str) -> Result<u64, CommandError> {
 
 impl<'a> MailParams<'a> {
     /// Parses the parameters of MAIL FROM at `s[i..]`.
+    #[inline]
     pub(crate) fn parse(s: &'a str, i: usize) -> Result<MailParams<'a>, CommandError> {
         let mut p = MailParams::default();
         for param in ParamIter::new(s, i) {
@@ -324,6 +317,7 @@ fn parse_priority(v: &str) -> Result<i8, CommandError> {
 
 impl<'a> RcptParams<'a> {
     /// Parses the parameters of RCPT TO at `s[i..]`.
+    #[inline]
     pub(crate) fn parse(s: &'a str, i: usize) -> Result<RcptParams<'a>, CommandError> {
         let mut p = RcptParams::default();
         for param in ParamIter::new(s, i) {
@@ -377,12 +371,13 @@ impl<'a> RcptParams<'a> {
 }
 
 /// `NOTIFY=NEVER` or a comma-separated, non-empty set of SUCCESS, FAILURE, DELAY.
+#[inline]
 fn parse_notify(v: &str) -> Result<Notify, CommandError> {
     if is(v, "NEVER") {
         return Ok(Notify::Never);
     }
     let (mut success, mut failure, mut delay) = (false, false, false);
-    for item in v.split(',') {
+    for item in v.as_bytes().split(|&c| c == b',') {
         if is(item, "SUCCESS") {
             success = true;
         } else if is(item, "FAILURE") {
@@ -402,16 +397,15 @@ fn parse_notify(v: &str) -> Result<Notify, CommandError> {
 }
 
 /// `ORCPT=addr-type;xtext`, where addr-type is an atom.
+#[inline]
 fn parse_orcpt(v: &str) -> Result<Orcpt<'_>, CommandError> {
-    let bad = CommandError::BadParameter("ORCPT");
-    let semi = memchr::memchr(b';', v.as_bytes()).ok_or(bad.clone())?;
+    let b = v.as_bytes();
+    // addr-type is an atom: the first non-atext octet must be the `;`.
+    let semi = class::scan(b, 0, class::ATEXT);
+    if semi == 0 || b.get(semi) != Some(&b';') || !xtext::is_valid(&v[semi + 1..]) {
+        return Err(CommandError::BadParameter("ORCPT"));
+    }
     let (addr_type, address) = (&v[..semi], &v[semi + 1..]);
-    if addr_type.is_empty() || !addr_type.bytes().all(|c| class::is(c, class::ATEXT)) {
-        return Err(bad);
-    }
-    if !xtext::is_valid(address) {
-        return Err(bad);
-    }
     Ok(Orcpt {
         addr_type,
         address: XText(address),
