@@ -359,41 +359,31 @@ impl DataDecoder {
     /// LF, fit the line and size limits, and are not followed by a line starting with `.`.
     /// Those octets are admitted as content in one go, and the decoder is left at the
     /// start of the next line. Anything else is left to the octet-exact slow path.
-    ///
-    /// It visits each LF (one-needle memchr) and checks the CR before it, then rules out
-    /// stray CRs with one vectorised count instead of a two-needle search per line.
     fn clean_lines(&mut self, input: &[u8], start: usize) -> usize {
         if self.error.is_some() {
             return 0;
         }
         let room = usize::try_from(self.max_size.saturating_sub(self.size)).unwrap_or(usize::MAX);
-        let hay = &input[start..start + room.min(input.len() - start)];
+        let hay = &input[..start + room.min(input.len() - start)];
         let max_text = self.max_line.saturating_sub(2);
-        // `end` is where the clean lines end; the current line's text began `carried`
-        // octets before `end` (some of it in earlier chunks).
-        let (mut end, mut carried, mut lines) = (0, self.line_len, 0);
-        for lf in memchr::memchr_iter(b'\n', hay) {
-            if lf == 0 || hay[lf - 1] != b'\r' || carried + (lf - 1 - end) > max_text {
+        let (mut pos, mut line_len) = (start, self.line_len);
+        while let Some(i) = memchr::memchr2(b'\r', b'\n', &hay[pos..]) {
+            let cr = pos + i;
+            if hay[cr] != b'\r' || hay.get(cr + 1) != Some(&b'\n') || line_len + i > max_text {
                 break;
             }
-            (end, carried, lines) = (lf + 1, 0, lines + 1);
-            if hay.get(end) == Some(&b'.') {
+            pos = cr + 2;
+            line_len = 0;
+            if hay.get(pos) == Some(&b'.') {
                 break;
             }
         }
-        if lines > 0 && memchr::memchr_iter(b'\r', &hay[..end]).count() != lines {
-            // A stray CR: keep only the lines before it.
-            let stray = memchr::memchr_iter(b'\r', &hay[..end])
-                .find(|&cr| hay.get(cr + 1) != Some(&b'\n'))
-                .unwrap_or(0);
-            end = memchr::memrchr(b'\n', &hay[..stray]).map_or(0, |lf| lf + 1);
-        }
-        if end > 0 {
-            self.size += end as u64;
+        if pos > start {
+            self.size += (pos - start) as u64;
             self.line_len = 0;
             self.state = State::LineStart { hard: true };
         }
-        end
+        pos - start
     }
 
     /// Adds the `n` input octets at `pos` to the run, as far as the limits allow.
