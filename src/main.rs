@@ -1,35 +1,40 @@
-//! The `postern` command. Subcommands arrive with the crates that implement them
-//! (see DESIGN.md); today it reports its version and what it will do.
+//! The `postern` command. Each crate's work adds its subcommands under `src/cli/`.
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-postern — mail-transport toolkit and reference gateway
+use clap::{Parser, Subcommand};
 
-usage: postern <command> [args]
+mod cli;
 
-commands available in this build:
-  version        print the version
+/// postern: mail-transport toolkit and reference gateway.
+#[derive(Debug, Parser)]
+#[command(name = "postern", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
 
-Planned (see the project's issues): serve, queue, track, route, message, uu, config.
-Until `postern serve` lands, run the SMTP sink example:
-  cargo run --release --example smtp_sink -- --listen 127.0.0.1:2525
-";
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse, inspect, extract and convert messages.
+    #[command(subcommand)]
+    Message(cli::message::MessageCmd),
+    /// uuencode and uudecode, byte-compatible with GNU sharutils.
+    #[command(subcommand)]
+    Uu(cli::uu::UuCmd),
+    /// Show routing decisions.
+    #[command(subcommand)]
+    Route(cli::route::RouteCmd),
+    /// Inspect and manage the mail queue.
+    #[command(subcommand)]
+    Queue(cli::queue::QueueCmd),
+}
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("version" | "--version" | "-V") => {
-            println!("postern {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        None | Some("help" | "--help" | "-h") => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("postern: unknown command `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
-        }
+    match Args::parse().command {
+        Command::Message(cmd) => cli::message::run(cmd),
+        Command::Uu(cmd) => cli::uu::run(cmd),
+        Command::Route(cmd) => cli::route::run(cmd),
+        Command::Queue(cmd) => cli::queue::run(cmd),
     }
 }

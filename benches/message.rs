@@ -1,0 +1,2 @@
+//! Message parsing bench (filled in by the message-parser work).
+fn main() {}
