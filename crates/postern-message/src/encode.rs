@@ -290,9 +290,9 @@ pub fn normalize_line_endings(data: &[u8], eol: LineEnding, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends `data` transfer-encoded as `encoding`; 7bit/8bit/binary text gets its line
-/// endings normalised to `eol` (binary is copied as is). The result ends with a line
-/// ending unless `data` is empty.
+/// Appends `data` transfer-encoded as `encoding`; 7bit/8bit text gets its line endings
+/// normalised to `eol`, binary is copied as is. No line ending is added after data that
+/// lacks one (so a parser gives the same octets back); base64 always ends its last line.
 pub fn transfer_encode(
     data: &[u8],
     encoding: TransferEncoding,
@@ -302,18 +302,10 @@ pub fn transfer_encode(
 ) {
     match encoding {
         TransferEncoding::Base64 => base64_encode(data, eol, out),
-        TransferEncoding::QuotedPrintable => {
-            qp_encode(data, !is_text, eol, out);
-            if !data.is_empty() && !out.ends_with(eol.as_bytes()) {
-                out.extend_from_slice(eol.as_bytes());
-            }
-        }
+        TransferEncoding::QuotedPrintable => qp_encode(data, !is_text, eol, out),
         TransferEncoding::Binary => out.extend_from_slice(data),
         TransferEncoding::SevenBit | TransferEncoding::EightBit => {
-            normalize_line_endings(data, eol, out);
-            if !data.is_empty() && !out.ends_with(eol.as_bytes()) {
-                out.extend_from_slice(eol.as_bytes());
-            }
+            normalize_line_endings(data, eol, out)
         }
     }
 }
