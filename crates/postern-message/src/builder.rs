@@ -682,7 +682,7 @@ mod tests {
     fn boundary_avoids_content() {
         let b0 = choose_boundary(0, &[b"x".to_vec()]);
         let evil = format!("--{b0}\r\n").into_bytes();
-        let b1 = choose_boundary(0, &[evil.clone()]);
+        let b1 = choose_boundary(0, std::slice::from_ref(&evil));
         assert_ne!(b0, b1);
         assert!(memmem::find(&evil, b1.as_bytes()).is_none());
     }
