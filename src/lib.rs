@@ -6,10 +6,14 @@
 //! | module | crate | what it does |
 //! | --- | --- | --- |
 //! | [`message`] | `postern-message` | RFC 5322 and MIME parsing, builder, codecs (uuencode too), conversion |
+//! | [`route`] | `postern-route` | address-space routing (GWART), per-domain settings, SMTP next hop |
+//! | [`queue`] | `postern-queue` | retry policies, backoff, durable spool, scheduler |
 //! | [`smtp`] | `postern-smtp` | sans-IO SMTP wire: commands, replies, DATA/BDAT framing, server and client sessions |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub use postern_message as message;
+pub use postern_queue as queue;
+pub use postern_route as route;
 pub use postern_smtp as smtp;

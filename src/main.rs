@@ -22,11 +22,19 @@ enum Command {
     /// uuencode and uudecode, byte-compatible with GNU sharutils.
     #[command(subcommand)]
     Uu(cli::uu::UuCmd),
+    /// Show routing decisions.
+    #[command(subcommand)]
+    Route(cli::route::RouteCmd),
+    /// Inspect and manage the mail queue.
+    #[command(subcommand)]
+    Queue(cli::queue::QueueCmd),
 }
 
 fn main() -> ExitCode {
     match Args::parse().command {
         Command::Message(cmd) => cli::message::run(cmd),
         Command::Uu(cmd) => cli::uu::run(cmd),
+        Command::Route(cmd) => cli::route::run(cmd),
+        Command::Queue(cmd) => cli::queue::run(cmd),
     }
 }

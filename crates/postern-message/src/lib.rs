@@ -5,6 +5,28 @@
 //! blocks inside plain text), builds correct messages, and converts between MIME and
 //! uuencode, between charsets, and from 8bit to 7bit — what the Exchange IMS did per e-mail
 //! domain. The parsed message borrows from its input; decoding allocates only what it must.
+//!
+//! ```
+//! use postern_message::Message;
+//!
+//! let raw = b"From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\r\n\
+//!             Subject: hello\r\n\
+//!             Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+//!             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHi!\r\n\
+//!             --b\r\nContent-Type: application/pdf; name=a.pdf\r\n\
+//!             Content-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--b--\r\n";
+//! let msg = Message::parse(raw);
+//! assert_eq!(msg.subject().as_deref(), Some("hello"));
+//! let from = msg.from();
+//! let sender = from.mailboxes().next().unwrap();
+//! assert_eq!(sender.name.as_deref(), Some("Jörg"));
+//! assert_eq!(msg.parts().len(), 3);
+//! assert_eq!(msg.parts()[1].text().as_deref(), Some("Hi!"));
+//! let pdf = &msg.parts()[2];
+//! assert_eq!(pdf.filename().as_deref(), Some("a.pdf"));
+//! assert_eq!(&pdf.decoded_body()[..], b"%PDF");
+//! assert_eq!(msg.path(2), "2");
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -12,6 +34,23 @@
 pub mod uuencode;
 
 // Parsing (the parser work adds its modules above this line).
+pub mod address;
+pub mod charset;
+pub mod date;
+pub mod encoded_word;
+pub mod header;
+pub mod limits;
+pub mod message;
+pub mod msgid;
+pub mod params;
+pub mod transfer;
+
+pub use address::{Address, AddressList, Group, Mailbox};
+pub use header::Header;
+pub use limits::Limits;
+pub use message::{Attachment, Message, Part, PartKind};
+pub use params::{ContentDisposition, ContentType, Param};
+pub use transfer::TransferEncoding;
 
 // Building, encoding and conversion (the codec work).
 pub mod builder;

@@ -1,9 +1,13 @@
 //! SMTP commands: zero-copy parsing from a line and formatting back to the wire.
 
+use std::io::Write as _;
+
+use memchr::memchr3;
+
 use crate::error::CommandError;
 use crate::limits::Limits;
 use crate::params::{MailParams, RcptParams};
-use crate::path::{Domain, ForwardPath, ReversePath};
+use crate::path::{self, Domain, DomainFault, ForwardPath, PathKind, ReversePath, Role};
 
 /// The initial response of `AUTH mechanism [initial-response]` (RFC 4954 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,17 +98,481 @@ pub enum Command<'a> {
 impl<'a> Command<'a> {
     /// Parses one command line. `line` is the line *without* its CRLF. Verbs are
     /// case-insensitive; every limit comes from `limits`.
-    pub fn parse(_line: &'a [u8], _limits: &Limits) -> Result<Command<'a>, CommandError> {
-        todo!("helper A")
+    ///
+    /// The line may be at most `limits.max_command_line` octets counting the CRLF; an
+    /// `AUTH` line may instead reach `limits.max_auth_line` (RFC 4954 §4 raises the limit
+    /// for the initial response). Trailing spaces and tabs are ignored, and so are extra
+    /// spaces between arguments and after `FROM:`/`TO:`; a NUL, CR or LF anywhere, or
+    /// bytes that are not UTF-8, make the line [`CommandError::InvalidCharacters`].
+    ///
+    /// ```
+    /// use postern_smtp::{Command, Limits, ReversePath};
+    /// let cmd = Command::parse(b"mail from: <a@example.com> SIZE=1000", &Limits::default())?;
+    /// let Command::Mail { from: ReversePath::Mailbox(m), params } = cmd else { panic!() };
+    /// assert_eq!(m.to_string(), "a@example.com");
+    /// assert_eq!(params.size, Some(1000));
+    /// # Ok::<(), postern_smtp::CommandError>(())
+    /// ```
+    pub fn parse(line: &'a [u8], limits: &Limits) -> Result<Command<'a>, CommandError> {
+        check_length(line, limits)?;
+        let s = std::str::from_utf8(line).map_err(|_| CommandError::InvalidCharacters)?;
+        // NUL, CR and LF are outside every character class of the grammar, so a line
+        // holding one fails to parse unless they sit in a free-form argument, which
+        // `optional` checks. Looking for them only on failure keeps the scan off the
+        // hot path while still naming the real problem.
+        Command::parse_str(s, limits).map_err(|e| {
+            if memchr3(0, b'\r', b'\n', line).is_some() {
+                CommandError::InvalidCharacters
+            } else {
+                e
+            }
+        })
+    }
+
+    /// Parses a line already known to be UTF-8.
+    #[inline]
+    fn parse_str(s: &'a str, limits: &Limits) -> Result<Command<'a>, CommandError> {
+        let s = s.trim_end_matches([' ', '\t']);
+        let b = s.as_bytes();
+        let verb_end = b
+            .iter()
+            .position(|&c| c == b' ' || c == b'\t')
+            .unwrap_or(b.len());
+        let arg = skip_ws(b, verb_end);
+        match Verb::from_bytes(&b[..verb_end]).ok_or(CommandError::UnknownCommand)? {
+            Verb::Helo => Ok(Command::Helo {
+                domain: parse_hello(s, arg, limits)?,
+            }),
+            Verb::Ehlo => Ok(Command::Ehlo {
+                domain: parse_hello(s, arg, limits)?,
+            }),
+            Verb::Mail => parse_mail(s, arg, limits),
+            Verb::Rcpt => parse_rcpt(s, arg, limits),
+            Verb::Data => no_arg(s, arg, Command::Data),
+            Verb::Bdat => parse_bdat(s, arg),
+            Verb::Rset => no_arg(s, arg, Command::Rset),
+            Verb::Vrfy => Ok(Command::Vrfy {
+                arg: required(s, arg, "VRFY requires an argument")?,
+            }),
+            Verb::Expn => Ok(Command::Expn {
+                arg: required(s, arg, "EXPN requires an argument")?,
+            }),
+            Verb::Help => Ok(Command::Help {
+                topic: optional(s, arg)?,
+            }),
+            Verb::Noop => Ok(Command::Noop {
+                arg: optional(s, arg)?,
+            }),
+            Verb::Quit => no_arg(s, arg, Command::Quit),
+            Verb::StartTls => no_arg(s, arg, Command::StartTls),
+            Verb::Auth => parse_auth(s, arg),
+            Verb::Etrn => parse_etrn(s, arg, limits),
+        }
     }
 
     /// Appends the command to `out` in its canonical wire form, with the trailing CRLF.
-    pub fn write_to(&self, _out: &mut Vec<u8>) {
-        todo!("helper A")
+    ///
+    /// The verb is upper-case, arguments are separated by one space, known parameters come
+    /// first in a fixed order, and local parts are written as they were (quoted or not).
+    /// Source routes, which the parser drops, are not written.
+    ///
+    /// ```
+    /// use postern_smtp::{Command, Limits};
+    /// let cmd = Command::parse(b"mail FROM:<a@b> body=8bitmime size=10", &Limits::default())?;
+    /// let mut out = Vec::new();
+    /// cmd.write_to(&mut out);
+    /// assert_eq!(out, b"MAIL FROM:<a@b> SIZE=10 BODY=8BITMIME\r\n");
+    /// # Ok::<(), postern_smtp::CommandError>(())
+    /// ```
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.verb().as_bytes());
+        match self {
+            Command::Helo { domain } | Command::Ehlo { domain } => {
+                out.push(b' ');
+                write_domain(out, domain);
+            }
+            Command::Mail { from, params } => {
+                out.extend_from_slice(b" FROM:<");
+                if let ReversePath::Mailbox(m) = from {
+                    write_mailbox(out, m);
+                }
+                out.push(b'>');
+                params.write_to(out);
+            }
+            Command::Rcpt { to, params } => {
+                out.extend_from_slice(b" TO:<");
+                match to {
+                    ForwardPath::Postmaster => out.extend_from_slice(b"Postmaster"),
+                    ForwardPath::Mailbox(m) => write_mailbox(out, m),
+                }
+                out.push(b'>');
+                params.write_to(out);
+            }
+            Command::Bdat { size, last } => {
+                let _ = write!(out, " {size}");
+                if *last {
+                    out.extend_from_slice(b" LAST");
+                }
+            }
+            Command::Vrfy { arg } | Command::Expn { arg } | Command::Etrn { node: arg } => {
+                out.push(b' ');
+                out.extend_from_slice(arg.as_bytes());
+            }
+            Command::Help { topic: Some(arg) } | Command::Noop { arg: Some(arg) } => {
+                out.push(b' ');
+                out.extend_from_slice(arg.as_bytes());
+            }
+            Command::Auth { mechanism, initial } => {
+                out.push(b' ');
+                out.extend_from_slice(mechanism.as_bytes());
+                match initial {
+                    None => {}
+                    Some(AuthInitial::Empty) => out.extend_from_slice(b" ="),
+                    Some(AuthInitial::Base64(b64)) => {
+                        out.push(b' ');
+                        out.extend_from_slice(b64.as_bytes());
+                    }
+                }
+            }
+            Command::Data
+            | Command::Rset
+            | Command::Quit
+            | Command::StartTls
+            | Command::Help { topic: None }
+            | Command::Noop { arg: None } => {}
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The command in its canonical wire form, with the trailing CRLF (a convenience
+    /// around [`Command::write_to`]).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.write_to(&mut out);
+        out
     }
 
     /// The verb, upper-case (`"MAIL"`, `"STARTTLS"`…).
     pub fn verb(&self) -> &'static str {
-        todo!("helper A")
+        match self {
+            Command::Helo { .. } => "HELO",
+            Command::Ehlo { .. } => "EHLO",
+            Command::Mail { .. } => "MAIL",
+            Command::Rcpt { .. } => "RCPT",
+            Command::Data => "DATA",
+            Command::Bdat { .. } => "BDAT",
+            Command::Rset => "RSET",
+            Command::Vrfy { .. } => "VRFY",
+            Command::Expn { .. } => "EXPN",
+            Command::Help { .. } => "HELP",
+            Command::Noop { .. } => "NOOP",
+            Command::Quit => "QUIT",
+            Command::StartTls => "STARTTLS",
+            Command::Auth { .. } => "AUTH",
+            Command::Etrn { .. } => "ETRN",
+        }
     }
 }
+
+/// The verbs, recognised without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Helo,
+    Ehlo,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat,
+    Rset,
+    Vrfy,
+    Expn,
+    Help,
+    Noop,
+    Quit,
+    StartTls,
+    Auth,
+    Etrn,
+}
+
+/// A four-letter verb as a little-endian word, for one `match` on the whole verb.
+const fn word(v: &[u8; 4]) -> u32 {
+    u32::from_le_bytes(*v)
+}
+
+impl Verb {
+    /// Recognises a verb in any case. Masking each octet with `0xDF` upper-cases letters;
+    /// the only octets that map onto an upper-case letter are that letter in either case,
+    /// so the match stays exact.
+    #[inline]
+    fn from_bytes(v: &[u8]) -> Option<Verb> {
+        if let Ok(four) = <[u8; 4]>::try_from(v) {
+            return Some(match u32::from_le_bytes(four) & 0xDFDF_DFDF {
+                w if w == word(b"MAIL") => Verb::Mail,
+                w if w == word(b"RCPT") => Verb::Rcpt,
+                w if w == word(b"DATA") => Verb::Data,
+                w if w == word(b"EHLO") => Verb::Ehlo,
+                w if w == word(b"HELO") => Verb::Helo,
+                w if w == word(b"BDAT") => Verb::Bdat,
+                w if w == word(b"RSET") => Verb::Rset,
+                w if w == word(b"NOOP") => Verb::Noop,
+                w if w == word(b"QUIT") => Verb::Quit,
+                w if w == word(b"VRFY") => Verb::Vrfy,
+                w if w == word(b"EXPN") => Verb::Expn,
+                w if w == word(b"HELP") => Verb::Help,
+                w if w == word(b"AUTH") => Verb::Auth,
+                w if w == word(b"ETRN") => Verb::Etrn,
+                _ => return None,
+            });
+        }
+        v.eq_ignore_ascii_case(b"STARTTLS")
+            .then_some(Verb::StartTls)
+    }
+}
+
+/// Refuses a line longer than the command-line limit (the AUTH limit for AUTH lines).
+#[inline]
+fn check_length(line: &[u8], limits: &Limits) -> Result<(), CommandError> {
+    let with_crlf = line.len().saturating_add(2);
+    if with_crlf <= limits.max_command_line {
+        return Ok(());
+    }
+    let is_auth = line.len() > 4 && line[..5].eq_ignore_ascii_case(b"AUTH ");
+    if is_auth && with_crlf <= limits.max_auth_line {
+        return Ok(());
+    }
+    Err(CommandError::LineTooLong {
+        limit: limits.max_command_line,
+    })
+}
+
+/// The index of the first octet at or after `i` that is not a space or tab.
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// A command that takes no argument.
+fn no_arg<'a>(s: &str, arg: usize, cmd: Command<'a>) -> Result<Command<'a>, CommandError> {
+    if arg < s.len() {
+        return Err(CommandError::Syntax("this command takes no argument"));
+    }
+    Ok(cmd)
+}
+
+/// A required free-form argument, verbatim.
+fn required<'a>(s: &'a str, arg: usize, msg: &'static str) -> Result<&'a str, CommandError> {
+    optional(s, arg)?.ok_or(CommandError::Syntax(msg))
+}
+
+/// An optional free-form argument, verbatim. It is the one place the grammar would let a
+/// NUL, CR or LF through, so it refuses them itself.
+fn optional(s: &str, arg: usize) -> Result<Option<&str>, CommandError> {
+    let text = &s[arg..];
+    if memchr3(0, b'\r', b'\n', text.as_bytes()).is_some() {
+        return Err(CommandError::InvalidCharacters);
+    }
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// The argument of HELO/EHLO: one domain or address literal.
+fn parse_hello<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Domain<'a>, CommandError> {
+    if arg == s.len() {
+        return Err(CommandError::Syntax(
+            "a domain or address literal is required",
+        ));
+    }
+    match path::parse_domain(s, arg, limits.max_domain) {
+        Ok((domain, end)) if end == s.len() => Ok(domain),
+        Err(DomainFault::TooLong) => Err(CommandError::AddressTooLong {
+            what: "domain",
+            limit: limits.max_domain,
+        }),
+        _ => Err(CommandError::Syntax(
+            "expected one domain or address literal",
+        )),
+    }
+}
+
+/// `s[arg..]` starts with `prefix` (upper-case ASCII) in any case; returns the index
+/// after it and any spaces that follow (real clients send `MAIL FROM: <a@b>`).
+#[inline]
+fn after_prefix(s: &str, arg: usize, prefix: &[u8]) -> Option<usize> {
+    let b = s.as_bytes();
+    let end = arg + prefix.len();
+    let word = b.get(arg..end)?;
+    (word == prefix || word.eq_ignore_ascii_case(prefix)).then(|| skip_ws(b, end))
+}
+
+/// After a path: the end of the line, or a space before the parameters.
+#[inline]
+fn after_path(s: &str, end: usize) -> Result<(), CommandError> {
+    match s.as_bytes().get(end) {
+        None | Some(b' ' | b'\t') => Ok(()),
+        Some(_) => Err(CommandError::Syntax("expected a space after the path")),
+    }
+}
+
+/// `MAIL FROM:<reverse-path> [params]`.
+#[inline]
+fn parse_mail<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let start = after_prefix(s, arg, b"FROM:")
+        .ok_or(CommandError::Syntax("expected FROM:<reverse-path>"))?;
+    let (kind, end) = path::parse_path(s, start, limits, Role::Sender)?;
+    after_path(s, end)?;
+    let params = MailParams::parse(s, end)?;
+    let from = match kind {
+        PathKind::Mailbox(m) => ReversePath::Mailbox(m),
+        // parse_path gives Postmaster only to recipients.
+        PathKind::Null | PathKind::Postmaster => ReversePath::Null,
+    };
+    // RFC 6531 §3.4: a UTF-8 address is only allowed in a transaction declared SMTPUTF8.
+    if !params.smtputf8 && !s.as_bytes()[start..end].is_ascii() {
+        return Err(CommandError::Utf8NotAllowed);
+    }
+    Ok(Command::Mail { from, params })
+}
+
+/// `RCPT TO:<forward-path> [params]`. A UTF-8 path is accepted here; whether the
+/// transaction allows it is the session's business.
+#[inline]
+fn parse_rcpt<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let start =
+        after_prefix(s, arg, b"TO:").ok_or(CommandError::Syntax("expected TO:<forward-path>"))?;
+    let (kind, end) = path::parse_path(s, start, limits, Role::Recipient)?;
+    after_path(s, end)?;
+    let params = RcptParams::parse(s, end)?;
+    let to = match kind {
+        PathKind::Mailbox(m) => ForwardPath::Mailbox(m),
+        // parse_path refuses a null path for recipients.
+        PathKind::Postmaster | PathKind::Null => ForwardPath::Postmaster,
+    };
+    Ok(Command::Rcpt { to, params })
+}
+
+/// `BDAT size [LAST]`.
+fn parse_bdat(s: &str, arg: usize) -> Result<Command<'_>, CommandError> {
+    const SYNTAX: CommandError = CommandError::Syntax("expected BDAT size [LAST]");
+    let b = s.as_bytes();
+    let digits = b[arg..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        return Err(SYNTAX);
+    }
+    let mut size: u64 = 0;
+    for &c in &b[arg..arg + digits] {
+        size = size
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(c - b'0')))
+            .ok_or(SYNTAX)?;
+    }
+    let rest = &b[arg + digits..];
+    let last = match rest {
+        [] => false,
+        [b' ' | b'\t', ..] => {
+            let word = &b[skip_ws(b, arg + digits)..];
+            if !word.eq_ignore_ascii_case(b"LAST") {
+                return Err(SYNTAX);
+            }
+            true
+        }
+        _ => return Err(SYNTAX),
+    };
+    Ok(Command::Bdat { size, last })
+}
+
+/// `AUTH mechanism [initial-response]` (RFC 4954 §4).
+fn parse_auth(s: &str, arg: usize) -> Result<Command<'_>, CommandError> {
+    let b = s.as_bytes();
+    let mech_end = arg
+        + b[arg..]
+            .iter()
+            .take_while(|&&c| c != b' ' && c != b'\t')
+            .count();
+    let mechanism = &s[arg..mech_end];
+    // sasl-mech = 1*20mech-char; lower case is tolerated.
+    let mech_ok = (1..=20).contains(&mechanism.len())
+        && mechanism
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    if !mech_ok {
+        return Err(CommandError::Syntax("malformed SASL mechanism name"));
+    }
+    let resp = skip_ws(b, mech_end);
+    let initial = match &s[resp..] {
+        "" => None,
+        "=" => Some(AuthInitial::Empty),
+        r if is_base64(r) => Some(AuthInitial::Base64(r)),
+        _ => {
+            return Err(CommandError::Syntax(
+                "initial response is not one base64 word",
+            ));
+        }
+    };
+    Ok(Command::Auth { mechanism, initial })
+}
+
+/// Base64 alphabet with at most two `=` of padding at the end.
+fn is_base64(v: &str) -> bool {
+    let b = v.as_bytes();
+    let data = b.iter().rposition(|&c| c != b'=').map_or(0, |p| p + 1);
+    data > 0
+        && b.len() - data <= 2
+        && b[..data]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+}
+
+/// `ETRN node`: `domain`, `@domain` or `#queue` (RFC 1985 §5).
+fn parse_etrn<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    const SYNTAX: CommandError = CommandError::Syntax("expected ETRN domain, @domain or #queue");
+    let b = s.as_bytes();
+    let ok = match b.get(arg) {
+        None => false,
+        Some(b'#') => {
+            b.len() > arg + 1
+                && b[arg + 1..]
+                    .iter()
+                    .all(|&c| path::class::is(c, path::class::VALUE))
+        }
+        Some(&c) => {
+            let from = arg + usize::from(c == b'@');
+            match path::parse_domain(s, from, limits.max_domain) {
+                Ok((_, end)) => end == s.len(),
+                Err(DomainFault::TooLong) => {
+                    return Err(CommandError::AddressTooLong {
+                        what: "domain",
+                        limit: limits.max_domain,
+                    });
+                }
+                Err(_) => false,
+            }
+        }
+    };
+    if ok {
+        Ok(Command::Etrn { node: &s[arg..] })
+    } else {
+        Err(SYNTAX)
+    }
+}
+
+/// Writes a domain as on the wire.
+fn write_domain(out: &mut Vec<u8>, domain: &Domain<'_>) {
+    match domain {
+        Domain::Name(n) => out.extend_from_slice(n.as_bytes()),
+        literal => {
+            let _ = write!(out, "{literal}");
+        }
+    }
+}
+
+/// Writes `local@domain`.
+fn write_mailbox(out: &mut Vec<u8>, m: &crate::path::Mailbox<'_>) {
+    out.extend_from_slice(m.local_part.as_bytes());
+    out.push(b'@');
+    write_domain(out, &m.domain);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,2 @@
+//! queue bench (filled in by the queue work).
+fn main() {}

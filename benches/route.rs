@@ -1,0 +1,2 @@
+//! route bench (filled in by the route work).
+fn main() {}

@@ -1,0 +1,471 @@
+//! RFC 5322 address lists, parsed tolerantly: mailboxes with or without display names,
+//! groups (`team: a@x, b@y;`), comments, quoted strings, obsolete routes
+//! (`<@relay:user@host>`), RFC 2047 words in display names, and the common junk (empty
+//! entries, bare names, missing `>`).
+//!
+//! Rules for the shapes RFC 5322 does not allow:
+//! - `user@host (Full Name)`: the last comment becomes the display name;
+//! - a bare word without `@` (`undisclosed-recipients`) is an address; several bare words
+//!   without `@` are a display name with an empty address;
+//! - a missing `>` closes at the end of the entry.
+
+use std::borrow::Cow;
+
+use crate::charset;
+use crate::encoded_word;
+
+/// A single mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox<'a> {
+    /// The decoded display name, if any.
+    pub name: Option<Cow<'a, str>>,
+    /// The address (`local@domain`, route removed); may be empty for a bare name.
+    pub address: Cow<'a, str>,
+}
+
+/// A named group of mailboxes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group<'a> {
+    /// The decoded group name.
+    pub name: Cow<'a, str>,
+    /// The members (possibly none).
+    pub members: Vec<Mailbox<'a>>,
+}
+
+/// One entry of an address list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address<'a> {
+    /// A mailbox.
+    Mailbox(Mailbox<'a>),
+    /// A group.
+    Group(Group<'a>),
+}
+
+/// A parsed address list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressList<'a> {
+    /// The entries in order.
+    pub entries: Vec<Address<'a>>,
+}
+
+impl<'a> AddressList<'a> {
+    /// Every mailbox, group members included, in order.
+    pub fn mailboxes(&self) -> impl Iterator<Item = &Mailbox<'a>> {
+        self.entries.iter().flat_map(|e| match e {
+            Address::Mailbox(m) => std::slice::from_ref(m),
+            Address::Group(g) => g.members.as_slice(),
+        })
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok<'a> {
+    Atom(&'a [u8]),
+    Quoted(Cow<'a, [u8]>),
+    Comment(&'a [u8]),
+    Special(u8),
+}
+
+fn is_special(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b',' | b';' | b':' | b'"' | b'\\'
+    )
+}
+
+/// Splits raw header bytes into tokens (line breaks count as whitespace).
+fn tokenize(s: &[u8]) -> Vec<Tok<'_>> {
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b.is_ascii_whitespace() {
+            i += 1;
+        } else if b == b'"' {
+            let (q, next) = quoted(s, i + 1);
+            toks.push(Tok::Quoted(q));
+            i = next;
+        } else if b == b'(' {
+            let (c, next) = comment(s, i + 1);
+            toks.push(Tok::Comment(c));
+            i = next;
+        } else if is_special(b) && b != b'\\' {
+            toks.push(Tok::Special(b));
+            i += 1;
+        } else {
+            let start = i;
+            while i < s.len() && !s[i].is_ascii_whitespace() && (!is_special(s[i]) || s[i] == b'\\')
+            {
+                i += 1;
+            }
+            toks.push(Tok::Atom(&s[start..i]));
+        }
+    }
+    toks
+}
+
+/// A quoted string starting after the `"`: its content and the offset after the close.
+fn quoted(s: &[u8], start: usize) -> (Cow<'_, [u8]>, usize) {
+    let mut i = start;
+    let mut plain = true;
+    while i < s.len() && s[i] != b'"' {
+        if matches!(s[i], b'\\' | b'\r' | b'\n') {
+            plain = false;
+        }
+        i += if s[i] == b'\\' { 2 } else { 1 };
+    }
+    let end = i.min(s.len());
+    let next = (end + 1).min(s.len()).max(end);
+    if plain {
+        return (Cow::Borrowed(&s[start..end]), next);
+    }
+    let mut out = Vec::with_capacity(end - start);
+    let mut j = start;
+    while j < end {
+        match s[j] {
+            b'\\' if j + 1 < end => {
+                out.push(s[j + 1]);
+                j += 1;
+            }
+            b'\r' | b'\n' => {}
+            b => out.push(b),
+        }
+        j += 1;
+    }
+    (Cow::Owned(out), next)
+}
+
+/// A comment starting after the `(` (nested, escapes skipped): its content and the offset
+/// after the close.
+fn comment(s: &[u8], start: usize) -> (&[u8], usize) {
+    let mut depth = 1;
+    let mut i = start;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 1,
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (&s[start..i], i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (&s[start..], s.len())
+}
+
+/// Parses an address list from a raw header value.
+pub fn parse_list(raw: &[u8]) -> AddressList<'_> {
+    let toks = tokenize(raw);
+    let mut list = AddressList::default();
+    let mut group: Option<Group<'_>> = None;
+    let mut entry = Entry::default();
+    let mut i = 0;
+    while i < toks.len() {
+        match &toks[i] {
+            Tok::Special(b'<') => {
+                let (addr, next) = angle(&toks, i + 1);
+                entry.angle.get_or_insert(addr);
+                i = next;
+                continue;
+            }
+            Tok::Special(b':') if group.is_none() && entry.angle.is_none() && !entry.has_at() => {
+                group = Some(Group {
+                    name: phrase(&entry.words),
+                    members: Vec::new(),
+                });
+                entry = Entry::default();
+            }
+            Tok::Special(b',') => push(&mut list, &mut group, std::mem::take(&mut entry)),
+            Tok::Special(b';') => {
+                push(&mut list, &mut group, std::mem::take(&mut entry));
+                if let Some(g) = group.take() {
+                    list.entries.push(Address::Group(g));
+                }
+            }
+            Tok::Comment(c) => entry.comment = Some(c),
+            Tok::Atom(_) | Tok::Quoted(_) if entry.angle.is_none() => entry.words.push(&toks[i]),
+            _ => {}
+        }
+        i += 1;
+    }
+    push(&mut list, &mut group, entry);
+    if let Some(g) = group {
+        list.entries.push(Address::Group(g));
+    }
+    list
+}
+
+#[derive(Default)]
+struct Entry<'t, 'a> {
+    words: Vec<&'t Tok<'a>>,
+    angle: Option<Cow<'a, str>>,
+    comment: Option<&'a [u8]>,
+}
+
+impl Entry<'_, '_> {
+    fn has_at(&self) -> bool {
+        self.words
+            .iter()
+            .any(|w| matches!(w, Tok::Atom(a) if memchr::memchr(b'@', a).is_some()))
+    }
+}
+
+fn push<'a>(list: &mut AddressList<'a>, group: &mut Option<Group<'a>>, entry: Entry<'_, 'a>) {
+    let Some(mb) = mailbox(entry) else { return };
+    match group {
+        Some(g) => g.members.push(mb),
+        None => list.entries.push(Address::Mailbox(mb)),
+    }
+}
+
+fn mailbox<'a>(e: Entry<'_, 'a>) -> Option<Mailbox<'a>> {
+    let comment_name = || {
+        e.comment
+            .map(|c| encoded_word::decode(c))
+            .filter(|c| !c.trim().is_empty())
+    };
+    if let Some(address) = e.angle {
+        let name = (!e.words.is_empty())
+            .then(|| phrase(&e.words))
+            .filter(|n| !n.is_empty());
+        return Some(Mailbox { name, address });
+    }
+    match e.words.as_slice() {
+        [] => None,
+        [Tok::Atom(a)] => Some(Mailbox {
+            name: comment_name(),
+            address: charset::decode_lenient(a),
+        }),
+        words
+            if e.words
+                .iter()
+                .any(|w| matches!(w, Tok::Atom(a) if a.contains(&b'@'))) =>
+        {
+            Some(Mailbox {
+                name: comment_name(),
+                address: Cow::Owned(join_addr(words)),
+            })
+        }
+        words => Some(Mailbox {
+            name: Some(phrase(words)),
+            address: Cow::Borrowed(""),
+        }),
+    }
+}
+
+/// Reads an angle address from after `<` to `>` (or the end of the entry); an obsolete
+/// route (everything up to the last `:`) is dropped.
+fn angle<'a>(toks: &[Tok<'a>], start: usize) -> (Cow<'a, str>, usize) {
+    let mut i = start;
+    let mut parts_start = start;
+    while i < toks.len() {
+        match toks[i] {
+            Tok::Special(b'>') => break,
+            Tok::Special(b',' | b';') if i > start && !route_ahead(toks, i) => break,
+            Tok::Special(b':') => parts_start = i + 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    let words: Vec<&Tok<'a>> = toks[parts_start..i]
+        .iter()
+        .filter(|t| !matches!(t, Tok::Comment(_)))
+        .collect();
+    let addr = match words.as_slice() {
+        [Tok::Atom(a)] => charset::decode_lenient(a),
+        ws => Cow::Owned(join_addr(ws)),
+    };
+    let next = if matches!(toks.get(i), Some(Tok::Special(b'>'))) {
+        i + 1
+    } else {
+        i
+    };
+    (addr, next)
+}
+
+/// Inside `<…>`, a `,` belongs to an obsolete route when a `:` follows before `>`.
+fn route_ahead(toks: &[Tok<'_>], from: usize) -> bool {
+    toks[from..]
+        .iter()
+        .take_while(|t| !matches!(t, Tok::Special(b'>')))
+        .any(|t| matches!(t, Tok::Special(b':')))
+}
+
+/// Joins address tokens without spaces, re-quoting quoted local parts that need it.
+fn join_addr(words: &[&Tok<'_>]) -> String {
+    let mut out = String::new();
+    for w in words {
+        match w {
+            Tok::Atom(a) => out.push_str(&charset::decode_lenient(a)),
+            Tok::Quoted(q) => {
+                let q = charset::decode_lenient(q);
+                if q.bytes().any(|b| b == b' ' || is_special(b) || b == b'@') {
+                    out.push('"');
+                    out.push_str(&q.replace('\\', "\\\\").replace('"', "\\\""));
+                    out.push('"');
+                } else {
+                    out.push_str(&q);
+                }
+            }
+            Tok::Special(b) => out.push(char::from(*b)),
+            Tok::Comment(_) => {}
+        }
+    }
+    out
+}
+
+/// Decodes a display-name phrase: words joined by one space, RFC 2047 words decoded
+/// (no space between two adjacent encoded words), quoted strings unquoted.
+fn phrase<'a>(words: &[&Tok<'a>]) -> Cow<'a, str> {
+    if let [Tok::Quoted(Cow::Borrowed(q)) | Tok::Atom(q)] = words {
+        if memchr::memmem::find(q, b"=?").is_none() {
+            return charset::decode_lenient(q);
+        }
+    }
+    let mut out = String::new();
+    let mut prev_encoded = false;
+    for w in words {
+        let bytes: &[u8] = match w {
+            Tok::Atom(a) => a,
+            Tok::Quoted(q) => q,
+            _ => continue,
+        };
+        let encoded = bytes.starts_with(b"=?") && encoded_word::parse_word(bytes).is_some();
+        if !(out.is_empty() || (encoded && prev_encoded)) {
+            out.push(' ');
+        }
+        out.push_str(&encoded_word::decode(bytes));
+        prev_encoded = encoded;
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mbs(raw: &str) -> Vec<(Option<String>, String)> {
+        parse_list(raw.as_bytes())
+            .mailboxes()
+            .map(|m| {
+                (
+                    m.name.as_ref().map(|n| n.to_string()),
+                    m.address.to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn one(name: Option<&str>, addr: &str) -> Vec<(Option<String>, String)> {
+        vec![(name.map(String::from), addr.to_string())]
+    }
+
+    #[test]
+    fn plain_and_named() {
+        assert_eq!(mbs("a@b.c"), one(None, "a@b.c"));
+        assert_eq!(
+            mbs("John Doe <john@x.org>"),
+            one(Some("John Doe"), "john@x.org")
+        );
+        assert_eq!(
+            mbs("\"Doe, John\" <john@x.org>"),
+            one(Some("Doe, John"), "john@x.org")
+        );
+        assert_eq!(mbs("<john@x.org>"), one(None, "john@x.org"));
+    }
+
+    #[test]
+    fn borrowed_when_simple() {
+        let l = parse_list(b"John <john@x.org>");
+        let Address::Mailbox(m) = &l.entries[0] else {
+            panic!()
+        };
+        assert!(matches!(m.address, Cow::Borrowed(_)));
+        assert!(matches!(m.name, Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn comments() {
+        assert_eq!(
+            mbs("john@x.org (John Doe)"),
+            one(Some("John Doe"), "john@x.org")
+        );
+        assert_eq!(
+            mbs("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>"),
+            one(Some("Pete"), "pete@silly.test")
+        );
+    }
+
+    #[test]
+    fn groups() {
+        let l =
+            parse_list(b"A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, x@y");
+        assert_eq!(l.entries.len(), 2);
+        let Address::Group(g) = &l.entries[0] else {
+            panic!()
+        };
+        assert_eq!(g.name, "A Group");
+        assert_eq!(g.members.len(), 3);
+        assert_eq!(g.members[1].address, "joe@where.test");
+        let l = parse_list(b"Undisclosed recipients:;");
+        let Address::Group(g) = &l.entries[0] else {
+            panic!()
+        };
+        assert!(g.members.is_empty());
+    }
+
+    #[test]
+    fn obsolete_route_and_spaces() {
+        assert_eq!(
+            mbs("Joe <@relay1,@relay2:joe@x.org>"),
+            one(Some("Joe"), "joe@x.org")
+        );
+        assert_eq!(mbs("joe @ x . org"), one(None, "joe@x.org"));
+    }
+
+    #[test]
+    fn encoded_display_names() {
+        assert_eq!(
+            mbs("=?utf-8?q?J=C3=B6rg?= =?utf-8?q?_M?= <j@x>"),
+            one(Some("Jörg M"), "j@x")
+        );
+        assert_eq!(
+            mbs("\"=?utf-8?q?J=C3=B6rg?=\" <j@x>"),
+            one(Some("Jörg"), "j@x")
+        );
+        assert_eq!(mbs("Gr\u{fc}n <g@x>"), one(Some("Grün"), "g@x"));
+    }
+
+    #[test]
+    fn junk() {
+        assert_eq!(mbs(", ,a@b,,"), one(None, "a@b"));
+        assert_eq!(mbs("Joe <joe@x.org"), one(Some("Joe"), "joe@x.org"));
+        assert_eq!(
+            mbs("undisclosed-recipients"),
+            one(None, "undisclosed-recipients")
+        );
+        assert_eq!(mbs("John Doe"), one(Some("John Doe"), ""));
+        assert_eq!(
+            mbs("\"quoted local\"@x.org"),
+            one(None, "\"quoted local\"@x.org")
+        );
+        assert!(parse_list(b"").is_empty());
+        let _ = parse_list(b"<<<>>>:;:;\"(((");
+    }
+
+    #[test]
+    fn multiple() {
+        let got = mbs("a@b, \"B\" <b@c>,\r\n\tC <c@d>");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2], (Some("C".into()), "c@d".into()));
+    }
+}

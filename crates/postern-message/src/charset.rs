@@ -1,0 +1,109 @@
+//! Charset decoding: MIME charset labels to `str`, through encoding_rs.
+//!
+//! Labels are looked up with the WHATWG rules encoding_rs implements, so `iso-8859-1`,
+//! `latin1` and `us-ascii` decode as windows-1252 (what senders that say Latin-1 really
+//! mean). Unknown labels fall back to [`decode_lenient`]: UTF-8 when the bytes are valid
+//! UTF-8, else windows-1252. Decoding never fails: unmappable bytes become U+FFFD.
+
+use std::borrow::Cow;
+
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
+
+/// Looks up a MIME charset label (case-insensitive, surrounding whitespace and quotes
+/// ignored). Returns `None` for labels encoding_rs does not know.
+pub fn lookup(label: &[u8]) -> Option<&'static Encoding> {
+    let label = trim_label(label);
+    if let Some(enc) = Encoding::for_label_no_replacement(label) {
+        return Some(enc);
+    }
+    // Common non-WHATWG spellings seen in real mail.
+    let lower = label.to_ascii_lowercase();
+    let alias: &[u8] = match lower.as_slice() {
+        b"utf8" => b"utf-8",
+        b"latin-1" | b"iso8859-1" | b"iso_8859_1" | b"8859-1" | b"ansi_x3.4-1968" => {
+            b"windows-1252"
+        }
+        b"cp-1252" | b"win-1252" => b"windows-1252",
+        b"ks_c_5601" | b"ks_c_5601-1989" => b"euc-kr",
+        _ if lower.starts_with(b"iso8859-") => {
+            return Encoding::for_label(&[b"iso-8859-", &lower[8..]].concat());
+        }
+        _ => return None,
+    };
+    Encoding::for_label(alias)
+}
+
+fn trim_label(label: &[u8]) -> &[u8] {
+    let label = label.trim_ascii();
+    let label = label.strip_prefix(b"\"").unwrap_or(label);
+    label.strip_suffix(b"\"").unwrap_or(label)
+}
+
+/// Decodes `bytes` in the charset named by `label`; unknown labels fall back to
+/// [`decode_lenient`]. Borrows when the bytes are ASCII or valid UTF-8 in a UTF-8
+/// compatible charset.
+pub fn decode<'a>(label: &[u8], bytes: &'a [u8]) -> Cow<'a, str> {
+    match lookup(label) {
+        Some(enc) => decode_with(enc, bytes),
+        None => decode_lenient(bytes),
+    }
+}
+
+/// Decodes with a known encoding, without BOM sniffing (a MIME label is authoritative).
+pub fn decode_with<'a>(enc: &'static Encoding, bytes: &'a [u8]) -> Cow<'a, str> {
+    if enc == UTF_8 {
+        return String::from_utf8_lossy(bytes);
+    }
+    if enc.is_ascii_compatible() && bytes.is_ascii() {
+        // ASCII is the same in every ASCII-compatible charset: no copy needed.
+        return Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default());
+    }
+    enc.decode_without_bom_handling(bytes).0
+}
+
+/// Decodes bytes of unknown charset (8-bit header text, unlabelled text): UTF-8 when valid,
+/// else windows-1252 (every byte maps to a character, so nothing is lost silently).
+pub fn decode_lenient(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => WINDOWS_1252.decode_without_bom_handling(bytes).0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin1_is_windows_1252() {
+        assert_eq!(decode(b"ISO-8859-1", b"caf\xe9 \x80"), "café €");
+        assert_eq!(decode(b"\"latin1\"", b"\xe9"), "é");
+    }
+
+    #[test]
+    fn ascii_borrows() {
+        assert!(matches!(
+            decode(b"iso-8859-2", b"plain"),
+            Cow::Borrowed("plain")
+        ));
+    }
+
+    #[test]
+    fn unknown_label_falls_back() {
+        assert_eq!(decode(b"x-unknown", "é".as_bytes()), "é");
+        assert_eq!(decode(b"x-unknown", b"\xe9"), "é");
+    }
+
+    #[test]
+    fn other_charsets() {
+        assert_eq!(decode(b"koi8-r", b"\xf0\xd2\xc9\xd7\xc5\xd4"), "Привет");
+        assert_eq!(decode(b"utf8", "ü".as_bytes()), "ü");
+        assert_eq!(decode(b"iso8859-15", b"\xa4"), "€");
+        assert_eq!(decode(b"utf-8", b"a\xffb"), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn replacement_labels_are_unknown() {
+        assert!(lookup(b"iso-2022-kr").is_none());
+    }
+}

@@ -1,0 +1,356 @@
+//! Content-Transfer-Encoding decoders: base64 (lenient), quoted-printable (robust),
+//! 7bit/8bit/binary (identity) and x-uuencode.
+//!
+//! The decoders are total: they never fail, and they never write more bytes than they
+//! read. Their leniency follows what Python's `email` package (and most mail readers) do,
+//! so that the same bytes decode the same way:
+//!
+//! - base64: characters outside the alphabet (line breaks, spaces, garbage) are skipped;
+//!   a complete pad (`==` after two characters of a quantum, `=` after three) ends the
+//!   data; a missing pad is tolerated (the partial quantum's bytes are kept); a single
+//!   dangling character at the end is dropped.
+//! - quoted-printable: `=XX` (either case) decodes; `=` followed by optional spaces/tabs and
+//!   a line break is a soft break; any other `=` is kept literally, as is everything else
+//!   (line breaks are not normalised, trailing whitespace is kept).
+
+use std::borrow::Cow;
+
+/// A part's Content-Transfer-Encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TransferEncoding {
+    /// `7bit` (also the default when the header is absent).
+    #[default]
+    SevenBit,
+    /// `8bit`.
+    EightBit,
+    /// `binary`.
+    Binary,
+    /// `quoted-printable`.
+    QuotedPrintable,
+    /// `base64`.
+    Base64,
+    /// `x-uuencode` (also `uuencode`, `x-uue`, `uue`).
+    UuEncode,
+    /// Anything else; decoded as identity.
+    Unknown,
+}
+
+impl TransferEncoding {
+    /// Parses a Content-Transfer-Encoding header value (case-insensitive, surrounding
+    /// whitespace and a trailing comment ignored).
+    pub fn parse(value: &[u8]) -> Self {
+        let value = value.trim_ascii();
+        let end = value
+            .iter()
+            .position(|&b| b == b'(' || b == b';' || b.is_ascii_whitespace());
+        let token = &value[..end.unwrap_or(value.len())];
+        let eq = |s: &str| token.eq_ignore_ascii_case(s.as_bytes());
+        if eq("7bit") || token.is_empty() {
+            Self::SevenBit
+        } else if eq("8bit") {
+            Self::EightBit
+        } else if eq("binary") {
+            Self::Binary
+        } else if eq("quoted-printable") {
+            Self::QuotedPrintable
+        } else if eq("base64") {
+            Self::Base64
+        } else if eq("x-uuencode") || eq("uuencode") || eq("x-uue") || eq("uue") {
+            Self::UuEncode
+        } else {
+            Self::Unknown
+        }
+    }
+
+    /// The canonical lower-case name (`"unknown"` for [`TransferEncoding::Unknown`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SevenBit => "7bit",
+            Self::EightBit => "8bit",
+            Self::Binary => "binary",
+            Self::QuotedPrintable => "quoted-printable",
+            Self::Base64 => "base64",
+            Self::UuEncode => "x-uuencode",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Decodes `body`; identity encodings borrow.
+    pub fn decode(self, body: &[u8]) -> Cow<'_, [u8]> {
+        match self {
+            Self::Base64 => {
+                let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
+                decode_base64(body, &mut out);
+                Cow::Owned(out)
+            }
+            Self::QuotedPrintable => decode_qp(body),
+            Self::UuEncode => decode_uu_body(body),
+            _ => Cow::Borrowed(body),
+        }
+    }
+}
+
+const INVALID: u8 = 0xff;
+const PAD: u8 = 0xfe;
+
+static B64: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t[b'=' as usize] = PAD;
+    t
+};
+
+/// Decodes lenient base64 (see the module docs), appending to `out`.
+pub fn decode_base64(input: &[u8], out: &mut Vec<u8>) {
+    let mut acc: u32 = 0;
+    let mut n = 0u32; // sextets in the current quantum
+    let mut pads = 0u32;
+    let mut i = 0;
+    while i < input.len() {
+        // Fast path: four valid characters at once (the common case inside a line).
+        if n == 0 && i + 4 <= input.len() {
+            let (a, b, c, d) = (
+                B64[input[i] as usize],
+                B64[input[i + 1] as usize],
+                B64[input[i + 2] as usize],
+                B64[input[i + 3] as usize],
+            );
+            if (a | b | c | d) < 64 {
+                let v = (u32::from(a) << 18)
+                    | (u32::from(b) << 12)
+                    | (u32::from(c) << 6)
+                    | u32::from(d);
+                out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+                i += 4;
+                continue;
+            }
+        }
+        let v = B64[input[i] as usize];
+        i += 1;
+        if v == PAD {
+            if n >= 2 {
+                pads += 1;
+                if n + pads >= 4 {
+                    return; // complete pad: the data ends here
+                }
+            }
+            continue;
+        }
+        if v == INVALID {
+            continue;
+        }
+        pads = 0;
+        acc = (acc << 6) | u32::from(v);
+        n += 1;
+        match n {
+            2 => out.push((acc >> 4) as u8),
+            3 => out.push((acc >> 2) as u8),
+            4 => {
+                out.push(acc as u8);
+                n = 0;
+                acc = 0;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes quoted-printable (see the module docs). Borrows when there is no `=`.
+pub fn decode_qp(input: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'=', input).is_none() {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len());
+    decode_qp_into(input, false, &mut out);
+    Cow::Owned(out)
+}
+
+/// Decodes quoted-printable into `out`; with `header`, `_` means space (RFC 2047 `Q`).
+pub fn decode_qp_into(input: &[u8], header: bool, out: &mut Vec<u8>) {
+    let mut rest = input;
+    loop {
+        let next = if header {
+            memchr::memchr2(b'=', b'_', rest)
+        } else {
+            memchr::memchr(b'=', rest)
+        };
+        let Some(at) = next else {
+            out.extend_from_slice(rest);
+            return;
+        };
+        out.extend_from_slice(&rest[..at]);
+        if rest[at] == b'_' {
+            out.push(b' ');
+            rest = &rest[at + 1..];
+            continue;
+        }
+        let after = &rest[at + 1..];
+        match after {
+            [h, l, ..] if hex(*h).is_some() && hex(*l).is_some() => {
+                out.push((hex(*h).unwrap_or(0) << 4) | hex(*l).unwrap_or(0));
+                rest = &after[2..];
+            }
+            _ => {
+                // Soft line break: `=`, optional transport padding, then CRLF/LF (or the end).
+                let ws = after
+                    .iter()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .count();
+                let tail = &after[ws..];
+                if let Some(t) = tail
+                    .strip_prefix(b"\r\n")
+                    .or_else(|| tail.strip_prefix(b"\n"))
+                {
+                    rest = t;
+                } else if tail.is_empty() {
+                    return;
+                } else {
+                    out.push(b'=');
+                    rest = after;
+                }
+            }
+        }
+    }
+}
+
+/// Decodes an `x-uuencode` body: the first `begin` block when there is one, else the
+/// whole body as block lines.
+fn decode_uu_body(body: &[u8]) -> Cow<'_, [u8]> {
+    use crate::uuencode::{self, Format, Strictness};
+    let mut out = Vec::with_capacity(body.len() / 4 * 3);
+    let (lines, format) = match uuencode::find_blocks(body).next() {
+        Some(block) => (block.body, block.format),
+        None => (body, Format::Classic),
+    };
+    // Lenient decoding reports no errors; whatever decoded is the result.
+    let _ = uuencode::decode(lines, format, Strictness::Lenient, &mut out);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    fn b64(s: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        decode_base64(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn base64_lenient() {
+        assert_eq!(b64(b"aGVsbG8="), b"hello");
+        assert_eq!(b64(b"aGVs\r\nbG8"), b"hello");
+        assert_eq!(b64(b"aG!V*sb G8=\n"), b"hello");
+        assert_eq!(b64(b"QQ==QUJD"), b"A");
+        assert_eq!(b64(b"QUJDR"), b"ABC");
+        assert_eq!(b64(b""), b"");
+        assert_eq!(b64(b"===="), b"");
+    }
+
+    #[test]
+    fn qp_robust() {
+        let d = |s: &[u8]| decode_qp(s).into_owned();
+        assert_eq!(d(b"caf=E9 =3d =3D"), b"caf\xe9 = =");
+        assert_eq!(d(b"soft=\r\nbreak=\nx"), b"softbreakx");
+        assert_eq!(d(b"pad=  \r\nded"), b"padded");
+        assert_eq!(d(b"bad =ZZ =4 end="), b"bad =ZZ =4 end");
+        assert_eq!(d(b"trailing  \r\n"), b"trailing  \r\n");
+        assert!(matches!(decode_qp(b"plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn qp_header_underscore() {
+        let mut out = Vec::new();
+        decode_qp_into(b"a_b=5Fc", true, &mut out);
+        assert_eq!(out, b"a b_c");
+    }
+
+    #[test]
+    fn parse_names() {
+        assert_eq!(
+            TransferEncoding::parse(b" Base64 "),
+            TransferEncoding::Base64
+        );
+        assert_eq!(
+            TransferEncoding::parse(b"QUOTED-PRINTABLE"),
+            TransferEncoding::QuotedPrintable
+        );
+        assert_eq!(
+            TransferEncoding::parse(b"x-uuencode"),
+            TransferEncoding::UuEncode
+        );
+        assert_eq!(
+            TransferEncoding::parse(b"7bit (comment)"),
+            TransferEncoding::SevenBit
+        );
+        assert_eq!(TransferEncoding::parse(b"gzip"), TransferEncoding::Unknown);
+    }
+
+    /// A reference quoted-printable encoder for the round-trip property (test-only).
+    fn qp_encode(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut col = 0;
+        for &b in data {
+            if col > 70 {
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+            }
+            if (b' '..=b'~').contains(&b) && b != b'=' {
+                out.push(b);
+                col += 1;
+            } else {
+                out.extend_from_slice(format!("={b:02X}").as_bytes());
+                col += 3;
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn base64_round_trips(data in proptest::collection::vec(any::<u8>(), 0..400), wrap in 4usize..80) {
+            let enc = base64::engine::general_purpose::STANDARD.encode(&data);
+            let wrapped: Vec<u8> = enc.as_bytes().chunks(wrap).flat_map(|c| c.iter().copied().chain(*b"\r\n")).collect();
+            prop_assert_eq!(b64(&wrapped), data.clone());
+            let unpadded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&data);
+            prop_assert_eq!(b64(unpadded.as_bytes()), data);
+        }
+
+        #[test]
+        fn base64_matches_crate_on_valid_input(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let enc = base64::engine::general_purpose::STANDARD.encode(&data);
+            let ours = b64(enc.as_bytes());
+            let theirs = base64::engine::general_purpose::STANDARD.decode(&enc).unwrap();
+            prop_assert_eq!(ours, theirs);
+        }
+
+        #[test]
+        fn qp_round_trips(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            prop_assert_eq!(decode_qp(&qp_encode(&data)).into_owned(), data);
+        }
+
+        #[test]
+        fn decoders_never_grow(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert!(b64(&data).len() <= data.len());
+            prop_assert!(decode_qp(&data).len() <= data.len());
+        }
+    }
+}

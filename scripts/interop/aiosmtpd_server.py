@@ -1,0 +1,36 @@
+"""aiosmtpd server for interop: stores each message's content as N.eml in a directory."""
+import os
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+
+
+class Store:
+    def __init__(self, directory):
+        self.directory = directory
+        self.count = 0
+        os.makedirs(directory, exist_ok=True)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        path = os.path.join(self.directory, f"{self.count}.eml")
+        with open(path + ".tmp", "wb") as f:
+            f.write(envelope.original_content)
+        os.rename(path + ".tmp", path)
+        print(f"stored {path} from {envelope.mail_from} to {envelope.rcpt_tos}", flush=True)
+        return "250 OK"
+
+
+def main():
+    port, directory = int(sys.argv[1]), sys.argv[2]
+    controller = Controller(Store(directory), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        time.sleep(10**6)
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
