@@ -441,6 +441,24 @@ pub fn write_message(headers: &[(String, String)], body: &Part, out: &mut Vec<u8
     if !matches!(body.body, Body::Raw(_)) {
         write_field("MIME-Version", "1.0", out);
     }
+    // A single text body ends the message, which ends with a line break on the wire: add it
+    // to the text itself, so every transfer encoding gives the same decoded text.
+    if let Body::Data { bytes, encoding } = &body.body {
+        if body.content_type.starts_with("text/") && !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            let mut terminated = body.clone();
+            let mut bytes = bytes.clone();
+            bytes.push(b'\n');
+            terminated.body = Body::Data {
+                bytes,
+                encoding: *encoding,
+            };
+            write_part(&terminated, 0, out);
+            if !out.ends_with(b"\r\n") {
+                out.extend_from_slice(b"\r\n");
+            }
+            return;
+        }
+    }
     write_part(body, 0, out);
     if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
@@ -511,6 +529,17 @@ fn write_part(part: &Part, depth: usize, out: &mut Vec<u8>) {
         Body::Raw(bytes) => out.extend_from_slice(bytes),
         Body::Data { bytes, encoding } => {
             let is_text = part.content_type.starts_with("text/");
+            // Text travels in canonical form, CRLF line ends, whatever the encoding
+            // (RFC 2045 §6.8: base64 of text encodes CRLF).
+            let canonical;
+            let bytes = if is_text {
+                let mut v = Vec::with_capacity(bytes.len() + bytes.len() / 32);
+                crate::encode::normalize_line_endings(bytes, LineEnding::Crlf, &mut v);
+                canonical = v;
+                &canonical
+            } else {
+                bytes
+            };
             let enc = encoding.unwrap_or_else(|| choose_transfer_encoding(bytes, is_text));
             write_content_fields(part, &part.params, Some(enc), out);
             out.extend_from_slice(b"\r\n");
