@@ -321,7 +321,8 @@ fn explain_lists_every_matching_entry_with_its_verdict() {
     assert!(text.contains("dropped: connector unavailable"), "{text}");
     let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
     assert_eq!(json["considered"][0]["verdict"], "unavailable");
-    assert_eq!(json["result"]["Ok"]["candidates"][0]["connector"], "ok");
+    assert_eq!(json["outcome"], "routed");
+    assert_eq!(json["candidates"][0]["connector"], "ok");
 }
 
 #[test]
