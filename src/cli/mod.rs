@@ -3,4 +3,5 @@
 pub mod message;
 pub mod queue;
 pub mod route;
+pub mod track;
 pub mod uu;

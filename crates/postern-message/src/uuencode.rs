@@ -211,8 +211,34 @@ fn body_len(len: usize, format: Format) -> usize {
 /// assert_eq!(out, b"begin 644 foo\n#:&D*\n`\nend\n");
 /// ```
 pub fn encode(data: &[u8], mode: u32, name: &str, format: Format, out: &mut Vec<u8>) {
-    let start = out.len();
+    out.reserve(encoded_len(data.len(), mode, name, format));
+    encode_header(mode, name, format, out);
+    encode_chunk(data, format, out);
+    encode_footer(format, out);
+}
+
+/// Appends the `begin` line; with [`encode_chunk`] and [`encode_footer`], encodes a stream
+/// in pieces with the same bytes [`encode`] writes.
+pub fn encode_header(mode: u32, name: &str, format: Format, out: &mut Vec<u8>) {
     out.extend_from_slice(header(mode, name, format).as_bytes());
+}
+
+/// Appends the encoded lines for `data`. Every call but the last must pass a multiple of
+/// 45 octets (a line), or a short line would appear mid-stream.
+///
+/// ```
+/// use postern_message::uuencode::{encode, encode_chunk, encode_footer, encode_header, Format};
+/// let data = vec![42u8; 1000];
+/// let mut whole = Vec::new();
+/// encode(&data, 0o600, "a", Format::Base64, &mut whole);
+/// let mut pieces = Vec::new();
+/// encode_header(0o600, "a", Format::Base64, &mut pieces);
+/// encode_chunk(&data[..450], Format::Base64, &mut pieces);
+/// encode_chunk(&data[450..], Format::Base64, &mut pieces);
+/// encode_footer(Format::Base64, &mut pieces);
+/// assert_eq!(whole, pieces);
+/// ```
+pub fn encode_chunk(data: &[u8], format: Format, out: &mut Vec<u8>) {
     let body_start = out.len();
     // Write into a zeroed, exactly sized region: no per-line growth checks.
     out.resize(body_start + body_len(data.len(), format), 0);
@@ -221,11 +247,11 @@ pub fn encode(data: &[u8], mode: u32, name: &str, format: Format, out: &mut Vec<
         Format::Classic => encode_classic_body(data, body),
         Format::Base64 => encode_base64_body(data, body),
     }
+}
+
+/// Appends the closing lines: `` ` `` and `end` (classic) or `====` (base64).
+pub fn encode_footer(format: Format, out: &mut Vec<u8>) {
     out.extend_from_slice(footer(format));
-    debug_assert_eq!(
-        out.len() - start,
-        encoded_len(data.len(), mode, name, format)
-    );
 }
 
 /// Encodes one group of three octets into four characters.
@@ -310,7 +336,8 @@ fn encode_base64_body(data: &[u8], body: &mut [u8]) {
 /// Decodes the lines of a block body (between `begin` and `end`), appending to `out`.
 ///
 /// Lenient decoding never fails; strict decoding fails on anything GNU `uuencode` would not
-/// have written. On error, `out` may hold the octets decoded before the bad line.
+/// have written. On error, `out` may hold the octets decoded before the bad line. Decoding
+/// stops at the zero-length line (classic) or `====` (base64); later lines are ignored.
 ///
 /// ```
 /// use postern_message::uuencode::{decode, Format, Strictness};
@@ -325,9 +352,263 @@ pub fn decode(
     out: &mut Vec<u8>,
 ) -> Result<(), UuError> {
     out.reserve(body.len() / 4 * 3);
-    match format {
-        Format::Classic => decode_classic(body, strictness, out),
-        Format::Base64 => decode_base64(body, strictness, out),
+    let mut decoder = Decoder::new(format, strictness);
+    decoder.feed(body, out)?;
+    decoder.finish(out)
+}
+
+/// Where a [`Decoder`] is in its block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading encoded lines.
+    Data,
+    /// After the classic zero-length line, expecting `end`.
+    Zero,
+    /// The `end` (or `====`) line was read.
+    Ended,
+    /// The data is over but no end line followed.
+    Stopped,
+}
+
+/// A streaming decoder: feed it the lines after the `begin` line in pieces (each piece
+/// ending at a line end), as they arrive; it stops by itself at the end of the block.
+///
+/// ```
+/// use postern_message::uuencode::{Decoder, Format, Strictness};
+/// let mut d = Decoder::new(Format::Classic, Strictness::Strict);
+/// let mut out = Vec::new();
+/// d.feed(b"#86)C\n", &mut out).unwrap();
+/// d.feed(b"`\nend\ntrailing text\n", &mut out).unwrap();
+/// assert!(d.is_done() && d.saw_end_line());
+/// d.finish(&mut out).unwrap();
+/// assert_eq!(out, b"abc");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    format: Format,
+    strict: bool,
+    state: State,
+    acc: B64Acc,
+    /// Lines consumed so far, for error messages.
+    line: usize,
+    /// Strict base64: a padded quad was seen, so no data may follow.
+    padded: bool,
+}
+
+impl Decoder {
+    /// A decoder for a body in `format`.
+    pub fn new(format: Format, strictness: Strictness) -> Self {
+        Decoder {
+            format,
+            strict: strictness == Strictness::Strict,
+            state: State::Data,
+            acc: B64Acc::default(),
+            line: 0,
+            padded: false,
+        }
+    }
+
+    /// True once the encoded data is over (zero-length line, `end` or `====` seen, or a
+    /// non-end line after the zero-length line); further input is ignored.
+    pub fn is_done(&self) -> bool {
+        self.state != State::Data && self.state != State::Zero
+    }
+
+    /// True if the block's `end` (classic) or `====` (base64) line was read.
+    pub fn saw_end_line(&self) -> bool {
+        self.state == State::Ended
+    }
+
+    /// Decodes `lines`, appending to `out`. A piece should end at a line end; a final
+    /// partial line is decoded as a whole line.
+    pub fn feed(&mut self, lines: &[u8], out: &mut Vec<u8>) -> Result<(), UuError> {
+        match self.format {
+            Format::Classic => self.feed_classic(lines, out),
+            Format::Base64 => self.feed_base64(lines, out),
+        }
+    }
+
+    /// Ends the stream: flushes a partial base64 quad; in strict mode, fails with
+    /// [`UuError::MissingEnd`] if a classic body had no zero-length line.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), UuError> {
+        self.acc.pad(out);
+        if self.strict && self.format == Format::Classic && self.state == State::Data {
+            return Err(UuError::MissingEnd);
+        }
+        Ok(())
+    }
+
+    /// After the data: the next non-empty line tells whether the block was closed properly.
+    fn after_data(&mut self, line: &[u8]) {
+        let line = trim_end(line);
+        if line.is_empty() {
+            return;
+        }
+        let is_end = match self.format {
+            Format::Classic => line == b"end",
+            Format::Base64 => line == b"====",
+        };
+        self.state = if is_end { State::Ended } else { State::Stopped };
+    }
+
+    fn feed_classic(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<(), UuError> {
+        out.reserve(body.len() / 4 * 3);
+        let mut pos = 0;
+        while pos < body.len() && !self.is_done() {
+            self.line += 1;
+            // Fast path for the common full line, without searching for the newline.
+            if self.state == State::Data
+                && body[pos] == b'M'
+                && body.len() > pos + 61
+                && body[pos + 61] == b'\n'
+            {
+                let chars: &[u8; 60] = body[pos + 1..pos + 61].try_into().unwrap_or(&[0; 60]);
+                // A short `M` line followed by another line can also put a newline at
+                // +61: only a line without a newline inside takes the fast path.
+                if memchr(b'\n', chars).is_some() {
+                    self.line -= 1;
+                    self.slow_line(body, &mut pos, out)?;
+                    continue;
+                }
+                if self.strict && !chars.iter().all(|c| (0x20..=0x60).contains(c)) {
+                    return Err(UuError::InvalidCharacter { line: self.line });
+                }
+                decode_uu_full_line(chars, out);
+                pos += 62;
+                continue;
+            }
+            self.slow_line(body, &mut pos, out)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes the line at `*pos` the careful way and moves past it.
+    fn slow_line(
+        &mut self,
+        body: &[u8],
+        pos: &mut usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), UuError> {
+        let (raw, next) = match memchr(b'\n', &body[*pos..]) {
+            Some(i) => (&body[*pos..*pos + i], *pos + i + 1),
+            None => (&body[*pos..], body.len()),
+        };
+        *pos = next;
+        if self.state == State::Zero {
+            self.after_data(raw);
+            Ok(())
+        } else {
+            self.classic_line(raw, out)
+        }
+    }
+
+    fn classic_line(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), UuError> {
+        let line_no = self.line;
+        let line = strip_cr(raw);
+        let Some((&len_char, chars)) = line.split_first() else {
+            // An empty line: a stripped " " zero-length line, or a blank inserted in transit.
+            return if self.strict {
+                Err(UuError::BadLineLength { line: line_no })
+            } else {
+                Ok(())
+            };
+        };
+        if !self.strict && is_end_line(line) {
+            self.state = State::Ended;
+            return Ok(());
+        }
+        if self.strict && !line.iter().all(|c| (0x20..=0x60).contains(c)) {
+            return Err(UuError::InvalidCharacter { line: line_no });
+        }
+        let n = usize::from(UU_DEC[usize::from(len_char)]);
+        if n == 0 {
+            self.state = State::Zero;
+            return Ok(());
+        }
+        let needed = n.div_ceil(3) * 4;
+        if self.strict && chars.len() != needed {
+            return Err(UuError::BadLineLength { line: line_no });
+        }
+        let mut written = 0;
+        for i in (0..needed).step_by(4) {
+            // Characters past the end of a short line count as zero (stripped spaces).
+            let mut g = [b' '; 4];
+            let have = chars.get(i..).unwrap_or_default();
+            let avail = have.len().min(4);
+            g[..avail].copy_from_slice(&have[..avail]);
+            let octets = decode_uu_group(&g);
+            let take = (n - written).min(3);
+            out.extend_from_slice(&octets[..take]);
+            written += take;
+        }
+        Ok(())
+    }
+
+    fn feed_base64(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<(), UuError> {
+        for raw in lines(body) {
+            if self.is_done() {
+                break;
+            }
+            self.line += 1;
+            if self.strict {
+                self.base64_line_strict(raw, out)?;
+            } else {
+                self.base64_line(raw, out);
+            }
+        }
+        Ok(())
+    }
+
+    fn base64_line(&mut self, raw: &[u8], out: &mut Vec<u8>) {
+        let line = trim_end(raw);
+        if line == b"====" {
+            self.state = State::Ended;
+            return;
+        }
+        if self.acc.n == 0 && line.len() % 4 == 0 && decode_b64_quads(line, out) {
+            return;
+        }
+        for &c in line {
+            match B64_DEC[usize::from(c)] {
+                B64_INVALID if c == b'=' => self.acc.pad(out),
+                B64_INVALID => {}
+                v => self.acc.push(v, out),
+            }
+        }
+    }
+
+    fn base64_line_strict(&mut self, line: &[u8], out: &mut Vec<u8>) -> Result<(), UuError> {
+        let line_no = self.line;
+        if line == b"====" {
+            self.state = State::Ended;
+            return Ok(());
+        }
+        if self.padded || line.is_empty() || line.len() % 4 != 0 {
+            return Err(UuError::BadLineLength { line: line_no });
+        }
+        let pad = line.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return Err(UuError::InvalidCharacter { line: line_no });
+        }
+        let (whole, last) = line.split_at(line.len() - 4);
+        if !decode_b64_quads(whole, out) {
+            return Err(UuError::InvalidCharacter { line: line_no });
+        }
+        if pad == 0 {
+            if !decode_b64_quads(last, out) {
+                return Err(UuError::InvalidCharacter { line: line_no });
+            }
+            return Ok(());
+        }
+        for &c in &last[..4 - pad] {
+            match B64_DEC[usize::from(c)] {
+                B64_INVALID => return Err(UuError::InvalidCharacter { line: line_no }),
+                v => self.acc.push(v, out),
+            }
+        }
+        self.acc.pad(out);
+        self.padded = true;
+        Ok(())
     }
 }
 
@@ -373,97 +654,25 @@ fn decode_uu_group(c: &[u8; 4]) -> [u8; 3] {
     [(v >> 16) as u8, (v >> 8) as u8, v as u8]
 }
 
-/// The fast path: a full 45-octet line, `M` plus 60 characters.
+/// The fast path: a full 45-octet line, `M` plus 60 characters. Maps four characters at
+/// once with word arithmetic: `(c - 0x20) & 0x3f == ((c & 0x3f) + 0x20) & 0x3f`, and the
+/// right side never carries into the next octet.
 #[inline(always)]
 fn decode_uu_full_line(chars: &[u8; 60], out: &mut Vec<u8>) {
-    let mut buf = [0u8; LINE_OCTETS];
-    for (c, o) in chars.chunks_exact(4).zip(buf.chunks_exact_mut(3)) {
-        let c: &[u8; 4] = c.try_into().unwrap_or(&[0; 4]);
-        o.copy_from_slice(&decode_uu_group(c));
+    // Three spare octets let every group store a whole word; the next group overwrites
+    // the spare one.
+    let mut buf = [0u8; LINE_OCTETS + 3];
+    for i in 0..15 {
+        let c = &chars[4 * i..4 * i + 4];
+        let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let v = ((w & 0x3f3f_3f3f) + 0x2020_2020) & 0x3f3f_3f3f;
+        let x = ((v & 0x3f) << 26)
+            | ((v >> 8 & 0x3f) << 20)
+            | ((v >> 16 & 0x3f) << 14)
+            | ((v >> 24) << 8);
+        buf[3 * i..3 * i + 4].copy_from_slice(&x.to_be_bytes());
     }
-    out.extend_from_slice(&buf);
-}
-
-fn decode_classic(body: &[u8], strictness: Strictness, out: &mut Vec<u8>) -> Result<(), UuError> {
-    let strict = strictness == Strictness::Strict;
-    let mut pos = 0;
-    let mut line_no = 0;
-    while pos < body.len() {
-        line_no += 1;
-        // Fast path for the common full line, without searching for the newline.
-        if body[pos] == b'M' && body.len() > pos + 61 && body[pos + 61] == b'\n' {
-            let chars: &[u8; 60] = body[pos + 1..pos + 61].try_into().unwrap_or(&[0; 60]);
-            if strict && !chars.iter().all(|c| (0x20..=0x60).contains(c)) {
-                return Err(UuError::InvalidCharacter { line: line_no });
-            }
-            decode_uu_full_line(chars, out);
-            pos += 62;
-            continue;
-        }
-        let (raw, next) = match memchr(b'\n', &body[pos..]) {
-            Some(i) => (&body[pos..pos + i], pos + i + 1),
-            None => (&body[pos..], body.len()),
-        };
-        pos = next;
-        match decode_classic_line(raw, strict, line_no, out)? {
-            LineResult::More => {}
-            LineResult::Done => return Ok(()),
-        }
-    }
-    if strict {
-        Err(UuError::MissingEnd)
-    } else {
-        Ok(())
-    }
-}
-
-enum LineResult {
-    More,
-    Done,
-}
-
-fn decode_classic_line(
-    raw: &[u8],
-    strict: bool,
-    line_no: usize,
-    out: &mut Vec<u8>,
-) -> Result<LineResult, UuError> {
-    let line = strip_cr(raw);
-    let Some((&len_char, chars)) = line.split_first() else {
-        // An empty line: a stripped " " zero-length line, or a blank inserted in transit.
-        return if strict {
-            Err(UuError::BadLineLength { line: line_no })
-        } else {
-            Ok(LineResult::More)
-        };
-    };
-    if !strict && is_end_line(line) {
-        return Ok(LineResult::Done);
-    }
-    if strict && !line.iter().all(|c| (0x20..=0x60).contains(c)) {
-        return Err(UuError::InvalidCharacter { line: line_no });
-    }
-    let n = usize::from(UU_DEC[usize::from(len_char)]);
-    if n == 0 {
-        return Ok(LineResult::Done);
-    }
-    let needed = n.div_ceil(3) * 4;
-    if strict && chars.len() != needed {
-        return Err(UuError::BadLineLength { line: line_no });
-    }
-    let mut written = 0;
-    for i in (0..needed).step_by(4) {
-        // Characters past the end of a short line count as zero (stripped spaces).
-        let mut g = [b' '; 4];
-        let have = chars.get(i..).unwrap_or_default();
-        let avail = have.len().min(4);
-        g[..avail].copy_from_slice(&have[..avail]);
-        let octets = decode_uu_group(&g);
-        let take = (n - written).min(3);
-        out.extend_from_slice(&octets[..take]);
-        written += take;
-    }
-    Ok(LineResult::More)
+    out.extend_from_slice(&buf[..LINE_OCTETS]);
 }
 
 /// Decodes whole quads of base64 characters; returns false (having written nothing) if any
@@ -492,7 +701,7 @@ fn decode_b64_quads(chars: &[u8], out: &mut Vec<u8>) -> bool {
 }
 
 /// Base64 accumulator for the careful path: quads may span lines, junk is skipped.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct B64Acc {
     vals: [u8; 4],
     n: usize,
@@ -523,68 +732,6 @@ impl B64Acc {
         }
         self.n = 0;
     }
-}
-
-fn decode_base64(body: &[u8], strictness: Strictness, out: &mut Vec<u8>) -> Result<(), UuError> {
-    if strictness == Strictness::Strict {
-        return decode_base64_strict(body, out);
-    }
-    let mut acc = B64Acc::default();
-    for raw in lines(body) {
-        let line = trim_end(raw);
-        if line == b"====" {
-            break;
-        }
-        if acc.n == 0 && line.len() % 4 == 0 && decode_b64_quads(line, out) {
-            continue;
-        }
-        for &c in line {
-            match B64_DEC[usize::from(c)] {
-                B64_INVALID if c == b'=' => acc.pad(out),
-                B64_INVALID => {}
-                v => acc.push(v, out),
-            }
-        }
-    }
-    acc.pad(out);
-    Ok(())
-}
-
-fn decode_base64_strict(body: &[u8], out: &mut Vec<u8>) -> Result<(), UuError> {
-    let mut padded = false;
-    for (i, line) in lines(body).enumerate() {
-        let line_no = i + 1;
-        if line == b"====" {
-            return Ok(());
-        }
-        if padded || line.is_empty() || line.len() % 4 != 0 {
-            return Err(UuError::BadLineLength { line: line_no });
-        }
-        let pad = line.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 {
-            return Err(UuError::InvalidCharacter { line: line_no });
-        }
-        let (whole, last) = line.split_at(line.len() - 4);
-        if !decode_b64_quads(whole, out) {
-            return Err(UuError::InvalidCharacter { line: line_no });
-        }
-        if pad == 0 {
-            if !decode_b64_quads(last, out) {
-                return Err(UuError::InvalidCharacter { line: line_no });
-            }
-        } else {
-            let mut acc = B64Acc::default();
-            for &c in &last[..4 - pad] {
-                match B64_DEC[usize::from(c)] {
-                    B64_INVALID => return Err(UuError::InvalidCharacter { line: line_no }),
-                    v => acc.push(v, out),
-                }
-            }
-            acc.pad(out);
-            padded = true;
-        }
-    }
-    Ok(())
 }
 
 /// Finds the uuencoded blocks in `text`, in order. A `begin` line is recognised only when
@@ -635,6 +782,19 @@ fn parse_begin(text: &[u8], at: usize) -> Option<(Format, u32, &[u8], usize)> {
         Some(i) => (&text[at..at + i], at + i + 1),
         None => (&text[at..], text.len()),
     };
+    let (format, mode, name) = parse_begin_line(line)?;
+    Some((format, mode, name, next))
+}
+
+/// Parses a `begin MODE NAME` or `begin-base64 MODE NAME` line (without or with its line
+/// end): the format, the octal mode and the name (trailing white space removed).
+///
+/// ```
+/// use postern_message::uuencode::{parse_begin_line, Format};
+/// assert_eq!(parse_begin_line(b"begin-base64 600 a b\r\n"), Some((Format::Base64, 0o600, &b"a b"[..])));
+/// assert_eq!(parse_begin_line(b"begin here"), None);
+/// ```
+pub fn parse_begin_line(line: &[u8]) -> Option<(Format, u32, &[u8])> {
     let line = trim_end(line);
     let rest = line.strip_prefix(b"begin")?;
     let (format, rest) = match rest.strip_prefix(b"-base64") {
@@ -656,7 +816,7 @@ fn parse_begin(text: &[u8], at: usize) -> Option<(Format, u32, &[u8], usize)> {
     if name.is_empty() {
         return None;
     }
-    Some((format, mode, name, next))
+    Some((format, mode, name))
 }
 
 /// Skips spaces and tabs; with `required`, at least one must be there.
@@ -970,6 +1130,24 @@ mod tests {
         decode(b"\0", Format::Classic, Strictness::Lenient, &mut out).unwrap();
         assert_eq!(out.len(), 32);
         assert!(out.iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn regression_fuzz_short_m_line_then_newline_at_61() {
+        // Found by fuzzing: a short `M` line whose next line ends exactly 61 octets on.
+        let mut body = b"M86)C\n#86)C".to_vec();
+        body.resize(61, b'`');
+        body.extend_from_slice(b"\n`\n");
+        let body = &body[..];
+        let mut whole = Vec::new();
+        decode(body, Format::Classic, Strictness::Lenient, &mut whole).unwrap();
+        let mut d = Decoder::new(Format::Classic, Strictness::Lenient);
+        let mut pieces = Vec::new();
+        d.feed(&body[..6], &mut pieces).unwrap();
+        d.feed(&body[6..], &mut pieces).unwrap();
+        assert_eq!(whole, pieces);
+        assert_eq!(&whole[..3], b"abc");
+        assert_eq!(whole.len(), 45 + 3);
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub(crate) mod class {
             let alnum = b.is_ascii_alphanumeric();
             let mut c = 0;
             if b >= 0x80 {
-                c = ATEXT | LABEL | QTEXT | DCONTENT | VALUE;
+                c = ATEXT | LABEL | QTEXT | DCONTENT | VALUE | XCHAR;
             } else {
                 if alnum
                     || matches!(b, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'/')
@@ -176,6 +176,9 @@ pub(crate) mod class {
                 if matches!(b, 33..=126) {
                     c |= VALUE;
                 }
+                if matches!(b, 33..=126) && b != b'+' && b != b'=' {
+                    c |= XCHAR;
+                }
             }
             t[i] = c;
             i += 1;
@@ -183,10 +186,31 @@ pub(crate) mod class {
         t
     }
 
+    /// `xchar` of RFC 3461: printable ASCII but `+` and `=` (which escapes handle).
+    pub const XCHAR: u8 = 64;
+
     /// True when `b` is in class `c`.
     #[inline(always)]
     pub fn is(b: u8, c: u8) -> bool {
         TABLE[b as usize] & c != 0
+    }
+
+    /// The index of the first octet at or after `i` that is not in class `c` (or the
+    /// length). Four octets per step while it can: fewer branches on the hot path.
+    #[inline(always)]
+    pub fn scan(b: &[u8], mut i: usize, c: u8) -> usize {
+        while let Some(&[b0, b1, b2, b3]) = b.get(i..i + 4) {
+            let all =
+                TABLE[b0 as usize] & TABLE[b1 as usize] & TABLE[b2 as usize] & TABLE[b3 as usize];
+            if all & c == 0 {
+                break;
+            }
+            i += 4;
+        }
+        while i < b.len() && is(b[i], c) {
+            i += 1;
+        }
+        i
     }
 }
 
@@ -203,7 +227,7 @@ pub(crate) enum DomainFault {
 
 /// Parses a domain (a host name or an address literal) at `s[start..]`; returns it and the
 /// index just after it. The caller checks what follows.
-#[inline]
+#[inline(always)]
 pub(crate) fn parse_domain(
     s: &str,
     start: usize,
@@ -217,21 +241,18 @@ pub(crate) fn parse_domain(
         }
         return Ok((parse_literal(&s[start + 1..close])?, close + 1));
     }
+    // Each label is a run of label characters; a dot must be followed by another label.
     let mut i = start;
-    let mut label = 0usize;
-    while let Some(&c) = b.get(i) {
-        if class::is(c, class::LABEL) {
-            label += 1;
-        } else if c == b'.' && label > 0 {
-            label = 0;
-        } else {
+    loop {
+        let label = i;
+        i = class::scan(b, i, class::LABEL);
+        if i == label {
+            return Err(DomainFault::Name);
+        }
+        if b.get(i) != Some(&b'.') {
             break;
         }
         i += 1;
-    }
-    // `label == 0` here means an empty domain, an empty label or a trailing dot.
-    if label == 0 {
-        return Err(DomainFault::Name);
     }
     if i - start > max {
         return Err(DomainFault::TooLong);
@@ -303,6 +324,10 @@ pub(crate) enum PathKind<'a> {
 /// Parses a path `<[@route,@route:]mailbox>` (or `<>`, or `<Postmaster>` for a recipient)
 /// starting at `s[start]`; returns it and the index after the `>`. Source routes are
 /// checked for syntax and dropped (RFC 5321 §4.1.1.3 says to ignore them).
+///
+/// Inlined (like the functions it calls) so that the mailbox is built in place in the
+/// caller's command instead of being copied through each return value.
+#[inline(always)]
 pub(crate) fn parse_path<'a>(
     s: &'a str,
     start: usize,
@@ -325,6 +350,7 @@ pub(crate) fn parse_path<'a>(
             }
             if role == Role::Recipient
                 && i == start + 1
+                && matches!(b.get(i), Some(b'P' | b'p'))
                 && b.len() >= i + 11
                 && b[i..i + 11].eq_ignore_ascii_case(b"postmaster>")
             {
@@ -351,6 +377,7 @@ pub(crate) fn parse_path<'a>(
 }
 
 /// Skips `@domain,@domain:` at `s[i]` (which is `@`); returns the index after the colon.
+#[cold]
 fn skip_source_route(
     s: &str,
     mut i: usize,
@@ -373,6 +400,7 @@ fn skip_source_route(
 }
 
 /// Parses `local-part@domain` at `s[i]`; returns it and the index after the domain.
+#[inline(always)]
 fn parse_mailbox<'a>(
     s: &'a str,
     start: usize,
@@ -404,6 +432,7 @@ fn parse_mailbox<'a>(
 }
 
 /// The error for a domain fault inside a path.
+#[cold]
 fn domain_error(fault: DomainFault, role: Role, limits: &Limits) -> CommandError {
     match fault {
         DomainFault::Name => bad!(role, "domain is malformed"),
@@ -417,20 +446,19 @@ fn domain_error(fault: DomainFault, role: Role, limits: &Limits) -> CommandError
 
 /// Scans a dot-string from `b[i]`; returns the index after it, or `None` when it is empty
 /// or has an empty atom.
-#[inline]
+#[inline(always)]
 fn scan_dot_string(b: &[u8], mut i: usize) -> Option<usize> {
-    let mut atom = 0usize;
-    while let Some(&c) = b.get(i) {
-        if class::is(c, class::ATEXT) {
-            atom += 1;
-        } else if c == b'.' && atom > 0 {
-            atom = 0;
-        } else {
-            break;
+    loop {
+        let atom = i;
+        i = class::scan(b, i, class::ATEXT);
+        if i == atom {
+            return None;
+        }
+        if b.get(i) != Some(&b'.') {
+            return Some(i);
         }
         i += 1;
     }
-    (atom > 0).then_some(i)
 }
 
 /// Scans a quoted string whose opening quote is just before `b[i]`; returns the index

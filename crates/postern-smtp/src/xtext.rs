@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::path::class;
+
 /// An xtext value as it appears on the wire, still encoded. Decode with [`XText::decode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct XText<'a>(pub &'a str);
@@ -40,7 +42,8 @@ impl<'a> XText<'a> {
 }
 
 /// The value of one hex digit (either case).
-fn hex(b: Option<&u8>) -> Option<u8> {
+#[inline(always)]
+pub(crate) fn hex(b: Option<&u8>) -> Option<u8> {
     match *b? {
         b @ b'0'..=b'9' => Some(b - b'0'),
         b @ b'A'..=b'F' => Some(b - b'A' + 10),
@@ -54,20 +57,14 @@ fn hex(b: Option<&u8>) -> Option<u8> {
 pub(crate) fn is_valid(value: &str) -> bool {
     let b = value.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => {
-                if hex(b.get(i + 1)).is_none() || hex(b.get(i + 2)).is_none() {
-                    return false;
-                }
-                i += 3;
-            }
-            b'=' => return false,
-            0x21..=0x7e | 0x80..=0xff => i += 1,
-            _ => return false,
+    loop {
+        i = class::scan(b, i, class::XCHAR);
+        match b.get(i) {
+            None => return !b.is_empty(),
+            Some(b'+') if hex(b.get(i + 1)).is_some() && hex(b.get(i + 2)).is_some() => i += 3,
+            Some(_) => return false,
         }
     }
-    !b.is_empty()
 }
 
 /// Encodes `value` as xtext: `+`, `=`, and octets outside `!`..=`~` become `+XX`.

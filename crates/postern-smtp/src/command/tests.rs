@@ -524,6 +524,53 @@ fn verb_names() {
     assert_eq!(ok("BDAT 1").verb(), "BDAT");
 }
 
+/// Inputs the fuzzer found (fuzz/fuzz_targets/command.rs), kept as regressions.
+#[test]
+fn fuzz_regressions() {
+    // A path cut off right after `<` indexed past the end of the line.
+    assert_eq!(
+        parse("RCPT TO:<"),
+        Err(CommandError::BadAddress(
+            "recipient local part is malformed"
+        ))
+    );
+    assert!(matches!(
+        parse("MAIL FROM:<"),
+        Err(CommandError::BadAddress(_))
+    ));
+}
+
+/// Every prefix of valid lines is parsed without a panic (truncation is where the
+/// fuzzer found an out-of-bounds index), and what parses round-trips.
+#[test]
+fn every_prefix_of_valid_lines_is_total() {
+    let lines = [
+        "MAIL FROM:<@a,@[1.2.3.4]:\"q\\\"x\"@[IPv6:2001:db8::1]> SIZE=1 BODY=7BIT ENVID=a+2B",
+        "RCPT TO:<Postmaster> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+2Bb@c X-Y=z",
+        "RCPT TO:<u@[tag:content]>",
+        "EHLO [IPv6:::1]",
+        "BDAT 100 LAST",
+        "AUTH PLAIN AGFAYg==",
+        "ETRN @example.com",
+        "STARTTLS",
+    ];
+    for line in lines {
+        for end in 0..=line.len() {
+            let Some(prefix) = line.get(..end) else {
+                continue;
+            };
+            if let Ok(cmd) = parse(prefix) {
+                let out = cmd.to_vec();
+                assert_eq!(
+                    Command::parse(&out[..out.len() - 2], &wide()),
+                    Ok(cmd),
+                    "{prefix:?}"
+                );
+            }
+        }
+    }
+}
+
 // ---- property test: parse(format(cmd)) == cmd ----
 
 fn leak(s: String) -> &'static str {

@@ -1,0 +1,1202 @@
+//! The durable spool: an append-only log of checksummed records in segment files, with
+//! group commit, crash recovery and quarantine. See `FORMAT.md` for the layout on disk.
+//!
+//! Every call that changes the spool returns only after its record — and, for a new
+//! segment, the directory entry — is fsynced. Concurrent callers share one `fdatasync`:
+//! the first caller to find no flush in progress becomes the *leader*, writes every record
+//! queued so far in one go, syncs once, and wakes the others (group commit, as databases
+//! do). An I/O error while flushing poisons the spool: after a failed fsync the page cache
+//! can no longer be trusted, so every later call fails until the spool is reopened.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::envelope::{Envelope, MessageState};
+use crate::id::QueueId;
+use crate::record::{self, DEFAULT_MAX_RECORD, FRAME_HEADER, Record, RecordError};
+use crate::time::Timestamp;
+
+/// The spool format version this crate reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+const VERSION_FILE: &str = "VERSION";
+const SEGMENT_MAGIC: &[u8; 8] = b"PSTNSEG\x01";
+/// Bytes of a segment header: magic and segment number.
+pub const SEGMENT_HEADER: u64 = 16;
+
+/// Settings of a spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolOptions {
+    /// A new segment starts once the current one would pass this size. Default 64 MiB.
+    pub segment_size: u64,
+    /// Largest record accepted (read or written). Default 256 MiB.
+    pub max_record: u32,
+}
+
+impl Default for SpoolOptions {
+    fn default() -> Self {
+        SpoolOptions {
+            segment_size: 64 << 20,
+            max_record: DEFAULT_MAX_RECORD,
+        }
+    }
+}
+
+/// A spool operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpoolError {
+    /// A file operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Another process (a running gateway) holds the spool lock.
+    #[error("spool {0} is locked by another process")]
+    Locked(PathBuf),
+    /// The spool was written by an unknown format version.
+    #[error("spool format {0:?} is not supported (want postern-spool {FORMAT_VERSION})")]
+    Version(String),
+    /// No such message.
+    #[error("no message {0} in the spool")]
+    NotFound(QueueId),
+    /// The message is larger than `max_record`.
+    #[error("message of {0} bytes exceeds the spool's record limit")]
+    TooLarge(u64),
+    /// A state whose recipient count does not match the envelope.
+    #[error("state has {got} recipients, envelope has {want}")]
+    RecipientCount {
+        /// Recipients in the state.
+        got: usize,
+        /// Recipients in the envelope.
+        want: usize,
+    },
+    /// An earlier flush failed; the spool must be reopened.
+    #[error("spool unusable after an earlier write failure: {0}")]
+    Poisoned(String),
+    /// A stored record could not be decoded.
+    #[error("record of {0} is unreadable: {1}")]
+    Corrupt(QueueId, RecordError),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SpoolError + 'a {
+    move |source| SpoolError::Io {
+        op,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Where a record lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loc {
+    seg: u64,
+    off: u64,
+    len: u32,
+}
+
+#[derive(Debug, Clone)]
+struct IndexEntry {
+    enq: Loc,
+    state: Option<Loc>,
+    version: u64,
+    recipients: usize,
+}
+
+/// A run of bytes recovery could not read, copied to `quarantine/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The segment file it came from.
+    pub segment: PathBuf,
+    /// Offset in that file.
+    pub offset: u64,
+    /// Length of the run.
+    pub len: u64,
+    /// Why it was unreadable.
+    pub reason: String,
+    /// The copy under `quarantine/` (`None` in a read-only inspection).
+    pub copy: Option<PathBuf>,
+}
+
+/// One message as found in the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledMessage {
+    /// Its id.
+    pub id: QueueId,
+    /// Its envelope.
+    pub envelope: Envelope,
+    /// Its latest state.
+    pub state: MessageState,
+    /// Body size in bytes.
+    pub size: u64,
+}
+
+/// What recovery (or a read-only inspection) found.
+#[derive(Debug, Clone, Default)]
+pub struct Recovered {
+    /// The live messages, in id (arrival) order.
+    pub messages: Vec<SpooledMessage>,
+    /// Unreadable runs of bytes, each copied to `quarantine/` by recovery.
+    pub quarantined: Vec<Quarantined>,
+    /// Segment files read.
+    pub segments: usize,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// A change appended to the spool and not yet known to be durable: hand it to
+/// [`Spool::wait`].
+#[derive(Debug)]
+#[must_use = "the change is not durable until Spool::wait returns"]
+pub struct Pending {
+    ticket: u64,
+}
+
+struct Chunk {
+    seg: u64,
+    create: bool,
+    pieces: Vec<Vec<u8>>,
+}
+
+struct Inner {
+    last_id: QueueId,
+    chunks: Vec<Chunk>,
+    next_ticket: u64,
+    durable: u64,
+    leader: bool,
+    failed: Option<String>,
+    head_seg: u64,
+    head_len: u64,
+    index: HashMap<QueueId, IndexEntry>,
+    refs: HashMap<u64, u32>,
+    segments: BTreeSet<u64>,
+}
+
+impl Inner {
+    fn add_ref(&mut self, seg: u64) {
+        *self.refs.entry(seg).or_default() += 1;
+    }
+
+    fn drop_ref(&mut self, seg: u64) {
+        if let Some(n) = self.refs.get_mut(&seg) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.refs.remove(&seg);
+            }
+        }
+    }
+
+    /// Reserves room for `bytes` at the head (rotating segments) and queues them.
+    fn push(&mut self, bytes: Vec<u8>, segment_size: u64) -> Loc {
+        let len = bytes.len() as u64;
+        if self.head_len > SEGMENT_HEADER && self.head_len + len > segment_size {
+            self.head_seg += 1;
+            self.head_len = SEGMENT_HEADER;
+            self.segments.insert(self.head_seg);
+            self.chunks.push(Chunk {
+                seg: self.head_seg,
+                create: true,
+                pieces: vec![segment_header(self.head_seg)],
+            });
+        }
+        let loc = Loc {
+            seg: self.head_seg,
+            off: self.head_len,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        };
+        self.head_len += len;
+        match self.chunks.last_mut() {
+            Some(c) if c.seg == self.head_seg => c.pieces.push(bytes),
+            _ => self.chunks.push(Chunk {
+                seg: self.head_seg,
+                create: false,
+                pieces: vec![bytes],
+            }),
+        }
+        self.next_ticket += 1;
+        loc
+    }
+}
+
+struct Shared {
+    dir: PathBuf,
+    opts: SpoolOptions,
+    _lock: File,
+    inner: Mutex<Inner>,
+    cond: Condvar,
+    files: Mutex<HashMap<u64, File>>,
+    readers: Mutex<HashMap<u64, Arc<File>>>,
+}
+
+/// A durable spool directory. Cheap to clone; all clones share one log and one group commit,
+/// and every method may be called from many threads at once.
+#[derive(Clone)]
+pub struct Spool {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("dir", &self.shared.dir)
+            .finish()
+    }
+}
+
+fn segment_header(seg: u64) -> Vec<u8> {
+    let mut h = SEGMENT_MAGIC.to_vec();
+    h.extend_from_slice(&seg.to_le_bytes());
+    h
+}
+
+fn segment_name(seg: u64) -> String {
+    format!("{seg:016X}.seg")
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Fsyncs a directory so entries created, renamed or removed in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("fsync directory", dir))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+    f.write_all(bytes).map_err(io_err("write", &tmp))?;
+    f.sync_all().map_err(io_err("fsync", &tmp))?;
+    fs::rename(&tmp, path).map_err(io_err("rename", path))?;
+    sync_dir(dir)
+}
+
+fn ensure_dir(path: &Path) -> Result<(), SpoolError> {
+    fs::create_dir_all(path).map_err(io_err("create directory", path))
+}
+
+/// Checks (or, for a new spool, writes) the `VERSION` file.
+fn check_version(dir: &Path, create: bool) -> Result<(), SpoolError> {
+    let path = dir.join(VERSION_FILE);
+    let want = format!("postern-spool {FORMAT_VERSION}\n");
+    match fs::read_to_string(&path) {
+        Ok(s) if s == want => Ok(()),
+        Ok(s) => Err(SpoolError::Version(s.chars().take(40).collect())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+            write_atomic(&path, want.as_bytes())
+        }
+        Err(e) => Err(io_err("read", &path)(e)),
+    }
+}
+
+/// The segment files under `seg/`, in order, and any stray files found there.
+/// Segment files by number, and stray files.
+type Listing = (Vec<(u64, PathBuf)>, Vec<PathBuf>);
+
+fn list_segments(segdir: &Path) -> Result<Listing, SpoolError> {
+    let mut segs = Vec::new();
+    let mut stray = Vec::new();
+    for entry in fs::read_dir(segdir).map_err(io_err("list", segdir))? {
+        let entry = entry.map_err(io_err("list", segdir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let num = name
+            .strip_suffix(".seg")
+            .filter(|n| n.len() == 16)
+            .and_then(|n| u64::from_str_radix(n, 16).ok());
+        match num {
+            Some(n) => segs.push((n, entry.path())),
+            None => stray.push(entry.path()),
+        }
+    }
+    segs.sort();
+    Ok((segs, stray))
+}
+
+/// The state a log scan builds.
+#[derive(Default)]
+struct Scan {
+    entries: HashMap<QueueId, (IndexEntry, Envelope, MessageState, u64)>,
+    early_states: HashMap<QueueId, (Loc, MessageState)>,
+    removed: HashSet<QueueId>,
+    max_id: Option<QueueId>,
+    bad: Vec<(u64, PathBuf, u64, u64, String)>,
+    segments: Vec<u64>,
+    bytes: u64,
+}
+
+impl Scan {
+    fn apply(&mut self, rec: Record<'_>, loc: Loc) -> Result<(), &'static str> {
+        let id = rec.id();
+        self.max_id = self.max_id.max(Some(id));
+        match rec {
+            Record::Enqueue { envelope, body, .. } => {
+                if self.removed.contains(&id) {
+                    return Ok(());
+                }
+                if let Some(e) = self.entries.get_mut(&id) {
+                    e.0.enq = loc; // a copy moved forward by compaction
+                    return Ok(());
+                }
+                let n = envelope.recipients.len();
+                let mut entry = IndexEntry {
+                    enq: loc,
+                    state: None,
+                    version: 0,
+                    recipients: n,
+                };
+                let mut state = MessageState::new(n);
+                if let Some((sloc, s)) = self.early_states.remove(&id) {
+                    if s.recipients.len() != n {
+                        return Err("state recipient count differs from envelope");
+                    }
+                    entry.state = Some(sloc);
+                    entry.version = s.version;
+                    state = s;
+                }
+                self.entries
+                    .insert(id, (entry, envelope, state, body.len() as u64));
+            }
+            Record::State { state, .. } => {
+                if let Some(e) = self.entries.get_mut(&id) {
+                    if state.recipients.len() != e.0.recipients {
+                        return Err("state recipient count differs from envelope");
+                    }
+                    if state.version > e.0.version {
+                        e.0.version = state.version;
+                        e.0.state = Some(loc);
+                        e.2 = state;
+                    }
+                } else if !self.removed.contains(&id) {
+                    // The enqueue may come later (moved forward by compaction).
+                    let keep = self
+                        .early_states
+                        .get(&id)
+                        .is_none_or(|(_, s)| s.version < state.version);
+                    if keep {
+                        self.early_states.insert(id, (loc, state));
+                    }
+                }
+            }
+            Record::Remove { .. } => {
+                self.entries.remove(&id);
+                self.early_states.remove(&id);
+                self.removed.insert(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the next offset after `from` where a whole, valid record starts.
+    fn resync(buf: &[u8], from: usize, max: u32) -> usize {
+        (from + 1..buf.len())
+            .find(|&p| {
+                let b = &buf[p..];
+                b.len() > FRAME_HEADER
+                    && matches!(b[FRAME_HEADER], 1..=3)
+                    && record::decode(b, max).is_ok()
+            })
+            .unwrap_or(buf.len())
+    }
+
+    fn scan_segment(&mut self, seg: u64, path: &Path, buf: &[u8], max: u32, live_tail: bool) {
+        self.bytes += buf.len() as u64;
+        let header_ok = buf.len() >= SEGMENT_HEADER as usize
+            && &buf[..8] == SEGMENT_MAGIC
+            && buf[8..16] == seg.to_le_bytes();
+        if !header_ok {
+            let why = "bad segment header".to_owned();
+            self.bad
+                .push((seg, path.to_owned(), 0, buf.len() as u64, why));
+            return;
+        }
+        self.segments.push(seg);
+        let mut off = SEGMENT_HEADER as usize;
+        while off < buf.len() {
+            let loc = |used: usize| Loc {
+                seg,
+                off: off as u64,
+                len: used as u32,
+            };
+            let (why, next) = match record::decode(&buf[off..], max) {
+                Ok((rec, used)) => match self.apply(rec, loc(used)) {
+                    Ok(()) => {
+                        off += used;
+                        continue;
+                    }
+                    Err(why) => (why.to_owned(), off + used),
+                },
+                Err(RecordError::Truncated { .. }) if live_tail => return,
+                Err(e @ RecordError::Truncated { .. }) => (format!("torn tail: {e}"), buf.len()),
+                Err(e) => (e.to_string(), Scan::resync(buf, off, max)),
+            };
+            self.bad
+                .push((seg, path.to_owned(), off as u64, (next - off) as u64, why));
+            off = next;
+        }
+    }
+}
+
+/// Scans every segment. `live_tail` treats a truncated last record of the last segment as
+/// a write in progress (read-only inspection of a running spool) rather than damage.
+fn scan_dir(
+    dir: &Path,
+    opts: &SpoolOptions,
+    live_tail: bool,
+) -> Result<(Scan, Vec<PathBuf>), SpoolError> {
+    let segdir = dir.join("seg");
+    let (segs, stray) = list_segments(&segdir)?;
+    let mut scan = Scan::default();
+    let last = segs.last().map(|(n, _)| *n);
+    for (seg, path) in &segs {
+        let buf = fs::read(path).map_err(io_err("read", path))?;
+        scan.scan_segment(
+            *seg,
+            path,
+            &buf,
+            opts.max_record,
+            live_tail && Some(*seg) == last,
+        );
+    }
+    let orphans: Vec<_> = scan.early_states.drain().collect();
+    for (_, (loc, _)) in orphans {
+        let path = segdir.join(segment_name(loc.seg));
+        let why = "state record for a message that is not in the spool".to_owned();
+        scan.bad
+            .push((loc.seg, path, loc.off, u64::from(loc.len), why));
+    }
+    scan.bad.sort_by_key(|b| (b.0, b.2));
+    Ok((scan, stray))
+}
+
+fn into_messages(
+    entries: &HashMap<QueueId, (IndexEntry, Envelope, MessageState, u64)>,
+) -> Vec<SpooledMessage> {
+    let mut messages: Vec<SpooledMessage> = entries
+        .iter()
+        .map(|(id, (_, env, state, size))| SpooledMessage {
+            id: *id,
+            envelope: env.clone(),
+            state: state.clone(),
+            size: *size,
+        })
+        .collect();
+    messages.sort_by_key(|m| m.id);
+    messages
+}
+
+/// Copies an unreadable run to `quarantine/` (once) with a `.why` file beside it.
+fn quarantine_copy(
+    qdir: &Path,
+    seg: u64,
+    buf: &[u8],
+    off: u64,
+    why: &str,
+) -> Result<PathBuf, SpoolError> {
+    let path = qdir.join(format!("{seg:016X}-{off:012X}.bad"));
+    if !path.exists() {
+        write_atomic(
+            &qdir.join(format!("{seg:016X}-{off:012X}.why")),
+            format!("{why}\n").as_bytes(),
+        )?;
+        write_atomic(&path, buf)?;
+    }
+    Ok(path)
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool at `dir`, takes its lock, and recovers: every
+    /// segment is read, the latest state of each message rebuilt, and every unreadable run
+    /// of bytes copied to `quarantine/` and reported — never silently dropped. Appends go
+    /// to a fresh segment.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        opts: SpoolOptions,
+    ) -> Result<(Spool, Recovered), SpoolError> {
+        let dir = dir.as_ref().to_owned();
+        for sub in ["", "seg", "quarantine", "control"] {
+            ensure_dir(&dir.join(sub))?;
+        }
+        let lock_path = dir.join("lock");
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err("open", &lock_path))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(SpoolError::Locked(dir)),
+            Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &lock_path)(e)),
+        }
+        check_version(&dir, true)?;
+        let (scan, stray) = scan_dir(&dir, &opts, false)?;
+        let qdir = dir.join("quarantine");
+        let mut quarantined = Vec::new();
+        for path in stray {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dest = qdir.join(format!("stray-{name}"));
+            fs::rename(&path, &dest).map_err(io_err("quarantine", &path))?;
+            let len = fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+            let reason = "not a segment file".to_owned();
+            quarantined.push(Quarantined {
+                segment: path,
+                offset: 0,
+                len,
+                reason,
+                copy: Some(dest),
+            });
+        }
+        for (seg, path, off, len, why) in &scan.bad {
+            let buf = fs::read(path).map_err(io_err("read", path))?;
+            let end = usize::try_from(off + len)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            let start = usize::try_from(*off).unwrap_or(usize::MAX).min(end);
+            let copy = quarantine_copy(&qdir, *seg, &buf[start..end], *off, why)?;
+            quarantined.push(Quarantined {
+                segment: path.clone(),
+                offset: *off,
+                len: *len,
+                reason: why.clone(),
+                copy: Some(copy),
+            });
+        }
+        sync_dir(&qdir)?;
+        let spool = Spool::start(dir, opts, lock_file, &scan)?;
+        let recovered = Recovered {
+            messages: into_messages(&scan.entries),
+            quarantined,
+            segments: scan.segments.len(),
+            bytes: scan.bytes,
+        };
+        spool.delete_dead_segments()?;
+        Ok((spool, recovered))
+    }
+
+    /// Reads a spool without locking or changing it: what `postern queue list` uses while a
+    /// gateway runs. A record being written at the end of the newest segment is skipped;
+    /// other unreadable runs are reported (without copies).
+    pub fn inspect(dir: impl AsRef<Path>, opts: &SpoolOptions) -> Result<Recovered, SpoolError> {
+        let dir = dir.as_ref();
+        check_version(dir, false)?;
+        let (scan, _) = scan_dir(dir, opts, true)?;
+        Ok(Recovered {
+            messages: into_messages(&scan.entries),
+            quarantined: scan
+                .bad
+                .into_iter()
+                .map(|(_, segment, offset, len, reason)| Quarantined {
+                    segment,
+                    offset,
+                    len,
+                    reason,
+                    copy: None,
+                })
+                .collect(),
+            segments: scan.segments.len(),
+            bytes: scan.bytes,
+        })
+    }
+
+    fn start(
+        dir: PathBuf,
+        opts: SpoolOptions,
+        lock_file: File,
+        scan: &Scan,
+    ) -> Result<Spool, SpoolError> {
+        let head_seg = scan.segments.last().map_or(1, |s| s + 1);
+        let path = dir.join("seg").join(segment_name(head_seg));
+        let mut f = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err("create", &path))?;
+        f.write_all(&segment_header(head_seg))
+            .map_err(io_err("write", &path))?;
+        f.sync_all().map_err(io_err("fsync", &path))?;
+        sync_dir(&dir.join("seg"))?;
+        let mut inner = Inner {
+            last_id: scan.max_id.unwrap_or(QueueId { millis: 0, seq: 0 }),
+            chunks: Vec::new(),
+            next_ticket: 0,
+            durable: 0,
+            leader: false,
+            failed: None,
+            head_seg,
+            head_len: SEGMENT_HEADER,
+            index: HashMap::with_capacity(scan.entries.len()),
+            refs: HashMap::new(),
+            segments: scan.segments.iter().copied().chain([head_seg]).collect(),
+        };
+        for (id, (entry, ..)) in &scan.entries {
+            inner.add_ref(entry.enq.seg);
+            if let Some(s) = entry.state {
+                inner.add_ref(s.seg);
+            }
+            inner.index.insert(*id, entry.clone());
+        }
+        Ok(Spool {
+            shared: Arc::new(Shared {
+                dir,
+                opts,
+                _lock: lock_file,
+                inner: Mutex::new(inner),
+                cond: Condvar::new(),
+                files: Mutex::new(HashMap::from([(head_seg, f)])),
+                readers: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The spool directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Stores a message durably and returns its new queue id. When this returns `Ok`, the
+    /// envelope and body are fsynced (file and directory): the caller may answer `250`.
+    pub fn enqueue(
+        &self,
+        envelope: &Envelope,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<QueueId, SpoolError> {
+        let size = record::enqueue_len(envelope, body) as u64;
+        if size - FRAME_HEADER as u64 > u64::from(self.shared.opts.max_record) {
+            return Err(SpoolError::TooLarge(body.len() as u64));
+        }
+        let id = {
+            let mut g = lock(&self.shared.inner);
+            g.last_id = g.last_id.next_after(now);
+            g.last_id
+        };
+        let mut buf = Vec::new();
+        record::encode_enqueue(&mut buf, id, envelope, body);
+        let mut g = lock(&self.shared.inner);
+        self.check_failed(&g)?;
+        let loc = g.push(buf, self.shared.opts.segment_size);
+        g.add_ref(loc.seg);
+        let entry = IndexEntry {
+            enq: loc,
+            state: None,
+            version: 0,
+            recipients: envelope.recipients.len(),
+        };
+        g.index.insert(id, entry);
+        let ticket = g.next_ticket;
+        self.wait_durable(g, ticket)?;
+        Ok(id)
+    }
+
+    /// Persists a new state for `id`. Sets `state.version` to one more than the stored
+    /// version; when this returns `Ok` the new state is durable.
+    pub fn update(&self, id: QueueId, state: &mut MessageState) -> Result<(), SpoolError> {
+        let pending = self.update_begin(id, state)?;
+        self.wait(pending)
+    }
+
+    /// Appends a new state for `id` without waiting for it to be durable (no I/O happens
+    /// here); pass the result to [`Spool::wait`]. Appends are ordered: a caller that
+    /// serialises its own updates (under its lock) gets them on disk in that order, while
+    /// the fsync is shared with everyone else's.
+    pub fn update_begin(
+        &self,
+        id: QueueId,
+        state: &mut MessageState,
+    ) -> Result<Pending, SpoolError> {
+        let mut g = lock(&self.shared.inner);
+        self.check_failed(&g)?;
+        let entry = g.index.get(&id).ok_or(SpoolError::NotFound(id))?;
+        if state.recipients.len() != entry.recipients {
+            return Err(SpoolError::RecipientCount {
+                got: state.recipients.len(),
+                want: entry.recipients,
+            });
+        }
+        state.version = entry.version + 1;
+        let old = entry.state;
+        let mut buf = Vec::new();
+        record::encode_state(&mut buf, id, state);
+        let loc = g.push(buf, self.shared.opts.segment_size);
+        g.add_ref(loc.seg);
+        if let Some(old) = old {
+            g.drop_ref(old.seg);
+        }
+        if let Some(e) = g.index.get_mut(&id) {
+            e.state = Some(loc);
+            e.version = state.version;
+        }
+        Ok(Pending {
+            ticket: g.next_ticket,
+        })
+    }
+
+    /// Removes a message (durably). Call it once every recipient is final, or to delete.
+    pub fn remove(&self, id: QueueId) -> Result<(), SpoolError> {
+        let pending = self.remove_begin(id)?;
+        self.wait(pending)
+    }
+
+    /// Appends a removal without waiting; see [`Spool::update_begin`].
+    pub fn remove_begin(&self, id: QueueId) -> Result<Pending, SpoolError> {
+        let mut g = lock(&self.shared.inner);
+        self.check_failed(&g)?;
+        let entry = g.index.remove(&id).ok_or(SpoolError::NotFound(id))?;
+        g.drop_ref(entry.enq.seg);
+        if let Some(s) = entry.state {
+            g.drop_ref(s.seg);
+        }
+        let mut buf = Vec::new();
+        record::encode_remove(&mut buf, id);
+        g.push(buf, self.shared.opts.segment_size);
+        Ok(Pending {
+            ticket: g.next_ticket,
+        })
+    }
+
+    /// Waits until an appended change is durable.
+    pub fn wait(&self, pending: Pending) -> Result<(), SpoolError> {
+        let g = lock(&self.shared.inner);
+        self.wait_durable(g, pending.ticket)
+    }
+
+    /// Waits until everything appended so far is durable.
+    pub fn sync(&self) -> Result<(), SpoolError> {
+        let g = lock(&self.shared.inner);
+        let ticket = g.next_ticket;
+        self.wait_durable(g, ticket)
+    }
+
+    /// True when the spool holds `id`.
+    pub fn contains(&self, id: QueueId) -> bool {
+        lock(&self.shared.inner).index.contains_key(&id)
+    }
+
+    /// Number of messages in the spool.
+    pub fn len(&self) -> usize {
+        lock(&self.shared.inner).index.len()
+    }
+
+    /// True when the spool holds no message.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads a message's envelope and body back from disk.
+    pub fn read(&self, id: QueueId) -> Result<(Envelope, Vec<u8>), SpoolError> {
+        // A concurrent compaction may move the record; look it up again once if so.
+        for _ in 0..2 {
+            let loc = lock(&self.shared.inner)
+                .index
+                .get(&id)
+                .map(|e| e.enq)
+                .ok_or(SpoolError::NotFound(id))?;
+            let raw = match self.read_raw(loc) {
+                Ok(raw) => raw,
+                Err(_) if !self.contains_at(id, loc) => continue,
+                Err(e) => return Err(e),
+            };
+            return match record::decode(&raw, self.shared.opts.max_record) {
+                Ok((Record::Enqueue { envelope, body, .. }, _)) => Ok((envelope, body.to_vec())),
+                Ok(_) => Err(SpoolError::Corrupt(id, RecordError::UnknownKind(0))),
+                Err(e) => Err(SpoolError::Corrupt(id, e)),
+            };
+        }
+        Err(SpoolError::NotFound(id))
+    }
+
+    fn contains_at(&self, id: QueueId, loc: Loc) -> bool {
+        lock(&self.shared.inner)
+            .index
+            .get(&id)
+            .is_some_and(|e| e.enq == loc)
+    }
+
+    fn read_raw(&self, loc: Loc) -> Result<Vec<u8>, SpoolError> {
+        let path = self.shared.dir.join("seg").join(segment_name(loc.seg));
+        let file = {
+            let mut readers = lock(&self.shared.readers);
+            match readers.get(&loc.seg) {
+                Some(f) => Arc::clone(f),
+                None => {
+                    let f = Arc::new(File::open(&path).map_err(io_err("open", &path))?);
+                    readers.insert(loc.seg, Arc::clone(&f));
+                    f
+                }
+            }
+        };
+        let mut buf = vec![0u8; loc.len as usize];
+        file.read_exact_at(&mut buf, loc.off)
+            .map_err(io_err("read", &path))?;
+        Ok(buf)
+    }
+
+    fn check_failed(&self, g: &Inner) -> Result<(), SpoolError> {
+        match &g.failed {
+            Some(e) => Err(SpoolError::Poisoned(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Group commit: wait until `ticket` is durable, flushing as leader when nobody is.
+    fn wait_durable<'s>(
+        &'s self,
+        mut g: MutexGuard<'s, Inner>,
+        ticket: u64,
+    ) -> Result<(), SpoolError> {
+        loop {
+            if g.durable >= ticket {
+                return Ok(());
+            }
+            self.check_failed(&g)?;
+            if g.leader {
+                g = self
+                    .shared
+                    .cond
+                    .wait(g)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            g.leader = true;
+            let chunks = std::mem::take(&mut g.chunks);
+            let upto = g.next_ticket;
+            drop(g);
+            let result = self.flush(chunks);
+            g = lock(&self.shared.inner);
+            g.leader = false;
+            match result {
+                Ok(()) => g.durable = upto,
+                Err(e) => g.failed = Some(e.to_string()),
+            }
+            self.shared.cond.notify_all();
+        }
+    }
+
+    /// Writes the chunks and makes them durable with one fdatasync per touched segment.
+    fn flush(&self, chunks: Vec<Chunk>) -> Result<(), SpoolError> {
+        let segdir = self.shared.dir.join("seg");
+        let mut files = lock(&self.shared.files);
+        let mut touched = Vec::new();
+        let mut created = false;
+        for chunk in chunks {
+            let path = segdir.join(segment_name(chunk.seg));
+            if chunk.create {
+                let f = OpenOptions::new()
+                    .create_new(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(io_err("create", &path))?;
+                files.retain(|&s, _| s > chunk.seg.saturating_sub(2));
+                files.insert(chunk.seg, f);
+                created = true;
+            }
+            let f = files
+                .get_mut(&chunk.seg)
+                .ok_or_else(|| io_err("write", &path)(io::ErrorKind::NotFound.into()))?;
+            let total: usize = chunk.pieces.iter().map(Vec::len).sum();
+            let data: Vec<u8> = if chunk.pieces.len() == 1 {
+                chunk.pieces.into_iter().next().unwrap_or_default()
+            } else {
+                let mut d = Vec::with_capacity(total);
+                chunk.pieces.iter().for_each(|p| d.extend_from_slice(p));
+                d
+            };
+            f.write_all(&data).map_err(io_err("write", &path))?;
+            if !touched.contains(&chunk.seg) {
+                touched.push(chunk.seg);
+            }
+        }
+        for seg in touched {
+            let path = segdir.join(segment_name(seg));
+            if let Some(f) = files.get(&seg) {
+                f.sync_data().map_err(io_err("fsync", &path))?;
+            }
+        }
+        if created {
+            sync_dir(&segdir)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes leading segments that no live message references.
+    fn delete_dead_segments(&self) -> Result<usize, SpoolError> {
+        self.sync()?;
+        let dead: Vec<u64> = {
+            let mut g = lock(&self.shared.inner);
+            let head = g.head_seg;
+            let mut dead = Vec::new();
+            while let Some(&s) = g.segments.first() {
+                if s == head || g.refs.contains_key(&s) {
+                    break;
+                }
+                g.segments.pop_first();
+                dead.push(s);
+            }
+            dead
+        };
+        let segdir = self.shared.dir.join("seg");
+        for s in &dead {
+            lock(&self.shared.readers).remove(s);
+            let path = segdir.join(segment_name(*s));
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove", &path)(e)),
+            }
+        }
+        if !dead.is_empty() {
+            sync_dir(&segdir)?;
+        }
+        Ok(dead.len())
+    }
+
+    /// Reclaims space: deletes leading segments nobody references, and copies the live
+    /// records of the oldest segment forward (up to `max_copy` bytes per call) so it can be
+    /// deleted too. Returns the number of segments deleted. Call it from time to time (the
+    /// gateway does so when idle).
+    pub fn compact(&self, max_copy: u64) -> Result<usize, SpoolError> {
+        let mut deleted = self.delete_dead_segments()?;
+        let mut copied = 0u64;
+        while copied < max_copy {
+            let mut g = lock(&self.shared.inner);
+            self.check_failed(&g)?;
+            let Some(&oldest) = g.segments.first() else {
+                break;
+            };
+            if oldest == g.head_seg {
+                break;
+            }
+            let live: Vec<(QueueId, IndexEntry)> = g
+                .index
+                .iter()
+                .filter(|(_, e)| e.enq.seg == oldest || e.state.is_some_and(|s| s.seg == oldest))
+                .map(|(id, e)| (*id, e.clone()))
+                .collect();
+            // Copy under the lock so no update or removal interleaves with the copy.
+            for (id, e) in live {
+                for (loc, is_state) in [(Some(e.enq), false), (e.state, true)] {
+                    let Some(loc) = loc.filter(|l| l.seg == oldest) else {
+                        continue;
+                    };
+                    let raw = self.read_raw(loc)?;
+                    copied += raw.len() as u64;
+                    let new = g.push(raw, self.shared.opts.segment_size);
+                    g.add_ref(new.seg);
+                    g.drop_ref(loc.seg);
+                    if let Some(entry) = g.index.get_mut(&id) {
+                        if is_state {
+                            entry.state = Some(new);
+                        } else {
+                            entry.enq = new;
+                        }
+                    }
+                }
+            }
+            let ticket = g.next_ticket;
+            self.wait_durable(g, ticket)?;
+            let n = self.delete_dead_segments()?;
+            deleted += n;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Number of segment files (including the head).
+    pub fn segment_count(&self) -> usize {
+        lock(&self.shared.inner).segments.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::RecipientState;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("postern-spool-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    fn env(n: usize) -> Envelope {
+        Envelope::new(
+            "s@x",
+            (0..n).map(|i| format!("r{i}@d{i}.example")),
+            Timestamp(1),
+        )
+    }
+
+    #[test]
+    fn enqueue_update_remove_recover() {
+        let dir = tmp("basic");
+        let (spool, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        assert!(rec.messages.is_empty());
+        let a = spool.enqueue(&env(2), b"body a", Timestamp(100)).unwrap();
+        let b = spool.enqueue(&env(1), b"body b", Timestamp(100)).unwrap();
+        assert!(a < b);
+        let mut st = MessageState::new(2);
+        st.recipients[0] = RecipientState::Delivered {
+            at: Timestamp(5),
+            reply: "250 ok".into(),
+        };
+        spool.update(a, &mut st).unwrap();
+        assert_eq!(st.version, 1);
+        spool.update(a, &mut st).unwrap();
+        assert_eq!(st.version, 2);
+        assert!(matches!(
+            spool.update(a, &mut MessageState::new(3)),
+            Err(SpoolError::RecipientCount { .. })
+        ));
+        spool.remove(b).unwrap();
+        assert!(matches!(spool.remove(b), Err(SpoolError::NotFound(_))));
+        assert!(matches!(
+            Spool::open(&dir, SpoolOptions::default()),
+            Err(SpoolError::Locked(_))
+        ));
+        drop(spool);
+        let (spool, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        assert_eq!(rec.messages.len(), 1);
+        assert!(rec.quarantined.is_empty());
+        assert_eq!(rec.messages[0].id, a);
+        assert_eq!(rec.messages[0].state, st);
+        assert_eq!(spool.read(a).unwrap().1, b"body a");
+        let c = spool.enqueue(&env(1), b"c", Timestamp(50)).unwrap();
+        assert!(c > a, "ids keep growing even if the clock steps back");
+        drop(spool);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corruption_is_quarantined_and_rest_salvaged() {
+        let dir = tmp("corrupt");
+        let (spool, _) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        let ids: Vec<_> = (0..3)
+            .map(|i| {
+                spool
+                    .enqueue(&env(1), format!("m{i}").as_bytes(), Timestamp(9))
+                    .unwrap()
+            })
+            .collect();
+        drop(spool);
+        let seg = dir.join("seg").join(segment_name(1));
+        let mut bytes = fs::read(&seg).unwrap();
+        let second = SEGMENT_HEADER as usize + (bytes.len() - SEGMENT_HEADER as usize) / 3 + 20;
+        bytes[second] ^= 0xFF; // damage the middle record
+        bytes.extend_from_slice(&[7, 0, 0]); // and a torn tail
+        fs::write(&seg, &bytes).unwrap();
+        fs::write(dir.join("seg").join("junk.txt"), b"?").unwrap();
+        let (spool, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        let found: Vec<_> = rec.messages.iter().map(|m| m.id).collect();
+        assert_eq!(found, vec![ids[0], ids[2]]);
+        assert_eq!(rec.quarantined.len(), 3, "{:?}", rec.quarantined);
+        for q in &rec.quarantined {
+            let copy = q.copy.as_ref().unwrap();
+            assert_eq!(fs::metadata(copy).unwrap().len(), q.len, "{q:?}");
+        }
+        assert!(
+            rec.quarantined
+                .iter()
+                .any(|q| q.reason.contains("checksum"))
+        );
+        assert!(rec.quarantined.iter().any(|q| q.reason.contains("torn")));
+        assert!(
+            rec.quarantined
+                .iter()
+                .any(|q| q.reason.contains("not a segment"))
+        );
+        assert_eq!(spool.read(ids[2]).unwrap().1, b"m2");
+        drop(spool);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rotation_and_compaction_keep_live_messages() {
+        let dir = tmp("compact");
+        let opts = SpoolOptions {
+            segment_size: 600,
+            ..SpoolOptions::default()
+        };
+        let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
+        let body = vec![b'x'; 150];
+        let ids: Vec<_> = (0..20)
+            .map(|_| spool.enqueue(&env(1), &body, Timestamp(9)).unwrap())
+            .collect();
+        let mut st = MessageState::new(1);
+        spool.update(ids[0], &mut st).unwrap();
+        for id in &ids[1..19] {
+            spool.remove(*id).unwrap();
+        }
+        assert!(spool.segment_count() > 5);
+        spool.compact(u64::MAX).unwrap();
+        assert!(spool.segment_count() <= 3, "{}", spool.segment_count());
+        assert_eq!(spool.read(ids[0]).unwrap().1, body);
+        spool.update(ids[0], &mut st).unwrap();
+        drop(spool);
+        let (spool, rec) = Spool::open(&dir, opts).unwrap();
+        assert!(rec.quarantined.is_empty(), "{:?}", rec.quarantined);
+        let found: Vec<_> = rec
+            .messages
+            .iter()
+            .map(|m| (m.id, m.state.version))
+            .collect();
+        assert_eq!(found, vec![(ids[0], 2), (ids[19], 0)]);
+        assert_eq!(spool.read(ids[19]).unwrap().1, body);
+        let inspected = Spool::inspect(&dir, &SpoolOptions::default()).unwrap();
+        assert_eq!(inspected.messages, rec.messages);
+        drop(spool);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_writers_share_commits() {
+        let dir = tmp("concurrent");
+        let (spool, _) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let s = spool.clone();
+                std::thread::spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            s.enqueue(&env(1), format!("{t}-{i}").as_bytes(), Timestamp(3))
+                                .unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<QueueId> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        assert_eq!(spool.len(), 200);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 200, "ids are unique");
+        drop(spool);
+        let (_, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        assert_eq!(rec.messages.len(), 200);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

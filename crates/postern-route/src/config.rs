@@ -1,0 +1,471 @@
+//! The routing part of the postern config file (TOML): `[[connector]]` with their
+//! `[[connector.address_space]]`, `[[domain]]` settings with `[domain_defaults]`, and
+//! `[dns]`. Other top-level sections belong to other parts of postern and are ignored
+//! here; unknown keys inside these sections are errors. `examples/postern.toml` documents
+//! every key.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy,
+};
+use crate::error::ConfigError;
+use crate::nexthop::{NextHopOptions, NextHopResolver, SmartHost};
+use crate::pattern::split_smtp;
+use crate::resolve::{ConnectorState, Explanation, RouteRequest};
+use crate::table::{AddressSpace, Connector, RoutingTable, RoutingTableBuilder, Scope};
+
+#[derive(Debug, Default, Deserialize)]
+struct File {
+    #[serde(default)]
+    connector: Vec<ConnectorToml>,
+    #[serde(default)]
+    domain: Vec<DomainToml>,
+    #[serde(default)]
+    domain_defaults: Option<DomainToml>,
+    #[serde(default)]
+    dns: Option<DnsToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectorToml {
+    name: String,
+    site: Option<String>,
+    location: Option<String>,
+    max_attempts: Option<u32>,
+    smart_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    address_space: Vec<SpaceToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpaceToml {
+    #[serde(rename = "type", default = "smtp")]
+    address_type: String,
+    pattern: String,
+    cost: Option<u32>,
+    #[serde(default)]
+    scope: Scope,
+}
+
+fn smtp() -> String {
+    "SMTP".to_owned()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainToml {
+    pattern: Option<String>,
+    content_format: Option<ContentFormat>,
+    charset: Option<String>,
+    max_message_size: Option<u64>,
+    tls: Option<TlsPolicy>,
+    dequeue: Option<Dequeue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DnsToml {
+    #[serde(default)]
+    name_servers: Vec<String>,
+    timeout_secs: Option<u64>,
+    max_hosts: Option<usize>,
+    cache_entries: Option<usize>,
+    max_ttl_secs: Option<u64>,
+    negative_ttl_secs: Option<u64>,
+    port: Option<u16>,
+}
+
+/// How a connector finds the SMTP next hop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum NextHopPolicy {
+    /// MX lookup of the recipient's domain.
+    Dns,
+    /// These relays, in order.
+    SmartHosts(Vec<SmartHost>),
+}
+
+/// A connector's delivery settings from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorConfig {
+    /// The connector's name (as in the routing table).
+    pub name: String,
+    /// Smart hosts or DNS.
+    pub next_hop: NextHopPolicy,
+}
+
+/// The `[dns]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DnsConfig {
+    /// Name servers to ask (never the system's).
+    pub name_servers: Vec<SocketAddr>,
+    /// Resolver options.
+    pub options: NextHopOptions,
+}
+
+/// The routing configuration, validated and compiled.
+///
+/// ```
+/// use postern_route::{RouteRequest, RoutingConfig};
+/// let cfg = RoutingConfig::from_toml_str(r#"
+///     [[connector]]
+///     name = "internet"
+///     [[connector.address_space]]
+///     pattern = "*"
+/// "#).unwrap();
+/// let route = cfg.table.route(&RouteRequest::smtp("a@example.com"), &()).unwrap();
+/// assert_eq!(route.first().connector, "internet");
+/// ```
+#[derive(Debug, Clone)]
+pub struct RoutingConfig {
+    /// The compiled address-space table.
+    pub table: RoutingTable,
+    /// Per-domain settings.
+    pub domains: DomainTable,
+    /// Each connector's next-hop policy, in file order.
+    pub connectors: Vec<ConnectorConfig>,
+    /// DNS settings.
+    pub dns: DnsConfig,
+}
+
+fn toml_error(e: toml::de::Error) -> ConfigError {
+    ConfigError::Toml(e.to_string().trim_end().to_owned())
+}
+
+impl RoutingConfig {
+    /// Parses and validates the routing sections of a config file.
+    pub fn from_toml_str(text: &str) -> Result<RoutingConfig, ConfigError> {
+        let file: File = toml::from_str(text).map_err(toml_error)?;
+        let mut builder = RoutingTableBuilder::new();
+        let mut connectors = Vec::with_capacity(file.connector.len());
+        for c in &file.connector {
+            let mut conn = Connector::new(c.name.clone());
+            if let Some(site) = &c.site {
+                conn = conn.site(site.clone());
+            }
+            if let Some(location) = &c.location {
+                conn = conn.location(location.clone());
+            }
+            if let Some(n) = c.max_attempts {
+                conn = conn.max_attempts(n);
+            }
+            builder.connector(conn);
+            for s in &c.address_space {
+                builder.address_space(
+                    AddressSpace::new(c.name.clone(), s.address_type.clone(), s.pattern.clone())
+                        .cost(s.cost.unwrap_or(AddressSpace::DEFAULT_COST))
+                        .scope(s.scope),
+                );
+            }
+            connectors.push(ConnectorConfig {
+                name: c.name.trim().to_owned(),
+                next_hop: next_hop_policy(c)?,
+            });
+        }
+        let table = builder.build()?;
+        Ok(RoutingConfig {
+            table,
+            domains: domain_table(&file)?,
+            connectors,
+            dns: dns_config(file.dns)?,
+        })
+    }
+
+    /// The delivery settings of connector `name`.
+    pub fn connector(&self, name: &str) -> Option<&ConnectorConfig> {
+        self.connectors.iter().find(|c| c.name == name)
+    }
+
+    /// A next-hop resolver for the `[dns]` name servers, or `None` when none are set.
+    pub fn next_hop_resolver(&self) -> Option<NextHopResolver> {
+        (!self.dns.name_servers.is_empty())
+            .then(|| NextHopResolver::new(&self.dns.name_servers, self.dns.options.clone()))
+    }
+}
+
+/// Everything `postern route test` shows for one address: the routing decision with its
+/// explanation, the per-domain settings of an SMTP address's domain, and how the first
+/// connector finds its next hop.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteReport<'t> {
+    /// The decision and its reasons.
+    pub explanation: Explanation<'t>,
+    /// The SMTP domain, if the address has one.
+    pub domain: Option<String>,
+    /// Its effective per-domain settings.
+    pub domain_settings: Option<DomainSettings>,
+    /// The first candidate connector's next-hop policy.
+    pub next_hop: Option<NextHopPolicy>,
+}
+
+impl RouteReport<'_> {
+    /// True when the address has a route.
+    pub fn is_routed(&self) -> bool {
+        self.explanation.result.is_ok()
+    }
+
+    /// The report as one JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+impl std::fmt::Display for RouteReport<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.explanation)?;
+        if let Some(policy) = &self.next_hop {
+            match policy {
+                NextHopPolicy::Dns => writeln!(f, "next hop: DNS MX of the recipient domain")?,
+                NextHopPolicy::SmartHosts(hosts) => {
+                    let list: Vec<String> = hosts
+                        .iter()
+                        .map(|h| match h.port {
+                            Some(p) => format!("{}:{p}", h.host),
+                            None => h.host.clone(),
+                        })
+                        .collect();
+                    writeln!(f, "next hop: smart hosts {}", list.join(", "))?
+                }
+            }
+        }
+        if let (Some(d), Some(s)) = (&self.domain, &self.domain_settings) {
+            let size = s
+                .max_message_size
+                .map_or("no limit".to_owned(), |n| format!("{n} bytes"));
+            writeln!(
+                f,
+                "domain {d}: content {:?}, charset {}, max size {size}, tls {:?}, dequeue {:?}",
+                s.content_format, s.charset, s.tls, s.dequeue
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl RoutingConfig {
+    /// Routes `req` and gathers what an administrator wants to see about it.
+    pub fn report<'t>(
+        &'t self,
+        req: &RouteRequest<'_>,
+        state: &dyn ConnectorState,
+    ) -> RouteReport<'t> {
+        let explanation = self.table.explain(req, state);
+        let domain = crate::AddressType::from_valid(req.address_type())
+            .eq(&crate::AddressType::Smtp)
+            .then(|| split_smtp(req.address()).1)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
+        let domain_settings = domain.as_deref().map(|d| self.domains.lookup(d));
+        let next_hop = explanation
+            .result
+            .as_ref()
+            .ok()
+            .and_then(|r| self.connector(r.first().connector))
+            .map(|c| c.next_hop.clone());
+        RouteReport {
+            explanation,
+            domain,
+            domain_settings,
+            next_hop,
+        }
+    }
+}
+
+fn next_hop_policy(c: &ConnectorToml) -> Result<NextHopPolicy, ConfigError> {
+    let Some(list) = &c.smart_hosts else {
+        return Ok(NextHopPolicy::Dns);
+    };
+    if list.is_empty() {
+        return Err(ConfigError::Value {
+            key: format!("connector {:?}: smart_hosts", c.name),
+            why: "empty list (leave the key out to use DNS)",
+        });
+    }
+    list.iter()
+        .map(|h| {
+            SmartHost::parse(h).ok_or_else(|| ConfigError::SmartHost {
+                connector: c.name.clone(),
+                host: h.clone(),
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(NextHopPolicy::SmartHosts)
+}
+
+fn overrides(d: &DomainToml) -> DomainOverrides {
+    DomainOverrides {
+        content_format: d.content_format,
+        charset: d.charset.clone(),
+        max_message_size: d.max_message_size,
+        tls: d.tls,
+        dequeue: d.dequeue,
+    }
+}
+
+fn domain_table(file: &File) -> Result<DomainTable, ConfigError> {
+    let mut defaults = DomainSettings::default();
+    if let Some(d) = &file.domain_defaults {
+        if d.pattern.is_some() {
+            return Err(ConfigError::Value {
+                key: "domain_defaults.pattern".into(),
+                why: "the defaults have no pattern",
+            });
+        }
+        let o = overrides(d);
+        defaults.content_format = o.content_format.unwrap_or(defaults.content_format);
+        defaults.charset = o.charset.unwrap_or(defaults.charset);
+        defaults.max_message_size = o.max_message_size.filter(|&n| n > 0);
+        defaults.tls = o.tls.unwrap_or(defaults.tls);
+        defaults.dequeue = o.dequeue.unwrap_or(defaults.dequeue);
+    }
+    let mut table = DomainTable::new(defaults);
+    for d in &file.domain {
+        let pattern = d.pattern.as_deref().ok_or(ConfigError::Value {
+            key: "domain.pattern".into(),
+            why: "every [[domain]] needs a pattern",
+        })?;
+        table.insert(pattern, overrides(d))?;
+    }
+    Ok(table)
+}
+
+fn dns_config(dns: Option<DnsToml>) -> Result<DnsConfig, ConfigError> {
+    let Some(dns) = dns else {
+        return Ok(DnsConfig::default());
+    };
+    let name_servers = dns
+        .name_servers
+        .iter()
+        .map(|s| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| ConfigError::NameServer(s.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut options = NextHopOptions::default();
+    if let Some(t) = dns.timeout_secs {
+        if t == 0 {
+            return Err(ConfigError::Value {
+                key: "dns.timeout_secs".into(),
+                why: "must be at least 1",
+            });
+        }
+        options.timeout = Duration::from_secs(t);
+    }
+    if let Some(n) = dns.max_hosts {
+        if n == 0 {
+            return Err(ConfigError::Value {
+                key: "dns.max_hosts".into(),
+                why: "must be at least 1",
+            });
+        }
+        options.max_hosts = n;
+    }
+    options.cache_entries = dns.cache_entries.unwrap_or(options.cache_entries);
+    options.max_ttl = dns
+        .max_ttl_secs
+        .map_or(options.max_ttl, Duration::from_secs);
+    options.negative_ttl = dns
+        .negative_ttl_secs
+        .map_or(options.negative_ttl, Duration::from_secs);
+    options.port = dns.port.unwrap_or(options.port);
+    Ok(DnsConfig {
+        name_servers,
+        options,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RouteRequest;
+
+    #[test]
+    fn full_config() {
+        let cfg = RoutingConfig::from_toml_str(
+            r#"
+            [server]            # another part of postern: ignored here
+            listen = "127.0.0.1:2525"
+
+            [dns]
+            name_servers = ["127.0.0.1:5353"]
+            timeout_secs = 3
+            max_hosts = 4
+
+            [domain_defaults]
+            charset = "utf-8"
+
+            [[domain]]
+            pattern = "*.legacy.example"
+            content_format = "uuencode"
+            max_message_size = 1000
+
+            [[connector]]
+            name = "relay"
+            site = "hq"
+            smart_hosts = ["relay.example.net:587", "[192.0.2.7]"]
+            [[connector.address_space]]
+            type = "smtp"
+            pattern = "*"
+            cost = 50
+            scope = "site"
+
+            [[connector]]
+            name = "direct"
+            max_attempts = 5
+            [[connector.address_space]]
+            pattern = "*.legacy.example"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.table.len(), 2);
+        assert_eq!(cfg.dns.options.max_hosts, 4);
+        assert_eq!(cfg.dns.name_servers, ["127.0.0.1:5353".parse().unwrap()]);
+        let s = cfg.domains.lookup("a.legacy.example");
+        assert_eq!(s.content_format, ContentFormat::Uuencode);
+        assert_eq!(s.charset, "utf-8");
+        assert_eq!(s.max_message_size, Some(1000));
+        assert!(matches!(
+            cfg.connector("relay").unwrap().next_hop,
+            NextHopPolicy::SmartHosts(ref h) if h.len() == 2
+        ));
+        assert_eq!(
+            cfg.connector("direct").unwrap().next_hop,
+            NextHopPolicy::Dns
+        );
+        let req = RouteRequest::smtp("x@a.legacy.example").origin("hq", None);
+        let order: Vec<_> = cfg.table.route(&req, &()).unwrap().connectors().collect();
+        assert_eq!(order, ["direct", "relay"]);
+        assert!(cfg.next_hop_resolver().is_some());
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let err = |s: &str| RoutingConfig::from_toml_str(s).unwrap_err().to_string();
+        assert!(err("[[connector]]\nname = \"a\"\ncolour = 1").contains("colour"));
+        assert!(
+            err("[[connector]]\nname = \"a\"\n[[connector.address_space]]\npattern = \"a..b\"")
+                .contains("a..b")
+        );
+        assert!(
+            err("[[connector]]\nname = \"a\"\nsmart_hosts = [\"bad host\"]").contains("bad host")
+        );
+        assert!(err("[dns]\nname_servers = [\"localhost\"]").contains("localhost"));
+        assert!(err("[[domain]]\ncharset = \"x\"").contains("pattern"));
+        assert!(err("[[domain]]\npattern = \"a..b\"").contains("a..b"));
+        assert!(err("[[connector]]\nname = \"a\"\n[[connector.address_space]]\npattern = \"*\"\ncost = 0").contains("cost"));
+    }
+
+    #[test]
+    fn empty_config_is_valid() {
+        let cfg = RoutingConfig::from_toml_str("").unwrap();
+        assert!(cfg.table.is_empty());
+        assert!(cfg.next_hop_resolver().is_none());
+    }
+}

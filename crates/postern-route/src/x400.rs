@@ -1,0 +1,277 @@
+//! X.400 O/R addresses in the `key=value;` form Exchange writes
+//! (`c=US;a= ;p=Org;o=Site;s=Smith;`), and address-space patterns over them that match
+//! attribute by attribute.
+
+use crate::error::X400Error;
+use crate::glob::Glob;
+use crate::limits::Limits;
+use crate::quality::MatchQuality;
+
+/// A parsed O/R address. Borrows its attribute names and values from the input.
+///
+/// Attributes are separated by `;` (a trailing `;` is optional); names are compared
+/// case-insensitively (`C` = `c`); blanks around names and values are ignored. There is no
+/// escape for `;` inside a value.
+///
+/// ```
+/// use postern_route::{Limits, OrAddress};
+/// let a = OrAddress::parse("c=US;a= ;p=Org;o=Site;s=Smith;", &Limits::DEFAULT).unwrap();
+/// assert_eq!(a.get("S"), Some("Smith"));
+/// assert_eq!(a.get("a"), Some(""));
+/// assert_eq!(a.len(), 5);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrAddress<'a> {
+    attrs: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> OrAddress<'a> {
+    /// Parses `input`, refusing anything beyond `limits`.
+    pub fn parse(input: &'a str, limits: &Limits) -> Result<OrAddress<'a>, X400Error> {
+        if input.len() > limits.max_address_len {
+            return Err(X400Error::TooLong {
+                len: input.len(),
+                max: limits.max_address_len,
+            });
+        }
+        let mut attrs: Vec<(&str, &str)> = Vec::new();
+        for (index, part) in input.split(';').enumerate() {
+            if part.trim().is_empty() {
+                continue;
+            }
+            let (key, value) = part
+                .split_once('=')
+                .ok_or(X400Error::MissingEquals { index })?;
+            let (key, value) = (key.trim(), value.trim());
+            check_key(key)?;
+            if value.chars().any(char::is_control) {
+                return Err(X400Error::BadValue(key.to_owned()));
+            }
+            if attrs.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                return Err(X400Error::DuplicateKey(key.to_ascii_lowercase()));
+            }
+            if attrs.len() == limits.max_x400_attributes {
+                return Err(X400Error::TooManyAttributes {
+                    max: limits.max_x400_attributes,
+                });
+            }
+            attrs.push((key, value));
+        }
+        if attrs.is_empty() {
+            return Err(X400Error::Empty);
+        }
+        Ok(OrAddress { attrs })
+    }
+
+    /// The value of attribute `key` (case-insensitive name), if present.
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|&(_, v)| v)
+    }
+
+    /// Number of attributes.
+    pub fn len(&self) -> usize {
+        self.attrs.len()
+    }
+
+    /// Always false: a parsed address has at least one attribute.
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+    }
+
+    /// The attributes in input order.
+    pub fn attributes(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        self.attrs.iter().copied()
+    }
+
+    /// A canonical form: names and values lowercased, sorted by name, `k=v;` each. Two
+    /// addresses that differ only in case, blanks or attribute order have the same form.
+    pub fn canonical(&self) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_ascii_lowercase()))
+            .collect();
+        pairs.sort();
+        let mut out = String::new();
+        for (k, v) in pairs {
+            out.push_str(&k);
+            out.push('=');
+            out.push_str(&v);
+            out.push(';');
+        }
+        out
+    }
+}
+
+fn check_key(key: &str) -> Result<(), X400Error> {
+    let ok = !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(X400Error::BadKey(key.to_owned()))
+    }
+}
+
+/// An X.400 address-space pattern. Each attribute it names must be present in the address
+/// and match (`*` and `%` allowed in values); a blank value (`a= `) matches anything,
+/// including a missing attribute; attributes the pattern leaves out are not checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X400Pattern {
+    /// (lowercase name, value glob or `None` for blank).
+    attrs: Vec<(Box<str>, Option<Glob>)>,
+    literals: u32,
+    exact: bool,
+}
+
+impl X400Pattern {
+    /// Parses a pattern in the O/R address syntax.
+    pub fn parse(input: &str, limits: &Limits) -> Result<X400Pattern, X400Error> {
+        let parsed = OrAddress::parse(input, limits)?;
+        let mut attrs = Vec::with_capacity(parsed.len());
+        let mut literals = 0u32;
+        let mut exact = true;
+        for (k, v) in parsed.attributes() {
+            let glob = (!v.is_empty()).then(|| Glob::new(v));
+            match &glob {
+                Some(g) => {
+                    // One point for naming the attribute, plus its literal characters.
+                    literals = literals.saturating_add(1 + g.literal_count());
+                    exact &= !g.has_wildcard();
+                }
+                None => exact = false,
+            }
+            attrs.push((k.to_ascii_lowercase().into_boxed_str(), glob));
+        }
+        Ok(X400Pattern {
+            attrs,
+            literals,
+            exact,
+        })
+    }
+
+    /// True when the pattern has no wildcard and no blank value: it can only match an
+    /// address with exactly these attributes and values.
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    /// How well `addr` matches, or `None`.
+    pub fn matches(&self, addr: &OrAddress<'_>) -> Option<MatchQuality> {
+        for (key, glob) in &self.attrs {
+            let Some(glob) = glob else { continue };
+            match addr.get(key) {
+                Some(v) if glob.matches(v) => {}
+                _ => return None,
+            }
+        }
+        if self.exact && addr.len() == self.attrs.len() {
+            Some(MatchQuality::Exact)
+        } else {
+            Some(MatchQuality::Wildcard {
+                literals: self.literals,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> OrAddress<'_> {
+        OrAddress::parse(s, &Limits::DEFAULT).unwrap()
+    }
+
+    fn pat(s: &str) -> X400Pattern {
+        X400Pattern::parse(s, &Limits::DEFAULT).unwrap()
+    }
+
+    #[test]
+    fn parses_exchange_form() {
+        let a = addr("c=US;a= ;p=Org;o=Site;s=Smith;");
+        assert_eq!(a.get("c"), Some("US"));
+        assert_eq!(a.get("P"), Some("Org"));
+        assert_eq!(a.get("g"), None);
+        assert_eq!(a.canonical(), "a=;c=us;o=site;p=org;s=smith;");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        let l = Limits::DEFAULT;
+        assert_eq!(OrAddress::parse("", &l), Err(X400Error::Empty));
+        assert_eq!(OrAddress::parse(";;", &l), Err(X400Error::Empty));
+        assert_eq!(
+            OrAddress::parse("c=US;Smith", &l),
+            Err(X400Error::MissingEquals { index: 1 })
+        );
+        assert!(matches!(
+            OrAddress::parse("c=US;C=DE", &l),
+            Err(X400Error::DuplicateKey(_))
+        ));
+        assert!(matches!(
+            OrAddress::parse("c d=US", &l),
+            Err(X400Error::BadKey(_))
+        ));
+        assert!(matches!(
+            OrAddress::parse("c=U\u{7}S", &l),
+            Err(X400Error::BadValue(_))
+        ));
+        let many = "k=v;".repeat(3);
+        let tight = Limits {
+            max_x400_attributes: 2,
+            ..Limits::DEFAULT
+        };
+        assert!(matches!(
+            OrAddress::parse(&many, &tight),
+            Err(X400Error::DuplicateKey(_))
+        ));
+        assert_eq!(
+            OrAddress::parse("a=1;b=2;c=3", &tight),
+            Err(X400Error::TooManyAttributes { max: 2 })
+        );
+    }
+
+    #[test]
+    fn matches_attribute_by_attribute() {
+        let a = addr("c=US;a= ;p=Org;o=Site;s=Smith;");
+        assert!(pat("c=US;p=Org;").matches(&a).is_some());
+        assert!(pat("c=us;a= ;p=ORG;o=*;").matches(&a).is_some());
+        assert!(pat("c=US;p=Other;").matches(&a).is_none());
+        assert!(pat("c=US;g=John;").matches(&a).is_none());
+        assert!(pat("c=US;s=Sm%th;").matches(&a).is_some());
+    }
+
+    #[test]
+    fn blank_pattern_value_is_any() {
+        let a = addr("c=DE;p=X;");
+        assert!(pat("c=DE;a= ;").matches(&a).is_some());
+    }
+
+    #[test]
+    fn exact_only_when_same_attributes() {
+        let a = addr("c=US;p=Org;s=Smith");
+        assert_eq!(
+            pat("c=US;p=Org;s=Smith").matches(&a),
+            Some(MatchQuality::Exact)
+        );
+        assert!(matches!(
+            pat("c=US;p=Org").matches(&a),
+            Some(MatchQuality::Wildcard { .. })
+        ));
+    }
+
+    #[test]
+    fn more_attributes_rank_higher() {
+        let a = addr("c=US;p=Org;o=Site;s=Smith");
+        let broad = pat("c=US;p=Org").matches(&a).unwrap();
+        let narrow = pat("c=US;p=Org;o=Site").matches(&a).unwrap();
+        assert!(narrow > broad);
+    }
+}
