@@ -178,10 +178,7 @@ impl<'a> Part<'a> {
                 Some(l) => charset::decode(l.as_bytes(), b),
                 None => charset::decode_lenient(b),
             },
-            Cow::Owned(v) => Cow::Owned(match label {
-                Some(l) => charset::decode(l.as_bytes(), &v).into_owned(),
-                None => charset::decode_lenient(&v).into_owned(),
-            }),
+            Cow::Owned(v) => Cow::Owned(charset::decode_owned(label.map(str::as_bytes), v)),
         })
     }
 
