@@ -33,7 +33,6 @@ use crate::charset;
 use crate::encode::{ContentStats, MAX_LINE, encode_unstructured};
 use crate::header::Header;
 use crate::message::{Message, Part, PartKind};
-use crate::transfer::TransferEncoding;
 use crate::uuencode::{self, Format, Strictness};
 
 /// A converted message and what the conversion did.
@@ -159,7 +158,7 @@ fn write_fields<'h, 'a: 'h>(
     for h in headers {
         if encode_8bit && !h.raw_value().is_ascii() {
             report.headers_encoded += 1;
-            let value = if ADDRESS_FIELDS.iter().any(|n| h.is(n)) {
+            let rebuilt = if ADDRESS_FIELDS.iter().any(|n| h.is(n)) {
                 h.addresses()
                     .mailboxes()
                     .map(|m| {
@@ -171,6 +170,13 @@ fn write_fields<'h, 'a: 'h>(
                     })
                     .collect::<Vec<_>>()
                     .join(", ")
+            } else {
+                String::new()
+            };
+            // An address that is itself 8-bit cannot be made 7-bit (that needs SMTPUTF8):
+            // such a field is encoded as text, which keeps it readable if not usable.
+            let value = if !rebuilt.is_empty() && rebuilt.is_ascii() {
+                rebuilt
             } else {
                 encode_unstructured(&h.value())
             };
@@ -196,23 +202,56 @@ fn other_fields(part: &Part<'_>) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Parameters worth carrying over: those with a proper token for a name (a name with
+/// 8-bit or special characters is junk no reader would understand).
+fn clean_params(params: &[crate::params::Param<'_>], skip: &str) -> Vec<(String, String)> {
+    params
+        .iter()
+        .filter(|q| {
+            !q.name.is_empty()
+                && !q.name.eq_ignore_ascii_case(skip)
+                && q.name
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=*'%".contains(&b))
+        })
+        .map(|q| (q.name.to_ascii_lowercase(), q.value.to_string()))
+        .collect()
+}
+
+/// `type/subtype` made of ASCII token characters.
+fn is_token_pair(s: &str) -> bool {
+    s.split_once('/').is_some_and(|(t, u)| {
+        let tok = |x: &str| {
+            !x.is_empty()
+                && x.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+        };
+        tok(t) && tok(u)
+    })
+}
+
 /// A new leaf carrying over a parsed part's type, parameters, disposition and other
 /// fields, with new content.
 fn leaf_like(part: &Part<'_>, bytes: Vec<u8>) -> OutPart {
     let ct = part.content_type();
-    let mut p = OutPart::leaf(&ct.essence(), bytes);
-    p.params = ct
-        .params
-        .iter()
-        .map(|q| (q.name.to_ascii_lowercase(), q.value.to_string()))
-        .collect();
+    let essence = ct.essence();
+    let essence = if is_token_pair(&essence) {
+        essence
+    } else {
+        "application/octet-stream".to_string()
+    };
+    let mut p = OutPart::leaf(&essence, bytes);
+    p.params = clean_params(&ct.params, "");
     if let Some(d) = part.disposition() {
-        p.disposition = Some(d.kind().to_ascii_lowercase());
-        p.disposition_params = d
-            .params
-            .iter()
-            .map(|q| (q.name.to_ascii_lowercase(), q.value.to_string()))
-            .collect();
+        let kind = d.kind().to_ascii_lowercase();
+        p.disposition = Some(
+            if kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !kind.is_empty() {
+                kind
+            } else {
+                "attachment".into()
+            },
+        );
+        p.disposition_params = clean_params(&d.params, "");
     }
     p.raw_headers = other_fields(part);
     p
@@ -252,6 +291,9 @@ struct Walker<'m, 'a, F> {
     msg: &'m Message<'a>,
     report: Report,
     leaf: F,
+    /// 7bit mode: rebuild containers whose own fields or preamble/epilogue are 8-bit, and
+    /// encode 8-bit fields of nested messages.
+    seven_bit: bool,
 }
 
 impl<'a, F> Walker<'_, 'a, F>
@@ -272,6 +314,17 @@ where
             out.raw_headers.retain(|(n, _)| content(n));
             out.headers.retain(|(n, _)| content(n));
         }
+        if self.seven_bit {
+            // 8-bit fields of the part: decoded, then written RFC 2047-encoded.
+            let (eight, seven): (Vec<_>, Vec<_>) =
+                out.raw_headers.drain(..).partition(|(_, v)| !v.is_ascii());
+            out.raw_headers = seven;
+            for (n, v) in eight {
+                self.report.headers_encoded += 1;
+                let value = Header::new(n.as_bytes(), &v).value().into_owned();
+                out.headers.push((n, value));
+            }
+        }
         Some(out)
     }
 
@@ -287,7 +340,7 @@ where
                 let children: Vec<usize> = part.children().to_vec();
                 let converted: Vec<Option<OutPart>> =
                     children.iter().map(|&c| self.part(c)).collect();
-                if converted.iter().all(Option::is_none) {
+                if converted.iter().all(Option::is_none) && !self.container_needs_7bit(part) {
                     return None;
                 }
                 let parts = children
@@ -295,23 +348,30 @@ where
                     .zip(converted)
                     .map(|(&c, p)| p.unwrap_or_else(|| unchanged(self.msg, c)))
                     .collect();
-                let mut out = OutPart::multipart(part.content_type().subtype(), parts);
-                out.params = part
-                    .content_type()
-                    .params
-                    .iter()
-                    .filter(|q| !q.name.eq_ignore_ascii_case("boundary"))
-                    .map(|q| (q.name.to_ascii_lowercase(), q.value.to_string()))
-                    .collect();
+                let sub = part.content_type().subtype();
+                let sub = if is_token_pair(&format!("multipart/{sub}")) {
+                    sub
+                } else {
+                    "mixed"
+                };
+                let mut out = OutPart::multipart(sub, parts);
+                out.params = clean_params(&part.content_type().params, "boundary");
                 out.raw_headers = other_fields(part);
-                if let Some(d) = part.disposition() {
-                    out.disposition = Some(d.kind().to_ascii_lowercase());
-                }
                 Some(out)
             }
             PartKind::Message => {
                 let &child = part.children().first()?;
-                let nested = self.nested(child)?;
+                let force = self.container_needs_7bit(part)
+                    || self.seven_bit
+                        && self.msg.parts()[child]
+                            .headers()
+                            .iter()
+                            .any(|h| !h.raw_value().is_ascii());
+                let nested = match self.nested(child) {
+                    Some(n) => n,
+                    None if force => self.nested_fields_only(child),
+                    None => return None,
+                };
                 let mut out = leaf_like(part, Vec::new());
                 out.body = Body::Message(nested);
                 Some(out)
@@ -321,19 +381,61 @@ where
 
     /// A nested message converted in place: its fields, then its converted body.
     fn nested(&mut self, child: usize) -> Option<Vec<u8>> {
-        let inner = &self.msg.parts()[child];
         let converted = self.part(child)?;
+        Some(self.write_nested(child, &converted))
+    }
+
+    /// A nested message whose body stays as it was but whose fields must be encoded.
+    fn nested_fields_only(&mut self, child: usize) -> Vec<u8> {
+        let inner = &self.msg.parts()[child];
+        let mut raw = Vec::new();
+        for h in inner.headers().iter().filter(|h| is_content_field(h)) {
+            if !h.is("mime-version") {
+                write_raw_field(h.name(), h.raw_value(), &mut raw);
+            }
+        }
+        raw.extend_from_slice(b"\r\n");
+        let start = offset_in(self.msg.input(), inner.raw_body());
+        let end = inner.span().start + raw_part(self.msg, child).len();
+        raw.extend_from_slice(&self.msg.input()[start.min(end)..end]);
+        self.write_nested(child, &OutPart::raw(raw))
+    }
+
+    fn write_nested(&mut self, child: usize, body: &OutPart) -> Vec<u8> {
+        let inner = &self.msg.parts()[child];
         let mut out = Vec::new();
-        let mut report = Report::default();
         write_fields(
             inner.headers().iter().filter(|h| !is_content_field(h)),
-            false,
-            &mut report,
+            self.seven_bit,
+            &mut self.report,
             &mut out,
         );
         write_field("MIME-Version", "1.0", &mut out);
-        write_body(&converted, &mut out);
-        Some(out)
+        write_body(body, &mut out);
+        out
+    }
+
+    /// 7bit mode: whether a container must be rebuilt for its own 8-bit octets (fields,
+    /// preamble, epilogue), though its children need nothing.
+    fn container_needs_7bit(&self, part: &Part<'_>) -> bool {
+        if !self.seven_bit {
+            return false;
+        }
+        let fields = part
+            .headers()
+            .iter()
+            .filter(|h| part.parent().is_some() || is_content_field(h))
+            .any(|h| !h.raw_value().is_ascii());
+        let text = match part.kind() {
+            PartKind::Multipart {
+                preamble, epilogue, ..
+            } => {
+                let input = self.msg.input();
+                !input[preamble.clone()].is_ascii() || !input[epilogue.clone()].is_ascii()
+            }
+            _ => false,
+        };
+        fields || text
     }
 }
 
@@ -347,14 +449,13 @@ fn walk<'a>(
         msg,
         report: Report::default(),
         leaf,
+        seven_bit: encode_8bit_headers,
     };
     let root = w.part(0);
     let mut report = w.report;
-    let headers_need = encode_8bit_headers
-        && msg
-            .headers()
-            .iter()
-            .any(|h| !is_content_field(h) && !h.raw_value().is_ascii());
+    // 7bit mode: any 8-bit octet left (in a field, or in a line the parser skipped) means
+    // the message must be written anew.
+    let headers_need = encode_8bit_headers && !msg.input().is_ascii();
     if is_protected(msg.root()) || root.is_none() && !headers_need {
         return Converted {
             message: msg.input().to_vec(),
@@ -386,30 +487,15 @@ fn walk<'a>(
 pub fn downgrade_to_7bit(msg: &Message<'_>) -> Converted {
     let mut converted = walk(msg, true, |part, report| {
         let raw = part.raw_body();
-        let needs = match part.transfer_encoding() {
-            TransferEncoding::EightBit | TransferEncoding::Binary | TransferEncoding::Unknown => {
-                !ContentStats::of(raw).is_seven_bit()
-            }
-            TransferEncoding::SevenBit => !ContentStats::of(raw).is_seven_bit(),
-            _ => false,
-        };
+        // Whatever the declared encoding: a base64 or QP body can carry stray 8-bit junk,
+        // and decoding then re-encoding it is the only way to make it 7-bit.
+        let needs = !ContentStats::of(raw).is_seven_bit();
         let headers_8bit = part.headers().iter().any(|h| !h.raw_value().is_ascii());
         if !needs && !headers_8bit {
             return None;
         }
         report.parts_converted += 1;
-        let mut p = leaf_like(part, part.decoded_body().into_owned());
-        if headers_8bit {
-            p.headers = p
-                .raw_headers
-                .drain(..)
-                .map(|(n, v)| {
-                    let h = Header::new(n.as_bytes(), &v);
-                    (n.clone(), h.value().into_owned())
-                })
-                .collect();
-        }
-        Some(p)
+        Some(leaf_like(part, part.decoded_body().into_owned()))
     });
     converted.report.left_8bit = count_protected_8bit(msg);
     converted
@@ -789,7 +875,7 @@ mod tests {
         );
         assert_eq!(
             back.parts()[1].transfer_encoding(),
-            TransferEncoding::QuotedPrintable
+            crate::TransferEncoding::QuotedPrintable
         );
     }
 
