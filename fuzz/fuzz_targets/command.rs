@@ -34,12 +34,7 @@ fn check(data: &[u8], limits: &Limits) {
     let line = out.strip_suffix(b"\r\n").expect("ends in CRLF");
     assert!(!line.contains(&b'\n') && !line.contains(&b'\r'));
     let again = Command::parse(line, &wide());
-    assert_eq!(
-        again.as_ref(),
-        Ok(&cmd),
-        "{:?}",
-        String::from_utf8_lossy(line)
-    );
+    assert_eq!(again.as_ref(), Ok(&cmd), "{:?}", String::from_utf8_lossy(line));
 }
 
 fuzz_target!(|data: &[u8]| {
