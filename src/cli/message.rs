@@ -28,6 +28,21 @@ pub enum MessageCmd {
         #[arg(long)]
         part: Option<String>,
     },
+    /// Convert a message: attachments to uuencode, uuencode to MIME, or 8bit to 7bit;
+    /// optionally translate the body text to another charset.
+    Convert {
+        /// The message file.
+        file: PathBuf,
+        /// The target form.
+        #[arg(long, value_enum)]
+        to: super::convert::Target,
+        /// Translate body text to this charset (unrepresentable characters become `?`).
+        #[arg(long)]
+        charset: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Runs a `postern message` subcommand.
@@ -35,6 +50,12 @@ pub fn run(cmd: MessageCmd) -> ExitCode {
     let result = match cmd {
         MessageCmd::Inspect { file, json } => inspect(&file, json),
         MessageCmd::Extract { file, out, part } => extract(&file, &out, part.as_deref()),
+        MessageCmd::Convert {
+            file,
+            to,
+            charset,
+            output,
+        } => super::convert::run(&file, to, charset.as_deref(), output.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

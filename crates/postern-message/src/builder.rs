@@ -111,6 +111,9 @@ pub struct Part {
     /// Other header fields of the part (`Content-ID`, `Content-Description`, …), written
     /// with RFC 2047 encoding where needed.
     pub headers: Vec<(String, String)>,
+    /// Header fields copied as they were (name, raw value with its folding), after
+    /// `headers`; line ends are written as CRLF.
+    pub raw_headers: Vec<(String, Vec<u8>)>,
     /// The content.
     pub body: Body,
 }
@@ -124,6 +127,7 @@ impl Part {
             disposition: None,
             disposition_params: Vec::new(),
             headers: Vec::new(),
+            raw_headers: Vec::new(),
             body: Body::Data {
                 bytes,
                 encoding: None,
@@ -156,6 +160,7 @@ impl Part {
             disposition: None,
             disposition_params: Vec::new(),
             headers: Vec::new(),
+            raw_headers: Vec::new(),
             body: Body::Parts(parts),
         }
     }
@@ -168,6 +173,7 @@ impl Part {
             disposition: None,
             disposition_params: Vec::new(),
             headers: Vec::new(),
+            raw_headers: Vec::new(),
             body: Body::Message(raw),
         }
     }
@@ -180,6 +186,7 @@ impl Part {
             disposition: None,
             disposition_params: Vec::new(),
             headers: Vec::new(),
+            raw_headers: Vec::new(),
             body: Body::Raw(bytes),
         }
     }
@@ -614,6 +621,24 @@ fn write_content_fields(
     for (n, v) in &part.headers {
         write_field(n, &encode_unstructured(v), out);
     }
+    for (n, v) in &part.raw_headers {
+        write_raw_field(n, v, out);
+    }
+}
+
+/// Writes a header field as it was: `Name: raw-value` CRLF, the value's own line breaks
+/// (folding) written as CRLF.
+pub fn write_raw_field(name: &str, raw: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    crate::encode::normalize_line_endings(raw, LineEnding::Crlf, out);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes a MIME part (its Content-* fields, a blank line, and its content) on its own,
+/// e.g. after header fields written with [`write_field`] and [`write_raw_field`].
+pub fn write_body(part: &Part, out: &mut Vec<u8>) {
+    write_part(part, 0, out);
 }
 
 /// A boundary that no child contains: `=_pst` (a sequence QP and base64 output never
