@@ -24,6 +24,9 @@ use crate::time::Timestamp;
 pub const FORMAT_VERSION: u32 = 1;
 const VERSION_FILE: &str = "VERSION";
 const SEGMENT_MAGIC: &[u8; 8] = b"PSTNSEG\x01";
+/// Reason given for a segment whose header is unreadable (the whole file is moved to
+/// `quarantine/`).
+const BAD_HEADER: &str = "bad segment header";
 /// Bytes of a segment header: magic and segment number.
 pub const SEGMENT_HEADER: u64 = 16;
 
@@ -176,6 +179,8 @@ struct Inner {
     failed: Option<String>,
     head_seg: u64,
     head_len: u64,
+    /// The segment of the last durable append: every record in an earlier segment is on disk.
+    durable_seg: u64,
     index: HashMap<QueueId, IndexEntry>,
     refs: HashMap<u64, u32>,
     segments: BTreeSet<u64>,
@@ -338,6 +343,8 @@ struct Scan {
     max_id: Option<QueueId>,
     bad: Vec<(u64, PathBuf, u64, u64, String)>,
     segments: Vec<u64>,
+    /// Highest segment number seen, readable or not (new segments go above it).
+    max_seg: u64,
     bytes: u64,
 }
 
@@ -417,11 +424,12 @@ impl Scan {
 
     fn scan_segment(&mut self, seg: u64, path: &Path, buf: &[u8], max: u32, live_tail: bool) {
         self.bytes += buf.len() as u64;
+        self.max_seg = self.max_seg.max(seg);
         let header_ok = buf.len() >= SEGMENT_HEADER as usize
             && &buf[..8] == SEGMENT_MAGIC
             && buf[8..16] == seg.to_le_bytes();
         if !header_ok {
-            let why = "bad segment header".to_owned();
+            let why = BAD_HEADER.to_owned();
             self.bad
                 .push((seg, path.to_owned(), 0, buf.len() as u64, why));
             return;
@@ -580,6 +588,11 @@ impl Spool {
                 reason: why.clone(),
                 copy: Some(copy),
             });
+            if why == BAD_HEADER {
+                // Wholly copied to quarantine: take it out of the log.
+                fs::remove_file(path).map_err(io_err("remove", path))?;
+                sync_dir(&dir.join("seg"))?;
+            }
         }
         sync_dir(&qdir)?;
         let spool = Spool::start(dir, opts, lock_file, &scan)?;
@@ -624,7 +637,7 @@ impl Spool {
         lock_file: File,
         scan: &Scan,
     ) -> Result<Spool, SpoolError> {
-        let head_seg = scan.segments.last().map_or(1, |s| s + 1);
+        let head_seg = scan.max_seg + 1;
         let path = dir.join("seg").join(segment_name(head_seg));
         let mut f = OpenOptions::new()
             .create_new(true)
@@ -644,6 +657,7 @@ impl Spool {
             failed: None,
             head_seg,
             head_len: SEGMENT_HEADER,
+            durable_seg: head_seg,
             index: HashMap::with_capacity(scan.entries.len()),
             refs: HashMap::new(),
             segments: scan.segments.iter().copied().chain([head_seg]).collect(),
@@ -880,12 +894,16 @@ impl Spool {
             g.leader = true;
             let chunks = std::mem::take(&mut g.chunks);
             let upto = g.next_ticket;
+            let upto_seg = g.head_seg;
             drop(g);
             let result = self.flush(chunks);
             g = lock(&self.shared.inner);
             g.leader = false;
             match result {
-                Ok(()) => g.durable = upto,
+                Ok(()) => {
+                    g.durable = upto;
+                    g.durable_seg = g.durable_seg.max(upto_seg);
+                }
                 Err(e) => g.failed = Some(e.to_string()),
             }
             self.shared.cond.notify_all();
@@ -985,6 +1003,12 @@ impl Spool {
             };
             if oldest == g.head_seg {
                 break;
+            }
+            if oldest >= g.durable_seg {
+                // Records of `oldest` may still be on their way to disk: flush first.
+                let ticket = g.next_ticket;
+                self.wait_durable(g, ticket)?;
+                continue;
             }
             let live: Vec<(QueueId, IndexEntry)> = g
                 .index
