@@ -619,6 +619,11 @@ impl Queue {
         self.len() == 0
     }
 
+    /// Reclaims spool space (see [`Spool::compact`]); call it when idle, e.g. once a minute.
+    pub fn compact(&self, max_copy: u64) -> Result<usize, SpoolError> {
+        self.spool.compact(max_copy)
+    }
+
     /// The destination holds and whether everything is held.
     pub fn holds(&self) -> (bool, Vec<String>) {
         let g = self.lock();
