@@ -174,7 +174,8 @@ pub fn decode(buf: &[u8], max_record: u32) -> Result<(Record<'_>, usize), Record
     Ok((decode_payload(kind, payload)?, used))
 }
 
-fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record<'_>, RecordError> {
+/// Decodes the payload of a frame already split off by [`split_frame`].
+pub fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record<'_>, RecordError> {
     let name = match kind {
         KIND_ENQUEUE => "enqueue",
         KIND_STATE => "state",
