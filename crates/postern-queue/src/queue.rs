@@ -483,29 +483,46 @@ impl Queue {
     }
 
     /// Makes matching messages due now: one message, one destination (like ETRN: its
-    /// backoff is cleared too), or everything. Returns the number of jobs made due.
-    pub fn retry(&self, target: &Target, now: Timestamp) -> usize {
+    /// backoff is cleared too), or everything. Deferred recipients get `next_attempt = now`,
+    /// persisted, so the request survives a restart. Returns the number of jobs made due.
+    pub fn retry(&self, target: &Target, now: Timestamp) -> Result<usize, SpoolError> {
         let mut g = self.lock();
         let st = &mut *g;
         match target {
             Target::Destination(d) => st.backoff.clear(d),
             Target::All => st.backoff = Backoff::new(self.config.backoff.clone()),
+            Target::Message(id) if !st.msgs.contains_key(id) => {
+                return Err(SpoolError::NotFound(*id));
+            }
             Target::Message(_) => {}
         }
+        let mut last: Option<Pending> = None;
         for (id, m) in st.msgs.iter_mut() {
             if matches!(target, Target::Message(t) if t != id) {
                 continue;
             }
+            let mut changed = false;
             for (r, s) in m.env.recipients.iter().zip(m.state.recipients.iter_mut()) {
                 if matches!(target, Target::Destination(d) if *d != r.destination) {
                     continue;
                 }
-                if let RecipientState::Deferred { next_attempt, .. } = s {
-                    *next_attempt = (*next_attempt).min(now);
+                if let RecipientState::Deferred { next_attempt, .. } = s
+                    && *next_attempt > now
+                {
+                    *next_attempt = now;
+                    changed = true;
                 }
             }
+            if changed {
+                last = Some(self.spool.update_begin(*id, &mut m.state)?);
+            }
         }
-        st.sched.retry_now(target, now)
+        let n = st.sched.retry_now(target, now);
+        drop(g);
+        if let Some(p) = last {
+            self.spool.wait(p)?;
+        }
+        Ok(n)
     }
 
     /// Deletes a message without notice.
@@ -526,7 +543,7 @@ impl Queue {
         Ok(match cmd {
             Command::Hold(t) => format!("held {t} ({} affected)", self.hold(t)?),
             Command::Release(t) => format!("released {t} ({} affected)", self.release(t)?),
-            Command::Retry(t) => format!("retry {t}: {} jobs due now", self.retry(t, now)),
+            Command::Retry(t) => format!("retry {t}: {} jobs due now", self.retry(t, now)?),
             Command::Delete(Target::Message(id)) => {
                 self.delete(*id)?;
                 format!("deleted {id}")
@@ -600,6 +617,11 @@ impl Queue {
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Reclaims spool space (see [`Spool::compact`]); call it when idle, e.g. once a minute.
+    pub fn compact(&self, max_copy: u64) -> Result<usize, SpoolError> {
+        self.spool.compact(max_copy)
     }
 
     /// The destination holds and whether everything is held.
@@ -777,7 +799,10 @@ mod tests {
         assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![c]);
         q.report(&d[0], &[(0, deferred(FailureClass::Session))], t0)
             .unwrap();
-        assert_eq!(q.retry(&Target::Destination("c".into()), t0), 1);
+        assert_eq!(q.retry(&Target::Destination("c".into()), t0).unwrap(), 1);
+        assert!(
+            matches!(q.message(c).unwrap().state.recipients[0], RecipientState::Deferred { next_attempt, .. } if next_attempt == t0)
+        );
         assert_eq!(q.due(t0, 10).len(), 1, "ETRN clears backoff and retry time");
         q.delete(c).unwrap();
         drop(q);
