@@ -1,0 +1,271 @@
+//! [`Text`], the byte-string value type of event fields, and the escaping that keeps every
+//! value on one log line.
+//!
+//! Escapes (a backslash followed by one character):
+//!
+//! | written | means |
+//! | --- | --- |
+//! | `\\` | a backslash |
+//! | `\t` `\n` `\r` | tab, line feed, carriage return |
+//! | `\xHH` | the byte `HH`: other control bytes, DEL, and bytes that are not valid UTF-8 |
+//! | `\,` | a comma (escaped only inside a list, where a bare comma separates items) |
+//! | `\-` | a hyphen (escaped only when it is the whole value, since `-` alone means absent) |
+//! | `\e` | nothing (written only as the whole value, for a present but empty value) |
+//!
+//! Valid UTF-8 other than controls is written as it is, so a log stays readable in any
+//! editor, and a tab or line feed in a value can never split a field or a line.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A field value: bytes, usually UTF-8, kept exactly as recorded (a remote server's reply
+/// may carry any bytes).
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(Vec<u8>);
+
+impl Text {
+    /// The value's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value as a string, with invalid UTF-8 replaced by U+FFFD.
+    pub fn to_str_lossy(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+
+    /// The value's length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the value has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// ASCII case-insensitive comparison (addresses are matched this way).
+    pub fn eq_ignore_ascii_case(&self, other: &[u8]) -> bool {
+        self.0.eq_ignore_ascii_case(other)
+    }
+
+    /// Shortens the value to at most `max` bytes (it may cut a UTF-8 sequence; the cut
+    /// bytes are then escaped as `\xHH` when written).
+    pub fn truncate(&mut self, max: usize) {
+        self.0.truncate(max);
+    }
+
+    /// Consumes the value, giving its bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text(s.as_bytes().to_vec())
+    }
+}
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(s.into_bytes())
+    }
+}
+impl From<&[u8]> for Text {
+    fn from(b: &[u8]) -> Text {
+        Text(b.to_vec())
+    }
+}
+impl From<Vec<u8>> for Text {
+    fn from(b: Vec<u8>) -> Text {
+        Text(b)
+    }
+}
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+/// Shows the escaped form: printable, one line, no terminal control bytes.
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = Vec::with_capacity(self.0.len());
+        escape_into(&self.0, false, &mut buf);
+        f.write_str(&String::from_utf8_lossy(&buf))
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// Appends the escaped form of `value` (see the module docs). `in_list` also escapes commas.
+pub(crate) fn escape_into(value: &[u8], in_list: bool, out: &mut Vec<u8>) {
+    if value.is_empty() {
+        out.extend_from_slice(b"\\e");
+        return;
+    }
+    if value == b"-" {
+        out.extend_from_slice(b"\\-");
+        return;
+    }
+    for chunk in value.utf8_chunks() {
+        escape_valid(chunk.valid().as_bytes(), in_list, out);
+        for &b in chunk.invalid() {
+            push_hex(b, out);
+        }
+    }
+}
+
+fn escape_valid(s: &[u8], in_list: bool, out: &mut Vec<u8>) {
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b',' if in_list => b"\\,",
+            0..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&s[start..i]);
+        if esc.is_empty() {
+            push_hex(b, out);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&s[start..]);
+}
+
+fn push_hex(b: u8, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.extend_from_slice(&[
+        b'\\',
+        b'x',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 15)],
+    ]);
+}
+
+/// A malformed escape sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BadEscape;
+
+/// Undoes [`escape_into`]; borrows when the field has no escapes (the common case).
+pub(crate) fn unescape(field: &[u8]) -> Result<Cow<'_, [u8]>, BadEscape> {
+    let Some(first) = memchr::memchr(b'\\', field) else {
+        return Ok(Cow::Borrowed(field));
+    };
+    let mut out = Vec::with_capacity(field.len());
+    out.extend_from_slice(&field[..first]);
+    let mut i = first;
+    while i < field.len() {
+        let Some(off) = memchr::memchr(b'\\', &field[i..]) else {
+            out.extend_from_slice(&field[i..]);
+            break;
+        };
+        out.extend_from_slice(&field[i..i + off]);
+        i += off + 1;
+        let c = *field.get(i).ok_or(BadEscape)?;
+        i += 1;
+        match c {
+            b'\\' => out.push(b'\\'),
+            b't' => out.push(b'\t'),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b',' => out.push(b','),
+            b'-' => out.push(b'-'),
+            b'e' => {}
+            b'x' => {
+                let hex = field.get(i..i + 2).ok_or(BadEscape)?;
+                out.push(hex_val(hex[0])? << 4 | hex_val(hex[1])?);
+                i += 2;
+            }
+            _ => return Err(BadEscape),
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
+fn hex_val(b: u8) -> Result<u8, BadEscape> {
+    match b {
+        b'0'..=b'9' => Ok(b - b'0'),
+        b'a'..=b'f' => Ok(b - b'a' + 10),
+        b'A'..=b'F' => Ok(b - b'A' + 10),
+        _ => Err(BadEscape),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn esc(v: &[u8], list: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        escape_into(v, list, &mut out);
+        out
+    }
+
+    #[test]
+    fn hostile_values_stay_on_one_field() {
+        let v = b"a\tb\nc\rd\\e\x1b[31m\x7f,\xff\xc3";
+        let e = esc(v, true);
+        assert_eq!(e, b"a\\tb\\nc\\rd\\\\e\\x1B[31m\\x7F\\,\\xFF\\xC3".to_vec());
+        assert!(!e.iter().any(|&b| b < 0x20 || b == 0x7f));
+        assert_eq!(unescape(&e).unwrap().as_ref(), v);
+    }
+
+    #[test]
+    fn utf8_passes_through() {
+        assert_eq!(
+            esc("grüße@例え.jp".as_bytes(), false),
+            "grüße@例え.jp".as_bytes()
+        );
+        assert!(matches!(unescape(b"plain"), Ok(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn special_whole_values() {
+        assert_eq!(esc(b"", false), b"\\e");
+        assert_eq!(esc(b"-", false), b"\\-");
+        assert_eq!(esc(b"--", false), b"--");
+        assert_eq!(unescape(b"\\e").unwrap().as_ref(), b"");
+        assert_eq!(unescape(b"\\-").unwrap().as_ref(), b"-");
+    }
+
+    #[test]
+    fn bad_escapes_are_errors() {
+        for bad in [&b"\\"[..], b"a\\q", b"\\x4", b"\\xZZ", b"\\x"] {
+            assert_eq!(unescape(bad), Err(BadEscape), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn display_is_escaped() {
+        assert_eq!(Text::from("a\nb\x1b").to_string(), "a\\nb\\x1B");
+    }
+
+    proptest! {
+        #[test]
+        fn escape_round_trip(v in proptest::collection::vec(any::<u8>(), 0..64), list in any::<bool>()) {
+            let e = esc(&v, list);
+            prop_assert!(!e.contains(&b'\t') && !e.contains(&b'\n') && !e.contains(&b'\r'));
+            prop_assert!(std::str::from_utf8(&e).is_ok());
+            if list { prop_assert!(memchr::memchr(b',', &e).is_none_or(|i| i > 0 && e[i - 1] == b'\\')); }
+            let back = unescape(&e).unwrap();
+            prop_assert_eq!(back.as_ref(), &v[..]);
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! UTC timestamps in milliseconds, and the civil-date arithmetic behind the daily file names.
+//!
+//! Written by hand (days-from-civil and back) so the crate needs no date library and never
+//! reads a clock: every value here is computed from the number it is given.
+
+use std::fmt;
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// A point in time: milliseconds since 1970-01-01T00:00:00Z, in years 0000 to 9999.
+///
+/// The range is what the log's fixed `YYYY-MM-DDTHH:MM:SS.mmmZ` form can hold; the
+/// constructors refuse anything outside it, so formatting never fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The earliest representable instant, 0000-01-01T00:00:00.000Z.
+    pub const MIN: Timestamp = Timestamp(-62_167_219_200_000);
+    /// The latest representable instant, 9999-12-31T23:59:59.999Z.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+
+    /// From milliseconds since the Unix epoch; `None` outside years 0000–9999.
+    pub fn from_unix_ms(ms: i64) -> Option<Timestamp> {
+        (Self::MIN.0..=Self::MAX.0)
+            .contains(&ms)
+            .then_some(Timestamp(ms))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_ms(self) -> i64 {
+        self.0
+    }
+
+    /// The UTC day this instant falls in.
+    pub fn day(self) -> Day {
+        Day(self.0.div_euclid(MS_PER_DAY))
+    }
+
+    /// Adds (or with a negative value subtracts) milliseconds, saturating at the range ends.
+    pub fn saturating_add_ms(self, ms: i64) -> Timestamp {
+        Timestamp(self.0.saturating_add(ms).clamp(Self::MIN.0, Self::MAX.0))
+    }
+
+    /// Parses `YYYY-MM-DD`, optionally followed by `T` (or a space) and `HH:MM`, `:SS`,
+    /// `.fff` (1 to 3 digits), and an optional `Z`. Times are always UTC.
+    pub fn parse(s: &[u8]) -> Option<Timestamp> {
+        let s = s.strip_suffix(b"Z").unwrap_or(s);
+        if s.len() < 10 || s[4] != b'-' || s[7] != b'-' {
+            return None;
+        }
+        let date = Day::from_ymd(digits(&s[0..4])?, digits(&s[5..7])?, digits(&s[8..10])?)?;
+        let mut ms = date.0 * MS_PER_DAY;
+        let rest = &s[10..];
+        if !rest.is_empty() {
+            ms += parse_time_of_day(rest)?;
+        }
+        Timestamp::from_unix_ms(ms)
+    }
+
+    /// Writes the log form, `YYYY-MM-DDTHH:MM:SS.mmmZ` (always 24 bytes).
+    pub fn write_to(self, out: &mut Vec<u8>) {
+        let (y, m, d) = self.day().ymd();
+        let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
+        let (h, mi) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
+        let (sec, milli) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
+        push_num(out, y as i64, 4);
+        out.push(b'-');
+        push_num(out, m as i64, 2);
+        out.push(b'-');
+        push_num(out, d as i64, 2);
+        out.push(b'T');
+        push_num(out, h, 2);
+        out.push(b':');
+        push_num(out, mi, 2);
+        out.push(b':');
+        push_num(out, sec, 2);
+        out.push(b'.');
+        push_num(out, milli, 3);
+        out.push(b'Z');
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = Vec::with_capacity(24);
+        self.write_to(&mut buf);
+        f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// `THH:MM[:SS[.fff]]` (or with a space) as milliseconds into the day.
+fn parse_time_of_day(rest: &[u8]) -> Option<i64> {
+    if rest.len() < 6 || !matches!(rest[0], b'T' | b't' | b' ') || rest[3] != b':' {
+        return None;
+    }
+    let (h, mi) = (digits(&rest[1..3])?, digits(&rest[4..6])?);
+    let (mut sec, mut milli) = (0, 0);
+    let tail = &rest[6..];
+    if !tail.is_empty() {
+        if tail.len() < 3 || tail[0] != b':' {
+            return None;
+        }
+        sec = digits(&tail[1..3])?;
+        let frac = &tail[3..];
+        if !frac.is_empty() {
+            let f = frac.strip_prefix(b".")?;
+            if f.is_empty() || f.len() > 3 {
+                return None;
+            }
+            milli = digits(f)? * 10u32.pow(3 - f.len() as u32);
+        }
+    }
+    (h < 24 && mi < 60 && sec < 60).then(|| {
+        i64::from(h) * 3_600_000 + i64::from(mi) * 60_000 + i64::from(sec) * 1000 + i64::from(milli)
+    })
+}
+
+fn digits(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 9 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0, |n, &b| n * 10 + u32::from(b - b'0')))
+}
+
+fn push_num(out: &mut Vec<u8>, n: i64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut n = n.unsigned_abs();
+    let mut i = buf.len();
+    while n > 0 {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = i.min(buf.len() - width);
+    out.extend_from_slice(&buf[start..]);
+}
+
+/// A UTC calendar day, counted from 1970-01-01 (day 0). Names the daily log files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(i64);
+
+impl Day {
+    /// The day `year-month-day`, or `None` if that date does not exist (or is outside 0–9999).
+    pub fn from_ymd(year: u32, month: u32, day: u32) -> Option<Day> {
+        if year > 9999 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month)
+        {
+            return None;
+        }
+        Some(Day(days_from_civil(i64::from(year), month, day)))
+    }
+
+    /// Days since 1970-01-01.
+    pub fn days_since_epoch(self) -> i64 {
+        self.0
+    }
+
+    /// From days since 1970-01-01.
+    pub fn from_days_since_epoch(days: i64) -> Day {
+        Day(days)
+    }
+
+    /// (year, month, day).
+    pub fn ymd(self) -> (u32, u32, u32) {
+        civil_from_days(self.0)
+    }
+
+    /// The first instant of the day (00:00:00.000Z).
+    pub fn start(self) -> Timestamp {
+        Timestamp((self.0 * MS_PER_DAY).clamp(Timestamp::MIN.0, Timestamp::MAX.0))
+    }
+
+    /// The day `n` days later (earlier when negative).
+    pub fn add_days(self, n: i64) -> Day {
+        Day(self.0 + n)
+    }
+
+    /// The log file name for the day, `YYYYMMDD.log`.
+    pub fn file_name(self) -> String {
+        let (y, m, d) = self.ymd();
+        format!("{y:04}{m:02}{d:02}.log")
+    }
+
+    /// Parses a log file name `YYYYMMDD.log` (exactly eight digits).
+    pub fn from_file_name(name: &str) -> Option<Day> {
+        let stem = name.strip_suffix(".log")?.as_bytes();
+        if stem.len() != 8 {
+            return None;
+        }
+        Day::from_ymd(
+            digits(&stem[0..4])?,
+            digits(&stem[4..6])?,
+            digits(&stem[6..8])?,
+        )
+    }
+}
+
+fn is_leap(y: u32) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. Counts in 400-year eras, with the
+/// year starting in March so the leap day is the last day of the shifted year.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (u32, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as u32, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(Day::from_ymd(1970, 1, 1).unwrap().days_since_epoch(), 0);
+        assert_eq!(
+            Day::from_ymd(2000, 3, 1).unwrap().days_since_epoch(),
+            11_017
+        );
+        assert_eq!(
+            Day::from_ymd(2026, 11, 23).unwrap().file_name(),
+            "20261123.log"
+        );
+        assert_eq!(Day::from_ymd(2024, 2, 29).unwrap().ymd(), (2024, 2, 29));
+        assert!(Day::from_ymd(2023, 2, 29).is_none());
+        assert!(Day::from_ymd(1900, 2, 29).is_none());
+        assert_eq!(Timestamp::MIN.to_string(), "0000-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");
+        assert!(Timestamp::from_unix_ms(Timestamp::MAX.unix_ms() + 1).is_none());
+    }
+
+    #[test]
+    fn parse_forms() {
+        let t = Timestamp::parse(b"2026-11-23T12:34:56.789Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-23T12:34:56.789Z");
+        assert_eq!(
+            Timestamp::parse(b"2026-11-23").unwrap().to_string(),
+            "2026-11-23T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::parse(b"2026-11-23 01:02").unwrap().to_string(),
+            "2026-11-23T01:02:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::parse(b"2026-11-23T01:02:03.5")
+                .unwrap()
+                .to_string(),
+            "2026-11-23T01:02:03.500Z"
+        );
+        for bad in [
+            &b"2026-13-01"[..],
+            b"2026-11-23T24:00",
+            b"2026-11-23T1:00",
+            b"20261123",
+            b"",
+            b"2026-11-23T01:02:03.",
+            b"2026-11-23T01:02:03.1234",
+            b"+026-11-23",
+        ] {
+            assert!(Timestamp::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn file_names() {
+        let d = Day::from_file_name("19991231.log").unwrap();
+        assert_eq!(d.ymd(), (1999, 12, 31));
+        assert_eq!(d.add_days(1).file_name(), "20000101.log");
+        for bad in [
+            "1999123.log",
+            "19991232.log",
+            "19991231.idx",
+            "1999123a.log",
+        ] {
+            assert!(Day::from_file_name(bad).is_none(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn format_parse_round_trip(ms in Timestamp::MIN.unix_ms()..=Timestamp::MAX.unix_ms()) {
+            let t = Timestamp::from_unix_ms(ms).unwrap();
+            let mut buf = Vec::new();
+            t.write_to(&mut buf);
+            prop_assert_eq!(buf.len(), 24);
+            prop_assert_eq!(Timestamp::parse(&buf), Some(t));
+            let (y, m, d) = t.day().ymd();
+            prop_assert_eq!(Day::from_ymd(y, m, d), Some(t.day()));
+        }
+    }
+}
