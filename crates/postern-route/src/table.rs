@@ -269,7 +269,10 @@ struct SmtpIndex {
 /// Keys are lowercase bytes, so a lookup never has to re-validate UTF-8.
 #[derive(Debug, Clone, Default)]
 struct Node {
-    children: FxHashMap<Box<[u8]>, u32>,
+    /// Children by label: short labels (nearly all) are stored inline in the key, so a
+    /// probe touches no memory outside the map; longer ones are boxed.
+    short: FxHashMap<InlineLabel, u32>,
+    long: FxHashMap<Box<[u8]>, u32>,
     /// Characters in the suffix this node stands for (for match quality).
     chars: u32,
     /// `*@suffix`.
@@ -278,6 +281,42 @@ struct Node {
     subdomains: Vec<u32>,
     /// `glob@suffix`.
     local_globs: Vec<u32>,
+}
+
+/// Labels up to this many bytes are kept inline.
+const INLINE: usize = 23;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct InlineLabel {
+    len: u8,
+    bytes: [u8; INLINE],
+}
+
+impl InlineLabel {
+    fn new(label: &[u8]) -> Option<InlineLabel> {
+        let mut bytes = [0u8; INLINE];
+        bytes.get_mut(..label.len())?.copy_from_slice(label);
+        Some(InlineLabel {
+            len: label.len() as u8,
+            bytes,
+        })
+    }
+}
+
+impl Node {
+    fn child(&self, label: &[u8]) -> Option<u32> {
+        match InlineLabel::new(label) {
+            Some(key) => self.short.get(&key).copied(),
+            None => self.long.get(label).copied(),
+        }
+    }
+
+    fn add_child(&mut self, label: &[u8], child: u32) {
+        match InlineLabel::new(label) {
+            Some(key) => self.short.insert(key, child),
+            None => self.long.insert(label.into(), child),
+        };
+    }
 }
 
 impl SmtpIndex {
@@ -294,8 +333,8 @@ impl SmtpIndex {
     fn node_for(&mut self, domain: &str) -> usize {
         let mut node = 0usize;
         for label in domain.rsplit('.') {
-            node = match self.nodes[node].children.get(label.as_bytes()) {
-                Some(&child) => child as usize,
+            node = match self.nodes[node].child(label.as_bytes()) {
+                Some(child) => child as usize,
                 None => {
                     let child = self.nodes.len();
                     let dot = u32::from(node != 0);
@@ -304,9 +343,7 @@ impl SmtpIndex {
                         chars,
                         ..Node::default()
                     });
-                    self.nodes[node]
-                        .children
-                        .insert(label.as_bytes().into(), child as u32);
+                    self.nodes[node].add_child(label.as_bytes(), child as u32);
                     child
                 }
             };
@@ -567,13 +604,15 @@ impl RoutingTable {
         loop {
             let dot = domain[..end].iter().rposition(|&b| b == b'.');
             let label = &domain[dot.map_or(0, |d| d + 1)..end];
-            let Some(&child) = node.children.get(label) else {
+            let Some(child) = node.child(label) else {
                 return;
             };
             node = &nodes[child as usize];
             match dot {
                 Some(dot) => {
-                    if !node.subdomains.is_empty() {
+                    // A subdomain needs at least one byte before the dot: `.example.com`
+                    // is no subdomain of `example.com` (found by fuzzing).
+                    if dot > 0 && !node.subdomains.is_empty() {
                         let q = MatchQuality::Wildcard {
                             literals: node.chars.saturating_add(2),
                         };
@@ -679,6 +718,7 @@ mod tests {
             ("f", "SMTP", "*@mail*.example.com"),
             ("g", "SMTP", "*"),
             ("h", "MS", "NET/PO/*"),
+            ("i", "SMTP", "*.a-label-longer-than-23-bytes.example.com"),
         ]);
         for addr in [
             "jo@mail.example.com",
@@ -692,12 +732,34 @@ mod tests {
             "a@.",
             "a@x..example.com",
             "é@ÉXAMPLE.com",
+            "x@y.A-Label-Longer-Than-23-Bytes.example.com",
+            "x@a-label-longer-than-23-bytes.example.com",
         ] {
             agrees(&t, "SMTP", addr);
         }
         assert_eq!(hits(&t, "SMTP", "jo@mail.example.com").len(), 6);
+        assert_eq!(
+            hits(&t, "SMTP", "x@y.A-Label-Longer-Than-23-Bytes.example.com").len(),
+            3,
+            "long labels use the boxed map: *.long…, *.example.com, *"
+        );
         agrees(&t, "ms", "net/po/jo");
         assert!(hits(&t, "CCMAIL", "x").is_empty());
+    }
+
+    /// Fuzz regression (route_lookup crash-8c036529): an empty first label made the trie
+    /// offer subdomain entries the reference matcher refuses.
+    #[test]
+    fn empty_leading_label_is_no_subdomain() {
+        let t = table(&[
+            ("a", "SMTP", "*"),
+            ("b", "SMTP", "example.com"),
+            ("c", "SMTP", "*.example.com"),
+        ]);
+        for addr in ["jo@.example.com", "jo@..example.com", "jo@x..example.com"] {
+            agrees(&t, "SMTP", addr);
+        }
+        assert_eq!(hits(&t, "SMTP", "jo@.example.com").len(), 1);
     }
 
     #[test]
