@@ -269,10 +269,8 @@ struct SmtpIndex {
 /// Keys are lowercase bytes, so a lookup never has to re-validate UTF-8.
 #[derive(Debug, Clone, Default)]
 struct Node {
-    /// Children by label: short labels (nearly all) are stored inline in the key, so a
-    /// probe touches no memory outside the map; longer ones are boxed.
-    short: FxHashMap<InlineLabel, u32>,
-    long: FxHashMap<Box<[u8]>, u32>,
+    /// Children by label (lowercase bytes).
+    children: FxHashMap<Box<[u8]>, u32>,
     /// Characters in the suffix this node stands for (for match quality).
     chars: u32,
     /// `*@suffix`.
@@ -283,39 +281,13 @@ struct Node {
     local_globs: Vec<u32>,
 }
 
-/// Labels up to this many bytes are kept inline.
-const INLINE: usize = 23;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct InlineLabel {
-    len: u8,
-    bytes: [u8; INLINE],
-}
-
-impl InlineLabel {
-    fn new(label: &[u8]) -> Option<InlineLabel> {
-        let mut bytes = [0u8; INLINE];
-        bytes.get_mut(..label.len())?.copy_from_slice(label);
-        Some(InlineLabel {
-            len: label.len() as u8,
-            bytes,
-        })
-    }
-}
-
 impl Node {
     fn child(&self, label: &[u8]) -> Option<u32> {
-        match InlineLabel::new(label) {
-            Some(key) => self.short.get(&key).copied(),
-            None => self.long.get(label).copied(),
-        }
+        self.children.get(label).copied()
     }
 
     fn add_child(&mut self, label: &[u8], child: u32) {
-        match InlineLabel::new(label) {
-            Some(key) => self.short.insert(key, child),
-            None => self.long.insert(label.into(), child),
-        };
+        self.children.insert(label.into(), child);
     }
 }
 
@@ -741,7 +713,7 @@ mod tests {
         assert_eq!(
             hits(&t, "SMTP", "x@y.A-Label-Longer-Than-23-Bytes.example.com").len(),
             3,
-            "long labels use the boxed map: *.long…, *.example.com, *"
+            "*.long…, *.example.com, *"
         );
         agrees(&t, "ms", "net/po/jo");
         assert!(hits(&t, "CCMAIL", "x").is_empty());
