@@ -269,6 +269,7 @@ struct SmtpIndex {
 /// Keys are lowercase bytes, so a lookup never has to re-validate UTF-8.
 #[derive(Debug, Clone, Default)]
 struct Node {
+    /// Children by label (lowercase bytes).
     children: FxHashMap<Box<[u8]>, u32>,
     /// Characters in the suffix this node stands for (for match quality).
     chars: u32,
@@ -278,6 +279,16 @@ struct Node {
     subdomains: Vec<u32>,
     /// `glob@suffix`.
     local_globs: Vec<u32>,
+}
+
+impl Node {
+    fn child(&self, label: &[u8]) -> Option<u32> {
+        self.children.get(label).copied()
+    }
+
+    fn add_child(&mut self, label: &[u8], child: u32) {
+        self.children.insert(label.into(), child);
+    }
 }
 
 impl SmtpIndex {
@@ -294,8 +305,8 @@ impl SmtpIndex {
     fn node_for(&mut self, domain: &str) -> usize {
         let mut node = 0usize;
         for label in domain.rsplit('.') {
-            node = match self.nodes[node].children.get(label.as_bytes()) {
-                Some(&child) => child as usize,
+            node = match self.nodes[node].child(label.as_bytes()) {
+                Some(child) => child as usize,
                 None => {
                     let child = self.nodes.len();
                     let dot = u32::from(node != 0);
@@ -304,9 +315,7 @@ impl SmtpIndex {
                         chars,
                         ..Node::default()
                     });
-                    self.nodes[node]
-                        .children
-                        .insert(label.as_bytes().into(), child as u32);
+                    self.nodes[node].add_child(label.as_bytes(), child as u32);
                     child
                 }
             };
@@ -567,13 +576,15 @@ impl RoutingTable {
         loop {
             let dot = domain[..end].iter().rposition(|&b| b == b'.');
             let label = &domain[dot.map_or(0, |d| d + 1)..end];
-            let Some(&child) = node.children.get(label) else {
+            let Some(child) = node.child(label) else {
                 return;
             };
             node = &nodes[child as usize];
             match dot {
                 Some(dot) => {
-                    if !node.subdomains.is_empty() {
+                    // A subdomain needs at least one byte before the dot: `.example.com`
+                    // is no subdomain of `example.com` (found by fuzzing).
+                    if dot > 0 && !node.subdomains.is_empty() {
                         let q = MatchQuality::Wildcard {
                             literals: node.chars.saturating_add(2),
                         };
@@ -679,6 +690,7 @@ mod tests {
             ("f", "SMTP", "*@mail*.example.com"),
             ("g", "SMTP", "*"),
             ("h", "MS", "NET/PO/*"),
+            ("i", "SMTP", "*.a-label-longer-than-23-bytes.example.com"),
         ]);
         for addr in [
             "jo@mail.example.com",
@@ -692,12 +704,34 @@ mod tests {
             "a@.",
             "a@x..example.com",
             "é@ÉXAMPLE.com",
+            "x@y.A-Label-Longer-Than-23-Bytes.example.com",
+            "x@a-label-longer-than-23-bytes.example.com",
         ] {
             agrees(&t, "SMTP", addr);
         }
         assert_eq!(hits(&t, "SMTP", "jo@mail.example.com").len(), 6);
+        assert_eq!(
+            hits(&t, "SMTP", "x@y.A-Label-Longer-Than-23-Bytes.example.com").len(),
+            3,
+            "*.long…, *.example.com, *"
+        );
         agrees(&t, "ms", "net/po/jo");
         assert!(hits(&t, "CCMAIL", "x").is_empty());
+    }
+
+    /// Fuzz regression (route_lookup crash-8c036529): an empty first label made the trie
+    /// offer subdomain entries the reference matcher refuses.
+    #[test]
+    fn empty_leading_label_is_no_subdomain() {
+        let t = table(&[
+            ("a", "SMTP", "*"),
+            ("b", "SMTP", "example.com"),
+            ("c", "SMTP", "*.example.com"),
+        ]);
+        for addr in ["jo@.example.com", "jo@..example.com", "jo@x..example.com"] {
+            agrees(&t, "SMTP", addr);
+        }
+        assert_eq!(hits(&t, "SMTP", "jo@.example.com").len(), 1);
     }
 
     #[test]
