@@ -8,6 +8,7 @@
 //! | [`message`] | `postern-message` | RFC 5322 and MIME parsing, builder, codecs (uuencode too), conversion |
 //! | [`route`] | `postern-route` | address-space routing (GWART), per-domain settings, SMTP next hop |
 //! | [`queue`] | `postern-queue` | retry policies, backoff, durable spool, scheduler |
+//! | [`track`] | `postern-track` | message-tracking events, daily logs, query and trace |
 //! | [`smtp`] | `postern-smtp` | sans-IO SMTP wire: commands, replies, DATA/BDAT framing, server and client sessions |
 
 #![forbid(unsafe_code)]
@@ -17,3 +18,4 @@ pub use postern_message as message;
 pub use postern_queue as queue;
 pub use postern_route as route;
 pub use postern_smtp as smtp;
+pub use postern_track as track;

@@ -28,6 +28,9 @@ enum Command {
     /// Inspect and manage the mail queue.
     #[command(subcommand)]
     Queue(cli::queue::QueueCmd),
+    /// Search the message-tracking log.
+    #[command(subcommand)]
+    Track(cli::track::TrackCmd),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +39,6 @@ fn main() -> ExitCode {
         Command::Uu(cmd) => cli::uu::run(cmd),
         Command::Route(cmd) => cli::route::run(cmd),
         Command::Queue(cmd) => cli::queue::run(cmd),
+        Command::Track(cmd) => cli::track::run(cmd),
     }
 }

@@ -4,4 +4,5 @@ pub mod convert;
 pub mod message;
 pub mod queue;
 pub mod route;
+pub mod track;
 pub mod uu;

@@ -58,16 +58,38 @@ impl<'a> ContentType<'a> {
         let (head, rest) = split_head(raw);
         let head = strip_comments(head);
         let slash = memchr::memchr(b'/', &head)?;
-        let (ty, sub) = (head[..slash].trim_ascii(), head[slash + 1..].trim_ascii());
+        let ty = head[..slash].trim_ascii();
+        let after = head[slash + 1..].trim_ascii_start();
+        // The subtype ends at a blank; what follows, when the `;` was forgotten
+        // (`multipart/mixed boundary=x`), is read as parameters.
+        let sub_len = after
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(after.len());
+        let (sub, extra) = (&after[..sub_len], after[sub_len..].trim_ascii());
         let is_token =
             |s: &[u8]| !s.is_empty() && s.iter().all(|&b| b.is_ascii_graphic() && b != b'/');
-        if !is_token(ty) || !is_token(sub) {
+        if !is_token(ty) || !is_token(sub) || !(extra.is_empty() || extra.contains(&b'=')) {
             return None;
         }
+        let borrowed = matches!(head, Cow::Borrowed(_));
+        let mut params = Vec::new();
+        if !extra.is_empty() {
+            let start = memchr::memmem::find(raw, extra).filter(|_| borrowed);
+            match start {
+                Some(at) => params = parse_params(&raw[at..at + extra.len()]),
+                None => params = to_owned_params(parse_params(extra)),
+            }
+        }
+        for p in parse_params(rest) {
+            if params.iter().all(|q| q.name != p.name) {
+                params.push(p);
+            }
+        }
         Some(ContentType {
-            ty: lower(ty, matches!(head, Cow::Borrowed(_)), raw),
-            sub: lower(sub, matches!(head, Cow::Borrowed(_)), raw),
-            params: parse_params(rest),
+            ty: lower(ty, borrowed, raw),
+            sub: lower(sub, borrowed, raw),
+            params,
         })
     }
 
@@ -137,6 +159,17 @@ impl<'a> ContentDisposition<'a> {
     pub fn param(&self, name: &str) -> Option<&str> {
         find_param(&self.params, name)
     }
+}
+
+fn to_owned_params(params: Vec<Param<'_>>) -> Vec<Param<'static>> {
+    params
+        .into_iter()
+        .map(|p| Param {
+            name: Cow::Owned(p.name.into_owned()),
+            value: Cow::Owned(p.value.into_owned()),
+            language: p.language,
+        })
+        .collect()
 }
 
 fn find_param<'p>(params: &'p [Param<'_>], name: &str) -> Option<&'p str> {
@@ -433,6 +466,7 @@ mod tests {
 
     #[test]
     fn content_type_invalid() {
+        assert!(ContentType::parse(b"text/plain garbage").is_none());
         assert!(ContentType::parse(b"text").is_none());
         assert!(ContentType::parse(b"").is_none());
         assert!(ContentType::parse(b"a/b/c").is_none());
@@ -444,6 +478,14 @@ mod tests {
             .unwrap();
         assert_eq!(ct.essence(), "multipart/mixed");
         assert_eq!(ct.param("boundary"), Some("abc def"));
+    }
+
+    #[test]
+    fn missing_semicolon() {
+        let ct = ContentType::parse(b"multipart/mixed\r\n\tboundary=\"b\"; x=1").unwrap();
+        assert_eq!(ct.essence(), "multipart/mixed");
+        assert_eq!(ct.param("boundary"), Some("b"));
+        assert_eq!(ct.param("x"), Some("1"));
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //!   data; a missing pad is tolerated (the partial quantum's bytes are kept); a single
 //!   dangling character at the end is dropped.
 //! - quoted-printable: `=XX` (either case) decodes; `=` followed by optional spaces/tabs and
-//!   a line break is a soft break; any other `=` is kept literally, as is everything else
-//!   (line breaks are not normalised, trailing whitespace is kept).
+//!   a line break is a soft break; `==` is one `=` (plain text mislabelled as QP, like
+//!   `=====` rules, and doubly encoded text then keep their line breaks — Python's
+//!   decoder does the same); any other `=` is kept literally, as is everything else (line
+//!   breaks are not normalised, trailing whitespace is kept).
 
 use std::borrow::Cow;
 
@@ -205,6 +207,10 @@ pub fn decode_qp_into(input: &[u8], header: bool, out: &mut Vec<u8>) {
                 out.push((hex(*h).unwrap_or(0) << 4) | hex(*l).unwrap_or(0));
                 rest = &after[2..];
             }
+            [b'=', ..] => {
+                out.push(b'=');
+                rest = &after[1..];
+            }
             _ => {
                 // Soft line break: `=`, optional transport padding, then CRLF/LF (or the end).
                 let ws = after
@@ -272,6 +278,8 @@ mod tests {
         assert_eq!(d(b"soft=\r\nbreak=\nx"), b"softbreakx");
         assert_eq!(d(b"pad=  \r\nded"), b"padded");
         assert_eq!(d(b"bad =ZZ =4 end="), b"bad =ZZ =4 end");
+        assert_eq!(d(b"====\n=====\nx"), b"==\n==x");
+        assert_eq!(d(b"a==\n3D"), b"a=\n3D");
         assert_eq!(d(b"trailing  \r\n"), b"trailing  \r\n");
         assert!(matches!(decode_qp(b"plain"), Cow::Borrowed(_)));
     }

@@ -11,18 +11,28 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod control;
 pub mod envelope;
 pub mod id;
 pub mod lifetime;
 pub mod policy;
+pub mod queue;
 pub mod record;
+pub mod scheduler;
 pub mod spool;
+pub mod summary;
 pub mod time;
 
 pub use backoff::{Backoff, BackoffPolicy, FailureClass};
+pub use control::Command;
 pub use envelope::{Envelope, EnvelopeRecipient, FailReason, MessageState, RecipientState};
 pub use id::QueueId;
 pub use lifetime::{DelayNotices, Lifetimes, Priority};
 pub use policy::{RetryDecision, RetryInput, RetryPolicy, RetrySchedule};
-pub use spool::{Recovered, Spool, SpoolError, SpoolOptions, SpooledMessage};
+pub use queue::{
+    AttemptResult, Delivery, DeliveryRecipient, FailedRecipient, Outcome, Queue, QueueConfig,
+};
+pub use scheduler::{Job, Scheduler, Target};
+pub use spool::{Pending, Recovered, Spool, SpoolError, SpoolOptions, SpooledMessage};
+pub use summary::Summary;
 pub use time::Timestamp;

@@ -153,6 +153,14 @@ pub struct Recovered {
     pub bytes: u64,
 }
 
+/// A change appended to the spool and not yet known to be durable: hand it to
+/// [`Spool::wait`].
+#[derive(Debug)]
+#[must_use = "the change is not durable until Spool::wait returns"]
+pub struct Pending {
+    ticket: u64,
+}
+
 struct Chunk {
     seg: u64,
     create: bool,
@@ -703,6 +711,19 @@ impl Spool {
     /// Persists a new state for `id`. Sets `state.version` to one more than the stored
     /// version; when this returns `Ok` the new state is durable.
     pub fn update(&self, id: QueueId, state: &mut MessageState) -> Result<(), SpoolError> {
+        let pending = self.update_begin(id, state)?;
+        self.wait(pending)
+    }
+
+    /// Appends a new state for `id` without waiting for it to be durable (no I/O happens
+    /// here); pass the result to [`Spool::wait`]. Appends are ordered: a caller that
+    /// serialises its own updates (under its lock) gets them on disk in that order, while
+    /// the fsync is shared with everyone else's.
+    pub fn update_begin(
+        &self,
+        id: QueueId,
+        state: &mut MessageState,
+    ) -> Result<Pending, SpoolError> {
         let mut g = lock(&self.shared.inner);
         self.check_failed(&g)?;
         let entry = g.index.get(&id).ok_or(SpoolError::NotFound(id))?;
@@ -725,12 +746,19 @@ impl Spool {
             e.state = Some(loc);
             e.version = state.version;
         }
-        let ticket = g.next_ticket;
-        self.wait_durable(g, ticket)
+        Ok(Pending {
+            ticket: g.next_ticket,
+        })
     }
 
     /// Removes a message (durably). Call it once every recipient is final, or to delete.
     pub fn remove(&self, id: QueueId) -> Result<(), SpoolError> {
+        let pending = self.remove_begin(id)?;
+        self.wait(pending)
+    }
+
+    /// Appends a removal without waiting; see [`Spool::update_begin`].
+    pub fn remove_begin(&self, id: QueueId) -> Result<Pending, SpoolError> {
         let mut g = lock(&self.shared.inner);
         self.check_failed(&g)?;
         let entry = g.index.remove(&id).ok_or(SpoolError::NotFound(id))?;
@@ -741,8 +769,15 @@ impl Spool {
         let mut buf = Vec::new();
         record::encode_remove(&mut buf, id);
         g.push(buf, self.shared.opts.segment_size);
-        let ticket = g.next_ticket;
-        self.wait_durable(g, ticket)
+        Ok(Pending {
+            ticket: g.next_ticket,
+        })
+    }
+
+    /// Waits until an appended change is durable.
+    pub fn wait(&self, pending: Pending) -> Result<(), SpoolError> {
+        let g = lock(&self.shared.inner);
+        self.wait_durable(g, pending.ticket)
     }
 
     /// Waits until everything appended so far is durable.

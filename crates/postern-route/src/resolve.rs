@@ -274,7 +274,40 @@ pub struct Explanation<'t> {
     /// Entries of the same type that did not match.
     pub not_matching: usize,
     /// The decision.
+    #[serde(flatten, serialize_with = "serialize_result")]
     pub result: Result<Route<'t>, Unroutable>,
+}
+
+/// How the decision looks in JSON: `"outcome": "routed"` with the candidates, or
+/// `"outcome": "unroutable"` with the reason and the SMTP codes.
+#[derive(Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+enum Outcome<'a, 't> {
+    Routed {
+        candidates: &'a [Candidate<'t>],
+    },
+    Unroutable {
+        reason: String,
+        reply_code: u16,
+        enhanced_code: &'static str,
+    },
+}
+
+fn serialize_result<S: serde::Serializer>(
+    r: &Result<Route<'_>, Unroutable>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match r {
+        Ok(route) => Outcome::Routed {
+            candidates: &route.candidates,
+        },
+        Err(u) => Outcome::Unroutable {
+            reason: u.to_string(),
+            reply_code: u.reply_code(),
+            enhanced_code: u.enhanced_code(),
+        },
+    }
+    .serialize(s)
 }
 
 impl Explanation<'_> {

@@ -39,6 +39,9 @@ pub enum SendError {
     /// REQUIRETLS asked for, but the connection is not TLS or the server does not offer it.
     #[error("message needs REQUIRETLS, not available on this connection")]
     RequireTlsUnavailable,
+    /// A parameter value is out of its range (`MT-PRIORITY` outside -9..=9).
+    #[error("bad value for parameter {0}")]
+    BadParameter(&'static str),
     /// `write_body`/`finish_body` called when no body is expected (none was asked for
     /// with [`ClientEvent::SendBody`](super::ClientEvent::SendBody), or the message was
     /// refused meanwhile).
@@ -64,6 +67,7 @@ impl SendError {
             }
             SendError::TooLarge { .. } => (552, (5, 3, 4), "message too big for the server"),
             SendError::RequireTlsUnavailable => (550, (5, 7, 30), "REQUIRETLS not available"),
+            SendError::BadParameter(_) => (501, (5, 5, 4), "bad parameter value"),
             SendError::NotSendingBody => (503, (5, 5, 1), "no message body expected"),
         };
         Reply::new(code, Some(EnhancedCode::new(e.0, e.1, e.2)), text)

@@ -81,7 +81,9 @@ pub enum ClientEvent {
     /// [`ClientSession::tls_established`](super::ClientSession::tls_established).
     StartTls,
     /// The session is established (greeted, TLS and AUTH done as configured):
-    /// [`ClientSession::send`](super::ClientSession::send) may be called.
+    /// [`ClientSession::send`](super::ClientSession::send) may be called. Events are
+    /// queued: if a later one in the queue is `Failed` (the same read held a bad reply),
+    /// `send` answers [`SendError::NotReady`](super::SendError::NotReady).
     Ready,
     /// Stream the message body now with `write_body` and end it with `finish_body`. Sent
     /// again when the session can take more after `write_body` accepted less than offered

@@ -969,6 +969,9 @@ fn check_envelope(
             return Err(SendError::TooLarge { size, max });
         }
     }
+    if env.mt_priority.is_some_and(|p| !(-9..=9).contains(&p)) {
+        return Err(SendError::BadParameter("MT-PRIORITY"));
+    }
     if env.requiretls && !(tls && caps.requiretls) {
         return Err(SendError::RequireTlsUnavailable);
     }

@@ -450,7 +450,10 @@ fn bdat_without_pipelining_waits_for_each_chunk() {
         }
         out = d.round(b"250 ok\r\n");
     }
-    assert_eq!(total, b"x".repeat(200));
+    // The last line lacked its CRLF: BDAT adds one, as DATA does.
+    let mut expected = b"x".repeat(200);
+    expected.extend_from_slice(b"\r\n");
+    assert_eq!(total, expected);
     assert_eq!(d.round(b"250 delivered\r\n"), "QUIT\r\n");
     assert!(
         d.events
@@ -637,6 +640,9 @@ fn requirement_errors_write_nothing() {
     e.requiretls = true;
     assert_eq!(d.s.send(e), Err(SendError::RequireTlsUnavailable));
     assert_eq!(d.s.send(env(&[])), Err(SendError::NoRecipients));
+    let mut e = env(&["a@example.net"]);
+    e.mt_priority = Some(10);
+    assert_eq!(d.s.send(e), Err(SendError::BadParameter("MT-PRIORITY")));
     assert_eq!(
         d.s.send(env(&["a@example.net>\r\nDATA"])),
         Err(SendError::InvalidAddress("a@example.net>\r\nDATA".into()))
@@ -855,4 +861,22 @@ proptest! {
         });
         prop_assert_eq!(whole, split);
     }
+}
+
+#[test]
+fn ready_can_be_stale_when_the_same_read_ends_the_session() {
+    // Found by the fuzz target's application model: a reply nobody asked for right after
+    // the EHLO reply ends the session before the application sees Ready.
+    let mut s = ClientSession::new(config());
+    s.receive(GREETING);
+    let mut ehlo = EHLO_PLAIN.to_vec();
+    ehlo.extend_from_slice(b"250 unsolicited\r\n");
+    s.receive(&ehlo);
+    assert_eq!(s.poll_event(), Some(ClientEvent::Ready));
+    assert_eq!(s.send(env(&["a@example.net"])), Err(SendError::NotReady));
+    assert!(matches!(
+        s.poll_event(),
+        Some(ClientEvent::Failed(SessionError::UnexpectedReply(_)))
+    ));
+    assert!(s.is_closed());
 }
