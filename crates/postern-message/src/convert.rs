@@ -802,6 +802,15 @@ fn split_uu(part: &Part<'_>, blocks: &[uuencode::Block<'_>], report: &mut Report
     text.extend_from_slice(&raw[at..]);
     let mut out = Vec::new();
     if !text.iter().all(u8::is_ascii_whitespace) {
+        // The blank lines that framed the blocks go with them: end on one line break.
+        let keep = text.len()
+            - text
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        text.truncate(keep);
+        text.extend_from_slice(b"\r\n");
         out.push(leaf_like(part, text));
     }
     out.extend(files);
@@ -877,6 +886,49 @@ mod tests {
             back.parts()[1].transfer_encoding(),
             crate::TransferEncoding::QuotedPrintable
         );
+    }
+
+    #[test]
+    fn uuencode_to_mime_shapes() {
+        // Only a block: the message becomes a multipart with just the attachment.
+        let raw = b"Subject: x\r\n\r\n\r\nbegin 600 f.txt\r\n#86)C\r\n`\r\nend\r\n\r\n";
+        let out = uuencode_to_mime(&Message::parse(raw));
+        let back = Message::parse(&out.message);
+        let leaves: Vec<usize> = back.leaves().collect();
+        assert_eq!(leaves.len(), 1);
+        let p = &back.parts()[leaves[0]];
+        assert_eq!(p.content_type().essence(), "text/plain");
+        assert_eq!(p.filename().as_deref(), Some("f.txt"));
+        assert_eq!(&p.decoded_body()[..], b"abc");
+        // A text part inside a multipart: replaced there; its sibling copied as it was.
+        let sibling = b"Content-Type: image/gif\r\nContent-Transfer-Encoding: base64\r\n\r\nR0lG";
+        let mut raw = b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nhello\r\nbegin 644 a.b\r\n#86)C\r\n`\r\nend\r\nbye\r\n--q\r\n".to_vec();
+        raw.extend_from_slice(sibling);
+        raw.extend_from_slice(b"\r\n--q--\r\n");
+        let out = uuencode_to_mime(&Message::parse(&raw));
+        assert_eq!(out.report.attachments, 1);
+        assert!(memchr::memmem::find(&out.message, sibling).is_some());
+        let back = Message::parse(&out.message);
+        let texts: Vec<String> = back
+            .leaves()
+            .filter_map(|i| back.parts()[i].text().map(|t| t.into_owned()))
+            .collect();
+        assert_eq!(texts, ["hello\r\nbye\r\n"]);
+        assert_eq!(back.leaves().count(), 3);
+        assert_eq!(back.attachments().len(), 1);
+    }
+
+    #[test]
+    fn charset_leaves_attachments_and_same_charset_alone() {
+        let raw = b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9\r\n--q\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\n\xe2\x82\xac\r\n--q--\r\n";
+        let msg = Message::parse(raw);
+        let out = translate_charset(&msg, "latin1").unwrap();
+        assert!(!out.report.changed);
+        let out = translate_charset(&msg, "utf-8").unwrap();
+        assert_eq!(out.report.parts_converted, 1);
+        let back = Message::parse(&out.message);
+        assert_eq!(back.parts()[1].text().as_deref(), Some("café"));
+        assert_eq!(&back.parts()[2].decoded_body()[..], "€".as_bytes());
     }
 
     #[test]
