@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interop with real third-party peers: Postfix smtp-source/smtp-sink, Python smtplib and
-# aiosmtpd, swaks. Installs them (../shared/tools/install-peers.sh), builds the examples,
+# aiosmtpd, swaks (postern-smtp); GNU sharutils and Python's email package
+# (postern-message). Installs them (../shared/tools/install-peers.sh), builds the examples,
 # then runs every check inside ../shared/tools/netns-run (loopback only).
 # Each check is an assertion; the script exits non-zero on the first failure.
 set -euo pipefail
@@ -9,7 +10,7 @@ shared="$(cd "$root/.." && pwd)/shared"
 
 if [ -z "${POSTERN_INTEROP_INSIDE:-}" ]; then
   "$shared/tools/install-peers.sh"
-  (cd "$root" && cargo build --release --examples)
+  (cd "$root" && cargo build --release --examples --bins)
   exec env POSTERN_INTEROP_INSIDE=1 "$shared/tools/netns-run" "$0" "$@"
 fi
 
@@ -116,5 +117,15 @@ got = open(sys.argv[2], "rb").read()
 assert got == sent, (sent, got)
 PY
 pass "send_mail -> python aiosmtpd: content byte-identical (dot-stuffing round trip)"
+
+# --- postern-message against GNU sharutils and Python's email package -------------------
+scripts/uu-diff.sh "$root/target/release/postern" > "$work/uu.log" 2>&1 \
+  || fail "uu-diff: $(tail -5 "$work/uu.log")"
+pass "postern uu vs GNU uuencode/uudecode: $(tail -1 "$work/uu.log")"
+
+python3 scripts/message-diff.py --postern "$root/target/release/postern" --threshold 100 \
+  "$shared/corpus/mail-parser-eml" > "$work/mdiff.log" 2>&1 \
+  || fail "message-diff: $(tail -5 "$work/mdiff.log")"
+pass "postern message inspect vs Python email on the shared corpus: $(tail -1 "$work/mdiff.log")"
 
 echo "interop: all checks passed"
