@@ -27,7 +27,11 @@ fn collect(dir: &Path, out: &mut Vec<Vec<u8>>) {
     for p in paths {
         if p.is_dir() {
             collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "eml" || e == "txt") {
+        } else if p.extension().is_some_and(|e| e == "eml" || e == "txt")
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("LICENSE"))
+        {
             out.push(std::fs::read(&p).expect("read corpus file"));
         }
     }
