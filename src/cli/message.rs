@@ -418,6 +418,23 @@ mod tests {
     }
 
     #[test]
+    fn json_tree() {
+        let raw = b"Subject: =?utf-8?q?h=C3=A9?=\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nx\r\n--b\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYWJj\r\n--b--\r\n";
+        let msg = Message::parse(raw);
+        let mut out = String::new();
+        part_json(&msg, 0, &mut out);
+        assert!(out.starts_with(
+            "{\"path\":\"\",\"content_type\":\"multipart/mixed\",\"params\":{\"boundary\":\"b\"}"
+        ));
+        assert!(out.contains("{\"name\":\"Subject\",\"value\":\"hé\"}"));
+        assert!(out.contains("\"path\":\"2.1\",\"content_type\":\"text/plain\""));
+        // sha256("abc") for the decoded PDF part, with its file name and size.
+        assert!(out.contains("\"filename\":\"a.pdf\",\"decoded_size\":3,\"decoded_sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\""));
+        assert!(out.contains("\"decoded_size\":null"));
+        assert_eq!(out.matches('{').count(), out.matches('}').count());
+    }
+
+    #[test]
     fn json_escapes() {
         let mut s = String::new();
         string(&mut s, "a\"b\\c\n\u{1}é");
