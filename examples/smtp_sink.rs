@@ -133,10 +133,10 @@ async fn run(listener: TcpListener, quiet: bool) {
                     let _ = out.flush();
                 }
             };
-            if let Err(e) = serve_connection(sock, print).await {
-                if !quiet {
-                    eprintln!("smtp_sink: connection: {e}");
-                }
+            if let Err(e) = serve_connection(sock, print).await
+                && !quiet
+            {
+                eprintln!("smtp_sink: connection: {e}");
             }
         });
     }
