@@ -429,6 +429,11 @@ impl Scan {
         let header_ok = buf.len() >= SEGMENT_HEADER as usize
             && &buf[..8] == SEGMENT_MAGIC
             && buf[8..16] == seg.to_le_bytes();
+        let header_so_far =
+            buf.len() < SEGMENT_HEADER as usize && segment_header(seg).starts_with(buf);
+        if !header_ok && live_tail && header_so_far {
+            return; // a segment being created right now
+        }
         if !header_ok {
             let why = BAD_HEADER.to_owned();
             self.bad
@@ -518,7 +523,12 @@ fn scan_dir(
     let mut scan = Scan::default();
     let last = segs.last().map(|(n, _)| *n);
     for (seg, path) in &segs {
-        let buf = fs::read(path).map_err(io_err("read", path))?;
+        let buf = match fs::read(path) {
+            Ok(buf) => buf,
+            // A running spool deleted it after compaction (read-only inspection only).
+            Err(e) if live_tail && e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("read", path)(e)),
+        };
         scan.scan_segment(
             *seg,
             path,
@@ -652,8 +662,10 @@ impl Spool {
     }
 
     /// Reads a spool without locking or changing it: what `postern queue list` uses while a
-    /// gateway runs. A record being written at the end of the newest segment is skipped;
-    /// other unreadable runs are reported (without copies).
+    /// gateway runs. A record (or segment header) being written at the end of the newest
+    /// segment is skipped, as is a segment deleted by compaction while the scan runs; other
+    /// unreadable runs are reported (without copies). The view is a snapshot taken segment
+    /// by segment: a message compacted forward during the scan may be missed in that view.
     pub fn inspect(dir: impl AsRef<Path>, opts: &SpoolOptions) -> Result<Recovered, SpoolError> {
         let dir = dir.as_ref();
         check_version(dir, false)?;
