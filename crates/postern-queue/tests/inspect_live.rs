@@ -24,10 +24,10 @@ fn inspect_while_writing_sees_no_damage() {
                 while !stop.load(Ordering::Relaxed) {
                     let env = Envelope::new("s@x", ["r@d"], Timestamp(1));
                     let id = spool.enqueue(&env, &vec![b'x'; 500], Timestamp(n)).unwrap();
-                    if (n + t) % 2 == 0 {
+                    if (n + t).is_multiple_of(2) {
                         spool.remove(id).unwrap();
                     }
-                    if n % 50 == 0 {
+                    if n.is_multiple_of(50) {
                         spool.compact(1 << 20).unwrap();
                     }
                     n += 1;
