@@ -5,7 +5,7 @@
 //! segment, the directory entry — is fsynced. Concurrent callers share fsyncs: a caller
 //! that finds records queued and no write in progress becomes a *leader*, writes every
 //! record queued so far in one go and fdatasyncs once, then wakes the others (group commit,
-//! as databases do). Up to `MAX_INFLIGHT` batches may be fsyncing at once, written strictly
+//! as databases do). Up to `max_inflight` batches may be fsyncing at once, written strictly
 //! in log order; a record counts as durable only when its batch and all earlier ones are.
 //! An I/O error while flushing poisons the spool: after a failed fsync the page cache
 //! can no longer be trusted, so every later call fails until the spool is reopened.
@@ -29,7 +29,7 @@ const SEGMENT_MAGIC: &[u8; 8] = b"PSTNSEG\x01";
 /// Reason given for a segment whose header is unreadable (the whole file is moved to
 /// `quarantine/`).
 const BAD_HEADER: &str = "bad segment header";
-/// Most batches whose fsync may be in flight at once (see `wait_durable`).
+/// Default for [`SpoolOptions::max_inflight`].
 const MAX_INFLIGHT: usize = 4;
 /// Bytes of a segment header: magic and segment number.
 pub const SEGMENT_HEADER: u64 = 16;
@@ -41,6 +41,9 @@ pub struct SpoolOptions {
     pub segment_size: u64,
     /// Largest record accepted (read or written). Default 256 MiB.
     pub max_record: u32,
+    /// Most group-commit batches whose fsync may be in flight at once (at least 1).
+    /// Default 4.
+    pub max_inflight: usize,
 }
 
 impl Default for SpoolOptions {
@@ -48,6 +51,7 @@ impl Default for SpoolOptions {
         SpoolOptions {
             segment_size: 64 << 20,
             max_record: DEFAULT_MAX_RECORD,
+            max_inflight: MAX_INFLIGHT,
         }
     }
 }
@@ -934,7 +938,7 @@ impl Spool {
     ///
     /// A leader takes every queued record, writes them (one leader writes at a time, so
     /// the log keeps its order), then fsyncs. While its fsync is in flight the next leader
-    /// may already write and fsync the next batch (up to [`MAX_INFLIGHT`] batches), so the
+    /// may already write and fsync the next batch (up to `max_inflight` batches), so the
     /// file system can merge their flushes. A ticket is durable once its batch and every
     /// earlier batch have been fsynced.
     fn wait_durable<'s>(
@@ -947,7 +951,9 @@ impl Spool {
                 return Ok(());
             }
             self.check_failed(&g)?;
-            let can_lead = !g.writing && !g.chunks.is_empty() && g.inflight.len() < MAX_INFLIGHT;
+            let can_lead = !g.writing
+                && !g.chunks.is_empty()
+                && g.inflight.len() < self.shared.opts.max_inflight.max(1);
             if !can_lead {
                 g = self
                     .shared
