@@ -5,7 +5,7 @@
 //! segment, the directory entry — is fsynced. Concurrent callers share fsyncs: a caller
 //! that finds records queued and no write in progress becomes a *leader*, writes every
 //! record queued so far in one go and fdatasyncs once, then wakes the others (group commit,
-//! as databases do). Up to `MAX_INFLIGHT` batches may be fsyncing at once, written strictly
+//! as databases do). Up to `max_inflight` batches may be fsyncing at once, written strictly
 //! in log order; a record counts as durable only when its batch and all earlier ones are.
 //! An I/O error while flushing poisons the spool: after a failed fsync the page cache
 //! can no longer be trusted, so every later call fails until the spool is reopened.
@@ -29,8 +29,8 @@ const SEGMENT_MAGIC: &[u8; 8] = b"PSTNSEG\x01";
 /// Reason given for a segment whose header is unreadable (the whole file is moved to
 /// `quarantine/`).
 const BAD_HEADER: &str = "bad segment header";
-/// Most batches whose fsync may be in flight at once (see `wait_durable`).
-const MAX_INFLIGHT: usize = 4;
+/// Default for [`SpoolOptions::max_inflight`].
+const MAX_INFLIGHT: usize = 1;
 /// Bytes of a segment header: magic and segment number.
 pub const SEGMENT_HEADER: u64 = 16;
 
@@ -41,6 +41,10 @@ pub struct SpoolOptions {
     pub segment_size: u64,
     /// Largest record accepted (read or written). Default 256 MiB.
     pub max_record: u32,
+    /// Most group-commit batches whose fsync may be in flight at once (at least 1).
+    /// Default 1 (classic group commit: on this project's test machine overlapping fsyncs
+    /// did not help; see the `commit_rate` example to measure a given disk).
+    pub max_inflight: usize,
 }
 
 impl Default for SpoolOptions {
@@ -48,6 +52,7 @@ impl Default for SpoolOptions {
         SpoolOptions {
             segment_size: 64 << 20,
             max_record: DEFAULT_MAX_RECORD,
+            max_inflight: MAX_INFLIGHT,
         }
     }
 }
@@ -429,6 +434,11 @@ impl Scan {
         let header_ok = buf.len() >= SEGMENT_HEADER as usize
             && &buf[..8] == SEGMENT_MAGIC
             && buf[8..16] == seg.to_le_bytes();
+        let header_so_far =
+            buf.len() < SEGMENT_HEADER as usize && segment_header(seg).starts_with(buf);
+        if !header_ok && live_tail && header_so_far {
+            return; // a segment being created right now
+        }
         if !header_ok {
             let why = BAD_HEADER.to_owned();
             self.bad
@@ -518,7 +528,12 @@ fn scan_dir(
     let mut scan = Scan::default();
     let last = segs.last().map(|(n, _)| *n);
     for (seg, path) in &segs {
-        let buf = fs::read(path).map_err(io_err("read", path))?;
+        let buf = match fs::read(path) {
+            Ok(buf) => buf,
+            // A running spool deleted it after compaction (read-only inspection only).
+            Err(e) if live_tail && e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("read", path)(e)),
+        };
         scan.scan_segment(
             *seg,
             path,
@@ -652,8 +667,10 @@ impl Spool {
     }
 
     /// Reads a spool without locking or changing it: what `postern queue list` uses while a
-    /// gateway runs. A record being written at the end of the newest segment is skipped;
-    /// other unreadable runs are reported (without copies).
+    /// gateway runs. A record (or segment header) being written at the end of the newest
+    /// segment is skipped, as is a segment deleted by compaction while the scan runs; other
+    /// unreadable runs are reported (without copies). The view is a snapshot taken segment
+    /// by segment: a message compacted forward during the scan may be missed in that view.
     pub fn inspect(dir: impl AsRef<Path>, opts: &SpoolOptions) -> Result<Recovered, SpoolError> {
         let dir = dir.as_ref();
         check_version(dir, false)?;
@@ -922,7 +939,7 @@ impl Spool {
     ///
     /// A leader takes every queued record, writes them (one leader writes at a time, so
     /// the log keeps its order), then fsyncs. While its fsync is in flight the next leader
-    /// may already write and fsync the next batch (up to [`MAX_INFLIGHT`] batches), so the
+    /// may already write and fsync the next batch (up to `max_inflight` batches), so the
     /// file system can merge their flushes. A ticket is durable once its batch and every
     /// earlier batch have been fsynced.
     fn wait_durable<'s>(
@@ -935,7 +952,9 @@ impl Spool {
                 return Ok(());
             }
             self.check_failed(&g)?;
-            let can_lead = !g.writing && !g.chunks.is_empty() && g.inflight.len() < MAX_INFLIGHT;
+            let can_lead = !g.writing
+                && !g.chunks.is_empty()
+                && g.inflight.len() < self.shared.opts.max_inflight.max(1);
             if !can_lead {
                 g = self
                     .shared
