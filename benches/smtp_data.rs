@@ -24,7 +24,7 @@ fn message() -> (Vec<u8>, Vec<u8>) {
         seed ^= seed >> 17;
         seed ^= seed << 5;
         let len = 60 + (seed % 19) as usize;
-        if line % 40 == 0 {
+        if line.is_multiple_of(40) {
             body.push(b'.');
         }
         body.extend(

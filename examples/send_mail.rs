@@ -109,11 +109,11 @@ async fn run(args: &Args, message: &[u8]) -> std::io::Result<bool> {
         while let Some(event) = session.poll_event() {
             match event {
                 ClientEvent::Ready => {
-                    if let Some(env) = envelope.take() {
-                        if let Err(e) = session.send(env) {
-                            println!("cannot send: {e} ({})", e.reply());
-                            session.quit();
-                        }
+                    if let Some(env) = envelope.take()
+                        && let Err(e) = session.send(env)
+                    {
+                        println!("cannot send: {e} ({})", e.reply());
+                        session.quit();
                     }
                 }
                 ClientEvent::SendBody => {

@@ -35,6 +35,9 @@ best() { # command...: prints "WALL CPU" best seconds over RUNS runs
 }
 read -r gew gec < <(best sh -c 'uuencode $0 "$1" in.bin > "$2"' "$m" "$tmp/in.bin" "$tmp/gnu.uu")
 read -r oew oec < <(best sh -c '"$3" uu encode $0 "$1" in.bin > "$2"' "$m" "$tmp/in.bin" "$tmp/ours.uu" "$P")
+# Encoding to /dev/null isolates the codec (and reading) from writing the output file.
+read -r gnw gnc < <(best sh -c 'uuencode $0 "$1" in.bin > /dev/null' "$m" "$tmp/in.bin")
+read -r onw onc < <(best sh -c '"$2" uu encode $0 "$1" in.bin > /dev/null' "$m" "$tmp/in.bin" "$P")
 read -r gdw gdc < <(best uudecode -o "$tmp/gnu.out" "$tmp/in.uu")
 read -r odw odc < <(best "$P" uu decode -o "$tmp/ours.out" "$tmp/in.uu")
 # Check (untimed) that both did the same work.
@@ -48,5 +51,7 @@ printf '%s MB, %s format, best of %s runs; MB/s of decoded data (1 MB = 10^6 B)\
 printf '%-8s %-5s %10s %10s %7s\n' "" "" "GNU" "postern" "ratio"
 printf '%-8s %-5s %10s %10s %7s\n' encode wall "$(rate "$gew")" "$(rate "$oew")" "$(ratio "$gew" "$oew")"
 printf '%-8s %-5s %10s %10s %7s\n' encode cpu "$(rate "$gec")" "$(rate "$oec")" "$(ratio "$gec" "$oec")"
+printf '%-8s %-5s %10s %10s %7s\n' "enc>null" wall "$(rate "$gnw")" "$(rate "$onw")" "$(ratio "$gnw" "$onw")"
+printf '%-8s %-5s %10s %10s %7s\n' "enc>null" cpu "$(rate "$gnc")" "$(rate "$onc")" "$(ratio "$gnc" "$onc")"
 printf '%-8s %-5s %10s %10s %7s\n' decode wall "$(rate "$gdw")" "$(rate "$odw")" "$(ratio "$gdw" "$odw")"
 printf '%-8s %-5s %10s %10s %7s\n' decode cpu "$(rate "$gdc")" "$(rate "$odc")" "$(ratio "$gdc" "$odc")"

@@ -1,7 +1,92 @@
 #![no_main]
-//! Placeholder: replaced by the work that implements this target.
+//! Random client bytes, in random chunks, into a server session whose application
+//! accepts everything, refuses everything, or decides late. The session must not panic,
+//! must make progress, and its output must stay proportional to its input.
+//!
+//! Input layout: a mode byte, a config byte, then records `len` + `len` octets, each fed
+//! with one `receive`.
 use libfuzzer_sys::fuzz_target;
+use postern_smtp::server::{Event, ServerConfig, ServerSession};
+use postern_smtp::{EnhancedCode, Reply};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = data;
+    let [mode, flags, rest @ ..] = data else {
+        return;
+    };
+    let mut config = ServerConfig::new("fuzz.test");
+    config.starttls = flags & 1 != 0;
+    config.auth = flags & 2 != 0;
+    config.auth_without_tls = flags & 4 != 0;
+    config.etrn = flags & 8 != 0;
+    config.binary_mime = flags & 16 != 0;
+    config.decide_vrfy_expn = flags & 32 != 0;
+    config.limits.max_message_size = if flags & 64 != 0 { 100 } else { 1 << 20 };
+    config.limits.max_recipients = 5;
+    let mut session = if flags & 128 != 0 {
+        ServerSession::new_tls(config)
+    } else {
+        ServerSession::new(config)
+    };
+    session.greet();
+    let mut fed = 0usize;
+    let mut sent = 0usize;
+    let mut decisions = 0usize;
+    let mut rest = rest;
+    let mut round = 0usize;
+    while let [len, tail @ ..] = rest {
+        let n = (*len as usize).min(tail.len());
+        let (chunk, tail) = tail.split_at(n);
+        rest = tail;
+        round += 1;
+        // A late decision from the previous round.
+        if session.pending_decision().is_some() {
+            decide(&mut session, *mode, round);
+            decisions += 1;
+        }
+        session.receive(chunk);
+        fed += chunk.len();
+        let mut events = 0usize;
+        loop {
+            let (starttls, is_event) = match session.poll_event() {
+                None => (false, false),
+                Some(ev) => (matches!(ev, Event::StartTls), true),
+            };
+            if !is_event {
+                break;
+            }
+            events += 1;
+            assert!(events <= 2 * chunk.len() + 8, "no progress");
+            if starttls && round % 2 == 0 {
+                assert!(session.tls_established());
+            }
+            if session.pending_decision().is_some() && (mode & 3 != 2 || round % 3 == 0) {
+                decide(&mut session, *mode, round);
+                decisions += 1;
+            }
+        }
+        let out = session.pending_output().len();
+        sent += out;
+        // Consume in two steps to exercise partial writes.
+        session.consume_output(out / 2);
+        session.consume_output(out - out / 2);
+        assert!(session.pending_output().is_empty());
+        assert!(
+            sent <= 1024 + 64 * fed + 600 * decisions,
+            "output {sent} for {fed} input octets"
+        );
+    }
+    session.on_timeout();
+    assert!(session.is_closed());
 });
+
+fn decide(session: &mut ServerSession, mode: u8, round: usize) {
+    let result = match mode & 3 {
+        0 => session.accept(),
+        1 => session.reply(Reply::new(550, Some(EnhancedCode::new(5, 7, 1)), "refused")),
+        2 if round % 2 == 0 => session.accept(),
+        _ => session
+            .reply(Reply::new(452, None, "later"))
+            .or_else(|_| session.accept()),
+    };
+    result.expect("a decision was pending");
+}

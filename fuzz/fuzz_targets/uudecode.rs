@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
         let mut d = Decoder::new(format, Strictness::Lenient);
         let mut pieces = Vec::new();
         let cut = data.len() / 2;
-        let cut = data[..cut].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+        let cut = data[..cut]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
         d.feed(&data[..cut], &mut pieces).unwrap();
         d.feed(&data[cut..], &mut pieces).unwrap();
         d.finish(&mut pieces).unwrap();
@@ -27,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
         encode(data, 0o644, "f", format, &mut text);
         let block = find_blocks(&text).next().expect("our own block is found");
         let mut back = Vec::new();
-        block.decode(Strictness::Strict, &mut back).expect("strict accepts our encoding");
+        block
+            .decode(Strictness::Strict, &mut back)
+            .expect("strict accepts our encoding");
         assert_eq!(back, data);
     }
     for block in find_blocks(data) {

@@ -28,6 +28,21 @@ pub enum MessageCmd {
         #[arg(long)]
         part: Option<String>,
     },
+    /// Convert a message: attachments to uuencode, uuencode to MIME, or 8bit to 7bit;
+    /// optionally translate the body text to another charset.
+    Convert {
+        /// The message file.
+        file: PathBuf,
+        /// The target form.
+        #[arg(long, value_enum)]
+        to: super::convert::Target,
+        /// Translate body text to this charset (unrepresentable characters become `?`).
+        #[arg(long)]
+        charset: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Runs a `postern message` subcommand.
@@ -35,6 +50,12 @@ pub fn run(cmd: MessageCmd) -> ExitCode {
     let result = match cmd {
         MessageCmd::Inspect { file, json } => inspect(&file, json),
         MessageCmd::Extract { file, out, part } => extract(&file, &out, part.as_deref()),
+        MessageCmd::Convert {
+            file,
+            to,
+            charset,
+            output,
+        } => super::convert::run(&file, to, charset.as_deref(), output.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -394,6 +415,23 @@ mod tests {
         assert_eq!(safe_name("C:\\x\\y.txt", "f"), "y.txt");
         assert_eq!(safe_name("..", "f"), "f");
         assert_eq!(safe_name(" a\u{7}b ", "f"), "ab");
+    }
+
+    #[test]
+    fn json_tree() {
+        let raw = b"Subject: =?utf-8?q?h=C3=A9?=\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nx\r\n--b\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYWJj\r\n--b--\r\n";
+        let msg = Message::parse(raw);
+        let mut out = String::new();
+        part_json(&msg, 0, &mut out);
+        assert!(out.starts_with(
+            "{\"path\":\"\",\"content_type\":\"multipart/mixed\",\"params\":{\"boundary\":\"b\"}"
+        ));
+        assert!(out.contains("{\"name\":\"Subject\",\"value\":\"hé\"}"));
+        assert!(out.contains("\"path\":\"2.1\",\"content_type\":\"text/plain\""));
+        // sha256("abc") for the decoded PDF part, with its file name and size.
+        assert!(out.contains("\"filename\":\"a.pdf\",\"decoded_size\":3,\"decoded_sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\""));
+        assert!(out.contains("\"decoded_size\":null"));
+        assert_eq!(out.matches('{').count(), out.matches('}').count());
     }
 
     #[test]

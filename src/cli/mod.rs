@@ -1,5 +1,6 @@
 //! The `postern` command-line subcommands, one module per command family.
 
+pub mod convert;
 pub mod message;
 pub mod queue;
 pub mod route;

@@ -1,20 +1,523 @@
-//! `postern queue …` (filled in by the queue work).
+//! `postern queue …`: inspect and manage the mail queue, like `mailq`/`postqueue`/`postsuper`.
+//!
+//! Every subcommand works on a spool directory (`--spool`, default `./postern-data/spool`),
+//! whether or not a gateway is running on it:
+//!
+//! * `list`, `show`, `summary` only read the spool (`Spool::inspect`): no lock is taken and
+//!   nothing is changed, so they are safe beside a running gateway.
+//! * `hold`, `release`, `retry`, `delete` change it. When no gateway holds the spool lock the
+//!   command opens the queue itself and applies the change durably. When a gateway runs, the
+//!   command drops a request into the spool's `control/` directory (atomically: temporary
+//!   file, fsync, rename) and waits (`--wait`, default 10 s) for the gateway's answer: the
+//!   gateway's scheduler calls `Queue::poll_control` each time it wakes, at least once a
+//!   second, applies each request, writes `<request>.done` and removes the request. If no
+//!   answer comes in time the request stays queued and is applied when the gateway next
+//!   polls (exit status 75, EX_TEMPFAIL).
 
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use postern_queue::control::{self, Command};
+use postern_queue::queue::read_holds;
+use postern_queue::summary::{AGE_BUCKETS_MINUTES, Summary, summarize};
+use postern_queue::{
+    Queue, QueueConfig, QueueId, RecipientState, Spool, SpoolError, SpoolOptions, SpooledMessage,
+    Target, Timestamp,
+};
+
+/// Options shared by every `postern queue` subcommand.
+#[derive(Debug, clap::Args)]
+pub struct Opts {
+    /// The spool directory.
+    #[arg(long, default_value = "./postern-data/spool")]
+    spool: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for a running gateway to apply a change.
+    #[arg(long, default_value_t = 10)]
+    wait: u64,
+}
+
+/// What a change applies to: a queue id, `--destination NAME`, or `--all`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// A queue id (18 hex digits, as `list` shows).
+    id: Option<String>,
+    /// Every message for this destination (domain or relay host).
+    #[arg(long)]
+    destination: Option<String>,
+    /// Everything (hold all = the IMS transfer mode "none").
+    #[arg(long)]
+    all: bool,
+}
 
 /// `postern queue` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum QueueCmd {
-    /// Placeholder until the queue work lands.
-    Todo,
+    /// List queued messages with their recipients' states (like mailq).
+    List {
+        #[command(flatten)]
+        opts: Opts,
+    },
+    /// Show one message: envelope and per-recipient state.
+    Show {
+        /// The queue id.
+        id: String,
+        #[command(flatten)]
+        opts: Opts,
+    },
+    /// Hold a message, a destination, or everything.
+    Hold {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        opts: Opts,
+    },
+    /// Release a hold (`--all` releases every hold).
+    Release {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        opts: Opts,
+    },
+    /// Retry now: a message, a destination (like ETRN; clears its backoff), or everything.
+    Retry {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        opts: Opts,
+    },
+    /// Delete one message without notice.
+    Delete {
+        /// The queue id.
+        id: String,
+        #[command(flatten)]
+        opts: Opts,
+    },
+    /// Counts per state and per destination, by age (like qshape).
+    Summary {
+        #[command(flatten)]
+        opts: Opts,
+    },
 }
 
 /// Runs a `postern queue` subcommand.
 pub fn run(cmd: QueueCmd) -> ExitCode {
-    match cmd {
-        QueueCmd::Todo => {
-            eprintln!("postern queue: not implemented yet");
+    let result = match cmd {
+        QueueCmd::List { opts } => list(&opts),
+        QueueCmd::Show { id, opts } => parse_id(&id).and_then(|id| show(id, &opts)),
+        QueueCmd::Summary { opts } => summary(&opts),
+        QueueCmd::Hold { target, opts } => {
+            to_target(target).and_then(|t| change(Command::Hold(t), &opts))
+        }
+        QueueCmd::Release { target, opts } => {
+            to_target(target).and_then(|t| change(Command::Release(t), &opts))
+        }
+        QueueCmd::Retry { target, opts } => {
+            to_target(target).and_then(|t| change(Command::Retry(t), &opts))
+        }
+        QueueCmd::Delete { id, opts } => {
+            parse_id(&id).and_then(|id| change(Command::Delete(Target::Message(id)), &opts))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("postern queue: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn parse_id(s: &str) -> Result<QueueId, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
+
+fn to_target(t: TargetArgs) -> Result<Target, String> {
+    match (t.id, t.destination, t.all) {
+        (Some(id), None, false) => Ok(Target::Message(parse_id(&id)?)),
+        (None, Some(d), false) => Ok(Target::Destination(d.to_ascii_lowercase())),
+        (None, None, true) => Ok(Target::All),
+        _ => Err("give one of: a queue id, --destination NAME, --all".into()),
+    }
+}
+
+fn inspect(opts: &Opts) -> Result<Vec<SpooledMessage>, String> {
+    let rec = Spool::inspect(&opts.spool, &SpoolOptions::default())
+        .map_err(|e| format!("{}: {e}", opts.spool.display()))?;
+    for q in &rec.quarantined {
+        eprintln!(
+            "postern queue: warning: unreadable bytes in {} at {} ({} bytes): {}",
+            q.segment.display(),
+            q.offset,
+            q.len,
+            q.reason
+        );
+    }
+    Ok(rec.messages)
+}
+
+/// Applies a change directly when no gateway runs, else through `control/`.
+fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
+    let now = Timestamp::now();
+    match Queue::open(&opts.spool, QueueConfig::default(), now) {
+        Ok((q, rec)) => {
+            for q in &rec.quarantined {
+                eprintln!(
+                    "postern queue: quarantined {} ({})",
+                    q.copy
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.display().to_string()),
+                    q.reason
+                );
+            }
+            let answer = q.apply(&cmd, now).map_err(|e| e.to_string())?;
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(SpoolError::Locked(_)) => {
+            let req = control::submit(&opts.spool, &cmd).map_err(|e| e.to_string())?;
+            match control::wait_answer(&req, Duration::from_secs(opts.wait)) {
+                Some(answer) => {
+                    println!("gateway: {answer}");
+                    Ok(if answer.starts_with("ok") {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    })
+                }
+                None => {
+                    println!(
+                        "request {} queued; the running gateway applies it when its scheduler next polls",
+                        req.display()
+                    );
+                    Ok(ExitCode::from(75))
+                }
+            }
+        }
+        Err(e) => Err(format!("{}: {e}", opts.spool.display())),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a timestamp (proleptic Gregorian, UTC).
+fn iso(t: Timestamp) -> String {
+    let secs = t.0 / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn state_text(s: &RecipientState) -> String {
+    match s {
+        RecipientState::Pending => "pending".into(),
+        RecipientState::Deferred {
+            attempts,
+            next_attempt,
+            last_reply,
+            ..
+        } => {
+            format!(
+                "deferred ({attempts} attempts, next {}) {last_reply}",
+                iso(*next_attempt)
+            )
+        }
+        RecipientState::Delivered { at, reply } => format!("delivered {} {reply}", iso(*at)),
+        RecipientState::Failed { at, reason, reply } => {
+            format!("failed {} ({}) {reply}", iso(*at), reason.name())
+        }
+    }
+}
+
+fn state_json(s: &RecipientState) -> String {
+    match s {
+        RecipientState::Pending => r#""state":"pending""#.into(),
+        RecipientState::Deferred {
+            attempts,
+            first_failure,
+            next_attempt,
+            last_reply,
+            ..
+        } => format!(
+            r#""state":"deferred","attempts":{attempts},"first_failure":{},"next_attempt":{},"last_reply":{}"#,
+            json_str(&iso(*first_failure)),
+            json_str(&iso(*next_attempt)),
+            json_str(last_reply)
+        ),
+        RecipientState::Delivered { at, reply } => {
+            format!(
+                r#""state":"delivered","at":{},"reply":{}"#,
+                json_str(&iso(*at)),
+                json_str(reply)
+            )
+        }
+        RecipientState::Failed { at, reason, reply } => format!(
+            r#""state":"failed","at":{},"reason":{},"reply":{}"#,
+            json_str(&iso(*at)),
+            json_str(reason.name()),
+            json_str(reply)
+        ),
+    }
+}
+
+fn message_json(m: &SpooledMessage) -> String {
+    let rcpts: Vec<String> = m
+        .envelope
+        .recipients
+        .iter()
+        .zip(&m.state.recipients)
+        .map(|(r, s)| {
+            format!(
+                r#"{{"address":{},"destination":{},{}}}"#,
+                json_str(&r.address),
+                json_str(&r.destination),
+                state_json(s)
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"id":"{}","arrival":{},"size":{},"sender":{},"priority":"{}","held":{},"delay_notices_sent":{},"version":{},"recipients":[{}]}}"#,
+        m.id,
+        json_str(&iso(m.envelope.arrival)),
+        m.size,
+        json_str(&m.envelope.sender),
+        m.envelope.priority.name(),
+        m.state.held,
+        m.state.delay_notices_sent,
+        m.state.version,
+        rcpts.join(",")
+    )
+}
+
+fn message_text(m: &SpooledMessage, out: &mut String) {
+    let sender = if m.envelope.sender.is_empty() {
+        "<>"
+    } else {
+        &m.envelope.sender
+    };
+    let held = if m.state.held { " HELD" } else { "" };
+    let _ = writeln!(
+        out,
+        "{}{held} {:>9} {} {sender}",
+        m.id,
+        m.size,
+        iso(m.envelope.arrival)
+    );
+    for (r, s) in m.envelope.recipients.iter().zip(&m.state.recipients) {
+        let _ = writeln!(out, "    {:<40} {}", r.address, state_text(s));
+    }
+}
+
+fn holds_note(opts: &Opts) -> String {
+    let holds: Vec<String> = read_holds(&opts.spool)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if holds.is_empty() {
+        String::new()
+    } else {
+        format!("-- held: {}\n", holds.join(", "))
+    }
+}
+
+fn list(opts: &Opts) -> Result<ExitCode, String> {
+    let msgs = inspect(opts)?;
+    if opts.json {
+        let items: Vec<String> = msgs.iter().map(message_json).collect();
+        println!("[{}]", items.join(","));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    if msgs.is_empty() {
+        out.push_str("Mail queue is empty\n");
+    } else {
+        out.push_str("-Queue ID-------- ----Size Arrival------------- Sender / Recipients\n");
+        for m in &msgs {
+            message_text(m, &mut out);
+        }
+        let rcpts: usize = msgs.iter().map(|m| m.envelope.recipients.len()).sum();
+        let bytes: u64 = msgs.iter().map(|m| m.size).sum();
+        let _ = writeln!(
+            out,
+            "-- {} messages, {rcpts} recipients, {bytes} bytes",
+            msgs.len()
+        );
+    }
+    out.push_str(&holds_note(opts));
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(id: QueueId, opts: &Opts) -> Result<ExitCode, String> {
+    let msgs = inspect(opts)?;
+    let m = msgs
+        .iter()
+        .find(|m| m.id == id)
+        .ok_or_else(|| format!("no message {id} in the queue"))?;
+    if opts.json {
+        println!("{}", message_json(m));
+    } else {
+        let mut out = String::new();
+        let _ = writeln!(out, "id:        {}", m.id);
+        let _ = writeln!(out, "arrival:   {}", iso(m.envelope.arrival));
+        let _ = writeln!(out, "size:      {}", m.size);
+        let _ = writeln!(out, "sender:    <{}>", m.envelope.sender);
+        let _ = writeln!(out, "priority:  {}", m.envelope.priority.name());
+        let _ = writeln!(
+            out,
+            "held:      {}",
+            if m.state.held { "yes" } else { "no" }
+        );
+        let _ = writeln!(
+            out,
+            "notices:   {} delay notice(s) sent",
+            m.state.delay_notices_sent
+        );
+        for (r, s) in m.envelope.recipients.iter().zip(&m.state.recipients) {
+            let _ = writeln!(
+                out,
+                "recipient: {} via {}: {}",
+                r.address,
+                r.destination,
+                state_text(s)
+            );
+        }
+        print!("{out}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary_json(s: &Summary) -> String {
+    let buckets = |b: &[u64]| b.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let dests: Vec<String> = s
+        .destinations
+        .iter()
+        .map(|d| {
+            format!(
+                r#"{{"destination":{},"messages":{},"recipients":{},"deferred":{},"oldest_seconds":{},"age_buckets":[{}]}}"#,
+                json_str(&d.destination),
+                d.messages,
+                d.recipients,
+                d.deferred,
+                d.oldest.as_secs(),
+                buckets(&d.buckets)
+            )
+        })
+        .collect();
+    let bounds: Vec<String> = AGE_BUCKETS_MINUTES.iter().map(u64::to_string).collect();
+    format!(
+        r#"{{"messages":{},"held_messages":{},"recipients":{{"pending":{},"deferred":{},"delivered":{},"failed":{}}},"oldest_seconds":{},"age_bucket_upper_minutes":[{}],"age_buckets":[{}],"destinations":[{}]}}"#,
+        s.messages,
+        s.held_messages,
+        s.states.pending,
+        s.states.deferred,
+        s.states.delivered,
+        s.states.failed,
+        s.oldest.as_secs(),
+        bounds.join(","),
+        buckets(&s.buckets),
+        dests.join(",")
+    )
+}
+
+fn summary(opts: &Opts) -> Result<ExitCode, String> {
+    let msgs = inspect(opts)?;
+    let s = summarize(
+        msgs.iter().map(|m| (&m.envelope, &m.state)),
+        Timestamp::now(),
+    );
+    if opts.json {
+        println!("{}", summary_json(&s));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    let st = &s.states;
+    let _ = writeln!(
+        out,
+        "{} messages ({} held), recipients: {} pending, {} deferred, {} delivered, {} failed; oldest {} min",
+        s.messages,
+        s.held_messages,
+        st.pending,
+        st.deferred,
+        st.delivered,
+        st.failed,
+        s.oldest.as_secs() / 60
+    );
+    let _ = write!(out, "{:>30} {:>6}", "", "T");
+    for b in AGE_BUCKETS_MINUTES {
+        let _ = write!(out, " {b:>5}");
+    }
+    let _ = writeln!(
+        out,
+        " {:>5}",
+        format!("{}+", AGE_BUCKETS_MINUTES[AGE_BUCKETS_MINUTES.len() - 1])
+    );
+    let row = |out: &mut String, name: &str, total: u64, b: &[u64]| {
+        let _ = write!(out, "{name:>30} {total:>6}");
+        for n in b {
+            let _ = write!(out, " {n:>5}");
+        }
+        out.push('\n');
+    };
+    row(&mut out, "TOTAL", s.buckets.iter().sum(), &s.buckets);
+    for d in &s.destinations {
+        row(&mut out, &d.destination, d.recipients, &d.buckets);
+    }
+    out.push_str(&holds_note(opts));
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso(Timestamp(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(iso(Timestamp(951_782_400_000)), "2000-02-29T00:00:00Z");
+        assert_eq!(iso(Timestamp(1_700_000_000_000)), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn json_escaping() {
+        assert_eq!(json_str("a\"b\\c\n\u{1}é"), r#""a\"b\\c\n\u0001é""#);
     }
 }

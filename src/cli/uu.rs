@@ -19,12 +19,13 @@ use postern_message::uuencode::{self, Format, Strictness};
 #[derive(Debug, clap::Subcommand)]
 pub enum UuCmd {
     /// Encode FILE (standard input when absent or `-`) as NAME, like `uuencode [FILE] NAME`.
+    #[command(override_usage = "postern uu encode [-m] [FILE] NAME")]
     Encode {
         /// Use the base64 form (`begin-base64`), like `uuencode -m`.
         #[arg(short = 'm', long = "base64")]
         base64: bool,
         /// `[FILE] NAME`: the input file (optional) and the name written on the `begin` line.
-        #[arg(num_args = 1..=2, required = true, value_names = ["FILE", "NAME"])]
+        #[arg(num_args = 1..=2, required = true, value_name = "ARGS")]
         args: Vec<String>,
     },
     /// Decode the first uuencoded block of FILE (standard input when absent or `-`).

@@ -129,7 +129,10 @@ fn quoted(s: &[u8], start: usize) -> (Cow<'_, [u8]>, usize) {
     while j < end {
         match s[j] {
             b'\\' if j + 1 < end => {
-                out.push(s[j + 1]);
+                // An escaped line break is still folding, not content.
+                if !matches!(s[j + 1], b'\r' | b'\n') {
+                    out.push(s[j + 1]);
+                }
                 j += 1;
             }
             b'\r' | b'\n' => {}
@@ -168,11 +171,12 @@ pub fn parse_list(raw: &[u8]) -> AddressList<'_> {
     let mut list = AddressList::default();
     let mut group: Option<Group<'_>> = None;
     let mut entry = Entry::default();
+    let mut scan = AngleScan::default();
     let mut i = 0;
     while i < toks.len() {
         match &toks[i] {
             Tok::Special(b'<') => {
-                let (addr, next) = angle(&toks, i + 1);
+                let (addr, next) = angle(&toks, i + 1, &mut scan);
                 entry.angle.get_or_insert(addr);
                 i = next;
                 continue;
@@ -262,21 +266,48 @@ fn mailbox<'a>(e: Entry<'_, 'a>) -> Option<Mailbox<'a>> {
     }
 }
 
-/// Reads an angle address from after `<` to `>` (or the end of the entry); an obsolete
-/// route (everything up to the last `:`) is dropped.
-fn angle<'a>(toks: &[Tok<'a>], start: usize) -> (Cow<'a, str>, usize) {
-    let mut i = start;
-    let mut parts_start = start;
-    while i < toks.len() {
-        match toks[i] {
-            Tok::Special(b'>') => break,
-            Tok::Special(b',' | b';') if i > start && !route_ahead(toks, i) => break,
-            Tok::Special(b':') => parts_start = i + 1,
-            _ => {}
+/// Where the current `<…>` ends and its last `:` (the end of an obsolete route), found
+/// once and reused by later `<` in the same stretch, so that `<` and `,` soup stays linear.
+#[derive(Default)]
+struct AngleScan {
+    /// Index of the next `>` (or the token count); valid for starts up to it.
+    close: usize,
+    /// Index of the last `:` before `close`.
+    last_colon: Option<usize>,
+    valid: bool,
+}
+
+impl AngleScan {
+    fn at(&mut self, toks: &[Tok<'_>], start: usize) -> (usize, Option<usize>) {
+        if !self.valid || start > self.close {
+            self.close = toks[start..]
+                .iter()
+                .position(|t| matches!(t, Tok::Special(b'>')))
+                .map_or(toks.len(), |p| start + p);
+            self.last_colon = toks[start..self.close]
+                .iter()
+                .rposition(|t| matches!(t, Tok::Special(b':')))
+                .map(|p| start + p);
+            self.valid = true;
         }
-        i += 1;
+        (self.close, self.last_colon.filter(|&c| c >= start))
     }
-    let words: Vec<&Tok<'a>> = toks[parts_start..i]
+}
+
+/// Reads an angle address from after `<` to `>` (or, when `>` is missing, to the end of
+/// the entry); an obsolete route (everything up to the last `:`) is dropped.
+fn angle<'a>(toks: &[Tok<'a>], start: usize, scan: &mut AngleScan) -> (Cow<'a, str>, usize) {
+    let (close, last_colon) = scan.at(toks, start);
+    // A `,` or `;` not followed by the route's `:` ends a malformed address early.
+    let end = (start..close)
+        .find(|&i| {
+            i > start
+                && matches!(toks[i], Tok::Special(b',' | b';'))
+                && last_colon.is_none_or(|c| i > c)
+        })
+        .unwrap_or(close);
+    let parts_start = last_colon.filter(|&c| c < end).map_or(start, |c| c + 1);
+    let words: Vec<&Tok<'a>> = toks[parts_start..end]
         .iter()
         .filter(|t| !matches!(t, Tok::Comment(_)))
         .collect();
@@ -284,20 +315,12 @@ fn angle<'a>(toks: &[Tok<'a>], start: usize) -> (Cow<'a, str>, usize) {
         [Tok::Atom(a)] => charset::decode_lenient(a),
         ws => Cow::Owned(join_addr(ws)),
     };
-    let next = if matches!(toks.get(i), Some(Tok::Special(b'>'))) {
-        i + 1
+    let next = if end == close && close < toks.len() {
+        close + 1
     } else {
-        i
+        end
     };
     (addr, next)
-}
-
-/// Inside `<…>`, a `,` belongs to an obsolete route when a `:` follows before `>`.
-fn route_ahead(toks: &[Tok<'_>], from: usize) -> bool {
-    toks[from..]
-        .iter()
-        .take_while(|t| !matches!(t, Tok::Special(b'>')))
-        .any(|t| matches!(t, Tok::Special(b':')))
 }
 
 /// Joins address tokens without spaces, re-quoting quoted local parts that need it.
@@ -460,6 +483,30 @@ mod tests {
         );
         assert!(parse_list(b"").is_empty());
         let _ = parse_list(b"<<<>>>:;:;\"(((");
+    }
+
+    #[test]
+    fn fuzz_escaped_line_break_in_quoted_local_part() {
+        let raw = [
+            0x41, 0x20, 0x47, 0x6f, 0x68, 0x40, 0x22, 0x20, 0x77, 0x65, 0x1, 0x0, 0xec, 0x68, 0x65,
+            0x74, 0x27, 0x5c, 0x5c, 0x5c, 0x5c, 0x5c, 0x5c, 0xf4, 0x2c, 0x65, 0x74, 0x27, 0x5c,
+            0x5c, 0x5c, 0x5c, 0x5c, 0x5c, 0xf4, 0x2c, 0x65, 0x2e, 0x65, 0x1, 0x27, 0x5c, 0x5c,
+            0x5c, 0x5c, 0x5c, 0x5c, 0x28, 0x5c, 0x68, 0x65, 0x74, 0x27, 0x5c, 0x5c, 0x5c, 0x5c,
+            0x5c, 0x5c, 0x5c, 0x5c, 0x23, 0x5c, 0x5c, 0x5c, 0x5c, 0x5c, 0x5c, 0x5c, 0xa, 0x0, 0x0,
+            0x0, 0x0, 0x0, 0x0, 0x0, 0x5c, 0x5c, 0x5d, 0x5c, 0x1, 0xb9, 0x3e, 0x3b,
+        ];
+        for m in parse_list(&raw).mailboxes() {
+            assert!(!m.address.contains('\n'));
+        }
+        assert_eq!(mbs("\"a\\\nb\"@x"), one(None, "ab@x"));
+    }
+
+    #[test]
+    fn angle_soup_stays_linear() {
+        let soup = "<a,".repeat(50_000);
+        assert_eq!(parse_list(soup.as_bytes()).mailboxes().count(), 50_000);
+        let soup = "<".repeat(100_000) + ":" + &",".repeat(100_000);
+        let _ = parse_list(soup.as_bytes());
     }
 
     #[test]

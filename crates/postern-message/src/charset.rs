@@ -52,13 +52,41 @@ pub fn decode<'a>(label: &[u8], bytes: &'a [u8]) -> Cow<'a, str> {
 /// Decodes with a known encoding, without BOM sniffing (a MIME label is authoritative).
 pub fn decode_with<'a>(enc: &'static Encoding, bytes: &'a [u8]) -> Cow<'a, str> {
     if enc == UTF_8 {
-        return String::from_utf8_lossy(bytes);
+        // `from_utf8` is much faster than the lossy path on the (usual) valid input.
+        return match std::str::from_utf8(bytes) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
     }
     if enc.is_ascii_compatible() && bytes.is_ascii() {
         // ASCII is the same in every ASCII-compatible charset: no copy needed.
         return Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default());
     }
     enc.decode_without_bom_handling(bytes).0
+}
+
+/// Like [`decode`] (with `None`: [`decode_lenient`]) for bytes already owned: reuses the
+/// buffer when it is valid UTF-8 and the charset is UTF-8 or the bytes are ASCII.
+pub fn decode_owned(label: Option<&[u8]>, bytes: Vec<u8>) -> String {
+    let enc = label.and_then(lookup);
+    let reusable = match enc {
+        Some(e) => e == UTF_8 || (e.is_ascii_compatible() && bytes.is_ascii()),
+        None => true,
+    };
+    if reusable {
+        match String::from_utf8(bytes) {
+            Ok(s) => return s,
+            Err(e) => return decode_fallback(enc, e.as_bytes()),
+        }
+    }
+    decode_fallback(enc, &bytes)
+}
+
+fn decode_fallback(enc: Option<&'static Encoding>, bytes: &[u8]) -> String {
+    match enc {
+        Some(e) => decode_with(e, bytes).into_owned(),
+        None => decode_lenient(bytes).into_owned(),
+    }
 }
 
 /// Decodes bytes of unknown charset (8-bit header text, unlabelled text): UTF-8 when valid,
@@ -100,6 +128,15 @@ mod tests {
         assert_eq!(decode(b"utf8", "ü".as_bytes()), "ü");
         assert_eq!(decode(b"iso8859-15", b"\xa4"), "€");
         assert_eq!(decode(b"utf-8", b"a\xffb"), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn owned_decoding() {
+        assert_eq!(decode_owned(Some(b"utf-8"), "é".as_bytes().to_vec()), "é");
+        assert_eq!(decode_owned(Some(b"utf-8"), b"a\xff".to_vec()), "a\u{fffd}");
+        assert_eq!(decode_owned(Some(b"latin1"), b"\xe9".to_vec()), "é");
+        assert_eq!(decode_owned(None, b"\xe9".to_vec()), "é");
+        assert_eq!(decode_owned(Some(b"koi8-r"), b"abc".to_vec()), "abc");
     }
 
     #[test]

@@ -1,1 +1,951 @@
-//! Conversions over a parsed message: MIME to uuencode and back, charset translation, 8bit to 7bit (filled in by the codec work).
+//! Conversions over a parsed message, each writing a new one, as the Exchange IMS did per
+//! e-mail domain:
+//!
+//! * [`mime_to_uuencode`]: the text becomes a single plain body and every attachment (and
+//!   nested message) a uuencoded block after it, for domains set to uuencode (Microsoft
+//!   Mail 3.x gateways and the like).
+//! * [`uuencode_to_mime`]: text parts carrying uuencoded blocks become `multipart/mixed`
+//!   with the text and real attachments.
+//! * [`translate_charset`]: body text re-encoded in a target charset, `Content-Type`
+//!   updated. Characters the target cannot represent become `?` and are counted in
+//!   [`Report::unrepresentable`] — visible in the text, never silently dropped.
+//! * [`downgrade_to_7bit`]: 8bit/binary parts re-encoded as quoted-printable (mostly
+//!   ASCII text) or base64, raw 8-bit header fields RFC 2047-encoded, for peers without
+//!   8BITMIME.
+//!
+//! **Protected parts are never altered.** `multipart/signed`, `multipart/encrypted`,
+//! `application/(x-)pkcs7-mime`, `application/pgp-encrypted` and text carrying inline PGP
+//! (`-----BEGIN PGP`) are copied byte for byte by every conversion; a message that *is*
+//! protected at the top is returned unchanged. [`mime_to_uuencode`], which would have to
+//! take such a part apart, leaves any message containing one unchanged. The
+//! [`Report`] says what was protected (and, for the 7bit downgrade, what had to stay
+//! 8-bit because of it).
+//!
+//! Parts a conversion does not need to touch are copied byte for byte too; multipart
+//! containers that are rebuilt get a new boundary and lose their preamble and epilogue.
+
+use std::borrow::Cow;
+
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
+
+use crate::builder::{Body, Part as OutPart, write_body, write_field, write_raw_field};
+use crate::charset;
+use crate::encode::{ContentStats, MAX_LINE, encode_unstructured};
+use crate::header::Header;
+use crate::message::{Message, Part, PartKind};
+use crate::uuencode::{self, Format, Strictness};
+
+/// A converted message and what the conversion did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Converted {
+    /// The new message (CRLF line ends where written anew).
+    pub message: Vec<u8>,
+    /// What was done.
+    pub report: Report,
+}
+
+/// What a conversion did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Whether the output differs from the input at all.
+    pub changed: bool,
+    /// Parts re-encoded or rewritten.
+    pub parts_converted: usize,
+    /// Files moved into or out of uuencoded blocks.
+    pub attachments: usize,
+    /// Characters replaced by `?` because the target charset cannot represent them.
+    pub unrepresentable: usize,
+    /// Header fields RFC 2047-encoded (7bit downgrade).
+    pub headers_encoded: usize,
+    /// Signed or encrypted parts copied unaltered.
+    pub protected_parts: usize,
+    /// Parts that still need 8BITMIME after a 7bit downgrade (inside protected parts).
+    pub left_8bit: usize,
+}
+
+/// Why a conversion could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// The target charset label is unknown (or one encoding_rs cannot encode to).
+    #[error("unknown or unsupported target charset {0:?}")]
+    UnknownCharset(String),
+}
+
+/// Header fields a conversion regenerates (they describe the content).
+fn is_content_field(h: &Header<'_>) -> bool {
+    let n = h.name();
+    n.len() > 8 && n[..8].eq_ignore_ascii_case("content-") || h.is("mime-version")
+}
+
+/// True for a part that no conversion may alter.
+fn is_protected(part: &Part<'_>) -> bool {
+    let ct = part.content_type();
+    ct.is("multipart", "signed")
+        || ct.is("multipart", "encrypted")
+        || ct.is("application", "pkcs7-mime")
+        || ct.is("application", "x-pkcs7-mime")
+        || ct.is("application", "pgp-encrypted")
+        || ct.ty() == "text"
+            && matches!(part.kind(), PartKind::Leaf)
+            && memchr::memmem::find(part.raw_body(), b"-----BEGIN PGP").is_some()
+}
+
+fn contains_protected(msg: &Message<'_>, i: usize) -> bool {
+    let p = &msg.parts()[i];
+    is_protected(p) || p.children().iter().any(|&c| contains_protected(msg, c))
+}
+
+/// The part's bytes as they were, header block and body, without the line break that
+/// belongs to the next boundary.
+fn raw_part<'a>(msg: &Message<'a>, i: usize) -> &'a [u8] {
+    let span = msg.parts()[i].span();
+    let bytes = &msg.input()[span];
+    if i == 0 {
+        return bytes;
+    }
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+/// Writes the top-level fields other than the content fields, then `MIME-Version` (when
+/// `mime`), then the body.
+fn write_message(
+    msg: &Message<'_>,
+    body: &OutPart,
+    mime: bool,
+    encode_8bit: bool,
+    report: &mut Report,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.input().len() + 1024);
+    write_fields(
+        msg.headers().iter().filter(|h| !is_content_field(h)),
+        encode_8bit,
+        report,
+        &mut out,
+    );
+    if mime {
+        write_field("MIME-Version", "1.0", &mut out);
+    }
+    write_body(body, &mut out);
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Address fields, rebuilt from their parsed mailboxes when they must be encoded.
+const ADDRESS_FIELDS: &[&str] = &[
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "reply-to",
+    "sender",
+    "resent-from",
+    "resent-to",
+    "resent-cc",
+    "resent-sender",
+];
+
+fn write_fields<'h, 'a: 'h>(
+    headers: impl Iterator<Item = &'h Header<'a>>,
+    encode_8bit: bool,
+    report: &mut Report,
+    out: &mut Vec<u8>,
+) {
+    for h in headers {
+        if encode_8bit && !h.raw_value().is_ascii() {
+            report.headers_encoded += 1;
+            let rebuilt = if ADDRESS_FIELDS.iter().any(|n| h.is(n)) {
+                h.addresses()
+                    .mailboxes()
+                    .map(|m| {
+                        crate::builder::Mailbox {
+                            name: m.name.as_ref().map(|n| n.to_string()),
+                            address: m.address.to_string(),
+                        }
+                        .to_header()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                String::new()
+            };
+            // An address that is itself 8-bit cannot be made 7-bit (that needs SMTPUTF8):
+            // such a field is encoded as text, which keeps it readable if not usable.
+            let value = if !rebuilt.is_empty() && rebuilt.is_ascii() {
+                rebuilt
+            } else {
+                encode_unstructured(&h.value())
+            };
+            write_field(h.name(), &value, out);
+        } else {
+            write_raw_field(h.name(), h.raw_value(), out);
+        }
+    }
+}
+
+/// The part's own fields other than Content-Type, -Transfer-Encoding and -Disposition,
+/// kept as they were.
+fn other_fields(part: &Part<'_>) -> Vec<(String, Vec<u8>)> {
+    part.headers()
+        .iter()
+        .filter(|h| {
+            !h.is("content-type")
+                && !h.is("content-transfer-encoding")
+                && !h.is("content-disposition")
+                && !h.is("mime-version")
+        })
+        .map(|h| (h.name().to_string(), h.raw_value().to_vec()))
+        .collect()
+}
+
+/// Parameters worth carrying over: those with a proper token for a name (a name with
+/// 8-bit or special characters is junk no reader would understand).
+fn clean_params(params: &[crate::params::Param<'_>], skip: &str) -> Vec<(String, String)> {
+    params
+        .iter()
+        .filter(|q| {
+            !q.name.is_empty()
+                && !q.name.eq_ignore_ascii_case(skip)
+                && q.name
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=*'%".contains(&b))
+        })
+        .map(|q| (q.name.to_ascii_lowercase(), q.value.to_string()))
+        .collect()
+}
+
+/// `type/subtype` made of ASCII token characters.
+fn is_token_pair(s: &str) -> bool {
+    s.split_once('/').is_some_and(|(t, u)| {
+        let tok = |x: &str| {
+            !x.is_empty()
+                && x.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+        };
+        tok(t) && tok(u)
+    })
+}
+
+/// A new leaf carrying over a parsed part's type, parameters, disposition and other
+/// fields, with new content.
+fn leaf_like(part: &Part<'_>, bytes: Vec<u8>) -> OutPart {
+    let ct = part.content_type();
+    let essence = ct.essence();
+    let essence = if is_token_pair(&essence) {
+        essence
+    } else {
+        "application/octet-stream".to_string()
+    };
+    let mut p = OutPart::leaf(&essence, bytes);
+    p.params = clean_params(&ct.params, "");
+    if let Some(d) = part.disposition() {
+        let kind = d.kind().to_ascii_lowercase();
+        p.disposition = Some(
+            if kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !kind.is_empty() {
+                kind
+            } else {
+                "attachment".into()
+            },
+        );
+        p.disposition_params = clean_params(&d.params, "");
+    }
+    p.raw_headers = other_fields(part);
+    p
+}
+
+/// A copy of part `i` exactly as it was.
+fn unchanged(msg: &Message<'_>, i: usize) -> OutPart {
+    OutPart::raw(raw_part(msg, i).to_vec())
+}
+
+/// The top part when nothing in it changed: its content fields and body as they were.
+fn unchanged_root(msg: &Message<'_>) -> OutPart {
+    let root = msg.root();
+    let mut raw = Vec::new();
+    for h in root.headers().iter().filter(|h| is_content_field(h)) {
+        if !h.is("mime-version") {
+            write_raw_field(h.name(), h.raw_value(), &mut raw);
+        }
+    }
+    raw.extend_from_slice(b"\r\n");
+    let body_start = msg.input().len() - root_body_len(msg);
+    raw.extend_from_slice(&msg.input()[body_start..]);
+    OutPart::raw(raw)
+}
+
+/// Length of everything after the top-level header block.
+fn root_body_len(msg: &Message<'_>) -> usize {
+    msg.input().len() - offset_in(msg.input(), msg.root().raw_body())
+}
+
+fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
+}
+
+/// Shared driver for the part-by-part conversions (charset, 7bit).
+struct Walker<'m, 'a, F> {
+    msg: &'m Message<'a>,
+    report: Report,
+    leaf: F,
+    /// 7bit mode: rebuild containers whose own fields or preamble/epilogue are 8-bit, and
+    /// encode 8-bit fields of nested messages.
+    seven_bit: bool,
+}
+
+impl<'a, F> Walker<'_, 'a, F>
+where
+    F: FnMut(&Part<'a>, &mut Report) -> Option<OutPart>,
+{
+    /// `None` when part `i` (and everything in it) stays as it was.
+    fn part(&mut self, i: usize) -> Option<OutPart> {
+        let mut out = self.part_inner(i)?;
+        // The top of a message (or of a nested one) has its other fields written with the
+        // message's; the part keeps only its content fields.
+        let parts = self.msg.parts();
+        let top = parts[i]
+            .parent()
+            .is_none_or(|p| matches!(parts[p].kind(), PartKind::Message));
+        if top {
+            let content = |n: &str| n.len() > 8 && n[..8].eq_ignore_ascii_case("content-");
+            out.raw_headers.retain(|(n, _)| content(n));
+            out.headers.retain(|(n, _)| content(n));
+        }
+        if self.seven_bit {
+            // 8-bit fields of the part: decoded, then written RFC 2047-encoded.
+            let (eight, seven): (Vec<_>, Vec<_>) =
+                out.raw_headers.drain(..).partition(|(_, v)| !v.is_ascii());
+            out.raw_headers = seven;
+            for (n, v) in eight {
+                self.report.headers_encoded += 1;
+                let value = Header::new(n.as_bytes(), &v).value().into_owned();
+                out.headers.push((n, value));
+            }
+        }
+        Some(out)
+    }
+
+    fn part_inner(&mut self, i: usize) -> Option<OutPart> {
+        let part = &self.msg.parts()[i];
+        if is_protected(part) {
+            self.report.protected_parts += 1;
+            return None;
+        }
+        match part.kind() {
+            PartKind::Leaf => (self.leaf)(part, &mut self.report),
+            PartKind::Multipart { .. } => {
+                let children: Vec<usize> = part.children().to_vec();
+                let converted: Vec<Option<OutPart>> =
+                    children.iter().map(|&c| self.part(c)).collect();
+                if converted.iter().all(Option::is_none) && !self.container_needs_7bit(part) {
+                    return None;
+                }
+                let parts = children
+                    .iter()
+                    .zip(converted)
+                    .map(|(&c, p)| p.unwrap_or_else(|| unchanged(self.msg, c)))
+                    .collect();
+                let sub = part.content_type().subtype();
+                let sub = if is_token_pair(&format!("multipart/{sub}")) {
+                    sub
+                } else {
+                    "mixed"
+                };
+                let mut out = OutPart::multipart(sub, parts);
+                out.params = clean_params(&part.content_type().params, "boundary");
+                out.raw_headers = other_fields(part);
+                Some(out)
+            }
+            PartKind::Message => {
+                let &child = part.children().first()?;
+                let force = self.container_needs_7bit(part)
+                    || self.seven_bit
+                        && self.msg.parts()[child]
+                            .headers()
+                            .iter()
+                            .any(|h| !h.raw_value().is_ascii());
+                let nested = match self.nested(child) {
+                    Some(n) => n,
+                    None if force => self.nested_fields_only(child),
+                    None => return None,
+                };
+                let mut out = leaf_like(part, Vec::new());
+                out.body = Body::Message(nested);
+                Some(out)
+            }
+        }
+    }
+
+    /// A nested message converted in place: its fields, then its converted body.
+    fn nested(&mut self, child: usize) -> Option<Vec<u8>> {
+        let converted = self.part(child)?;
+        Some(self.write_nested(child, &converted))
+    }
+
+    /// A nested message whose body stays as it was but whose fields must be encoded.
+    fn nested_fields_only(&mut self, child: usize) -> Vec<u8> {
+        let inner = &self.msg.parts()[child];
+        let mut raw = Vec::new();
+        for h in inner.headers().iter().filter(|h| is_content_field(h)) {
+            if !h.is("mime-version") {
+                write_raw_field(h.name(), h.raw_value(), &mut raw);
+            }
+        }
+        raw.extend_from_slice(b"\r\n");
+        let start = offset_in(self.msg.input(), inner.raw_body());
+        let end = inner.span().start + raw_part(self.msg, child).len();
+        raw.extend_from_slice(&self.msg.input()[start.min(end)..end]);
+        self.write_nested(child, &OutPart::raw(raw))
+    }
+
+    fn write_nested(&mut self, child: usize, body: &OutPart) -> Vec<u8> {
+        let inner = &self.msg.parts()[child];
+        let mut out = Vec::new();
+        write_fields(
+            inner.headers().iter().filter(|h| !is_content_field(h)),
+            self.seven_bit,
+            &mut self.report,
+            &mut out,
+        );
+        write_field("MIME-Version", "1.0", &mut out);
+        write_body(body, &mut out);
+        out
+    }
+
+    /// 7bit mode: whether a container must be rebuilt for its own 8-bit octets (fields,
+    /// preamble, epilogue), though its children need nothing.
+    fn container_needs_7bit(&self, part: &Part<'_>) -> bool {
+        if !self.seven_bit {
+            return false;
+        }
+        let fields = part
+            .headers()
+            .iter()
+            .filter(|h| part.parent().is_some() || is_content_field(h))
+            .any(|h| !h.raw_value().is_ascii());
+        let text = match part.kind() {
+            PartKind::Multipart {
+                preamble, epilogue, ..
+            } => {
+                let input = self.msg.input();
+                !input[preamble.clone()].is_ascii() || !input[epilogue.clone()].is_ascii()
+            }
+            _ => false,
+        };
+        fields || text
+    }
+}
+
+/// Runs a part-by-part conversion and writes the result (or the input unchanged).
+fn walk<'a>(
+    msg: &Message<'a>,
+    encode_8bit_headers: bool,
+    leaf: impl FnMut(&Part<'a>, &mut Report) -> Option<OutPart>,
+) -> Converted {
+    let mut w = Walker {
+        msg,
+        report: Report::default(),
+        leaf,
+        seven_bit: encode_8bit_headers,
+    };
+    let root = w.part(0);
+    let mut report = w.report;
+    // 7bit mode: any 8-bit octet left (in a field, or in a line the parser skipped) means
+    // the message must be written anew.
+    let headers_need = encode_8bit_headers && !msg.input().is_ascii();
+    if is_protected(msg.root()) || root.is_none() && !headers_need {
+        return Converted {
+            message: msg.input().to_vec(),
+            report,
+        };
+    }
+    let body = root.unwrap_or_else(|| unchanged_root(msg));
+    let message = write_message(msg, &body, true, encode_8bit_headers, &mut report);
+    report.changed = true;
+    Converted { message, report }
+}
+
+/// Re-encodes every 8bit or binary part (and any part whose content breaks 7bit: 8-bit
+/// octets, NUL, bare CR, lines over 998) as quoted-printable or base64, whichever the
+/// content suits, RFC 2047-encodes raw 8-bit header fields, and converts nested messages
+/// in place (a `message/rfc822` part may not itself be encoded). Protected parts stay as
+/// they were; if they need 8BITMIME, [`Report::left_8bit`] counts them.
+///
+/// ```
+/// use postern_message::{Message, convert::downgrade_to_7bit};
+/// let raw = "Subject: café\r\nContent-Type: text/plain; charset=utf-8\r\n\
+///            Content-Transfer-Encoding: 8bit\r\n\r\nVoilà le café.\r\n";
+/// let out = downgrade_to_7bit(&Message::parse(raw.as_bytes()));
+/// assert!(out.message.is_ascii());
+/// let back = Message::parse(&out.message);
+/// assert_eq!(back.subject().as_deref(), Some("café"));
+/// assert_eq!(back.root().text().as_deref(), Some("Voilà le café.\r\n"));
+/// ```
+pub fn downgrade_to_7bit(msg: &Message<'_>) -> Converted {
+    let mut converted = walk(msg, true, |part, report| {
+        let raw = part.raw_body();
+        // Whatever the declared encoding: a base64 or QP body can carry stray 8-bit junk,
+        // and decoding then re-encoding it is the only way to make it 7-bit.
+        let needs = !ContentStats::of(raw).is_seven_bit();
+        let headers_8bit = part.headers().iter().any(|h| !h.raw_value().is_ascii());
+        if !needs && !headers_8bit {
+            return None;
+        }
+        report.parts_converted += 1;
+        Some(leaf_like(part, part.decoded_body().into_owned()))
+    });
+    converted.report.left_8bit = count_protected_8bit(msg);
+    converted
+}
+
+fn count_protected_8bit(msg: &Message<'_>) -> usize {
+    (0..msg.parts().len())
+        .filter(|&i| is_protected(&msg.parts()[i]))
+        .filter(|&i| {
+            let raw = raw_part(msg, i);
+            !ContentStats::of(raw).is_seven_bit() || ContentStats::of(raw).longest_line > MAX_LINE
+        })
+        .count()
+}
+
+/// The encoding to write a target charset with, and the label to declare.
+fn target_encoding(label: &str) -> Result<(&'static Encoding, String, bool), ConvertError> {
+    let lower = label.trim().to_ascii_lowercase();
+    let enc = charset::lookup(lower.as_bytes())
+        .ok_or_else(|| ConvertError::UnknownCharset(label.to_string()))?;
+    // encoding_rs encodes UTF-16 and replacement as UTF-8: refuse rather than mislabel.
+    if enc.output_encoding() != enc {
+        return Err(ConvertError::UnknownCharset(label.to_string()));
+    }
+    // A true ISO-8859-1 (or US-ASCII) target: encoding_rs treats these as windows-1252,
+    // whose 0x80–0x9F are not in ISO-8859-1, so those count as unrepresentable.
+    let strict_latin1 = enc == WINDOWS_1252 && !lower.contains("1252");
+    let declared = if enc == WINDOWS_1252 && strict_latin1 {
+        if lower.contains("ascii") {
+            "us-ascii".to_string()
+        } else {
+            "iso-8859-1".to_string()
+        }
+    } else {
+        enc.name().to_ascii_lowercase()
+    };
+    Ok((enc, declared, strict_latin1))
+}
+
+/// Encodes `text` in `enc`, replacing what it cannot represent by `?`; returns the bytes
+/// and the number of replacements.
+pub fn encode_text(text: &str, enc: &'static Encoding, ascii_only: bool) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(text.len());
+    let mut replaced = 0;
+    let mut buf = [0u8; 8];
+    let mut encoder = enc.new_encoder();
+    for c in text.chars() {
+        let s = c.encode_utf8(&mut [0; 4]).to_string();
+        let (result, _, written) =
+            encoder.encode_from_utf8_without_replacement(&s, &mut buf, false);
+        let ok = matches!(result, encoding_rs::EncoderResult::InputEmpty);
+        let bytes = &buf[..written];
+        let fits = ok && (!ascii_only || bytes.iter().all(|&b| !(0x80..0xa0).contains(&b)));
+        if fits {
+            out.extend_from_slice(bytes);
+        } else {
+            out.push(b'?');
+            replaced += 1;
+        }
+    }
+    (out, replaced)
+}
+
+/// Re-encodes the body text (`text/plain` and `text/html` parts that are not attachments)
+/// in `charset`, declaring it in each Content-Type. Characters the charset cannot hold
+/// become `?`, counted in [`Report::unrepresentable`]. `iso-8859-1` and `us-ascii` mean
+/// the real thing here (no windows-1252 extras), though decoding treats them as
+/// windows-1252 as the WHATWG standard does.
+///
+/// ```
+/// use postern_message::{Message, convert::translate_charset};
+/// let raw = "Content-Type: text/plain; charset=utf-8\r\n\r\nnaïve — 日本\r\n";
+/// let out = translate_charset(&Message::parse(raw.as_bytes()), "iso-8859-1").unwrap();
+/// assert_eq!(out.report.unrepresentable, 3);
+/// let back = Message::parse(&out.message);
+/// assert_eq!(back.root().content_type().param("charset"), Some("iso-8859-1"));
+/// assert_eq!(back.root().text().as_deref(), Some("naïve ? ??\r\n"));
+/// ```
+pub fn translate_charset(msg: &Message<'_>, charset: &str) -> Result<Converted, ConvertError> {
+    let (enc, declared, strict_latin1) = target_encoding(charset)?;
+    Ok(walk(msg, false, |part, report| {
+        let ct = part.content_type();
+        if !(ct.is("text", "plain") || ct.is("text", "html")) || part.is_attachment() {
+            return None;
+        }
+        let current = ct.param("charset").map(str::to_ascii_lowercase);
+        if current.as_deref() == Some(declared.as_str()) {
+            return None;
+        }
+        let text = part.text().unwrap_or(Cow::Borrowed(""));
+        let (bytes, replaced) = if enc == UTF_8 {
+            (text.as_bytes().to_vec(), 0)
+        } else {
+            encode_text(&text, enc, strict_latin1)
+        };
+        report.unrepresentable += replaced;
+        report.parts_converted += 1;
+        let mut p = leaf_like(part, bytes);
+        p.params.retain(|(n, _)| n != "charset");
+        p.params.insert(0, ("charset".into(), declared.clone()));
+        Some(p)
+    }))
+}
+
+/// A file name for a part that has none, from its path and type.
+fn default_name(msg: &Message<'_>, i: usize) -> String {
+    let part = &msg.parts()[i];
+    let ct = part.content_type();
+    let ext = match (ct.ty(), ct.subtype()) {
+        ("text", "html") => "html",
+        ("text", _) => "txt",
+        ("message", _) => "eml",
+        ("image", "jpeg") => "jpg",
+        ("image", s) | ("audio", s) | ("video", s) if s.len() <= 4 => s,
+        ("application", "pdf") => "pdf",
+        ("application", "zip") => "zip",
+        _ => "bin",
+    };
+    let path = msg.path(i);
+    let stem = if path.is_empty() {
+        "part".to_string()
+    } else {
+        format!("part{}", path.replace('.', "-"))
+    };
+    format!("{stem}.{ext}")
+}
+
+/// A name fit for a `begin` line: one line, no surrounding blanks.
+fn begin_name(name: &str) -> String {
+    let n: String = name
+        .chars()
+        .map(|c| if c.is_control() { '_' } else { c })
+        .collect();
+    let n = n.trim();
+    if n.is_empty() {
+        "attachment".into()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Collects the body text and the files of part `i` for [`mime_to_uuencode`].
+fn collect_uu(
+    msg: &Message<'_>,
+    i: usize,
+    texts: &mut Vec<String>,
+    files: &mut Vec<(String, Vec<u8>)>,
+) {
+    let part = &msg.parts()[i];
+    match part.kind() {
+        PartKind::Multipart { .. } if part.content_type().is("multipart", "alternative") => {
+            let children = part.children();
+            let plain = children
+                .iter()
+                .find(|&&c| msg.parts()[c].content_type().is("text", "plain"));
+            if let Some(&c) = plain.or(children.last()) {
+                collect_uu(msg, c, texts, files);
+            }
+        }
+        PartKind::Multipart { .. } => {
+            for &c in part.children() {
+                collect_uu(msg, c, texts, files);
+            }
+        }
+        PartKind::Message => {
+            let name = part
+                .filename()
+                .map_or_else(|| default_name(msg, i), Cow::into_owned);
+            let nested = part
+                .children()
+                .first()
+                .map_or(&[][..], |&c| raw_part(msg, c));
+            files.push((begin_name(&name), nested.to_vec()));
+        }
+        _ => {
+            if part.content_type().is("text", "plain") && !part.is_attachment() {
+                texts.push(part.text().unwrap_or_default().into_owned());
+            } else {
+                let name = part
+                    .filename()
+                    .map_or_else(|| default_name(msg, i), Cow::into_owned);
+                files.push((begin_name(&name), part.decoded_body().into_owned()));
+            }
+        }
+    }
+}
+
+/// Turns a MIME message into the form uuencode domains expect: one plain-text body (the
+/// text parts, the plain alternative where there is a choice) followed by every other
+/// part as a classic uuencoded block (`begin 644 NAME` … `end`), nested messages
+/// included. The result has no MIME structure; when the text is not ASCII it keeps a
+/// `Content-Type: text/plain; charset=utf-8` (8bit) so the charset is known. Messages
+/// containing protected parts are returned unchanged.
+///
+/// ```
+/// use postern_message::{Message, convert::mime_to_uuencode};
+/// use postern_message::builder::MessageBuilder;
+/// let raw = MessageBuilder::new()
+///     .text("See attached.\n")
+///     .attachment("a.bin", "application/octet-stream", vec![1, 2, 3])
+///     .build();
+/// let out = mime_to_uuencode(&Message::parse(&raw));
+/// let text = String::from_utf8(out.message).unwrap();
+/// assert!(text.contains("See attached.\r\n\r\nbegin 644 a.bin\r\n#`0(#\r\n`\r\nend\r\n"));
+/// assert!(!text.contains("MIME-Version"));
+/// ```
+pub fn mime_to_uuencode(msg: &Message<'_>) -> Converted {
+    let mut report = Report::default();
+    if contains_protected(msg, 0) {
+        report.protected_parts = (0..msg.parts().len())
+            .filter(|&i| is_protected(&msg.parts()[i]))
+            .count();
+        return Converted {
+            message: msg.input().to_vec(),
+            report,
+        };
+    }
+    let mut texts = Vec::new();
+    let mut files = Vec::new();
+    collect_uu(msg, 0, &mut texts, &mut files);
+    let mut body = Vec::new();
+    for t in &texts {
+        crate::encode::normalize_line_endings(
+            t.as_bytes(),
+            crate::encode::LineEnding::Crlf,
+            &mut body,
+        );
+        if !body.is_empty() && !body.ends_with(b"\r\n") {
+            body.extend_from_slice(b"\r\n");
+        }
+    }
+    for (name, data) in &files {
+        if !body.is_empty() {
+            body.extend_from_slice(b"\r\n");
+        }
+        let mut block = Vec::with_capacity(data.len() * 4 / 3 + 64);
+        uuencode::encode(data, 0o644, name, Format::Classic, &mut block);
+        crate::encode::normalize_line_endings(&block, crate::encode::LineEnding::Crlf, &mut body);
+    }
+    report.attachments = files.len();
+    report.parts_converted = texts.len() + files.len();
+    report.changed = true;
+    let ascii = body.is_ascii();
+    let mut out = Vec::with_capacity(body.len() + 1024);
+    write_fields(
+        msg.headers().iter().filter(|h| !is_content_field(h)),
+        false,
+        &mut report,
+        &mut out,
+    );
+    if !ascii {
+        write_field("MIME-Version", "1.0", &mut out);
+        write_field("Content-Type", "text/plain; charset=utf-8", &mut out);
+        write_field("Content-Transfer-Encoding", "8bit", &mut out);
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    Converted {
+        message: out,
+        report,
+    }
+}
+
+/// A media type for a file name, by extension (for files coming out of uuencode).
+pub fn media_type_for(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "txt" | "text" | "asc" => "text/plain",
+        "htm" | "html" => "text/html",
+        "eml" => "message/rfc822",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" | "tgz" => "application/gzip",
+        "gif" => "image/gif",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "doc" => "application/msword",
+        "xls" => "application/vnd.ms-excel",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The text of a leaf with its uuencoded blocks cut out, and the blocks as attachments.
+fn split_uu(part: &Part<'_>, blocks: &[uuencode::Block<'_>], report: &mut Report) -> Vec<OutPart> {
+    let raw = part.raw_body();
+    let mut text = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    let mut files = Vec::new();
+    for b in blocks {
+        text.extend_from_slice(&raw[at..b.start]);
+        at = b.end;
+        let mut data = Vec::with_capacity(b.body.len() / 4 * 3);
+        // Lenient decoding never fails.
+        let _ = b.decode(Strictness::Lenient, &mut data);
+        let name = charset::decode_lenient(b.name).into_owned();
+        let ty = media_type_for(&name);
+        // A text file keeps its octets: mark it binary-safe by sending it as is.
+        files.push(OutPart::attachment(&name, ty, data));
+        report.attachments += 1;
+    }
+    text.extend_from_slice(&raw[at..]);
+    let mut out = Vec::new();
+    if !text.iter().all(u8::is_ascii_whitespace) {
+        // The blank lines that framed the blocks go with them: end on one line break.
+        let keep = text.len()
+            - text
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        text.truncate(keep);
+        text.extend_from_slice(b"\r\n");
+        out.push(leaf_like(part, text));
+    }
+    out.extend(files);
+    out
+}
+
+/// Turns text parts that carry uuencoded blocks into real MIME attachments: the message
+/// (or the text part, inside a multipart, nested there) becomes `multipart/mixed` holding the remaining
+/// text (when there is any besides white space) and one attachment per block, typed by
+/// file extension. Parts without blocks, and protected parts, are copied as they were.
+///
+/// ```
+/// use postern_message::{Message, convert::uuencode_to_mime};
+/// let raw = b"Subject: files\r\n\r\nHere:\r\nbegin 644 a.bin\r\n#`0(#\r\n`\r\nend\r\n";
+/// let out = uuencode_to_mime(&Message::parse(raw));
+/// let back = Message::parse(&out.message);
+/// assert_eq!(back.root().content_type().essence(), "multipart/mixed");
+/// let att = &back.parts()[2];
+/// assert_eq!(att.filename().as_deref(), Some("a.bin"));
+/// assert_eq!(&att.decoded_body()[..], &[1, 2, 3]);
+/// ```
+pub fn uuencode_to_mime(msg: &Message<'_>) -> Converted {
+    walk(msg, false, |part, report| {
+        let blocks = part.uuencoded_blocks();
+        if blocks.is_empty() {
+            return None;
+        }
+        report.parts_converted += 1;
+        let parts = split_uu(part, &blocks, report);
+        Some(OutPart::multipart("mixed", parts))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_message_is_never_altered() {
+        let raw = b"Subject: s\r\nContent-Type: multipart/signed; boundary=b; protocol=\"application/pgp-signature\"\r\n\r\n\
+--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9\r\n\
+--b\r\nContent-Type: application/pgp-signature\r\n\r\nSIG\r\n--b--\r\n";
+        let msg = Message::parse(raw);
+        for out in [
+            downgrade_to_7bit(&msg),
+            translate_charset(&msg, "iso-8859-1").unwrap(),
+            mime_to_uuencode(&msg),
+            uuencode_to_mime(&msg),
+        ] {
+            assert_eq!(out.message, raw.to_vec());
+            assert!(!out.report.changed);
+            assert!(out.report.protected_parts >= 1);
+        }
+        assert_eq!(downgrade_to_7bit(&msg).report.left_8bit, 1);
+    }
+
+    #[test]
+    fn signed_part_inside_mixed_is_copied_byte_for_byte() {
+        let signed = b"Content-Type: multipart/signed; boundary=s\r\n\r\n--s\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\nna\xc3\xafve\r\n--s\r\nContent-Type: application/pkcs7-signature\r\n\r\nAAAA\r\n--s--";
+        let mut raw = b"Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nd\xc3\xa9j\xc3\xa0 vu, encore une fois\r\n--m\r\n".to_vec();
+        raw.extend_from_slice(signed);
+        raw.extend_from_slice(b"\r\n--m--\r\n");
+        let msg = Message::parse(&raw);
+        let out = downgrade_to_7bit(&msg);
+        assert!(out.report.changed);
+        assert!(memchr::memmem::find(&out.message, signed).is_some());
+        let back = Message::parse(&out.message);
+        assert_eq!(
+            back.parts()[1].text().as_deref(),
+            Some("déjà vu, encore une fois")
+        );
+        assert_eq!(
+            back.parts()[1].transfer_encoding(),
+            crate::TransferEncoding::QuotedPrintable
+        );
+    }
+
+    #[test]
+    fn uuencode_to_mime_shapes() {
+        // Only a block: the message becomes a multipart with just the attachment.
+        let raw = b"Subject: x\r\n\r\n\r\nbegin 600 f.txt\r\n#86)C\r\n`\r\nend\r\n\r\n";
+        let out = uuencode_to_mime(&Message::parse(raw));
+        let back = Message::parse(&out.message);
+        let leaves: Vec<usize> = back.leaves().collect();
+        assert_eq!(leaves.len(), 1);
+        let p = &back.parts()[leaves[0]];
+        assert_eq!(p.content_type().essence(), "text/plain");
+        assert_eq!(p.filename().as_deref(), Some("f.txt"));
+        assert_eq!(&p.decoded_body()[..], b"abc");
+        // A text part inside a multipart: replaced there; its sibling copied as it was.
+        let sibling = b"Content-Type: image/gif\r\nContent-Transfer-Encoding: base64\r\n\r\nR0lG";
+        let mut raw = b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nhello\r\nbegin 644 a.b\r\n#86)C\r\n`\r\nend\r\nbye\r\n--q\r\n".to_vec();
+        raw.extend_from_slice(sibling);
+        raw.extend_from_slice(b"\r\n--q--\r\n");
+        let out = uuencode_to_mime(&Message::parse(&raw));
+        assert_eq!(out.report.attachments, 1);
+        assert!(memchr::memmem::find(&out.message, sibling).is_some());
+        let back = Message::parse(&out.message);
+        let texts: Vec<String> = back
+            .leaves()
+            .filter_map(|i| back.parts()[i].text().map(|t| t.into_owned()))
+            .collect();
+        assert_eq!(texts, ["hello\r\nbye\r\n"]);
+        assert_eq!(back.leaves().count(), 3);
+        assert_eq!(back.attachments().len(), 1);
+    }
+
+    #[test]
+    fn charset_leaves_attachments_and_same_charset_alone() {
+        let raw = b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9\r\n--q\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\n\xe2\x82\xac\r\n--q--\r\n";
+        let msg = Message::parse(raw);
+        let out = translate_charset(&msg, "latin1").unwrap();
+        assert!(!out.report.changed);
+        let out = translate_charset(&msg, "utf-8").unwrap();
+        assert_eq!(out.report.parts_converted, 1);
+        let back = Message::parse(&out.message);
+        assert_eq!(back.parts()[1].text().as_deref(), Some("café"));
+        assert_eq!(&back.parts()[2].decoded_body()[..], "€".as_bytes());
+    }
+
+    #[test]
+    fn unknown_charset_is_an_error() {
+        let msg = Message::parse(b"\r\nx");
+        assert_eq!(
+            translate_charset(&msg, "klingon"),
+            Err(ConvertError::UnknownCharset("klingon".into()))
+        );
+        assert!(translate_charset(&msg, "utf-16le").is_err());
+    }
+
+    #[test]
+    fn seven_bit_message_is_unchanged() {
+        let raw = b"Subject: a\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
+        let out = downgrade_to_7bit(&Message::parse(raw));
+        assert!(!out.report.changed);
+        assert_eq!(out.message, raw.to_vec());
+    }
+}

@@ -16,7 +16,7 @@ const MONTHS: [&[u8; 3]; 12] = [
 
 /// Parses a raw Date header value.
 pub fn parse(raw: &[u8]) -> Option<DateTime<FixedOffset>> {
-    let mut numbers: [u32; 2] = [0; 2];
+    let mut numbers: [(u32, usize); 2] = [(0, 0); 2]; // value and digit count
     let mut n_numbers = 0;
     let mut month = None;
     let mut time = None;
@@ -30,7 +30,7 @@ pub fn parse(raw: &[u8]) -> Option<DateTime<FixedOffset>> {
             }
         } else if tok.iter().all(u8::is_ascii_digit) {
             if n_numbers < 2 && tok.len() <= 4 {
-                numbers[n_numbers] = std::str::from_utf8(tok).ok()?.parse().ok()?;
+                numbers[n_numbers] = (std::str::from_utf8(tok).ok()?.parse().ok()?, tok.len());
                 n_numbers += 1;
             }
         } else if tok.iter().all(u8::is_ascii_alphabetic) {
@@ -49,10 +49,10 @@ pub fn parse(raw: &[u8]) -> Option<DateTime<FixedOffset>> {
     if n_numbers < 2 {
         return None;
     }
-    let (day, year_raw, year_len) = if numbers[0] > 31 {
-        (numbers[1], numbers[0], 4)
+    let ((day, _), (year_raw, year_len)) = if numbers[0].0 > 31 {
+        (numbers[1], numbers[0])
     } else {
-        (numbers[0], numbers[1], digits(numbers[1]))
+        (numbers[0], numbers[1])
     };
     let year = match year_len {
         1 | 2 if year_raw < 50 => year_raw + 2000,
@@ -65,14 +65,6 @@ pub fn parse(raw: &[u8]) -> Option<DateTime<FixedOffset>> {
         NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month?, day)?.and_hms_opt(h, m, s)?;
     let offset = FixedOffset::east_opt(zone.unwrap_or(0))?;
     offset.from_local_datetime(&naive).single()
-}
-
-fn digits(n: u32) -> u32 {
-    match n {
-        0..=99 => 2,
-        100..=999 => 3,
-        _ => 4,
-    }
 }
 
 /// Splits on whitespace and commas, dropping comments.
@@ -214,6 +206,21 @@ mod tests {
         assert_eq!(
             p("22 Aug 2002 07:36:16 +05:30").unwrap(),
             "2002-08-22T07:36:16+05:30"
+        );
+    }
+
+    #[test]
+    fn year_digits_decide_the_century() {
+        // Fuzz regression: a three-digit year first, then the same date re-rendered.
+        let d = parse(b"Thu Aug 202 2:36:23 02 \x10ST").unwrap();
+        assert_eq!(parse(d.to_rfc2822().as_bytes()), Some(d));
+        assert_eq!(
+            p("1 Jan 0202 00:00 +0000").unwrap(),
+            "0202-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            p("1 Jan 202 00:00 +0000").unwrap(),
+            "2102-01-01T00:00:00+00:00"
         );
     }
 

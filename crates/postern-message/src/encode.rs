@@ -29,34 +29,7 @@ impl LineEnding {
     }
 }
 
-/// A `Content-Transfer-Encoding`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransferEncoding {
-    /// `7bit`: ASCII lines of at most 998 octets, no NUL, no bare CR or LF.
-    SevenBit,
-    /// `8bit`: like 7bit, but octets above 127 allowed (needs 8BITMIME).
-    EightBit,
-    /// `binary`: anything (needs BINARYMIME).
-    Binary,
-    /// `quoted-printable`.
-    QuotedPrintable,
-    /// `base64`.
-    Base64,
-}
-
-impl TransferEncoding {
-    /// The header value, lower case (`7bit`, `quoted-printable`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferEncoding::SevenBit => "7bit",
-            TransferEncoding::EightBit => "8bit",
-            TransferEncoding::Binary => "binary",
-            TransferEncoding::QuotedPrintable => "quoted-printable",
-            TransferEncoding::Base64 => "base64",
-        }
-    }
-}
+pub use crate::transfer::TransferEncoding;
 
 /// Longest line, in octets without the line ending, RFC 5322 allows.
 pub const MAX_LINE: usize = 998;
@@ -143,12 +116,12 @@ pub fn qp_encode(data: &[u8], binary: bool, eol: LineEnding, out: &mut Vec<u8>) 
         let literal = match b {
             b' ' | b'\t' => !at_line_end,
             b'=' => false,
-            b'.' => w.col != 0,
-            b'F' => w.col != 0 || !data[i..].starts_with(b"From "),
             33..=126 => true,
             _ => false,
         };
-        w.put(b, literal, at_line_end);
+        // Encoded if it lands at the start of a line (after a hard or a soft break).
+        let risky_at_start = b == b'.' || b == b'F' && data[i..].starts_with(b"From ");
+        w.put(b, literal, risky_at_start, at_line_end);
         i += 1;
     }
 }
@@ -167,7 +140,7 @@ impl QpWriter<'_> {
 
     /// Writes one octet, literally or as `=XX`, breaking softly first if it would not fit.
     /// The last character of a line may use column 76; others leave room for the `=`.
-    fn put(&mut self, b: u8, literal: bool, at_line_end: bool) {
+    fn put(&mut self, b: u8, literal: bool, risky_at_start: bool, at_line_end: bool) {
         let width = if literal { 1 } else { 3 };
         let limit = if at_line_end { QP_LINE } else { QP_LINE - 1 };
         if self.col + width > limit {
@@ -175,6 +148,8 @@ impl QpWriter<'_> {
             self.out.extend_from_slice(self.eol);
             self.col = 0;
         }
+        let literal = literal && !(risky_at_start && self.col == 0);
+        let width = if literal { 1 } else { 3 };
         if literal {
             self.out.push(b);
         } else {
@@ -290,9 +265,9 @@ pub fn normalize_line_endings(data: &[u8], eol: LineEnding, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends `data` transfer-encoded as `encoding`; 7bit/8bit/binary text gets its line
-/// endings normalised to `eol` (binary is copied as is). The result ends with a line
-/// ending unless `data` is empty.
+/// Appends `data` transfer-encoded as `encoding`; 7bit/8bit text gets its line endings
+/// normalised to `eol`, binary is copied as is, x-uuencode is a GNU classic block. No line ending is added after data that
+/// lacks one (so a parser gives the same octets back); base64 always ends its last line.
 pub fn transfer_encode(
     data: &[u8],
     encoding: TransferEncoding,
@@ -302,19 +277,23 @@ pub fn transfer_encode(
 ) {
     match encoding {
         TransferEncoding::Base64 => base64_encode(data, eol, out),
-        TransferEncoding::QuotedPrintable => {
-            qp_encode(data, !is_text, eol, out);
-            if !data.is_empty() && !out.ends_with(eol.as_bytes()) {
-                out.extend_from_slice(eol.as_bytes());
-            }
-        }
-        TransferEncoding::Binary => out.extend_from_slice(data),
+        TransferEncoding::QuotedPrintable => qp_encode(data, !is_text, eol, out),
         TransferEncoding::SevenBit | TransferEncoding::EightBit => {
-            normalize_line_endings(data, eol, out);
-            if !data.is_empty() && !out.ends_with(eol.as_bytes()) {
-                out.extend_from_slice(eol.as_bytes());
-            }
+            normalize_line_endings(data, eol, out)
         }
+        TransferEncoding::UuEncode => {
+            let mut block = Vec::new();
+            crate::uuencode::encode(
+                data,
+                0o644,
+                "attachment",
+                crate::uuencode::Format::Classic,
+                &mut block,
+            );
+            normalize_line_endings(&block, eol, out)
+        }
+        // Binary, and anything unknown, is copied as is.
+        _ => out.extend_from_slice(data),
     }
 }
 

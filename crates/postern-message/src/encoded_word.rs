@@ -17,6 +17,10 @@ use std::borrow::Cow;
 use crate::charset;
 use crate::transfer::{decode_base64, decode_qp_into};
 
+/// Longest encoded word recognised, `=?` to `?=` (RFC 2047 says 75; real senders write
+/// longer ones). Bounding it keeps decoding linear on text full of unterminated `=?`.
+pub const MAX_WORD_LEN: usize = 1024;
+
 /// One parsed encoded word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncodedWord<'a> {
@@ -58,7 +62,8 @@ pub fn parse_word(input: &[u8]) -> Option<EncodedWord<'_>> {
         _ => return None,
     };
     let rest = &rest[2..];
-    let end = memchr::memmem::find(rest, b"?=")?;
+    let window = &rest[..rest.len().min(MAX_WORD_LEN)];
+    let end = find_pair(window, b'?', b'=')?;
     let text = &rest[..end];
     if text.iter().any(|b| b.is_ascii_whitespace()) {
         return None;
@@ -76,10 +81,24 @@ pub fn parse_word(input: &[u8]) -> Option<EncodedWord<'_>> {
     })
 }
 
+/// Finds the two-byte sequence `ab` (a memchr loop: cheaper than building a memmem
+/// searcher for every short header value).
+fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(a, &hay[from..]) {
+        let at = from + i;
+        if hay.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// Decodes all encoded words in `input` (see the module docs). Borrows when there are
 /// none and the text is valid UTF-8.
 pub fn decode(input: &[u8]) -> Cow<'_, str> {
-    if memchr::memmem::find(input, b"=?").is_none() {
+    if find_pair(input, b'=', b'?').is_none() {
         return charset::decode_lenient(input);
     }
     let mut out = String::with_capacity(input.len());
@@ -88,7 +107,7 @@ pub fn decode(input: &[u8]) -> Cow<'_, str> {
     let mut pos = 0; // start of text not yet emitted
     let mut after_word = false;
     let mut search = 0;
-    while let Some(rel) = memchr::memmem::find(&input[search..], b"=?") {
+    while let Some(rel) = find_pair(&input[search..], b'=', b'?') {
         let at = search + rel;
         let Some(word) = parse_word(&input[at..]) else {
             search = at + 2;
@@ -163,6 +182,16 @@ mod tests {
         assert_eq!(decode(b"=?utf-8?q?no end"), "=?utf-8?q?no end");
         assert_eq!(decode(b"=?utf-8?q?has space?="), "=?utf-8?q?has space?=");
         assert_eq!(decode(b"a =? b"), "a =? b");
+    }
+
+    #[test]
+    fn unterminated_words_stay_linear() {
+        let junk = b"=?a?q?x".repeat(40_000);
+        assert_eq!(decode(&junk).len(), junk.len());
+        let mut long = b"=?utf-8?q?".to_vec();
+        long.extend(std::iter::repeat_n(b'a', MAX_WORD_LEN));
+        long.extend_from_slice(b"?=");
+        assert_eq!(decode(&long).len(), long.len()); // too long: left as text
     }
 
     #[test]

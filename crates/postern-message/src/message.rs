@@ -178,10 +178,7 @@ impl<'a> Part<'a> {
                 Some(l) => charset::decode(l.as_bytes(), b),
                 None => charset::decode_lenient(b),
             },
-            Cow::Owned(v) => Cow::Owned(match label {
-                Some(l) => charset::decode(l.as_bytes(), &v).into_owned(),
-                None => charset::decode_lenient(&v).into_owned(),
-            }),
+            Cow::Owned(v) => Cow::Owned(charset::decode_owned(label.map(str::as_bytes), v)),
         })
     }
 
@@ -565,7 +562,7 @@ impl<'a> Parser<'a, '_> {
         self.bounds.push(boundary);
         let own = self.bounds.len() - 1;
         // Preamble: up to the first boundary line.
-        let first = self.find_boundary(body_start);
+        let first = self.find_boundary_ordered(body_start, true);
         let Some(hit) = first.filter(|h| h.level == own && !h.close) else {
             // No start boundary: the whole body is content.
             self.bounds.pop();
@@ -586,7 +583,10 @@ impl<'a> Parser<'a, '_> {
         loop {
             // Skip the separator and any boundary lines right after it.
             let mut child_start = at.next;
-            while let Some(h) = self.boundary_at(child_start).filter(|h| h.level == own) {
+            while let Some(h) = self
+                .boundary_at_ordered(child_start, true)
+                .filter(|h| h.level == own)
+            {
                 child_start = h.next;
             }
             if self.parts.len() >= self.limits.max_parts {
@@ -657,16 +657,24 @@ impl<'a> Parser<'a, '_> {
 
     /// The first boundary line (of any enclosing multipart) at or after line start `from`.
     fn find_boundary(&self, from: usize) -> Option<BoundaryHit> {
+        self.find_boundary_ordered(from, false)
+    }
+
+    /// [`Self::find_boundary`]; with `outer_first`, the innermost boundary is tried last
+    /// (while a multipart looks for its first boundary, enclosing boundaries take
+    /// precedence, as in Python's parser: this decides which multipart owns a line when
+    /// nested multiparts share a boundary).
+    fn find_boundary_ordered(&self, from: usize, outer_first: bool) -> Option<BoundaryHit> {
         if self.bounds.is_empty() || from >= self.input.len() {
             return None;
         }
-        if let Some(h) = self.boundary_at(from) {
+        if let Some(h) = self.boundary_at_ordered(from, outer_first) {
             return Some(h);
         }
         let mut pos = from;
         while let Some(i) = self.finder.find(&self.input[pos..]) {
             let line = pos + i + 1;
-            if let Some(h) = self.boundary_at(line) {
+            if let Some(h) = self.boundary_at_ordered(line, outer_first) {
                 return Some(h);
             }
             pos = line;
@@ -676,8 +684,20 @@ impl<'a> Parser<'a, '_> {
 
     /// Whether a boundary line starts at `line` (innermost multipart checked first).
     fn boundary_at(&self, line: usize) -> Option<BoundaryHit> {
+        self.boundary_at_ordered(line, false)
+    }
+
+    fn boundary_at_ordered(&self, line: usize, outer_first: bool) -> Option<BoundaryHit> {
         let rest = self.input.get(line..)?.strip_prefix(b"--")?;
-        for (level, b) in self.bounds.iter().enumerate().rev() {
+        let top = self.bounds.len().checked_sub(1)?;
+        for k in 0..=top {
+            // Innermost first; with `outer_first`, the innermost goes last instead.
+            let level = if outer_first {
+                (top + top - k) % (top + 1)
+            } else {
+                top - k
+            };
+            let b = &self.bounds[level];
             let Some(after) = rest.strip_prefix(b.as_slice()) else {
                 continue;
             };
@@ -720,5 +740,338 @@ fn strip_eol(input: &[u8], start: usize, stop: usize) -> usize {
         stop - 1
     } else {
         stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types(m: &Message<'_>) -> Vec<(String, String)> {
+        (0..m.parts().len())
+            .map(|i| (m.path(i), m.parts()[i].content_type().essence()))
+            .collect()
+    }
+
+    fn t(path: &str, ty: &str) -> (String, String) {
+        (path.to_string(), ty.to_string())
+    }
+
+    #[test]
+    fn simple_message() {
+        let m = Message::parse(b"Subject: hi\r\nFrom: a@b\r\n\r\nbody\r\n");
+        assert_eq!(m.parts().len(), 1);
+        assert_eq!(m.subject().as_deref(), Some("hi"));
+        assert_eq!(m.root().raw_body(), b"body\r\n");
+        assert_eq!(m.root().text().as_deref(), Some("body\r\n"));
+        assert_eq!(m.path(0), "");
+    }
+
+    #[test]
+    fn multipart_preamble_epilogue() {
+        let raw = b"Content-Type: multipart/mixed; boundary=\"xx\"\r\n\r\npre\r\n--xx\r\n\r\none\r\n--xx \r\nContent-Type: text/html\r\n\r\n<b>two</b>\r\n--xx--\r\nepi\r\n";
+        let m = Message::parse(raw);
+        assert_eq!(
+            types(&m),
+            [
+                t("", "multipart/mixed"),
+                t("1", "text/plain"),
+                t("2", "text/html")
+            ]
+        );
+        assert_eq!(m.parts()[1].raw_body(), b"one");
+        assert_eq!(m.parts()[2].raw_body(), b"<b>two</b>");
+        let PartKind::Multipart {
+            preamble,
+            epilogue,
+            closed,
+        } = m.root().kind().clone()
+        else {
+            panic!()
+        };
+        assert!(closed);
+        assert_eq!(&raw[preamble], b"pre");
+        assert_eq!(&raw[epilogue], b"epi\r\n");
+    }
+
+    #[test]
+    fn similar_lines_are_not_boundaries() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\n--bx\n --b\n--b-\n--b\n\nz\n--b--";
+        let m = Message::parse(raw);
+        assert_eq!(m.parts().len(), 3);
+        assert_eq!(m.parts()[1].raw_body(), b"--bx\n --b\n--b-");
+    }
+
+    #[test]
+    fn nested_missing_end_boundary() {
+        let raw = b"Content-Type: multipart/mixed; boundary=outer\n\n--outer\nContent-Type: multipart/alternative; boundary=inner\n\n--inner\n\na\n--inner\n\nb\n--outer\n\nc\n--outer--\n";
+        let m = Message::parse(raw);
+        assert_eq!(
+            types(&m),
+            [
+                t("", "multipart/mixed"),
+                t("1", "multipart/alternative"),
+                t("1.1", "text/plain"),
+                t("1.2", "text/plain"),
+                t("2", "text/plain")
+            ]
+        );
+        assert_eq!(m.parts()[3].raw_body(), b"b");
+        assert!(matches!(
+            m.parts()[1].kind(),
+            PartKind::Multipart { closed: false, .. }
+        ));
+        assert_eq!(m.parts()[4].raw_body(), b"c");
+    }
+
+    #[test]
+    fn truncated_message() {
+        let m = Message::parse(b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nhalf a par");
+        assert_eq!(m.parts().len(), 2);
+        assert_eq!(m.parts()[1].raw_body(), b"half a par");
+    }
+
+    #[test]
+    fn multipart_without_boundary_is_leaf() {
+        let m = Message::parse(b"Content-Type: multipart/mixed\n\n--x\n\nbody\n");
+        assert_eq!(m.parts().len(), 1);
+        assert_eq!(m.root().raw_body(), b"--x\n\nbody\n");
+        let m = Message::parse(b"Content-Type: multipart/mixed; boundary=nope\n\n--x\n\nbody\n");
+        assert_eq!(m.parts().len(), 1);
+        assert_eq!(m.root().raw_body(), b"--x\n\nbody\n");
+    }
+
+    #[test]
+    fn consecutive_boundaries_make_no_empty_parts() {
+        let m =
+            Message::parse(b"Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\nx\n--b--\n");
+        assert_eq!(m.parts().len(), 2);
+        assert_eq!(m.parts()[1].raw_body(), b"x");
+    }
+
+    #[test]
+    fn shared_boundary_belongs_to_outer_during_preamble() {
+        let m = Message::parse(b"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; boundary=a\n\n--a\n\nbody\n");
+        assert_eq!(
+            types(&m),
+            [
+                t("", "multipart/mixed"),
+                t("1", "multipart/mixed"),
+                t("2", "text/plain")
+            ]
+        );
+        assert!(matches!(m.parts()[1].kind(), PartKind::Leaf));
+    }
+
+    #[test]
+    fn boundary_inside_header_block_ends_part() {
+        let m = Message::parse(b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/html\n--b\n\nsecond\n--b--\n");
+        assert_eq!(m.parts().len(), 3);
+        assert_eq!(m.parts()[1].content_type().essence(), "text/html");
+        assert_eq!(m.parts()[1].raw_body(), b"");
+        assert_eq!(m.parts()[2].raw_body(), b"second");
+    }
+
+    #[test]
+    fn nested_message_and_paths() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nintro\n--b\nContent-Type: message/rfc822\n\nSubject: inner\nContent-Type: multipart/alternative; boundary=c\n\n--c\n\nplain\n--c\nContent-Type: text/html\n\n<p>\n--c--\n\n--b--\n";
+        let m = Message::parse(raw);
+        assert_eq!(
+            types(&m),
+            [
+                t("", "multipart/mixed"),
+                t("1", "text/plain"),
+                t("2", "message/rfc822"),
+                t("2.1", "multipart/alternative"),
+                t("2.1.1", "text/plain"),
+                t("2.1.2", "text/html"),
+            ]
+        );
+        assert_eq!(
+            m.parts()[3].header_value("subject").as_deref(),
+            Some("inner")
+        );
+        assert_eq!(m.find_path("2.1.2"), Some(5));
+        assert_eq!(m.find_path("3"), None);
+        assert_eq!(m.find_path(""), Some(0));
+        assert_eq!(m.parts()[5].parent(), Some(3));
+    }
+
+    #[test]
+    fn digest_defaults_to_rfc822() {
+        let m = Message::parse(
+            b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nx\n--d--\n",
+        );
+        assert_eq!(
+            types(&m),
+            [
+                t("", "multipart/digest"),
+                t("1", "message/rfc822"),
+                t("1.1", "text/plain")
+            ]
+        );
+    }
+
+    #[test]
+    fn encoded_rfc822_is_leaf() {
+        let m = Message::parse(b"Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nU3ViamVjdDogeAoKeQo=\n");
+        assert_eq!(m.parts().len(), 1);
+        assert_eq!(&m.root().decoded_body()[..], b"Subject: x\n\ny\n");
+    }
+
+    #[test]
+    fn invalid_content_type_is_text_plain() {
+        let m = Message::parse(b"Content-Type: garbage\n\nx");
+        assert_eq!(m.root().content_type().essence(), "text/plain");
+    }
+
+    #[test]
+    fn filenames_and_attachments() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/octet-stream; name=\"n.bin\"\nContent-Transfer-Encoding: base64\n\nAAEC\n--b\nContent-Disposition: attachment; filename*=utf-8''%C3%A9.txt\n\nhello\n--b--\n";
+        let m = Message::parse(raw);
+        assert_eq!(m.parts()[1].filename().as_deref(), Some("n.bin"));
+        assert_eq!(&m.parts()[1].decoded_body()[..], [0, 1, 2]);
+        assert_eq!(m.parts()[2].filename().as_deref(), Some("é.txt"));
+        let att = m.attachments();
+        assert_eq!(att.len(), 2);
+        assert_eq!(att[1].filename().as_deref(), Some("é.txt"));
+        assert_eq!(att[1].content(), b"hello");
+    }
+
+    #[test]
+    fn uuencoded_blocks_are_attachments() {
+        let mut body = b"Subject: files\n\nHere it is:\n\n".to_vec();
+        crate::uuencode::encode(
+            b"secret data",
+            0o644,
+            "a.txt",
+            crate::uuencode::Format::Classic,
+            &mut body,
+        );
+        body.extend_from_slice(b"\nbye\n");
+        let m = Message::parse(&body);
+        let att = m.attachments();
+        assert_eq!(att.len(), 1);
+        assert_eq!(att[0].filename().as_deref(), Some("a.txt"));
+        assert_eq!(att[0].content(), b"secret data");
+    }
+
+    #[test]
+    fn x_uuencode_transfer_encoding() {
+        let mut raw =
+            b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: x-uuencode\n\n"
+                .to_vec();
+        crate::uuencode::encode(
+            b"\x00\x01binary",
+            0o600,
+            "b.bin",
+            crate::uuencode::Format::Classic,
+            &mut raw,
+        );
+        let m = Message::parse(&raw);
+        assert_eq!(&m.root().decoded_body()[..], b"\x00\x01binary");
+    }
+
+    #[test]
+    fn text_charsets() {
+        let m = Message::parse(b"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 =80\n");
+        assert_eq!(m.root().text().as_deref(), Some("café €\n"));
+        let m = Message::parse(b"Content-Type: text/plain\n\ncaf\xe9");
+        assert_eq!(m.root().text().as_deref(), Some("café"));
+        let m = Message::parse(b"Content-Type: image/png\n\nx");
+        assert!(m.root().text().is_none());
+    }
+
+    #[test]
+    fn depth_limit_makes_leaf() {
+        let limits = Limits {
+            max_depth: 1,
+            ..Limits::default()
+        };
+        let raw = b"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n--a--\n";
+        let m = Message::parse_with(raw, &limits);
+        assert_eq!(
+            types(&m),
+            [t("", "multipart/mixed"), t("1", "multipart/mixed")]
+        );
+        assert!(m.limited());
+        assert!(matches!(m.parts()[1].kind(), PartKind::Leaf));
+    }
+
+    #[test]
+    fn part_limit_skips_rest() {
+        let limits = Limits {
+            max_parts: 3,
+            ..Limits::default()
+        };
+        let raw = b"Content-Type: multipart/mixed; boundary=a\n\n--a\n\n1\n--a\n\n2\n--a\n\n3\n--a\n\n4\n--a--\nepilogue";
+        let m = Message::parse_with(raw, &limits);
+        assert_eq!(m.parts().len(), 3);
+        assert!(m.limited());
+        let PartKind::Multipart {
+            epilogue, closed, ..
+        } = m.root().kind().clone()
+        else {
+            panic!()
+        };
+        assert!(closed);
+        assert_eq!(&raw[epilogue], b"epilogue");
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut raw = Vec::new();
+        for i in 0..10_000 {
+            raw.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n").as_bytes(),
+            );
+        }
+        let m = Message::parse(&raw);
+        assert_eq!(m.parts().len(), Limits::default().max_depth + 1);
+        assert!(m.limited());
+        let mut raw = Vec::new();
+        for _ in 0..10_000 {
+            raw.extend_from_slice(b"Content-Type: message/rfc822\n\n");
+        }
+        let m = Message::parse(&raw);
+        assert_eq!(m.parts().len(), Limits::default().max_depth + 1);
+    }
+
+    #[test]
+    fn addresses_dates_ids() {
+        let m = Message::parse(b"From: A <a@x>\nTo: b@x, Team: c@x;\nCc: d@x\nDate: Tue, 1 Jan 2002 10:00:00 +0100\nMessage-ID: <id@x>\nReferences: <r1@x> <r2@x>\nIn-Reply-To: <r2@x>\n\n");
+        assert_eq!(
+            m.from()
+                .mailboxes()
+                .next()
+                .map(|m| m.address.to_string())
+                .as_deref(),
+            Some("a@x")
+        );
+        assert_eq!(m.to().mailboxes().count(), 2);
+        assert_eq!(m.cc().mailboxes().count(), 1);
+        assert_eq!(
+            m.date().map(|d| d.to_rfc3339()).as_deref(),
+            Some("2002-01-01T10:00:00+01:00")
+        );
+        assert_eq!(m.message_id().as_deref(), Some("id@x"));
+        assert_eq!(m.references(), ["r1@x", "r2@x"]);
+        assert_eq!(m.in_reply_to(), ["r2@x"]);
+    }
+
+    #[test]
+    fn empty_and_junk_inputs() {
+        for raw in [
+            &b""[..],
+            b"\n",
+            b"\r\n\r\n",
+            b"--",
+            b":",
+            b" x",
+            b"Content-Type: multipart/mixed; boundary=\"\"\n\n--\n",
+        ] {
+            let m = Message::parse(raw);
+            assert_eq!(m.parts().len(), 1);
+        }
     }
 }

@@ -11,11 +11,16 @@
 //!   when a name has both a plain and an RFC 2231 form, the RFC 2231 form wins;
 //! - RFC 2047 encoded words inside a value (a common non-standard way to send non-ASCII
 //!   file names) are decoded;
-//! - parameter names compare case-insensitively; the first occurrence of a name wins.
+//! - parameter names compare case-insensitively; the first occurrence of a name wins;
+//! - at most [`MAX_PARAMS`] `name=value` segments are read per header, the rest ignored
+//!   (keeps pathological headers from costing quadratic time).
 
 use std::borrow::Cow;
 
 use crate::{charset, encoded_word};
+
+/// Most `name=value` segments read from one header (RFC 2231 sections included).
+pub const MAX_PARAMS: usize = 256;
 
 /// One decoded parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,17 +62,52 @@ impl<'a> ContentType<'a> {
     pub fn parse(raw: &'a [u8]) -> Option<Self> {
         let (head, rest) = split_head(raw);
         let head = strip_comments(head);
+        // When nothing was stripped, `head` is a prefix of `raw`: offsets into it are
+        // offsets into `raw`, so the type and subtype can borrow.
+        let borrowed = matches!(head, Cow::Borrowed(_));
         let slash = memchr::memchr(b'/', &head)?;
-        let (ty, sub) = (head[..slash].trim_ascii(), head[slash + 1..].trim_ascii());
+        let ty = trim(&head, 0..slash);
+        let after = trim(&head, slash + 1..head.len());
+        // The subtype ends at a blank; what follows, when the `;` was forgotten
+        // (`multipart/mixed boundary=x`), is read as parameters.
+        let sub_len = head[after.clone()]
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(after.len());
+        let sub = after.start..after.start + sub_len;
+        let extra = trim(&head, sub.end..after.end);
         let is_token =
             |s: &[u8]| !s.is_empty() && s.iter().all(|&b| b.is_ascii_graphic() && b != b'/');
-        if !is_token(ty) || !is_token(sub) {
+        if !is_token(&head[ty.clone()])
+            || !is_token(&head[sub.clone()])
+            || !(extra.is_empty() || head[extra.clone()].contains(&b'='))
+        {
             return None;
         }
+        let mut params = Vec::new();
+        if !extra.is_empty() {
+            params = if borrowed {
+                parse_params(&raw[extra])
+            } else {
+                to_owned_params(parse_params(&head[extra]))
+            };
+        }
+        for p in parse_params(rest) {
+            if params.iter().all(|q| q.name != p.name) {
+                params.push(p);
+            }
+        }
+        let lower = |r: std::ops::Range<usize>| {
+            if borrowed {
+                lower_raw(&raw[r])
+            } else {
+                Cow::Owned(lower_owned(&head[r]))
+            }
+        };
         Some(ContentType {
-            ty: lower(ty, matches!(head, Cow::Borrowed(_)), raw),
-            sub: lower(sub, matches!(head, Cow::Borrowed(_)), raw),
-            params: parse_params(rest),
+            ty: lower(ty),
+            sub: lower(sub),
+            params,
         })
     }
 
@@ -116,7 +156,10 @@ impl<'a> ContentDisposition<'a> {
     pub fn parse(raw: &'a [u8]) -> Self {
         let (head, rest) = split_head(raw);
         let head = strip_comments(head);
-        let kind = lower(head.trim_ascii(), matches!(head, Cow::Borrowed(_)), raw);
+        let kind = match &head {
+            Cow::Borrowed(h) => lower_raw(h.trim_ascii()),
+            Cow::Owned(h) => Cow::Owned(lower_owned(h.trim_ascii())),
+        };
         ContentDisposition {
             kind,
             params: parse_params(rest),
@@ -137,6 +180,17 @@ impl<'a> ContentDisposition<'a> {
     pub fn param(&self, name: &str) -> Option<&str> {
         find_param(&self.params, name)
     }
+}
+
+fn to_owned_params(params: Vec<Param<'_>>) -> Vec<Param<'static>> {
+    params
+        .into_iter()
+        .map(|p| Param {
+            name: Cow::Owned(p.name.into_owned()),
+            value: Cow::Owned(p.value.into_owned()),
+            language: p.language,
+        })
+        .collect()
 }
 
 fn find_param<'p>(params: &'p [Param<'_>], name: &str) -> Option<&'p str> {
@@ -189,17 +243,30 @@ fn strip_comments(s: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-/// Lower-cases `part`, borrowing from `raw` when possible (`borrowed`: `part` is a
-/// slice of `raw`, not of a copy with comments stripped).
-fn lower<'a>(part: &[u8], borrowed: bool, raw: &'a [u8]) -> Cow<'a, str> {
-    if borrowed && !part.iter().any(u8::is_ascii_uppercase) {
-        if let Some(start) = memchr::memmem::find(raw, part) {
-            if let Ok(s) = std::str::from_utf8(&raw[start..start + part.len()]) {
-                return Cow::Borrowed(s);
-            }
-        }
+/// `range` of `s` without surrounding blanks.
+fn trim(s: &[u8], range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let part = &s[range.clone()];
+    let start = part
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(part.len());
+    let end = part
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    range.start + start..range.start + end
+}
+
+/// Lower-cases input bytes, borrowing when they are already lower-case UTF-8.
+fn lower_raw(part: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(part) {
+        Ok(s) if !part.iter().any(u8::is_ascii_uppercase) => Cow::Borrowed(s),
+        _ => Cow::Owned(lower_owned(part)),
     }
-    Cow::Owned(charset::decode_lenient(part).to_ascii_lowercase())
+}
+
+fn lower_owned(part: &[u8]) -> String {
+    charset::decode_lenient(part).to_ascii_lowercase()
 }
 
 /// A raw `name=value` segment before RFC 2231 assembly.
@@ -213,7 +280,7 @@ struct RawParam<'a> {
 /// Parses `; a=b; c="d"` (the part after the first `;`).
 pub fn parse_params(mut s: &[u8]) -> Vec<Param<'_>> {
     let mut raws = Vec::new();
-    while !s.is_empty() {
+    while !s.is_empty() && raws.len() < MAX_PARAMS {
         let end = find_unquoted(s, b';').unwrap_or(s.len());
         if let Some(p) = parse_segment(&s[..end]) {
             raws.push(p);
@@ -433,6 +500,7 @@ mod tests {
 
     #[test]
     fn content_type_invalid() {
+        assert!(ContentType::parse(b"text/plain garbage").is_none());
         assert!(ContentType::parse(b"text").is_none());
         assert!(ContentType::parse(b"").is_none());
         assert!(ContentType::parse(b"a/b/c").is_none());
@@ -444,6 +512,14 @@ mod tests {
             .unwrap();
         assert_eq!(ct.essence(), "multipart/mixed");
         assert_eq!(ct.param("boundary"), Some("abc def"));
+    }
+
+    #[test]
+    fn missing_semicolon() {
+        let ct = ContentType::parse(b"multipart/mixed\r\n\tboundary=\"b\"; x=1").unwrap();
+        assert_eq!(ct.essence(), "multipart/mixed");
+        assert_eq!(ct.param("boundary"), Some("b"));
+        assert_eq!(ct.param("x"), Some("1"));
     }
 
     #[test]
@@ -498,6 +574,13 @@ mod tests {
         let ct = ContentType::parse(b"text/plain; ; junk; a=1; A=2; =x").unwrap();
         assert_eq!(ct.params.len(), 1);
         assert_eq!(ct.param("a"), Some("1"));
+    }
+
+    #[test]
+    fn parameter_count_is_capped() {
+        let raw = "text/plain".to_string() + &"; a*1=x".repeat(100_000);
+        let ct = ContentType::parse(raw.as_bytes()).unwrap();
+        assert_eq!(ct.param("a").map(str::len), Some(MAX_PARAMS));
     }
 
     #[test]

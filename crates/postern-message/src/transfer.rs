@@ -10,8 +10,10 @@
 //!   data; a missing pad is tolerated (the partial quantum's bytes are kept); a single
 //!   dangling character at the end is dropped.
 //! - quoted-printable: `=XX` (either case) decodes; `=` followed by optional spaces/tabs and
-//!   a line break is a soft break; any other `=` is kept literally, as is everything else
-//!   (line breaks are not normalised, trailing whitespace is kept).
+//!   a line break is a soft break; `==` is one `=` (plain text mislabelled as QP, like
+//!   `=====` rules, and doubly encoded text then keep their line breaks — Python's
+//!   decoder does the same); any other `=` is kept literally, as is everything else (line
+//!   breaks are not normalised, trailing whitespace is kept).
 
 use std::borrow::Cow;
 
@@ -108,56 +110,108 @@ static B64: [u8; 256] = {
 
 /// Decodes lenient base64 (see the module docs), appending to `out`.
 pub fn decode_base64(input: &[u8], out: &mut Vec<u8>) {
-    let mut acc: u32 = 0;
-    let mut n = 0u32; // sextets in the current quantum
-    let mut pads = 0u32;
+    // Write into a pre-sized buffer (no per-byte capacity checks), then cut to size.
+    let start = out.len();
+    out.resize(start + input.len() / 4 * 3 + 3, 0);
+    let written = decode_base64_into(input, &mut out[start..]);
+    out.truncate(start + written);
+}
+
+/// Decodes into `buf` (at least `input.len() / 4 * 3 + 3` long); returns the length.
+///
+/// Line by line: a line of whole quanta goes through the base64 crate (fast); anything
+/// else (garbage, a quantum split across lines, padding) through the lenient state
+/// machine, which is also where every line goes while a quantum is incomplete.
+fn decode_base64_into(input: &[u8], buf: &mut [u8]) -> usize {
+    use base64::Engine as _;
+    let mut st = B64State::default();
+    let mut o = 0;
     let mut i = 0;
+    let mut last_len = 0; // length of the previous line: encoders use one length throughout
     while i < input.len() {
-        // Fast path: four valid characters at once (the common case inside a line).
-        if n == 0 && i + 4 <= input.len() {
-            let (a, b, c, d) = (
-                B64[input[i] as usize],
-                B64[input[i + 1] as usize],
-                B64[input[i + 2] as usize],
-                B64[input[i + 3] as usize],
-            );
-            if (a | b | c | d) < 64 {
-                let v = (u32::from(a) << 18)
-                    | (u32::from(b) << 12)
-                    | (u32::from(c) << 6)
-                    | u32::from(d);
-                out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
-                i += 4;
+        // Guess the line end from the previous line before searching. A wrong guess
+        // (a line break inside) fails the fast decode and takes the lenient path below,
+        // which does not care where lines end.
+        let eol = match input.get(i + last_len) {
+            Some(b'\n') if last_len > 0 => i + last_len,
+            _ => memchr::memchr(b'\n', &input[i..]).map_or(input.len(), |k| i + k),
+        };
+        last_len = eol - i;
+        let next = (eol + 1).min(input.len());
+        let line = &input[i..eol];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if st.n == 0 && !line.is_empty() && line.len() % 4 == 0 {
+            if let Ok(k) =
+                base64::engine::general_purpose::STANDARD.decode_slice(line, &mut buf[o..])
+            {
+                o += k;
+                if line.ends_with(b"=") {
+                    return o; // a complete pad ends the data
+                }
+                i = next;
                 continue;
             }
         }
-        let v = B64[input[i] as usize];
-        i += 1;
+        for &c in &input[i..next] {
+            match st.push(c) {
+                Step::Byte(b) => {
+                    buf[o] = b;
+                    o += 1;
+                }
+                Step::End => return o,
+                Step::None => {}
+            }
+        }
+        i = next;
+    }
+    o
+}
+
+/// The lenient decoder's state between characters.
+#[derive(Default)]
+struct B64State {
+    acc: u32,
+    /// Sextets in the current quantum.
+    n: u32,
+    /// Pad characters seen since the last data character.
+    pads: u32,
+}
+
+enum Step {
+    None,
+    Byte(u8),
+    End,
+}
+
+impl B64State {
+    fn push(&mut self, c: u8) -> Step {
+        let v = B64[c as usize];
         if v == PAD {
-            if n >= 2 {
-                pads += 1;
-                if n + pads >= 4 {
-                    return; // complete pad: the data ends here
+            if self.n >= 2 {
+                self.pads += 1;
+                if self.n + self.pads >= 4 {
+                    return Step::End; // complete pad: the data ends here
                 }
             }
-            continue;
+            return Step::None;
         }
         if v == INVALID {
-            continue;
+            return Step::None;
         }
-        pads = 0;
-        acc = (acc << 6) | u32::from(v);
-        n += 1;
-        match n {
-            2 => out.push((acc >> 4) as u8),
-            3 => out.push((acc >> 2) as u8),
-            4 => {
-                out.push(acc as u8);
-                n = 0;
-                acc = 0;
-            }
-            _ => {}
+        self.pads = 0;
+        self.acc = (self.acc << 6) | u32::from(v);
+        self.n += 1;
+        let byte = match self.n {
+            2 => (self.acc >> 4) as u8,
+            3 => (self.acc >> 2) as u8,
+            4 => self.acc as u8,
+            _ => return Step::None,
+        };
+        if self.n == 4 {
+            self.n = 0;
+            self.acc = 0;
         }
+        Step::Byte(byte)
     }
 }
 
@@ -204,6 +258,10 @@ pub fn decode_qp_into(input: &[u8], header: bool, out: &mut Vec<u8>) {
             [h, l, ..] if hex(*h).is_some() && hex(*l).is_some() => {
                 out.push((hex(*h).unwrap_or(0) << 4) | hex(*l).unwrap_or(0));
                 rest = &after[2..];
+            }
+            [b'=', ..] => {
+                out.push(b'=');
+                rest = &after[1..];
             }
             _ => {
                 // Soft line break: `=`, optional transport padding, then CRLF/LF (or the end).
@@ -272,6 +330,8 @@ mod tests {
         assert_eq!(d(b"soft=\r\nbreak=\nx"), b"softbreakx");
         assert_eq!(d(b"pad=  \r\nded"), b"padded");
         assert_eq!(d(b"bad =ZZ =4 end="), b"bad =ZZ =4 end");
+        assert_eq!(d(b"====\n=====\nx"), b"==\n==x");
+        assert_eq!(d(b"a==\n3D"), b"a=\n3D");
         assert_eq!(d(b"trailing  \r\n"), b"trailing  \r\n");
         assert!(matches!(decode_qp(b"plain"), Cow::Borrowed(_)));
     }

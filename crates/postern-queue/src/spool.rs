@@ -2,10 +2,12 @@
 //! group commit, crash recovery and quarantine. See `FORMAT.md` for the layout on disk.
 //!
 //! Every call that changes the spool returns only after its record — and, for a new
-//! segment, the directory entry — is fsynced. Concurrent callers share one `fdatasync`:
-//! the first caller to find no flush in progress becomes the *leader*, writes every record
-//! queued so far in one go, syncs once, and wakes the others (group commit, as databases
-//! do). An I/O error while flushing poisons the spool: after a failed fsync the page cache
+//! segment, the directory entry — is fsynced. Concurrent callers share fsyncs: a caller
+//! that finds records queued and no write in progress becomes a *leader*, writes every
+//! record queued so far in one go and fdatasyncs once, then wakes the others (group commit,
+//! as databases do). Up to `MAX_INFLIGHT` batches may be fsyncing at once, written strictly
+//! in log order; a record counts as durable only when its batch and all earlier ones are.
+//! An I/O error while flushing poisons the spool: after a failed fsync the page cache
 //! can no longer be trusted, so every later call fails until the spool is reopened.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -24,6 +26,11 @@ use crate::time::Timestamp;
 pub const FORMAT_VERSION: u32 = 1;
 const VERSION_FILE: &str = "VERSION";
 const SEGMENT_MAGIC: &[u8; 8] = b"PSTNSEG\x01";
+/// Reason given for a segment whose header is unreadable (the whole file is moved to
+/// `quarantine/`).
+const BAD_HEADER: &str = "bad segment header";
+/// Most batches whose fsync may be in flight at once (see `wait_durable`).
+const MAX_INFLIGHT: usize = 4;
 /// Bytes of a segment header: magic and segment number.
 pub const SEGMENT_HEADER: u64 = 16;
 
@@ -153,6 +160,14 @@ pub struct Recovered {
     pub bytes: u64,
 }
 
+/// A change appended to the spool and not yet known to be durable: hand it to
+/// [`Spool::wait`].
+#[derive(Debug)]
+#[must_use = "the change is not durable until Spool::wait returns"]
+pub struct Pending {
+    ticket: u64,
+}
+
 struct Chunk {
     seg: u64,
     create: bool,
@@ -164,10 +179,16 @@ struct Inner {
     chunks: Vec<Chunk>,
     next_ticket: u64,
     durable: u64,
-    leader: bool,
+    /// A leader is writing a batch (writes stay in log order, one batch at a time).
+    writing: bool,
+    /// Batches written and being fsynced, oldest first: (last ticket, head segment at
+    /// take time, fsync finished). Durability advances only over a finished prefix.
+    inflight: std::collections::VecDeque<(u64, u64, bool)>,
     failed: Option<String>,
     head_seg: u64,
     head_len: u64,
+    /// The segment of the last durable append: every record in an earlier segment is on disk.
+    durable_seg: u64,
     index: HashMap<QueueId, IndexEntry>,
     refs: HashMap<u64, u32>,
     segments: BTreeSet<u64>,
@@ -219,13 +240,16 @@ impl Inner {
     }
 }
 
+/// Files a written batch must fsync, and whether it created a segment.
+type ToSync = (Vec<(PathBuf, Arc<File>)>, bool);
+
 struct Shared {
     dir: PathBuf,
     opts: SpoolOptions,
     _lock: File,
     inner: Mutex<Inner>,
     cond: Condvar,
-    files: Mutex<HashMap<u64, File>>,
+    files: Mutex<HashMap<u64, Arc<File>>>,
     readers: Mutex<HashMap<u64, Arc<File>>>,
 }
 
@@ -330,6 +354,10 @@ struct Scan {
     max_id: Option<QueueId>,
     bad: Vec<(u64, PathBuf, u64, u64, String)>,
     segments: Vec<u64>,
+    /// Bytes of records read successfully.
+    parsed: u64,
+    /// Highest segment number seen, readable or not (new segments go above it).
+    max_seg: u64,
     bytes: u64,
 }
 
@@ -395,25 +423,14 @@ impl Scan {
         Ok(())
     }
 
-    /// Finds the next offset after `from` where a whole, valid record starts.
-    fn resync(buf: &[u8], from: usize, max: u32) -> usize {
-        (from + 1..buf.len())
-            .find(|&p| {
-                let b = &buf[p..];
-                b.len() > FRAME_HEADER
-                    && matches!(b[FRAME_HEADER], 1..=3)
-                    && record::decode(b, max).is_ok()
-            })
-            .unwrap_or(buf.len())
-    }
-
     fn scan_segment(&mut self, seg: u64, path: &Path, buf: &[u8], max: u32, live_tail: bool) {
         self.bytes += buf.len() as u64;
+        self.max_seg = self.max_seg.max(seg);
         let header_ok = buf.len() >= SEGMENT_HEADER as usize
             && &buf[..8] == SEGMENT_MAGIC
             && buf[8..16] == seg.to_le_bytes();
         if !header_ok {
-            let why = "bad segment header".to_owned();
+            let why = BAD_HEADER.to_owned();
             self.bad
                 .push((seg, path.to_owned(), 0, buf.len() as u64, why));
             return;
@@ -426,23 +443,67 @@ impl Scan {
                 off: off as u64,
                 len: used as u32,
             };
-            let (why, next) = match record::decode(&buf[off..], max) {
-                Ok((rec, used)) => match self.apply(rec, loc(used)) {
-                    Ok(()) => {
-                        off += used;
-                        continue;
+            // A frame with a valid length and checksum is genuine even if its payload is not
+            // understood: skip just that frame. Once framing is lost (bad length or
+            // checksum, or a torn write), the rest of the segment is quarantined: scanning
+            // on for something that looks like a record could pick up a frame embedded in
+            // a message body.
+            let (why, next) = match record::split_frame(&buf[off..], max) {
+                Ok((kind, payload, used)) => {
+                    match record::decode_payload(kind, payload)
+                        .map_err(|e| e.to_string())
+                        .and_then(|rec| self.apply(rec, loc(used)).map_err(str::to_owned))
+                    {
+                        Ok(()) => {
+                            self.parsed += used as u64;
+                            off += used;
+                            continue;
+                        }
+                        Err(why) => (why, off + used),
                     }
-                    Err(why) => (why.to_owned(), off + used),
-                },
+                }
                 Err(RecordError::Truncated { .. }) if live_tail => return,
                 Err(e @ RecordError::Truncated { .. }) => (format!("torn tail: {e}"), buf.len()),
-                Err(e) => (e.to_string(), Scan::resync(buf, off, max)),
+                Err(e) => (format!("{e}; rest of segment unreadable"), buf.len()),
             };
             self.bad
                 .push((seg, path.to_owned(), off as u64, (next - off) as u64, why));
             off = next;
         }
     }
+}
+
+/// What [`check_segment`] found in one segment's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SegmentCheck {
+    /// The header was valid.
+    pub header_ok: bool,
+    /// Bytes of records read successfully.
+    pub parsed: u64,
+    /// Unreadable runs: offset, length, reason. Together with the header and `parsed` they
+    /// cover the whole input: recovery skips nothing without reporting it.
+    pub bad: Vec<(u64, u64, String)>,
+}
+
+/// Reads one segment's bytes the way recovery does, without touching the disk (used by the
+/// `spool_record` fuzz target, and handy for checking a segment copied off a damaged spool).
+pub fn check_segment(seg: u64, buf: &[u8], max_record: u32) -> SegmentCheck {
+    let mut scan = Scan::default();
+    scan.scan_segment(seg, Path::new(""), buf, max_record, false);
+    SegmentCheck {
+        header_ok: scan.segments.contains(&seg),
+        parsed: scan.parsed,
+        bad: scan
+            .bad
+            .into_iter()
+            .map(|(_, _, off, len, why)| (off, len, why))
+            .collect(),
+    }
+}
+
+/// The first bytes of segment number `seg` (for building test segments).
+pub fn segment_header_bytes(seg: u64) -> Vec<u8> {
+    segment_header(seg)
 }
 
 /// Scans every segment. `live_tail` treats a truncated last record of the last segment as
@@ -572,6 +633,11 @@ impl Spool {
                 reason: why.clone(),
                 copy: Some(copy),
             });
+            if why == BAD_HEADER {
+                // Wholly copied to quarantine: take it out of the log.
+                fs::remove_file(path).map_err(io_err("remove", path))?;
+                sync_dir(&dir.join("seg"))?;
+            }
         }
         sync_dir(&qdir)?;
         let spool = Spool::start(dir, opts, lock_file, &scan)?;
@@ -616,7 +682,7 @@ impl Spool {
         lock_file: File,
         scan: &Scan,
     ) -> Result<Spool, SpoolError> {
-        let head_seg = scan.segments.last().map_or(1, |s| s + 1);
+        let head_seg = scan.max_seg + 1;
         let path = dir.join("seg").join(segment_name(head_seg));
         let mut f = OpenOptions::new()
             .create_new(true)
@@ -632,10 +698,12 @@ impl Spool {
             chunks: Vec::new(),
             next_ticket: 0,
             durable: 0,
-            leader: false,
+            writing: false,
+            inflight: std::collections::VecDeque::new(),
             failed: None,
             head_seg,
             head_len: SEGMENT_HEADER,
+            durable_seg: head_seg,
             index: HashMap::with_capacity(scan.entries.len()),
             refs: HashMap::new(),
             segments: scan.segments.iter().copied().chain([head_seg]).collect(),
@@ -654,7 +722,7 @@ impl Spool {
                 _lock: lock_file,
                 inner: Mutex::new(inner),
                 cond: Condvar::new(),
-                files: Mutex::new(HashMap::from([(head_seg, f)])),
+                files: Mutex::new(HashMap::from([(head_seg, Arc::new(f))])),
                 readers: Mutex::new(HashMap::new()),
             }),
         })
@@ -703,6 +771,19 @@ impl Spool {
     /// Persists a new state for `id`. Sets `state.version` to one more than the stored
     /// version; when this returns `Ok` the new state is durable.
     pub fn update(&self, id: QueueId, state: &mut MessageState) -> Result<(), SpoolError> {
+        let pending = self.update_begin(id, state)?;
+        self.wait(pending)
+    }
+
+    /// Appends a new state for `id` without waiting for it to be durable (no I/O happens
+    /// here); pass the result to [`Spool::wait`]. Appends are ordered: a caller that
+    /// serialises its own updates (under its lock) gets them on disk in that order, while
+    /// the fsync is shared with everyone else's.
+    pub fn update_begin(
+        &self,
+        id: QueueId,
+        state: &mut MessageState,
+    ) -> Result<Pending, SpoolError> {
         let mut g = lock(&self.shared.inner);
         self.check_failed(&g)?;
         let entry = g.index.get(&id).ok_or(SpoolError::NotFound(id))?;
@@ -725,12 +806,19 @@ impl Spool {
             e.state = Some(loc);
             e.version = state.version;
         }
-        let ticket = g.next_ticket;
-        self.wait_durable(g, ticket)
+        Ok(Pending {
+            ticket: g.next_ticket,
+        })
     }
 
     /// Removes a message (durably). Call it once every recipient is final, or to delete.
     pub fn remove(&self, id: QueueId) -> Result<(), SpoolError> {
+        let pending = self.remove_begin(id)?;
+        self.wait(pending)
+    }
+
+    /// Appends a removal without waiting; see [`Spool::update_begin`].
+    pub fn remove_begin(&self, id: QueueId) -> Result<Pending, SpoolError> {
         let mut g = lock(&self.shared.inner);
         self.check_failed(&g)?;
         let entry = g.index.remove(&id).ok_or(SpoolError::NotFound(id))?;
@@ -741,8 +829,15 @@ impl Spool {
         let mut buf = Vec::new();
         record::encode_remove(&mut buf, id);
         g.push(buf, self.shared.opts.segment_size);
-        let ticket = g.next_ticket;
-        self.wait_durable(g, ticket)
+        Ok(Pending {
+            ticket: g.next_ticket,
+        })
+    }
+
+    /// Waits until an appended change is durable.
+    pub fn wait(&self, pending: Pending) -> Result<(), SpoolError> {
+        let g = lock(&self.shared.inner);
+        self.wait_durable(g, pending.ticket)
     }
 
     /// Waits until everything appended so far is durable.
@@ -823,7 +918,13 @@ impl Spool {
         }
     }
 
-    /// Group commit: wait until `ticket` is durable, flushing as leader when nobody is.
+    /// Group commit: wait until `ticket` is durable, flushing as leader when possible.
+    ///
+    /// A leader takes every queued record, writes them (one leader writes at a time, so
+    /// the log keeps its order), then fsyncs. While its fsync is in flight the next leader
+    /// may already write and fsync the next batch (up to [`MAX_INFLIGHT`] batches), so the
+    /// file system can merge their flushes. A ticket is durable once its batch and every
+    /// earlier batch have been fsynced.
     fn wait_durable<'s>(
         &'s self,
         mut g: MutexGuard<'s, Inner>,
@@ -834,7 +935,8 @@ impl Spool {
                 return Ok(());
             }
             self.check_failed(&g)?;
-            if g.leader {
+            let can_lead = !g.writing && !g.chunks.is_empty() && g.inflight.len() < MAX_INFLIGHT;
+            if !can_lead {
                 g = self
                     .shared
                     .cond
@@ -842,26 +944,48 @@ impl Spool {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
-            g.leader = true;
+            g.writing = true;
             let chunks = std::mem::take(&mut g.chunks);
             let upto = g.next_ticket;
+            let upto_seg = g.head_seg;
+            g.inflight.push_back((upto, upto_seg, false));
             drop(g);
-            let result = self.flush(chunks);
+            let written = self.write_batch(chunks);
             g = lock(&self.shared.inner);
-            g.leader = false;
-            match result {
-                Ok(()) => g.durable = upto,
+            g.writing = false;
+            self.shared.cond.notify_all();
+            let synced = match written {
+                Ok(to_sync) => {
+                    drop(g);
+                    let r = self.sync_batch(&to_sync);
+                    g = lock(&self.shared.inner);
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            match synced {
+                Ok(()) => {
+                    if let Some(b) = g.inflight.iter_mut().find(|b| b.0 == upto) {
+                        b.2 = true;
+                    }
+                    while let Some(&(t, seg, true)) = g.inflight.front() {
+                        g.inflight.pop_front();
+                        g.durable = g.durable.max(t);
+                        g.durable_seg = g.durable_seg.max(seg);
+                    }
+                }
                 Err(e) => g.failed = Some(e.to_string()),
             }
             self.shared.cond.notify_all();
         }
     }
 
-    /// Writes the chunks and makes them durable with one fdatasync per touched segment.
-    fn flush(&self, chunks: Vec<Chunk>) -> Result<(), SpoolError> {
+    /// Writes a batch in log order; returns the files to fsync and whether a segment was
+    /// created (its directory entry must be synced too).
+    fn write_batch(&self, chunks: Vec<Chunk>) -> Result<ToSync, SpoolError> {
         let segdir = self.shared.dir.join("seg");
         let mut files = lock(&self.shared.files);
-        let mut touched = Vec::new();
+        let mut touched: Vec<(PathBuf, Arc<File>)> = Vec::new();
         let mut created = false;
         for chunk in chunks {
             let path = segdir.join(segment_name(chunk.seg));
@@ -872,11 +996,12 @@ impl Spool {
                     .open(&path)
                     .map_err(io_err("create", &path))?;
                 files.retain(|&s, _| s > chunk.seg.saturating_sub(2));
-                files.insert(chunk.seg, f);
+                files.insert(chunk.seg, Arc::new(f));
                 created = true;
             }
             let f = files
-                .get_mut(&chunk.seg)
+                .get(&chunk.seg)
+                .cloned()
                 .ok_or_else(|| io_err("write", &path)(io::ErrorKind::NotFound.into()))?;
             let total: usize = chunk.pieces.iter().map(Vec::len).sum();
             let data: Vec<u8> = if chunk.pieces.len() == 1 {
@@ -886,19 +1011,20 @@ impl Spool {
                 chunk.pieces.iter().for_each(|p| d.extend_from_slice(p));
                 d
             };
-            f.write_all(&data).map_err(io_err("write", &path))?;
-            if !touched.contains(&chunk.seg) {
-                touched.push(chunk.seg);
+            (&*f).write_all(&data).map_err(io_err("write", &path))?;
+            if !touched.iter().any(|(p, _)| *p == path) {
+                touched.push((path, f));
             }
         }
-        for seg in touched {
-            let path = segdir.join(segment_name(seg));
-            if let Some(f) = files.get(&seg) {
-                f.sync_data().map_err(io_err("fsync", &path))?;
-            }
+        Ok((touched, created))
+    }
+
+    fn sync_batch(&self, (files, created): &ToSync) -> Result<(), SpoolError> {
+        for (path, f) in files {
+            f.sync_data().map_err(io_err("fsync", path))?;
         }
-        if created {
-            sync_dir(&segdir)?;
+        if *created {
+            sync_dir(&self.shared.dir.join("seg"))?;
         }
         Ok(())
     }
@@ -911,7 +1037,9 @@ impl Spool {
             let head = g.head_seg;
             let mut dead = Vec::new();
             while let Some(&s) = g.segments.first() {
-                if s == head || g.refs.contains_key(&s) {
+                // Below `durable_seg` no record is still on its way to the segment (a
+                // removal has no reference, so refs alone cannot tell).
+                if s == head || s >= g.durable_seg || g.refs.contains_key(&s) {
                     break;
                 }
                 g.segments.pop_first();
@@ -950,6 +1078,12 @@ impl Spool {
             };
             if oldest == g.head_seg {
                 break;
+            }
+            if oldest >= g.durable_seg {
+                // Records of `oldest` may still be on their way to disk: flush first.
+                let ticket = g.next_ticket;
+                self.wait_durable(g, ticket)?;
+                continue;
             }
             let live: Vec<(QueueId, IndexEntry)> = g
                 .index
@@ -1054,7 +1188,7 @@ mod tests {
     }
 
     #[test]
-    fn corruption_is_quarantined_and_rest_salvaged() {
+    fn corruption_is_quarantined_with_the_rest_of_its_segment() {
         let dir = tmp("corrupt");
         let (spool, _) = Spool::open(&dir, SpoolOptions::default()).unwrap();
         let ids: Vec<_> = (0..3)
@@ -1074,24 +1208,52 @@ mod tests {
         fs::write(dir.join("seg").join("junk.txt"), b"?").unwrap();
         let (spool, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
         let found: Vec<_> = rec.messages.iter().map(|m| m.id).collect();
-        assert_eq!(found, vec![ids[0], ids[2]]);
-        assert_eq!(rec.quarantined.len(), 3, "{:?}", rec.quarantined);
+        assert_eq!(
+            found,
+            vec![ids[0]],
+            "framing is lost after the damaged record"
+        );
+        assert_eq!(rec.quarantined.len(), 2, "{:?}", rec.quarantined);
         for q in &rec.quarantined {
             let copy = q.copy.as_ref().unwrap();
             assert_eq!(fs::metadata(copy).unwrap().len(), q.len, "{q:?}");
         }
-        assert!(
-            rec.quarantined
-                .iter()
-                .any(|q| q.reason.contains("checksum"))
+        let q = rec
+            .quarantined
+            .iter()
+            .find(|q| q.reason.contains("checksum"))
+            .unwrap();
+        assert_eq!(
+            q.len as usize,
+            bytes.len() - q.offset as usize,
+            "the rest of the segment"
         );
-        assert!(rec.quarantined.iter().any(|q| q.reason.contains("torn")));
+        let copy = fs::read(q.copy.as_ref().unwrap()).unwrap();
+        assert!(
+            copy.windows(2).any(|w| w == b"m2"),
+            "the later message is in quarantine"
+        );
         assert!(
             rec.quarantined
                 .iter()
                 .any(|q| q.reason.contains("not a segment"))
         );
-        assert_eq!(spool.read(ids[2]).unwrap().1, b"m2");
+        // A payload the decoder does not understand, in an intact frame, costs only itself.
+        let mut bytes = segment_header_bytes(99);
+        let mut unknown = Vec::new();
+        record::encode_remove(&mut unknown, ids[0]);
+        unknown[8] = 9; // kind 9 ...
+        let crc = record::crc32c(&unknown[8..]);
+        unknown[4..8].copy_from_slice(&crc.to_le_bytes()); // ... with a valid checksum
+        bytes.extend_from_slice(&unknown);
+        record::encode_remove(&mut bytes, ids[0]);
+        let c = check_segment(99, &bytes, DEFAULT_MAX_RECORD);
+        assert_eq!(c.bad.len(), 1);
+        assert_eq!(c.bad[0].1 as usize, unknown.len());
+        assert_eq!(
+            c.parsed as usize,
+            bytes.len() - unknown.len() - SEGMENT_HEADER as usize
+        );
         drop(spool);
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -1132,6 +1294,24 @@ mod tests {
         assert_eq!(inspected.messages, rec.messages);
         drop(spool);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn check_segment_accounts_for_every_byte() {
+        let mut buf = segment_header_bytes(3);
+        let env = env(2);
+        record::encode_enqueue(&mut buf, QueueId { millis: 1, seq: 0 }, &env, b"x");
+        let good = buf.len();
+        buf.extend_from_slice(b"garbage in the middle");
+        record::encode_remove(&mut buf, QueueId { millis: 1, seq: 0 });
+        buf.extend_from_slice(&[1, 0, 0]);
+        let c = check_segment(3, &buf, DEFAULT_MAX_RECORD);
+        assert!(c.header_ok);
+        let bad: u64 = c.bad.iter().map(|b| b.1).sum();
+        assert_eq!(SEGMENT_HEADER + c.parsed + bad, buf.len() as u64);
+        assert_eq!(c.bad.len(), 1, "{:?}", c.bad);
+        assert_eq!(c.bad[0].0, good as u64);
+        assert!(!check_segment(4, &buf, DEFAULT_MAX_RECORD).header_ok);
     }
 
     #[test]

@@ -7,13 +7,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy,
 };
 use crate::error::ConfigError;
 use crate::nexthop::{NextHopOptions, NextHopResolver, SmartHost};
+use crate::pattern::split_smtp;
+use crate::resolve::{ConnectorState, Explanation, RouteRequest};
 use crate::table::{AddressSpace, Connector, RoutingTable, RoutingTableBuilder, Scope};
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,7 +82,8 @@ struct DnsToml {
 }
 
 /// How a connector finds the SMTP next hop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum NextHopPolicy {
     /// MX lookup of the recipient's domain.
@@ -184,6 +187,94 @@ impl RoutingConfig {
     pub fn next_hop_resolver(&self) -> Option<NextHopResolver> {
         (!self.dns.name_servers.is_empty())
             .then(|| NextHopResolver::new(&self.dns.name_servers, self.dns.options.clone()))
+    }
+}
+
+/// Everything `postern route test` shows for one address: the routing decision with its
+/// explanation, the per-domain settings of an SMTP address's domain, and how the first
+/// connector finds its next hop.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteReport<'t> {
+    /// The decision and its reasons.
+    pub explanation: Explanation<'t>,
+    /// The SMTP domain, if the address has one.
+    pub domain: Option<String>,
+    /// Its effective per-domain settings.
+    pub domain_settings: Option<DomainSettings>,
+    /// The first candidate connector's next-hop policy.
+    pub next_hop: Option<NextHopPolicy>,
+}
+
+impl RouteReport<'_> {
+    /// True when the address has a route.
+    pub fn is_routed(&self) -> bool {
+        self.explanation.result.is_ok()
+    }
+
+    /// The report as one JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+impl std::fmt::Display for RouteReport<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.explanation)?;
+        if let Some(policy) = &self.next_hop {
+            match policy {
+                NextHopPolicy::Dns => writeln!(f, "next hop: DNS MX of the recipient domain")?,
+                NextHopPolicy::SmartHosts(hosts) => {
+                    let list: Vec<String> = hosts
+                        .iter()
+                        .map(|h| match h.port {
+                            Some(p) => format!("{}:{p}", h.host),
+                            None => h.host.clone(),
+                        })
+                        .collect();
+                    writeln!(f, "next hop: smart hosts {}", list.join(", "))?
+                }
+            }
+        }
+        if let (Some(d), Some(s)) = (&self.domain, &self.domain_settings) {
+            let size = s
+                .max_message_size
+                .map_or("no limit".to_owned(), |n| format!("{n} bytes"));
+            writeln!(
+                f,
+                "domain {d}: content {:?}, charset {}, max size {size}, tls {:?}, dequeue {:?}",
+                s.content_format, s.charset, s.tls, s.dequeue
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl RoutingConfig {
+    /// Routes `req` and gathers what an administrator wants to see about it.
+    pub fn report<'t>(
+        &'t self,
+        req: &RouteRequest<'_>,
+        state: &dyn ConnectorState,
+    ) -> RouteReport<'t> {
+        let explanation = self.table.explain(req, state);
+        let domain = crate::AddressType::from_valid(req.address_type())
+            .eq(&crate::AddressType::Smtp)
+            .then(|| split_smtp(req.address()).1)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
+        let domain_settings = domain.as_deref().map(|d| self.domains.lookup(d));
+        let next_hop = explanation
+            .result
+            .as_ref()
+            .ok()
+            .and_then(|r| self.connector(r.first().connector))
+            .map(|c| c.next_hop.clone());
+        RouteReport {
+            explanation,
+            domain,
+            domain_settings,
+            next_hop,
+        }
     }
 }
 

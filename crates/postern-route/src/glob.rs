@@ -8,6 +8,12 @@ pub struct Glob {
     lower: Box<str>,
     literals: u32,
     has_wildcard: bool,
+    /// Bytes before the first wildcard and after the last one: every match starts and ends
+    /// with them, so most non-matches are refused without running the matcher.
+    prefix: usize,
+    suffix: usize,
+    /// Fewest bytes a match can have (literal bytes plus one per `%`).
+    min_len: usize,
 }
 
 impl Glob {
@@ -16,10 +22,21 @@ impl Glob {
         let lower: Box<str> = pattern.to_ascii_lowercase().into();
         let literals = lower.chars().filter(|c| !matches!(c, '*' | '%')).count();
         let has_wildcard = lower.contains(['*', '%']);
+        let is_wild = |b: &u8| matches!(b, b'*' | b'%');
+        let bytes = lower.as_bytes();
+        let prefix = bytes.iter().position(is_wild).unwrap_or(bytes.len());
+        let suffix = match bytes.iter().rposition(is_wild) {
+            Some(last) => bytes.len() - last - 1,
+            None => 0,
+        };
+        let min_len = bytes.iter().filter(|&&b| b != b'*').count();
         Glob {
-            lower,
             literals: u32::try_from(literals).unwrap_or(u32::MAX),
             has_wildcard,
+            prefix,
+            suffix,
+            min_len,
+            lower,
         }
     }
 
@@ -46,7 +63,14 @@ impl Glob {
 
     /// Does the whole of `text` match?
     pub fn matches(&self, text: &str) -> bool {
-        glob_match(self.lower.as_bytes(), text.as_bytes())
+        let (p, t) = (self.lower.as_bytes(), text.as_bytes());
+        if t.len() < self.min_len
+            || !t[..self.prefix].eq_ignore_ascii_case(&p[..self.prefix])
+            || !t[t.len() - self.suffix..].eq_ignore_ascii_case(&p[p.len() - self.suffix..])
+        {
+            return false;
+        }
+        glob_match(p, t)
     }
 }
 

@@ -58,7 +58,7 @@ mod table;
 mod x400;
 
 pub use address_type::AddressType;
-pub use config::{ConnectorConfig, DnsConfig, NextHopPolicy, RoutingConfig};
+pub use config::{ConnectorConfig, DnsConfig, NextHopPolicy, RouteReport, RoutingConfig};
 pub use domain::{ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy};
 pub use error::{ConfigError, DomainError, PatternError, TableError, X400Error};
 pub use glob::Glob;

@@ -138,13 +138,13 @@ impl AddressPattern {
 
 /// Quality of `*@domain` (extra = 1) and `*@*.domain` (extra = 2): the literal `@`, the
 /// literal `.` for the subdomain form, and the domain's characters.
-pub(crate) fn domain_quality(domain: &str, extra: u32) -> MatchQuality {
+fn domain_quality(domain: &str, extra: u32) -> MatchQuality {
     MatchQuality::Wildcard {
         literals: extra.saturating_add(char_count(domain)),
     }
 }
 
-pub(crate) fn local_glob_quality(local: &Glob, domain: &str) -> MatchQuality {
+fn local_glob_quality(local: &Glob, domain: &str) -> MatchQuality {
     MatchQuality::Wildcard {
         literals: local
             .literal_count()

@@ -274,7 +274,40 @@ pub struct Explanation<'t> {
     /// Entries of the same type that did not match.
     pub not_matching: usize,
     /// The decision.
+    #[serde(flatten, serialize_with = "serialize_result")]
     pub result: Result<Route<'t>, Unroutable>,
+}
+
+/// How the decision looks in JSON: `"outcome": "routed"` with the candidates, or
+/// `"outcome": "unroutable"` with the reason and the SMTP codes.
+#[derive(Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+enum Outcome<'a, 't> {
+    Routed {
+        candidates: &'a [Candidate<'t>],
+    },
+    Unroutable {
+        reason: String,
+        reply_code: u16,
+        enhanced_code: &'static str,
+    },
+}
+
+fn serialize_result<S: serde::Serializer>(
+    r: &Result<Route<'_>, Unroutable>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match r {
+        Ok(route) => Outcome::Routed {
+            candidates: &route.candidates,
+        },
+        Err(u) => Outcome::Unroutable {
+            reason: u.to_string(),
+            reply_code: u.reply_code(),
+            enhanced_code: u.enhanced_code(),
+        },
+    }
+    .serialize(s)
 }
 
 impl Explanation<'_> {
@@ -330,6 +363,11 @@ impl fmt::Display for Explanation<'_> {
     }
 }
 
+const ZERO_HIT: Hit = Hit {
+    entry: 0,
+    quality: MatchQuality::TypeOnly,
+};
+
 /// Sort key: cost-100 entries last, better match first, cheaper first, then the load hash.
 type Rank = (bool, Reverse<MatchQuality>, u32, u64, u32);
 
@@ -382,7 +420,7 @@ impl RoutingTable {
         state: &dyn ConnectorState,
         mut explain: Option<&mut Vec<Considered<'t>>>,
     ) -> Result<Route<'t>, Unroutable> {
-        let mut hits = Vec::new();
+        let mut hits = Vec::with_capacity(8);
         self.collect(req.address_type, req.address, &mut hits)
             .map_err(|e| match e {
                 AddressError::TooLong => Unroutable::InvalidAddress(format!(
@@ -395,18 +433,40 @@ impl RoutingTable {
             return Err(Unroutable::NoAddressSpace);
         }
         let msg_hash = fnv1a(req.message_id.as_bytes());
-        let mut ranked: Vec<(Rank, Hit)> = hits
-            .into_iter()
-            .map(|h| (self.rank(h, msg_hash), h))
-            .collect();
+        // Rank each hit once (the sort compares inline keys, not table lookups); a few hits,
+        // the usual case, are ranked on the stack.
+        const STACK: usize = 16;
+        let mut on_stack = [((false, Reverse(MatchQuality::TypeOnly), 0, 0, 0), ZERO_HIT); STACK];
+        let mut on_heap = Vec::new();
+        let ranked: &mut [(Rank, Hit)] = if hits.len() <= STACK {
+            for (slot, &h) in on_stack.iter_mut().zip(&hits) {
+                *slot = (self.rank(h, msg_hash), h);
+            }
+            &mut on_stack[..hits.len()]
+        } else {
+            on_heap.extend(hits.iter().map(|&h| (self.rank(h, msg_hash), h)));
+            &mut on_heap
+        };
         ranked.sort_unstable_by_key(|&(rank, _)| rank);
 
-        let mut candidates = Vec::new();
-        let mut listed: Vec<u32> = Vec::new();
+        let mut candidates: Vec<Candidate<'t>> = Vec::with_capacity(hits.len().min(8));
+        // A connector is listed once, at its best entry. Few hits: compare with the list;
+        // many: a bitmap over the connectors keeps this linear.
+        let mut listed_map = if hits.len() > 32 {
+            vec![false; self.connectors.len()]
+        } else {
+            Vec::new()
+        };
         let (mut in_scope, mut arrived_only) = (false, true);
-        for (_, hit) in ranked {
+        for &(_, hit) in ranked.iter() {
             let entry = &self.entries[hit.entry as usize];
             let conn = &self.connectors[entry.connector as usize];
+            let listed = match listed_map.get(entry.connector as usize) {
+                Some(&seen) => seen,
+                None => candidates
+                    .iter()
+                    .any(|c| std::ptr::eq(c.connector, &*conn.name)),
+            };
             let verdict = if !in_scope_for(entry.scope, conn, req) {
                 Verdict::OutOfScope
             } else if !state.is_available(&conn.name) {
@@ -420,7 +480,7 @@ impl RoutingTable {
                     attempts: state.attempts(&conn.name),
                     max: conn.max_attempts,
                 }
-            } else if listed.contains(&entry.connector) {
+            } else if listed {
                 in_scope = true;
                 Verdict::DuplicateConnector
             } else if req
@@ -432,7 +492,9 @@ impl RoutingTable {
             } else {
                 in_scope = true;
                 arrived_only = false;
-                listed.push(entry.connector);
+                if let Some(seen) = listed_map.get_mut(entry.connector as usize) {
+                    *seen = true;
+                }
                 Verdict::Kept {
                     rank: candidates.len(),
                 }

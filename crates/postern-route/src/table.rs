@@ -13,7 +13,7 @@ use crate::address_type::AddressType;
 use crate::error::{PatternError, TableError};
 use crate::hash::fnv1a;
 use crate::limits::Limits;
-use crate::pattern::{AddressPattern, PatternKind, domain_quality, local_glob_quality, split_smtp};
+use crate::pattern::{AddressPattern, PatternKind, split_smtp};
 use crate::quality::MatchQuality;
 use crate::x400::OrAddress;
 
@@ -259,21 +259,36 @@ struct TypeIndex {
 struct SmtpIndex {
     /// Node 0 is the root (the empty suffix).
     nodes: Vec<Node>,
-    /// `local@domain`, lowercase → entries.
-    addresses: FxHashMap<Box<str>, Vec<u32>>,
+    /// `local@domain`, lowercase bytes → entries.
+    addresses: FxHashMap<Box<[u8]>, Vec<u32>>,
     scan: Vec<u32>,
     type_only: Vec<u32>,
 }
 
+/// A trie node: one domain suffix (`example.com`), keyed from its parent by its label.
+/// Keys are lowercase bytes, so a lookup never has to re-validate UTF-8.
 #[derive(Debug, Clone, Default)]
 struct Node {
-    children: FxHashMap<Box<str>, u32>,
+    /// Children by label (lowercase bytes).
+    children: FxHashMap<Box<[u8]>, u32>,
+    /// Characters in the suffix this node stands for (for match quality).
+    chars: u32,
     /// `*@suffix`.
     domain: Vec<u32>,
     /// `*@*.suffix`.
     subdomains: Vec<u32>,
     /// `glob@suffix`.
     local_globs: Vec<u32>,
+}
+
+impl Node {
+    fn child(&self, label: &[u8]) -> Option<u32> {
+        self.children.get(label).copied()
+    }
+
+    fn add_child(&mut self, label: &[u8], child: u32) {
+        self.children.insert(label.into(), child);
+    }
 }
 
 impl SmtpIndex {
@@ -290,12 +305,17 @@ impl SmtpIndex {
     fn node_for(&mut self, domain: &str) -> usize {
         let mut node = 0usize;
         for label in domain.rsplit('.') {
-            node = match self.nodes[node].children.get(label) {
-                Some(&child) => child as usize,
+            node = match self.nodes[node].child(label.as_bytes()) {
+                Some(child) => child as usize,
                 None => {
                     let child = self.nodes.len();
-                    self.nodes.push(Node::default());
-                    self.nodes[node].children.insert(label.into(), child as u32);
+                    let dot = u32::from(node != 0);
+                    let chars = self.nodes[node].chars + dot + label.chars().count() as u32;
+                    self.nodes.push(Node {
+                        chars,
+                        ..Node::default()
+                    });
+                    self.nodes[node].add_child(label.as_bytes(), child as u32);
                     child
                 }
             };
@@ -308,7 +328,7 @@ impl SmtpIndex {
             PatternKind::TypeOnly => self.type_only.push(idx),
             PatternKind::SmtpAddress { local, domain } => self
                 .addresses
-                .entry(format!("{local}@{domain}").into())
+                .entry(format!("{local}@{domain}").into_bytes().into())
                 .or_default()
                 .push(idx),
             PatternKind::SmtpDomain(d) => {
@@ -328,8 +348,8 @@ impl SmtpIndex {
     }
 }
 
-/// Longest domain lowercased on the stack; longer ones (invalid anyway) go to the heap.
-const DOMAIN_BUF: usize = 256;
+/// Longest `local@domain` lowercased on the stack; longer ones go to the heap.
+const KEY_BUF: usize = 512;
 
 impl RoutingTable {
     fn add_connector(&mut self, c: &Connector) -> Result<(), TableError> {
@@ -494,68 +514,103 @@ impl RoutingTable {
 
     fn collect_smtp(&self, address: &str, out: &mut Vec<Hit>) {
         let (local, domain) = split_smtp(address);
-        let mut buf = [0u8; DOMAIN_BUF];
-        let heap;
-        let lower: &str = if domain.len() <= DOMAIN_BUF {
-            let b = &mut buf[..domain.len()];
-            b.copy_from_slice(domain.as_bytes());
-            b.make_ascii_lowercase();
-            // ASCII lowercasing keeps UTF-8 valid, so this cannot fail.
-            std::str::from_utf8(b).unwrap_or_default()
+        // `local@domain`, lowercased on the stack: the exact-address key, with the domain
+        // as its tail for the trie.
+        let len = local.len() + 1 + domain.len();
+        if len <= KEY_BUF {
+            let mut buf = [0u8; KEY_BUF];
+            self.collect_smtp_key(local, domain, &mut buf[..len], address, out);
         } else {
-            heap = domain.to_ascii_lowercase();
-            &heap
-        };
-        if !lower.is_empty() {
-            self.walk_trie(local, lower, out);
+            let mut heap = vec![0u8; len];
+            self.collect_smtp_key(local, domain, &mut heap, address, out);
         }
+    }
+
+    fn collect_smtp_key(
+        &self,
+        local: &str,
+        domain: &str,
+        key: &mut [u8],
+        address: &str,
+        out: &mut Vec<Hit>,
+    ) {
+        let split = local.len();
+        key[..split].copy_from_slice(local.as_bytes());
+        key[split] = b'@';
+        key[split + 1..].copy_from_slice(domain.as_bytes());
+        key.make_ascii_lowercase();
+        let key: &[u8] = key;
+        let lower_domain = &key[split + 1..];
         let idx = &self.smtp;
-        if !idx.addresses.is_empty() && !lower.is_empty() {
-            let key = format!("{}@{lower}", local.to_ascii_lowercase());
-            if let Some(list) = idx.addresses.get(key.as_str()) {
-                push_all(out, list, MatchQuality::Exact);
+        if !lower_domain.is_empty() {
+            self.walk_trie(local, lower_domain, out);
+            if !idx.addresses.is_empty() {
+                if let Some(list) = idx.addresses.get(key) {
+                    push_all(out, list, MatchQuality::Exact);
+                }
             }
         }
-        self.scan(&idx.scan, address, out);
+        // The general SMTP wildcards are all whole-address globs: match them directly
+        // rather than through the reference matcher, which would split the address again.
+        let whole = address.strip_suffix('.').unwrap_or(address);
+        for &i in &idx.scan {
+            if let PatternKind::Glob(g) = &self.entries[i as usize].pattern.kind {
+                if g.matches(whole) {
+                    let quality = MatchQuality::Wildcard {
+                        literals: g.literal_count(),
+                    };
+                    out.push(Hit { entry: i, quality });
+                }
+            }
+        }
         push_all(out, &idx.type_only, MatchQuality::TypeOnly);
     }
 
     /// Walks the reversed labels of `domain` (lowercase): every node passed before the last
     /// label offers its subdomain entries; the node for the whole domain offers its domain
     /// and local-part entries.
-    fn walk_trie(&self, local: &str, domain: &str, out: &mut Vec<Hit>) {
+    fn walk_trie(&self, local: &str, domain: &[u8], out: &mut Vec<Hit>) {
         let nodes = &self.smtp.nodes;
         let mut node = &nodes[0];
         let mut end = domain.len();
         loop {
-            let (label, start) = match domain[..end].rfind('.') {
-                Some(dot) => (&domain[dot + 1..end], Some(dot)),
-                None => (&domain[..end], None),
-            };
-            let Some(&child) = node.children.get(label) else {
+            let dot = domain[..end].iter().rposition(|&b| b == b'.');
+            let label = &domain[dot.map_or(0, |d| d + 1)..end];
+            let Some(child) = node.child(label) else {
                 return;
             };
             node = &nodes[child as usize];
-            let suffix = &domain[start.map_or(0, |d| d + 1)..];
-            match start {
+            match dot {
                 Some(dot) => {
-                    if !node.subdomains.is_empty() {
-                        push_all(out, &node.subdomains, domain_quality(suffix, 2));
+                    // A subdomain needs at least one byte before the dot: `.example.com`
+                    // is no subdomain of `example.com` (found by fuzzing).
+                    if dot > 0 && !node.subdomains.is_empty() {
+                        let q = MatchQuality::Wildcard {
+                            literals: node.chars.saturating_add(2),
+                        };
+                        push_all(out, &node.subdomains, q);
                     }
                     end = dot;
                 }
                 None => {
                     if !node.domain.is_empty() {
-                        push_all(out, &node.domain, domain_quality(domain, 1));
+                        let q = MatchQuality::Wildcard {
+                            literals: node.chars.saturating_add(1),
+                        };
+                        push_all(out, &node.domain, q);
                     }
                     for &i in &node.local_globs {
                         if let PatternKind::SmtpLocalGlob { local: g, .. } =
                             &self.entries[i as usize].pattern.kind
                         {
                             if g.matches(local) {
+                                let literals = g
+                                    .literal_count()
+                                    .saturating_add(1)
+                                    .saturating_add(node.chars);
                                 out.push(Hit {
                                     entry: i,
-                                    quality: local_glob_quality(g, domain),
+                                    quality: MatchQuality::Wildcard { literals },
                                 });
                             }
                         }
@@ -635,6 +690,7 @@ mod tests {
             ("f", "SMTP", "*@mail*.example.com"),
             ("g", "SMTP", "*"),
             ("h", "MS", "NET/PO/*"),
+            ("i", "SMTP", "*.a-label-longer-than-23-bytes.example.com"),
         ]);
         for addr in [
             "jo@mail.example.com",
@@ -648,12 +704,34 @@ mod tests {
             "a@.",
             "a@x..example.com",
             "é@ÉXAMPLE.com",
+            "x@y.A-Label-Longer-Than-23-Bytes.example.com",
+            "x@a-label-longer-than-23-bytes.example.com",
         ] {
             agrees(&t, "SMTP", addr);
         }
         assert_eq!(hits(&t, "SMTP", "jo@mail.example.com").len(), 6);
+        assert_eq!(
+            hits(&t, "SMTP", "x@y.A-Label-Longer-Than-23-Bytes.example.com").len(),
+            3,
+            "*.long…, *.example.com, *"
+        );
         agrees(&t, "ms", "net/po/jo");
         assert!(hits(&t, "CCMAIL", "x").is_empty());
+    }
+
+    /// Fuzz regression (route_lookup crash-8c036529): an empty first label made the trie
+    /// offer subdomain entries the reference matcher refuses.
+    #[test]
+    fn empty_leading_label_is_no_subdomain() {
+        let t = table(&[
+            ("a", "SMTP", "*"),
+            ("b", "SMTP", "example.com"),
+            ("c", "SMTP", "*.example.com"),
+        ]);
+        for addr in ["jo@.example.com", "jo@..example.com", "jo@x..example.com"] {
+            agrees(&t, "SMTP", addr);
+        }
+        assert_eq!(hits(&t, "SMTP", "jo@.example.com").len(), 1);
     }
 
     #[test]

@@ -830,6 +830,17 @@ mod tests {
     }
 
     #[test]
+    fn stray_cr_among_clean_lines_is_found() {
+        let input = b"aaa\r\nbb\r\nb\rc\r\nddd\r\n.\r\n";
+        let o = decode(input, BareLinePolicy::Reject);
+        assert_eq!(o.content, b"aaa\r\nbb\r\nb");
+        assert_eq!(o.status, DataStatus::Done(Err(DataError::BareLineEnding)));
+        let o = decode(input, BareLinePolicy::Normalize);
+        assert_eq!(o.content, b"aaa\r\nbb\r\nb\r\nc\r\nddd\r\n");
+        assert_eq!(o.consumed, input.len());
+    }
+
+    #[test]
     fn held_cr_across_chunks_is_a_crlf() {
         let mut dec = DataDecoder::new(&Limits::default(), BareLinePolicy::Reject);
         let s = dec.step(b"abc\r");

@@ -105,6 +105,126 @@ impl<'a> ParamIter<'a> {
     pub(crate) fn new(s: &'a str, i: usize) -> Self {
         ParamIter { s, i }
     }
+
+    /// Skips blanks; false when nothing is left.
+    #[inline(always)]
+    fn more(&mut self) -> bool {
+        let b = self.s.as_bytes();
+        while matches!(b.get(self.i), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+        self.i < b.len()
+    }
+
+    /// The fast path for a parameter written the usual way: when the text at the cursor
+    /// starts with `prefix` (upper-case `KEYWORD=`) and `value` accepts what follows up to
+    /// a blank, returns that value and moves past it. Otherwise leaves the cursor alone,
+    /// and the general path (case-insensitive, with precise errors) takes the parameter;
+    /// `value` must only accept what the general path would turn into the same result.
+    #[inline(always)]
+    fn fast<T>(
+        &mut self,
+        prefix: &[u8],
+        value: impl FnOnce(&'a str, usize) -> Option<(T, usize)>,
+    ) -> Option<T> {
+        let b = self.s.as_bytes();
+        if !b[self.i..].starts_with(prefix) {
+            return None;
+        }
+        let (v, end) = value(self.s, self.i + prefix.len())?;
+        if !at_blank(b, end) {
+            return None;
+        }
+        self.i = end;
+        Some(v)
+    }
+}
+
+/// Fast `SIZE=` value: digits that fit in a u64.
+#[inline(always)]
+fn fast_size(s: &str, i: usize) -> Option<(u64, usize)> {
+    let b = s.as_bytes();
+    let mut j = i;
+    let mut n: u64 = 0;
+    while let Some(&c @ b'0'..=b'9') = b.get(j) {
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        j += 1;
+    }
+    (j > i).then_some((n, j))
+}
+
+/// Fast `BODY=` value, upper-case.
+#[inline(always)]
+fn fast_body(s: &str, i: usize) -> Option<(Body, usize)> {
+    let rest = &s.as_bytes()[i..];
+    if rest.starts_with(b"8BITMIME") {
+        Some((Body::EightBitMime, i + 8))
+    } else if rest.starts_with(b"7BIT") {
+        Some((Body::SevenBit, i + 4))
+    } else if rest.starts_with(b"BINARYMIME") {
+        Some((Body::BinaryMime, i + 10))
+    } else {
+        None
+    }
+}
+
+/// Fast `NOTIFY=` value, upper-case.
+#[inline(always)]
+fn fast_notify(s: &str, mut i: usize) -> Option<(Notify, usize)> {
+    let b = s.as_bytes();
+    if b[i..].starts_with(b"NEVER") {
+        return Some((Notify::Never, i + 5));
+    }
+    let (mut success, mut failure, mut delay) = (false, false, false);
+    loop {
+        let rest = &b[i..];
+        if rest.starts_with(b"SUCCESS") {
+            (success, i) = (true, i + 7);
+        } else if rest.starts_with(b"FAILURE") {
+            (failure, i) = (true, i + 7);
+        } else if rest.starts_with(b"DELAY") {
+            (delay, i) = (true, i + 5);
+        } else {
+            return None;
+        }
+        if b.get(i) != Some(&b',') {
+            let notify = Notify::On {
+                success,
+                failure,
+                delay,
+            };
+            return Some((notify, i));
+        }
+        i += 1;
+    }
+}
+
+/// Fast `ORCPT=` value: an atom, `;`, and valid xtext.
+#[inline(always)]
+fn fast_orcpt(s: &str, i: usize) -> Option<(Orcpt<'_>, usize)> {
+    let b = s.as_bytes();
+    let semi = class::scan(b, i, class::ATEXT);
+    if semi == i || b.get(semi) != Some(&b';') {
+        return None;
+    }
+    let start = semi + 1;
+    let mut j = start;
+    loop {
+        j = class::scan(b, j, class::XCHAR);
+        match b.get(j) {
+            Some(b'+')
+                if xtext::hex(b.get(j + 1)).is_some() && xtext::hex(b.get(j + 2)).is_some() =>
+            {
+                j += 3
+            }
+            _ => break,
+        }
+    }
+    let orcpt = Orcpt {
+        addr_type: &s[i..semi],
+        address: XText(&s[start..j]),
+    };
+    (j > start).then_some((orcpt, j))
 }
 
 impl<'a> Iterator for ParamIter<'a> {
@@ -219,7 +339,17 @@ impl<'a> MailParams<'a> {
     #[inline]
     pub(crate) fn parse(s: &'a str, i: usize) -> Result<MailParams<'a>, CommandError> {
         let mut p = MailParams::default();
-        for param in ParamIter::new(s, i) {
+        let mut it = ParamIter::new(s, i);
+        while it.more() {
+            if let Some(size) = it.fast(b"SIZE=", fast_size) {
+                once(&mut p.size, size, "SIZE")?;
+                continue;
+            }
+            if let Some(body) = it.fast(b"BODY=", fast_body) {
+                once(&mut p.body, body, "BODY")?;
+                continue;
+            }
+            let Some(param) = it.next() else { break };
             let Param { keyword: kw, value } = param?;
             if is(kw, "SIZE") {
                 once(
@@ -320,7 +450,17 @@ impl<'a> RcptParams<'a> {
     #[inline]
     pub(crate) fn parse(s: &'a str, i: usize) -> Result<RcptParams<'a>, CommandError> {
         let mut p = RcptParams::default();
-        for param in ParamIter::new(s, i) {
+        let mut it = ParamIter::new(s, i);
+        while it.more() {
+            if let Some(notify) = it.fast(b"NOTIFY=", fast_notify) {
+                once(&mut p.notify, notify, "NOTIFY")?;
+                continue;
+            }
+            if let Some(orcpt) = it.fast(b"ORCPT=", fast_orcpt) {
+                once(&mut p.orcpt, orcpt, "ORCPT")?;
+                continue;
+            }
+            let Some(param) = it.next() else { break };
             let Param { keyword: kw, value } = param?;
             if is(kw, "NOTIFY") {
                 once(
@@ -435,6 +575,76 @@ fn write_other(out: &mut Vec<u8>, other: &[Param<'_>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Parameter text made of fragments that exercise the fast paths and their edges.
+    fn fragments() -> impl Strategy<Value = String> {
+        let frag = prop::sample::select(vec![
+            "SIZE=",
+            "BODY=",
+            "NOTIFY=",
+            "ORCPT=",
+            "8BITMIME",
+            "7BIT",
+            "BINARYMIME",
+            "SUCCESS",
+            "FAILURE",
+            "DELAY",
+            "NEVER",
+            ",",
+            ";",
+            "rfc822",
+            "a+2B",
+            "+4",
+            "=",
+            " ",
+            " ",
+            "12",
+            "99999999999999999999",
+            "x",
+            "X-Y",
+            "\u{e9}",
+        ]);
+        prop::collection::vec(frag, 0..12).prop_map(|v| format!(" {}", v.concat()))
+    }
+
+    proptest! {
+        /// The upper-case fast paths give exactly what the case-insensitive general path
+        /// gives for the same text with mixed-case keywords.
+        #[test]
+        fn fast_paths_agree_with_the_general_path(s in fragments()) {
+            // A keyword follows a blank; elsewhere the same text is part of a value.
+            let slow = s
+                .replace(" SIZE=", " Size=")
+                .replace(" BODY=", " Body=")
+                .replace(" NOTIFY=", " Notify=")
+                .replace(" ORCPT=", " Orcpt=");
+            // The renaming also touches unknown parameters' text; compare those without case.
+            fn fold(other: &[Param<'_>]) -> Vec<String> {
+                other.iter().map(|p| format!("{}={:?}", p.keyword, p.value).to_ascii_lowercase()).collect()
+            }
+            let (a, b) = (MailParams::parse(&s, 0), MailParams::parse(&slow, 0));
+            match (a, b) {
+                (Ok(mut a), Ok(mut b)) => {
+                    prop_assert_eq!(fold(&a.other), fold(&b.other));
+                    a.other.clear();
+                    b.other.clear();
+                    prop_assert_eq!(a, b);
+                }
+                (a, b) => prop_assert_eq!(a, b),
+            }
+            let (a, b) = (RcptParams::parse(&s, 0), RcptParams::parse(&slow, 0));
+            match (a, b) {
+                (Ok(mut a), Ok(mut b)) => {
+                    prop_assert_eq!(fold(&a.other), fold(&b.other));
+                    a.other.clear();
+                    b.other.clear();
+                    prop_assert_eq!(a, b);
+                }
+                (a, b) => prop_assert_eq!(a, b),
+            }
+        }
+    }
 
     fn mail(s: &str) -> Result<MailParams<'_>, CommandError> {
         MailParams::parse(s, 0)

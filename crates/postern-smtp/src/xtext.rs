@@ -42,7 +42,8 @@ impl<'a> XText<'a> {
 }
 
 /// The value of one hex digit (either case).
-fn hex(b: Option<&u8>) -> Option<u8> {
+#[inline(always)]
+pub(crate) fn hex(b: Option<&u8>) -> Option<u8> {
     match *b? {
         b @ b'0'..=b'9' => Some(b - b'0'),
         b @ b'A'..=b'F' => Some(b - b'A' + 10),

@@ -22,7 +22,8 @@ pub(crate) enum BodyWriter {
 ///
 /// Unless the body is binary (`BODY=BINARYMIME`), bare LF and bare CR become CRLF, as
 /// DATA's encoder does, since BDAT sends octets verbatim and the message must be in
-/// canonical form. A chunk never exceeds the configured size: normal pushes leave two
+/// canonical form; and, as with DATA, a body whose last line lacks its CRLF gets one, so
+/// the server receives the same content whichever of the two the client used. A chunk never exceeds the configured size: normal pushes leave two
 /// octets free for a CR held back at the end of the body.
 #[derive(Debug)]
 pub(crate) struct Chunker {
@@ -30,6 +31,8 @@ pub(crate) struct Chunker {
     cap: usize,
     normalize: bool,
     pending_cr: bool,
+    /// The last octet written ended a line (or nothing was written yet).
+    at_line_start: bool,
 }
 
 impl Chunker {
@@ -39,6 +42,7 @@ impl Chunker {
             cap: chunk_size.max(MIN_CHUNK),
             normalize: !binary,
             pending_cr: false,
+            at_line_start: true,
         }
     }
 
@@ -68,6 +72,7 @@ impl Chunker {
                 // The held CR ends a line whatever follows; a following LF is its own.
                 self.chunk.extend_from_slice(b"\r\n");
                 self.pending_cr = false;
+                self.at_line_start = true;
                 if input[i] == b'\n' {
                     i += 1;
                 }
@@ -75,11 +80,15 @@ impl Chunker {
             }
             match input[i] {
                 b'\r' => self.pending_cr = true,
-                b'\n' => self.chunk.extend_from_slice(b"\r\n"),
+                b'\n' => {
+                    self.chunk.extend_from_slice(b"\r\n");
+                    self.at_line_start = true;
+                }
                 _ => {
                     let run = memchr2(b'\r', b'\n', &input[i..]).unwrap_or(input.len() - i);
                     let n = run.min(self.room());
                     self.chunk.extend_from_slice(&input[i..i + n]);
+                    self.at_line_start &= n == 0;
                     i += n;
                     continue;
                 }
@@ -94,10 +103,13 @@ impl Chunker {
         std::mem::take(&mut self.chunk)
     }
 
-    /// Takes the last chunk, with a held-back CR completed to CRLF.
+    /// Takes the last chunk, with a held-back CR completed to CRLF and, unless binary, a
+    /// CRLF added when the last line lacked one.
     pub(crate) fn take_last(&mut self) -> Vec<u8> {
-        if std::mem::take(&mut self.pending_cr) {
+        let pending_cr = std::mem::take(&mut self.pending_cr);
+        if pending_cr || (self.normalize && !self.at_line_start) {
             self.chunk.extend_from_slice(b"\r\n");
+            self.at_line_start = true;
         }
         self.take()
     }
