@@ -1,8 +1,9 @@
 //! The optional per-day index: message-id and queue-id → line offsets, in `YYYYMMDD.idx`
 //! beside `YYYYMMDD.log`.
 //!
-//! Layout (little-endian): the magic `PTIDX001`; the log's length, modification time (ns
-//! since the epoch) and the offset just past its last whole line when the index was built;
+//! Layout (little-endian): the magic `PTIDX002`; the log's length, modification time (ns
+//! since the epoch), a hash of its first 256 bytes (the header, whose `#Date:` line tells
+//! one file from another) and the offset just past its last whole line when the index was built;
 //! the entry count; 65 537 bucket starts (`u32`, by the top 16 bits of the key hash); then
 //! entries `(hash u64, offset u64)` sorted by hash. A lookup reads the two bucket bounds
 //! and one bucket: three small reads whatever the file's size. Hash collisions are
@@ -10,9 +11,10 @@
 //!
 //! **Staleness.** The log is append-only, so an index stays valid for the bytes it covered.
 //! * same length and mtime: fresh;
-//! * longer: the index answers for its prefix and the tail is scanned (today's live file),
+//! * longer with the same first bytes: the index answers for its prefix and the tail is scanned (today's live file),
 //!   until the tail exceeds [`REBUILD_TAIL`] bytes and a quarter of the log, when it is rebuilt;
-//! * shorter, same length with another mtime, unreadable, or wrong size: stale, rebuilt.
+//! * shorter, other first bytes, same length with another mtime, unreadable, or of the
+//!   wrong size: stale, rebuilt.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -25,8 +27,10 @@ use crate::retention::index_path;
 use crate::scan::{self, ScanStats};
 use crate::text::unescape;
 
-const MAGIC: &[u8; 8] = b"PTIDX001";
-const HEADER: u64 = 40;
+const MAGIC: &[u8; 8] = b"PTIDX002";
+const HEADER: u64 = 48;
+/// Bytes at the start of the log whose hash identifies it (the header with its `#Date:`).
+const HEAD: u64 = 256;
 const BUCKETS: usize = 1 << 16;
 const TABLE: u64 = (BUCKETS as u64 + 1) * 4;
 
@@ -71,10 +75,19 @@ pub(crate) struct Usable {
 struct LogStamp {
     len: u64,
     mtime_ns: u64,
+    head: u64,
 }
 
-fn stamp(log: &Path) -> Result<LogStamp, TrackError> {
-    let meta = std::fs::metadata(log).map_err(TrackError::io("stat", log))?;
+/// The log's identity now. `head_len` is how many leading bytes to hash: [`HEAD`], or
+/// fewer to compare with an index built when the log was shorter.
+fn stamp(log: &Path, head_len: u64) -> Result<LogStamp, TrackError> {
+    let mut f = File::open(log).map_err(TrackError::io("open", log))?;
+    let meta = f.metadata().map_err(TrackError::io("stat", log))?;
+    let mut head = Vec::new();
+    (&mut f)
+        .take(head_len.min(meta.len()))
+        .read_to_end(&mut head)
+        .map_err(TrackError::io("read", log))?;
     let mtime_ns = meta
         .modified()
         .ok()
@@ -83,6 +96,7 @@ fn stamp(log: &Path) -> Result<LogStamp, TrackError> {
     Ok(LogStamp {
         len: meta.len(),
         mtime_ns,
+        head: key_hash(KeyKind::MessageId, &head),
     })
 }
 
@@ -101,10 +115,10 @@ impl Index {
         max_line_len: usize,
         stats: &mut ScanStats,
     ) -> Result<Option<(Index, Usable)>, TrackError> {
-        let now = stamp(log)?;
         if let Some((idx, recorded, covered)) = Index::open(&index_path(log)) {
+            let now = stamp(log, recorded.len.min(HEAD))?;
             let fresh = recorded == now;
-            let grown = now.len > recorded.len && recorded.len >= covered;
+            let grown = now.len > recorded.len && now.head == recorded.head;
             let tail = now.len.saturating_sub(covered);
             if fresh || (grown && (tail <= REBUILD_TAIL || tail <= covered / 4)) {
                 return Ok(Some((idx, Usable { covered })));
@@ -124,14 +138,23 @@ impl Index {
             return None;
         }
         let word = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().unwrap_or([0; 8]));
-        let (len, mtime_ns, covered, count) = (word(8), word(16), word(24), word(32));
+        let (len, mtime_ns, head) = (word(8), word(16), word(24));
+        let (covered, count) = (word(32), word(40));
         let expect = HEADER
             .checked_add(TABLE)?
             .checked_add(count.checked_mul(16)?)?;
         if file.metadata().ok()?.len() != expect || covered > len {
             return None;
         }
-        Some((Index { file, count }, LogStamp { len, mtime_ns }, covered))
+        Some((
+            Index { file, count },
+            LogStamp {
+                len,
+                mtime_ns,
+                head,
+            },
+            covered,
+        ))
     }
 
     /// The line offsets recorded under `hash`, ascending.
@@ -166,7 +189,7 @@ pub(crate) fn build(
     max_line_len: usize,
     stats: &mut ScanStats,
 ) -> Result<PathBuf, TrackError> {
-    let before = stamp(log)?;
+    let before = stamp(log, HEAD)?;
     let mut entries: Vec<(u64, u64)> = Vec::new();
     let covered = scan::scan_regions(log, 0, before.len, max_line_len, stats, |base, region| {
         for (off, line) in scan::lines(base, region) {
@@ -175,13 +198,13 @@ pub(crate) fn build(
         std::ops::ControlFlow::Continue(())
     })?;
     // Only a log that did not change while we read it may be recorded as fresh.
-    let after = stamp(log)?;
+    let after = stamp(log, HEAD)?;
     let recorded = if after == before {
         before
     } else {
         LogStamp {
-            len: before.len,
             mtime_ns: 0,
+            ..before
         }
     };
     entries.sort_unstable();
@@ -190,6 +213,7 @@ pub(crate) fn build(
     for w in [
         recorded.len,
         recorded.mtime_ns,
+        recorded.head,
         covered,
         entries.len() as u64,
     ] {

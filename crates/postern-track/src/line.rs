@@ -104,7 +104,10 @@ pub fn format_line(event: &Event, out: &mut Vec<u8>) {
     opt_text(out, &event.connector);
     opt_text(out, &event.remote_host);
     match event.remote_ip {
-        Some(ip) => out.extend_from_slice(ip.to_string().as_bytes()),
+        Some(ip) => {
+            use std::io::Write;
+            let _ = write!(out, "{ip}");
+        }
         None => out.push(b'-'),
     }
     out.push(b'\t');
@@ -141,8 +144,18 @@ fn opt_num(out: &mut Vec<u8>, v: Option<u64>) {
     out.push(b'\t');
 }
 
-fn push_u64(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(n.to_string().as_bytes());
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// A line split into its raw (still escaped) columns, without decoding anything: what the

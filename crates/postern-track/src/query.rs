@@ -332,14 +332,16 @@ impl Reader {
             rounds += 1;
             let keys = std::mem::take(&mut todo);
             let mut new = Vec::new();
+            let mut round = ScanStats::default();
             for f in &files {
-                self.collect_keys(f, &keys, &mut tr.stats, &mut |loc, ev| {
+                self.collect_keys(f, &keys, &mut round, &mut |loc, ev| {
                     if key_matches(&keys, &ev) && !events.contains_key(&loc) {
                         new.push((loc, ev));
                     }
                     true
                 })?;
             }
+            tr.stats.merge_round(&round);
             for (loc, ev) in new {
                 for q in [&ev.queue_id, &ev.related_queue_id].into_iter().flatten() {
                     if seen_qid.insert(q.as_bytes().to_vec()) {

@@ -14,7 +14,7 @@ const CHUNK: usize = 1 << 20;
 /// Counters of one or more scans.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanStats {
-    /// Files opened.
+    /// Files read (for a trace, the most read in one pass).
     pub files: usize,
     /// Files answered (partly) through their index.
     pub indexed_files: usize,
@@ -33,6 +33,16 @@ impl ScanStats {
         self.bytes_scanned += o.bytes_scanned;
         self.malformed_lines += o.malformed_lines;
         self.torn_lines += o.torn_lines;
+    }
+
+    /// Adds a later pass over the same files: work adds up, but a bad line seen in every
+    /// pass is counted once.
+    pub(crate) fn merge_round(&mut self, o: &ScanStats) {
+        self.files = self.files.max(o.files);
+        self.indexed_files = self.indexed_files.max(o.indexed_files);
+        self.bytes_scanned += o.bytes_scanned;
+        self.malformed_lines = self.malformed_lines.max(o.malformed_lines);
+        self.torn_lines = self.torn_lines.max(o.torn_lines);
     }
 }
 

@@ -310,3 +310,35 @@ fn max_results_truncates() {
     assert!(res.truncated);
     assert_eq!(res.events.len(), 3);
 }
+
+#[test]
+fn a_replaced_longer_log_is_not_mistaken_for_a_grown_one() {
+    let dir = TempDir::new("replaced");
+    sample(dir.path());
+    let r = Reader::new(dir.path());
+    r.build_indexes().unwrap();
+    // Another file of the same day, longer, different from the first byte on.
+    let log = dir.path().join("20261124.log");
+    let old = std::fs::read_to_string(&log).unwrap();
+    let mut new = String::from("# another header line that shifts every offset\n");
+    new.push_str(&old);
+    new.push_str(&old.replace("<m1@example.org>", "<m2@example.org>"));
+    std::fs::write(&log, new).unwrap();
+    let res = r
+        .search(&Filter::new().message_id("m1@example.org"))
+        .unwrap();
+    assert_eq!(
+        kinds(&res.events),
+        [
+            EventKind::Received,
+            EventKind::Queued,
+            EventKind::Sent,
+            EventKind::Failed
+        ]
+    );
+    let len = std::fs::metadata(&log).unwrap().len();
+    assert!(
+        res.stats.bytes_scanned >= len,
+        "the whole new log was read to rebuild its index"
+    );
+}
