@@ -1,6 +1,7 @@
 //! The `postern` command-line subcommands, one module per command family.
 
 pub mod convert;
+pub mod json;
 pub mod message;
 pub mod queue;
 pub mod route;
