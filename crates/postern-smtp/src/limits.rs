@@ -40,6 +40,12 @@ pub struct Limits {
     pub max_errors: usize,
     /// Largest BDAT chunk the client session sends. Default 1 MiB.
     pub bdat_chunk_size: usize,
+    /// Most unprocessed input a server session holds. Input beyond it (a client
+    /// pipelining far ahead while the application keeps reading during a pending
+    /// decision) closes the session with `421 4.7.0`; an application that reads only while
+    /// `ServerSession::wants_input` is true never reaches it. Default 1 MiB, which is
+    /// above a full pipelined group of `max_recipients` RCPT lines.
+    pub max_buffered_input: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +63,7 @@ impl Default for Limits {
             max_auth_line: 12288,
             max_errors: 20,
             bdat_chunk_size: 1024 * 1024,
+            max_buffered_input: 1024 * 1024,
         }
     }
 }

@@ -147,6 +147,9 @@ pub enum CloseReason {
     /// The application reported a timeout with
     /// [`on_timeout`](super::ServerSession::on_timeout). Replied `421 4.4.2`.
     Timeout,
+    /// More unprocessed input arrived than [`Limits::max_buffered_input`](crate::Limits)
+    /// allows. Replied `421 4.7.0`.
+    InputOverflow,
 }
 
 /// Which decision the session is waiting for; see

@@ -29,9 +29,10 @@ use crate::reply::{EnhancedCode, Reply};
 ///    close the connection.
 ///
 /// Replies come out in command order however the client pipelines: while a decision is
-/// pending the session processes no further input. Stop reading while
-/// [`pending_decision`](Self::pending_decision) is `Some` if you want the input buffer to
-/// stay bounded; everything given to `receive` is kept until processed.
+/// pending the session processes no further input. Read from the connection only while
+/// [`wants_input`](Self::wants_input) is true; input given to `receive` is kept until
+/// processed, up to [`Limits::max_buffered_input`](crate::Limits), beyond which the session
+/// closes with `421 4.7.0`.
 #[derive(Debug)]
 pub struct ServerSession {
     /// Received bytes; `core.pos` marks how far they are processed. Events borrow from
@@ -95,7 +96,19 @@ impl ServerSession {
             self.buf.drain(..self.core.pos);
         }
         self.core.pos = 0;
+        if self.buf.len() + bytes.len() > self.core.config.limits.max_buffered_input {
+            self.buf.clear();
+            self.core.input_overflow();
+            return;
+        }
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// True when the application should read more from the connection: the session is
+    /// open, not waiting for a decision, and not waiting for the TLS handshake. Reading
+    /// only then keeps the input buffer bounded however far ahead a client pipelines.
+    pub fn wants_input(&self) -> bool {
+        self.core.accepts_input() && self.core.pending.is_none()
     }
 
     /// Processes buffered input up to the next event. `None` when more input (or a
@@ -435,6 +448,16 @@ impl Core {
         self.out.extend_from_slice(r::SYNC_VIOLATION);
         self.close();
         self.queued = Some(Queued::Closed(CloseReason::SyncViolation));
+    }
+
+    fn input_overflow(&mut self) {
+        let host = &self.config.hostname;
+        let _ = write!(
+            self.out,
+            "421 4.7.0 {host} Error: too much pipelined input\r\n"
+        );
+        self.close();
+        self.queued = Some(Queued::Closed(CloseReason::InputOverflow));
     }
 
     fn on_timeout(&mut self) {

@@ -988,3 +988,52 @@ fn bdat_start_refused_with_421_closes_at_once() {
     assert!(d.s.is_closed());
     assert_eq!(d.out(), "421 4.0.0 mx.test shutting down\r\n");
 }
+
+#[test]
+fn wants_input_only_while_no_decision_is_pending() {
+    let mut s = ServerSession::new(ServerConfig::new("mx.test"));
+    s.greet();
+    assert!(s.wants_input());
+    s.receive(b"EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+    while let Some(e) = s.poll_event() {
+        if matches!(e, Event::Mail { .. }) {
+            break;
+        }
+    }
+    assert_eq!(s.pending_decision(), Some(Decision::Mail));
+    assert!(!s.wants_input());
+    s.accept().unwrap();
+    assert!(s.wants_input());
+}
+
+#[test]
+fn input_beyond_the_buffer_limit_closes_with_421() {
+    let mut config = ServerConfig::new("mx.test");
+    config.limits.max_buffered_input = 4096;
+    let mut s = ServerSession::new(config);
+    s.greet();
+    s.receive(b"EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+    // The application reads on although MAIL waits for its decision.
+    while let Some(e) = s.poll_event() {
+        if matches!(e, Event::Mail { .. }) {
+            break;
+        }
+    }
+    let rcpt = b"RCPT TO:<someone@example.net>\r\n".repeat(200);
+    s.receive(&rcpt[..2000]);
+    assert!(!s.is_closed());
+    s.receive(&rcpt[2000..]);
+    assert!(s.is_closed());
+    let out = String::from_utf8_lossy(s.pending_output()).into_owned();
+    assert!(
+        out.ends_with("421 4.7.0 mx.test Error: too much pipelined input\r\n"),
+        "{out}"
+    );
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Closed {
+            reason: CloseReason::InputOverflow
+        })
+    );
+    assert_eq!(s.poll_event(), None);
+}
