@@ -34,6 +34,7 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct ConnectorToml {
     name: String,
+    kind: Option<String>,
     site: Option<String>,
     location: Option<String>,
     max_attempts: Option<u32>,
@@ -97,6 +98,10 @@ pub enum NextHopPolicy {
 pub struct ConnectorConfig {
     /// The connector's name (as in the routing table).
     pub name: String,
+    /// What kind of connector it is (`kind = "…"`, lower-cased; default `"smtp"`). The
+    /// router does not interpret it: the application that delivers says which kinds it
+    /// has (the postern gateway has `smtp` and `maildir`).
+    pub kind: String,
     /// Smart hosts or DNS.
     pub next_hop: NextHopPolicy,
 }
@@ -166,6 +171,10 @@ impl RoutingConfig {
             }
             connectors.push(ConnectorConfig {
                 name: c.name.trim().to_owned(),
+                kind: c
+                    .kind
+                    .as_deref()
+                    .map_or_else(|| "smtp".to_owned(), |k| k.trim().to_ascii_lowercase()),
                 next_hop: next_hop_policy(c)?,
             });
         }

@@ -1,0 +1,895 @@
+//! The gateway's configuration file (TOML).
+//!
+//! Sections, named after the IMS property pages an Exchange admin knows:
+//!
+//! | section | what |
+//! | --- | --- |
+//! | `[server]` | host name, data directory |
+//! | `[connections]` | listeners, connection limits, accept/reject by IP and mask, outbound concurrency |
+//! | `[limits]` | message size, recipients, hop count, minimum data rate |
+//! | `[timeouts]` | RFC 5321 time-outs, inbound and outbound |
+//! | `[retry]` | retry schedule, per-priority message time-outs, delay notices |
+//! | `[security]` | TLS certificate, AUTH users, relay networks |
+//! | `[maildir]` | where the `maildir` connector delivers |
+//! | `[tracking]` | message tracking log |
+//! | `[administrator]` | the administrator's mailbox |
+//! | `[[connector]]`, `[[domain]]`, `[domain_defaults]`, `[dns]` | routing (postern-route) |
+//!
+//! Every key has a default; `examples/postern.toml` documents each one. With no file at
+//! all, [`Config::embedded`] serves at once: 127.0.0.1:2525, mail for `localhost` into
+//! Maildir folders under `./postern-data/`, relaying nothing.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use postern_queue::{Lifetimes, QueueConfig, RetryPolicy, RetrySchedule};
+use postern_route::RoutingConfig;
+use serde::Deserialize;
+
+/// The embedded default configuration used when `postern serve` is given no file.
+pub const EMBEDDED: &str = r#"
+[server]
+hostname = "localhost"
+data_dir = "./postern-data"
+
+[connections]
+listen = ["127.0.0.1:2525"]
+
+[[connector]]
+name = "local"
+kind = "maildir"
+  [[connector.address_space]]
+  pattern = "localhost"
+"#;
+
+/// Why a configuration was refused. Each names the key and, where the file has it, the
+/// line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a key is unknown or of the wrong type (the message names
+    /// the line and column).
+    #[error("{0}")]
+    Toml(String),
+    /// A value is out of range or inconsistent with another.
+    #[error("{key}{}: {why}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+    Value {
+        /// The key, as `section.key`.
+        key: String,
+        /// The line of the key in the file, when found.
+        line: Option<usize>,
+        /// What is wrong.
+        why: String,
+    },
+    /// The routing sections were refused by postern-route.
+    #[error("routing: {0}")]
+    Routing(String),
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSection {
+    /// The name in the greeting, EHLO and Received headers. Default `localhost`.
+    pub hostname: String,
+    /// Where the spool, tracking log and Maildir folders live (relative paths are taken
+    /// from the working directory). Default `./postern-data`.
+    pub data_dir: PathBuf,
+}
+
+/// What a connection rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    /// Accept the connection.
+    Accept,
+    /// Refuse it with `521` at connect.
+    Reject,
+}
+
+/// One `[[connections.rule]]`: accept or reject clients in a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionRule {
+    /// The network (an address is a /32 or /128).
+    pub network: IpNet,
+    /// What to do.
+    pub action: RuleAction,
+}
+
+/// `[connections]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionsSection {
+    /// Addresses to listen on. Default `["127.0.0.1:2525"]`.
+    pub listen: Vec<SocketAddr>,
+    /// Most inbound connections at once; further ones get `421` at connect. Default 1000.
+    pub max_connections: usize,
+    /// Most inbound connections at once from one IP address. Default 20.
+    pub max_connections_per_ip: usize,
+    /// Accept/reject by network; the most specific (longest prefix) rule wins; no rule
+    /// matching means accept. Default none.
+    pub rules: Vec<ConnectionRule>,
+    /// Most outbound SMTP connections at once, in all. Default 100.
+    pub max_outbound_connections: usize,
+    /// Most outbound connections at once to one destination. Default 10.
+    pub max_connections_per_destination: usize,
+    /// Most messages sent over one outbound connection before it is closed. Default 100.
+    pub messages_per_connection: usize,
+    /// How long an idle outbound connection is kept for reuse. Default 5 s.
+    pub idle_connection_time: Duration,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsSection {
+    /// Largest message accepted, in bytes (advertised as SIZE). Default 10 MiB.
+    /// Per-domain sizes (`[[domain]] max_message_size`) apply on the way out.
+    pub max_message_size: u64,
+    /// Most recipients in one transaction (`452 4.5.3` beyond). Default 1000.
+    pub max_recipients: usize,
+    /// Most `Received:` headers a message may carry before it is refused as looping
+    /// (`554 5.4.6`). Default 30.
+    pub max_received_headers: usize,
+    /// Minimum data rate while a message arrives, in bytes per second, checked over
+    /// `min_data_rate_window`; slower clients get `451 4.4.2` and are disconnected.
+    /// 0 turns the check off. Default 500.
+    pub min_data_rate: u64,
+    /// The window the data rate is measured over. Default 30 s.
+    pub min_data_rate_window: Duration,
+}
+
+/// `[timeouts]`: RFC 5321 section 4.5.3.2 for the server side, and the client's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutsSection {
+    /// Waiting for a command. Default 5 min.
+    pub command: Duration,
+    /// Waiting for the next block of message data. Default 3 min.
+    pub data_block: Duration,
+    /// Waiting for the reply to the end of data (outbound). Default 10 min.
+    pub data_termination: Duration,
+    /// Connecting to a remote host. Default 30 s.
+    pub connect: Duration,
+    /// Waiting for the remote greeting. Default 5 min.
+    pub greeting: Duration,
+}
+
+/// `[retry]`.
+#[derive(Debug, Clone)]
+pub struct RetrySection {
+    /// The queue configuration built from the section (retry schedule, jitter,
+    /// per-priority time-outs, delay notices).
+    pub queue: QueueConfig,
+    /// How often the delivery loop looks at the queue even when nothing woke it.
+    /// Default 1 s.
+    pub poll_interval: Duration,
+}
+
+/// One AUTH user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The login name.
+    pub name: String,
+    /// The password as an Argon2 PHC string (`$argon2id$…`), made by
+    /// `postern config hash-password`.
+    pub password_hash: String,
+}
+
+/// `[security]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecuritySection {
+    /// PEM certificate chain for STARTTLS. STARTTLS is offered when this and `tls_key`
+    /// are set. Default none.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for STARTTLS. Default none.
+    pub tls_key: Option<PathBuf>,
+    /// AUTH users. AUTH is offered when there is at least one. Default none.
+    pub users: Vec<User>,
+    /// Offer AUTH without TLS (passwords in the clear). Default false.
+    pub auth_without_tls: bool,
+    /// Clients in these networks may relay without AUTH. Default none.
+    pub relay_networks: Vec<IpNet>,
+    /// Refuse mail from clients that have not authenticated (submission). Default false.
+    pub require_auth: bool,
+}
+
+/// `[maildir]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaildirSection {
+    /// Root of the Maildir folders: mail for `user@domain` goes to
+    /// `ROOT/domain/user/{tmp,new,cur}`. Default `DATA_DIR/mail`.
+    pub root: PathBuf,
+    /// When not empty, only these addresses (lower case) are accepted for maildir
+    /// connectors; others get `550 5.1.1`. Default empty: any local part.
+    pub recipients: Vec<String>,
+}
+
+/// `[tracking]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingSection {
+    /// Record tracking events. Default true.
+    pub enabled: bool,
+    /// The log directory. Default `DATA_DIR/tracking`.
+    pub dir: PathBuf,
+    /// Days of logs kept, today included (0: forever). Default 7, as Exchange.
+    pub retention_days: u32,
+}
+
+/// `[administrator]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdministratorSection {
+    /// The administrator's mailbox: postmaster mail and notices go there.
+    /// Default `postmaster@HOSTNAME`.
+    pub mailbox: String,
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerSection,
+    /// `[connections]`.
+    pub connections: ConnectionsSection,
+    /// `[limits]`.
+    pub limits: LimitsSection,
+    /// `[timeouts]`.
+    pub timeouts: TimeoutsSection,
+    /// `[retry]`.
+    pub retry: RetrySection,
+    /// `[security]`.
+    pub security: SecuritySection,
+    /// `[maildir]`.
+    pub maildir: MaildirSection,
+    /// `[tracking]`.
+    pub tracking: TrackingSection,
+    /// `[administrator]`.
+    pub administrator: AdministratorSection,
+    /// Connectors, address spaces, per-domain settings, DNS.
+    pub routing: RoutingConfig,
+    /// The text the configuration was read from.
+    pub source: String,
+}
+
+// ---- the file as written ------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    server: ServerToml,
+    #[serde(default)]
+    connections: ConnectionsToml,
+    #[serde(default)]
+    limits: LimitsToml,
+    #[serde(default)]
+    timeouts: TimeoutsToml,
+    #[serde(default)]
+    retry: RetryToml,
+    #[serde(default)]
+    security: SecurityToml,
+    #[serde(default)]
+    maildir: MaildirToml,
+    #[serde(default)]
+    tracking: TrackingToml,
+    #[serde(default)]
+    administrator: AdministratorToml,
+    // Routing sections: parsed and checked by postern-route; named here only so that
+    // deny_unknown_fields lets them through.
+    #[serde(default)]
+    connector: Option<toml::Value>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    domain: Option<toml::Value>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    domain_defaults: Option<toml::Value>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    dns: Option<toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerToml {
+    hostname: Option<String>,
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleToml {
+    network: String,
+    action: RuleAction,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionsToml {
+    listen: Option<Vec<String>>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    #[serde(default)]
+    rule: Vec<RuleToml>,
+    max_outbound_connections: Option<usize>,
+    max_connections_per_destination: Option<usize>,
+    messages_per_connection: Option<usize>,
+    idle_connection_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsToml {
+    max_message_size: Option<u64>,
+    max_recipients: Option<usize>,
+    max_received_headers: Option<usize>,
+    min_data_rate: Option<u64>,
+    min_data_rate_window_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeoutsToml {
+    command_secs: Option<u64>,
+    data_block_secs: Option<u64>,
+    data_termination_secs: Option<u64>,
+    connect_secs: Option<u64>,
+    greeting_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryToml {
+    first: Option<String>,
+    factor: Option<f64>,
+    max_retries: Option<u32>,
+    intervals: Option<Vec<String>>,
+    jitter_percent: Option<u8>,
+    urgent_timeout: Option<String>,
+    normal_timeout: Option<String>,
+    non_urgent_timeout: Option<String>,
+    notification_timeout: Option<String>,
+    delay_notices: Option<Vec<String>>,
+    poll_interval: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserToml {
+    name: String,
+    password_hash: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecurityToml {
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    #[serde(default)]
+    user: Vec<UserToml>,
+    auth_without_tls: Option<bool>,
+    relay_networks: Option<Vec<String>>,
+    require_auth: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaildirToml {
+    root: Option<PathBuf>,
+    recipients: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrackingToml {
+    enabled: Option<bool>,
+    dir: Option<PathBuf>,
+    retention_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdministratorToml {
+    mailbox: Option<String>,
+}
+
+// ---- validation ---------------------------------------------------------------------
+
+/// Builds `ConfigError::Value` for `key`, finding its line in `text`.
+struct Checker<'a> {
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn err(&self, section: &str, key: &str, why: impl Into<String>) -> ConfigError {
+        ConfigError::Value {
+            key: format!("{section}.{key}"),
+            line: find_key_line(self.text, section, key),
+            why: why.into(),
+        }
+    }
+
+    fn duration(
+        &self,
+        section: &str,
+        key: &str,
+        v: &Option<String>,
+    ) -> Result<Option<Duration>, ConfigError> {
+        v.as_deref()
+            .map(|s| {
+                postern_queue::policy::parse_duration(s)
+                    .map_err(|e| self.err(section, key, e.to_string()))
+            })
+            .transpose()
+    }
+
+    fn positive(
+        &self,
+        section: &str,
+        key: &str,
+        v: Option<usize>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        match v {
+            Some(0) => Err(self.err(section, key, "must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        }
+    }
+
+    fn secs(
+        &self,
+        section: &str,
+        key: &str,
+        v: Option<u64>,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        match v {
+            Some(0) => Err(self.err(section, key, "must be at least 1 second")),
+            Some(n) => Ok(Duration::from_secs(n)),
+            None => Ok(Duration::from_secs(default)),
+        }
+    }
+
+    fn network(&self, section: &str, key: &str, s: &str) -> Result<IpNet, ConfigError> {
+        let s = s.trim();
+        s.parse::<IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            .map(|n| n.trunc())
+            .map_err(|_| {
+                self.err(
+                    section,
+                    key,
+                    format!("{s:?} is not an address or network (like 192.0.2.0/24)"),
+                )
+            })
+    }
+}
+
+/// The line (1-based) where `key` is set inside `[section]` (or `[[section…]]`), if it
+/// can be found by a plain scan.
+fn find_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
+    let mut in_section = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[') {
+            let name = h
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
+            in_section = name == section || name.starts_with(&format!("{section}."));
+            continue;
+        }
+        if in_section {
+            if let Some((k, _)) = t.split_once('=') {
+                if k.trim() == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+impl Config {
+    /// The embedded default ([`EMBEDDED`]).
+    pub fn embedded() -> Config {
+        Config::from_toml_str(EMBEDDED).expect("the embedded configuration is valid")
+    }
+
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml_str(&text)
+    }
+
+    /// Parses and validates configuration text.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let file: File = toml::from_str(text)
+            .map_err(|e| ConfigError::Toml(e.to_string().trim_end().to_owned()))?;
+        let routing =
+            RoutingConfig::from_toml_str(text).map_err(|e| ConfigError::Routing(e.to_string()))?;
+        let c = Checker { text };
+        let server = server(&c, &file.server)?;
+        let connections = connections(&c, &file.connections)?;
+        let limits = limits(&c, &file.limits)?;
+        let timeouts = timeouts(&c, &file.timeouts)?;
+        let retry = retry(&c, &file.retry)?;
+        let security = security(&c, &file.security)?;
+        let maildir = MaildirSection {
+            root: file
+                .maildir
+                .root
+                .clone()
+                .unwrap_or_else(|| server.data_dir.join("mail")),
+            recipients: file
+                .maildir
+                .recipients
+                .iter()
+                .flatten()
+                .map(|r| r.trim().to_lowercase())
+                .collect(),
+        };
+        let tracking = TrackingSection {
+            enabled: file.tracking.enabled.unwrap_or(true),
+            dir: file
+                .tracking
+                .dir
+                .clone()
+                .unwrap_or_else(|| server.data_dir.join("tracking")),
+            retention_days: file.tracking.retention_days.unwrap_or(7),
+        };
+        let administrator = AdministratorSection {
+            mailbox: file
+                .administrator
+                .mailbox
+                .clone()
+                .unwrap_or_else(|| format!("postmaster@{}", server.hostname)),
+        };
+        if !administrator.mailbox.contains('@') {
+            return Err(c.err(
+                "administrator",
+                "mailbox",
+                "must be an address (user@domain)",
+            ));
+        }
+        for conn in &routing.connectors {
+            if conn.kind != "smtp" && conn.kind != "maildir" {
+                return Err(c.err(
+                    "connector",
+                    "kind",
+                    format!(
+                        "connector {:?}: unknown kind {:?} (smtp or maildir)",
+                        conn.name, conn.kind
+                    ),
+                ));
+            }
+        }
+        Ok(Config {
+            server,
+            connections,
+            limits,
+            timeouts,
+            retry,
+            security,
+            maildir,
+            tracking,
+            administrator,
+            routing,
+            source: text.to_owned(),
+        })
+    }
+
+    /// The directory of the spool.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.server.data_dir.join("spool")
+    }
+
+    /// Whether connector `name` delivers locally (kind `maildir`).
+    pub fn is_local_connector(&self, name: &str) -> bool {
+        self.routing
+            .connector(name)
+            .is_some_and(|c| c.kind == "maildir")
+    }
+
+    /// STARTTLS is offered.
+    pub fn tls_enabled(&self) -> bool {
+        self.security.tls_cert.is_some() && self.security.tls_key.is_some()
+    }
+}
+
+fn server(_c: &Checker<'_>, s: &ServerToml) -> Result<ServerSection, ConfigError> {
+    let hostname = s.hostname.clone().unwrap_or_else(|| "localhost".to_owned());
+    if hostname.is_empty() || hostname.contains(|ch: char| ch.is_whitespace() || ch.is_control()) {
+        return Err(_c.err("server", "hostname", "must be a host name without spaces"));
+    }
+    Ok(ServerSection {
+        hostname,
+        data_dir: s
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./postern-data")),
+    })
+}
+
+fn connections(c: &Checker<'_>, s: &ConnectionsToml) -> Result<ConnectionsSection, ConfigError> {
+    let listen = match &s.listen {
+        None => vec![SocketAddr::from(([127, 0, 0, 1], 2525))],
+        Some(list) => list
+            .iter()
+            .map(|a| {
+                a.trim()
+                    .parse::<SocketAddr>()
+                    .map_err(|_| c.err("connections", "listen", format!("{a:?} is not ip:port")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut rules = Vec::new();
+    for r in &s.rule {
+        rules.push(ConnectionRule {
+            network: c.network("connections", "network", &r.network)?,
+            action: r.action,
+        });
+    }
+    Ok(ConnectionsSection {
+        listen,
+        max_connections: c.positive("connections", "max_connections", s.max_connections, 1000)?,
+        max_connections_per_ip: c.positive(
+            "connections",
+            "max_connections_per_ip",
+            s.max_connections_per_ip,
+            20,
+        )?,
+        rules,
+        max_outbound_connections: c.positive(
+            "connections",
+            "max_outbound_connections",
+            s.max_outbound_connections,
+            100,
+        )?,
+        max_connections_per_destination: c.positive(
+            "connections",
+            "max_connections_per_destination",
+            s.max_connections_per_destination,
+            10,
+        )?,
+        messages_per_connection: c.positive(
+            "connections",
+            "messages_per_connection",
+            s.messages_per_connection,
+            100,
+        )?,
+        idle_connection_time: Duration::from_secs(s.idle_connection_secs.unwrap_or(5)),
+    })
+}
+
+fn limits(c: &Checker<'_>, s: &LimitsToml) -> Result<LimitsSection, ConfigError> {
+    let max_message_size = s.max_message_size.unwrap_or(10 * 1024 * 1024);
+    if max_message_size < 1024 {
+        return Err(c.err("limits", "max_message_size", "must be at least 1024 bytes"));
+    }
+    Ok(LimitsSection {
+        max_message_size,
+        max_recipients: c.positive("limits", "max_recipients", s.max_recipients, 1000)?,
+        max_received_headers: c.positive(
+            "limits",
+            "max_received_headers",
+            s.max_received_headers,
+            30,
+        )?,
+        min_data_rate: s.min_data_rate.unwrap_or(500),
+        min_data_rate_window: c.secs(
+            "limits",
+            "min_data_rate_window_secs",
+            s.min_data_rate_window_secs,
+            30,
+        )?,
+    })
+}
+
+fn timeouts(c: &Checker<'_>, s: &TimeoutsToml) -> Result<TimeoutsSection, ConfigError> {
+    Ok(TimeoutsSection {
+        command: c.secs("timeouts", "command_secs", s.command_secs, 300)?,
+        data_block: c.secs("timeouts", "data_block_secs", s.data_block_secs, 180)?,
+        data_termination: c.secs(
+            "timeouts",
+            "data_termination_secs",
+            s.data_termination_secs,
+            600,
+        )?,
+        connect: c.secs("timeouts", "connect_secs", s.connect_secs, 30)?,
+        greeting: c.secs("timeouts", "greeting_secs", s.greeting_secs, 300)?,
+    })
+}
+
+fn retry(c: &Checker<'_>, s: &RetryToml) -> Result<RetrySection, ConfigError> {
+    let mut queue = QueueConfig::default();
+    let mut policy = RetryPolicy::ims_default();
+    if let Some(list) = &s.intervals {
+        if s.first.is_some() || s.factor.is_some() {
+            return Err(c.err(
+                "retry",
+                "intervals",
+                "give either intervals or first/factor, not both",
+            ));
+        }
+        let mut ds = Vec::new();
+        for v in list {
+            ds.push(
+                c.duration("retry", "intervals", &Some(v.clone()))?
+                    .unwrap_or_default(),
+            );
+        }
+        policy.schedule = RetrySchedule::Intervals(ds);
+    } else if let RetrySchedule::Geometric {
+        first,
+        factor,
+        max_retries,
+    } = &mut policy.schedule
+    {
+        if let Some(d) = c.duration("retry", "first", &s.first)? {
+            *first = d;
+        }
+        if let Some(f) = s.factor {
+            *factor = f;
+        }
+        if let Some(n) = s.max_retries {
+            *max_retries = n;
+        }
+    }
+    if let Some(j) = s.jitter_percent {
+        policy.jitter_percent = j;
+    }
+    policy
+        .validate()
+        .map_err(|e| c.err("retry", "first", e.to_string()))?;
+    queue.retry = policy;
+    let l: &mut Lifetimes = &mut queue.lifetimes;
+    if let Some(d) = c.duration("retry", "urgent_timeout", &s.urgent_timeout)? {
+        l.urgent = d;
+    }
+    if let Some(d) = c.duration("retry", "normal_timeout", &s.normal_timeout)? {
+        l.normal = d;
+    }
+    if let Some(d) = c.duration("retry", "non_urgent_timeout", &s.non_urgent_timeout)? {
+        l.non_urgent = d;
+    }
+    if let Some(d) = c.duration("retry", "notification_timeout", &s.notification_timeout)? {
+        l.notification = d;
+    }
+    if let Some(list) = &s.delay_notices {
+        let mut ds = Vec::new();
+        for v in list {
+            ds.push(
+                c.duration("retry", "delay_notices", &Some(v.clone()))?
+                    .unwrap_or_default(),
+            );
+        }
+        queue.delay_notices.intervals = ds;
+    }
+    let poll_interval = c
+        .duration("retry", "poll_interval", &s.poll_interval)?
+        .unwrap_or(Duration::from_secs(1));
+    if poll_interval.is_zero() {
+        return Err(c.err("retry", "poll_interval", "must be more than 0"));
+    }
+    Ok(RetrySection {
+        queue,
+        poll_interval,
+    })
+}
+
+fn security(c: &Checker<'_>, s: &SecurityToml) -> Result<SecuritySection, ConfigError> {
+    if s.tls_cert.is_some() != s.tls_key.is_some() {
+        return Err(c.err("security", "tls_cert", "tls_cert and tls_key go together"));
+    }
+    let mut users = Vec::new();
+    for u in &s.user {
+        if !u.password_hash.starts_with("$argon2") {
+            return Err(c.err(
+                "security.user",
+                "password_hash",
+                format!(
+                    "user {:?}: not an Argon2 hash (make one with `postern config hash-password`)",
+                    u.name
+                ),
+            ));
+        }
+        if argon2::PasswordHash::new(&u.password_hash).is_err() {
+            return Err(c.err(
+                "security.user",
+                "password_hash",
+                format!("user {:?}: malformed hash", u.name),
+            ));
+        }
+        users.push(User {
+            name: u.name.clone(),
+            password_hash: u.password_hash.clone(),
+        });
+    }
+    let relay_networks = s
+        .relay_networks
+        .iter()
+        .flatten()
+        .map(|n| c.network("security", "relay_networks", n))
+        .collect::<Result<_, _>>()?;
+    Ok(SecuritySection {
+        tls_cert: s.tls_cert.clone(),
+        tls_key: s.tls_key.clone(),
+        users,
+        auth_without_tls: s.auth_without_tls.unwrap_or(false),
+        relay_networks,
+        require_auth: s.require_auth.unwrap_or(false),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::from_toml_str(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn embedded_serves_localhost() {
+        let c = Config::embedded();
+        assert_eq!(
+            c.connections.listen,
+            vec!["127.0.0.1:2525".parse().unwrap()]
+        );
+        assert_eq!(c.server.data_dir, PathBuf::from("./postern-data"));
+        assert_eq!(c.maildir.root, PathBuf::from("./postern-data/mail"));
+        assert!(c.is_local_connector("local"));
+        assert!(c.security.relay_networks.is_empty());
+        assert_eq!(c.limits.max_received_headers, 30);
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let e = err("[server]\nhostname = \"a\"\n\n[limits]\nmax_recipients = 0\n");
+        assert!(
+            e.contains("limits.max_recipients") && e.contains("line 5"),
+            "{e}"
+        );
+        let e = err("[connections]\nlisten = [\"nowhere\"]\n");
+        assert!(
+            e.contains("connections.listen") && e.contains("line 2"),
+            "{e}"
+        );
+        let e = err("[limits]\nmax_colour = 3\n");
+        assert!(e.contains("max_colour") && e.contains("line 2"), "{e}");
+        let e = err("[[connector]]\nname = \"x\"\nkind = \"fax\"\n");
+        assert!(e.contains("fax") && e.contains("line 3"), "{e}");
+        let e = err("[security]\ntls_cert = \"a.pem\"\n");
+        assert!(e.contains("tls_key"), "{e}");
+    }
+
+    #[test]
+    fn rules_and_retry() {
+        let c = Config::from_toml_str(
+            "[connections]\n[[connections.rule]]\nnetwork = \"10.1.2.3/8\"\naction = \"reject\"\n\
+             [retry]\nintervals = [\"1s\", \"2s\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.connections.rules[0].network,
+            "10.0.0.0/8".parse::<IpNet>().unwrap()
+        );
+        assert_eq!(
+            c.retry.queue.retry.schedule,
+            RetrySchedule::Intervals(vec![Duration::from_secs(1), Duration::from_secs(2)])
+        );
+    }
+}

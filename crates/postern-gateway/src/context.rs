@@ -1,0 +1,72 @@
+//! What every task of a running gateway shares.
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use postern_queue::{Queue, Timestamp};
+use postern_route::{ConnectorStatus, NextHopResolver};
+use postern_track::{Event, EventKind, Writer};
+use tokio::sync::{Notify, watch};
+
+use crate::config::Config;
+
+/// The state shared by the listeners, the sessions and the delivery loop.
+pub struct Context {
+    /// The configuration in force.
+    pub config: Config,
+    /// The durable queue.
+    pub queue: Queue,
+    /// The tracking log writer (`None` when tracking is off).
+    pub tracker: Option<Writer>,
+    /// The next-hop resolver (`None` when `[dns]` names no server).
+    pub resolver: Option<NextHopResolver>,
+    /// Connectors currently down (set by the delivery loop when every host of a
+    /// connector fails to connect, cleared when one succeeds).
+    pub connectors: Mutex<ConnectorStatus>,
+    /// Wakes the delivery loop: new mail, or a control request.
+    pub wake: Notify,
+    /// Becomes `true` when the gateway shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// The server-side TLS acceptor, when `[security]` has a certificate.
+    pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// The client-side TLS connector used for outbound STARTTLS.
+    pub tls_connector: tokio_rustls::TlsConnector,
+}
+
+impl Context {
+    /// Milliseconds since the Unix epoch, as the queue counts time.
+    pub fn now(&self) -> Timestamp {
+        now()
+    }
+
+    /// Records a tracking event (time filled in here); tracking failures never stop mail.
+    pub fn track(&self, kind: EventKind, build: impl FnOnce(Event) -> Event) {
+        if let Some(w) = &self.tracker {
+            let event = build(Event::new(w.now(), kind));
+            let _ = w.record(event);
+        }
+    }
+
+    /// Whether the gateway is shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Timestamp(ms)
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .field("queue", &self.queue)
+            .field("tls", &self.tls_acceptor.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,3 @@
+//! (being written)
+/// stub
+pub async fn run(_ctx: std::sync::Arc<crate::Context>) {}

@@ -1,0 +1,29 @@
+//! # postern-gateway
+//!
+//! The reference SMTP gateway that composes the five postern crates, in the manner of the
+//! Exchange 5.5 Internet Mail Service: SMTP in ([`inbound`]), a durable queue
+//! (postern-queue), address-space routing (postern-route), delivery out through SMTP or
+//! into Maildir folders ([`delivery`], [`outbound`], [`maildir`]), and message tracking on
+//! every hop (postern-track). The crates stay pure; this crate owns every socket, file
+//! and timer.
+//!
+//! `postern serve` runs it: [`Gateway::start`] with a [`Config`], then
+//! [`Gateway::shutdown`] on SIGINT/SIGTERM.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod delivery;
+pub mod gateway;
+pub mod inbound;
+pub mod maildir;
+pub mod outbound;
+pub mod policy;
+pub mod tls;
+
+pub use config::{Config, ConfigError};
+pub use context::Context;
+pub use gateway::{Gateway, StartError};
