@@ -282,6 +282,7 @@ struct File {
     administrator: AdministratorToml,
     // Routing sections: parsed and checked by postern-route; named here only so that
     // deny_unknown_fields lets them through.
+    #[allow(dead_code)]
     #[serde(default)]
     connector: Option<toml::Value>,
     #[allow(dead_code)]
