@@ -16,6 +16,11 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the gateway (with no -c: 127.0.0.1:2525, mail for localhost into ./postern-data).
+    Serve(cli::serve::ServeArgs),
+    /// Check a configuration file; hash passwords for it.
+    #[command(subcommand)]
+    Config(cli::config::ConfigCmd),
     /// Parse, inspect, extract and convert messages.
     #[command(subcommand)]
     Message(cli::message::MessageCmd),
@@ -35,6 +40,8 @@ enum Command {
 
 fn main() -> ExitCode {
     match Args::parse().command {
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Config(cmd) => cli::config::run(cmd),
         Command::Message(cmd) => cli::message::run(cmd),
         Command::Uu(cmd) => cli::uu::run(cmd),
         Command::Route(cmd) => cli::route::run(cmd),

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod context;
 pub mod delivery;
+pub mod effective;
 pub mod gateway;
 pub mod inbound;
 pub mod maildir;

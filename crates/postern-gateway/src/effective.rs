@@ -1,0 +1,216 @@
+//! The effective settings of a [`Config`], as `postern config check` prints them: every
+//! key with the value in force, defaults filled in, in the file's own section layout.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::config::{Config, RuleAction};
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs()
+}
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    let v: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// Renders the effective settings (TOML-like text; paths as given, durations in seconds
+/// or as the retry policy states them).
+pub fn effective_settings(c: &Config) -> String {
+    let mut o = String::new();
+    let _ = server_part(c, &mut o);
+    let _ = limits_part(c, &mut o);
+    let _ = security_part(c, &mut o);
+    let _ = routing_part(c, &mut o);
+    o
+}
+
+fn server_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    writeln!(o, "[server]")?;
+    writeln!(o, "hostname = \"{}\"", c.server.hostname)?;
+    writeln!(o, "data_dir = \"{}\"", c.server.data_dir.display())?;
+    writeln!(o, "\n[connections]")?;
+    let n = &c.connections;
+    writeln!(o, "listen = {}", list(&n.listen))?;
+    writeln!(o, "max_connections = {}", n.max_connections)?;
+    writeln!(o, "max_connections_per_ip = {}", n.max_connections_per_ip)?;
+    writeln!(
+        o,
+        "max_outbound_connections = {}",
+        n.max_outbound_connections
+    )?;
+    writeln!(
+        o,
+        "max_connections_per_destination = {}",
+        n.max_connections_per_destination
+    )?;
+    writeln!(o, "messages_per_connection = {}", n.messages_per_connection)?;
+    writeln!(o, "idle_connection_secs = {}", secs(n.idle_connection_time))?;
+    for r in &n.rules {
+        let action = match r.action {
+            RuleAction::Accept => "accept",
+            RuleAction::Reject => "reject",
+        };
+        writeln!(
+            o,
+            "[[connections.rule]] network = \"{}\", action = \"{action}\"",
+            r.network
+        )?;
+    }
+    Ok(())
+}
+
+fn limits_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    let l = &c.limits;
+    writeln!(o, "\n[limits]")?;
+    writeln!(o, "max_message_size = {}", l.max_message_size)?;
+    writeln!(o, "max_recipients = {}", l.max_recipients)?;
+    writeln!(o, "max_received_headers = {}", l.max_received_headers)?;
+    writeln!(o, "min_data_rate = {}", l.min_data_rate)?;
+    writeln!(
+        o,
+        "min_data_rate_window_secs = {}",
+        secs(l.min_data_rate_window)
+    )?;
+    let t = &c.timeouts;
+    writeln!(o, "\n[timeouts]")?;
+    writeln!(o, "command_secs = {}", secs(t.command))?;
+    writeln!(o, "data_block_secs = {}", secs(t.data_block))?;
+    writeln!(o, "data_termination_secs = {}", secs(t.data_termination))?;
+    writeln!(o, "connect_secs = {}", secs(t.connect))?;
+    writeln!(o, "greeting_secs = {}", secs(t.greeting))?;
+    let q = &c.retry.queue;
+    writeln!(o, "\n[retry]")?;
+    writeln!(o, "# policy: {}", q.retry)?;
+    writeln!(o, "urgent_timeout = \"{}s\"", secs(q.lifetimes.urgent))?;
+    writeln!(o, "normal_timeout = \"{}s\"", secs(q.lifetimes.normal))?;
+    writeln!(
+        o,
+        "non_urgent_timeout = \"{}s\"",
+        secs(q.lifetimes.non_urgent)
+    )?;
+    writeln!(
+        o,
+        "notification_timeout = \"{}s\"",
+        secs(q.lifetimes.notification)
+    )?;
+    let dn: Vec<String> = q
+        .delay_notices
+        .intervals
+        .iter()
+        .map(|d| format!("{}s", d.as_secs()))
+        .collect();
+    writeln!(o, "delay_notices = {}", list(&dn))?;
+    writeln!(
+        o,
+        "poll_interval = \"{}ms\"",
+        c.retry.poll_interval.as_millis()
+    )?;
+    Ok(())
+}
+
+fn security_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    let s = &c.security;
+    writeln!(o, "\n[security]")?;
+    match (&s.tls_cert, &s.tls_key) {
+        (Some(cert), Some(key)) => {
+            writeln!(o, "tls_cert = \"{}\"", cert.display())?;
+            writeln!(o, "tls_key = \"{}\"", key.display())?;
+        }
+        _ => writeln!(o, "# no certificate: STARTTLS not offered")?,
+    }
+    writeln!(o, "auth_without_tls = {}", s.auth_without_tls)?;
+    writeln!(o, "require_auth = {}", s.require_auth)?;
+    writeln!(o, "relay_networks = {}", list(&s.relay_networks))?;
+    let users: Vec<&str> = s.users.iter().map(|u| u.name.as_str()).collect();
+    writeln!(
+        o,
+        "# AUTH users: {}",
+        if users.is_empty() {
+            "none (AUTH not offered)".to_owned()
+        } else {
+            users.join(", ")
+        }
+    )?;
+    writeln!(o, "\n[maildir]")?;
+    writeln!(o, "root = \"{}\"", c.maildir.root.display())?;
+    writeln!(o, "recipients = {}", list(&c.maildir.recipients))?;
+    writeln!(o, "\n[tracking]")?;
+    writeln!(o, "enabled = {}", c.tracking.enabled)?;
+    writeln!(o, "dir = \"{}\"", c.tracking.dir.display())?;
+    writeln!(o, "retention_days = {}", c.tracking.retention_days)?;
+    writeln!(o, "\n[administrator]")?;
+    writeln!(o, "mailbox = \"{}\"", c.administrator.mailbox)?;
+    Ok(())
+}
+
+fn routing_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    let r = &c.routing;
+    writeln!(o, "\n[dns]")?;
+    writeln!(o, "name_servers = {}", list(&r.dns.name_servers))?;
+    writeln!(o, "timeout_secs = {}", secs(r.dns.options.timeout))?;
+    writeln!(o, "port = {}", r.dns.options.port)?;
+    for conn in &r.connectors {
+        writeln!(
+            o,
+            "\n[[connector]] name = \"{}\", kind = \"{}\"",
+            conn.name, conn.kind
+        )?;
+        match &conn.next_hop {
+            postern_route::NextHopPolicy::SmartHosts(hosts) => {
+                let h: Vec<String> = hosts
+                    .iter()
+                    .map(|h| {
+                        h.port
+                            .map_or_else(|| h.host.clone(), |p| format!("{}:{p}", h.host))
+                    })
+                    .collect();
+                writeln!(o, "smart_hosts = {}", list(&h))?;
+            }
+            _ if conn.kind == "smtp" => writeln!(o, "# next hop: DNS MX")?,
+            _ => {}
+        }
+    }
+    let d = r.domains.defaults();
+    writeln!(o, "\n[domain_defaults]")?;
+    writeln!(
+        o,
+        "content_format = {:?}",
+        format!("{:?}", d.content_format).to_lowercase()
+    )?;
+    writeln!(o, "charset = \"{}\"", d.charset)?;
+    writeln!(o, "max_message_size = {}", d.max_message_size.unwrap_or(0))?;
+    writeln!(o, "tls = {:?}", format!("{:?}", d.tls).to_lowercase())?;
+    let dequeue = match d.dequeue {
+        postern_route::Dequeue::Send => "send",
+        _ => "hold-for-etrn",
+    };
+    writeln!(o, "dequeue = \"{dequeue}\"")?;
+    writeln!(
+        o,
+        "\n# address spaces: {} entr(y/ies) in the routing table",
+        r.table.len()
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_settings_are_listed() {
+        let text = effective_settings(&Config::embedded());
+        for needle in [
+            "listen = [\"127.0.0.1:2525\"]",
+            "max_message_size = 10485760",
+            "max_received_headers = 30",
+            "[[connector]] name = \"local\", kind = \"maildir\"",
+            "mailbox = \"postmaster@localhost\"",
+            "retention_days = 7",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+}

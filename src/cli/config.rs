@@ -1,0 +1,59 @@
+//! `postern config …`: check a configuration file; make password hashes for it.
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `postern config` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCmd {
+    /// Validate a config file and print the effective settings (defaults filled in).
+    /// Exit status: 0 valid, 2 invalid (the error names the key and line).
+    Check {
+        /// The config file; without it, the embedded default `postern serve` uses.
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+    },
+    /// Read a password from the first line of standard input and print its Argon2 hash,
+    /// for `[[security.user]] password_hash`.
+    HashPassword,
+}
+
+/// Runs a `postern config` subcommand.
+pub fn run(cmd: ConfigCmd) -> ExitCode {
+    match cmd {
+        ConfigCmd::Check { config } => match super::serve::load(config.as_ref()) {
+            Ok(c) => {
+                print!("{}", postern_gateway::effective::effective_settings(&c));
+                let name = config.map_or("embedded default".into(), |p| p.display().to_string());
+                eprintln!("postern config check: {name}: OK");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("postern config check: {e}");
+                ExitCode::from(2)
+            }
+        },
+        ConfigCmd::HashPassword => hash_password(),
+    }
+}
+
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err()
+        || line.trim_end_matches(['\r', '\n']).is_empty()
+    {
+        eprintln!("postern config hash-password: give the password on standard input");
+        return ExitCode::from(2);
+    }
+    match postern_gateway::auth::hash_password(line.trim_end_matches(['\r', '\n'])) {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("postern config hash-password: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

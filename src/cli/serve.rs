@@ -1,0 +1,59 @@
+//! `postern serve`: run the gateway.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use postern_gateway::Config;
+
+/// `postern serve` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The config file (TOML); without it, the embedded default: listen on
+    /// 127.0.0.1:2525, mail for `localhost` into Maildir folders under ./postern-data/,
+    /// relay nothing.
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+    /// Seconds sessions and deliveries get to finish after SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    grace: u64,
+}
+
+/// Loads the config named by `-c`, or the embedded default.
+pub fn load(path: Option<&PathBuf>) -> Result<Config, String> {
+    match path {
+        None => Ok(Config::embedded()),
+        Some(p) => Config::load(p).map_err(|e| format!("{}: {e}", p.display())),
+    }
+}
+
+/// Runs `postern serve`.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let config = match load(args.config.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("postern serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("postern serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(postern_gateway::gateway::serve(
+        config,
+        Duration::from_secs(args.grace),
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postern serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
