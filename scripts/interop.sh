@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop with real third-party peers: Postfix smtp-source/smtp-sink, Python smtplib and
-# aiosmtpd, swaks (postern-smtp); GNU sharutils and Python's email package
+# aiosmtpd, swaks (postern-smtp); the gateway with dnsmasq (scripts/interop-gateway.sh); GNU sharutils and Python's email package
 # (postern-message). Installs them (../shared/tools/install-peers.sh), builds the examples,
 # then runs every check inside ../shared/tools/netns-run (loopback only).
 # Each check is an assertion; the script exits non-zero on the first failure.
@@ -15,6 +15,10 @@ export POSTERN_SPAM_CORPUS="$spam"
 
 if [ -z "${POSTERN_INTEROP_INSIDE:-}" ]; then
   "$shared/tools/install-peers.sh"
+  # swaks needs these for -tls and -a (the gateway checks).
+  if ! perl -MIO::Socket::SSL -MAuthen::SASL -e1 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libio-socket-ssl-perl libauthen-sasl-perl >/dev/null
+  fi
   (cd "$root" && cargo build --release --examples --bins)
   if [ ! -d "$spam" ]; then
     mkdir -p "$root/target/spam-assassin"
@@ -143,5 +147,8 @@ python3 scripts/message-diff.py --postern "$root/target/release/postern" --thres
   "$spam" > "$work/spam.log" 2>&1 \
   || fail "message-diff on SpamAssassin: $(tail -5 "$work/spam.log")"
 pass "postern message inspect vs Python email on SpamAssassin: $(tail -1 "$work/spam.log")"
+
+# --- the gateway (postern serve) -------------------------------------------------------------
+scripts/interop-gateway.sh || fail "gateway interop"
 
 echo "interop: all checks passed"
