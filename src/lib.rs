@@ -10,10 +10,12 @@
 //! | [`queue`] | `postern-queue` | retry policies, backoff, durable spool, scheduler |
 //! | [`track`] | `postern-track` | message-tracking events, daily logs, query and trace |
 //! | [`smtp`] | `postern-smtp` | sans-IO SMTP wire: commands, replies, DATA/BDAT framing, server and client sessions |
+//! | [`gateway`] | `postern-gateway` | the tokio reference gateway (`postern serve`) that composes them |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use postern_gateway as gateway;
 pub use postern_message as message;
 pub use postern_queue as queue;
 pub use postern_route as route;
