@@ -78,7 +78,7 @@ fn send(addr: SocketAddr, lines: &[&str]) -> Vec<String> {
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
     let mut replies = Vec::new();
-    let mut read_reply = |r: &mut BufReader<TcpStream>| loop {
+    let read_reply = |r: &mut BufReader<TcpStream>| loop {
         let mut l = String::new();
         r.read_line(&mut l).unwrap();
         if l.as_bytes().get(3) != Some(&b'-') {
