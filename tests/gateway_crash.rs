@@ -107,7 +107,12 @@ impl Conn {
 
 /// A client thread: sends messages tagged `c<id>-<n>` until `stop`, reconnecting
 /// whenever the gateway goes away, and records every tag acknowledged with 250.
-fn client(id: usize, addr: Arc<Mutex<SocketAddr>>, acked: Arc<Mutex<HashSet<String>>>, stop: Arc<AtomicBool>) {
+fn client(
+    id: usize,
+    addr: Arc<Mutex<SocketAddr>>,
+    acked: Arc<Mutex<HashSet<String>>>,
+    stop: Arc<AtomicBool>,
+) {
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
         let a = *addr.lock().unwrap();
@@ -198,13 +203,21 @@ fn sigkill_under_load_loses_no_acknowledged_message() {
         c.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 20, "too little load got through: {}", acked.len());
+    assert!(
+        acked.len() > 20,
+        "too little load got through: {}",
+        acked.len()
+    );
     let maildir = dir.join("data/mail/localhost/box/new");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut missing: Vec<String>;
     loop {
         let got = delivered(&maildir);
-        missing = acked.iter().filter(|t| !got.contains_key(*t)).cloned().collect();
+        missing = acked
+            .iter()
+            .filter(|t| !got.contains_key(*t))
+            .cloned()
+            .collect();
         if missing.is_empty() || Instant::now() > deadline {
             let dups: usize = got.values().map(|n| n - 1).sum();
             eprintln!(
@@ -218,16 +231,26 @@ fn sigkill_under_load_loses_no_acknowledged_message() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(missing.is_empty(), "acknowledged but lost: {:?}", &missing[..missing.len().min(10)]);
+    assert!(
+        missing.is_empty(),
+        "acknowledged but lost: {:?}",
+        &missing[..missing.len().min(10)]
+    );
     // SIGTERM: a clean stop with exit status 0.
-    let status = Command::new("kill").args(["-TERM", &gw.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &gw.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let code = loop {
         if let Some(s) = gw.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "gateway still running after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "gateway still running after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(code.success(), "exit after SIGTERM: {code:?}");

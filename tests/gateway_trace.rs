@@ -166,7 +166,10 @@ fn trace_covers_received_deferred_and_sent() {
             .output()
             .unwrap();
         out = String::from_utf8_lossy(&o.stdout).into_owned();
-        if ["received", "deferred", "sent"].iter().all(|k| out.contains(k)) {
+        if ["received", "deferred", "sent"]
+            .iter()
+            .all(|k| out.contains(k))
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -176,8 +179,14 @@ fn trace_covers_received_deferred_and_sent() {
     for kind in ["received", "deferred", "sent"] {
         assert!(out.contains(kind), "no {kind:?} in the trace:\n{out}");
     }
-    assert!(out.contains("451 4.3.0"), "the deferral's reply is in the trace:\n{out}");
-    assert!(out.contains("SINK1"), "the remote reply of the send is in the trace:\n{out}");
+    assert!(
+        out.contains("451 4.3.0"),
+        "the deferral's reply is in the trace:\n{out}"
+    );
+    assert!(
+        out.contains("SINK1"),
+        "the remote reply of the send is in the trace:\n{out}"
+    );
     let received = out.find("received").unwrap();
     let sent = out.rfind("sent").unwrap();
     assert!(received < sent, "time order:\n{out}");

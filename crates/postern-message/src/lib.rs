@@ -55,4 +55,5 @@ pub use transfer::TransferEncoding;
 // Building, encoding and conversion (the codec work).
 pub mod builder;
 pub mod convert;
+pub mod dsn;
 pub mod encode;
