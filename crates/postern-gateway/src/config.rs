@@ -230,6 +230,137 @@ pub struct AdministratorSection {
     pub mailbox: String,
 }
 
+/// `[notifications]`: delivery status notifications and the administrator's copies (the
+/// IMS "Notifications" page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationsSection {
+    /// Send failure notices to the sender when a recipient fails or expires. Default true.
+    pub failures: bool,
+    /// Send delay notices on the `[retry] delay_notices` schedule. Default true.
+    pub delays: bool,
+    /// Copy failure notices to the administrator's mailbox. Default true.
+    pub copy_failures_to_administrator: bool,
+    /// Copy delay notices to the administrator's mailbox. Default false.
+    pub copy_delays_to_administrator: bool,
+    /// What a notice returns of the original when the sender gave no `RET`: the header
+    /// only (`false`, the default) or the whole message.
+    pub return_full_by_default: bool,
+    /// Most octets of the original returned whole; larger ones return the header only.
+    /// Default 1 MiB.
+    pub max_returned_size: usize,
+}
+
+/// The gateway's transfer mode (the IMS "Connections" page): which directions move mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferMode {
+    /// Accept inbound and deliver outbound (the default).
+    Both,
+    /// Accept inbound; hold outbound (mail queues up).
+    Inbound,
+    /// Deliver outbound; answer new inbound sessions with `421`.
+    Outbound,
+    /// Neither: new sessions get `421`, outbound is held.
+    None,
+}
+
+impl TransferMode {
+    /// New inbound sessions are accepted.
+    pub fn accepts_inbound(self) -> bool {
+        matches!(self, TransferMode::Both | TransferMode::Inbound)
+    }
+
+    /// Queued mail is delivered.
+    pub fn delivers_outbound(self) -> bool {
+        matches!(self, TransferMode::Both | TransferMode::Outbound)
+    }
+
+    /// The keyword, as in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            TransferMode::Both => "both",
+            TransferMode::Inbound => "inbound",
+            TransferMode::Outbound => "outbound",
+            TransferMode::None => "none",
+        }
+    }
+
+    /// Parses a keyword.
+    pub fn from_name(s: &str) -> Option<TransferMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "both" => Some(TransferMode::Both),
+            "inbound" => Some(TransferMode::Inbound),
+            "outbound" => Some(TransferMode::Outbound),
+            "none" => Some(TransferMode::None),
+            _ => None,
+        }
+    }
+}
+
+/// One `[[restriction]]`: who may send through a connector (or through the gateway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restriction {
+    /// The connector it applies to; `None` for every recipient.
+    pub connector: Option<String>,
+    /// When not empty, only senders matching one of these may send; all others are
+    /// refused.
+    pub accept_from: Vec<String>,
+    /// Senders matching one of these are refused.
+    pub reject_from: Vec<String>,
+}
+
+/// Which direction the archive records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveDirection {
+    /// Both directions.
+    Both,
+    /// Mail accepted from clients.
+    Inbound,
+    /// Mail delivered out (after conversion).
+    Outbound,
+}
+
+/// `[archive]`: copies of messages as `.eml` files (seed 002).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSection {
+    /// Archive at all. Default false.
+    pub enabled: bool,
+    /// Root of the dated folders. Default `DATA_DIR/archive`.
+    pub dir: PathBuf,
+    /// Archive only messages from these senders (patterns); empty means every message.
+    pub senders: Vec<String>,
+    /// Which direction. Default both.
+    pub direction: ArchiveDirection,
+}
+
+/// `[pickup]`: a folder whose `.eml` files are submitted like SMTP mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickupSection {
+    /// Watch the folder. Default false.
+    pub enabled: bool,
+    /// The folder. Default `DATA_DIR/pickup`.
+    pub dir: PathBuf,
+    /// How often it is scanned. Default 1 s.
+    pub interval: Duration,
+}
+
+/// `[protocol_log]`: per-session SMTP transcripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolLogSection {
+    /// Write transcripts. Default false.
+    pub enabled: bool,
+    /// Where (one file per UTC day). Default `DATA_DIR/protocol`.
+    pub dir: PathBuf,
+}
+
+/// `[status]`: the live view of the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSection {
+    /// Serve Prometheus metrics (`GET /metrics`) on this loopback address. Default none.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -251,6 +382,20 @@ pub struct Config {
     pub tracking: TrackingSection,
     /// `[administrator]`.
     pub administrator: AdministratorSection,
+    /// `[notifications]`.
+    pub notifications: NotificationsSection,
+    /// `[transfer] mode`: the mode at start-up.
+    pub transfer_mode: TransferMode,
+    /// `[[restriction]]`s.
+    pub restrictions: Vec<Restriction>,
+    /// `[archive]`.
+    pub archive: ArchiveSection,
+    /// `[pickup]`.
+    pub pickup: PickupSection,
+    /// `[protocol_log]`.
+    pub protocol_log: ProtocolLogSection,
+    /// `[status]`.
+    pub status: StatusSection,
     /// Connectors, address spaces, per-domain settings, DNS.
     pub routing: RoutingConfig,
     /// The text the configuration was read from.
@@ -280,6 +425,20 @@ struct File {
     tracking: TrackingToml,
     #[serde(default)]
     administrator: AdministratorToml,
+    #[serde(default)]
+    notifications: NotificationsToml,
+    #[serde(default)]
+    transfer: TransferToml,
+    #[serde(default)]
+    restriction: Vec<RestrictionToml>,
+    #[serde(default)]
+    archive: ArchiveToml,
+    #[serde(default)]
+    pickup: PickupToml,
+    #[serde(default)]
+    protocol_log: ProtocolLogToml,
+    #[serde(default)]
+    status: StatusToml,
     // Routing sections: parsed and checked by postern-route; named here only so that
     // deny_unknown_fields lets them through.
     #[allow(dead_code)]
@@ -398,6 +557,63 @@ struct TrackingToml {
 #[serde(deny_unknown_fields)]
 struct AdministratorToml {
     mailbox: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsToml {
+    failures: Option<bool>,
+    delays: Option<bool>,
+    copy_failures_to_administrator: Option<bool>,
+    copy_delays_to_administrator: Option<bool>,
+    return_full_by_default: Option<bool>,
+    max_returned_size: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferToml {
+    mode: Option<TransferMode>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestrictionToml {
+    connector: Option<String>,
+    #[serde(default)]
+    accept_from: Vec<String>,
+    #[serde(default)]
+    reject_from: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchiveToml {
+    enabled: Option<bool>,
+    dir: Option<PathBuf>,
+    senders: Option<Vec<String>>,
+    direction: Option<ArchiveDirection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PickupToml {
+    enabled: Option<bool>,
+    dir: Option<PathBuf>,
+    interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProtocolLogToml {
+    enabled: Option<bool>,
+    dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusToml {
+    metrics_listen: Option<String>,
 }
 
 // ---- validation ---------------------------------------------------------------------
@@ -565,6 +781,7 @@ impl Config {
                 "must be an address (user@domain)",
             ));
         }
+        let admin = admin_sections(&c, &file, &server.data_dir, &routing)?;
         for conn in &routing.connectors {
             if conn.kind != "smtp" && conn.kind != "maildir" {
                 return Err(c.err(
@@ -587,6 +804,13 @@ impl Config {
             maildir,
             tracking,
             administrator,
+            notifications: admin.notifications,
+            transfer_mode: admin.transfer_mode,
+            restrictions: admin.restrictions,
+            archive: admin.archive,
+            pickup: admin.pickup,
+            protocol_log: admin.protocol_log,
+            status: admin.status,
             routing,
             source: text.to_owned(),
         })
@@ -608,6 +832,113 @@ impl Config {
     pub fn tls_enabled(&self) -> bool {
         self.security.tls_cert.is_some() && self.security.tls_key.is_some()
     }
+}
+
+/// The issue-8 sections, validated.
+struct AdminSections {
+    notifications: NotificationsSection,
+    transfer_mode: TransferMode,
+    restrictions: Vec<Restriction>,
+    archive: ArchiveSection,
+    pickup: PickupSection,
+    protocol_log: ProtocolLogSection,
+    status: StatusSection,
+}
+
+fn admin_sections(
+    c: &Checker<'_>,
+    file: &File,
+    data_dir: &Path,
+    routing: &RoutingConfig,
+) -> Result<AdminSections, ConfigError> {
+    let n = &file.notifications;
+    let notifications = NotificationsSection {
+        failures: n.failures.unwrap_or(true),
+        delays: n.delays.unwrap_or(true),
+        copy_failures_to_administrator: n.copy_failures_to_administrator.unwrap_or(true),
+        copy_delays_to_administrator: n.copy_delays_to_administrator.unwrap_or(false),
+        return_full_by_default: n.return_full_by_default.unwrap_or(false),
+        max_returned_size: n.max_returned_size.unwrap_or(1 << 20),
+    };
+    let mut restrictions = Vec::new();
+    for r in &file.restriction {
+        if let Some(name) = &r.connector {
+            if routing.connector(name.trim()).is_none() {
+                return Err(c.err(
+                    "restriction",
+                    "connector",
+                    format!("no connector named {name:?}"),
+                ));
+            }
+        }
+        restrictions.push(Restriction {
+            connector: r.connector.as_ref().map(|n| n.trim().to_owned()),
+            accept_from: r
+                .accept_from
+                .iter()
+                .map(|p| p.trim().to_lowercase())
+                .collect(),
+            reject_from: r
+                .reject_from
+                .iter()
+                .map(|p| p.trim().to_lowercase())
+                .collect(),
+        });
+    }
+    let a = &file.archive;
+    let archive = ArchiveSection {
+        enabled: a.enabled.unwrap_or(false),
+        dir: a.dir.clone().unwrap_or_else(|| data_dir.join("archive")),
+        senders: a
+            .senders
+            .iter()
+            .flatten()
+            .map(|p| p.trim().to_lowercase())
+            .collect(),
+        direction: a.direction.unwrap_or(ArchiveDirection::Both),
+    };
+    let p = &file.pickup;
+    let interval = c
+        .duration("pickup", "interval", &p.interval)?
+        .unwrap_or(Duration::from_secs(1));
+    if interval.is_zero() {
+        return Err(c.err("pickup", "interval", "must be more than 0"));
+    }
+    let pickup = PickupSection {
+        enabled: p.enabled.unwrap_or(false),
+        dir: p.dir.clone().unwrap_or_else(|| data_dir.join("pickup")),
+        interval,
+    };
+    let protocol_log = ProtocolLogSection {
+        enabled: file.protocol_log.enabled.unwrap_or(false),
+        dir: file
+            .protocol_log
+            .dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("protocol")),
+    };
+    let metrics_listen = match &file.status.metrics_listen {
+        None => None,
+        Some(a) => {
+            let addr: SocketAddr = a
+                .trim()
+                .parse()
+                .map_err(|_| c.err("status", "metrics_listen", format!("{a:?} is not ip:port")))?;
+            if !addr.ip().is_loopback() {
+                return Err(c.err("status", "metrics_listen", "must be a loopback address"));
+            }
+            Some(addr)
+        }
+    };
+    Ok(AdminSections {
+        notifications,
+        transfer_mode: file.transfer.mode.unwrap_or(TransferMode::Both),
+        restrictions,
+        archive,
+        pickup,
+        protocol_log,
+        status: StatusSection { metrics_listen },
+    })
 }
 
 fn server(_c: &Checker<'_>, s: &ServerToml) -> Result<ServerSection, ConfigError> {

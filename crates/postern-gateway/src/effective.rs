@@ -22,6 +22,7 @@ pub fn effective_settings(c: &Config) -> String {
     let _ = server_part(c, &mut o);
     let _ = limits_part(c, &mut o);
     let _ = security_part(c, &mut o);
+    let _ = admin_part(c, &mut o);
     let _ = routing_part(c, &mut o);
     o
 }
@@ -142,6 +143,60 @@ fn security_part(c: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "retention_days = {}", c.tracking.retention_days)?;
     writeln!(o, "\n[administrator]")?;
     writeln!(o, "mailbox = \"{}\"", c.administrator.mailbox)?;
+    Ok(())
+}
+
+fn admin_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    let n = &c.notifications;
+    writeln!(o, "\n[notifications]")?;
+    writeln!(o, "failures = {}", n.failures)?;
+    writeln!(o, "delays = {}", n.delays)?;
+    writeln!(
+        o,
+        "copy_failures_to_administrator = {}",
+        n.copy_failures_to_administrator
+    )?;
+    writeln!(
+        o,
+        "copy_delays_to_administrator = {}",
+        n.copy_delays_to_administrator
+    )?;
+    writeln!(o, "return_full_by_default = {}", n.return_full_by_default)?;
+    writeln!(o, "max_returned_size = {}", n.max_returned_size)?;
+    writeln!(o, "\n[transfer]\nmode = \"{}\"", c.transfer_mode.name())?;
+    for r in &c.restrictions {
+        writeln!(
+            o,
+            "\n[[restriction]] connector = {}, accept_from = {}, reject_from = {}",
+            r.connector
+                .as_deref()
+                .map_or("(all)".to_owned(), |n| format!("\"{n}\"")),
+            list(&r.accept_from),
+            list(&r.reject_from)
+        )?;
+    }
+    let a = &c.archive;
+    writeln!(o, "\n[archive]")?;
+    writeln!(o, "enabled = {}", a.enabled)?;
+    writeln!(o, "dir = \"{}\"", a.dir.display())?;
+    writeln!(o, "senders = {}", list(&a.senders))?;
+    writeln!(
+        o,
+        "direction = {:?}",
+        format!("{:?}", a.direction).to_lowercase()
+    )?;
+    writeln!(o, "\n[pickup]")?;
+    writeln!(o, "enabled = {}", c.pickup.enabled)?;
+    writeln!(o, "dir = \"{}\"", c.pickup.dir.display())?;
+    writeln!(o, "interval = \"{}ms\"", c.pickup.interval.as_millis())?;
+    writeln!(o, "\n[protocol_log]")?;
+    writeln!(o, "enabled = {}", c.protocol_log.enabled)?;
+    writeln!(o, "dir = \"{}\"", c.protocol_log.dir.display())?;
+    writeln!(o, "\n[status]")?;
+    match c.status.metrics_listen {
+        Some(a) => writeln!(o, "metrics_listen = \"{a}\"")?,
+        None => writeln!(o, "# no metrics endpoint")?,
+    }
     Ok(())
 }
 
