@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod auth;
 pub mod config;
 pub mod context;
@@ -22,6 +23,7 @@ pub mod gateway;
 pub mod inbound;
 pub mod maildir;
 pub mod outbound;
+pub mod pickup;
 pub mod policy;
 pub mod tls;
 
