@@ -705,12 +705,8 @@ fn find_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
             in_section = name == section || name.starts_with(&format!("{section}."));
             continue;
         }
-        if in_section {
-            if let Some((k, _)) = t.split_once('=') {
-                if k.trim() == key {
-                    return Some(i + 1);
-                }
-            }
+        if in_section && t.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
+            return Some(i + 1);
         }
     }
     None
@@ -862,14 +858,16 @@ fn admin_sections(
     };
     let mut restrictions = Vec::new();
     for r in &file.restriction {
-        if let Some(name) = &r.connector {
-            if routing.connector(name.trim()).is_none() {
-                return Err(c.err(
-                    "restriction",
-                    "connector",
-                    format!("no connector named {name:?}"),
-                ));
-            }
+        if let Some(name) = r
+            .connector
+            .as_ref()
+            .filter(|n| routing.connector(n.trim()).is_none())
+        {
+            return Err(c.err(
+                "restriction",
+                "connector",
+                format!("no connector named {name:?}"),
+            ));
         }
         restrictions.push(Restriction {
             connector: r.connector.as_ref().map(|n| n.trim().to_owned()),
