@@ -25,6 +25,7 @@ pub mod maildir;
 pub mod outbound;
 pub mod pickup;
 pub mod policy;
+pub mod protolog;
 pub mod tls;
 
 pub use config::{Config, ConfigError};

@@ -1,0 +1,361 @@
+//! The protocol log (the IMS "SMTP protocol logging"): a per-session transcript of what the
+//! client sent and what the gateway answered, one line per command or reply, with the
+//! session's queue ids so it joins the tracking log.
+//!
+//! Message content is not written (a line says how many octets came), and AUTH secrets
+//! are redacted: the argument after `AUTH <mechanism>`, and every client line answering a
+//! `334` challenge. Files are `DIR/YYYYMMDD.log` (UTC), lines
+//! `TIME SESSION PEER DIR TEXT` with DIR `>` for the client and `<` for the gateway, and
+//! `*` for notes such as `queued as ID`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+/// Longest line kept in the log; longer ones are cut and marked.
+const MAX_LINE: usize = 1000;
+
+/// The daily transcript files of one gateway.
+#[derive(Debug)]
+pub struct ProtocolLog {
+    dir: PathBuf,
+    file: Mutex<Option<(String, File)>>,
+    next_session: AtomicU64,
+}
+
+impl ProtocolLog {
+    /// A log writing into `dir` (created when needed).
+    pub fn open(dir: impl Into<PathBuf>) -> io::Result<Arc<ProtocolLog>> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        Ok(Arc::new(ProtocolLog {
+            dir,
+            file: Mutex::new(None),
+            next_session: AtomicU64::new(1),
+        }))
+    }
+
+    /// A transcript for a new session with `peer`.
+    pub fn session(self: &Arc<Self>, peer: SocketAddr) -> Transcript {
+        Transcript {
+            log: Some(self.clone()),
+            id: self.next_session.fetch_add(1, Ordering::Relaxed),
+            peer,
+            state: State::Command,
+            partial: Vec::new(),
+            lines: String::new(),
+        }
+    }
+
+    fn append(&self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let day = utc_now().format("%Y%m%d").to_string();
+        let mut g = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if g.as_ref().is_none_or(|(d, _)| *d != day) {
+            let path = self.dir.join(format!("{day}.log"));
+            *g = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()
+                .map(|f| (day, f));
+        }
+        if let Some((_, f)) = g.as_mut() {
+            // A protocol log is diagnostics: a failed write must never stop mail.
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Client lines are commands.
+    Command,
+    /// The next client line answers an AUTH challenge: redact it.
+    AuthResponse,
+    /// Message data after 354, until CRLF.CRLF; the count so far and the last 4 octets.
+    Data(u64, [u8; 4]),
+    /// A BDAT chunk: octets still to skip, and the count.
+    Chunk(u64, u64),
+}
+
+/// One session's transcript. Lines are buffered and written when the session calls
+/// [`Transcript::flush`] (after each exchange) and when it is dropped.
+#[derive(Debug)]
+pub struct Transcript {
+    log: Option<Arc<ProtocolLog>>,
+    id: u64,
+    peer: SocketAddr,
+    state: State,
+    partial: Vec<u8>,
+    lines: String,
+}
+
+/// The current time (chrono is built without its clock; the gateway's clock is
+/// [`crate::context::now`]).
+fn utc_now() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(crate::context::now().0 as i64).unwrap_or_default()
+}
+
+fn now_text() -> String {
+    utc_now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+impl Transcript {
+    /// A transcript that records nothing (protocol logging off).
+    pub fn disabled() -> Transcript {
+        Transcript {
+            log: None,
+            id: 0,
+            peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+            state: State::Command,
+            partial: Vec::new(),
+            lines: String::new(),
+        }
+    }
+
+    fn line(&mut self, dir: char, text: &str) {
+        let text: String = text
+            .chars()
+            .take(MAX_LINE)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let cut = if text.chars().count() >= MAX_LINE {
+            " [cut]"
+        } else {
+            ""
+        };
+        self.lines.push_str(&format!(
+            "{} {} {} {dir} {text}{cut}\n",
+            now_text(),
+            self.id,
+            self.peer
+        ));
+    }
+
+    /// Records a note (`connected`, `queued as ID`, `TLS established`).
+    pub fn note(&mut self, text: &str) {
+        if self.log.is_some() {
+            self.line('*', text);
+        }
+    }
+
+    /// Records what the gateway sent.
+    pub fn server(&mut self, bytes: &[u8]) {
+        if self.log.is_none() {
+            return;
+        }
+        for raw in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let text = String::from_utf8_lossy(raw.strip_suffix(b"\r").unwrap_or(raw)).into_owned();
+            if text.starts_with("354") {
+                self.state = State::Data(0, [0; 4]);
+            } else if text.starts_with("334") {
+                self.state = State::AuthResponse;
+            }
+            self.line('<', &text);
+        }
+    }
+
+    /// Records what the client sent.
+    pub fn client(&mut self, mut bytes: &[u8]) {
+        if self.log.is_none() {
+            return;
+        }
+        while !bytes.is_empty() {
+            bytes = match self.state {
+                State::Data(n, tail) => self.data(bytes, n, tail),
+                State::Chunk(left, n) => self.chunk(bytes, left, n),
+                State::Command | State::AuthResponse => self.command_bytes(bytes),
+            };
+        }
+    }
+
+    fn data<'b>(&mut self, bytes: &'b [u8], n: u64, mut tail: [u8; 4]) -> &'b [u8] {
+        for (i, b) in bytes.iter().enumerate() {
+            tail = [tail[1], tail[2], tail[3], *b];
+            // The content ends with the CRLF before ".CRLF" (RFC 5321 4.1.1.4): the size
+            // is everything read so far but the final ".CRLF".
+            if &tail == b"\n.\r\n" && (n + i as u64) >= 3 {
+                let size = (n + i as u64 + 1).saturating_sub(3);
+                self.line('>', &format!("[message data: {size} octets]"));
+                self.line('>', ".");
+                self.state = State::Command;
+                return &bytes[i + 1..];
+            }
+        }
+        self.state = State::Data(n + bytes.len() as u64, tail);
+        &[]
+    }
+
+    fn chunk<'b>(&mut self, bytes: &'b [u8], left: u64, n: u64) -> &'b [u8] {
+        let take = (left.min(bytes.len() as u64)) as usize;
+        if take as u64 == left {
+            self.line('>', &format!("[chunk data: {n} octets]"));
+            self.state = State::Command;
+        } else {
+            self.state = State::Chunk(left - take as u64, n);
+        }
+        &bytes[take..]
+    }
+
+    fn command_bytes<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+        let Some(i) = memchr::memchr(b'\n', bytes) else {
+            // Bounded: a client line longer than the cap is logged cut.
+            if self.partial.len() < 4 * MAX_LINE {
+                self.partial.extend_from_slice(bytes);
+            }
+            return &[];
+        };
+        self.partial.extend_from_slice(&bytes[..i]);
+        let raw = std::mem::take(&mut self.partial);
+        let text = String::from_utf8_lossy(raw.strip_suffix(b"\r").unwrap_or(&raw)).into_owned();
+        self.client_line(&text);
+        &bytes[i + 1..]
+    }
+
+    fn client_line(&mut self, text: &str) {
+        if self.state == State::AuthResponse {
+            self.state = State::Command;
+            self.line('>', "****");
+            return;
+        }
+        let mut words = text.split_ascii_whitespace();
+        let verb = words.next().unwrap_or("").to_ascii_uppercase();
+        match verb.as_str() {
+            "AUTH" => {
+                let mech = words.next().unwrap_or("");
+                let secret = if words.next().is_some() { " ****" } else { "" };
+                self.line('>', &format!("AUTH {mech}{secret}"));
+            }
+            "BDAT" => {
+                self.line('>', text);
+                if let Some(n) = text
+                    .split_ascii_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    self.state = if n == 0 {
+                        State::Command
+                    } else {
+                        State::Chunk(n, n)
+                    };
+                }
+            }
+            _ => self.line('>', text),
+        }
+    }
+
+    /// Writes the buffered lines.
+    pub fn flush(&mut self) {
+        if let Some(log) = &self.log {
+            log.append(&self.lines);
+        }
+        self.lines.clear();
+    }
+}
+
+impl Drop for Transcript {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transcript() -> (Arc<ProtocolLog>, Transcript, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "postern-protolog-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        let log = ProtocolLog::open(&dir).unwrap();
+        let t = log.session("127.0.0.1:4000".parse().unwrap());
+        (log, t, dir)
+    }
+
+    fn rand_suffix() -> u64 {
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn read(dir: &PathBuf) -> String {
+        let mut out = String::new();
+        for e in fs::read_dir(dir).unwrap() {
+            out.push_str(&fs::read_to_string(e.unwrap().path()).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn transcript_redacts_secrets_and_skips_content() {
+        let (_log, mut t, dir) = transcript();
+        t.server(b"220 gw ESMTP\r\n");
+        t.client(b"EHLO c\r\nAUTH PLAIN AGpvAHNlY3JldA==\r\n");
+        t.server(b"250-gw\r\n250 AUTH PLAIN LOGIN\r\n235 2.7.0 ok\r\n");
+        t.client(b"AUTH LOGIN\r\n");
+        t.server(b"334 VXNlcm5hbWU6\r\n");
+        t.client(b"am8=\r\n");
+        t.server(b"334 UGFzc3dvcmQ6\r\n");
+        t.client(b"c2VjcmV0\r\n");
+        t.client(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        t.server(b"250 ok\r\n250 ok\r\n354 go\r\n");
+        t.client(b"Subject: private\r\n\r\nsecret body\r");
+        t.client(b"\n.\r\nQUIT\r\n");
+        t.note("queued as 0001");
+        t.client(b"BDAT 5 LAST\r\nhello");
+        drop(t);
+        let text = read(&dir);
+        assert!(
+            !text.contains("AGpvAHNlY3JldA")
+                && !text.contains("am8=")
+                && !text.contains("c2VjcmV0"),
+            "{text}"
+        );
+        assert!(text.contains("> AUTH PLAIN ****\n") && text.contains("> AUTH LOGIN\n"));
+        assert_eq!(text.matches("> ****\n").count(), 2, "{text}");
+        assert!(
+            !text.contains("private") && !text.contains("secret body"),
+            "{text}"
+        );
+        assert!(text.contains("> [message data: 33 octets]\n"), "{text}");
+        assert!(text.contains("> QUIT\n") && text.contains("* queued as 0001\n"));
+        assert!(
+            text.contains("> BDAT 5 LAST\n")
+                && text.contains("[chunk data: 5 octets]")
+                && !text.contains("hello")
+        );
+        assert!(text.contains(" 127.0.0.1:4000 < 220 gw ESMTP\n"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_disabled_writes_nothing() {
+        let (_log, mut t, dir) = transcript();
+        t.client(&vec![b'x'; 100_000]);
+        t.client(b"\r\n");
+        drop(t);
+        let text = read(&dir);
+        assert!(
+            text.len() < 2 * MAX_LINE && text.contains("[cut]"),
+            "{}",
+            text.len()
+        );
+        let mut off = Transcript::disabled();
+        off.client(b"EHLO x\r\n");
+        assert!(off.lines.is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
