@@ -158,7 +158,9 @@ impl Transcript {
         for raw in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let text = String::from_utf8_lossy(raw.strip_suffix(b"\r").unwrap_or(raw)).into_owned();
             if text.starts_with("354") {
-                self.state = State::Data(0, [0; 4]);
+                // The CRLF that ended the DATA command counts for the end marker: an
+                // empty message is just ".CRLF".
+                self.state = State::Data(0, [0, 0, b'\r', b'\n']);
             } else if text.starts_with("334") {
                 self.state = State::AuthResponse;
             }
@@ -185,7 +187,7 @@ impl Transcript {
             tail = [tail[1], tail[2], tail[3], *b];
             // The content ends with the CRLF before ".CRLF" (RFC 5321 4.1.1.4): the size
             // is everything read so far but the final ".CRLF".
-            if &tail == b"\n.\r\n" && (n + i as u64) >= 3 {
+            if &tail == b"\n.\r\n" {
                 let size = (n + i as u64 + 1).saturating_sub(3);
                 self.line('>', &format!("[message data: {size} octets]"));
                 self.line('>', ".");
@@ -315,6 +317,8 @@ mod tests {
         t.client(b"Subject: private\r\n\r\nsecret body\r");
         t.client(b"\n.\r\nQUIT\r\n");
         t.note("queued as 0001");
+        t.server(b"354 go\r\n");
+        t.client(b".\r\n");
         t.client(b"BDAT 5 LAST\r\nhello");
         drop(t);
         let text = read(&dir);
@@ -331,6 +335,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("> [message data: 33 octets]\n"), "{text}");
+        assert!(text.contains("> [message data: 0 octets]\n"), "{text}");
         assert!(text.contains("> QUIT\n") && text.contains("* queued as 0001\n"));
         assert!(
             text.contains("> BDAT 5 LAST\n")
