@@ -26,6 +26,7 @@ pub mod outbound;
 pub mod pickup;
 pub mod policy;
 pub mod protolog;
+pub mod restrict;
 pub mod tls;
 
 pub use config::{Config, ConfigError};
