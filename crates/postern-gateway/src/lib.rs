@@ -22,6 +22,7 @@ pub mod effective;
 pub mod gateway;
 pub mod inbound;
 pub mod maildir;
+pub mod notify;
 pub mod outbound;
 pub mod pickup;
 pub mod policy;
