@@ -13,6 +13,44 @@ pub struct EnvelopeRecipient {
     /// The destination the recipient is scheduled and backed off under: by default the
     /// lower-cased domain; a router may put a smart host or relay name here.
     pub destination: String,
+    /// The RFC 3461 `NOTIFY` parameter, if given.
+    pub notify: Option<Notify>,
+    /// The RFC 3461 `ORCPT` parameter (`type;address`, decoded), if given.
+    pub orcpt: Option<String>,
+}
+
+/// The RFC 3461 `NOTIFY` parameter: when the sender wants a notice about a recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notify {
+    /// `NOTIFY=NEVER`: no notice at all.
+    pub never: bool,
+    /// `SUCCESS`: a notice on delivery.
+    pub success: bool,
+    /// `FAILURE`: a notice on failure.
+    pub failure: bool,
+    /// `DELAY`: delay notices.
+    pub delay: bool,
+}
+
+impl Notify {
+    /// The stored form: bit 0 never, 1 success, 2 failure, 3 delay; bit 7 set marks
+    /// "given" so the empty byte means "not given".
+    pub fn to_bits(self) -> u8 {
+        0x80 | u8::from(self.never)
+            | u8::from(self.success) << 1
+            | u8::from(self.failure) << 2
+            | u8::from(self.delay) << 3
+    }
+
+    /// The inverse of [`Notify::to_bits`] (`None` for "not given").
+    pub fn from_bits(b: u8) -> Option<Notify> {
+        (b & 0x80 != 0).then_some(Notify {
+            never: b & 1 != 0,
+            success: b & 2 != 0,
+            failure: b & 4 != 0,
+            delay: b & 8 != 0,
+        })
+    }
 }
 
 impl EnvelopeRecipient {
@@ -27,7 +65,14 @@ impl EnvelopeRecipient {
         EnvelopeRecipient {
             address,
             destination,
+            notify: None,
+            orcpt: None,
         }
+    }
+
+    /// Whether this recipient carries any RFC 3461 parameter.
+    pub fn has_dsn(&self) -> bool {
+        self.notify.is_some() || self.orcpt.is_some()
     }
 }
 
@@ -42,6 +87,10 @@ pub struct Envelope {
     pub priority: Priority,
     /// When the message arrived (also encoded in its queue id).
     pub arrival: Timestamp,
+    /// The RFC 3461 `ENVID` parameter, if given.
+    pub envid: Option<String>,
+    /// The RFC 3461 `RET` parameter: `Some(true)` for FULL, `Some(false)` for HDRS.
+    pub ret_full: Option<bool>,
 }
 
 impl Envelope {
@@ -56,7 +105,17 @@ impl Envelope {
             recipients: recipients.into_iter().map(EnvelopeRecipient::new).collect(),
             priority: Priority::Normal,
             arrival,
+            envid: None,
+            ret_full: None,
         }
+    }
+
+    /// Whether the envelope carries any RFC 3461 parameter (stored in the longer
+    /// enqueue record only then).
+    pub fn has_dsn(&self) -> bool {
+        self.envid.is_some()
+            || self.ret_full.is_some()
+            || self.recipients.iter().any(EnvelopeRecipient::has_dsn)
     }
 
     /// True for a notification (null reverse-path).

@@ -64,7 +64,7 @@ pub mod time;
 
 pub use backoff::{Backoff, BackoffPolicy, FailureClass};
 pub use control::Command;
-pub use envelope::{Envelope, EnvelopeRecipient, FailReason, MessageState, RecipientState};
+pub use envelope::{Envelope, EnvelopeRecipient, FailReason, MessageState, Notify, RecipientState};
 pub use id::QueueId;
 pub use lifetime::{DelayNotices, Lifetimes, Priority};
 pub use policy::{RetryDecision, RetryInput, RetryPolicy, RetrySchedule};

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use crate::envelope::{Envelope, EnvelopeRecipient, FailReason, MessageState, RecipientState};
+use crate::envelope::{
+    Envelope, EnvelopeRecipient, FailReason, MessageState, Notify, RecipientState,
+};
 use crate::id::QueueId;
 use crate::lifetime::Priority;
 use crate::time::{Timestamp, millis};
@@ -20,6 +22,7 @@ pub const DEFAULT_MAX_RECORD: u32 = 256 << 20;
 const KIND_ENQUEUE: u8 = 1;
 const KIND_STATE: u8 = 2;
 const KIND_REMOVE: u8 = 3;
+const KIND_ENQUEUE_DSN: u8 = 4;
 
 /// A record that could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,6 +181,7 @@ pub fn decode(buf: &[u8], max_record: u32) -> Result<(Record<'_>, usize), Record
 pub fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record<'_>, RecordError> {
     let name = match kind {
         KIND_ENQUEUE => "enqueue",
+        KIND_ENQUEUE_DSN => "enqueue-dsn",
         KIND_STATE => "state",
         KIND_REMOVE => "remove",
         k => return Err(RecordError::UnknownKind(k)),
@@ -188,19 +192,35 @@ pub fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record<'_>, RecordErro
     };
     let id = r.id()?;
     let rec = match kind {
-        KIND_ENQUEUE => {
+        KIND_ENQUEUE | KIND_ENQUEUE_DSN => {
+            let dsn = kind == KIND_ENQUEUE_DSN;
             let arrival = Timestamp(r.u64()?);
             let priority = Priority::from_code(r.u8()?).ok_or(r.bad("priority"))?;
             let sender = r.string()?;
-            let n = r.count(8)?;
+            let (envid, ret_full) = if dsn {
+                let envid = r.string()?;
+                let ret = match r.u8()? {
+                    0 => None,
+                    1 => Some(false),
+                    2 => Some(true),
+                    _ => return Err(r.bad("ret")),
+                };
+                ((!envid.is_empty()).then_some(envid), ret)
+            } else {
+                (None, None)
+            };
+            let n = r.count(if dsn { 13 } else { 8 })?;
             let mut recipients = Vec::with_capacity(n);
             for _ in 0..n {
-                let address = r.string()?;
-                let destination = r.string()?;
-                recipients.push(EnvelopeRecipient {
-                    address,
-                    destination,
-                });
+                let mut rcpt = EnvelopeRecipient::new("");
+                rcpt.address = r.string()?;
+                rcpt.destination = r.string()?;
+                if dsn {
+                    rcpt.notify = Notify::from_bits(r.u8()?);
+                    let orcpt = r.string()?;
+                    rcpt.orcpt = (!orcpt.is_empty()).then_some(orcpt);
+                }
+                recipients.push(rcpt);
             }
             let body_len = r.u64()?;
             if body_len != r.buf.len() as u64 {
@@ -212,6 +232,8 @@ pub fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record<'_>, RecordErro
                 recipients,
                 priority,
                 arrival,
+                envid,
+                ret_full,
             };
             Record::Enqueue { id, envelope, body }
         }
@@ -361,30 +383,61 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
 
 /// Size in bytes of the enqueue frame for this envelope and body.
 pub fn enqueue_len(envelope: &Envelope, body: &[u8]) -> usize {
+    let has_dsn = envelope.has_dsn();
     let rcpts: usize = envelope
         .recipients
         .iter()
-        .map(|r| 8 + r.address.len() + r.destination.len())
+        .map(|r| {
+            let extra = if has_dsn {
+                5 + r.orcpt.as_ref().map_or(0, String::len)
+            } else {
+                0
+            };
+            8 + r.address.len() + r.destination.len() + extra
+        })
         .sum();
-    FRAME_HEADER + 1 + 12 + 8 + 1 + 4 + envelope.sender.len() + 4 + rcpts + 8 + body.len()
+    let dsn = if has_dsn {
+        5 + envelope.envid.as_ref().map_or(0, String::len)
+    } else {
+        0
+    };
+    FRAME_HEADER + 1 + 12 + 8 + 1 + 4 + envelope.sender.len() + dsn + 4 + rcpts + 8 + body.len()
 }
 
 /// Encodes an enqueue record.
 pub fn encode_enqueue(out: &mut Vec<u8>, id: QueueId, envelope: &Envelope, body: &[u8]) {
     out.reserve(enqueue_len(envelope, body));
-    frame(out, KIND_ENQUEUE, |o| {
-        put_id(o, id);
-        o.extend_from_slice(&envelope.arrival.0.to_le_bytes());
-        o.push(envelope.priority.code());
-        put_str(o, &envelope.sender);
-        put_len(o, envelope.recipients.len());
-        for r in &envelope.recipients {
-            put_str(o, &r.address);
-            put_str(o, &r.destination);
-        }
-        o.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        o.extend_from_slice(body);
-    });
+    // Envelopes without RFC 3461 parameters keep the shorter original record.
+    let dsn = envelope.has_dsn();
+    frame(
+        out,
+        if dsn { KIND_ENQUEUE_DSN } else { KIND_ENQUEUE },
+        |o| {
+            put_id(o, id);
+            o.extend_from_slice(&envelope.arrival.0.to_le_bytes());
+            o.push(envelope.priority.code());
+            put_str(o, &envelope.sender);
+            if dsn {
+                put_str(o, envelope.envid.as_deref().unwrap_or(""));
+                o.push(match envelope.ret_full {
+                    None => 0,
+                    Some(false) => 1,
+                    Some(true) => 2,
+                });
+            }
+            put_len(o, envelope.recipients.len());
+            for r in &envelope.recipients {
+                put_str(o, &r.address);
+                put_str(o, &r.destination);
+                if dsn {
+                    o.push(r.notify.map_or(0, Notify::to_bits));
+                    put_str(o, r.orcpt.as_deref().unwrap_or(""));
+                }
+            }
+            o.extend_from_slice(&(body.len() as u64).to_le_bytes());
+            o.extend_from_slice(body);
+        },
+    );
 }
 
 /// Encodes a state record.
@@ -548,13 +601,22 @@ mod tests {
 
     proptest! {
         #[test]
-        fn enqueue_round_trip(sender in "\\PC{0,30}", rcpts in proptest::collection::vec(("\\PC{0,30}", "[a-z.]{0,20}"), 0..5),
-                              body in proptest::collection::vec(any::<u8>(), 0..200), ms: u64, seq: u32, prio in 0u8..3) {
+        fn enqueue_round_trip(sender in "\\PC{0,30}",
+                              rcpts in proptest::collection::vec(("\\PC{0,30}", "[a-z.]{0,20}", proptest::option::of(0u8..16), proptest::option::of("[a-z;@.]{1,20}")), 0..5),
+                              body in proptest::collection::vec(any::<u8>(), 0..200), ms: u64, seq: u32, prio in 0u8..3,
+                              envid in proptest::option::of("[A-Za-z0-9+=]{1,20}"), ret_full: Option<bool>) {
             let envelope = Envelope {
                 sender,
-                recipients: rcpts.into_iter().map(|(address, destination)| EnvelopeRecipient { address, destination }).collect(),
+                recipients: rcpts.into_iter().map(|(address, destination, notify, orcpt)| EnvelopeRecipient {
+                    address,
+                    destination,
+                    notify: notify.and_then(|b| Notify::from_bits(0x80 | b)),
+                    orcpt,
+                }).collect(),
                 priority: Priority::from_code(prio).unwrap(),
                 arrival: Timestamp(ms),
+                envid,
+                ret_full,
             };
             let id = QueueId { millis: ms, seq };
             let mut buf = Vec::new();
