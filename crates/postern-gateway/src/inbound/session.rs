@@ -241,9 +241,7 @@ impl Inbound {
                 self.tx.recipients.push(accepted.address);
                 let _ = self.smtp.accept();
             }
-            Action::Rcpt(Err(refusal)) => {
-                let _ = self.smtp.reply(refusal);
-            }
+            Action::Rcpt(Err(refusal)) => self.answer(refusal),
             Action::DataStart => {
                 self.tx.body.clear();
                 self.in_data = true;
@@ -254,12 +252,23 @@ impl Inbound {
                 self.in_data = false;
                 self.rate.stop();
                 let answer = self.finish_message().await;
-                let _ = self.smtp.reply(answer);
+                self.answer(answer);
             }
             Action::Abandon => self.abandon(),
             Action::StartTls => self.starttls = true,
             Action::Auth { username, password } => self.auth(username, password).await,
             Action::Etrn(node) => self.etrn(&node).await,
+        }
+    }
+
+    /// Decides the pending decision with `r`. Should the session refuse the reply (a
+    /// code unfit for the decision), a transient refusal goes instead, so that the
+    /// session never stays stuck waiting.
+    fn answer(&mut self, r: Reply) {
+        if self.smtp.reply(r).is_err() && self.smtp.pending_decision().is_some() {
+            let _ = self
+                .smtp
+                .reply(reply(451, (4, 3, 0), "Local error in processing"));
         }
     }
 
@@ -290,9 +299,7 @@ impl Inbound {
         if crate::auth::verify_blocking(users, username, password).await {
             let _ = self.smtp.accept();
         } else {
-            let _ = self
-                .smtp
-                .reply(reply(535, (5, 7, 8), "Authentication credentials invalid"));
+            self.answer(reply(535, (5, 7, 8), "Authentication credentials invalid"));
         }
     }
 
@@ -421,10 +428,12 @@ impl Inbound {
                 "Unable to queue messages for that node",
             )),
         };
-        let _ = match answer {
-            None => self.smtp.accept(),
-            Some(r) => self.smtp.reply(r),
-        };
+        match answer {
+            None => {
+                let _ = self.smtp.accept();
+            }
+            Some(r) => self.answer(r),
+        }
     }
 
     async fn retry_destinations(&self, domain: String, subdomains: bool) -> Option<Reply> {
