@@ -420,6 +420,27 @@ async fn per_ip_connection_limit() {
 }
 
 #[tokio::test]
+async fn total_connection_limit_spans_listeners() {
+    let dir = temp_dir("total");
+    let text = format!(
+        "[server]\ndata_dir = \"{}\"\n[connections]\nlisten = [\"127.0.0.1:0\", \"127.0.0.1:0\"]\n\
+         max_connections = 1\n",
+        dir.display()
+    );
+    let gw = Gateway::start(Config::from_toml_str(&text).unwrap())
+        .await
+        .unwrap();
+    let addrs = gw.local_addrs().to_vec();
+    let mut first = Client::new(TcpStream::connect(addrs[0]).await.unwrap());
+    first.expect(220).await;
+    let mut second = Client::new(TcpStream::connect(addrs[1]).await.unwrap());
+    let a = second.expect(421).await;
+    assert!(a.text.contains("4.7.0"), "{}", a.text);
+    gw.shutdown(Duration::from_secs(2)).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn relay_tricks_are_refused() {
     let h = start("tricks", "", "").await;
     let mut c = h.ehlo().await;
