@@ -39,6 +39,10 @@ impl Inbound {
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
             self.process().await;
+            // After processing, so that bytes completing a message count for it.
+            if self.in_data && !self.rate.check(Instant::now()) {
+                self.smtp.reject_connection(too_slow());
+            }
             if !self.flush(stream).await || self.smtp.is_closed() {
                 return Flow::Close;
             }
@@ -57,9 +61,6 @@ impl Inbound {
                 Input::Bytes(n) => {
                     self.rate.record(n);
                     self.smtp.receive(&buf[..n]);
-                    if !self.rate.check(Instant::now()) {
-                        self.smtp.reject_connection(too_slow());
-                    }
                 }
                 Input::Eof => return Flow::Close,
                 Input::Timeout => self.smtp.on_timeout(),
