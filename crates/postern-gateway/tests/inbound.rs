@@ -483,10 +483,15 @@ async fn relay_networks_may_relay() {
     )
     .await;
     let mut c = h.ehlo().await;
-    c.mail("a@localhost", "b@Example.COM", "Subject: out\r\n\r\nhi")
-        .await;
+    c.mail(
+        "a@localhost",
+        "b@Example.COM",
+        "Subject: out\r\nImportance: high\r\n\r\nhi",
+    )
+    .await;
     let q = h.queued();
     assert_eq!(q[0].envelope.recipients[0].destination, "example.com");
+    assert_eq!(q[0].envelope.priority, postern_queue::Priority::Urgent);
     // Routing characters are fine for a client that may relay anyway.
     c.mail("a@localhost", "x%y@localhost", "Subject: x\r\n\r\nhi")
         .await;

@@ -403,7 +403,7 @@ impl Inbound {
                 .remote_ip(self.peer.ip().to_canonical())
                 .remote_host(helo)
                 .tls(if tls { "yes" } else { "no" })
-                .priority(format!("{:?}", envelope.priority));
+                .priority(envelope.priority.name());
             for r in &envelope.recipients {
                 e = e.recipient(r.address.as_str());
             }
