@@ -1,0 +1,146 @@
+//! Driving a session over a byte stream: write what the session says, read only while
+//! it wants input, and run its timers (command and data time-outs, the minimum data rate,
+//! shutdown).
+
+use postern_smtp::{EnhancedCode, Reply};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::time::Instant;
+
+use super::session::Inbound;
+
+/// Size of one socket read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// How a stretch of the session on one stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    /// The client asked for STARTTLS and the `220` is sent: run the handshake.
+    StartTls,
+    /// The session or the connection is over.
+    Close,
+}
+
+/// What waiting for the client produced.
+enum Input {
+    Bytes(usize),
+    Eof,
+    Timeout,
+    TooSlow,
+    Shutdown,
+    RateWindow,
+}
+
+impl Inbound {
+    /// Runs the session on `stream` until it closes or asks for TLS.
+    pub(super) async fn drive<S>(&mut self, stream: &mut S) -> Flow
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            self.process().await;
+            // After processing, so that bytes completing a message count for it.
+            if self.in_data && !self.rate.check(Instant::now()) {
+                self.smtp.reject_connection(too_slow());
+            }
+            if !self.flush(stream).await || self.smtp.is_closed() {
+                return Flow::Close;
+            }
+            if std::mem::take(&mut self.starttls) {
+                return Flow::StartTls;
+            }
+            if !self.smtp.wants_input() {
+                // Neither closed nor awaiting anything we can supply: give up cleanly.
+                return Flow::Close;
+            }
+            if self.ctx.is_shutting_down() && !self.in_data {
+                self.smtp.reject_connection(shutting_down());
+                continue;
+            }
+            match self.wait_input(stream, &mut buf).await {
+                Input::Bytes(n) => {
+                    self.rate.record(n);
+                    self.smtp.receive(&buf[..n]);
+                }
+                Input::Eof => return Flow::Close,
+                Input::Timeout => self.smtp.on_timeout(),
+                Input::TooSlow => self.smtp.reject_connection(too_slow()),
+                Input::Shutdown | Input::RateWindow => {}
+            }
+        }
+    }
+
+    /// Sends all pending output; false when the connection failed or stalled past the
+    /// command time-out.
+    async fn flush<S>(&mut self, stream: &mut S) -> bool
+    where
+        S: AsyncWrite + Unpin,
+    {
+        let out = self.smtp.pending_output();
+        if out.is_empty() {
+            return true;
+        }
+        let n = out.len();
+        let write = async {
+            stream.write_all(out).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout(self.ctx.config.timeouts.command, write).await {
+            Ok(Ok(())) => {
+                self.smtp.consume_output(n);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Waits for bytes, the session's time-out, the end of a data-rate window or the
+    /// start of shutdown, whichever comes first.
+    async fn wait_input<S>(&mut self, stream: &mut S, buf: &mut [u8]) -> Input
+    where
+        S: AsyncRead + Unpin,
+    {
+        let timeout = self.smtp.timeout();
+        let rate_deadline = self.rate.deadline();
+        let watch_shutdown = self.watch_shutdown && !*self.shutdown.borrow_and_update();
+        let rate_window = async {
+            match rate_deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = tokio::time::timeout(timeout, stream.read(buf)) => match r {
+                Err(_) => Input::Timeout,
+                Ok(Ok(0)) | Ok(Err(_)) => Input::Eof,
+                Ok(Ok(n)) => Input::Bytes(n),
+            },
+            () = rate_window => {
+                if self.rate.check(Instant::now()) { Input::RateWindow } else { Input::TooSlow }
+            }
+            r = self.shutdown.changed(), if watch_shutdown => {
+                // The gateway dropped without a shutdown: nothing more will come.
+                self.watch_shutdown = r.is_ok();
+                Input::Shutdown
+            }
+        }
+    }
+}
+
+/// `421 4.3.2`: the gateway is stopping.
+pub(super) fn shutting_down() -> Reply {
+    Reply::new(
+        421,
+        Some(EnhancedCode::new(4, 3, 2)),
+        "Service shutting down",
+    )
+}
+
+/// `451 4.4.2`: below `limits.min_data_rate`.
+fn too_slow() -> Reply {
+    Reply::new(
+        451,
+        Some(EnhancedCode::new(4, 4, 2)),
+        "Data rate too low, closing connection",
+    )
+}

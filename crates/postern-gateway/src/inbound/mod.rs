@@ -1,0 +1,134 @@
+//! SMTP in: the accept loop, connection admission, and one [`ServerSession`] per
+//! connection driven over the socket (plain, then TLS after STARTTLS).
+//!
+//! [`ServerSession`]: postern_smtp::server::ServerSession
+
+mod io;
+pub mod message;
+pub mod rate;
+mod session;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use postern_smtp::server::{ServerConfig, ServerSession};
+use postern_smtp::{EnhancedCode, Reply};
+use postern_track::EventKind;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::context::Context;
+use crate::policy::{ConnectionCounter, CounterRefusal, connection_allowed};
+
+/// Pause after a failed `accept` (out of file descriptors, say) before trying again, so
+/// the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Accepts connections on `listener` until the gateway shuts down, each in its own task;
+/// returns once the listener is closed and every session has ended. Connection limits
+/// (`connections.max_connections`, `max_connections_per_ip`) count the sessions of all
+/// the gateway's listeners.
+pub async fn serve_listener(ctx: Arc<Context>, listener: TcpListener) {
+    let counter = counter_for(&ctx);
+    let mut sessions = JoinSet::new();
+    let mut shutdown = ctx.shutdown.clone();
+    while !*shutdown.borrow_and_update() {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    sessions.spawn(connection(ctx.clone(), counter.clone(), stream, peer));
+                }
+                Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+            },
+            r = shutdown.changed() => if r.is_err() { break },
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    drop(listener);
+    while sessions.join_next().await.is_some() {}
+}
+
+/// The connection counter shared by every listener of the gateway owning `ctx`.
+///
+/// `Context` has no field for it, so a registry keyed by the context's address keeps
+/// one per running gateway (several run at once in tests); entries of gateways that
+/// have stopped are dropped on the next call.
+fn counter_for(ctx: &Arc<Context>) -> ConnectionCounter {
+    static COUNTERS: Mutex<Vec<(Weak<Context>, ConnectionCounter)>> = Mutex::new(Vec::new());
+    let mut list = COUNTERS.lock().unwrap_or_else(PoisonError::into_inner);
+    list.retain(|(w, _)| w.strong_count() > 0);
+    if let Some((_, c)) = list
+        .iter()
+        .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(ctx)))
+    {
+        return c.clone();
+    }
+    let c = ConnectionCounter::new();
+    list.push((Arc::downgrade(ctx), c.clone()));
+    c
+}
+
+/// One connection: admission by rule and by count, then the SMTP session.
+async fn connection(
+    ctx: Arc<Context>,
+    counter: ConnectionCounter,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let ip = peer.ip().to_canonical();
+    if !connection_allowed(&ctx.config.connections.rules, ip) {
+        // KB Q155920: the IMS refuses such hosts at connect.
+        let text = format!(
+            "{} does not accept mail from you",
+            ctx.config.server.hostname
+        );
+        refuse(
+            &ctx,
+            &mut stream,
+            ip,
+            Reply::new(521, Some(EnhancedCode::new(5, 3, 2)), &text),
+            "connection rule",
+        )
+        .await;
+        return;
+    }
+    let limits = &ctx.config.connections;
+    let guard = match counter.try_acquire(ip, limits.max_connections, limits.max_connections_per_ip)
+    {
+        Ok(g) => g,
+        Err(why) => {
+            let (text, reason) = match why {
+                CounterRefusal::Total => {
+                    ("Too many connections, try again later", "max_connections")
+                }
+                CounterRefusal::PerIp => (
+                    "Too many connections from your address, try again later",
+                    "max_connections_per_ip",
+                ),
+            };
+            let reply = Reply::new(421, Some(EnhancedCode::new(4, 7, 0)), text);
+            refuse(&ctx, &mut stream, ip, reply, reason).await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    session::Inbound::new(ctx, peer).run(stream).await;
+    drop(guard);
+}
+
+/// Answers `reply` at connect, records the refusal and closes.
+async fn refuse(ctx: &Context, stream: &mut TcpStream, ip: IpAddr, reply: Reply, reason: &str) {
+    ctx.track(EventKind::ConnectionRejected, |e| {
+        e.remote_ip(ip).reply(reply.text()).reason(reason)
+    });
+    let mut smtp = ServerSession::new(ServerConfig::new(ctx.config.server.hostname.clone()));
+    smtp.reject_connection(reply);
+    let out = smtp.pending_output().to_vec();
+    let write = async {
+        stream.write_all(&out).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(ctx.config.timeouts.command, write).await;
+}

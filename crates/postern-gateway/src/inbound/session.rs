@@ -1,0 +1,520 @@
+//! One inbound SMTP session: the gateway's answer to each event of the sans-IO
+//! [`ServerSession`] (relay control, AUTH, queueing the message, ETRN).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use postern_queue::{Envelope, EnvelopeRecipient, QueueId, Target};
+use postern_smtp::server::{Event, ServerConfig, ServerSession, Timeouts};
+use postern_smtp::{EnhancedCode, Reply, ReversePath};
+use postern_track::EventKind;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::io::{Flow, shutting_down};
+use super::message::{HeaderInfo, Trace, inspect, protocol, received_header, submission_fields};
+use super::rate::RateMeter;
+use crate::config::Config;
+use crate::context::Context;
+use crate::policy::{RcptVerdict, in_networks, judge_recipient};
+
+/// How long closing a connection (TLS close_notify, TCP FIN) may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Numbers sessions started in this process, for session ids.
+static SESSIONS: AtomicU32 = AtomicU32::new(0);
+
+/// The transaction in progress: what MAIL, RCPT and DATA gave so far.
+#[derive(Debug, Default)]
+struct Transaction {
+    sender: String,
+    mt_priority: Option<i8>,
+    recipients: Vec<String>,
+    body: Vec<u8>,
+}
+
+/// An event, copied out of the session's buffer so that the session can be used again.
+enum Action {
+    Nothing,
+    Greeted {
+        helo: String,
+        esmtp: bool,
+    },
+    Mail {
+        sender: String,
+        mt_priority: Option<i8>,
+    },
+    Rcpt(RcptVerdict),
+    DataStart,
+    MessageEnd,
+    /// RSET, a refused message, QUIT or a close: the transaction is void.
+    Abandon,
+    StartTls,
+    Auth {
+        username: String,
+        password: String,
+    },
+    Etrn(String),
+}
+
+/// One client connection's state.
+pub(super) struct Inbound {
+    pub(super) ctx: Arc<Context>,
+    pub(super) smtp: ServerSession,
+    peer: SocketAddr,
+    /// Names this session in `Received:` fields and generated Message-IDs.
+    id: String,
+    helo: Option<String>,
+    esmtp: bool,
+    tx: Transaction,
+    messages: u32,
+    /// Message content is arriving (DATA or BDAT accepted, end not yet seen).
+    pub(super) in_data: bool,
+    pub(super) rate: RateMeter,
+    pub(super) shutdown: watch::Receiver<bool>,
+    /// False once the shutdown channel is gone (nothing to wait for there).
+    pub(super) watch_shutdown: bool,
+    /// The client sent STARTTLS; the driver runs the handshake.
+    pub(super) starttls: bool,
+}
+
+/// The session settings from the gateway's configuration.
+fn server_config(config: &Config, tls: bool) -> ServerConfig {
+    let mut c = ServerConfig::new(config.server.hostname.clone());
+    c.limits.max_message_size = config.limits.max_message_size;
+    c.limits.max_recipients = config.limits.max_recipients;
+    let mut t = Timeouts::default();
+    t.command = config.timeouts.command;
+    t.data_block = config.timeouts.data_block;
+    t.data_termination = config.timeouts.data_termination;
+    c.timeouts = t;
+    c.starttls = tls;
+    c.auth = !config.security.users.is_empty();
+    c.auth_without_tls = config.security.auth_without_tls;
+    c.etrn = true;
+    c
+}
+
+fn reply(code: u16, e: (u8, u16, u16), text: &str) -> Reply {
+    Reply::new(code, Some(EnhancedCode::new(e.0, e.1, e.2)), text)
+}
+
+impl Inbound {
+    /// A session for a client at `peer`; nothing is sent yet.
+    pub(super) fn new(ctx: Arc<Context>, peer: SocketAddr) -> Inbound {
+        let config = &ctx.config;
+        let n = SESSIONS.fetch_add(1, Ordering::Relaxed);
+        Inbound {
+            smtp: ServerSession::new(server_config(config, ctx.tls_acceptor.is_some())),
+            id: format!("{:X}{:05X}", ctx.now().0, n & 0xF_FFFF),
+            rate: RateMeter::new(
+                config.limits.min_data_rate,
+                config.limits.min_data_rate_window,
+            ),
+            shutdown: ctx.shutdown.clone(),
+            watch_shutdown: true,
+            peer,
+            helo: None,
+            esmtp: false,
+            tx: Transaction::default(),
+            messages: 0,
+            in_data: false,
+            starttls: false,
+            ctx,
+        }
+    }
+
+    /// Greets, serves the client (switching to TLS on STARTTLS), and closes.
+    pub(super) async fn run(mut self, mut tcp: TcpStream) {
+        if self.ctx.is_shutting_down() {
+            self.smtp.reject_connection(shutting_down());
+        } else {
+            self.smtp.greet();
+        }
+        match self.drive(&mut tcp).await {
+            Flow::Close => {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, tcp.shutdown()).await;
+            }
+            Flow::StartTls => self.upgrade(tcp).await,
+        }
+    }
+
+    /// Runs the TLS handshake and the rest of the session over TLS; a failed handshake
+    /// ends the connection.
+    async fn upgrade(mut self, tcp: TcpStream) {
+        let Some(acceptor) = self.ctx.tls_acceptor.clone() else {
+            return;
+        };
+        let handshake =
+            tokio::time::timeout(self.ctx.config.timeouts.command, acceptor.accept(tcp));
+        let Ok(Ok(mut tls)) = handshake.await else {
+            return;
+        };
+        if !self.smtp.tls_established() {
+            return;
+        }
+        // STARTTLS is not offered again, so this ends with Close.
+        let _ = self.drive(&mut tls).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, tls.shutdown()).await;
+    }
+
+    /// Answers every event the buffered input yields.
+    pub(super) async fn process(&mut self) {
+        while let Some(action) = self.next_action() {
+            self.act(action).await;
+        }
+    }
+
+    /// Whether this client may send to non-local recipients.
+    fn may_relay(&self) -> bool {
+        self.smtp.is_authenticated()
+            || in_networks(&self.ctx.config.security.relay_networks, self.peer.ip())
+    }
+
+    /// The next event, copied out (message content goes straight into the transaction).
+    fn next_action(&mut self) -> Option<Action> {
+        let may_relay = self.may_relay();
+        let Inbound { smtp, ctx, tx, .. } = self;
+        let action = match smtp.poll_event()? {
+            Event::Helo { domain } => Action::Greeted {
+                helo: domain.to_string(),
+                esmtp: false,
+            },
+            Event::Ehlo { domain } => Action::Greeted {
+                helo: domain.to_string(),
+                esmtp: true,
+            },
+            Event::Mail { from, params } => Action::Mail {
+                sender: match from {
+                    ReversePath::Null => String::new(),
+                    ReversePath::Mailbox(m) => m.to_string(),
+                },
+                mt_priority: params.mt_priority,
+            },
+            Event::Rcpt { to, .. } => {
+                let status = ctx.connectors.lock().unwrap_or_else(|p| p.into_inner());
+                Action::Rcpt(judge_recipient(&ctx.config, &*status, &to, may_relay))
+            }
+            Event::DataStart => Action::DataStart,
+            Event::DataChunk(chunk) => {
+                // The session bounds the total by `limits.max_message_size`.
+                tx.body.extend_from_slice(chunk);
+                Action::Nothing
+            }
+            Event::MessageEnd { .. } => Action::MessageEnd,
+            Event::StartTls => Action::StartTls,
+            Event::Auth {
+                username, password, ..
+            } => Action::Auth {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            },
+            Event::Etrn { node } => Action::Etrn(node.to_owned()),
+            Event::MessageRejected { .. } | Event::Reset | Event::Quit | Event::Closed { .. } => {
+                Action::Abandon
+            }
+            _ => Action::Nothing,
+        };
+        Some(action)
+    }
+
+    /// The gateway's answer to one event.
+    async fn act(&mut self, action: Action) {
+        match action {
+            Action::Nothing => {}
+            Action::Greeted { helo, esmtp } => {
+                self.helo = Some(helo);
+                self.esmtp = esmtp;
+                self.abandon();
+            }
+            Action::Mail {
+                sender,
+                mt_priority,
+            } => self.mail(sender, mt_priority),
+            Action::Rcpt(Ok(accepted)) => {
+                self.tx.recipients.push(accepted.address);
+                let _ = self.smtp.accept();
+            }
+            Action::Rcpt(Err(refusal)) => self.answer(refusal),
+            Action::DataStart => {
+                self.tx.body.clear();
+                self.in_data = true;
+                self.rate.start(Instant::now());
+                let _ = self.smtp.accept();
+            }
+            Action::MessageEnd => {
+                self.in_data = false;
+                self.rate.stop();
+                let answer = self.finish_message().await;
+                self.answer(answer);
+            }
+            Action::Abandon => self.abandon(),
+            Action::StartTls => self.starttls = true,
+            Action::Auth { username, password } => self.auth(username, password).await,
+            Action::Etrn(node) => self.etrn(&node).await,
+        }
+    }
+
+    /// Decides the pending decision with `r`. Should the session refuse the reply (a
+    /// code unfit for the decision), a transient refusal goes instead, so that the
+    /// session never stays stuck waiting.
+    fn answer(&mut self, r: Reply) {
+        if self.smtp.reply(r).is_err() && self.smtp.pending_decision().is_some() {
+            let _ = self
+                .smtp
+                .reply(reply(451, (4, 3, 0), "Local error in processing"));
+        }
+    }
+
+    /// Forgets the transaction.
+    fn abandon(&mut self) {
+        self.tx = Transaction::default();
+        self.in_data = false;
+        self.rate.stop();
+    }
+
+    fn mail(&mut self, sender: String, mt_priority: Option<i8>) {
+        if self.ctx.config.security.require_auth && !self.smtp.is_authenticated() {
+            let _ = self
+                .smtp
+                .reply(reply(530, (5, 7, 0), "Authentication required"));
+            return;
+        }
+        self.tx = Transaction {
+            sender,
+            mt_priority,
+            ..Transaction::default()
+        };
+        let _ = self.smtp.accept();
+    }
+
+    async fn auth(&mut self, username: String, password: String) {
+        let users = self.ctx.config.security.users.clone();
+        if crate::auth::verify_blocking(users, username, password).await {
+            let _ = self.smtp.accept();
+        } else {
+            self.answer(reply(535, (5, 7, 8), "Authentication credentials invalid"));
+        }
+    }
+
+    /// The end of a message: loop check, trace field, durable enqueue, then the answer.
+    /// `250` only follows a successful (fsynced) enqueue.
+    async fn finish_message(&mut self) -> Reply {
+        let tx = std::mem::take(&mut self.tx);
+        let info = inspect(&tx.body, tx.mt_priority);
+        if info.received > self.ctx.config.limits.max_received_headers {
+            return reply(554, (5, 4, 6), "Too many hops (mail loop?)");
+        }
+        self.messages += 1;
+        let local_id = format!("{}.{}", self.id, self.messages);
+        let (data, message_id) = self.stamp(&tx, &info, &local_id);
+        let now = self.ctx.now();
+        let envelope = Envelope {
+            sender: tx.sender,
+            recipients: tx
+                .recipients
+                .into_iter()
+                .map(EnvelopeRecipient::new)
+                .collect(),
+            priority: info.priority,
+            arrival: now,
+        };
+        let ctx = self.ctx.clone();
+        let size = data.len() as u64;
+        let stored = tokio::task::spawn_blocking(move || {
+            ctx.queue
+                .enqueue(&envelope, &data, now)
+                .map(|id| (id, envelope))
+        })
+        .await;
+        match stored {
+            Ok(Ok((id, envelope))) => {
+                self.track_received(id, &envelope, &info, message_id, size);
+                self.ctx.wake.notify_one();
+                reply(250, (2, 0, 0), &format!("Ok: queued as {id}"))
+            }
+            _ => reply(
+                451,
+                (4, 3, 0),
+                "Error: queue file write error, try again later",
+            ),
+        }
+    }
+
+    /// The message as queued: our `Received:` field (and, for an authenticated
+    /// submission, a missing `Message-ID`/`Date`), then the content as received; and the
+    /// message id to track it by.
+    fn stamp(
+        &self,
+        tx: &Transaction,
+        info: &HeaderInfo,
+        local_id: &str,
+    ) -> (Vec<u8>, Option<String>) {
+        let hostname = &self.ctx.config.server.hostname;
+        let authenticated = self.smtp.is_authenticated();
+        // chrono is built without its clock; the gateway's clock is the queue's.
+        let ms = i64::try_from(self.ctx.now().0).unwrap_or(i64::MAX);
+        let date = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+        let recipient = match tx.recipients.as_slice() {
+            [one] => Some(one.as_str()),
+            _ => None,
+        };
+        let mut head = received_header(&Trace {
+            helo: self.helo.as_deref().unwrap_or("unknown"),
+            ip: self.peer.ip(),
+            hostname,
+            protocol: protocol(self.esmtp, self.smtp.is_tls(), authenticated),
+            id: local_id,
+            recipient,
+            date,
+        });
+        let mut message_id = info.message_id.clone();
+        if authenticated {
+            head.push_str(&submission_fields(info, local_id, hostname, date));
+            message_id.get_or_insert_with(|| format!("{local_id}@{hostname}"));
+        }
+        let mut data = Vec::with_capacity(head.len() + tx.body.len());
+        data.extend_from_slice(head.as_bytes());
+        data.extend_from_slice(&tx.body);
+        (data, message_id)
+    }
+
+    fn track_received(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        info: &HeaderInfo,
+        message_id: Option<String>,
+        size: u64,
+    ) {
+        let helo = self.helo.clone().unwrap_or_default();
+        let tls = self.smtp.is_tls();
+        self.ctx.track(EventKind::Received, |mut e| {
+            e = e
+                .queue_id(id.to_string())
+                .sender(envelope.sender.as_str())
+                .size(size)
+                .remote_ip(self.peer.ip().to_canonical())
+                .remote_host(helo)
+                .tls(if tls { "yes" } else { "no" })
+                .priority(envelope.priority.name());
+            for r in &envelope.recipients {
+                e = e.recipient(r.address.as_str());
+            }
+            if let Some(m) = message_id {
+                e = e.message_id(m);
+            }
+            if let Some(s) = &info.subject {
+                e = e.subject(s.as_str());
+            }
+            e
+        });
+    }
+
+    /// ETRN `domain` or `@domain` (that domain and its sub-domains): make their queued
+    /// mail due now. `#queue` names are not supported.
+    async fn etrn(&mut self, node: &str) {
+        let answer = match etrn_domain(node) {
+            Some((domain, subdomains)) => self.retry_destinations(domain, subdomains).await,
+            None => Some(reply(
+                458,
+                (4, 5, 4),
+                "Unable to queue messages for that node",
+            )),
+        };
+        match answer {
+            None => {
+                let _ = self.smtp.accept();
+            }
+            Some(r) => self.answer(r),
+        }
+    }
+
+    async fn retry_destinations(&self, domain: String, subdomains: bool) -> Option<Reply> {
+        let ctx = self.ctx.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let now = ctx.now();
+            let mut targets = BTreeSet::from([domain.clone()]);
+            if subdomains {
+                let suffix = format!(".{domain}");
+                for m in ctx.queue.messages() {
+                    for r in m.envelope.recipients {
+                        if r.destination.ends_with(&suffix) {
+                            targets.insert(r.destination);
+                        }
+                    }
+                }
+            }
+            targets
+                .into_iter()
+                .try_for_each(|d| ctx.queue.retry(&Target::Destination(d), now).map(drop))
+        })
+        .await;
+        self.ctx.wake.notify_one();
+        match done {
+            Ok(Ok(())) => None,
+            _ => Some(reply(
+                458,
+                (4, 5, 4),
+                "Unable to queue messages for that node",
+            )),
+        }
+    }
+}
+
+/// The domain of an ETRN argument, lower-cased without a trailing dot, and whether its
+/// sub-domains are meant (`@domain`); `None` for `#queue` and empty names.
+fn etrn_domain(node: &str) -> Option<(String, bool)> {
+    if node.starts_with('#') {
+        return None;
+    }
+    let (domain, subdomains) = match node.strip_prefix('@') {
+        Some(d) => (d, true),
+        None => (node, false),
+    };
+    let domain = domain
+        .strip_suffix('.')
+        .unwrap_or(domain)
+        .to_ascii_lowercase();
+    (!domain.is_empty() && !domain.contains(|c: char| c.is_whitespace() || c == '@'))
+        .then_some((domain, subdomains))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etrn_arguments() {
+        assert_eq!(
+            etrn_domain("Example.COM."),
+            Some(("example.com".into(), false))
+        );
+        assert_eq!(
+            etrn_domain("@example.com"),
+            Some(("example.com".into(), true))
+        );
+        assert_eq!(etrn_domain("#queue"), None);
+        assert_eq!(etrn_domain("@"), None);
+        assert_eq!(etrn_domain("a@b"), None);
+    }
+
+    #[test]
+    fn session_settings_follow_the_config() {
+        let c = Config::from_toml_str(
+            "[limits]\nmax_message_size = 2048\nmax_recipients = 3\n[timeouts]\ncommand_secs = 7\n",
+        )
+        .unwrap();
+        let s = server_config(&c, true);
+        assert_eq!(s.limits.max_message_size, 2048);
+        assert_eq!(s.limits.max_recipients, 3);
+        assert_eq!(s.timeouts.command, Duration::from_secs(7));
+        assert!(s.starttls && s.etrn && !s.auth);
+    }
+}
