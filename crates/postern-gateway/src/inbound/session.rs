@@ -35,8 +35,61 @@ static SESSIONS: AtomicU32 = AtomicU32::new(0);
 struct Transaction {
     sender: String,
     mt_priority: Option<i8>,
-    recipients: Vec<String>,
+    dsn: MailDsn,
+    recipients: Vec<EnvelopeRecipient>,
     body: Vec<u8>,
+}
+
+/// The RFC 3461 parameters of MAIL FROM, decoded.
+#[derive(Debug, Default, Clone)]
+struct MailDsn {
+    envid: Option<String>,
+    ret_full: Option<bool>,
+}
+
+/// The RFC 3461 parameters of one RCPT TO, decoded.
+#[derive(Debug, Default, Clone)]
+struct RcptDsn {
+    notify: Option<postern_queue::Notify>,
+    orcpt: Option<String>,
+}
+
+fn mail_dsn(params: &postern_smtp::MailParams<'_>) -> MailDsn {
+    MailDsn {
+        envid: params
+            .envid
+            .map(|x| String::from_utf8_lossy(&x.decode()).into_owned()),
+        ret_full: params.ret.map(|r| matches!(r, postern_smtp::Ret::Full)),
+    }
+}
+
+fn rcpt_dsn(params: &postern_smtp::RcptParams<'_>) -> RcptDsn {
+    use postern_smtp::Notify as N;
+    RcptDsn {
+        notify: params.notify.map(|n| match n {
+            N::Never => postern_queue::Notify {
+                never: true,
+                ..Default::default()
+            },
+            N::On {
+                success,
+                failure,
+                delay,
+            } => postern_queue::Notify {
+                never: false,
+                success,
+                failure,
+                delay,
+            },
+        }),
+        orcpt: params.orcpt.map(|o| {
+            format!(
+                "{};{}",
+                o.addr_type,
+                String::from_utf8_lossy(&o.address.decode())
+            )
+        }),
+    }
 }
 
 /// An event, copied out of the session's buffer so that the session can be used again.
@@ -49,8 +102,9 @@ enum Action {
     Mail {
         sender: String,
         mt_priority: Option<i8>,
+        dsn: MailDsn,
     },
-    Rcpt(RcptVerdict),
+    Rcpt(RcptVerdict, RcptDsn),
     DataStart,
     MessageEnd,
     /// RSET, a refused message, QUIT or a close: the transaction is void.
@@ -196,10 +250,14 @@ impl Inbound {
                     ReversePath::Mailbox(m) => m.to_string(),
                 },
                 mt_priority: params.mt_priority,
+                dsn: mail_dsn(&params),
             },
-            Event::Rcpt { to, .. } => {
+            Event::Rcpt { to, params } => {
                 let status = ctx.connectors.lock().unwrap_or_else(|p| p.into_inner());
-                Action::Rcpt(judge_recipient(&ctx.config, &*status, &to, may_relay))
+                Action::Rcpt(
+                    judge_recipient(&ctx.config, &*status, &to, may_relay),
+                    rcpt_dsn(&params),
+                )
             }
             Event::DataStart => Action::DataStart,
             Event::DataChunk(chunk) => {
@@ -236,12 +294,16 @@ impl Inbound {
             Action::Mail {
                 sender,
                 mt_priority,
-            } => self.mail(sender, mt_priority),
-            Action::Rcpt(Ok(accepted)) => {
-                self.tx.recipients.push(accepted.address);
+                dsn,
+            } => self.mail(sender, mt_priority, dsn),
+            Action::Rcpt(Ok(accepted), dsn) => {
+                let mut rcpt = EnvelopeRecipient::new(accepted.address);
+                rcpt.notify = dsn.notify;
+                rcpt.orcpt = dsn.orcpt;
+                self.tx.recipients.push(rcpt);
                 let _ = self.smtp.accept();
             }
-            Action::Rcpt(Err(refusal)) => self.answer(refusal),
+            Action::Rcpt(Err(refusal), _) => self.answer(refusal),
             Action::DataStart => {
                 self.tx.body.clear();
                 self.in_data = true;
@@ -279,7 +341,7 @@ impl Inbound {
         self.rate.stop();
     }
 
-    fn mail(&mut self, sender: String, mt_priority: Option<i8>) {
+    fn mail(&mut self, sender: String, mt_priority: Option<i8>, dsn: MailDsn) {
         if self.ctx.config.security.require_auth && !self.smtp.is_authenticated() {
             let _ = self
                 .smtp
@@ -289,6 +351,7 @@ impl Inbound {
         self.tx = Transaction {
             sender,
             mt_priority,
+            dsn,
             ..Transaction::default()
         };
         let _ = self.smtp.accept();
@@ -317,13 +380,11 @@ impl Inbound {
         let now = self.ctx.now();
         let envelope = Envelope {
             sender: tx.sender,
-            recipients: tx
-                .recipients
-                .into_iter()
-                .map(EnvelopeRecipient::new)
-                .collect(),
+            recipients: tx.recipients,
             priority: info.priority,
             arrival: now,
+            envid: tx.dsn.envid,
+            ret_full: tx.dsn.ret_full,
         };
         let ctx = self.ctx.clone();
         let size = data.len() as u64;
@@ -362,7 +423,7 @@ impl Inbound {
         let ms = i64::try_from(self.ctx.now().0).unwrap_or(i64::MAX);
         let date = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
         let recipient = match tx.recipients.as_slice() {
-            [one] => Some(one.as_str()),
+            [one] => Some(one.address.as_str()),
             _ => None,
         };
         let mut head = received_header(&Trace {
