@@ -1,6 +1,7 @@
 //! What every task of a running gateway shares.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use postern_queue::{Queue, Timestamp};
@@ -8,7 +9,12 @@ use postern_route::{ConnectorStatus, NextHopResolver};
 use postern_track::{Event, EventKind, Writer};
 use tokio::sync::{Notify, watch};
 
-use crate::config::Config;
+use crate::archive::Archive;
+use crate::config::{Config, TransferMode};
+use crate::policy::ConnectionCounter;
+use crate::protolog::ProtocolLog;
+use crate::restrict::Restrictions;
+use crate::status::Stats;
 
 /// The state shared by the listeners, the sessions and the delivery loop.
 pub struct Context {
@@ -31,6 +37,18 @@ pub struct Context {
     pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// The client-side TLS connector used for outbound STARTTLS.
     pub tls_connector: tokio_rustls::TlsConnector,
+    /// Inbound connections, in total and per IP, across every listener.
+    pub connection_counter: ConnectionCounter,
+    /// The transfer mode in force (changed at run time; see [`Context::set_transfer_mode`]).
+    pub transfer_mode: AtomicU8,
+    /// Delivery restrictions, compiled.
+    pub restrictions: Restrictions,
+    /// The archive, when on.
+    pub archive: Option<Archive>,
+    /// The protocol log, when on.
+    pub protocol_log: Option<std::sync::Arc<ProtocolLog>>,
+    /// Counters and recent events for `postern status` and the metrics endpoint.
+    pub stats: Stats,
 }
 
 impl Context {
@@ -45,6 +63,28 @@ impl Context {
             let event = build(Event::new(w.now(), kind));
             let _ = w.record(event);
         }
+    }
+
+    /// The transfer mode in force.
+    pub fn transfer_mode(&self) -> TransferMode {
+        match self.transfer_mode.load(Ordering::Relaxed) {
+            1 => TransferMode::Inbound,
+            2 => TransferMode::Outbound,
+            3 => TransferMode::None,
+            _ => TransferMode::Both,
+        }
+    }
+
+    /// Changes the transfer mode; takes effect for the next session and the next
+    /// delivery round.
+    pub fn set_transfer_mode(&self, mode: TransferMode) {
+        let v = match mode {
+            TransferMode::Both => 0,
+            TransferMode::Inbound => 1,
+            TransferMode::Outbound => 2,
+            TransferMode::None => 3,
+        };
+        self.transfer_mode.store(v, Ordering::Relaxed);
     }
 
     /// Whether the gateway is shutting down.

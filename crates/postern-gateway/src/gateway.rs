@@ -89,6 +89,18 @@ impl Gateway {
             }
             _ => None,
         };
+        let protocol_log = if config.protocol_log.enabled {
+            Some(
+                crate::protolog::ProtocolLog::open(&config.protocol_log.dir).map_err(|source| {
+                    StartError::DataDir {
+                        path: config.protocol_log.dir.clone(),
+                        source,
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
         let mut listeners = Vec::new();
         for &addr in &config.connections.listen {
             let l = TcpListener::bind(addr)
@@ -110,8 +122,15 @@ impl Gateway {
             shutdown,
             tls_acceptor,
             tls_connector: crate::tls::client_connector(),
+            connection_counter: crate::policy::ConnectionCounter::new(),
+            transfer_mode: std::sync::atomic::AtomicU8::new(0),
+            restrictions: crate::restrict::Restrictions::new(&config.restrictions),
+            archive: crate::archive::Archive::from_config(&config.archive),
+            protocol_log,
+            stats: crate::status::Stats::default(),
             config,
         });
+        ctx.set_transfer_mode(ctx.config.transfer_mode);
         let mut tasks = JoinSet::new();
         for l in listeners {
             tasks.spawn(crate::inbound::serve_listener(ctx.clone(), l));

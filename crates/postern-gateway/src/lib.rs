@@ -28,6 +28,7 @@ pub mod pickup;
 pub mod policy;
 pub mod protolog;
 pub mod restrict;
+pub mod status;
 pub mod tls;
 
 pub use config::{Config, ConfigError};

@@ -9,7 +9,7 @@ pub mod rate;
 mod session;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use postern_smtp::server::{ServerConfig, ServerSession};
@@ -31,7 +31,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// (`connections.max_connections`, `max_connections_per_ip`) count the sessions of all
 /// the gateway's listeners.
 pub async fn serve_listener(ctx: Arc<Context>, listener: TcpListener) {
-    let counter = counter_for(&ctx);
+    let counter = ctx.connection_counter.clone();
     let mut sessions = JoinSet::new();
     let mut shutdown = ctx.shutdown.clone();
     while !*shutdown.borrow_and_update() {
@@ -48,26 +48,6 @@ pub async fn serve_listener(ctx: Arc<Context>, listener: TcpListener) {
     }
     drop(listener);
     while sessions.join_next().await.is_some() {}
-}
-
-/// The connection counter shared by every listener of the gateway owning `ctx`.
-///
-/// `Context` has no field for it, so a registry keyed by the context's address keeps
-/// one per running gateway (several run at once in tests); entries of gateways that
-/// have stopped are dropped on the next call.
-fn counter_for(ctx: &Arc<Context>) -> ConnectionCounter {
-    static COUNTERS: Mutex<Vec<(Weak<Context>, ConnectionCounter)>> = Mutex::new(Vec::new());
-    let mut list = COUNTERS.lock().unwrap_or_else(PoisonError::into_inner);
-    list.retain(|(w, _)| w.strong_count() > 0);
-    if let Some((_, c)) = list
-        .iter()
-        .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(ctx)))
-    {
-        return c.clone();
-    }
-    let c = ConnectionCounter::new();
-    list.push((Arc::downgrade(ctx), c.clone()));
-    c
 }
 
 /// One connection: admission by rule and by count, then the SMTP session.
