@@ -489,12 +489,11 @@ fn find_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
             in_section = name == section || name.starts_with(&format!("{section}."));
             continue;
         }
-        if in_section {
-            if let Some((k, _)) = t.split_once('=') {
-                if k.trim() == key {
-                    return Some(i + 1);
-                }
-            }
+        if in_section
+            && let Some((k, _)) = t.split_once('=')
+            && k.trim() == key
+        {
+            return Some(i + 1);
         }
     }
     None
