@@ -46,7 +46,8 @@ fn temp_dir(name: &str) -> PathBuf {
 struct Harness {
     ctx: Arc<Context>,
     dir: PathBuf,
-    _stop: Option<watch::Sender<bool>>,
+    stop: Option<watch::Sender<bool>>,
+    delivery_loop: Option<tokio::task::JoinHandle<()>>,
     gateway: Option<Gateway>,
 }
 
@@ -85,16 +86,18 @@ async fn start_with(name: &str, connections: &str, body: &str) -> Harness {
         return Harness {
             ctx: gw.context().clone(),
             dir,
-            _stop: None,
+            stop: None,
+            delivery_loop: None,
             gateway: Some(gw),
         };
     }
     let ctx = manual_context(config);
-    tokio::spawn(postern_gateway::delivery::run(Arc::clone(&ctx.0)));
+    let task = tokio::spawn(postern_gateway::delivery::run(Arc::clone(&ctx.0)));
     Harness {
         ctx: ctx.0,
         dir,
-        _stop: Some(ctx.1),
+        stop: Some(ctx.1),
+        delivery_loop: Some(task),
         gateway: None,
     }
 }
@@ -164,6 +167,12 @@ impl Harness {
     async fn stop(self) {
         if let Some(gw) = self.gateway {
             gw.shutdown(Duration::from_secs(5)).await;
+        }
+        if let (Some(stop), Some(task)) = (self.stop, self.delivery_loop) {
+            let _ = stop.send(true);
+            self.ctx.wake.notify_waiters();
+            let done = tokio::time::timeout(Duration::from_secs(10), task).await;
+            assert!(done.is_ok(), "the delivery loop did not stop");
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -690,4 +699,73 @@ async fn no_resolver_defers_with_clear_reply() {
     })
     .await;
     h.stop().await;
+}
+
+#[tokio::test]
+async fn tls_required_but_not_offered_defers() {
+    let s = sink(accept_all(), true).await;
+    let h = start(
+        "tlsrequired",
+        &format!(
+            "{}[[domain]]\npattern = \"secure.test\"\ntls = \"required\"\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@secure.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        h.ctx.queue.message(id).is_some_and(|m| {
+            matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.starts_with("451 4.7.10"))
+        })
+    })
+    .await;
+    assert!(s.messages().is_empty(), "nothing sent in clear");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn expiry_is_tracked() {
+    let s = sink(Arc::new(|_, _| 450), true).await;
+    let h = start(
+        "expiry",
+        &format!(
+            "normal_timeout = \"1500ms\"\n{}",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@example.test"], PLAIN);
+    h.wait_done(id).await;
+    assert!(h.has_event(id, EventKind::Expired, |e| {
+        text(&e.reply).starts_with("450")
+    }));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_loses_nothing() {
+    let s = sink(accept_all(), true).await;
+    let h = start("shutdown", &smart_host_connector("relay", "*", s.addr, 1)).await;
+    let ids: Vec<QueueId> = (0..5)
+        .map(|i| {
+            h.enqueue(
+                "a@src.test",
+                &[format!("r{i}@example.test").as_str()],
+                PLAIN,
+            )
+        })
+        .collect();
+    let ctx = Arc::clone(&h.ctx);
+    h.stop().await;
+    // Every message was either delivered or is still queued for the next start.
+    let delivered = s.messages().len();
+    let queued = ids
+        .iter()
+        .filter(|id| ctx.queue.message(**id).is_some())
+        .count();
+    assert_eq!(
+        delivered + queued,
+        5,
+        "delivered {delivered}, queued {queued}"
+    );
 }
