@@ -241,6 +241,11 @@ fn reply_for(code: u16) -> Reply {
 /// A sink that accepts everything unless `rule` says otherwise; `eight_bit` false hides
 /// 8BITMIME from its EHLO reply.
 async fn sink(rule: Rule, eight_bit: bool) -> Sink {
+    sink_with(rule, eight_bit, false).await
+}
+
+/// As [`sink`]; with `broken_tls` it offers STARTTLS and hangs up in the handshake.
+async fn sink_with(rule: Rule, eight_bit: bool, broken_tls: bool) -> Sink {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = Arc::new(Mutex::new(SinkState::default()));
@@ -248,7 +253,8 @@ async fn sink(rule: Rule, eight_bit: bool) -> Sink {
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
             st.lock().unwrap().connections += 1;
-            tokio::spawn(serve(sock, Arc::clone(&st), Arc::clone(&rule), eight_bit));
+            let flags = (eight_bit, broken_tls);
+            tokio::spawn(serve(sock, Arc::clone(&st), Arc::clone(&rule), flags));
         }
     });
     Sink { addr, state }
@@ -262,9 +268,12 @@ async fn serve(
     mut sock: tokio::net::TcpStream,
     st: Arc<Mutex<SinkState>>,
     rule: Rule,
-    eight_bit: bool,
+    (eight_bit, broken_tls): (bool, bool),
 ) {
-    let mut session = ServerSession::new(ServerConfig::new("sink.test"));
+    let mut config = ServerConfig::new("sink.test");
+    config.starttls = broken_tls;
+    let mut session = ServerSession::new(config);
+    let mut hang_up = false;
     session.greet();
     let mut buf = vec![0u8; 16 * 1024];
     let mut cur = Received {
@@ -287,7 +296,7 @@ async fn serve(
             }
             session.consume_output(n);
         }
-        if session.is_closed() {
+        if session.is_closed() || hang_up {
             return;
         }
         let n = match sock.read(&mut buf).await {
@@ -324,6 +333,7 @@ async fn serve(
                     }
                 }
                 Event::DataChunk(b) => cur.body.extend_from_slice(b),
+                Event::StartTls => hang_up = true,
                 Event::MessageEnd { .. } => st.lock().unwrap().messages.push(cur.clone()),
                 _ => {}
             }
@@ -768,4 +778,24 @@ async fn shutdown_loses_nothing() {
         5,
         "delivered {delivered}, queued {queued}"
     );
+}
+
+#[tokio::test]
+async fn failed_opportunistic_tls_falls_back_to_clear() {
+    let s = sink_with(accept_all(), true, true).await;
+    let h = start(
+        "tlsfallback",
+        &smart_host_connector("relay", "*", s.addr, 1),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@example.test"], PLAIN);
+    h.wait_done(id).await;
+    assert_eq!(s.messages().len(), 1);
+    assert_eq!(
+        s.connections(),
+        2,
+        "one STARTTLS attempt, then one in clear"
+    );
+    assert!(h.has_event(id, EventKind::Sent, |e| text(&e.tls) == "none"));
+    h.stop().await;
 }

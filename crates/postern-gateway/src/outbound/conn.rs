@@ -28,6 +28,8 @@ pub enum SetupError {
     Unreachable(String),
     /// The domain requires TLS and this host cannot provide it.
     TlsUnavailable(String),
+    /// The server accepted STARTTLS but the handshake failed; the connection is lost.
+    TlsFailed(String),
 }
 
 /// What became of one message on a connection.
@@ -114,7 +116,7 @@ impl Conn {
                     ClientEvent::Ready => return Ok(()),
                     ClientEvent::StartTls => {
                         if let Err(e) = self.start_tls().await {
-                            return Err(SetupError::Unreachable(format!(
+                            return Err(SetupError::TlsFailed(format!(
                                 "451 4.7.5 TLS handshake with {} failed: {e}",
                                 self.host
                             )));

@@ -88,23 +88,26 @@ pub async fn deliver(ctx: &Context, pool: &Pool, job: &SmtpJob<'_>) -> SmtpResul
     let mut last = format!("451 4.4.1 no mail host of {} answered", job.destination);
     let mut tls_refused = None;
     for (host, peer) in hops {
-        let config = client_config(ctx, job.settings.tls);
-        let opened = Conn::open(
-            &host,
-            peer,
-            config,
-            ctx.config.timeouts.connect,
-            ctx.tls_connector.clone(),
-        )
-        .await;
-        match opened {
-            Ok(mut conn) => {
-                let outcomes = send_on(ctx, &mut conn, job, &body).await;
-                release(pool, PoolKey { peer, tls }, conn);
-                return SmtpResult::Done(outcomes);
+        let mut policy = job.settings.tls;
+        loop {
+            match open(ctx, &host, peer, policy).await {
+                Ok(mut conn) => {
+                    let outcomes = send_on(ctx, &mut conn, job, &body).await;
+                    release(pool, PoolKey { peer, tls }, conn);
+                    return SmtpResult::Done(outcomes);
+                }
+                // Opportunistic TLS that fails in the handshake: as in the clear without
+                // STARTTLS, which the domain allows. Once, on a fresh connection.
+                Err(SetupError::TlsFailed(_)) if policy == TlsPolicy::Opportunistic => {
+                    policy = TlsPolicy::Off;
+                    continue;
+                }
+                Err(SetupError::Unreachable(r)) => last = r,
+                Err(SetupError::TlsUnavailable(r) | SetupError::TlsFailed(r)) => {
+                    tls_refused = Some(r);
+                }
             }
-            Err(SetupError::Unreachable(r)) => last = r,
-            Err(SetupError::TlsUnavailable(r)) => tls_refused = Some(r),
+            break;
         }
     }
     match tls_refused {
@@ -158,6 +161,18 @@ async fn send_on(
     let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
     let sent = conn.send(envelope(job, &payload, param), &payload).await;
     outcomes_of(ctx, conn, job, sent)
+}
+
+/// Opens a connection to one address under a TLS policy.
+async fn open(
+    ctx: &Context,
+    host: &str,
+    peer: SocketAddr,
+    policy: TlsPolicy,
+) -> Result<Conn, SetupError> {
+    let config = client_config(ctx, policy);
+    let timeout = ctx.config.timeouts.connect;
+    Conn::open(host, peer, config, timeout, ctx.tls_connector.clone()).await
 }
 
 /// Keeps the connection for reuse, or closes it.
