@@ -457,6 +457,14 @@ async fn relay_via_mx() {
             && text(&e.reply).starts_with("250")
             && text(&e.message_id).contains("m1@src.test")
     }));
+    // The trace by Message-ID shows the hops in order.
+    let trace = Reader::new(h.dir.join("tracking"))
+        .trace("m1@src.test")
+        .unwrap();
+    let kinds: Vec<EventKind> = trace.events.iter().map(|e| e.kind).collect();
+    let routed = kinds.iter().position(|k| *k == EventKind::Routed).unwrap();
+    let sent = kinds.iter().position(|k| *k == EventKind::Sent).unwrap();
+    assert!(routed < sent, "{kinds:?}");
     h.stop().await;
 }
 

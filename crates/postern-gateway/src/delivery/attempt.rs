@@ -118,7 +118,8 @@ fn route(ctx: &Context, msg: &Msg<'_>) -> (Vec<(usize, Outcome)>, Vec<Group>) {
                 ctx.track(EventKind::Routed, |e| {
                     ids(e, msg)
                         .recipient(r.address.as_str())
-                        .connector(names.join(","))
+                        .connector(route.first().connector)
+                        .reason(format!("candidates: {}", names.join(", ")))
                 });
                 match groups.iter_mut().find(|g| g.connectors == names) {
                     Some(g) => g.recipients.push(r.clone()),
