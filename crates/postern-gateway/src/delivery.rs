@@ -1,3 +1,0 @@
-//! (being written)
-/// stub
-pub async fn run(_ctx: std::sync::Arc<crate::Context>) {}

@@ -1,0 +1,369 @@
+//! One attempt: one message to the due recipients of one destination.
+//!
+//! Each recipient is routed (postern-route, keyed by the Message-ID so equal-cost
+//! choices are stable across retries), recipients with the same candidate list travel
+//! together, and each group tries its candidates in order. A connector marked down, or
+//! whose hosts all fail to connect or greet, is skipped and the group rerouted to the
+//! next candidate in the same attempt (tracked as `Rerouted`): mail never waits on a dead
+//! route while another one is open (the IMS bug of seed 003). The outcomes go back to the
+//! queue, always, and what the queue decided is tracked.
+
+use std::sync::Arc;
+
+use postern_message::Message;
+use postern_queue::{
+    AttemptResult, Delivery, DeliveryRecipient, FailReason, FailureClass, Outcome, RecipientState,
+};
+use postern_route::{ConnectorConfig, Dequeue, DomainSettings, RouteRequest};
+use postern_track::EventKind;
+
+use super::Shared;
+use super::etrn::HELD_REPLY;
+use crate::context::Context;
+use crate::maildir::{self, LocalDelivery};
+use crate::outbound::{self, SmtpJob, SmtpResult, all};
+
+/// Recipients that share a candidate list.
+#[derive(Debug)]
+struct Group {
+    connectors: Vec<String>,
+    recipients: Vec<DeliveryRecipient>,
+}
+
+/// What every step of the attempt needs to know about the message.
+struct Msg<'a> {
+    delivery: &'a Delivery,
+    body: Arc<Vec<u8>>,
+    queue_id: String,
+    message_id: String,
+    settings: DomainSettings,
+}
+
+/// Runs one delivery and reports it. Never returns without reporting, except when the
+/// spool itself fails (then the delivery is attempted again after a restart).
+pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
+    let ctx = &shared.ctx;
+    let settings = ctx.config.routing.domains.lookup(&delivery.destination);
+    if settings.dequeue == Dequeue::HoldForEtrn && !shared.etrn.released(&ctx.queue, &delivery) {
+        let outcomes = all(&delivery.recipients, |_| Outcome::Deferred {
+            class: FailureClass::Session,
+            reply: HELD_REPLY.to_owned(),
+        });
+        report(&shared, &delivery, outcomes, "").await;
+        shared.etrn.park(&ctx.queue, &delivery);
+        return;
+    }
+    let body = match read_body(ctx, &delivery).await {
+        Ok(b) => Arc::new(b),
+        Err(reply) => {
+            let outcomes = all(&delivery.recipients, |_| Outcome::Deferred {
+                class: FailureClass::Session,
+                reply: reply.clone(),
+            });
+            report(&shared, &delivery, outcomes, "").await;
+            return;
+        }
+    };
+    let message_id = Message::parse(&body)
+        .message_id()
+        .map(|id| format!("<{id}>"))
+        .unwrap_or_default();
+    let msg = Msg {
+        delivery: &delivery,
+        queue_id: delivery.id.to_string(),
+        message_id: if message_id.is_empty() {
+            delivery.id.to_string()
+        } else {
+            message_id
+        },
+        body,
+        settings,
+    };
+    let (mut outcomes, groups) = route(ctx, &msg);
+    for group in groups {
+        outcomes.extend(deliver_group(&shared, &msg, group).await);
+    }
+    report(&shared, &delivery, outcomes, &msg.message_id).await;
+}
+
+async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Vec<u8>, String> {
+    let c = Arc::clone(ctx);
+    let id = d.id;
+    match tokio::task::spawn_blocking(move || c.queue.body(id)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => Err(format!("451 4.3.0 cannot read the spooled message: {e}")),
+        Err(e) => Err(format!("451 4.3.0 cannot read the spooled message: {e}")),
+    }
+}
+
+/// Routes every recipient: unroutable ones get their outcome now, the others are grouped
+/// by candidate list.
+fn route(ctx: &Context, msg: &Msg<'_>) -> (Vec<(usize, Outcome)>, Vec<Group>) {
+    let mut outcomes = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for r in &msg.delivery.recipients {
+        let req = RouteRequest::smtp(&r.address).message_id(&msg.message_id);
+        match ctx.config.routing.table.route(&req, &()) {
+            Err(e) => {
+                let reply = format!(
+                    "{} {} {}: {e}",
+                    e.reply_code(),
+                    e.enhanced_code(),
+                    r.address
+                );
+                outcomes.push((r.index, unroutable(e.is_permanent(), reply)));
+            }
+            Ok(route) => {
+                let names: Vec<String> = route.connectors().map(str::to_owned).collect();
+                ctx.track(EventKind::Routed, |e| {
+                    ids(e, msg)
+                        .recipient(r.address.as_str())
+                        .connector(route.first().connector)
+                        .reason(format!("candidates: {}", names.join(", ")))
+                });
+                match groups.iter_mut().find(|g| g.connectors == names) {
+                    Some(g) => g.recipients.push(r.clone()),
+                    None => groups.push(Group {
+                        connectors: names,
+                        recipients: vec![r.clone()],
+                    }),
+                }
+            }
+        }
+    }
+    (outcomes, groups)
+}
+
+fn unroutable(permanent: bool, reply: String) -> Outcome {
+    if permanent {
+        Outcome::Failed(reply)
+    } else {
+        Outcome::Deferred {
+            class: FailureClass::Connection,
+            reply,
+        }
+    }
+}
+
+fn ids(e: postern_track::Event, msg: &Msg<'_>) -> postern_track::Event {
+    e.queue_id(msg.queue_id.as_str())
+        .message_id(msg.message_id.as_str())
+        .sender(msg.delivery.sender.as_str())
+}
+
+/// Tries the group's connectors in order until one takes the recipients.
+async fn deliver_group(shared: &Shared, msg: &Msg<'_>, group: Group) -> Vec<(usize, Outcome)> {
+    let ctx = &shared.ctx;
+    let mut failed: Option<(String, String)> = None;
+    for name in &group.connectors {
+        if let Some((from, why)) = &failed {
+            ctx.track(EventKind::Rerouted, |e| {
+                let mut e = ids(e, msg)
+                    .connector(name.as_str())
+                    .reason(format!("rerouted from {from} to {name}: {why}"));
+                for r in &group.recipients {
+                    e = e.recipient(r.address.as_str());
+                }
+                e
+            });
+        }
+        if !shared.down.should_try(ctx, name) {
+            failed = Some((name.clone(), format!("451 4.4.4 connector {name} is down")));
+            continue;
+        }
+        let Some(conn) = ctx.config.routing.connector(name) else {
+            failed = Some((
+                name.clone(),
+                format!("451 4.3.5 connector {name} has no settings"),
+            ));
+            continue;
+        };
+        match via_connector(shared, msg, conn, &group.recipients).await {
+            SmtpResult::Done(outcomes) => {
+                shared.down.mark_up(ctx, name);
+                return outcomes;
+            }
+            SmtpResult::Unreachable(reply) => {
+                if matches!(conn.next_hop, postern_route::NextHopPolicy::SmartHosts(_)) {
+                    shared.down.mark_down(ctx, name);
+                }
+                failed = Some((name.clone(), reply));
+            }
+        }
+    }
+    let reply = failed.map_or_else(
+        || "451 4.4.4 no connector available".to_owned(),
+        |(_, why)| why,
+    );
+    all(&group.recipients, |_| Outcome::Deferred {
+        class: FailureClass::Connection,
+        reply: reply.clone(),
+    })
+}
+
+/// Delivers the group's recipients through one connector.
+async fn via_connector(
+    shared: &Shared,
+    msg: &Msg<'_>,
+    conn: &ConnectorConfig,
+    recipients: &[DeliveryRecipient],
+) -> SmtpResult {
+    if conn.kind == "maildir" {
+        let mut out = Vec::with_capacity(recipients.len());
+        for r in recipients {
+            out.push((r.index, local(&shared.ctx, msg, &conn.name, r).await));
+        }
+        return SmtpResult::Done(out);
+    }
+    let job = SmtpJob {
+        connector: conn,
+        destination: &msg.delivery.destination,
+        settings: &msg.settings,
+        sender: &msg.delivery.sender,
+        recipients,
+        body: &msg.body,
+        ids: (&msg.queue_id, &msg.message_id),
+    };
+    outbound::deliver(&shared.ctx, &shared.pool, &job).await
+}
+
+/// One recipient into its Maildir.
+async fn local(
+    ctx: &Arc<Context>,
+    msg: &Msg<'_>,
+    connector: &str,
+    r: &DeliveryRecipient,
+) -> Outcome {
+    let allowed = &ctx.config.maildir.recipients;
+    let address = r.address.to_lowercase();
+    if !allowed.is_empty() && !allowed.contains(&address) {
+        return Outcome::Failed(format!("550 5.1.1 {address}: no such local mailbox"));
+    }
+    let (c, body, sender) = (
+        Arc::clone(ctx),
+        Arc::clone(&msg.body),
+        msg.delivery.sender.clone(),
+    );
+    let rcpt = r.address.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let d = LocalDelivery {
+            root: &c.config.maildir.root,
+            hostname: &c.config.server.hostname,
+            sender: &sender,
+            recipient: &rcpt,
+        };
+        maildir::deliver(&d, &body)
+    })
+    .await;
+    match written {
+        Ok(Ok(_)) => {
+            let reply = "250 2.0.0 delivered to Maildir";
+            ctx.track(EventKind::Delivered, |e| {
+                ids(e, msg)
+                    .recipient(r.address.as_str())
+                    .connector(connector)
+                    .reply(reply)
+            });
+            Outcome::Delivered(reply.to_owned())
+        }
+        Ok(Err(e)) => maildir_error(&e.to_string()),
+        Err(e) => maildir_error(&e.to_string()),
+    }
+}
+
+fn maildir_error(why: &str) -> Outcome {
+    Outcome::Deferred {
+        class: FailureClass::Data,
+        reply: format!("451 4.3.0 cannot write to the Maildir: {why}"),
+    }
+}
+
+/// Reports the outcomes to the queue (blocking fsync, off the runtime) and tracks what
+/// the queue decided: failures and expiries, deferrals with the next retry.
+async fn report(shared: &Arc<Shared>, d: &Delivery, outcomes: Vec<(usize, Outcome)>, mid: &str) {
+    let ctx = Arc::clone(&shared.ctx);
+    let (delivery, outs) = (d.clone(), outcomes.clone());
+    let result =
+        tokio::task::spawn_blocking(move || ctx.queue.report(&delivery, &outs, ctx.now())).await;
+    match result {
+        Ok(Ok(result)) => track_decisions(&shared.ctx, d, &outcomes, &result, mid),
+        Ok(Err(e)) => eprintln!(
+            "postern: delivery of {}: cannot record the outcome: {e}",
+            d.id
+        ),
+        Err(e) => eprintln!("postern: delivery of {}: report task failed: {e}", d.id),
+    }
+}
+
+/// The enhanced status code in a reply (`451 4.4.1 …` → `4.4.1`), if it has one.
+fn dsn_status(reply: &str) -> Option<&str> {
+    let code = reply.split_whitespace().nth(1)?;
+    let ok = code.split('.').count() == 3 && code.split('.').all(|p| p.parse::<u16>().is_ok());
+    ok.then_some(code)
+}
+
+fn track_decisions(
+    ctx: &Context,
+    d: &Delivery,
+    outcomes: &[(usize, Outcome)],
+    result: &AttemptResult,
+    mid: &str,
+) {
+    let state = ctx.queue.message(d.id).map(|m| m.state);
+    let qid = d.id.to_string();
+    for (index, outcome) in outcomes {
+        let Some(r) = d.recipients.iter().find(|r| r.index == *index) else {
+            continue;
+        };
+        let base = |e: postern_track::Event| {
+            let e = e
+                .queue_id(qid.as_str())
+                .sender(d.sender.as_str())
+                .recipient(r.address.as_str());
+            if mid.is_empty() { e } else { e.message_id(mid) }
+        };
+        if let Some(f) = result.failed.iter().find(|f| f.index == *index) {
+            let kind = if f.reason == FailReason::Expired {
+                EventKind::Expired
+            } else {
+                EventKind::Failed
+            };
+            ctx.track(kind, |e| {
+                let e = base(e).reply(f.reply.as_str()).reason(f.reason.name());
+                match dsn_status(&f.reply) {
+                    Some(s) => e.dsn_status(s),
+                    None => e,
+                }
+            });
+        } else if let Outcome::Deferred { reply, .. } = outcome {
+            let st = state.as_ref().and_then(|s| s.recipients.get(*index));
+            ctx.track(EventKind::Deferred, |e| {
+                let mut e = base(e).reply(reply.as_str());
+                if let Some(RecipientState::Deferred {
+                    next_attempt,
+                    attempts,
+                    ..
+                }) = st
+                {
+                    e = e.attempt(*attempts);
+                    if let Some(t) = postern_track::Timestamp::from_unix_ms(next_attempt.0 as i64) {
+                        e = e.next_retry(t);
+                    }
+                }
+                e
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dsn_status;
+
+    #[test]
+    fn finds_enhanced_codes() {
+        assert_eq!(dsn_status("552 5.3.4 too big"), Some("5.3.4"));
+        assert_eq!(dsn_status("550 no such user"), None);
+        assert_eq!(dsn_status(""), None);
+    }
+}

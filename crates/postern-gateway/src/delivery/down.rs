@@ -1,0 +1,94 @@
+//! Which connectors are down, and when to probe them again.
+//!
+//! A smart-host connector whose every host failed to connect or greet is marked down in
+//! `ctx.connectors` (so `postern route test` and the router see it) and skipped by later
+//! deliveries, which go to the next candidate at once. It is not skipped forever: once
+//! the retry policy's first interval has passed since it went down, the next delivery
+//! tries it again (a probe); success marks it up. A DNS (MX) connector is never marked
+//! down: its hosts differ per domain, so one unreachable domain says nothing about the
+//! others. Its recipients still fail over to the next candidate in the same attempt.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use postern_queue::{RetryDecision, RetryInput, RetryPolicy, Timestamp};
+use postern_route::ConnectorState;
+
+use crate::context::Context;
+
+/// When each connector this loop marked down went down.
+#[derive(Debug)]
+pub struct DownConnectors {
+    since: Mutex<HashMap<String, Instant>>,
+    probe_after: Duration,
+}
+
+/// The first retry interval of the policy: how long a down connector is left alone.
+fn first_interval(policy: &RetryPolicy) -> Duration {
+    let input = RetryInput {
+        failures: 1,
+        first_failure: Timestamp(0),
+        last_gap: Duration::ZERO,
+        expires: Timestamp(u64::MAX),
+        seed: 0,
+    };
+    match policy.next_attempt(&input, Timestamp(0)) {
+        RetryDecision::RetryAt { gap, .. } => gap,
+        _ => Duration::ZERO,
+    }
+}
+
+impl DownConnectors {
+    /// Down marks probed again after the first retry interval of `policy`.
+    pub fn new(policy: &RetryPolicy) -> DownConnectors {
+        DownConnectors {
+            since: Mutex::new(HashMap::new()),
+            probe_after: first_interval(policy),
+        }
+    }
+
+    /// Whether to try `connector` now: it is up, or it is due for a probe.
+    pub fn should_try(&self, ctx: &Context, connector: &str) -> bool {
+        let up = ctx
+            .connectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_available(connector);
+        if up {
+            return true;
+        }
+        // Down by someone else's hand (no time recorded): leave it alone.
+        let since = self.since.lock().unwrap_or_else(PoisonError::into_inner);
+        since
+            .get(connector)
+            .is_some_and(|t| t.elapsed() >= self.probe_after)
+    }
+
+    /// Records that every host of `connector` failed.
+    pub fn mark_down(&self, ctx: &Context, connector: &str) {
+        self.since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(connector.to_owned(), Instant::now());
+        ctx.connectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_down(connector, true);
+    }
+
+    /// Records that `connector` delivered (or at least connected).
+    pub fn mark_up(&self, ctx: &Context, connector: &str) {
+        let was = self
+            .since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(connector);
+        if was.is_some() {
+            ctx.connectors
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .set_down(connector, false);
+        }
+    }
+}

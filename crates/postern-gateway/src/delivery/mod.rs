@@ -1,0 +1,158 @@
+//! The delivery loop: takes what the queue says is due, runs each attempt as a task
+//! within the outbound limits, and sleeps until new mail, a control request, the queue's
+//! next due time or the poll interval.
+//!
+//! Every [`Delivery`] the queue hands out goes back through `Queue::report`: attempted
+//! ones with their outcomes, ones still waiting for a slot at shutdown with none (so they
+//! are scheduled again). A delivery cut short by the gateway's grace period is never
+//! reported; the spool still holds it and it is attempted again after a restart
+//! (at-least-once, never lost).
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`limits`] | global and per-destination concurrency |
+//! | [`attempt`] | one delivery: route, fail over, deliver, report, track |
+//! | [`down`] | connectors marked down and their probes |
+//! | [`etrn`] | domains held until they ask with ETRN |
+
+pub mod attempt;
+pub mod down;
+pub mod etrn;
+pub mod limits;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use postern_queue::Delivery;
+use tokio::task::JoinSet;
+
+use crate::context::Context;
+use crate::outbound::pool::{Pool, close_all};
+use down::DownConnectors;
+use etrn::EtrnGate;
+use limits::Limits;
+
+/// What the delivery tasks share besides the context.
+#[derive(Debug)]
+pub struct Shared {
+    /// The gateway's shared state.
+    pub ctx: Arc<Context>,
+    /// Idle outbound connections.
+    pub pool: Pool,
+    /// Held-for-ETRN bookkeeping.
+    pub etrn: EtrnGate,
+    /// Connectors marked down.
+    pub down: DownConnectors,
+}
+
+impl Shared {
+    /// The shared delivery state for `ctx`, sized by its configuration.
+    pub fn new(ctx: Arc<Context>) -> Shared {
+        let c = &ctx.config.connections;
+        Shared {
+            pool: Pool::new(
+                c.max_outbound_connections,
+                c.idle_connection_time,
+                c.messages_per_connection,
+            ),
+            etrn: EtrnGate::new(),
+            down: DownConnectors::new(&ctx.config.retry.queue.retry),
+            ctx,
+        }
+    }
+}
+
+/// Runs the delivery loop until the gateway shuts down, then waits for the deliveries
+/// under way.
+pub async fn run(ctx: Arc<Context>) {
+    let shared = Arc::new(Shared::new(Arc::clone(&ctx)));
+    let c = &ctx.config.connections;
+    let limits = Limits::new(
+        c.max_outbound_connections,
+        c.max_connections_per_destination,
+    );
+    let mut tasks = JoinSet::new();
+    // Deliveries taken from the queue that wait for a slot (per-destination limit).
+    // Bounded: the loop takes no more than the free global slots minus these.
+    let mut waiting: VecDeque<Delivery> = VecDeque::new();
+    let mut shutdown = ctx.shutdown.clone();
+    while !ctx.is_shutting_down() {
+        poll_control(&ctx).await;
+        close_all(shared.pool.expired());
+        while tasks.try_join_next().is_some() {}
+        let room = limits.available().saturating_sub(waiting.len());
+        if room > 0 {
+            waiting.extend(ctx.queue.due(ctx.now(), room));
+        }
+        dispatch(&shared, &limits, &mut waiting, &mut tasks);
+        let wait = sleep_time(&ctx, limits.available() > waiting.len());
+        tokio::select! {
+            () = ctx.wake.notified() => {}
+            () = limits.freed.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            r = shutdown.changed() => if r.is_err() { break },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    give_back(&ctx, waiting).await;
+    while tasks.join_next().await.is_some() {}
+    close_all(shared.pool.drain());
+}
+
+/// Starts every waiting delivery that can get a slot; the others keep their place.
+fn dispatch(
+    shared: &Arc<Shared>,
+    limits: &Arc<Limits>,
+    waiting: &mut VecDeque<Delivery>,
+    tasks: &mut JoinSet<()>,
+) {
+    let mut blocked = VecDeque::new();
+    while let Some(d) = waiting.pop_front() {
+        match limits.try_acquire(&d.destination) {
+            Some(slot) => {
+                let s = Arc::clone(shared);
+                tasks.spawn(async move {
+                    attempt::run(s, d).await;
+                    drop(slot);
+                });
+            }
+            None => blocked.push_back(d),
+        }
+    }
+    *waiting = blocked;
+}
+
+/// How long to sleep: until the queue's next due time, at most the poll interval. With
+/// no free slot the next due time does not matter (a freed slot wakes the loop).
+fn sleep_time(ctx: &Context, room: bool) -> Duration {
+    let poll = ctx.config.retry.poll_interval;
+    let next = ctx.queue.next_wakeup().filter(|_| room);
+    match next {
+        Some(t) => Duration::from_millis(t.0.saturating_sub(ctx.now().0)).min(poll),
+        None => poll,
+    }
+}
+
+/// Applies `postern queue` requests (file I/O: off the runtime).
+async fn poll_control(ctx: &Arc<Context>) {
+    let c = Arc::clone(ctx);
+    let r = tokio::task::spawn_blocking(move || c.queue.poll_control(c.now())).await;
+    if let Ok(Err(e)) = r {
+        eprintln!("postern: queue control requests: {e}");
+    }
+}
+
+/// Reports deliveries that never started with no outcomes, so they are scheduled again.
+async fn give_back(ctx: &Arc<Context>, waiting: VecDeque<Delivery>) {
+    if waiting.is_empty() {
+        return;
+    }
+    let c = Arc::clone(ctx);
+    let _ = tokio::task::spawn_blocking(move || {
+        for d in &waiting {
+            let _ = c.queue.report(d, &[], c.now());
+        }
+    })
+    .await;
+}

@@ -1,0 +1,319 @@
+//! One outbound SMTP connection: postern-smtp's sans-IO [`ClientSession`] driven over a
+//! tokio [`Transport`], with the session's own time-outs and STARTTLS.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use postern_queue::FailureClass;
+use postern_smtp::client::{
+    ClientConfig, ClientEvent, ClientSession, Envelope, RecipientResult, Rejection, SendError,
+    SessionError,
+};
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::transport::Transport;
+
+/// Read buffer size: one socket read at a time, never more.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why a connection could not be made ready for mail.
+#[derive(Debug, Clone)]
+pub enum SetupError {
+    /// Connect, greeting or EHLO failed: the host is unreachable for mail (the reply
+    /// describes it). Counts towards "every host failed" (connector failover).
+    Unreachable(String),
+    /// The domain requires TLS and this host cannot provide it.
+    TlsUnavailable(String),
+    /// The server accepted STARTTLS but the handshake failed; the connection is lost.
+    TlsFailed(String),
+}
+
+/// What became of one message on a connection.
+#[derive(Debug)]
+pub enum Sent {
+    /// The server answered; every recipient has a status. `temp_class` is the failure
+    /// class of temporary refusals that were not per recipient (MAIL, DATA, the body).
+    Answered {
+        /// Each recipient in envelope order.
+        recipients: Vec<RecipientResult>,
+        /// The class for the transaction-wide temporary refusals.
+        temp_class: FailureClass,
+    },
+    /// The session refused to start the message (nothing written).
+    Refused(SendError),
+    /// The connection failed during the message.
+    Broken(SessionError),
+}
+
+/// A live connection with a session on it.
+pub struct Conn {
+    session: ClientSession,
+    transport: Transport,
+    tls: TlsConnector,
+    /// The host name as the next hop named it.
+    pub host: String,
+    /// The address connected to.
+    pub peer: SocketAddr,
+    /// Messages sent over it so far.
+    pub messages: usize,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("host", &self.host)
+            .field("peer", &self.peer)
+            .field("messages", &self.messages)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bounded wait: `Duration::MAX` (closed session) means no timer at all.
+async fn within<F: std::future::Future>(d: Duration, f: F) -> Option<F::Output> {
+    tokio::time::timeout(d, f).await.ok()
+}
+
+impl Conn {
+    /// Connects to `peer` within `connect_timeout` and drives the session to `Ready`
+    /// (greeting, EHLO, STARTTLS as `config.tls` says).
+    pub async fn open(
+        host: &str,
+        peer: SocketAddr,
+        config: ClientConfig,
+        connect_timeout: Duration,
+        tls: TlsConnector,
+    ) -> Result<Conn, SetupError> {
+        let unreachable = |why: String| SetupError::Unreachable(format!("451 4.4.1 {why}"));
+        let stream = match within(connect_timeout, TcpStream::connect(peer)).await {
+            None => return Err(unreachable(format!("connect to {host} [{peer}] timed out"))),
+            Some(Err(e)) => return Err(unreachable(format!("connect to {host} [{peer}]: {e}"))),
+            Some(Ok(s)) => s,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut conn = Conn {
+            session: ClientSession::new(config),
+            transport: Transport::Plain(stream),
+            tls,
+            host: host.to_owned(),
+            peer,
+            messages: 0,
+            buf: vec![0; READ_CHUNK],
+        };
+        conn.until_ready().await?;
+        Ok(conn)
+    }
+
+    /// Runs the setup phase until the session says `Ready`.
+    async fn until_ready(&mut self) -> Result<(), SetupError> {
+        loop {
+            while let Some(ev) = self.session.poll_event() {
+                match ev {
+                    ClientEvent::Ready => return Ok(()),
+                    ClientEvent::StartTls => {
+                        if let Err(e) = self.start_tls().await {
+                            return Err(SetupError::TlsFailed(format!(
+                                "451 4.7.5 TLS handshake with {} failed: {e}",
+                                self.host
+                            )));
+                        }
+                        self.session.tls_established();
+                    }
+                    ClientEvent::Failed(e) => return Err(self.setup_error(&e)),
+                    _ => {}
+                }
+            }
+            if self.session.is_closed() {
+                return Err(SetupError::Unreachable(format!(
+                    "451 4.4.2 {} closed the session",
+                    self.host
+                )));
+            }
+            if let Err(e) = self.pump().await {
+                return Err(SetupError::Unreachable(format!(
+                    "451 4.4.2 {}: {e}",
+                    self.host
+                )));
+            }
+        }
+    }
+
+    fn setup_error(&self, e: &SessionError) -> SetupError {
+        match e {
+            SessionError::TlsNotOffered | SessionError::StartTlsRefused(_) => {
+                SetupError::TlsUnavailable(format!(
+                    "451 4.7.10 TLS required for this domain but {} [{}]: {e}",
+                    self.host, self.peer
+                ))
+            }
+            _ => SetupError::Unreachable(format!(
+                "{} (from {} [{}])",
+                e.reply(),
+                self.host,
+                self.peer
+            )),
+        }
+    }
+
+    /// Writes what the session has to send, within its time-out.
+    async fn flush(&mut self) -> io::Result<()> {
+        let out = self.session.pending_output();
+        if out.is_empty() {
+            return Ok(());
+        }
+        let n = out.len();
+        match within(self.session.timeout(), self.transport.write_all(out)).await {
+            None => return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+            Some(r) => r?,
+        }
+        self.session.consume_output(n);
+        within(self.session.timeout(), self.transport.flush())
+            .await
+            .unwrap_or(Ok(()))
+    }
+
+    /// Flushes, then waits for one read (or the session's time-out) and feeds it in. An
+    /// I/O error ends the session (as EOF) and is returned.
+    async fn pump(&mut self) -> io::Result<()> {
+        let r = self.pump_once().await;
+        if r.is_err() {
+            self.session.on_eof();
+        }
+        r
+    }
+
+    async fn pump_once(&mut self) -> io::Result<()> {
+        self.flush().await?;
+        if self.session.is_closed() {
+            return Ok(());
+        }
+        match within(self.session.timeout(), self.transport.read(&mut self.buf)).await {
+            None => self.session.on_timeout(),
+            Some(Ok(0)) => self.session.on_eof(),
+            Some(Ok(n)) => self.session.receive(&self.buf[..n]),
+            Some(Err(e)) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Runs the TLS handshake on the transport after the server's 220 to STARTTLS.
+    async fn start_tls(&mut self) -> io::Result<()> {
+        self.flush().await?;
+        let Transport::Plain(tcp) = std::mem::replace(&mut self.transport, Transport::Gone) else {
+            return Err(io::Error::other("STARTTLS on a connection already in TLS"));
+        };
+        let name =
+            ServerName::try_from(self.host.trim_matches(|c| c == '[' || c == ']').to_owned())
+                .unwrap_or_else(|_| ServerName::IpAddress(self.peer.ip().into()));
+        let handshake = self.tls.connect(name, tcp);
+        let stream = within(self.session.timeout(), handshake)
+            .await
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        self.transport = Transport::Tls(Box::new(stream));
+        Ok(())
+    }
+
+    /// True when the session can take a message now.
+    pub fn is_ready(&self) -> bool {
+        self.session.is_ready()
+    }
+
+    /// Whether the server offered 8BITMIME.
+    pub fn eight_bit_mime(&self) -> bool {
+        self.session
+            .capabilities()
+            .is_some_and(|c| c.eight_bit_mime)
+    }
+
+    /// The TLS in use, if any (for tracking).
+    pub fn tls_description(&self) -> Option<String> {
+        self.transport.tls_description()
+    }
+
+    /// True when a connection kept idle is still usable: nothing arrived and the server
+    /// did not close it (a `421` while idle, or EOF, makes it unusable).
+    pub async fn is_alive(&mut self) -> bool {
+        if !self.session.is_ready() {
+            return false;
+        }
+        match within(Duration::ZERO, self.transport.read(&mut self.buf)).await {
+            None => true,
+            Some(Ok(0)) | Some(Err(_)) => false,
+            Some(Ok(n)) => {
+                self.session.receive(&self.buf[..n]);
+                self.session.is_ready()
+            }
+        }
+    }
+
+    /// Sends one message and waits for the verdict.
+    pub async fn send(&mut self, envelope: Envelope, body: &[u8]) -> Sent {
+        if let Err(e) = self.session.send(envelope) {
+            return Sent::Refused(e);
+        }
+        self.messages += 1;
+        let mut offset = 0;
+        loop {
+            while let Some(ev) = self.session.poll_event() {
+                match ev {
+                    ClientEvent::SendBody => offset = self.offer_body(body, offset),
+                    ClientEvent::Delivered { recipients, .. } => {
+                        // Refusals among delivered ones can only be RCPT replies.
+                        return Sent::Answered {
+                            recipients,
+                            temp_class: FailureClass::Recipient,
+                        };
+                    }
+                    ClientEvent::NotDelivered { recipients, reason } => {
+                        let temp_class = match reason {
+                            Rejection::Mail(_) => FailureClass::Session,
+                            Rejection::NoRecipients => FailureClass::Recipient,
+                            _ => FailureClass::Data,
+                        };
+                        return Sent::Answered {
+                            recipients,
+                            temp_class,
+                        };
+                    }
+                    ClientEvent::Failed(e) => return Sent::Broken(e),
+                    _ => {}
+                }
+            }
+            if self.session.is_closed() {
+                return Sent::Broken(SessionError::ConnectionClosed);
+            }
+            // An I/O error surfaces as the session's Failed event on the next turn.
+            let _ = self.pump().await;
+        }
+    }
+
+    /// Offers the rest of the body from `offset`; ends it once all was taken.
+    fn offer_body(&mut self, body: &[u8], mut offset: usize) -> usize {
+        while offset < body.len() {
+            match self.session.write_body(&body[offset..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => offset += n,
+            }
+        }
+        if offset >= body.len() {
+            let _ = self.session.finish_body();
+        }
+        offset
+    }
+
+    /// Says QUIT and waits briefly for the answer (bounded by the session's time-out).
+    pub async fn quit(mut self) {
+        self.session.quit();
+        while !self.session.is_closed() {
+            if self.pump().await.is_err() {
+                break;
+            }
+        }
+        let _ = self.flush().await;
+        let _ = self.transport.shutdown().await;
+    }
+}

@@ -1,0 +1,73 @@
+//! Per-domain content conversion before a message goes out, as the IMS did per e-mail
+//! domain: uuencoded attachments for `content_format = "uuencode"`, text in the domain's
+//! `charset`, and 8bit→7bit for a peer without 8BITMIME. postern-message does the work
+//! and never alters signed or encrypted parts.
+
+use std::borrow::Cow;
+
+use postern_message::Message;
+use postern_message::convert::{downgrade_to_7bit, mime_to_uuencode, translate_charset};
+use postern_route::{ContentFormat, DomainSettings};
+use postern_smtp::Body;
+
+/// The message as the domain wants it: uuencoded attachments if so configured, then text
+/// parts re-encoded in the domain's charset. A translation that would replace characters
+/// the charset cannot represent is not applied: the text goes in its own charset
+/// rather than with `?` in it (losing text silently is worse than a foreign charset).
+pub fn for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, [u8]> {
+    let mut out = Cow::Borrowed(body);
+    if settings.content_format == ContentFormat::Uuencode {
+        let c = mime_to_uuencode(&Message::parse(&out));
+        if c.report.changed {
+            out = Cow::Owned(c.message);
+        }
+    }
+    if let Ok(c) = translate_charset(&Message::parse(&out), &settings.charset)
+        && c.report.changed
+        && c.report.unrepresentable == 0
+    {
+        out = Cow::Owned(c.message);
+    }
+    out
+}
+
+/// The body and its `BODY=` parameter for a peer that does (`peer_8bit`) or does not offer
+/// 8BITMIME: 8-bit content goes as `8BITMIME` when offered, else is downgraded to 7 bit.
+pub fn for_peer(body: &[u8], peer_8bit: bool) -> (Cow<'_, [u8]>, Option<Body>) {
+    if body.is_ascii() {
+        return (Cow::Borrowed(body), None);
+    }
+    if peer_8bit {
+        return (Cow::Borrowed(body), Some(Body::EightBitMime));
+    }
+    let c = downgrade_to_7bit(&Message::parse(body));
+    // Parts inside signed content may have to stay 8-bit; say so honestly.
+    let param = (!c.message.is_ascii()).then_some(Body::EightBitMime);
+    (Cow::Owned(c.message), param)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downgrade_makes_seven_bit() {
+        let raw = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nnaïve café\r\n";
+        let (b, p) = for_peer(raw.as_bytes(), false);
+        assert!(b.is_ascii());
+        assert_eq!(p, None);
+        let (b, p) = for_peer(raw.as_bytes(), true);
+        assert_eq!(&*b, raw.as_bytes());
+        assert_eq!(p, Some(Body::EightBitMime));
+    }
+
+    #[test]
+    fn unrepresentable_text_is_left_alone() {
+        let raw = "Content-Type: text/plain; charset=utf-8\r\n\r\n日本\r\n";
+        let s = DomainSettings::default();
+        assert_eq!(&*for_domain(raw.as_bytes(), &s), raw.as_bytes());
+        let raw = "Content-Type: text/plain; charset=utf-8\r\n\r\nnaïve\r\n";
+        let out = for_domain(raw.as_bytes(), &s);
+        assert!(String::from_utf8_lossy(&out).contains("iso-8859-1"));
+    }
+}

@@ -1,0 +1,379 @@
+//! The `smtp` connector: one message to the recipients of one destination, over SMTP.
+//!
+//! The next hop comes from the connector: MX records through the configured resolver, or
+//! its smart hosts. Hosts and their addresses are tried in order, an idle pooled
+//! connection first when one is kept for an address ([`pool`]). Before sending, the
+//! message is converted for the domain ([`content`]): size limit, uuencode, charset, and
+//! 8bit→7bit when the peer lacks 8BITMIME. Each recipient's reply becomes an
+//! [`Outcome`]; accepted ones are tracked as `Sent` with the remote host, address and TLS.
+//!
+//! When no host can be reached (connect, greeting or EHLO fail everywhere) the result is
+//! [`SmtpResult::Unreachable`], so the caller can fail over to the next connector.
+
+pub mod conn;
+pub mod content;
+pub mod pool;
+pub mod transport;
+
+use std::net::{IpAddr, SocketAddr};
+
+use postern_queue::{DeliveryRecipient, FailureClass, Outcome};
+use postern_route::{ConnectorConfig, DomainSettings, NextHopPolicy, SmartHost, TlsPolicy};
+use postern_smtp::client::{self, ClientConfig, RcptStatus, RecipientResult};
+use postern_track::EventKind;
+
+use crate::context::Context;
+use conn::{Conn, Sent, SetupError};
+use pool::{Pool, PoolKey, close_all};
+
+/// One SMTP delivery to make.
+#[derive(Debug)]
+pub struct SmtpJob<'a> {
+    /// The connector used.
+    pub connector: &'a ConnectorConfig,
+    /// The recipient domain (the queue's destination).
+    pub destination: &'a str,
+    /// The domain's settings.
+    pub settings: &'a DomainSettings,
+    /// The envelope sender.
+    pub sender: &'a str,
+    /// The recipients to send to.
+    pub recipients: &'a [DeliveryRecipient],
+    /// The message as spooled.
+    pub body: &'a [u8],
+    /// Queue id and Message-ID, for tracking.
+    pub ids: (&'a str, &'a str),
+}
+
+/// What an SMTP delivery came to.
+#[derive(Debug)]
+pub enum SmtpResult {
+    /// Every recipient has an outcome.
+    Done(Vec<(usize, Outcome)>),
+    /// No host of the connector could be reached; the reply says why. Try the next
+    /// connector, or defer.
+    Unreachable(String),
+}
+
+/// A host to try: its name and one address.
+type Hop = (String, SocketAddr);
+
+/// Delivers one message over SMTP.
+pub async fn deliver(ctx: &Context, pool: &Pool, job: &SmtpJob<'_>) -> SmtpResult {
+    if let Some(max) = job.settings.max_message_size
+        && job.body.len() as u64 > max
+    {
+        let reply = format!(
+            "552 5.3.4 message of {} bytes exceeds the limit of {max} bytes for {}",
+            job.body.len(),
+            job.destination
+        );
+        return SmtpResult::Done(all(job.recipients, |_| Outcome::Failed(reply.clone())));
+    }
+    let hops = match next_hops(ctx, job).await {
+        Ok(h) => h,
+        Err(HopError::Permanent(reply)) => {
+            return SmtpResult::Done(all(job.recipients, |_| Outcome::Failed(reply.clone())));
+        }
+        Err(HopError::Temporary(reply)) => return SmtpResult::Unreachable(reply),
+    };
+    let body = content::for_domain(job.body, job.settings);
+    let tls = tls_name(job.settings.tls);
+    for (host, peer) in &hops {
+        let key = PoolKey { peer: *peer, tls };
+        if let Some(outcomes) = try_pooled(ctx, pool, &key, host, job, &body).await {
+            return SmtpResult::Done(outcomes);
+        }
+    }
+    let mut last = format!("451 4.4.1 no mail host of {} answered", job.destination);
+    let mut tls_refused = None;
+    for (host, peer) in hops {
+        let mut policy = job.settings.tls;
+        loop {
+            match open(ctx, &host, peer, policy).await {
+                Ok(mut conn) => {
+                    let outcomes = send_on(ctx, &mut conn, job, &body).await;
+                    release(pool, PoolKey { peer, tls }, conn);
+                    return SmtpResult::Done(outcomes);
+                }
+                // Opportunistic TLS that fails in the handshake: as in the clear without
+                // STARTTLS, which the domain allows. Once, on a fresh connection.
+                Err(SetupError::TlsFailed(_)) if policy == TlsPolicy::Opportunistic => {
+                    policy = TlsPolicy::Off;
+                    continue;
+                }
+                Err(SetupError::Unreachable(r)) => last = r,
+                Err(SetupError::TlsUnavailable(r) | SetupError::TlsFailed(r)) => {
+                    tls_refused = Some(r);
+                }
+            }
+            break;
+        }
+    }
+    match tls_refused {
+        // The hosts answer but cannot do TLS: another connector would not help, and
+        // sending in clear is not allowed. Defer.
+        Some(reply) => SmtpResult::Done(all(job.recipients, |_| Outcome::Deferred {
+            class: FailureClass::Session,
+            reply: reply.clone(),
+        })),
+        None => SmtpResult::Unreachable(last),
+    }
+}
+
+/// Sends on a pooled connection for `key`, if one is idle and alive. `None` when there
+/// was none, or it broke before an answer (the caller then opens a fresh one).
+async fn try_pooled(
+    ctx: &Context,
+    pool: &Pool,
+    key: &PoolKey,
+    host: &str,
+    job: &SmtpJob<'_>,
+    body: &[u8],
+) -> Option<Vec<(usize, Outcome)>> {
+    loop {
+        let (conn, stale) = pool.take(key);
+        close_all(stale);
+        let mut conn = conn?;
+        if conn.host != host || !conn.is_alive().await {
+            close_all(vec![conn]);
+            continue;
+        }
+        let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
+        let sent = conn.send(envelope(job, &payload, param), &payload).await;
+        if matches!(sent, Sent::Broken(_)) {
+            // A kept connection the server dropped meanwhile: not this message's fault.
+            continue;
+        }
+        let outcomes = outcomes_of(ctx, &conn, job, sent);
+        release(pool, key.clone(), conn);
+        return Some(outcomes);
+    }
+}
+
+/// Sends the message on a fresh connection.
+async fn send_on(
+    ctx: &Context,
+    conn: &mut Conn,
+    job: &SmtpJob<'_>,
+    body: &[u8],
+) -> Vec<(usize, Outcome)> {
+    let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
+    let sent = conn.send(envelope(job, &payload, param), &payload).await;
+    outcomes_of(ctx, conn, job, sent)
+}
+
+/// Opens a connection to one address under a TLS policy.
+async fn open(
+    ctx: &Context,
+    host: &str,
+    peer: SocketAddr,
+    policy: TlsPolicy,
+) -> Result<Conn, SetupError> {
+    let config = client_config(ctx, policy);
+    let timeout = ctx.config.timeouts.connect;
+    Conn::open(host, peer, config, timeout, ctx.tls_connector.clone()).await
+}
+
+/// Keeps the connection for reuse, or closes it.
+fn release(pool: &Pool, key: PoolKey, conn: Conn) {
+    if let Some(c) = pool.put(key, conn) {
+        close_all(vec![c]);
+    }
+}
+
+fn envelope(job: &SmtpJob<'_>, body: &[u8], param: Option<postern_smtp::Body>) -> client::Envelope {
+    let mut env = client::Envelope::new(
+        job.sender.to_owned(),
+        job.recipients.iter().map(|r| r.address.clone()),
+    );
+    env.size = Some(body.len() as u64);
+    env.body = param;
+    env
+}
+
+/// Turns the session's verdict into per-recipient outcomes, tracking accepted ones.
+fn outcomes_of(ctx: &Context, conn: &Conn, job: &SmtpJob<'_>, sent: Sent) -> Vec<(usize, Outcome)> {
+    match sent {
+        Sent::Answered {
+            recipients,
+            temp_class,
+        } => job
+            .recipients
+            .iter()
+            .zip(recipients)
+            .map(|(r, result)| {
+                (
+                    r.index,
+                    recipient_outcome(ctx, conn, job, result, temp_class),
+                )
+            })
+            .collect(),
+        Sent::Refused(e) => {
+            let reply = e.reply();
+            let text = reply.to_string();
+            all(job.recipients, |_| {
+                if reply.is_transient() {
+                    Outcome::Deferred {
+                        class: FailureClass::Session,
+                        reply: text.clone(),
+                    }
+                } else {
+                    Outcome::Failed(text.clone())
+                }
+            })
+        }
+        Sent::Broken(e) => {
+            let reply = format!("{} (from {} [{}])", e.reply(), conn.host, conn.peer);
+            all(job.recipients, |_| Outcome::Deferred {
+                class: FailureClass::Connection,
+                reply: reply.clone(),
+            })
+        }
+    }
+}
+
+fn recipient_outcome(
+    ctx: &Context,
+    conn: &Conn,
+    job: &SmtpJob<'_>,
+    result: RecipientResult,
+    temp_class: FailureClass,
+) -> Outcome {
+    let with_host = |reply: &postern_smtp::Reply| format!("{reply} (from {})", conn.host);
+    match result.status {
+        RcptStatus::Accepted(reply) => {
+            let text = reply.to_string();
+            ctx.track(EventKind::Sent, |e| {
+                e.queue_id(job.ids.0)
+                    .message_id(job.ids.1)
+                    .sender(job.sender)
+                    .recipient(result.address.as_str())
+                    .connector(job.connector.name.as_str())
+                    .remote_host(conn.host.as_str())
+                    .remote_ip(conn.peer.ip())
+                    .reply(text.as_str())
+                    .tls(conn.tls_description().unwrap_or_else(|| "none".to_owned()))
+            });
+            Outcome::Delivered(text)
+        }
+        RcptStatus::Temporary(reply) => Outcome::Deferred {
+            class: temp_class,
+            reply: with_host(&reply),
+        },
+        RcptStatus::Permanent(reply) => Outcome::Failed(with_host(&reply)),
+    }
+}
+
+/// The same outcome for every recipient.
+pub fn all(
+    recipients: &[DeliveryRecipient],
+    mut f: impl FnMut(&DeliveryRecipient) -> Outcome,
+) -> Vec<(usize, Outcome)> {
+    recipients.iter().map(|r| (r.index, f(r))).collect()
+}
+
+fn tls_name(p: TlsPolicy) -> &'static str {
+    match p {
+        TlsPolicy::Off => "off",
+        TlsPolicy::Required => "required",
+        _ => "opportunistic",
+    }
+}
+
+/// The client settings: our host name, the domain's TLS policy, the `[timeouts]`.
+fn client_config(ctx: &Context, tls: TlsPolicy) -> ClientConfig {
+    let t = &ctx.config.timeouts;
+    let mut c = ClientConfig::new(ctx.config.server.hostname.clone());
+    c.tls = match tls {
+        TlsPolicy::Off => client::TlsPolicy::Disabled,
+        TlsPolicy::Required => client::TlsPolicy::Required,
+        _ => client::TlsPolicy::Opportunistic,
+    };
+    c.timeouts.greeting = t.greeting;
+    c.timeouts.command = t.command;
+    c.timeouts.mail = t.command;
+    c.timeouts.rcpt = t.command;
+    c.timeouts.data_init = t.command;
+    c.timeouts.data_block = t.data_block;
+    c.timeouts.data_end = t.data_termination;
+    c.timeouts.idle = ctx.config.connections.idle_connection_time;
+    c
+}
+
+/// Why no host list could be had.
+enum HopError {
+    /// Retrying cannot help (NXDOMAIN, null MX, bad domain).
+    Permanent(String),
+    /// Maybe later (DNS down, no resolver configured).
+    Temporary(String),
+}
+
+/// The hosts and addresses to try, in order.
+async fn next_hops(ctx: &Context, job: &SmtpJob<'_>) -> Result<Vec<Hop>, HopError> {
+    let port = ctx.config.routing.dns.options.port;
+    let resolved = match &job.connector.next_hop {
+        NextHopPolicy::SmartHosts(hosts) => {
+            if let Some(direct) = literal_hosts(hosts, port) {
+                return Ok(direct);
+            }
+            let Some(r) = &ctx.resolver else {
+                return Err(no_resolver(job));
+            };
+            r.resolve_smart_hosts(hosts).await
+        }
+        _ => {
+            let Some(r) = &ctx.resolver else {
+                return Err(no_resolver(job));
+            };
+            r.resolve(job.destination).await
+        }
+    };
+    match resolved {
+        Ok(nh) => Ok(nh
+            .hosts
+            .iter()
+            .flat_map(|h| {
+                h.addresses
+                    .iter()
+                    .map(|a| (h.name.clone(), SocketAddr::new(*a, h.port)))
+            })
+            .collect()),
+        Err(e) => {
+            let reply = format!(
+                "{} {} next hop for {}: {e}",
+                e.reply_code(),
+                e.enhanced_code(),
+                job.destination
+            );
+            Err(if e.is_permanent() {
+                HopError::Permanent(reply)
+            } else {
+                HopError::Temporary(reply)
+            })
+        }
+    }
+}
+
+fn no_resolver(job: &SmtpJob<'_>) -> HopError {
+    HopError::Temporary(format!(
+        "451 4.4.3 connector {}: no DNS name servers configured ([dns] name_servers), cannot find the mail hosts for {}",
+        job.connector.name, job.destination
+    ))
+}
+
+/// Smart hosts written as IP literals need no DNS: `None` if any is a name.
+fn literal_hosts(hosts: &[SmartHost], default_port: u16) -> Option<Vec<Hop>> {
+    hosts
+        .iter()
+        .map(|h| {
+            let inner = h.host.trim_start_matches('[').trim_end_matches(']');
+            let inner = inner.strip_prefix("IPv6:").unwrap_or(inner);
+            let ip: IpAddr = inner.parse().ok()?;
+            Some((
+                h.host.clone(),
+                SocketAddr::new(ip, h.port.unwrap_or(default_port)),
+            ))
+        })
+        .collect()
+}

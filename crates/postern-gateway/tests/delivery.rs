@@ -1,0 +1,809 @@
+//! The delivery side end to end: a gateway's delivery loop against in-test SMTP sinks
+//! (postern-smtp's server session on 127.0.0.1), an in-process DNS server for MX
+//! records, and Maildir folders in temp dirs. Messages are enqueued directly; outcomes are
+//! read from the sinks, the queue, the Maildir and the tracking log.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_server::ServerFuture;
+use hickory_server::authority::{Catalog, ZoneType};
+use hickory_server::proto::rr::rdata::{A, MX, SOA};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record};
+use hickory_server::store::in_memory::InMemoryAuthority;
+use postern_gateway::{Config, Context, Gateway};
+use postern_message::Message;
+use postern_queue::{Envelope, QueueId, RecipientState, Target};
+use postern_smtp::server::{Event, ServerConfig, ServerSession};
+use postern_smtp::{EnhancedCode, ForwardPath, Reply, ReversePath};
+use postern_track::{EventKind, Filter, Reader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+
+// ---- gateway harness ----------------------------------------------------------------
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "postern-delivery-{name}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A running gateway (or, while `tls::client_connector` is not written yet, its delivery
+/// loop on a context built the same way).
+struct Harness {
+    ctx: Arc<Context>,
+    dir: PathBuf,
+    stop: Option<watch::Sender<bool>>,
+    delivery_loop: Option<tokio::task::JoinHandle<()>>,
+    gateway: Option<Gateway>,
+}
+
+/// A client TLS connector for tests that never reach STARTTLS.
+fn test_tls_connector() -> tokio_rustls::TlsConnector {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+}
+
+async fn start(name: &str, body: &str) -> Harness {
+    start_with(name, "", body).await
+}
+
+/// `connections` holds extra `[connections]` keys.
+async fn start_with(name: &str, connections: &str, body: &str) -> Harness {
+    let dir = temp_dir(name);
+    let text = format!(
+        "[server]\nhostname = \"gw.test\"\ndata_dir = \"{}\"\n\
+         [connections]\nlisten = [\"127.0.0.1:0\"]\n{connections}\n\
+         [timeouts]\nconnect_secs = 2\ngreeting_secs = 5\ncommand_secs = 5\n\
+         [retry]\nintervals = [\"1s\"]\n{body}",
+        dir.display()
+    );
+    let mut config = Config::from_toml_str(&text).unwrap();
+    // The destination backoff has no config key; keep it as short as the retry interval.
+    config.retry.queue.backoff.initial = Duration::from_millis(500);
+    config.retry.queue.backoff.max = Duration::from_secs(1);
+    let tls_ready = std::panic::catch_unwind(postern_gateway::tls::client_connector).is_ok();
+    if tls_ready {
+        let gw = Gateway::start(config).await.unwrap();
+        return Harness {
+            ctx: gw.context().clone(),
+            dir,
+            stop: None,
+            delivery_loop: None,
+            gateway: Some(gw),
+        };
+    }
+    let ctx = manual_context(config);
+    let task = tokio::spawn(postern_gateway::delivery::run(Arc::clone(&ctx.0)));
+    Harness {
+        ctx: ctx.0,
+        dir,
+        stop: Some(ctx.1),
+        delivery_loop: Some(task),
+        gateway: None,
+    }
+}
+
+/// What `Gateway::start` builds, without listeners and with a test TLS connector.
+fn manual_context(config: Config) -> (Arc<Context>, watch::Sender<bool>) {
+    std::fs::create_dir_all(&config.maildir.root).unwrap();
+    std::fs::create_dir_all(&config.tracking.dir).unwrap();
+    let now = postern_gateway::context::now();
+    let (queue, _) =
+        postern_queue::Queue::open(config.spool_dir(), config.retry.queue.clone(), now).unwrap();
+    let tracker =
+        postern_track::Writer::open(postern_track::WriterConfig::new(&config.tracking.dir))
+            .unwrap();
+    let (stop, shutdown) = watch::channel(false);
+    let ctx = Arc::new(Context {
+        resolver: config.routing.next_hop_resolver(),
+        queue,
+        tracker: Some(tracker),
+        connectors: Mutex::new(postern_route::ConnectorStatus::new()),
+        wake: tokio::sync::Notify::new(),
+        shutdown,
+        tls_acceptor: None,
+        tls_connector: test_tls_connector(),
+        config,
+    });
+    (ctx, stop)
+}
+
+impl Harness {
+    fn enqueue(&self, from: &str, to: &[&str], body: &str) -> QueueId {
+        let now = self.ctx.now();
+        let env = Envelope::new(from, to.iter().copied(), now);
+        let id = self.ctx.queue.enqueue(&env, body.as_bytes(), now).unwrap();
+        self.ctx.wake.notify_one();
+        id
+    }
+
+    /// Waits until the message has left the queue (every recipient final).
+    async fn wait_done(&self, id: QueueId) {
+        wait_for(Duration::from_secs(15), || {
+            self.ctx.queue.message(id).is_none()
+        })
+        .await;
+    }
+
+    /// The tracking events of a queue id.
+    fn events(&self, id: QueueId) -> Vec<postern_track::Event> {
+        if let Some(t) = &self.ctx.tracker {
+            t.flush().unwrap();
+        }
+        Reader::new(self.dir.join("tracking"))
+            .search(&Filter::new().queue_id(id.to_string()))
+            .unwrap()
+            .events
+    }
+
+    fn has_event(
+        &self,
+        id: QueueId,
+        kind: EventKind,
+        pred: impl Fn(&postern_track::Event) -> bool,
+    ) -> bool {
+        self.events(id).iter().any(|e| e.kind == kind && pred(e))
+    }
+
+    async fn stop(self) {
+        if let Some(gw) = self.gateway {
+            gw.shutdown(Duration::from_secs(5)).await;
+        }
+        if let (Some(stop), Some(task)) = (self.stop, self.delivery_loop) {
+            let _ = stop.send(true);
+            self.ctx.wake.notify_waiters();
+            let done = tokio::time::timeout(Duration::from_secs(10), task).await;
+            assert!(done.is_ok(), "the delivery loop did not stop");
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn text(t: &Option<postern_track::Text>) -> String {
+    t.as_ref()
+        .map(|t| t.to_str_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+// ---- SMTP sink ----------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Received {
+    from: String,
+    to: Vec<String>,
+    body: Vec<u8>,
+}
+
+/// Decides the reply code to a RCPT: (address, how many times it was offered before).
+type Rule = Arc<dyn Fn(&str, usize) -> u16 + Send + Sync>;
+
+#[derive(Default)]
+struct SinkState {
+    connections: usize,
+    messages: Vec<Received>,
+    rcpt_counts: HashMap<String, usize>,
+}
+
+#[derive(Clone)]
+struct Sink {
+    addr: SocketAddr,
+    state: Arc<Mutex<SinkState>>,
+}
+
+impl Sink {
+    fn messages(&self) -> Vec<Received> {
+        self.state.lock().unwrap().messages.clone()
+    }
+    fn connections(&self) -> usize {
+        self.state.lock().unwrap().connections
+    }
+}
+
+fn reply_for(code: u16) -> Reply {
+    let (c, text) = match code {
+        450..=499 => ((4, 2, 0), "mailbox busy, try later"),
+        500..=599 => ((5, 1, 1), "no such user"),
+        _ => ((2, 1, 5), "Ok"),
+    };
+    Reply::new(code, Some(EnhancedCode::new(c.0, c.1, c.2)), text)
+}
+
+/// A sink that accepts everything unless `rule` says otherwise; `eight_bit` false hides
+/// 8BITMIME from its EHLO reply.
+async fn sink(rule: Rule, eight_bit: bool) -> Sink {
+    sink_with(rule, eight_bit, false).await
+}
+
+/// As [`sink`]; with `broken_tls` it offers STARTTLS and hangs up in the handshake.
+async fn sink_with(rule: Rule, eight_bit: bool, broken_tls: bool) -> Sink {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(Mutex::new(SinkState::default()));
+    let st = Arc::clone(&state);
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            st.lock().unwrap().connections += 1;
+            let flags = (eight_bit, broken_tls);
+            tokio::spawn(serve(sock, Arc::clone(&st), Arc::clone(&rule), flags));
+        }
+    });
+    Sink { addr, state }
+}
+
+fn accept_all() -> Rule {
+    Arc::new(|_, _| 250)
+}
+
+async fn serve(
+    mut sock: tokio::net::TcpStream,
+    st: Arc<Mutex<SinkState>>,
+    rule: Rule,
+    (eight_bit, broken_tls): (bool, bool),
+) {
+    let mut config = ServerConfig::new("sink.test");
+    config.starttls = broken_tls;
+    let mut session = ServerSession::new(config);
+    let mut hang_up = false;
+    session.greet();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut cur = Received {
+        from: String::new(),
+        to: Vec::new(),
+        body: Vec::new(),
+    };
+    loop {
+        let out = session.pending_output().to_vec();
+        if !out.is_empty() {
+            let n = out.len();
+            let mut out = String::from_utf8_lossy(&out).into_owned();
+            if !eight_bit {
+                out = out
+                    .replace("250-8BITMIME\r\n", "")
+                    .replace("250 8BITMIME\r\n", "250 OK\r\n");
+            }
+            if sock.write_all(out.as_bytes()).await.is_err() {
+                return;
+            }
+            session.consume_output(n);
+        }
+        if session.is_closed() || hang_up {
+            return;
+        }
+        let n = match sock.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        session.receive(&buf[..n]);
+        while let Some(ev) = session.poll_event() {
+            let mut decision = None;
+            match ev {
+                Event::Mail { from, .. } => {
+                    cur = Received {
+                        from: match from {
+                            ReversePath::Null => String::new(),
+                            ReversePath::Mailbox(m) => m.to_string(),
+                        },
+                        to: Vec::new(),
+                        body: Vec::new(),
+                    };
+                }
+                Event::Rcpt { to, .. } => {
+                    let addr = match to {
+                        ForwardPath::Postmaster => "postmaster".to_owned(),
+                        ForwardPath::Mailbox(m) => m.to_string(),
+                    };
+                    let mut s = st.lock().unwrap();
+                    let seen = s.rcpt_counts.entry(addr.clone()).or_insert(0);
+                    let code = rule(&addr, *seen);
+                    *seen += 1;
+                    if code < 300 {
+                        cur.to.push(addr);
+                    } else {
+                        decision = Some(reply_for(code));
+                    }
+                }
+                Event::DataChunk(b) => cur.body.extend_from_slice(b),
+                Event::StartTls => hang_up = true,
+                Event::MessageEnd { .. } => st.lock().unwrap().messages.push(cur.clone()),
+                _ => {}
+            }
+            if session.pending_decision().is_some() {
+                let _ = match decision {
+                    Some(r) => session.reply(r),
+                    None => session.accept(),
+                };
+            }
+        }
+    }
+}
+
+// ---- DNS ------------------------------------------------------------------------------
+
+fn n(s: &str) -> Name {
+    Name::from_str(s).unwrap()
+}
+
+/// A name server on 127.0.0.1 for the zone `test.`: `mx.test` has an MX `sink.test`,
+/// which is 127.0.0.1.
+async fn dns() -> (SocketAddr, ServerFuture<Catalog>) {
+    let origin = n("test.");
+    let mut auth = InMemoryAuthority::empty(origin.clone(), ZoneType::Primary, false);
+    let soa = SOA::new(n("ns.test."), n("hostmaster.test."), 1, 60, 60, 600, 60);
+    for r in [
+        Record::from_rdata(n("test."), 300, RData::SOA(soa)),
+        Record::from_rdata(n("mx.test."), 300, RData::MX(MX::new(10, n("sink.test.")))),
+        Record::from_rdata(n("sink.test."), 300, RData::A(A::from(Ipv4Addr::LOCALHOST))),
+    ] {
+        auth.upsert_mut(r, 1);
+    }
+    let mut catalog = Catalog::new();
+    catalog.upsert(LowerName::new(&origin), vec![Arc::new(auth)]);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let mut server = ServerFuture::new(catalog);
+    server.register_socket(socket);
+    (addr, server)
+}
+
+fn smart_host_connector(name: &str, pattern: &str, addr: SocketAddr, cost: u32) -> String {
+    format!(
+        "[[connector]]\nname = \"{name}\"\nkind = \"smtp\"\nsmart_hosts = [\"[{}]:{}\"]\n\
+         [[connector.address_space]]\npattern = \"{pattern}\"\ncost = {cost}\n",
+        addr.ip(),
+        addr.port()
+    )
+}
+
+const PLAIN: &str = "From: a@src.test\r\nTo: b@example.test\r\nSubject: hi\r\nMessage-ID: <m1@src.test>\r\n\r\nHello.\r\n";
+
+// ---- scenarios ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn local_delivery_into_maildir() {
+    let h = start(
+        "maildir",
+        "[[connector]]\nname = \"local\"\nkind = \"maildir\"\n[[connector.address_space]]\npattern = \"local.test\"\n",
+    )
+    .await;
+    let id = h.enqueue(
+        "a@src.test",
+        &["Jo.Smith@local.test", ".hidden@local.test"],
+        PLAIN,
+    );
+    h.wait_done(id).await;
+    let root = h.ctx.config.maildir.root.clone();
+    let files = |p: &Path| std::fs::read_dir(p).map(|d| d.count()).unwrap_or(0);
+    let jo = root.join("local.test").join("jo.smith");
+    assert_eq!(files(&jo.join("new")), 1);
+    assert_eq!(files(&jo.join("tmp")), 0);
+    assert!(jo.join("cur").is_dir());
+    let file = std::fs::read_dir(jo.join("new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let content = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        content.starts_with(
+            "Return-Path: <a@src.test>\r\nDelivered-To: Jo.Smith@local.test\r\nFrom: a@src.test"
+        ),
+        "{content}"
+    );
+    // A leading dot is encoded: no hidden (or `..`) directory is ever made.
+    assert_eq!(
+        files(&root.join("local.test").join("%2Ehidden").join("new")),
+        1
+    );
+    assert!(h.has_event(id, EventKind::Delivered, |e| text(&e.connector) == "local"));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn relay_via_mx() {
+    let s = sink(accept_all(), true).await;
+    let (dns_addr, _dns) = dns().await;
+    let h = start(
+        "mx",
+        &format!(
+            "[[connector]]\nname = \"internet\"\nkind = \"smtp\"\n[[connector.address_space]]\npattern = \"*\"\n\
+             [dns]\nname_servers = [\"{dns_addr}\"]\nport = {}\n",
+            s.addr.port()
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@mx.test", "c@mx.test"], PLAIN);
+    h.wait_done(id).await;
+    let m = s.messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].from, "a@src.test");
+    assert_eq!(m[0].to, ["b@mx.test", "c@mx.test"]);
+    assert!(String::from_utf8_lossy(&m[0].body).contains("Hello."));
+    // Tracking covers the outbound hop (seed 000): routed, then sent with the remote host.
+    assert!(h.has_event(id, EventKind::Routed, |e| text(&e.connector) == "internet"));
+    assert!(h.has_event(id, EventKind::Sent, |e| {
+        text(&e.remote_host) == "sink.test"
+            && e.remote_ip == Some(Ipv4Addr::LOCALHOST.into())
+            && text(&e.reply).starts_with("250")
+            && text(&e.message_id).contains("m1@src.test")
+    }));
+    // The trace by Message-ID shows the hops in order.
+    let trace = Reader::new(h.dir.join("tracking"))
+        .trace("m1@src.test")
+        .unwrap();
+    let kinds: Vec<EventKind> = trace.events.iter().map(|e| e.kind).collect();
+    let routed = kinds.iter().position(|k| *k == EventKind::Routed).unwrap();
+    let sent = kinds.iter().position(|k| *k == EventKind::Sent).unwrap();
+    assert!(routed < sent, "{kinds:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn smart_host_and_connection_reuse() {
+    let s = sink(accept_all(), true).await;
+    let h = start_with(
+        "smarthost",
+        "max_connections_per_destination = 1",
+        &smart_host_connector("relay", "*", s.addr, 1),
+    )
+    .await;
+    let a = h.enqueue("a@src.test", &["x@example.test"], PLAIN);
+    let b = h.enqueue("a@src.test", &["y@example.test"], PLAIN);
+    h.wait_done(a).await;
+    h.wait_done(b).await;
+    assert_eq!(s.messages().len(), 2);
+    assert_eq!(
+        s.connections(),
+        1,
+        "the second message reused the first connection"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn temporary_failure_then_success() {
+    // The first RCPT of each address gets 450, the next 250.
+    let s = sink(Arc::new(|_, seen| if seen == 0 { 450 } else { 250 }), true).await;
+    let h = start("retry", &smart_host_connector("relay", "*", s.addr, 1)).await;
+    let id = h.enqueue("a@src.test", &["x@example.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        h.ctx.queue.message(id).is_some_and(|m| {
+            matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.starts_with("450"))
+        })
+    })
+    .await;
+    assert!(h.has_event(id, EventKind::Deferred, |e| {
+        text(&e.reply).starts_with("450") && e.next_retry.is_some()
+    }));
+    h.wait_done(id).await;
+    assert_eq!(s.messages().len(), 1);
+    assert!(h.has_event(id, EventKind::Sent, |_| true));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn connector_down_reroutes_to_next_candidate() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let s = sink(accept_all(), true).await;
+    let h = start(
+        "failover",
+        &format!(
+            "{}{}",
+            smart_host_connector("primary", "*", closed, 1),
+            smart_host_connector("backup", "*", s.addr, 50)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@example.test"], PLAIN);
+    h.wait_done(id).await;
+    assert_eq!(s.messages().len(), 1);
+    let events = h.events(id);
+    let rerouted = events
+        .iter()
+        .find(|e| e.kind == EventKind::Rerouted)
+        .expect("rerouted");
+    let why = text(&rerouted.reason);
+    assert!(why.contains("primary") && why.contains("backup"), "{why}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::Sent && text(&e.connector) == "backup")
+    );
+    // The dead connector is now marked down: the next message goes straight to backup.
+    let id2 = h.enqueue("a@src.test", &["y@example.test"], PLAIN);
+    h.wait_done(id2).await;
+    assert_eq!(s.messages().len(), 2);
+    h.stop().await;
+}
+
+const ATTACHMENT: &str = "From: a@src.test\r\nTo: b@example.test\r\nSubject: file\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\
+See attached.\r\n--XX\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n\
+Content-Disposition: attachment; filename=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+AAECAwQFBgcICQ==\r\n--XX--\r\n";
+
+#[tokio::test]
+async fn uuencode_domain_gets_uuencoded_attachments() {
+    let s = sink(accept_all(), true).await;
+    let h = start(
+        "uuencode",
+        &format!(
+            "{}[[domain]]\npattern = \"old.test\"\ncontent_format = \"uuencode\"\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@old.test"], ATTACHMENT);
+    h.wait_done(id).await;
+    let body = String::from_utf8_lossy(&s.messages()[0].body).into_owned();
+    assert!(body.contains("begin 644 data.bin"), "{body}");
+    assert!(!body.contains("multipart/mixed"), "{body}");
+    h.stop().await;
+}
+
+const UTF8_TEXT: &str = "From: a@src.test\r\nTo: b@example.test\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nCafé crème\r\n";
+
+#[tokio::test]
+async fn charset_translated_for_domain() {
+    let s = sink(accept_all(), true).await;
+    let h = start(
+        "charset",
+        &format!(
+            "{}[[domain]]\npattern = \"latin.test\"\ncharset = \"iso-8859-15\"\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@latin.test"], UTF8_TEXT);
+    h.wait_done(id).await;
+    let body = s.messages()[0].body.clone();
+    let msg = Message::parse(&body);
+    assert_eq!(
+        msg.root().content_type().param("charset"),
+        Some("iso-8859-15")
+    );
+    assert_eq!(msg.root().text().as_deref(), Some("Café crème\r\n"));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn eight_bit_downgraded_for_peer_without_8bitmime() {
+    let s = sink(accept_all(), false).await;
+    let h = start(
+        "7bit",
+        &format!(
+            "{}[[domain]]\npattern = \"*\"\ncharset = \"utf-8\"\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@example.test"], UTF8_TEXT);
+    h.wait_done(id).await;
+    let body = s.messages()[0].body.clone();
+    assert!(body.is_ascii(), "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        Message::parse(&body).root().text().as_deref(),
+        Some("Café crème\r\n")
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn domain_size_limit_fails_552() {
+    let s = sink(accept_all(), true).await;
+    let h = start(
+        "size",
+        &format!(
+            "{}[[domain]]\npattern = \"small.test\"\nmax_message_size = 50\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@small.test"], PLAIN);
+    h.wait_done(id).await;
+    assert!(s.messages().is_empty());
+    assert!(h.has_event(id, EventKind::Failed, |e| {
+        text(&e.reply).starts_with("552 5.3.4") && text(&e.dsn_status) == "5.3.4"
+    }));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn permanent_refusal_fails_and_leaves_queue() {
+    let s = sink(
+        Arc::new(|a, _| if a.starts_with("bad@") { 550 } else { 250 }),
+        true,
+    )
+    .await;
+    let h = start("5xx", &smart_host_connector("relay", "*", s.addr, 1)).await;
+    let id = h.enqueue(
+        "a@src.test",
+        &["bad@example.test", "good@example.test"],
+        PLAIN,
+    );
+    h.wait_done(id).await;
+    assert!(h.ctx.queue.message(id).is_none());
+    let m = s.messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].to, ["good@example.test"]);
+    assert!(h.has_event(id, EventKind::Failed, |e| {
+        text(&e.reply).starts_with("550")
+            && e.recipients
+                .iter()
+                .any(|r| r.to_str_lossy() == "bad@example.test")
+    }));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn hold_for_etrn_waits_until_etrn() {
+    let s = sink(accept_all(), true).await;
+    let h = start(
+        "etrn",
+        &format!(
+            "{}[[domain]]\npattern = \"dialup.test\"\ndequeue = \"hold-for-etrn\"\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@dialup.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        h.ctx.queue.message(id).is_some_and(|m| {
+            matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.contains("ETRN"))
+        })
+    })
+    .await;
+    // Past the retry interval it is still held.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(s.messages().is_empty());
+    assert!(h.ctx.queue.message(id).is_some());
+    // What the inbound side does on ETRN dialup.test.
+    h.ctx
+        .queue
+        .retry(&Target::Destination("dialup.test".into()), h.ctx.now())
+        .unwrap();
+    h.ctx.wake.notify_one();
+    h.wait_done(id).await;
+    assert_eq!(s.messages().len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn no_resolver_defers_with_clear_reply() {
+    let h = start(
+        "noresolver",
+        "[[connector]]\nname = \"internet\"\nkind = \"smtp\"\n[[connector.address_space]]\npattern = \"*\"\n",
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@example.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        h.ctx.queue.message(id).is_some_and(|m| {
+            matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.contains("name_servers"))
+        })
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn tls_required_but_not_offered_defers() {
+    let s = sink(accept_all(), true).await;
+    let h = start(
+        "tlsrequired",
+        &format!(
+            "{}[[domain]]\npattern = \"secure.test\"\ntls = \"required\"\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@secure.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        h.ctx.queue.message(id).is_some_and(|m| {
+            matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.starts_with("451 4.7.10"))
+        })
+    })
+    .await;
+    assert!(s.messages().is_empty(), "nothing sent in clear");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn expiry_is_tracked() {
+    let s = sink(Arc::new(|_, _| 450), true).await;
+    let h = start(
+        "expiry",
+        &format!(
+            "normal_timeout = \"1500ms\"\n{}",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@example.test"], PLAIN);
+    h.wait_done(id).await;
+    assert!(h.has_event(id, EventKind::Expired, |e| {
+        text(&e.reply).starts_with("450")
+    }));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_loses_nothing() {
+    let s = sink(accept_all(), true).await;
+    let h = start("shutdown", &smart_host_connector("relay", "*", s.addr, 1)).await;
+    let ids: Vec<QueueId> = (0..5)
+        .map(|i| {
+            h.enqueue(
+                "a@src.test",
+                &[format!("r{i}@example.test").as_str()],
+                PLAIN,
+            )
+        })
+        .collect();
+    let ctx = Arc::clone(&h.ctx);
+    h.stop().await;
+    // Every message was either delivered or is still queued for the next start.
+    let delivered = s.messages().len();
+    let queued = ids
+        .iter()
+        .filter(|id| ctx.queue.message(**id).is_some())
+        .count();
+    assert_eq!(
+        delivered + queued,
+        5,
+        "delivered {delivered}, queued {queued}"
+    );
+}
+
+#[tokio::test]
+async fn failed_opportunistic_tls_falls_back_to_clear() {
+    let s = sink_with(accept_all(), true, true).await;
+    let h = start(
+        "tlsfallback",
+        &smart_host_connector("relay", "*", s.addr, 1),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["b@example.test"], PLAIN);
+    h.wait_done(id).await;
+    assert_eq!(s.messages().len(), 1);
+    assert_eq!(
+        s.connections(),
+        2,
+        "one STARTTLS attempt, then one in clear"
+    );
+    assert!(h.has_event(id, EventKind::Sent, |e| text(&e.tls) == "none"));
+    h.stop().await;
+}
