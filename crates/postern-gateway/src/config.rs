@@ -517,6 +517,8 @@ struct RetryToml {
     notification_timeout: Option<String>,
     delay_notices: Option<Vec<String>>,
     poll_interval: Option<String>,
+    backoff_first: Option<String>,
+    backoff_max: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1107,6 +1109,19 @@ fn retry(c: &Checker<'_>, s: &RetryToml) -> Result<RetrySection, ConfigError> {
             );
         }
         queue.delay_notices.intervals = ds;
+    }
+    if let Some(d) = c.duration("retry", "backoff_first", &s.backoff_first)? {
+        queue.backoff.initial = d;
+    }
+    if let Some(d) = c.duration("retry", "backoff_max", &s.backoff_max)? {
+        queue.backoff.max = d;
+    }
+    if queue.backoff.max < queue.backoff.initial {
+        return Err(c.err(
+            "retry",
+            "backoff_max",
+            "must not be less than backoff_first",
+        ));
     }
     let poll_interval = c
         .duration("retry", "poll_interval", &s.poll_interval)?

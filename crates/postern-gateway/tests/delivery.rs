@@ -24,7 +24,6 @@ use postern_smtp::{EnhancedCode, ForwardPath, Reply, ReversePath};
 use postern_track::{EventKind, Filter, Reader};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::watch;
 
 // ---- gateway harness ----------------------------------------------------------------
 
@@ -46,20 +45,7 @@ fn temp_dir(name: &str) -> PathBuf {
 struct Harness {
     ctx: Arc<Context>,
     dir: PathBuf,
-    stop: Option<watch::Sender<bool>>,
-    delivery_loop: Option<tokio::task::JoinHandle<()>>,
     gateway: Option<Gateway>,
-}
-
-/// A client TLS connector for tests that never reach STARTTLS.
-fn test_tls_connector() -> tokio_rustls::TlsConnector {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 
 async fn start(name: &str, body: &str) -> Harness {
@@ -73,58 +59,16 @@ async fn start_with(name: &str, connections: &str, body: &str) -> Harness {
         "[server]\nhostname = \"gw.test\"\ndata_dir = \"{}\"\n\
          [connections]\nlisten = [\"127.0.0.1:0\"]\n{connections}\n\
          [timeouts]\nconnect_secs = 2\ngreeting_secs = 5\ncommand_secs = 5\n\
-         [retry]\nintervals = [\"1s\"]\n{body}",
+         [retry]\nintervals = [\"1s\"]\nbackoff_first = \"500ms\"\nbackoff_max = \"1s\"\n{body}",
         dir.display()
     );
-    let mut config = Config::from_toml_str(&text).unwrap();
-    // The destination backoff has no config key; keep it as short as the retry interval.
-    config.retry.queue.backoff.initial = Duration::from_millis(500);
-    config.retry.queue.backoff.max = Duration::from_secs(1);
-    let tls_ready = std::panic::catch_unwind(postern_gateway::tls::client_connector).is_ok();
-    if tls_ready {
-        let gw = Gateway::start(config).await.unwrap();
-        return Harness {
-            ctx: gw.context().clone(),
-            dir,
-            stop: None,
-            delivery_loop: None,
-            gateway: Some(gw),
-        };
-    }
-    let ctx = manual_context(config);
-    let task = tokio::spawn(postern_gateway::delivery::run(Arc::clone(&ctx.0)));
+    let config = Config::from_toml_str(&text).unwrap();
+    let gw = Gateway::start(config).await.unwrap();
     Harness {
-        ctx: ctx.0,
+        ctx: gw.context().clone(),
         dir,
-        stop: Some(ctx.1),
-        delivery_loop: Some(task),
-        gateway: None,
+        gateway: Some(gw),
     }
-}
-
-/// What `Gateway::start` builds, without listeners and with a test TLS connector.
-fn manual_context(config: Config) -> (Arc<Context>, watch::Sender<bool>) {
-    std::fs::create_dir_all(&config.maildir.root).unwrap();
-    std::fs::create_dir_all(&config.tracking.dir).unwrap();
-    let now = postern_gateway::context::now();
-    let (queue, _) =
-        postern_queue::Queue::open(config.spool_dir(), config.retry.queue.clone(), now).unwrap();
-    let tracker =
-        postern_track::Writer::open(postern_track::WriterConfig::new(&config.tracking.dir))
-            .unwrap();
-    let (stop, shutdown) = watch::channel(false);
-    let ctx = Arc::new(Context {
-        resolver: config.routing.next_hop_resolver(),
-        queue,
-        tracker: Some(tracker),
-        connectors: Mutex::new(postern_route::ConnectorStatus::new()),
-        wake: tokio::sync::Notify::new(),
-        shutdown,
-        tls_acceptor: None,
-        tls_connector: test_tls_connector(),
-        config,
-    });
-    (ctx, stop)
 }
 
 impl Harness {
@@ -167,12 +111,6 @@ impl Harness {
     async fn stop(self) {
         if let Some(gw) = self.gateway {
             gw.shutdown(Duration::from_secs(5)).await;
-        }
-        if let (Some(stop), Some(task)) = (self.stop, self.delivery_loop) {
-            let _ = stop.send(true);
-            self.ctx.wake.notify_waiters();
-            let done = tokio::time::timeout(Duration::from_secs(10), task).await;
-            assert!(done.is_ok(), "the delivery loop did not stop");
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
