@@ -106,7 +106,7 @@ fn trace_covers_received_deferred_and_sent() {
             "[server]\nhostname = \"gw.test\"\ndata_dir = \"{}\"\n\
              [connections]\nlisten = [\"127.0.0.1:0\"]\n\
              [security]\nrelay_networks = [\"127.0.0.1/32\"]\n\
-             [retry]\nintervals = [\"1s\"]\npoll_interval = \"100ms\"\n\
+             [retry]\nintervals = [\"1s\"]\npoll_interval = \"100ms\"\nbackoff_first = \"500ms\"\n\
              [[connector]]\nname = \"out\"\nsmart_hosts = [\"127.0.0.1:{}\"]\n\
              [[connector.address_space]]\npattern = \"remote.test\"\n",
             dir.join("data").display(),

@@ -692,9 +692,13 @@ async fn expiry_is_tracked() {
     .await;
     let id = h.enqueue("a@src.test", &["b@example.test"], PLAIN);
     h.wait_done(id).await;
-    assert!(h.has_event(id, EventKind::Expired, |e| {
-        text(&e.reply).starts_with("450")
-    }));
+    assert!(
+        h.has_event(id, EventKind::Expired, |e| {
+            text(&e.reply).starts_with("450")
+        }),
+        "{:?}",
+        h.events(id)
+    );
     h.stop().await;
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use postern_queue::FailureClass;
 use postern_smtp::client::{
-    ClientConfig, ClientEvent, ClientSession, Envelope, RecipientResult, Rejection, SendError,
-    SessionError,
+    ClientConfig, ClientEvent, ClientSession, Envelope, RcptStatus, RecipientResult, Rejection,
+    SendError, SessionError,
 };
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -261,8 +261,19 @@ impl Conn {
             while let Some(ev) = self.session.poll_event() {
                 match ev {
                     ClientEvent::SendBody => offset = self.offer_body(body, offset),
-                    ClientEvent::Delivered { recipients, .. } => {
+                    ClientEvent::Delivered { recipients, reply } => {
+                        // An accepted recipient's result is the reply to the end of
+                        // data (it names the remote queue id), not the RCPT's 250.
                         // Refusals among delivered ones can only be RCPT replies.
+                        let recipients = recipients
+                            .into_iter()
+                            .map(|mut r| {
+                                if r.status.is_accepted() {
+                                    r.status = RcptStatus::Accepted(reply.clone());
+                                }
+                                r
+                            })
+                            .collect();
                         return Sent::Answered {
                             recipients,
                             temp_class: FailureClass::Recipient,
