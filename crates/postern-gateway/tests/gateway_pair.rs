@@ -1,0 +1,145 @@
+//! Two gateways on 127.0.0.1: the edge relays to the hub through a smart host with
+//! `tls = "required"`, so the message can only cross over STARTTLS. The hub delivers it
+//! into Maildir; its Received field says ESMTPS, and the edge tracks the send as TLS.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use postern_gateway::{Config, Gateway};
+use postern_track::{EventKind, Filter, Reader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("postern-pair-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+async fn send(addr: std::net::SocketAddr, lines: &[&str]) -> Vec<String> {
+    let s = TcpStream::connect(addr).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut out = Vec::new();
+    let mut read = async |r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>| loop {
+        let mut l = String::new();
+        r.read_line(&mut l).await.unwrap();
+        if l.as_bytes().get(3) != Some(&b'-') {
+            return l;
+        }
+    };
+    out.push(read(&mut r).await);
+    for l in lines {
+        w.write_all(l.as_bytes()).await.unwrap();
+        out.push(read(&mut r).await);
+    }
+    out
+}
+
+fn maildir_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_relays_to_hub_over_required_starttls() {
+    let hub_dir = temp_dir("hub");
+    let hub = Gateway::start(
+        Config::from_toml_str(&format!(
+            "[server]\nhostname = \"hub.test\"\ndata_dir = \"{}\"\n\
+             [connections]\nlisten = [\"127.0.0.1:0\"]\n\
+             [security]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\
+             [[connector]]\nname = \"boxes\"\nkind = \"maildir\"\n\
+             [[connector.address_space]]\npattern = \"corp.test\"\n",
+            hub_dir.display(),
+            fixture("localhost.crt"),
+            fixture("localhost.key"),
+        ))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let hub_addr = hub.local_addrs()[0];
+
+    let edge_dir = temp_dir("edge");
+    let edge = Gateway::start(
+        Config::from_toml_str(&format!(
+            "[server]\nhostname = \"edge.test\"\ndata_dir = \"{}\"\n\
+             [connections]\nlisten = [\"127.0.0.1:0\"]\n\
+             [security]\nrelay_networks = [\"127.0.0.1/32\"]\n\
+             [retry]\nintervals = [\"1s\"]\nbackoff_first = \"500ms\"\n\
+             [[connector]]\nname = \"to-hub\"\nsmart_hosts = [\"127.0.0.1:{}\"]\n\
+             [[connector.address_space]]\npattern = \"corp.test\"\n\
+             [[domain]]\npattern = \"corp.test\"\ntls = \"required\"\n",
+            edge_dir.display(),
+            hub_addr.port(),
+        ))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let replies = send(
+        edge.local_addrs()[0],
+        &[
+            "EHLO client.test\r\n",
+            "MAIL FROM:<a@client.test>\r\n",
+            "RCPT TO:<jo@corp.test>\r\n",
+            "DATA\r\n",
+            "Message-ID: <pair-1@client.test>\r\nSubject: across\r\n\r\nover TLS\r\n.\r\n",
+            "QUIT\r\n",
+        ],
+    )
+    .await;
+    assert!(replies[5].starts_with("250 "), "{replies:?}");
+
+    let new = hub_dir.join("mail/corp.test/jo/new");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let files = loop {
+        let f = maildir_files(&new);
+        if !f.is_empty() {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "the hub never delivered the message");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let msg = &files[0];
+    assert!(msg.contains("Subject: across") && msg.contains("over TLS"), "{msg}");
+    // The hub's Received field: from the edge, over ESMTPS.
+    let hub_received = msg
+        .lines()
+        .find(|l| l.starts_with("Received: from edge.test"))
+        .unwrap_or_else(|| panic!("no Received from the edge:\n{msg}"));
+    assert!(msg.contains("with ESMTPS"), "{hub_received}\n{msg}");
+
+    if let Some(t) = &edge.context().tracker {
+        t.flush().unwrap();
+    }
+    let events = Reader::new(edge_dir.join("tracking"))
+        .search(&Filter::new().message_id("pair-1@client.test"))
+        .unwrap()
+        .events;
+    let sent = events
+        .iter()
+        .find(|e| e.kind == EventKind::Sent)
+        .expect("a sent event on the edge");
+    let tls = sent.tls.as_ref().map(|t| t.to_string()).unwrap_or_default();
+    assert!(tls.contains("TLS"), "tracked TLS {tls:?}");
+    edge.shutdown(Duration::from_secs(5)).await;
+    hub.shutdown(Duration::from_secs(5)).await;
+    let _ = std::fs::remove_dir_all(&edge_dir);
+    let _ = std::fs::remove_dir_all(&hub_dir);
+}
