@@ -108,6 +108,14 @@ impl Gateway {
                 .map_err(|source| StartError::Listen { addr, source })?;
             listeners.push(l);
         }
+        let metrics = match config.status.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         let local_addrs = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
@@ -136,6 +144,10 @@ impl Gateway {
             tasks.spawn(crate::inbound::serve_listener(ctx.clone(), l));
         }
         tasks.spawn(crate::delivery::run(ctx.clone()));
+        tasks.spawn(crate::admin::run(ctx.clone()));
+        if let Some(m) = metrics {
+            tasks.spawn(crate::admin::serve_metrics(ctx.clone(), m));
+        }
         Ok(Gateway {
             ctx,
             stop,

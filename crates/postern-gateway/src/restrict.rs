@@ -30,12 +30,17 @@ pub struct Refused {
 }
 
 impl Refused {
-    /// The SMTP reply for a refused sender.
-    pub fn reply_text(&self) -> String {
+    /// The text of the refusal (after `550 5.7.1`).
+    pub fn message(&self) -> String {
         match &self.connector {
-            Some(c) => format!("550 5.7.1 Sender not allowed to send through connector {c}"),
-            None => "550 5.7.1 Sender not allowed to send through this gateway".to_owned(),
+            Some(c) => format!("Sender not allowed to send through connector {c}"),
+            None => "Sender not allowed to send through this gateway".to_owned(),
         }
+    }
+
+    /// The SMTP reply for a refused sender, as text.
+    pub fn reply_text(&self) -> String {
+        format!("550 5.7.1 {}", self.message())
     }
 }
 

@@ -20,8 +20,8 @@ pub struct RecentEvent {
     pub queue_id: String,
     /// The recipient.
     pub recipient: String,
-    /// The connector.
-    pub connector: String,
+    /// The destination (domain).
+    pub destination: String,
     /// The reply.
     pub reply: String,
 }
@@ -172,11 +172,11 @@ impl Stats {
                 .iter()
                 .map(|e| {
                     format!(
-                        "{{\"time_ms\":{},\"queue_id\":{},\"recipient\":{},\"connector\":{},\"reply\":{}}}",
+                        "{{\"time_ms\":{},\"queue_id\":{},\"recipient\":{},\"destination\":{},\"reply\":{}}}",
                         e.time_ms,
                         json_str(&e.queue_id),
                         json_str(&e.recipient),
-                        json_str(&e.connector),
+                        json_str(&e.destination),
                         json_str(&e.reply)
                     )
                 })
@@ -202,7 +202,7 @@ mod tests {
             time_ms: n as u64,
             queue_id: format!("Q{n}"),
             recipient: "a\"b@x".into(),
-            connector: "c".into(),
+            destination: "c".into(),
             reply: "250 ok".into(),
         }
     }

@@ -113,11 +113,17 @@ async fn edge_relays_to_hub_over_required_starttls() {
         if !f.is_empty() {
             break f;
         }
-        assert!(Instant::now() < deadline, "the hub never delivered the message");
+        assert!(
+            Instant::now() < deadline,
+            "the hub never delivered the message"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let msg = &files[0];
-    assert!(msg.contains("Subject: across") && msg.contains("over TLS"), "{msg}");
+    assert!(
+        msg.contains("Subject: across") && msg.contains("over TLS"),
+        "{msg}"
+    );
     // The hub's Received field: from the edge, over ESMTPS.
     let hub_received = msg
         .lines()

@@ -23,6 +23,9 @@ use crate::context::Context;
 use crate::maildir::{self, LocalDelivery};
 use crate::outbound::{self, SmtpJob, SmtpResult, all};
 
+/// The reply recorded for a Maildir delivery.
+const MAILDIR_REPLY: &str = "250 2.0.0 delivered to Maildir";
+
 /// Recipients that share a candidate list.
 #[derive(Debug)]
 struct Group {
@@ -49,7 +52,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
             class: FailureClass::Session,
             reply: HELD_REPLY.to_owned(),
         });
-        report(&shared, &delivery, outcomes, "").await;
+        report(&shared, &delivery, outcomes, "", None).await;
         shared.etrn.park(&ctx.queue, &delivery);
         return;
     }
@@ -60,7 +63,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
                 class: FailureClass::Session,
                 reply: reply.clone(),
             });
-            report(&shared, &delivery, outcomes, "").await;
+            report(&shared, &delivery, outcomes, "", None).await;
             return;
         }
     };
@@ -83,7 +86,14 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
     for group in groups {
         outcomes.extend(deliver_group(&shared, &msg, group).await);
     }
-    report(&shared, &delivery, outcomes, &msg.message_id).await;
+    report(
+        &shared,
+        &delivery,
+        outcomes,
+        &msg.message_id,
+        Some(&msg.body),
+    )
+    .await;
 }
 
 async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Vec<u8>, String> {
@@ -257,7 +267,7 @@ async fn local(
     .await;
     match written {
         Ok(Ok(_)) => {
-            let reply = "250 2.0.0 delivered to Maildir";
+            let reply = MAILDIR_REPLY;
             ctx.track(EventKind::Delivered, |e| {
                 ids(e, msg)
                     .recipient(r.address.as_str())
@@ -278,13 +288,38 @@ fn maildir_error(why: &str) -> Outcome {
     }
 }
 
-/// Reports the outcomes to the queue (blocking fsync, off the runtime) and tracks what
-/// the queue decided: failures and expiries, deferrals with the next retry.
-async fn report(shared: &Arc<Shared>, d: &Delivery, outcomes: Vec<(usize, Outcome)>, mid: &str) {
+/// Reports the outcomes to the queue (blocking fsync, off the runtime), tracks what the
+/// queue decided (failures and expiries, deferrals with the next retry), and queues the
+/// notices it calls for. `body` is the message when already read (the message may leave
+/// the spool with this report, so a notice needs it from before).
+async fn report(
+    shared: &Arc<Shared>,
+    d: &Delivery,
+    outcomes: Vec<(usize, Outcome)>,
+    mid: &str,
+    body: Option<&Arc<Vec<u8>>>,
+) {
     let ctx = Arc::clone(&shared.ctx);
     let (delivery, outs) = (d.clone(), outcomes.clone());
-    let result =
-        tokio::task::spawn_blocking(move || ctx.queue.report(&delivery, &outs, ctx.now())).await;
+    let body = body.cloned();
+    let result = tokio::task::spawn_blocking(move || {
+        let before = ctx.queue.message(delivery.id);
+        let result = ctx.queue.report(&delivery, &outs, ctx.now())?;
+        if let Some(before) = before.filter(|_| needs_notice(&result, &outs)) {
+            let body = match body {
+                Some(b) => b,
+                None => Arc::new(ctx.queue.body(delivery.id).unwrap_or_default()),
+            };
+            let via_smtp = |i: usize| {
+                outs.iter().any(|(j, o)| {
+                    *j == i && matches!(o, Outcome::Delivered(r) if !r.contains(MAILDIR_REPLY))
+                })
+            };
+            super::notices::send(&ctx, &before, &body, &delivery, &outs, &result, &via_smtp);
+        }
+        Ok::<_, postern_queue::SpoolError>(result)
+    })
+    .await;
     match result {
         Ok(Ok(result)) => track_decisions(&shared.ctx, d, &outcomes, &result, mid),
         Ok(Err(e)) => eprintln!(
@@ -293,6 +328,16 @@ async fn report(shared: &Arc<Shared>, d: &Delivery, outcomes: Vec<(usize, Outcom
         ),
         Err(e) => eprintln!("postern: delivery of {}: report task failed: {e}", d.id),
     }
+}
+
+/// Whether an attempt may call for a notice: a failure, a due delay notice, or a
+/// delivery (success notices are asked for per recipient).
+fn needs_notice(result: &AttemptResult, outcomes: &[(usize, Outcome)]) -> bool {
+    !result.failed.is_empty()
+        || result.delay_notice
+        || outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Delivered(_)))
 }
 
 /// The enhanced status code in a reply (`451 4.4.1 …` → `4.4.1`), if it has one.
@@ -322,7 +367,24 @@ fn track_decisions(
                 .recipient(r.address.as_str());
             if mid.is_empty() { e } else { e.message_id(mid) }
         };
+        let recent = |reply: &str| crate::status::RecentEvent {
+            time_ms: ctx.now().0,
+            queue_id: qid.clone(),
+            recipient: r.address.clone(),
+            destination: d.destination.clone(),
+            reply: reply.to_owned(),
+        };
+        match outcome {
+            Outcome::Delivered(reply) => ctx.stats.delivered(recent(reply)),
+            Outcome::Deferred { .. } => {
+                ctx.stats
+                    .deferred
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Outcome::Failed(_) => {}
+        }
         if let Some(f) = result.failed.iter().find(|f| f.index == *index) {
+            ctx.stats.failed(recent(&f.reply));
             let kind = if f.reason == FailReason::Expired {
                 EventKind::Expired
             } else {

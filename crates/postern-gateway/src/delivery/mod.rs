@@ -19,6 +19,7 @@ pub mod attempt;
 pub mod down;
 pub mod etrn;
 pub mod limits;
+pub mod notices;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -81,12 +82,14 @@ pub async fn run(ctx: Arc<Context>) {
         poll_control(&ctx).await;
         close_all(shared.pool.expired());
         while tasks.try_join_next().is_some() {}
+        // Transfer mode "inbound" or "none": mail queues up until the mode changes.
+        let outbound = ctx.transfer_mode().delivers_outbound();
         let room = limits.available().saturating_sub(waiting.len());
-        if room > 0 {
+        if room > 0 && outbound {
             waiting.extend(ctx.queue.due(ctx.now(), room));
         }
         dispatch(&shared, &limits, &mut waiting, &mut tasks);
-        let wait = sleep_time(&ctx, limits.available() > waiting.len());
+        let wait = sleep_time(&ctx, outbound && limits.available() > waiting.len());
         tokio::select! {
             () = ctx.wake.notified() => {}
             () = limits.freed.notified() => {}

@@ -60,6 +60,7 @@ impl Inbound {
             match self.wait_input(stream, &mut buf).await {
                 Input::Bytes(n) => {
                     self.rate.record(n);
+                    self.transcript.client(&buf[..n]);
                     self.smtp.receive(&buf[..n]);
                 }
                 Input::Eof => return Flow::Close,
@@ -81,6 +82,8 @@ impl Inbound {
             return true;
         }
         let n = out.len();
+        self.transcript.server(out);
+        self.transcript.flush();
         let write = async {
             stream.write_all(out).await?;
             stream.flush().await

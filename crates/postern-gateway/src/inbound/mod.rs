@@ -10,6 +10,7 @@ mod session;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use postern_smtp::server::{ServerConfig, ServerSession};
@@ -93,8 +94,21 @@ async fn connection(
             return;
         }
     };
+    if !ctx.transfer_mode().accepts_inbound() {
+        // Transfer mode "outbound" or "none": the IMS refused new inbound sessions.
+        let reply = Reply::new(
+            421,
+            Some(EnhancedCode::new(4, 3, 2)),
+            "Not accepting mail now (transfer mode), try again later",
+        );
+        refuse(&ctx, &mut stream, ip, reply, "transfer mode").await;
+        return;
+    }
     let _ = stream.set_nodelay(true);
-    session::Inbound::new(ctx, peer).run(stream).await;
+    ctx.stats.sessions.fetch_add(1, Ordering::Relaxed);
+    ctx.stats.sessions_total.fetch_add(1, Ordering::Relaxed);
+    session::Inbound::new(ctx.clone(), peer).run(stream).await;
+    ctx.stats.sessions.fetch_sub(1, Ordering::Relaxed);
     drop(guard);
 }
 

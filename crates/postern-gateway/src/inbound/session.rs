@@ -20,15 +20,53 @@ use tokio::time::Instant;
 use super::io::{Flow, shutting_down};
 use super::message::{HeaderInfo, Trace, inspect, protocol, received_header, submission_fields};
 use super::rate::RateMeter;
+use crate::archive::{Direction, Record};
 use crate::config::Config;
 use crate::context::Context;
 use crate::policy::{RcptVerdict, in_networks, judge_recipient};
+use crate::protolog::Transcript;
 
 /// How long closing a connection (TLS close_notify, TCP FIN) may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Numbers sessions started in this process, for session ids.
 static SESSIONS: AtomicU32 = AtomicU32::new(0);
+
+/// Writes the inbound archive copy (when the archive wants this sender), after the
+/// message is safe in the queue and before the client hears 250; a failed archive write
+/// is reported, not fatal.
+fn archive_inbound(ctx: &Context, id: QueueId, envelope: &Envelope, data: &[u8], now_ms: u64) {
+    let Some(archive) = &ctx.archive else { return };
+    if !archive.wants(Direction::Inbound, &envelope.sender) {
+        return;
+    }
+    let qid = id.to_string();
+    let rcpts: Vec<String> = envelope
+        .recipients
+        .iter()
+        .map(|r| r.address.clone())
+        .collect();
+    let record = Record {
+        direction: Direction::Inbound,
+        queue_id: &qid,
+        sender: &envelope.sender,
+        recipients: &rcpts,
+        body: data,
+        now_ms,
+    };
+    match archive.write(&record) {
+        Ok(_) => ctx.track(EventKind::Archived, |e| {
+            rcpts
+                .iter()
+                .fold(
+                    e.queue_id(qid.as_str()).sender(envelope.sender.as_str()),
+                    |e, r| e.recipient(r.as_str()),
+                )
+                .reason("inbound")
+        }),
+        Err(e) => eprintln!("postern: archive of {qid}: {e}"),
+    }
+}
 
 /// The transaction in progress: what MAIL, RCPT and DATA gave so far.
 #[derive(Debug, Default)]
@@ -136,6 +174,8 @@ pub(super) struct Inbound {
     pub(super) watch_shutdown: bool,
     /// The client sent STARTTLS; the driver runs the handshake.
     pub(super) starttls: bool,
+    /// The protocol log of this session (a no-op when logging is off).
+    pub(super) transcript: Transcript,
 }
 
 /// The session settings from the gateway's configuration.
@@ -180,12 +220,17 @@ impl Inbound {
             messages: 0,
             in_data: false,
             starttls: false,
+            transcript: match &ctx.protocol_log {
+                Some(log) => log.session(peer),
+                None => Transcript::disabled(),
+            },
             ctx,
         }
     }
 
     /// Greets, serves the client (switching to TLS on STARTTLS), and closes.
     pub(super) async fn run(mut self, mut tcp: TcpStream) {
+        self.transcript.note("connected");
         if self.ctx.is_shutting_down() {
             self.smtp.reject_connection(shutting_down());
         } else {
@@ -213,6 +258,7 @@ impl Inbound {
         if !self.smtp.tls_established() {
             return;
         }
+        self.transcript.note("TLS established");
         // STARTTLS is not offered again, so this ends with Close.
         let _ = self.drive(&mut tls).await;
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, tls.shutdown()).await;
@@ -297,6 +343,10 @@ impl Inbound {
                 dsn,
             } => self.mail(sender, mt_priority, dsn),
             Action::Rcpt(Ok(accepted), dsn) => {
+                if let Err(refused) = self.restricted(&accepted.address) {
+                    self.answer(refused);
+                    return;
+                }
                 let mut rcpt = EnvelopeRecipient::new(accepted.address);
                 rcpt.notify = dsn.notify;
                 rcpt.orcpt = dsn.orcpt;
@@ -339,6 +389,36 @@ impl Inbound {
         self.tx = Transaction::default();
         self.in_data = false;
         self.rate.stop();
+    }
+
+    /// Delivery restrictions: may this transaction's sender send to `address` (through
+    /// the connector routing picks for it)?
+    fn restricted(&self, address: &str) -> Result<(), Reply> {
+        let ctx = &self.ctx;
+        if ctx.restrictions.is_empty() {
+            return Ok(());
+        }
+        let status = ctx.connectors.lock().unwrap_or_else(|p| p.into_inner());
+        let req = postern_route::RouteRequest::smtp(address);
+        let connector = ctx
+            .config
+            .routing
+            .table
+            .route(&req, &*status)
+            .map(|r| r.first().connector.to_owned())
+            .unwrap_or_default();
+        ctx.restrictions
+            .check(&self.tx.sender, &connector)
+            .map_err(|refused| {
+                ctx.track(EventKind::CommandRejected, |e| {
+                    e.sender(self.tx.sender.as_str())
+                        .recipient(address)
+                        .remote_ip(self.peer.ip().to_canonical())
+                        .connector(connector.as_str())
+                        .reason("delivery restriction")
+                });
+                reply(550, (5, 7, 1), &refused.message())
+            })
     }
 
     fn mail(&mut self, sender: String, mt_priority: Option<i8>, dsn: MailDsn) {
@@ -389,13 +469,15 @@ impl Inbound {
         let ctx = self.ctx.clone();
         let size = data.len() as u64;
         let stored = tokio::task::spawn_blocking(move || {
-            ctx.queue
-                .enqueue(&envelope, &data, now)
-                .map(|id| (id, envelope))
+            let id = ctx.queue.enqueue(&envelope, &data, now)?;
+            archive_inbound(&ctx, id, &envelope, &data, now.0);
+            Ok::<_, postern_queue::SpoolError>((id, envelope))
         })
         .await;
         match stored {
             Ok(Ok((id, envelope))) => {
+                self.ctx.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                self.transcript.note(&format!("queued as {id}"));
                 self.track_received(id, &envelope, &info, message_id, size);
                 self.ctx.wake.notify_one();
                 reply(250, (2, 0, 0), &format!("Ok: queued as {id}"))

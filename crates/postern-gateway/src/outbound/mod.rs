@@ -146,6 +146,7 @@ async fn try_pooled(
             continue;
         }
         let outcomes = outcomes_of(ctx, &conn, job, sent);
+        archive_sent(ctx, job, &payload, &outcomes).await;
         release(pool, key.clone(), conn);
         return Some(outcomes);
     }
@@ -160,7 +161,69 @@ async fn send_on(
 ) -> Vec<(usize, Outcome)> {
     let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
     let sent = conn.send(envelope(job, &payload, param), &payload).await;
-    outcomes_of(ctx, conn, job, sent)
+    let outcomes = outcomes_of(ctx, conn, job, sent);
+    archive_sent(ctx, job, &payload, &outcomes).await;
+    outcomes
+}
+
+/// The outbound archive copy: the message as sent (after conversion), for the
+/// recipients the remote server took (seed 002).
+async fn archive_sent(
+    ctx: &Context,
+    job: &SmtpJob<'_>,
+    payload: &[u8],
+    outcomes: &[(usize, Outcome)],
+) {
+    let Some(archive) = ctx.archive.clone() else {
+        return;
+    };
+    if !archive.wants(crate::archive::Direction::Outbound, job.sender) {
+        return;
+    }
+    let rcpts: Vec<String> = job
+        .recipients
+        .iter()
+        .filter(|r| {
+            outcomes
+                .iter()
+                .any(|(i, o)| *i == r.index && matches!(o, Outcome::Delivered(_)))
+        })
+        .map(|r| r.address.clone())
+        .collect();
+    if rcpts.is_empty() {
+        return;
+    }
+    let (qid, sender, body, now) = (
+        job.ids.0.to_owned(),
+        job.sender.to_owned(),
+        payload.to_vec(),
+        ctx.now().0,
+    );
+    let written = tokio::task::spawn_blocking(move || {
+        let record = crate::archive::Record {
+            direction: crate::archive::Direction::Outbound,
+            queue_id: &qid,
+            sender: &sender,
+            recipients: &rcpts,
+            body: &body,
+            now_ms: now,
+        };
+        archive.write(&record).map(|_| (qid, sender, rcpts))
+    })
+    .await;
+    match written {
+        Ok(Ok((qid, sender, rcpts))) => ctx.track(postern_track::EventKind::Archived, |e| {
+            rcpts
+                .iter()
+                .fold(e.queue_id(qid.as_str()).sender(sender.as_str()), |e, r| {
+                    e.recipient(r.as_str())
+                })
+                .connector(job.connector.name.as_str())
+                .reason("outbound")
+        }),
+        Ok(Err(e)) => eprintln!("postern: archive of {}: {e}", job.ids.0),
+        Err(_) => {}
+    }
 }
 
 /// Opens a connection to one address under a TLS policy.

@@ -1,0 +1,283 @@
+//! The gateway's housekeeping task: the transfer mode set by `postern transfer-mode`, the
+//! Pickup folder, the status file `postern status` reads, and the metrics endpoint.
+//!
+//! Control from the command line goes through files in the data directory, so it works
+//! whatever the gateway's listeners are: `DATA_DIR/transfer-mode` holds a mode name
+//! (written atomically by the CLI) and is read whenever it changes;
+//! `DATA_DIR/status.json` is rewritten every second (temporary file, then rename).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use postern_queue::Envelope;
+use postern_track::EventKind;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::config::TransferMode;
+use crate::context::Context;
+use crate::pickup;
+
+/// How often the housekeeping runs.
+const TICK: Duration = Duration::from_millis(250);
+/// How often the status file is rewritten.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// Most bytes of an HTTP request the metrics endpoint reads.
+const MAX_REQUEST: usize = 8 * 1024;
+
+/// The file `postern transfer-mode` writes.
+pub fn transfer_mode_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("transfer-mode")
+}
+
+/// The file `postern status` reads.
+pub fn status_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("status.json")
+}
+
+/// Runs until the gateway shuts down.
+pub async fn run(ctx: Arc<Context>) {
+    let mut mode_seen: Option<SystemTime> = None;
+    let mut last_status = tokio::time::Instant::now() - STATUS_EVERY;
+    let mut last_pickup = tokio::time::Instant::now() - ctx.config.pickup.interval;
+    let mut shutdown = ctx.shutdown.clone();
+    while !ctx.is_shutting_down() {
+        read_transfer_mode(&ctx, &mut mode_seen);
+        let now = tokio::time::Instant::now();
+        if ctx.config.pickup.enabled && now - last_pickup >= ctx.config.pickup.interval {
+            last_pickup = now;
+            let c = Arc::clone(&ctx);
+            let _ = tokio::task::spawn_blocking(move || scan_pickup(&c)).await;
+        }
+        if now - last_status >= STATUS_EVERY {
+            last_status = now;
+            let c = Arc::clone(&ctx);
+            let _ = tokio::task::spawn_blocking(move || write_status(&c)).await;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(TICK) => {}
+            r = shutdown.changed() => if r.is_err() { break },
+        }
+    }
+    let c = Arc::clone(&ctx);
+    let _ = tokio::task::spawn_blocking(move || write_status(&c)).await;
+}
+
+/// Applies the transfer-mode file when it changed since it was last seen.
+fn read_transfer_mode(ctx: &Context, seen: &mut Option<SystemTime>) {
+    let path = transfer_mode_file(&ctx.config.server.data_dir);
+    let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
+        return;
+    };
+    if *seen == Some(modified) {
+        return;
+    }
+    *seen = Some(modified);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    match TransferMode::from_name(&text) {
+        Some(mode) if mode != ctx.transfer_mode() => {
+            ctx.set_transfer_mode(mode);
+            ctx.wake.notify_one();
+            eprintln!("postern: transfer mode is now {}", mode.name());
+        }
+        Some(_) => {}
+        None => eprintln!(
+            "postern: {}: not a transfer mode: {:?}",
+            path.display(),
+            text.trim()
+        ),
+    }
+}
+
+/// Submits the Pickup folder's files; sets aside those that cannot be.
+fn scan_pickup(ctx: &Context) {
+    let dir = &ctx.config.pickup.dir;
+    let _ = std::fs::create_dir_all(dir);
+    let Ok(files) = pickup::ready_files(dir) else {
+        return;
+    };
+    for path in files {
+        if ctx.is_shutting_down() {
+            return;
+        }
+        match pickup::read(&path) {
+            Ok(Ok(sub)) => submit(ctx, &path, sub),
+            Ok(Err(why)) => {
+                let _ = pickup::set_aside(dir, &path, &why.to_string());
+            }
+            // Vanished or unreadable this time: try again next scan.
+            Err(_) => {}
+        }
+    }
+}
+
+fn submit(ctx: &Context, path: &Path, sub: pickup::Submission) {
+    if sub.body.len() as u64 > ctx.config.limits.max_message_size {
+        let why = format!(
+            "message larger than limits.max_message_size ({} bytes)",
+            sub.body.len()
+        );
+        let _ = pickup::set_aside(&ctx.config.pickup.dir, path, &why);
+        return;
+    }
+    let now = ctx.now();
+    let mut body = format!(
+        "Received: from pickup by {} (postern) with local-pickup;\r\n\t{}\r\n",
+        ctx.config.server.hostname,
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now.0 as i64)
+            .unwrap_or_default()
+            .to_rfc2822()
+    )
+    .into_bytes();
+    body.extend_from_slice(&sub.body);
+    let envelope = Envelope::new(
+        sub.sender.as_str(),
+        sub.recipients.iter().map(String::as_str),
+        now,
+    );
+    match ctx.queue.enqueue(&envelope, &body, now) {
+        Ok(id) => {
+            // Durable in the queue: only now may the file go.
+            let _ = std::fs::remove_file(path);
+            ctx.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            let message_id = postern_message::Message::parse(&body)
+                .message_id()
+                .map(|m| format!("<{m}>"));
+            ctx.track(EventKind::Received, |e| {
+                let mut e = e
+                    .queue_id(id.to_string())
+                    .sender(envelope.sender.as_str())
+                    .size(body.len() as u64)
+                    .remote_host("pickup")
+                    .reason(
+                        path.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    );
+                for r in &envelope.recipients {
+                    e = e.recipient(r.address.as_str());
+                }
+                match message_id {
+                    Some(m) => e.message_id(m),
+                    None => e,
+                }
+            });
+            ctx.wake.notify_one();
+        }
+        Err(e) => eprintln!("postern: pickup {}: cannot queue: {e}", path.display()),
+    }
+}
+
+/// The status document: mode, counters, recent outcomes, the queue by state and
+/// destination with the oldest age.
+pub fn status_json(ctx: &Context) -> String {
+    let now = ctx.now();
+    let s = ctx.queue.summary(now);
+    let dests: Vec<String> = s
+        .destinations
+        .iter()
+        .take(50)
+        .map(|d| {
+            format!(
+                "{{\"destination\":{},\"messages\":{},\"recipients\":{},\"deferred\":{},\"oldest_secs\":{}}}",
+                json_str(&d.destination),
+                d.messages,
+                d.recipients,
+                d.deferred,
+                d.oldest.as_secs()
+            )
+        })
+        .collect();
+    format!(
+        "{{\"time_ms\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}]}}}}\n",
+        now.0,
+        json_str(&ctx.config.server.hostname),
+        ctx.transfer_mode().name(),
+        ctx.stats.json_members(),
+        s.messages,
+        s.held_messages,
+        s.states.pending,
+        s.states.deferred,
+        s.oldest.as_secs(),
+        dests.join(",")
+    )
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn write_status(ctx: &Context) {
+    let path = status_file(&ctx.config.server.data_dir);
+    let tmp = path.with_extension("json.tmp");
+    if std::fs::write(&tmp, status_json(ctx)).is_ok() {
+        let _ = std::fs::rename(&tmp, &path);
+    }
+}
+
+/// Serves `GET /metrics` (Prometheus text format) on `listener` until shutdown.
+pub async fn serve_metrics(ctx: Arc<Context>, listener: TcpListener) {
+    let mut shutdown = ctx.shutdown.clone();
+    while !ctx.is_shutting_down() {
+        tokio::select! {
+            r = listener.accept() => if let Ok((stream, _)) = r {
+                let c = Arc::clone(&ctx);
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), answer_metrics(&c, stream)).await;
+                });
+            },
+            r = shutdown.changed() => if r.is_err() { break },
+        }
+    }
+}
+
+async fn answer_metrics(ctx: &Context, mut stream: tokio::net::TcpStream) -> std::io::Result<()> {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < MAX_REQUEST {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        req.extend_from_slice(&buf[..n]);
+    }
+    let ok = req.starts_with(b"GET /metrics ") || req.starts_with(b"GET / ");
+    let (status, body) = if ok {
+        let s = ctx.queue.summary(ctx.now());
+        let extra = [
+            ("queue_messages", "Messages in the queue", s.messages as i64),
+            (
+                "queue_recipients_deferred",
+                "Recipients waiting for a retry",
+                s.states.deferred as i64,
+            ),
+            (
+                "queue_oldest_seconds",
+                "Age of the oldest queued message",
+                s.oldest.as_secs() as i64,
+            ),
+        ];
+        ("200 OK", ctx.stats.prometheus(&extra))
+    } else {
+        ("404 Not Found", "not found\n".to_owned())
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}
