@@ -18,6 +18,10 @@ struct Args {
 enum Command {
     /// Run the gateway (with no -c: 127.0.0.1:2525, mail for localhost into ./postern-data).
     Serve(cli::serve::ServeArgs),
+    /// The live gateway: sessions, queue by destination, recent deliveries and failures.
+    Status(cli::status::StatusArgs),
+    /// Change the running gateway's transfer mode (both, inbound, outbound, none).
+    TransferMode(cli::status::TransferModeArgs),
     /// Check a configuration file; hash passwords for it.
     #[command(subcommand)]
     Config(cli::config::ConfigCmd),
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
     match Args::parse().command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Config(cmd) => cli::config::run(cmd),
+        Command::Status(args) => cli::status::status(args),
+        Command::TransferMode(args) => cli::status::transfer_mode(args),
         Command::Message(cmd) => cli::message::run(cmd),
         Command::Uu(cmd) => cli::uu::run(cmd),
         Command::Route(cmd) => cli::route::run(cmd),

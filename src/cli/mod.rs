@@ -7,5 +7,6 @@ pub mod message;
 pub mod queue;
 pub mod route;
 pub mod serve;
+pub mod status;
 pub mod track;
 pub mod uu;

@@ -29,7 +29,7 @@ async fn send(addr: std::net::SocketAddr, lines: &[&str]) -> Vec<String> {
     let (r, mut w) = s.into_split();
     let mut r = BufReader::new(r);
     let mut out = Vec::new();
-    let mut read = async |r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>| loop {
+    let read = async |r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>| loop {
         let mut l = String::new();
         r.read_line(&mut l).await.unwrap();
         if l.as_bytes().get(3) != Some(&b'-') {

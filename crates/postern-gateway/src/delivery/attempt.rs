@@ -302,32 +302,48 @@ async fn report(
     let ctx = Arc::clone(&shared.ctx);
     let (delivery, outs) = (d.clone(), outcomes.clone());
     let body = body.cloned();
-    let result = tokio::task::spawn_blocking(move || {
+    let reported = tokio::task::spawn_blocking(move || {
         let before = ctx.queue.message(delivery.id);
         let result = ctx.queue.report(&delivery, &outs, ctx.now())?;
-        if let Some(before) = before.filter(|_| needs_notice(&result, &outs)) {
-            let body = match body {
-                Some(b) => b,
-                None => Arc::new(ctx.queue.body(delivery.id).unwrap_or_default()),
-            };
-            let via_smtp = |i: usize| {
-                outs.iter().any(|(j, o)| {
-                    *j == i && matches!(o, Outcome::Delivered(r) if !r.contains(MAILDIR_REPLY))
-                })
-            };
-            super::notices::send(&ctx, &before, &body, &delivery, &outs, &result, &via_smtp);
-        }
-        Ok::<_, postern_queue::SpoolError>(result)
+        // The message may have left the spool with this report: keep what a notice needs.
+        let keep = before.filter(|_| needs_notice(&result, &outs)).map(|b| {
+            let body =
+                body.unwrap_or_else(|| Arc::new(ctx.queue.body(delivery.id).unwrap_or_default()));
+            (b, body)
+        });
+        Ok::<_, postern_queue::SpoolError>((result, keep))
     })
     .await;
-    match result {
-        Ok(Ok(result)) => track_decisions(&shared.ctx, d, &outcomes, &result, mid),
-        Ok(Err(e)) => eprintln!(
-            "postern: delivery of {}: cannot record the outcome: {e}",
-            d.id
-        ),
-        Err(e) => eprintln!("postern: delivery of {}: report task failed: {e}", d.id),
-    }
+    let (result, keep) = match reported {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            eprintln!(
+                "postern: delivery of {}: cannot record the outcome: {e}",
+                d.id
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("postern: delivery of {}: report task failed: {e}", d.id);
+            return;
+        }
+    };
+    // Tracked before any notice, so the log reads in the order things happened.
+    track_decisions(&shared.ctx, d, &outcomes, &result, mid);
+    let Some((before, body)) = keep else { return };
+    let ctx = Arc::clone(&shared.ctx);
+    let delivery = d.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let via_smtp = |i: usize| {
+            outcomes.iter().any(|(j, o)| {
+                *j == i && matches!(o, Outcome::Delivered(r) if !r.contains(MAILDIR_REPLY))
+            })
+        };
+        super::notices::send(
+            &ctx, &before, &body, &delivery, &outcomes, &result, &via_smtp,
+        );
+    })
+    .await;
 }
 
 /// Whether an attempt may call for a notice: a failure, a due delay notice, or a

@@ -88,22 +88,22 @@ fn collect(
         let Some(r) = env.recipients.get(*index) else {
             continue;
         };
-        if let Outcome::Delivered(reply) = outcome {
-            if r.notify.is_some_and(|n| n.success && !n.never) {
-                // Handed to another MTA that was not asked to report: "relayed".
-                let action = if via_smtp(*index) {
-                    Action::Relayed
-                } else {
-                    Action::Delivered
-                };
-                due.success.push(reported(
-                    &r.address,
-                    r.orcpt.as_ref(),
-                    action,
-                    reply,
-                    remote_of(reply),
-                ));
-            }
+        if let Outcome::Delivered(reply) = outcome
+            && r.notify.is_some_and(|n| n.success && !n.never)
+        {
+            // Handed to another MTA that was not asked to report: "relayed".
+            let action = if via_smtp(*index) {
+                Action::Relayed
+            } else {
+                Action::Delivered
+            };
+            due.success.push(reported(
+                &r.address,
+                r.orcpt.as_ref(),
+                action,
+                reply,
+                remote_of(reply),
+            ));
         }
     }
     if result.delay_notice {

@@ -67,11 +67,17 @@ pub fn judge_recipient(
         return Err(relay_denied());
     }
     let address = queue_address(mailbox);
-    let route = config
+    let route = match config
         .routing
         .table
         .route(&RouteRequest::smtp(&address), status)
-        .map_err(|u| unroutable_reply(&u))?;
+    {
+        Ok(r) => r,
+        // A client that may not relay learns nothing about routes beyond our own
+        // domains: anything not routed here locally is a relay attempt.
+        Err(_) if !may_relay => return Err(relay_denied()),
+        Err(u) => return Err(unroutable_reply(&u)),
+    };
     let local = !is_literal && config.is_local_connector(route.first().connector);
     if !local {
         return if may_relay {

@@ -1,0 +1,157 @@
+//! `postern status` and `postern transfer-mode`: the live gateway's Queues tab, and the
+//! IMS transfer mode changed without a restart.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use postern_gateway::admin::{status_file, transfer_mode_file};
+use postern_gateway::config::TransferMode;
+
+/// `postern status` arguments.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The gateway's data directory.
+    #[arg(long, default_value = "./postern-data")]
+    data: PathBuf,
+    /// Print the status document (JSON) as the gateway wrote it.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `postern transfer-mode` arguments.
+#[derive(Debug, clap::Args)]
+pub struct TransferModeArgs {
+    /// both, inbound (hold outbound), outbound (refuse new inbound sessions) or none.
+    mode: String,
+    /// The gateway's data directory.
+    #[arg(long, default_value = "./postern-data")]
+    data: PathBuf,
+}
+
+/// Runs `postern status`.
+pub fn status(args: StatusArgs) -> ExitCode {
+    let path = status_file(&args.data);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "postern status: no {} (is a gateway running on this data directory?)",
+            path.display()
+        );
+        return ExitCode::from(69);
+    };
+    if args.json {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    }
+    print!("{}", render(&text));
+    ExitCode::SUCCESS
+}
+
+/// The value of `"key":` in a flat JSON text (numbers and simple strings).
+fn field<'a>(text: &'a str, key: &str) -> &'a str {
+    let pat = format!("\"{key}\":");
+    text.find(&pat)
+        .map(|i| {
+            let rest = &text[i + pat.len()..];
+            let end = if let Some(stripped) = rest.strip_prefix('"') {
+                stripped.find('"').map_or(rest.len(), |e| e + 2)
+            } else {
+                rest.find([',', '}']).unwrap_or(rest.len())
+            };
+            rest[..end].trim_matches('"')
+        })
+        .unwrap_or("-")
+}
+
+fn render(text: &str) -> String {
+    let mut o = String::new();
+    o.push_str(&format!(
+        "gateway {}  transfer mode {}\n",
+        field(text, "hostname"),
+        field(text, "transfer_mode")
+    ));
+    o.push_str(&format!(
+        "sessions open {}  (since start: {} sessions, {} messages accepted)\n",
+        field(text, "sessions_open"),
+        field(text, "sessions_total"),
+        field(text, "messages_accepted_total")
+    ));
+    o.push_str(&format!(
+        "recipients delivered {}, deferred {}, failed {}; notices {}\n",
+        field(text, "recipients_delivered_total"),
+        field(text, "recipients_deferred_total"),
+        field(text, "recipients_failed_total"),
+        field(text, "notices_total")
+    ));
+    let q = text.find("\"queue\":").map_or("", |i| &text[i..]);
+    o.push_str(&format!(
+        "queue: {} message(s), {} pending, {} deferred, {} held; oldest {} s\n",
+        field(q, "messages"),
+        field(q, "pending"),
+        field(q, "deferred"),
+        field(q, "held_messages"),
+        field(q, "oldest_secs")
+    ));
+    for d in q.split("{\"destination\":").skip(1) {
+        let name = d.split('"').nth(1).unwrap_or("?");
+        o.push_str(&format!(
+            "  {name:<40} {:>6} msg {:>6} rcpt {:>6} deferred  oldest {:>6} s\n",
+            field(d, "messages"),
+            field(d, "recipients"),
+            field(d, "deferred"),
+            field(d, "oldest_secs")
+        ));
+    }
+    for (title, key) in [
+        ("recent deliveries", "recent_delivered"),
+        ("recent failures", "recent_failed"),
+    ] {
+        let list = text
+            .find(&format!("\"{key}\":["))
+            .map(|i| &text[i..])
+            .and_then(|s| s.find(']').map(|e| &s[..e]))
+            .unwrap_or("");
+        let items: Vec<&str> = list.split("{\"time_ms\":").skip(1).collect();
+        o.push_str(&format!("{title}: {}\n", items.len()));
+        for it in items.iter().rev().take(10) {
+            o.push_str(&format!(
+                "  {}  {}  {}\n",
+                field(it, "queue_id"),
+                field(it, "recipient"),
+                field(it, "reply")
+            ));
+        }
+    }
+    o
+}
+
+/// Runs `postern transfer-mode`: writes the mode file atomically; the running gateway
+/// applies it within a second, and keeps it across restarts until changed.
+pub fn transfer_mode(args: TransferModeArgs) -> ExitCode {
+    let Some(mode) = TransferMode::from_name(&args.mode) else {
+        eprintln!(
+            "postern transfer-mode: {:?}: want both, inbound, outbound or none",
+            args.mode
+        );
+        return ExitCode::from(2);
+    };
+    match write_atomically(&transfer_mode_file(&args.data), mode.name()) {
+        Ok(()) => {
+            println!("transfer mode set to {}", mode.name());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("postern transfer-mode: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{text}\n"))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
