@@ -56,6 +56,7 @@ pub struct Gateway {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
     local_addrs: Vec<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     recovered: usize,
 }
 
@@ -139,6 +140,7 @@ impl Gateway {
             config,
         });
         ctx.set_transfer_mode(ctx.config.transfer_mode);
+        let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
         let mut tasks = JoinSet::new();
         for l in listeners {
             tasks.spawn(crate::inbound::serve_listener(ctx.clone(), l));
@@ -153,6 +155,7 @@ impl Gateway {
             stop,
             tasks,
             local_addrs,
+            metrics_addr,
             recovered: recovered.messages.len(),
         })
     }
@@ -160,6 +163,11 @@ impl Gateway {
     /// The addresses the listeners are bound to (useful with port 0).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// The metrics endpoint's address, when `[status] metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The shared state.

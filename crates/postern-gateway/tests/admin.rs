@@ -1,0 +1,658 @@
+//! The Exchange administration features end to end: notices (failure, delay, success,
+//! absorbed), the administrator's copies, delivery restrictions, transfer modes, the
+//! archive, the Pickup folder, the status file and metrics, and the protocol log. Each
+//! test runs a real gateway on 127.0.0.1 with a scripted SMTP server as its smart host.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use postern_gateway::{Config, Gateway};
+use postern_track::{EventKind, Filter, Reader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+// ---- harness ------------------------------------------------------------------------
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "postern-admin-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Accepted messages: `(sender, recipients, body)`.
+type Got = Arc<Mutex<Vec<(String, Vec<String>, String)>>>;
+
+/// A scripted SMTP server: `rule(rcpt)` gives the RCPT reply code. Records
+/// `(sender, recipients, body)` of accepted messages.
+#[derive(Clone)]
+struct Sink {
+    addr: SocketAddr,
+    got: Got,
+}
+
+async fn sink(rule: fn(&str) -> u16) -> Sink {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let s = Sink {
+        addr: l.local_addr().unwrap(),
+        got: Arc::default(),
+    };
+    let got = s.got.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = l.accept().await {
+            let got = got.clone();
+            tokio::spawn(async move {
+                let _ = serve(sock, rule, got).await;
+            });
+        }
+    });
+    s
+}
+
+async fn serve(sock: TcpStream, rule: fn(&str) -> u16, got: Got) -> std::io::Result<()> {
+    let (r, mut w) = sock.into_split();
+    let mut r = BufReader::new(r);
+    w.write_all(b"220 sink.test\r\n").await?;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let upper = line.to_ascii_uppercase();
+        let arg = |l: &str| l.split(['<', '>']).nth(1).unwrap_or("").to_owned();
+        let reply = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            "250 sink.test".to_owned()
+        } else if upper.starts_with("MAIL") {
+            from = arg(&line);
+            to.clear();
+            "250 ok".to_owned()
+        } else if upper.starts_with("RCPT") {
+            let a = arg(&line);
+            let code = rule(&a);
+            if code == 250 {
+                to.push(a);
+            }
+            format!("{code} {}.0.0 as scripted", code / 100)
+        } else if upper.starts_with("DATA") {
+            w.write_all(b"354 go\r\n").await?;
+            let mut body = String::new();
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).await? == 0 {
+                    return Ok(());
+                }
+                if l == ".\r\n" {
+                    break;
+                }
+                body.push_str(&l);
+            }
+            got.lock().unwrap().push((from.clone(), to.clone(), body));
+            "250 2.0.0 queued as S1".to_owned()
+        } else if upper.starts_with("QUIT") {
+            w.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else {
+            "250 ok".to_owned()
+        };
+        w.write_all(format!("{reply}\r\n").as_bytes()).await?;
+    }
+}
+
+struct Harness {
+    gw: Gateway,
+    dir: PathBuf,
+}
+
+/// A gateway: `localhost` local (maildir), `remote.test` through the sink, relaying for
+/// 127.0.0.1; `extra` appended.
+async fn start(tag: &str, sink: &Sink, extra: &str) -> Harness {
+    start_with(tag, sink, "", extra).await
+}
+
+/// As [`start`], with `retry` added to the `[retry]` section.
+async fn start_with(tag: &str, sink: &Sink, retry: &str, extra: &str) -> Harness {
+    start_full(tag, sink, "", retry, extra).await
+}
+
+/// As [`start_with`], with `security` added to the `[security]` section.
+async fn start_full(tag: &str, sink: &Sink, security: &str, retry: &str, extra: &str) -> Harness {
+    let dir = temp_dir(tag);
+    let text = format!(
+        "[server]\nhostname = \"gw.test\"\ndata_dir = \"{}\"\n\
+         [connections]\nlisten = [\"127.0.0.1:0\"]\n\
+         [security]\nrelay_networks = [\"127.0.0.1/32\"]\n{security}\
+         [administrator]\nmailbox = \"postmaster@localhost\"\n\
+         [retry]\nintervals = [\"1s\"]\nbackoff_first = \"300ms\"\nbackoff_max = \"1s\"\npoll_interval = \"100ms\"\n{retry}\
+         [[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
+         [[connector.address_space]]\npattern = \"localhost\"\n\
+         [[connector]]\nname = \"out\"\nsmart_hosts = [\"127.0.0.1:{}\"]\n\
+         [[connector.address_space]]\npattern = \"remote.test\"\n{extra}",
+        dir.display(),
+        sink.addr.port()
+    );
+    let gw = Gateway::start(Config::from_toml_str(&text).unwrap())
+        .await
+        .unwrap();
+    Harness { gw, dir }
+}
+
+impl Harness {
+    fn addr(&self) -> SocketAddr {
+        self.gw.local_addrs()[0]
+    }
+
+    fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.join("mail/localhost").join(user).join("new")
+    }
+
+    fn events(&self, kind: EventKind) -> Vec<postern_track::Event> {
+        if let Some(t) = &self.gw.context().tracker {
+            t.flush().unwrap();
+        }
+        Reader::new(self.dir.join("tracking"))
+            .search(&Filter::new().kind(kind))
+            .map(|r| r.events)
+            .unwrap_or_default()
+    }
+
+    async fn stop(self) {
+        self.gw.shutdown(Duration::from_secs(5)).await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends one SMTP conversation; returns every reply's last line.
+async fn talk(addr: SocketAddr, lines: &[&str]) -> Vec<String> {
+    let s = TcpStream::connect(addr).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut out = Vec::new();
+    let read = async |r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>| loop {
+        let mut l = String::new();
+        if r.read_line(&mut l).await.unwrap_or(0) == 0 {
+            return l;
+        }
+        if l.as_bytes().get(3) != Some(&b'-') {
+            return l;
+        }
+    };
+    out.push(read(&mut r).await);
+    for l in lines {
+        if w.write_all(l.as_bytes()).await.is_err() {
+            break;
+        }
+        out.push(read(&mut r).await);
+    }
+    out
+}
+
+/// A whole message from `from` to `to` (RCPT parameters may follow the address).
+async fn mail(addr: SocketAddr, from: &str, to: &[&str], subject: &str) -> Vec<String> {
+    let mut lines = vec![
+        "EHLO client.test\r\n".to_owned(),
+        format!("MAIL FROM:{from}\r\n"),
+    ];
+    lines.extend(to.iter().map(|t| format!("RCPT TO:{t}\r\n")));
+    lines.push("DATA\r\n".into());
+    lines.push(format!("Subject: {subject}\r\nMessage-ID: <{subject}@client.test>\r\n\r\nbody of {subject}\r\n.\r\n"));
+    lines.push("QUIT\r\n".into());
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    talk(addr, &refs).await
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    cond()
+}
+
+fn refuse_bad(rcpt: &str) -> u16 {
+    if rcpt.starts_with("bad") { 550 } else { 250 }
+}
+
+fn always_busy(_: &str) -> u16 {
+    450
+}
+
+fn accept(_: &str) -> u16 {
+    250
+}
+
+// ---- notices ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_notice_to_sender_with_admin_copy() {
+    let s = sink(refuse_bad).await;
+    let h = start("fail", &s, "").await;
+    let r = mail(
+        h.addr(),
+        "<jo@localhost> ENVID=env-42 RET=HDRS",
+        &[
+            "<bad@remote.test> ORCPT=rfc822;Bad@Remote.test",
+            "<good@remote.test>",
+        ],
+        "failing",
+    )
+    .await;
+    assert!(r.iter().any(|l| l.contains("queued as")), "{r:?}");
+    assert!(
+        wait_until(Duration::from_secs(15), || !files(&h.maildir("jo"))
+            .is_empty())
+        .await,
+        "no notice"
+    );
+    let notice = &files(&h.maildir("jo"))[0];
+    for needle in [
+        "Return-Path: <>",
+        "Content-Type: multipart/report",
+        "report-type=delivery-status",
+        "Original-Envelope-Id: env-42",
+        "Original-Recipient: rfc822;Bad@Remote.test",
+        "Final-Recipient: rfc822; bad@remote.test\r\nAction: failed\r\nStatus: 5.0.0",
+        "Diagnostic-Code: smtp; 550 5.0.0 as scripted",
+        "Subject: failing",
+        "could not be delivered",
+    ] {
+        assert!(notice.contains(needle), "missing {needle:?} in\n{notice}");
+    }
+    assert!(
+        !notice.contains("body of failing"),
+        "RET=HDRS returns the header only"
+    );
+    assert!(
+        !notice.contains("good@remote.test"),
+        "only the failed recipient is reported"
+    );
+    // The administrator's copy.
+    assert!(
+        wait_until(Duration::from_secs(5), || !files(&h.maildir("postmaster"))
+            .is_empty())
+        .await
+    );
+    assert!(!h.events(EventKind::DsnGenerated).is_empty());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_never_and_notices_about_notices() {
+    let s = sink(refuse_bad).await;
+    let h = start(
+        "never",
+        &s,
+        "[notifications]\ncopy_failures_to_administrator = false\n",
+    )
+    .await;
+    mail(
+        h.addr(),
+        "<jo@localhost>",
+        &["<bad@remote.test> NOTIFY=NEVER"],
+        "quiet",
+    )
+    .await;
+    // A notice itself (null sender) that fails is absorbed, never answered.
+    mail(h.addr(), "<>", &["<bad2@remote.test>"], "bounce").await;
+    assert!(
+        wait_until(Duration::from_secs(15), || !h
+            .events(EventKind::DsnAbsorbed)
+            .is_empty())
+        .await,
+        "the failed notice is absorbed"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || h
+            .events(EventKind::Failed)
+            .len()
+            >= 2)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        files(&h.maildir("jo")).is_empty(),
+        "NOTIFY=NEVER: no notice"
+    );
+    assert!(h.events(EventKind::DsnGenerated).is_empty());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delay_notice_on_schedule() {
+    let s = sink(always_busy).await;
+    let h = start_with("delay", &s, "delay_notices = [\"1s\"]\n", "").await;
+    mail(
+        h.addr(),
+        "<jo@localhost>",
+        &["<slow@remote.test>"],
+        "waiting",
+    )
+    .await;
+    assert!(
+        wait_until(Duration::from_secs(15), || !files(&h.maildir("jo"))
+            .is_empty())
+        .await,
+        "no delay notice"
+    );
+    let notice = &files(&h.maildir("jo"))[0];
+    assert!(
+        notice.contains("Action: delayed\r\nStatus: 4.0.0"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("Subject: Delivery Status Notification (Delay)"),
+        "{notice}"
+    );
+    assert!(notice.contains("will keep trying"));
+    assert!(
+        files(&h.maildir("postmaster")).is_empty(),
+        "delay copies are off by default"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_notice_when_asked() {
+    let s = sink(accept).await;
+    let h = start("success", &s, "").await;
+    mail(
+        h.addr(),
+        "<jo@localhost> ENVID=ok-1",
+        &[
+            "<al@localhost> NOTIFY=SUCCESS",
+            "<x@remote.test> NOTIFY=SUCCESS,FAILURE",
+            "<bo@localhost>",
+        ],
+        "hello",
+    )
+    .await;
+    assert!(
+        wait_until(Duration::from_secs(15), || files(&h.maildir("jo")).len()
+            >= 2)
+        .await,
+        "two success notices (local and remote destinations)"
+    );
+    let all = files(&h.maildir("jo")).join("\n");
+    assert!(
+        all.contains("Final-Recipient: rfc822; al@localhost\r\nAction: delivered\r\nStatus: 2.0.0"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Final-Recipient: rfc822; x@remote.test\r\nAction: relayed"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("bo@localhost\r\nAction"),
+        "no NOTIFY, no success notice"
+    );
+    assert!(all.contains("Subject: Delivery Status Notification (Success)"));
+    h.stop().await;
+}
+
+// ---- restrictions and transfer modes ----------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_restrictions() {
+    let s = sink(accept).await;
+    let h = start(
+        "restrict",
+        &s,
+        "[[restriction]]\nreject_from = [\"spammer@*\"]\n\
+         [[restriction]]\nconnector = \"out\"\naccept_from = [\"boss@*\"]\n",
+    )
+    .await;
+    let r = mail(h.addr(), "<spammer@x.test>", &["<jo@localhost>"], "s1").await;
+    assert!(r[3].starts_with("550 5.7.1"), "{r:?}");
+    let r = mail(
+        h.addr(),
+        "<clerk@x.test>",
+        &["<jo@localhost>", "<far@remote.test>"],
+        "s2",
+    )
+    .await;
+    assert!(
+        r[3].starts_with("250"),
+        "local mail is not restricted: {r:?}"
+    );
+    assert!(
+        r[4].starts_with("550 5.7.1") && r[4].contains("out"),
+        "{r:?}"
+    );
+    let r = mail(h.addr(), "<boss@x.test>", &["<far@remote.test>"], "s3").await;
+    assert!(r[3].starts_with("250"), "{r:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_modes_hold_and_release() {
+    let s = sink(accept).await;
+    let h = start("mode", &s, "[transfer]\nmode = \"inbound\"\n").await;
+    let r = mail(h.addr(), "<jo@localhost>", &["<far@remote.test>"], "held").await;
+    assert!(r[5].starts_with("250"), "{r:?}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        s.got.lock().unwrap().is_empty(),
+        "outbound is held in mode inbound"
+    );
+    assert_eq!(h.gw.context().queue.len(), 1);
+    // "none" refuses new sessions; written as `postern transfer-mode` does.
+    std::fs::write(h.dir.join("transfer-mode"), "none\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), || h
+            .gw
+            .context()
+            .transfer_mode()
+            .name()
+            == "none")
+        .await
+    );
+    let r = talk(h.addr(), &[]).await;
+    assert!(r[0].starts_with("421 4.3.2"), "{r:?}");
+    std::fs::write(h.dir.join("transfer-mode"), "both\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || !s
+            .got
+            .lock()
+            .unwrap()
+            .is_empty())
+        .await,
+        "released"
+    );
+    h.stop().await;
+}
+
+// ---- archive, pickup, status, protocol log ----------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_both_directions() {
+    let s = sink(accept).await;
+    let h = start("archive", &s, "[archive]\nenabled = true\n").await;
+    mail(h.addr(), "<jo@localhost>", &["<far@remote.test>"], "kept").await;
+    assert!(
+        wait_until(Duration::from_secs(10), || !s
+            .got
+            .lock()
+            .unwrap()
+            .is_empty())
+        .await
+    );
+    let day_dirs: Vec<PathBuf> = std::fs::read_dir(h.dir.join("archive"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(day_dirs.len(), 1);
+    assert!(
+        wait_until(Duration::from_secs(5), || files(&day_dirs[0]).len() == 2).await,
+        "one inbound and one outbound copy"
+    );
+    let copies = files(&day_dirs[0]).join("\n");
+    assert!(
+        copies.contains("X-Postern-Direction: inbound")
+            && copies.contains("X-Postern-Direction: outbound")
+    );
+    assert!(copies.contains("X-Envelope-From: <jo@localhost>\r\nX-Envelope-To: <far@remote.test>"));
+    assert!(copies.contains("Subject: kept"));
+    assert_eq!(h.events(EventKind::Archived).len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pickup_folder_submits_and_sets_aside() {
+    let s = sink(accept).await;
+    let h = start(
+        "pickup",
+        &s,
+        "[pickup]\nenabled = true\ninterval = \"100ms\"\n",
+    )
+    .await;
+    let pickup = h.dir.join("pickup");
+    std::fs::create_dir_all(&pickup).unwrap();
+    std::fs::write(
+        pickup.join("a.tmp"),
+        "X-Sender: jo@localhost\r\nX-Receiver: al@localhost\r\n\r\nSubject: dropped\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    std::fs::rename(pickup.join("a.tmp"), pickup.join("a.eml")).unwrap();
+    std::fs::write(pickup.join("b.eml"), "no headers at all").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || !files(&h.maildir("al"))
+            .is_empty())
+        .await,
+        "picked up"
+    );
+    assert!(files(&h.maildir("al"))[0].contains("Subject: dropped"));
+    assert!(
+        !pickup.join("a.eml").exists(),
+        "submitted files are removed"
+    );
+    assert!(wait_until(Duration::from_secs(5), || pickup.join("bad/b.eml").exists()).await);
+    let reason = std::fs::read_to_string(pickup.join("bad/b.eml.reason")).unwrap();
+    assert!(reason.contains("no sender"), "{reason}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_file_and_metrics() {
+    let s = sink(refuse_bad).await;
+    let h = start("status", &s, "[status]\nmetrics_listen = \"127.0.0.1:0\"\n").await;
+    mail(
+        h.addr(),
+        "<jo@localhost>",
+        &["<al@localhost>", "<bad@remote.test>"],
+        "counted",
+    )
+    .await;
+    let status = h.dir.join("status.json");
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            std::fs::read_to_string(&status).is_ok_and(|t| {
+                t.contains("\"recipient\":\"al@localhost\"")
+                    && t.contains("\"recipients_failed_total\":1")
+            })
+        })
+        .await,
+        "{:?}",
+        std::fs::read_to_string(&status)
+    );
+    let text = std::fs::read_to_string(&status).unwrap();
+    assert!(
+        text.contains("\"transfer_mode\":\"both\"") && text.contains("\"recent_failed\":[{"),
+        "{text}"
+    );
+    let mut m = TcpStream::connect(h.gw.metrics_addr().unwrap())
+        .await
+        .unwrap();
+    m.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    m.read_to_string(&mut body).await.unwrap();
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(
+        body.contains("postern_messages_accepted_total 1\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE postern_queue_messages gauge"),
+        "{body}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_log_redacts_and_joins_tracking() {
+    let s = sink(accept).await;
+    let hash = {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = argon2::Params::new(64, 1, 1, None).unwrap();
+        let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        a.hash_password(b"secret", &salt).unwrap().to_string()
+    };
+    let security = format!(
+        "auth_without_tls = true\n[[security.user]]\nname = \"jo\"\npassword_hash = \"{hash}\"\n"
+    );
+    let h = start_full(
+        "protolog",
+        &s,
+        &security,
+        "",
+        "[protocol_log]\nenabled = true\n",
+    )
+    .await;
+    let r = talk(
+        h.addr(),
+        &[
+            "EHLO client.test\r\n",
+            "AUTH PLAIN AGpvAHNlY3JldA==\r\n",
+            "MAIL FROM:<jo@localhost>\r\n",
+            "RCPT TO:<al@localhost>\r\n",
+            "DATA\r\n",
+            "Subject: private matter\r\n\r\nsecret text\r\n.\r\n",
+            "QUIT\r\n",
+        ],
+    )
+    .await;
+    assert!(r[2].starts_with("235"), "{r:?}");
+    assert!(r[6].starts_with("250"), "{r:?}");
+    let id = r[6].split_whitespace().last().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = files(&h.dir.join("protocol")).join("");
+    assert!(log.contains("> AUTH PLAIN ****"), "{log}");
+    assert!(
+        log.contains("> EHLO client.test") && log.contains("< 250 2.0.0 Ok: queued as"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("* queued as {id}")), "{log}");
+    assert!(
+        !log.contains("AGpvAHNlY3JldA")
+            && !log.contains("secret text")
+            && !log.contains("private matter"),
+        "{log}"
+    );
+    assert!(log.contains("[message data: "), "{log}");
+    h.stop().await;
+}
