@@ -66,6 +66,8 @@ hostname = "gw.test"
 data_dir = "$work/data"
 [connections]
 listen = ["127.0.0.1:$gw_port"]
+[administrator]
+mailbox = "postmaster@localhost"
 [security]
 tls_cert = "$root/crates/postern-gateway/tests/fixtures/localhost.crt"
 tls_key = "$root/crates/postern-gateway/tests/fixtures/localhost.key"
@@ -148,6 +150,47 @@ for _ in $(seq 1 300); do [ -s "$work/aio/1.eml" ] && break; sleep 0.1; done
 grep -q '^\.dot line' "$work/aio/1.eml" || fail "aiosmtpd content: $(head -20 "$work/aio/1.eml")"
 grep -q '^Received: from smtplib.test' "$work/aio/1.eml" || fail "no Received header: $(head -5 "$work/aio/1.eml")"
 pass "smtplib STARTTLS + login -> gateway -> smart host -> python aiosmtpd (content intact, Received added)"
+
+# A recipient aiosmtpd refuses: the gateway's failure notice comes back to the sender's
+# Maildir, and Python's email package reads it as a correct RFC 3464 report.
+python3 - "$gw_port" <<'PY' || fail "smtplib for the failure notice"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as s:
+    s.starttls(context=ctx)
+    s.login("jo", "interop-secret")
+    body = "From: jo@localhost\r\nTo: reject-me@aio.test\r\nSubject: will bounce\r\nMessage-ID: <bounce-1@localhost>\r\n\r\nhello\r\n"
+    s.sendmail("jo@localhost", ["reject-me@aio.test"], body, mail_options=["ENVID=interop-env"], rcpt_options=["NOTIFY=FAILURE"])
+PY
+for _ in $(seq 1 300); do
+  n=$(find "$work/data/mail/localhost/jo/new" -type f -newer "$work/swaks1.log" 2>/dev/null | xargs -r grep -l 'multipart/report' | head -1)
+  [ -n "$n" ] && break
+  sleep 0.1
+done
+[ -n "$n" ] || fail "no failure notice in jo's Maildir"
+python3 - "$n" <<'PY' || fail "Python email does not read the notice as a delivery report"
+import email, sys
+from email import policy
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=policy.compat32)
+assert msg.get_content_type() == "multipart/report", msg.get_content_type()
+assert msg.get_param("report-type") == "delivery-status", msg.get_param("report-type")
+parts = msg.get_payload()
+assert [p.get_content_type() for p in parts] == ["text/plain", "message/delivery-status", "text/rfc822-headers"], [p.get_content_type() for p in parts]
+blocks = parts[1].get_payload()
+per_message, per_rcpt = blocks[0], blocks[1]
+assert per_message["Reporting-MTA"] == "dns; gw.test", per_message["Reporting-MTA"]
+assert per_message["Original-Envelope-Id"] == "interop-env", per_message["Original-Envelope-Id"]
+assert per_rcpt["Final-Recipient"] == "rfc822; reject-me@aio.test", per_rcpt["Final-Recipient"]
+assert per_rcpt["Action"] == "failed", per_rcpt["Action"]
+assert per_rcpt["Status"] == "5.1.1", per_rcpt["Status"]
+assert "550 5.1.1 No such user here" in per_rcpt["Diagnostic-Code"], per_rcpt["Diagnostic-Code"]
+assert msg["Auto-Submitted"] == "auto-replied"
+assert "Subject: will bounce" in parts[2].get_payload()
+print("notice ok:", per_rcpt["Action"], per_rcpt["Status"])
+PY
+pass "aiosmtpd refuses a recipient -> failure notice; Python email reads a correct multipart/report"
 
 # Postfix smtp-source into the gateway, local delivery: 1000 messages over 10 sessions,
 # then 500 messages, 3 recipients each, several per connection.

@@ -12,6 +12,14 @@ class Store:
         self.count = 0
         os.makedirs(directory, exist_ok=True)
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # Recipients whose local part starts with "reject" are refused permanently, so
+        # the gateway's failure notices can be checked.
+        if address.lower().startswith("reject"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
         path = os.path.join(self.directory, f"{self.count}.eml")
