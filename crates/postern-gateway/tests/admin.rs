@@ -656,3 +656,69 @@ async fn protocol_log_redacts_and_joins_tracking() {
     assert!(log.contains("[message data: "), "{log}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restriction_met_only_after_reroute_gives_a_failure_notice() {
+    let s = sink(accept).await;
+    // A closed port: take one and let it go.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = temp_dir("reroute-restrict");
+    let text = format!(
+        "[server]\nhostname = \"gw.test\"\ndata_dir = \"{}\"\n\
+         [connections]\nlisten = [\"127.0.0.1:0\"]\n\
+         [security]\nrelay_networks = [\"127.0.0.1/32\"]\n\
+         [administrator]\nmailbox = \"postmaster@localhost\"\n\
+         [notifications]\ncopy_failures_to_administrator = false\n\
+         [timeouts]\nconnect_secs = 2\n\
+         [retry]\nintervals = [\"1s\"]\nbackoff_first = \"300ms\"\npoll_interval = \"100ms\"\n\
+         [[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
+         [[connector.address_space]]\npattern = \"localhost\"\n\
+         [[connector]]\nname = \"primary\"\nsmart_hosts = [\"127.0.0.1:{}\"]\n\
+         [[connector.address_space]]\npattern = \"remote.test\"\ncost = 1\n\
+         [[connector]]\nname = \"backup\"\nsmart_hosts = [\"127.0.0.1:{}\"]\n\
+         [[connector.address_space]]\npattern = \"remote.test\"\ncost = 50\n\
+         [[restriction]]\nconnector = \"backup\"\naccept_from = [\"boss@*\"]\n",
+        dir.display(),
+        closed.port(),
+        s.addr.port()
+    );
+    let h = Harness {
+        gw: Gateway::start(Config::from_toml_str(&text).unwrap())
+            .await
+            .unwrap(),
+        dir,
+    };
+    // Accepted at RCPT: routing then says "primary", which the sender may use.
+    let r = mail(
+        h.addr(),
+        "<jo@localhost>",
+        &["<far@remote.test>"],
+        "rerouted",
+    )
+    .await;
+    assert!(r.iter().any(|l| l.contains("queued as")), "{r:?}");
+    assert!(
+        wait_until(Duration::from_secs(15), || !files(&h.maildir("jo"))
+            .is_empty())
+        .await,
+        "no notice"
+    );
+    let notice = &files(&h.maildir("jo"))[0];
+    assert!(
+        notice.contains("Action: failed\r\nStatus: 5.7.1"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("not allowed to send through connector backup"),
+        "{notice}"
+    );
+    assert!(
+        s.got.lock().unwrap().is_empty(),
+        "nothing went out through backup"
+    );
+    h.stop().await;
+}

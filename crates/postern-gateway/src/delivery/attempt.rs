@@ -188,6 +188,12 @@ async fn deliver_group(shared: &Shared, msg: &Msg<'_>, group: Group) -> Vec<(usi
             ));
             continue;
         };
+        // Delivery restrictions again: a reroute may pick a connector the sender was not
+        // checked against at RCPT time. Refused now, the sender gets a failure notice.
+        if let Err(refused) = ctx.restrictions.check(&msg.delivery.sender, name) {
+            let reply = refused.reply_text();
+            return all(&group.recipients, |_| Outcome::Failed(reply.clone()));
+        }
         match via_connector(shared, msg, conn, &group.recipients).await {
             SmtpResult::Done(outcomes) => {
                 shared.down.mark_up(ctx, name);
