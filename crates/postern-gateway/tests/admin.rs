@@ -722,3 +722,58 @@ async fn restriction_met_only_after_reroute_gives_a_failure_notice() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_control_on_the_live_gateway() {
+    use postern_queue::Target;
+    use postern_queue::control::{self, Command};
+    let s = sink(accept).await;
+    let h = start("control", &s, "").await;
+    let spool = h.dir.join("spool");
+    // Hold the destination (as `postern queue hold --destination remote.test` does).
+    let req = control::submit(
+        &spool,
+        &Command::Hold(Target::Destination("remote.test".into())),
+    )
+    .unwrap();
+    let answer =
+        tokio::task::spawn_blocking(move || control::wait_answer(&req, Duration::from_secs(5)))
+            .await
+            .unwrap();
+    assert!(answer.is_some(), "the running gateway answers the request");
+    mail(
+        h.addr(),
+        "<jo@localhost>",
+        &["<far@remote.test>"],
+        "on-hold",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(s.got.lock().unwrap().is_empty(), "held");
+    let status = h.dir.join("status.json");
+    let shows_it = || {
+        std::fs::read_to_string(&status)
+            .is_ok_and(|t| t.contains(r#""destination":"remote.test","messages":1"#))
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), shows_it).await,
+        "the status shows the held message by destination: {:?}",
+        std::fs::read_to_string(&status)
+    );
+    // Release it: delivered at once.
+    control::submit(
+        &spool,
+        &Command::Release(Target::Destination("remote.test".into())),
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || !s
+            .got
+            .lock()
+            .unwrap()
+            .is_empty())
+        .await,
+        "released"
+    );
+    h.stop().await;
+}
