@@ -44,6 +44,7 @@ impl ProtocolLog {
     pub fn session(self: &Arc<Self>, peer: SocketAddr) -> Transcript {
         Transcript {
             log: Some(self.clone()),
+            recording: true,
             id: self.next_session.fetch_add(1, Ordering::Relaxed),
             peer,
             state: State::Command,
@@ -94,6 +95,7 @@ enum State {
 #[derive(Debug)]
 pub struct Transcript {
     log: Option<Arc<ProtocolLog>>,
+    recording: bool,
     id: u64,
     peer: SocketAddr,
     state: State,
@@ -116,12 +118,26 @@ impl Transcript {
     pub fn disabled() -> Transcript {
         Transcript {
             log: None,
+            recording: false,
             id: 0,
             peer: SocketAddr::from(([0, 0, 0, 0], 0)),
             state: State::Command,
             partial: Vec::new(),
             lines: String::new(),
         }
+    }
+
+    /// A transcript kept in memory only (for tests and fuzzing): read it with
+    /// [`Transcript::take_lines`].
+    pub fn in_memory() -> Transcript {
+        let mut t = Transcript::disabled();
+        t.recording = true;
+        t
+    }
+
+    /// The lines recorded and not yet written, taken out.
+    pub fn take_lines(&mut self) -> String {
+        std::mem::take(&mut self.lines)
     }
 
     fn line(&mut self, dir: char, text: &str) {
@@ -145,14 +161,14 @@ impl Transcript {
 
     /// Records a note (`connected`, `queued as ID`, `TLS established`).
     pub fn note(&mut self, text: &str) {
-        if self.log.is_some() {
+        if self.recording {
             self.line('*', text);
         }
     }
 
     /// Records what the gateway sent.
     pub fn server(&mut self, bytes: &[u8]) {
-        if self.log.is_none() {
+        if !self.recording {
             return;
         }
         for raw in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
@@ -170,7 +186,7 @@ impl Transcript {
 
     /// Records what the client sent.
     pub fn client(&mut self, mut bytes: &[u8]) {
-        if self.log.is_none() {
+        if !self.recording {
             return;
         }
         while !bytes.is_empty() {
@@ -231,14 +247,28 @@ impl Transcript {
             self.line('>', "****");
             return;
         }
-        let mut words = text.split_ascii_whitespace();
-        let verb = words.next().unwrap_or("").to_ascii_uppercase();
+        // Wherever "AUTH " appears (even after junk a server would refuse), what follows
+        // the mechanism may be a secret.
+        let upper = text.to_ascii_uppercase();
+        let auth = upper.match_indices("AUTH").map(|(i, _)| i).find(|&i| {
+            text.as_bytes()
+                .get(i + 4)
+                .is_some_and(u8::is_ascii_whitespace)
+        });
+        if let Some(at) = auth {
+            let after = &text[at + 5..];
+            let mech = after.split_ascii_whitespace().next().unwrap_or("");
+            let more = after.split_ascii_whitespace().nth(1).is_some();
+            let secret = if more { " ****" } else { "" };
+            self.line('>', &format!("{}AUTH {mech}{secret}", &text[..at]));
+            return;
+        }
+        let verb = text
+            .split_ascii_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         match verb.as_str() {
-            "AUTH" => {
-                let mech = words.next().unwrap_or("");
-                let secret = if words.next().is_some() { " ****" } else { "" };
-                self.line('>', &format!("AUTH {mech}{secret}"));
-            }
             "BDAT" => {
                 self.line('>', text);
                 if let Some(n) = text
@@ -344,6 +374,83 @@ mod tests {
         );
         assert!(text.contains(" 127.0.0.1:4000 < 220 gw ESMTP\n"));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Found by the protocol_log fuzz target: AUTH after other bytes on the line.
+    #[test]
+    fn auth_after_junk_is_redacted() {
+        let mut t = Transcript::in_memory();
+        t.client(b"220 gw\rAUTH PLAIN c2VjcmV0MQ==\r\nx\tauth\tLOGIN c2VjcmV0Mg==\r\n");
+        let text = t.take_lines();
+        assert!(
+            !text.contains("c2VjcmV0MQ") && !text.contains("c2VjcmV0Mg"),
+            "{text}"
+        );
+        assert_eq!(text.matches("****").count(), 2, "{text}");
+    }
+
+    /// The log lines without their time stamps.
+    fn lines_of(t: &Transcript) -> Vec<String> {
+        t.lines
+            .lines()
+            .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest).to_owned())
+            .collect()
+    }
+
+    fn run(script: &[(bool, Vec<u8>)], splits: &[usize]) -> Vec<String> {
+        let log = ProtocolLog::open(
+            std::env::temp_dir().join(format!("postern-protolog-prop-{}", std::process::id())),
+        )
+        .unwrap();
+        let mut t = log.session("127.0.0.1:1".parse().unwrap());
+        let mut k = 0;
+        for (server, bytes) in script {
+            if *server {
+                t.server(bytes);
+                continue;
+            }
+            // Feed client bytes in pieces cut at the given points.
+            let mut rest: &[u8] = bytes;
+            while !rest.is_empty() {
+                let n = splits.get(k).map_or(rest.len(), |s| 1 + s % rest.len());
+                k += 1;
+                t.client(&rest[..n]);
+                rest = &rest[n..];
+            }
+        }
+        let out = lines_of(&t);
+        t.lines.clear();
+        out
+    }
+
+    proptest::proptest! {
+        /// However the client's bytes are cut into reads, the transcript is the same.
+        #[test]
+        fn chunking_invariance(
+            splits in proptest::collection::vec(0usize..1000, 0..40),
+            body in "[ -~]{0,60}",
+            secret in "Zq[A-Za-z0-9+/=]{8,30}",
+        ) {
+            // A client dot-stuffs a line that starts with a dot.
+            let body = if body.starts_with('.') { format!(".{body}") } else { body };
+            let script: Vec<(bool, Vec<u8>)> = vec![
+                (true, b"220 gw\r\n".to_vec()),
+                (false, format!("EHLO c\r\nAUTH PLAIN {secret}\r\n").into_bytes()),
+                (true, b"250 gw\r\n235 ok\r\n".to_vec()),
+                (false, b"MAIL FROM:<a@b>\r\nDATA\r\n".to_vec()),
+                (true, b"250 ok\r\n354 go\r\n".to_vec()),
+                (false, format!("{body}\r\n..x\r\n.\r\nBDAT 3 LAST\r\nabcQUIT\r\n").into_bytes()),
+            ];
+            let whole = run(&script, &[]);
+            let cut = run(&script, &splits);
+            proptest::prop_assert_eq!(&whole, &cut);
+            let text = whole.join("\n");
+            proptest::prop_assert!(!text.contains(&secret), "secret leaked: {}", text);
+            let size = body.len() + 2 + 5;
+            let expected = format!("[message data: {size} octets]");
+            proptest::prop_assert!(text.contains(&expected), "{}", text);
+            proptest::prop_assert!(text.ends_with("> QUIT"), "{}", text);
+        }
     }
 
     #[test]

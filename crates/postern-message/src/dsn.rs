@@ -152,11 +152,19 @@ pub struct DeliveryReport {
     pub max_returned: usize,
 }
 
-/// Characters that could break a header line or a DSN field: replaced by a space.
+/// A value safe in a header line or a DSN field: control characters (which could break
+/// the line) become spaces, and non-ASCII characters are written `\x{HHHH}` (the
+/// escape of RFC 6533) so the report stays 7-bit.
 fn field_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            c if c.is_control() => out.push(' '),
+            c if c.is_ascii() => out.push(c),
+            c => out.push_str(&format!("\\x{{{:X}}}", c as u32)),
+        }
+    }
+    out
 }
 
 /// The header block of `original` (up to and including the blank line, or all of it).
@@ -412,6 +420,11 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_is_escaped() {
+        assert_eq!(field_safe("j\u{f6}rg\r\n"), "j\\x{F6}rg  ");
+    }
+
+    #[test]
     fn full_return_includes_the_body_unless_too_large() {
         let mut r = report(ReturnContent::Full);
         let raw = r.build("a@example.org", date(), "<d@gw>", ORIGINAL);
@@ -420,6 +433,34 @@ mod tests {
         r.max_returned = 10;
         let raw = r.build("a@example.org", date(), "<d@gw>", ORIGINAL);
         assert!(!String::from_utf8_lossy(&raw).contains("body line"));
+    }
+
+    proptest::proptest! {
+        /// Whatever the strings (CR, LF, control characters included), the report keeps
+        /// its structure: one block per recipient, no field broken or injected.
+        #[test]
+        fn structure_survives_any_text(
+            rcpts in proptest::collection::vec(("\\PC{0,40}", "[\\PC\r\n]{0,80}"), 1..5),
+            envid in "[\\PC\r\n]{0,30}",
+        ) {
+            let mut r = DeliveryReport::new("gw.example.org", ReturnContent::Full);
+            r.envelope_id = Some(envid);
+            for (addr, diag) in &rcpts {
+                r.recipients.push(RecipientStatus::new(addr.clone(), Action::Failed, "5.0.0").diagnostic(diag.clone()));
+            }
+            let raw = r.build("a@example.org", date(), "<d@gw>", ORIGINAL);
+            let msg = Message::parse(&raw);
+            proptest::prop_assert_eq!(msg.parts().len(), 5);
+            proptest::prop_assert_eq!(msg.parts()[2].content_type().essence(), "message/delivery-status");
+            proptest::prop_assert!(raw.is_ascii(), "the report is 7-bit");
+            let status = String::from_utf8_lossy(msg.parts()[2].raw_body()).into_owned();
+            proptest::prop_assert_eq!(status.matches("\r\nFinal-Recipient: ").count(), rcpts.len());
+            proptest::prop_assert_eq!(status.matches("\r\nAction: failed\r\n").count(), rcpts.len());
+            for line in status.split("\r\n").filter(|l| !l.is_empty()) {
+                let known = ["Reporting-MTA:", "Original-Envelope-Id:", "Final-Recipient:", "Action:", "Status:", "Diagnostic-Code:"];
+                proptest::prop_assert!(known.iter().any(|k| line.starts_with(k)), "stray line {:?}", line);
+            }
+        }
     }
 
     #[test]
