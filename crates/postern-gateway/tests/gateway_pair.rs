@@ -96,8 +96,8 @@ async fn edge_relays_to_hub_over_required_starttls() {
         edge.local_addrs()[0],
         &[
             "EHLO client.test\r\n",
-            "MAIL FROM:<a@client.test>\r\n",
-            "RCPT TO:<jo@corp.test>\r\n",
+            "MAIL FROM:<a@client.test> ENVID=pair-env\r\n",
+            "RCPT TO:<jo@corp.test> NOTIFY=SUCCESS ORCPT=rfc822;jo@corp.test\r\n",
             "DATA\r\n",
             "Message-ID: <pair-1@client.test>\r\nSubject: across\r\n\r\nover TLS\r\n.\r\n",
             "QUIT\r\n",
@@ -144,6 +144,33 @@ async fn edge_relays_to_hub_over_required_starttls() {
         .expect("a sent event on the edge");
     let tls = sent.tls.as_ref().map(|t| t.to_string()).unwrap_or_default();
     assert!(tls.contains("TLS"), "tracked TLS {tls:?}");
+    // RFC 3461 relaying: the edge passed NOTIFY/ORCPT/ENVID on to the hub (which
+    // announces DSN), so the hub issues the success notice and the edge issues none.
+    let hub_notices = || {
+        if let Some(t) = &hub.context().tracker {
+            t.flush().unwrap();
+        }
+        Reader::new(hub_dir.join("tracking"))
+            .search(&Filter::new().kind(EventKind::DsnGenerated))
+            .map(|r| r.events)
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hub_notices().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the hub issued no success notice"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let edge_notices = Reader::new(edge_dir.join("tracking"))
+        .search(&Filter::new().kind(EventKind::DsnGenerated))
+        .unwrap()
+        .events;
+    assert!(
+        edge_notices.is_empty(),
+        "the edge must not also send a 'relayed' notice"
+    );
     edge.shutdown(Duration::from_secs(5)).await;
     hub.shutdown(Duration::from_secs(5)).await;
     let _ = std::fs::remove_dir_all(&edge_dir);

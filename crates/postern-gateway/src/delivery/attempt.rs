@@ -40,6 +40,10 @@ struct Msg<'a> {
     queue_id: String,
     message_id: String,
     settings: DomainSettings,
+    /// The envelope, when it carries RFC 3461 parameters to pass on.
+    dsn: Option<postern_queue::Envelope>,
+    /// Recipients whose notices a DSN-capable next hop took over.
+    dsn_passed: std::sync::Mutex<Vec<usize>>,
 }
 
 /// Runs one delivery and reports it. Never returns without reporting, except when the
@@ -52,7 +56,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
             class: FailureClass::Session,
             reply: HELD_REPLY.to_owned(),
         });
-        report(&shared, &delivery, outcomes, "", None).await;
+        report(&shared, &delivery, outcomes, "", None, Vec::new()).await;
         shared.etrn.park(&ctx.queue, &delivery);
         return;
     }
@@ -63,7 +67,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
                 class: FailureClass::Session,
                 reply: reply.clone(),
             });
-            report(&shared, &delivery, outcomes, "", None).await;
+            report(&shared, &delivery, outcomes, "", None, Vec::new()).await;
             return;
         }
     };
@@ -81,17 +85,25 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
         },
         body,
         settings,
+        dsn: ctx
+            .queue
+            .message(delivery.id)
+            .map(|m| m.envelope)
+            .filter(postern_queue::Envelope::has_dsn),
+        dsn_passed: std::sync::Mutex::default(),
     };
     let (mut outcomes, groups) = route(ctx, &msg);
     for group in groups {
         outcomes.extend(deliver_group(&shared, &msg, group).await);
     }
+    let passed = std::mem::take(&mut *msg.dsn_passed.lock().unwrap_or_else(|p| p.into_inner()));
     report(
         &shared,
         &delivery,
         outcomes,
         &msg.message_id,
         Some(&msg.body),
+        passed,
     )
     .await;
 }
@@ -239,6 +251,8 @@ async fn via_connector(
         recipients,
         body: &msg.body,
         ids: (&msg.queue_id, &msg.message_id),
+        dsn: msg.dsn.as_ref(),
+        dsn_passed: &msg.dsn_passed,
     };
     outbound::deliver(&shared.ctx, &shared.pool, &job).await
 }
@@ -304,6 +318,7 @@ async fn report(
     outcomes: Vec<(usize, Outcome)>,
     mid: &str,
     body: Option<&Arc<Vec<u8>>>,
+    dsn_passed: Vec<usize>,
 ) {
     let ctx = Arc::clone(&shared.ctx);
     let (delivery, outs) = (d.clone(), outcomes.clone());
@@ -340,13 +355,25 @@ async fn report(
     let ctx = Arc::clone(&shared.ctx);
     let delivery = d.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        let via_smtp = |i: usize| {
-            outcomes.iter().any(|(j, o)| {
+        // Success notices: "delivered" for Maildir, "relayed" for a server that does
+        // not do DSN, none where a DSN server took the duty over.
+        let success_action = |i: usize| {
+            if dsn_passed.contains(&i) {
+                return None;
+            }
+            let relayed = outcomes.iter().any(|(j, o)| {
                 *j == i && matches!(o, Outcome::Delivered(r) if !r.contains(MAILDIR_REPLY))
-            })
+            });
+            Some(relayed)
         };
         super::notices::send(
-            &ctx, &before, &body, &delivery, &outcomes, &result, &via_smtp,
+            &ctx,
+            &before,
+            &body,
+            &delivery,
+            &outcomes,
+            &result,
+            &success_action,
         );
     })
     .await;

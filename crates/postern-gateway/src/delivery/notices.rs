@@ -61,7 +61,7 @@ fn collect(
     d: &Delivery,
     outcomes: &[(usize, Outcome)],
     result: &AttemptResult,
-    via_smtp: &dyn Fn(usize) -> bool,
+    success_action: &dyn Fn(usize) -> Option<bool>,
 ) -> Due {
     let mut due = Due::default();
     let env = &before.envelope;
@@ -91,11 +91,12 @@ fn collect(
         if let Outcome::Delivered(reply) = outcome
             && r.notify.is_some_and(|n| n.success && !n.never)
         {
-            // Handed to another MTA that was not asked to report: "relayed".
-            let action = if via_smtp(*index) {
-                Action::Relayed
-            } else {
-                Action::Delivered
+            // Handed to another MTA that does not report: "relayed"; to one that does:
+            // its notice, not ours.
+            let action = match success_action(*index) {
+                None => continue,
+                Some(true) => Action::Relayed,
+                Some(false) => Action::Delivered,
             };
             due.success.push(reported(
                 &r.address,
@@ -146,9 +147,9 @@ pub fn send(
     d: &Delivery,
     outcomes: &[(usize, Outcome)],
     result: &AttemptResult,
-    via_smtp: &dyn Fn(usize) -> bool,
+    success_action: &dyn Fn(usize) -> Option<bool>,
 ) {
-    let due = collect(before, d, outcomes, result, via_smtp);
+    let due = collect(before, d, outcomes, result, success_action);
     for list in [due.failed, due.delayed, due.success] {
         if !list.is_empty() {
             one(ctx, before, body, &list);

@@ -222,6 +222,11 @@ impl Conn {
         self.session.is_ready()
     }
 
+    /// The server announced DSN (RFC 3461): notice parameters are passed on to it.
+    pub fn dsn(&self) -> bool {
+        self.session.capabilities().is_some_and(|c| c.dsn)
+    }
+
     /// Whether the server offered 8BITMIME.
     pub fn eight_bit_mime(&self) -> bool {
         self.session

@@ -43,6 +43,11 @@ pub struct SmtpJob<'a> {
     pub body: &'a [u8],
     /// Queue id and Message-ID, for tracking.
     pub ids: (&'a str, &'a str),
+    /// The RFC 3461 parameters of the message, passed on to servers that take them.
+    pub dsn: Option<&'a postern_queue::Envelope>,
+    /// Filled with the envelope indexes whose notice duty went on to a DSN-capable
+    /// server (so this gateway sends no "relayed" notice for them).
+    pub dsn_passed: &'a std::sync::Mutex<Vec<usize>>,
 }
 
 /// What an SMTP delivery came to.
@@ -141,6 +146,7 @@ async fn try_pooled(
         }
         let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
         let sent = conn.send(envelope(job, &payload, param), &payload).await;
+        note_dsn_passed(job, &conn);
         if matches!(sent, Sent::Broken(_)) {
             // A kept connection the server dropped meanwhile: not this message's fault.
             continue;
@@ -161,6 +167,7 @@ async fn send_on(
 ) -> Vec<(usize, Outcome)> {
     let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
     let sent = conn.send(envelope(job, &payload, param), &payload).await;
+    note_dsn_passed(job, conn);
     let outcomes = outcomes_of(ctx, conn, job, sent);
     archive_sent(ctx, job, &payload, &outcomes).await;
     outcomes
@@ -252,7 +259,52 @@ fn envelope(job: &SmtpJob<'_>, body: &[u8], param: Option<postern_smtp::Body>) -
     );
     env.size = Some(body.len() as u64);
     env.body = param;
+    // RFC 3461 section 6.2: a relaying MTA passes the parameters on (the client session
+    // drops them when the server does not announce DSN).
+    if let Some(orig) = job.dsn {
+        env.envid = orig.envid.clone();
+        env.ret = orig.ret_full.map(|full| {
+            if full {
+                postern_smtp::Ret::Full
+            } else {
+                postern_smtp::Ret::Hdrs
+            }
+        });
+        for (out, r) in env.recipients.iter_mut().zip(job.recipients) {
+            let Some(o) = orig.recipients.get(r.index) else {
+                continue;
+            };
+            out.notify = o.notify.map(|n| {
+                if n.never {
+                    postern_smtp::Notify::Never
+                } else {
+                    postern_smtp::Notify::On {
+                        success: n.success,
+                        failure: n.failure,
+                        delay: n.delay,
+                    }
+                }
+            });
+            out.orcpt = o.orcpt.as_ref().and_then(|v| {
+                v.split_once(';').map(|(t, a)| client::OriginalRecipient {
+                    addr_type: t.trim().to_owned(),
+                    address: a.trim().to_owned(),
+                })
+            });
+        }
+    }
     env
+}
+
+/// Records that the notice duty for this job's recipients went on to a DSN server.
+fn note_dsn_passed(job: &SmtpJob<'_>, conn: &Conn) {
+    if job.dsn.is_some() && conn.dsn() {
+        let mut g = job
+            .dsn_passed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.extend(job.recipients.iter().map(|r| r.index));
+    }
 }
 
 /// Turns the session's verdict into per-recipient outcomes, tracking accepted ones.
