@@ -784,7 +784,14 @@ impl Core {
             None
         };
         if let Some(reply) = refusal {
-            self.error(reply);
+            if reply == r::TOO_MANY_RECIPIENTS {
+                // Not a protocol error (RFC 5321 4.5.3.1.10: the client sends the rest
+                // later). Counting it would close a pipelining client's session after
+                // `max_errors` of them, losing the transaction and its accepted recipients.
+                self.out.extend_from_slice(reply);
+            } else {
+                self.error(reply);
+            }
             return Progress::Continue;
         }
         self.pending = Some(Pending::Rcpt);

@@ -609,6 +609,18 @@ fn recipient_limit() {
     assert_eq!(codes.len(), 1000);
     assert!(codes[..999].iter().all(|c| c == "250 2.1.5"));
     assert_eq!(codes[999], "452 4.5.3");
+    // Recipients beyond the limit are not protocol errors: the session stays open past
+    // `max_errors` of them, and the transaction goes on.
+    let mut input = Vec::new();
+    for i in 0..100 {
+        input.extend_from_slice(format!("RCPT TO:<more{i}@x.test>\r\n").as_bytes());
+    }
+    d.feed(&input);
+    let codes = d.codes();
+    assert_eq!(codes.len(), 100);
+    assert!(codes.iter().all(|c| c == "452 4.5.3"), "{codes:?}");
+    d.feed(b"NOOP\r\n");
+    assert_eq!(d.codes(), ["250 2.0.0"]);
 }
 
 #[test]
