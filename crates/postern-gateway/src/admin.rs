@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use crate::config::TransferMode;
 use crate::context::Context;
 use crate::pickup;
+use crate::status::json_str;
 
 /// How often the housekeeping runs.
 const TICK: Duration = Duration::from_millis(250);
@@ -203,20 +204,6 @@ pub fn status_json(ctx: &Context) -> String {
         s.oldest.as_secs(),
         dests.join(",")
     )
-}
-
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
 }
 
 fn write_status(ctx: &Context) {

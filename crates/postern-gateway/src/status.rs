@@ -57,7 +57,8 @@ fn push(list: &Mutex<VecDeque<RecentEvent>>, e: RecentEvent) {
     g.push_back(e);
 }
 
-fn json_str(s: &str) -> String {
+/// `s` as a JSON string literal.
+pub(crate) fn json_str(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
     for c in s.chars() {
