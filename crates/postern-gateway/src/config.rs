@@ -125,6 +125,9 @@ pub struct ConnectionsSection {
     pub messages_per_connection: usize,
     /// How long an idle outbound connection is kept for reuse. Default 5 s.
     pub idle_connection_time: Duration,
+    /// How long to wait before the greeting, to catch clients that talk first (they get
+    /// `554 5.5.0`). Input already waiting is caught even at 0. Default 0.
+    pub greet_delay: Duration,
 }
 
 /// `[limits]`.
@@ -481,6 +484,7 @@ struct ConnectionsToml {
     max_connections_per_destination: Option<usize>,
     messages_per_connection: Option<usize>,
     idle_connection_secs: Option<u64>,
+    greet_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1003,6 +1007,7 @@ fn connections(c: &Checker<'_>, s: &ConnectionsToml) -> Result<ConnectionsSectio
             100,
         )?,
         idle_connection_time: Duration::from_secs(s.idle_connection_secs.unwrap_or(5)),
+        greet_delay: Duration::from_millis(s.greet_delay_ms.unwrap_or(0)),
     })
 }
 

@@ -48,6 +48,7 @@ fn server_part(c: &Config, o: &mut String) -> std::fmt::Result {
     )?;
     writeln!(o, "messages_per_connection = {}", n.messages_per_connection)?;
     writeln!(o, "idle_connection_secs = {}", secs(n.idle_connection_time))?;
+    writeln!(o, "greet_delay_ms = {}", n.greet_delay.as_millis())?;
     for r in &n.rules {
         let action = match r.action {
             RuleAction::Accept => "accept",

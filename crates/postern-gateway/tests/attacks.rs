@@ -669,16 +669,13 @@ async fn pre_greeting_transaction_is_refused() {
 }
 
 /// A client that sends a command before the greeting must get `554 5.5.0` as its first
-/// and only reply (RFC 5321 4.3.1 / RFC 2920 3.1; postern-smtp's `greet` does this).
-///
-/// BUG: the gateway greets as soon as it accepts and only then reads
-/// (`inbound::session::Inbound::run` calls `smtp.greet()` before `drive`), so the
-/// session never sees pre-greeting input: the client gets `220` and its EHLO is answered.
+/// and only reply (RFC 5321 4.3.1 / RFC 2920 3.1): the gateway waits
+/// `connections.greet_delay_ms` and feeds what came to the session before it greets.
 #[tokio::test]
-#[ignore = "known bug: the gateway never detects pre-greeting input (see the doc comment)"]
 async fn command_before_greeting_gets_554() {
     bounded(15, async {
-        let h = start("pregreet", HOLD).await;
+        let body = format!("{CONNECTORS}\n{HOLD}");
+        let h = start_with("pregreet", "greet_delay_ms = 300", &body).await;
         let mut c = h.client().await;
         c.try_send(b"EHLO eager.test\r\n").await;
         let a = c.reply().await.expect("a reply");
@@ -1204,6 +1201,44 @@ async fn hostile_mime_through_a_uuencode_domain() {
             "big64 converted"
         );
         eprintln!("hostile MIME: all out in {elapsed:?}");
+        h.still_serves().await;
+        h.stop().await;
+    })
+    .await;
+}
+
+/// Slowloris in the command phase: a client typing `NOOP` a byte at a time, never
+/// finishing a line within the command time-out, is timed out all the same (the
+/// time-out runs from the last complete command, not the last byte).
+#[tokio::test]
+async fn trickled_command_times_out() {
+    bounded(20, async {
+        let body = format!("{CONNECTORS}\n[timeouts]\ncommand_secs = 1\n");
+        let h = start_with("trickle", "", &body).await;
+        let mut c = h.client().await;
+        c.expect(220).await;
+        let started = std::time::Instant::now();
+        let mut closed_after = None;
+        for _ in 0..40 {
+            // One byte every 200 ms of a line that never ends.
+            if !c.try_send(b"N").await {
+                closed_after = Some(started.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if started.elapsed() > Duration::from_millis(1500) {
+                let a = c.reply().await;
+                let a = a.expect("a 421 before the close");
+                assert_eq!(a.code, 421, "{}", a.text);
+                closed_after = Some(started.elapsed());
+                break;
+            }
+        }
+        let after = closed_after.expect("the trickling client was never cut off");
+        assert!(
+            after < Duration::from_secs(4),
+            "cut off only after {after:?}"
+        );
         h.still_serves().await;
         h.stop().await;
     })

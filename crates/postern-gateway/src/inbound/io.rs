@@ -8,8 +8,10 @@ use tokio::time::Instant;
 
 use super::session::Inbound;
 
-/// Size of one socket read.
+/// Size of one socket read once a session is busy.
 const READ_CHUNK: usize = 16 * 1024;
+/// The read buffer a session starts with (most commands fit; idle sessions stay small).
+const FIRST_READ: usize = 1024;
 
 /// How a stretch of the session on one stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +38,15 @@ impl Inbound {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut buf = vec![0u8; READ_CHUNK];
+        // Idle sessions keep a small buffer; it grows when reads fill it.
+        let mut buf = vec![0u8; FIRST_READ];
+        // The command time-out runs from the last complete command, not the last byte:
+        // a client trickling a line a byte at a time is timed out all the same.
+        let mut progress = Instant::now();
         loop {
-            self.process().await;
+            if self.process().await > 0 || self.in_data {
+                progress = Instant::now();
+            }
             // After processing, so that bytes completing a message count for it.
             if self.in_data && !self.rate.check(Instant::now()) {
                 self.smtp.reject_connection(too_slow());
@@ -57,8 +65,11 @@ impl Inbound {
                 self.smtp.reject_connection(shutting_down());
                 continue;
             }
-            match self.wait_input(stream, &mut buf).await {
+            match self.wait_input(stream, &mut buf, progress).await {
                 Input::Bytes(n) => {
+                    if n == buf.len() && buf.len() < READ_CHUNK {
+                        buf.resize(READ_CHUNK, 0);
+                    }
                     self.rate.record(n);
                     self.transcript.client(&buf[..n]);
                     self.smtp.receive(&buf[..n]);
@@ -99,11 +110,11 @@ impl Inbound {
 
     /// Waits for bytes, the session's time-out, the end of a data-rate window or the
     /// start of shutdown, whichever comes first.
-    async fn wait_input<S>(&mut self, stream: &mut S, buf: &mut [u8]) -> Input
+    async fn wait_input<S>(&mut self, stream: &mut S, buf: &mut [u8], since: Instant) -> Input
     where
         S: AsyncRead + Unpin,
     {
-        let timeout = self.smtp.timeout();
+        let deadline = since + self.smtp.timeout();
         let rate_deadline = self.rate.deadline();
         let watch_shutdown = self.watch_shutdown && !*self.shutdown.borrow_and_update();
         let rate_window = async {
@@ -113,7 +124,7 @@ impl Inbound {
             }
         };
         tokio::select! {
-            r = tokio::time::timeout(timeout, stream.read(buf)) => match r {
+            r = tokio::time::timeout_at(deadline, stream.read(buf)) => match r {
                 Err(_) => Input::Timeout,
                 Ok(Ok(0)) | Ok(Err(_)) => Input::Eof,
                 Ok(Ok(n)) => Input::Bytes(n),

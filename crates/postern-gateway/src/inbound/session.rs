@@ -231,9 +231,11 @@ impl Inbound {
     /// Greets, serves the client (switching to TLS on STARTTLS), and closes.
     pub(super) async fn run(mut self, mut tcp: TcpStream) {
         self.transcript.note("connected");
+        self.pregreet(&tcp).await;
         if self.ctx.is_shutting_down() {
             self.smtp.reject_connection(shutting_down());
         } else {
+            // Anything the client sent before this makes the session answer 554 5.5.0.
             self.smtp.greet();
         }
         match self.drive(&mut tcp).await {
@@ -241,6 +243,21 @@ impl Inbound {
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, tcp.shutdown()).await;
             }
             Flow::StartTls => self.upgrade(tcp).await,
+        }
+    }
+
+    /// Catches clients that talk before the greeting (spam engines that do not wait):
+    /// waits up to `connections.greet_delay` for input, and also takes whatever has already
+    /// arrived, feeding it to the session before it greets.
+    async fn pregreet(&mut self, tcp: &TcpStream) {
+        let delay = self.ctx.config.connections.greet_delay;
+        if !delay.is_zero() {
+            let _ = tokio::time::timeout(delay, tcp.readable()).await;
+        }
+        let mut buf = [0u8; 512];
+        if let Ok(n @ 1..) = tcp.try_read(&mut buf) {
+            self.transcript.client(&buf[..n]);
+            self.smtp.receive(&buf[..n]);
         }
     }
 
@@ -265,10 +282,15 @@ impl Inbound {
     }
 
     /// Answers every event the buffered input yields.
-    pub(super) async fn process(&mut self) {
+    /// Returns how many events were handled (a complete command counts as progress for
+    /// the command time-out).
+    pub(super) async fn process(&mut self) -> usize {
+        let mut n = 0;
         while let Some(action) = self.next_action() {
             self.act(action).await;
+            n += 1;
         }
+        n
     }
 
     /// Whether this client may send to non-local recipients.

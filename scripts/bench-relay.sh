@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Relay throughput: Postfix smtp-source -> MTA -> Postfix smtp-sink, for postern
+# (`postern serve`, smart host to the sink) and for Postfix itself configured as a relay,
+# same messages, sizes and sessions, both durable (fsync before 250). Everything on
+# loopback, inside ../shared/tools/netns-run. See BENCHMARKS.md, "Relay throughput".
+#
+# Usage: scripts/bench-relay.sh
+# Environment (defaults in brackets):
+#   MESSAGES [10000]         messages per throughput run (smtp-source -m)
+#   SESSIONS [10]            parallel smtp-source sessions (-s)
+#   SIZES ["1024 102400"]    message payload sizes in bytes (smtp-source -l), one run each
+#   MTAS ["postern postfix"] which relays to measure
+#   LAT_MESSAGES [2000]      messages in the separate acceptance-latency run (0 skips it)
+#   LAT_SESSIONS [10]        concurrent connections of the latency client
+#   SOURCE_OPTS [""]         extra smtp-source options (e.g. "-d": many messages a session)
+#   RUN_DEADLINE [600]       seconds one run may take before it is abandoned (a failure)
+#   PF_DEST_CONCURRENCY [""] if set, Postfix's default_destination_concurrency_limit
+#   PN_DEST_CONCURRENCY [20] postern's max_connections_per_destination (Postfix default 20)
+#   SKIP_BUILD [0]           1: do not run cargo build
+#   KEEP [0]                 1: keep the work directory (logs, spools, configs)
+# Quick smoke run: MESSAGES=2000 LAT_MESSAGES=500 SIZES=1024 scripts/bench-relay.sh
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+shared="$(cd "$root/.." && pwd)/shared"
+
+if [ -z "${POSTERN_BENCH_RELAY_INSIDE:-}" ]; then
+  "$shared/tools/install-peers.sh"
+  [ -x /usr/sbin/postfix ] || { echo "FAIL: /usr/sbin/postfix missing after install-peers" >&2; exit 1; }
+  if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    echo "+ cargo build --release --bins"
+    (cd "$root" && cargo build --release --bins)
+  fi
+  echo "+ $shared/tools/netns-run $0 $*"
+  exec env POSTERN_BENCH_RELAY_INSIDE=1 "$shared/tools/netns-run" "$0" "$@"
+fi
+
+cd "$root"
+exec python3 "$root/scripts/bench-relay/bench.py" "$@"

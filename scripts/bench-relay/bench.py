@@ -1,0 +1,632 @@
+#!/usr/bin/env python3
+"""Relay throughput driver, run by scripts/bench-relay.sh inside netns-run (loopback only).
+
+For each size and each MTA (postern, Postfix as a relay), on a fresh spool/queue:
+  1. throughput: `smtp-sink -M N` (exits once it has N messages), the MTA, then
+     `smtp-source -s S -m N -l SIZE`; end-to-end rate = N / (sink exit - source start).
+     CPU of the MTA from /proc (postern: utime+stime of its process; Postfix: master's
+     utime+stime+cutime+cstime, which absorbs every child it has reaped, plus every live
+     child's own), before and after. Memory: /proc sampled every 200 ms.
+  2. acceptance latency: a fresh MTA and sink, then client.py (LAT_SESSIONS threads, one
+     connection per message, as smtp-source does) times MAIL .. the 250 after DATA.
+Configuration comes from the environment (see scripts/bench-relay.sh).
+"""
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+MESSAGES = int(os.environ.get("MESSAGES", "10000"))
+SESSIONS = int(os.environ.get("SESSIONS", "10"))
+SIZES = [int(s) for s in os.environ.get("SIZES", "1024 102400").replace(",", " ").split()]
+MTAS = os.environ.get("MTAS", "postern postfix").replace(",", " ").split()
+LAT_MESSAGES = int(os.environ.get("LAT_MESSAGES", "2000"))
+LAT_SESSIONS = int(os.environ.get("LAT_SESSIONS", "10"))
+SOURCE_OPTS = shlex.split(os.environ.get("SOURCE_OPTS", ""))
+RUN_DEADLINE = float(os.environ.get("RUN_DEADLINE", "600"))
+PF_DEST_CONCURRENCY = os.environ.get("PF_DEST_CONCURRENCY", "")
+PN_DEST_CONCURRENCY = int(os.environ.get("PN_DEST_CONCURRENCY", "20"))
+KEEP = os.environ.get("KEEP", "0") == "1"
+PERF = os.environ.get("PERF", "0") == "1"
+
+MTA_PORT = 2625
+SINK_PORT = 2626
+SINK = "/usr/sbin/smtp-sink"
+SOURCE = "/usr/sbin/smtp-source"
+
+procs = []  # (Popen, name) to kill at exit
+
+
+class Fail(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def show(cmd):
+    log("+ " + " ".join(shlex.quote(str(c)) for c in cmd))
+
+
+def run(cmd, **kw):
+    show(cmd)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if r.returncode != 0:
+        raise Fail(f"{cmd[0]} exited {r.returncode}: {r.stdout.strip()[-2000:]}")
+    return r.stdout
+
+
+def spawn(cmd, name, **kw):
+    show(cmd)
+    p = subprocess.Popen(cmd, **kw)
+    procs.append((p, name))
+    return p
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def busy_cpu():
+    """Busy CPU seconds of the whole machine so far (all CPUs; /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / CLK  # all but idle and iowait (guest is in user)
+
+
+def wait_port(port, timeout=15):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise Fail(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_port_free(port, timeout=15):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            s.close()
+    raise Fail(f"port {port} still in use after {timeout}s")
+
+
+# ---- /proc ---------------------------------------------------------------------------
+
+def stat(pid):
+    """(ppid, utime+stime, cutime+cstime) in clock ticks, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except OSError:
+        return None
+    p = s[s.rindex(")") + 2:].split()
+    return int(p[1]), int(p[11]) + int(p[12]), int(p[13]) + int(p[14])
+
+
+def children(ppid):
+    """Live children of ppid: /proc/PID/task/*/children (cheap), else a scan of /proc."""
+    try:
+        out = []
+        for t in os.listdir(f"/proc/{ppid}/task"):
+            with open(f"/proc/{ppid}/task/{t}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        return out
+    except FileNotFoundError:
+        if not os.path.exists(f"/proc/{ppid}"):
+            return []
+    except OSError:
+        return []
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = stat(int(d))
+            if st and st[0] == ppid:
+                out.append(int(d))
+    return out
+
+
+def tree(pid):
+    """pid and its live descendants."""
+    # Postfix's master forks its daemons directly; postern does not fork.
+    return [pid] + children(pid)
+
+
+def tree_cpu(pid):
+    """CPU seconds of pid plus everything it reaped, plus its live children."""
+    total = 0
+    for i, q in enumerate(tree(pid)):
+        st = stat(q)
+        if st:
+            total += st[1] + st[2]
+    return total / CLK
+
+
+def mem_kb(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Sampler(threading.Thread):
+    """Every 200 ms: summed RSS and PSS of the MTA's processes, and its queue length."""
+
+    def __init__(self, root_pid, queue_len):
+        super().__init__(daemon=True)
+        self.root_pid, self.queue_len = root_pid, queue_len
+        self.peak_rss = self.peak_pss = self.peak_procs = 0
+        self.queue = []  # (t, n)
+        self.stop = threading.Event()
+        self.t0 = time.monotonic()
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            pids = tree(self.root_pid)
+            self.peak_procs = max(self.peak_procs, len(pids))
+            self.peak_rss = max(self.peak_rss, sum(mem_kb(p, "VmRSS") for p in pids))
+            self.peak_pss = max(self.peak_pss, sum(pss_kb(p) for p in pids))
+            if i % 5 == 0:
+                n = self.queue_len()
+                if n is not None:
+                    self.queue.append((round(time.monotonic() - self.t0, 1), n))
+            i += 1
+            self.stop.wait(0.2)
+
+
+# ---- the sink --------------------------------------------------------------------------
+
+class Sink:
+    def __init__(self, work, count):
+        self.err = open(os.path.join(work, "sink.log"), "w")
+        self.p = spawn([SINK, "-u", "nobody", "-h", "sink.bench.test", "-M", str(count),
+                        f"127.0.0.1:{SINK_PORT}", "1024"], "smtp-sink",
+                       stdout=self.err, stderr=subprocess.STDOUT)
+        self.rusage = None
+        wait_port(SINK_PORT)
+
+    def wait(self, deadline):
+        """Waits until the sink exits (it has all the messages); returns monotonic time."""
+        while True:
+            pid, status, ru = os.wait4(self.p.pid, os.WNOHANG)
+            if pid:
+                t = time.monotonic()
+                self.p.returncode = os.waitstatus_to_exitcode(status)
+                self.rusage = ru
+                if self.p.returncode != 0:
+                    raise Fail(f"smtp-sink exited {self.p.returncode}")
+                return t
+            if time.monotonic() > deadline:
+                raise Fail("deadline passed before the sink had every message")
+            time.sleep(0.002)
+
+    def cpu(self):
+        return self.rusage.ru_utime + self.rusage.ru_stime if self.rusage else float("nan")
+
+
+# ---- the MTAs ----------------------------------------------------------------------------
+
+class Postern:
+    name = "postern"
+
+    def __init__(self, work, binary):
+        self.work, self.bin = work, binary
+        self.data = os.path.join(work, "data")
+        self.conf = os.path.join(work, "postern.toml")
+        with open(self.conf, "w") as f:
+            f.write(f"""# written by scripts/bench-relay/bench.py
+[server]
+hostname = "relay.bench.test"
+data_dir = "{self.data}"
+[connections]
+listen = ["127.0.0.1:{MTA_PORT}"]
+# Postfix's default_destination_concurrency_limit is 20 (postern's default is 10).
+max_connections_per_destination = {PN_DEST_CONCURRENCY}
+[security]
+relay_networks = ["127.0.0.1/32"]
+[retry]
+intervals = ["1s"]
+backoff_first = "1s"
+backoff_max = "2s"
+[domain_defaults]
+# As Postfix's smtp_tls_security_level = none (smtp-sink offers no STARTTLS anyway).
+tls = "off"
+[[connector]]
+name = "sink"
+smart_hosts = ["[127.0.0.1]:{SINK_PORT}"]
+  [[connector.address_space]]
+  pattern = "*"
+""")
+        log(f"  postern config {self.conf}:\n" + "".join("    " + l for l in open(self.conf)))
+
+    def start(self):
+        self.err = open(os.path.join(self.work, "postern.err"), "w")
+        self.p = spawn([self.bin, "serve", "--grace", "2", "-c", self.conf], "postern",
+                       stdout=self.err, stderr=subprocess.STDOUT)
+        live_mtas.append(self)
+        wait_port(MTA_PORT)
+        self.pid = self.p.pid
+
+    def queue_len(self):
+        try:
+            with open(os.path.join(self.data, "status.json")) as f:
+                return json.load(f)["queue"]["messages"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def stop(self):
+        if self in live_mtas:
+            live_mtas.remove(self)
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        if self.p.returncode not in (0, -signal.SIGTERM):
+            log(f"  warning: postern exited {self.p.returncode}; last lines of postern.err:")
+            log(open(os.path.join(self.work, "postern.err")).read()[-2000:])
+
+    def tail(self):
+        return open(os.path.join(self.work, "postern.err")).read()[-3000:]
+
+
+class Postfix:
+    name = "postfix"
+
+    def __init__(self, work):
+        self.work = work
+        self.conf = os.path.join(work, "pf-conf")
+        self.queue = os.path.join(work, "pf-queue")
+        self.maillog = os.path.join(work, "maillog")
+        os.makedirs(self.conf)
+        os.makedirs(self.queue)
+        shutil.copy("/etc/postfix/main.cf", self.conf)
+        shutil.copy("/etc/postfix/master.cf", self.conf)
+        c = ["postconf", "-c", self.conf]
+        settings = [
+            f"queue_directory={self.queue}", f"data_directory={work}/pf-data",
+            "myhostname=relay.bench.test", "mydomain=bench.test", "myorigin=$myhostname",
+            f"relayhost=[127.0.0.1]:{SINK_PORT}", "default_transport=smtp",
+            "relay_transport=relay", "mydestination=", "inet_interfaces=loopback-only",
+            "inet_protocols=ipv4", "smtp_tls_security_level=none",
+            "smtpd_tls_security_level=none", "mynetworks=127.0.0.0/8",
+            "alias_maps=", "alias_database=",
+            f"maillog_file={self.maillog}", f"maillog_file_prefixes=/var,/dev/stdout,{work}",
+        ]
+        if PF_DEST_CONCURRENCY:
+            settings += [f"default_destination_concurrency_limit={PF_DEST_CONCURRENCY}"]
+        run(c + ["-e"] + settings)
+        run(c + ["-MX", "smtp/inet"])
+        run(c + ["-M", f"127.0.0.1:{MTA_PORT}/inet=127.0.0.1:{MTA_PORT} inet n - n - - smtpd"])
+        # No chroot: the instance's queue directory is not set up as a chroot jail.
+        run(c + ["-F", "*/*/chroot = n"])
+        log("  postfix settings that differ from its defaults (postconf -n):\n" + "".join(
+            "    " + l + "\n" for l in run(c + ["-n"]).splitlines()))
+
+    def start(self):
+        live_mtas.append(self)
+        self.pid = None
+        try:
+            run(["postfix", "-c", self.conf, "start"])
+        except Fail as e:
+            raise Fail(f"{e}\n{self.tail()}")
+        wait_port(MTA_PORT)
+        with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+            self.pid = int(f.read().split()[0])
+
+    def queue_len(self):
+        n = 0
+        for sub in ("maildrop", "incoming", "active", "deferred", "hold"):
+            for _, _, files in os.walk(os.path.join(self.queue, sub)):
+                n += len(files)
+        return n
+
+    def stop(self):
+        if self in live_mtas:
+            live_mtas.remove(self)
+        try:
+            run(["postfix", "-c", self.conf, "stop"])
+        except Fail as e:
+            log(f"  warning: {e}")
+        if self.pid is None:
+            return
+        end = time.monotonic() + 15
+        while stat(self.pid) and time.monotonic() < end:
+            time.sleep(0.1)
+        if stat(self.pid):
+            log("  warning: Postfix master still running after 15 s; killing it")
+            for q in reversed(tree(self.pid)):
+                try:
+                    os.kill(q, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def tail(self):
+        try:
+            return open(self.maillog).read()[-3000:]
+        except OSError:
+            return "(no maillog)"
+
+
+def make_mta(kind, work, binary):
+    if kind == "postern":
+        return Postern(work, binary)
+    if kind == "postfix":
+        return Postfix(work)
+    raise Fail(f"unknown MTA {kind!r} (MTAS takes postern and postfix)")
+
+
+# ---- runs --------------------------------------------------------------------------------
+
+def throughput(kind, size, base, binary):
+    work = tempfile.mkdtemp(prefix=f"{kind}-{size}-tput-", dir=base)
+    os.chmod(work, 0o755)
+    log(f"\n== throughput: {kind}, {MESSAGES} messages of {size} bytes, {SESSIONS} sessions "
+        f"(load {loadavg()})")
+    mta = make_mta(kind, work, binary)
+    sink = Sink(work, MESSAGES)
+    mta.start()
+    time.sleep(1.0)  # let start-up work settle before the baseline
+    cpu0 = tree_cpu(mta.pid)
+    busy0 = busy_cpu()
+    load0 = loadavg()
+    sampler = Sampler(mta.pid, mta.queue_len)
+    sampler.start()
+    src_log = open(os.path.join(work, "source.log"), "w")
+    cmd = [SOURCE, "-s", str(SESSIONS), "-m", str(MESSAGES), "-l", str(size), *SOURCE_OPTS,
+           "-M", "source.bench.test", "-f", "sender@source.bench.test",
+           "-t", "rcpt@dest.bench.test", f"127.0.0.1:{MTA_PORT}"]
+    perf = None
+    if PERF:
+        perf_data = os.path.join(work, "perf.data")
+        perf = spawn(["perf", "record", "-a", "-g", "-e", "cpu-clock", "-F", "499", "-o",
+                      perf_data], "perf", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+    deadline = time.monotonic() + RUN_DEADLINE
+    t0 = time.monotonic()
+    src = spawn(cmd, "smtp-source", stdout=src_log, stderr=subprocess.STDOUT)
+    src_done = [None, None]
+
+    def reap_source():
+        _, status, ru = os.wait4(src.pid, 0)
+        src.returncode = os.waitstatus_to_exitcode(status)
+        src_done[0], src_done[1] = time.monotonic(), ru
+    th = threading.Thread(target=reap_source, daemon=True)
+    th.start()
+    try:
+        t_end = sink.wait(deadline)
+    except Fail as e:
+        raise Fail(f"{kind}: {e}; queue now {mta.queue_len()}; source "
+                   f"{'done' if src_done[0] else 'still running'}\n--- MTA log tail:\n{mta.tail()}")
+    cpu1 = tree_cpu(mta.pid)
+    busy1 = busy_cpu()
+    load1 = loadavg()
+    sampler.stop.set()
+    sampler.join()
+    th.join(max(1.0, deadline - time.monotonic()))
+    if src_done[0] is None:
+        raise Fail("smtp-source still running after the sink had every message")
+    if src.returncode != 0:
+        raise Fail(f"smtp-source exited {src.returncode}: {open(src_log.name).read()[-1000:]}")
+    out = open(src_log.name).read()
+    if any(w in out.lower() for w in ("warning", "error", "fatal")):
+        raise Fail(f"smtp-source reported: {out[:1000]}")
+    hwm = mem_kb(mta.pid, "VmHWM") if kind == "postern" else None
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(60)
+        perf_report(kind, size, perf_data, mta.pid)
+    mta.stop()
+    r = {
+        "mta": kind, "size": size, "messages": MESSAGES,
+        "elapsed": t_end - t0, "rate": MESSAGES / (t_end - t0),
+        "accept_elapsed": src_done[0] - t0, "accept_rate": MESSAGES / (src_done[0] - t0),
+        "cpu": cpu1 - cpu0, "cpu_per_1000": (cpu1 - cpu0) / MESSAGES * 1000,
+        "source_cpu": src_done[1].ru_utime + src_done[1].ru_stime, "sink_cpu": sink.cpu(),
+        "peak_rss_mb": sampler.peak_rss / 1024, "peak_pss_mb": sampler.peak_pss / 1024,
+        "vmhwm_mb": hwm / 1024 if hwm else None, "peak_procs": sampler.peak_procs,
+        "queue_max": max((n for _, n in sampler.queue), default=None),
+        "queue_trace": sampler.queue, "load": f"{load0} -> {load1}",
+        "busy": busy1 - busy0,
+    }
+    r["others"] = r["busy"] - r["cpu"] - r["source_cpu"] - r["sink_cpu"]
+    log(f"  {kind} {size} B: {r['rate']:.0f} msg/s end to end ({r['elapsed']:.2f} s); "
+        f"accepted all in {r['accept_elapsed']:.2f} s ({r['accept_rate']:.0f} msg/s); "
+        f"MTA CPU {r['cpu']:.2f} s = {r['cpu_per_1000']:.2f} s/1000 msg; "
+        f"smtp-source CPU {r['source_cpu']:.2f} s, smtp-sink CPU {r['sink_cpu']:.2f} s; "
+        f"peak RSS {r['peak_rss_mb']:.1f} MB (PSS {r['peak_pss_mb']:.1f} MB, "
+        f"{r['peak_procs']} processes)"
+        + (f", VmHWM {r['vmhwm_mb']:.1f} MB" if hwm else "")
+        + f"; queue max {r['queue_max']}; load {r['load']}; machine busy "
+        f"{r['busy']:.2f} CPU-s of {os.cpu_count() * r['elapsed']:.2f}"
+        f" available, {r['others']:.2f} of it neither MTA, source nor sink")
+    log("  queue length every 1 s (t, messages): " +
+        " ".join(f"{t}:{n}" for t, n in sampler.queue))
+    return r
+
+
+def perf_report(kind, size, data, pid):
+    """Where the CPU went during the run: by command (every process on the machine),
+    then the MTA's hottest functions (self time; postern: its pid; Postfix: its
+    daemons' commands)."""
+    base = ["perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "0.5"]
+    by_comm = run(base + ["--sort", "comm", "-g", "none"])
+    log(f"  perf, {kind} {size} B, CPU samples by command (whole machine):")
+    log("".join("    " + l + "\n" for l in by_comm.splitlines() if l and not l.startswith("#")))
+    if kind == "postern":
+        sel = ["--pid", str(pid)]
+    else:
+        sel = ["--comms", "smtpd,cleanup,qmgr,smtp,trivial-rewrite,master,postlogd,anvil,proxymap,tlsmgr,scache"]
+    top = run(base + sel + ["--sort", "dso,sym", "-g", "none"])
+    log(f"  perf, {kind} {size} B, the MTA's functions (self time):")
+    log("".join("    " + l + "\n" for l in top.splitlines()[:70] if l and not l.startswith("#")))
+
+
+def latency(kind, size, base, binary):
+    work = tempfile.mkdtemp(prefix=f"{kind}-{size}-lat-", dir=base)
+    os.chmod(work, 0o755)
+    log(f"\n== acceptance latency: {kind}, {LAT_MESSAGES} messages of {size} bytes, "
+        f"{LAT_SESSIONS} connections (load {loadavg()})")
+    mta = make_mta(kind, work, binary)
+    sink = Sink(work, LAT_MESSAGES)
+    mta.start()
+    time.sleep(1.0)
+    load0 = loadavg()
+    cmd = [sys.executable, os.path.join(HERE, "client.py"), "--port", str(MTA_PORT),
+           "--messages", str(LAT_MESSAGES), "--sessions", str(LAT_SESSIONS),
+           "--size", str(size), "--json"]
+    deadline = time.monotonic() + RUN_DEADLINE
+    show(cmd)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=RUN_DEADLINE)
+    if r.returncode != 0:
+        raise Fail(f"client.py exited {r.returncode}: {r.stderr[-2000:]}")
+    res = json.loads(r.stdout)
+    sink.wait(deadline)
+    load1 = loadavg()
+    mta.stop()
+    res.update(mta=kind, size=size, load=f"{load0} -> {load1}")
+    log(f"  {kind} {size} B: MAIL..250 p50 {res['p50_ms']:.2f} ms, p99 {res['p99_ms']:.2f} ms, "
+        f"max {res['max_ms']:.1f} ms (connect..250 p50 {res['conn_p50_ms']:.2f} ms, p99 "
+        f"{res['conn_p99_ms']:.2f} ms); {res['rate']:.0f} msg/s offered; load {res['load']}")
+    return res
+
+
+def main():
+    for tool in (SINK, SOURCE, "/usr/sbin/postfix"):
+        if not os.access(tool, os.X_OK):
+            raise Fail(f"{tool} missing (run ../shared/tools/install-peers.sh)")
+    built = os.path.join(ROOT, "target", "release", "postern")
+    if "postern" in MTAS and not os.access(built, os.X_OK):
+        raise Fail(f"{built} missing (cargo build --release --bins)")
+    base = tempfile.mkdtemp(prefix="postern-bench-relay-")
+    os.chmod(base, 0o755)  # Postfix's daemons (user postfix) must reach the queue below it
+    binary = os.path.join(base, "postern")
+    if "postern" in MTAS:
+        shutil.copy2(built, binary)  # a rebuild during the run must not change what runs
+    log(f"bench-relay: MESSAGES={MESSAGES} SESSIONS={SESSIONS} SIZES={SIZES} MTAS={MTAS} "
+        f"LAT_MESSAGES={LAT_MESSAGES} LAT_SESSIONS={LAT_SESSIONS} SOURCE_OPTS={SOURCE_OPTS} "
+        f"RUN_DEADLINE={RUN_DEADLINE}s; work dir {base}; {os.cpu_count()} CPUs; "
+        f"load {loadavg()}")
+    log(f"postern {built} ({time.ctime(os.path.getmtime(built))}); "
+        f"Postfix {run(['postconf', '-h', 'mail_version']).strip()}")
+    results, lats = [], []
+    try:
+        for size in SIZES:
+            for kind in MTAS:
+                wait_port_free(MTA_PORT)
+                wait_port_free(SINK_PORT)
+                results.append(throughput(kind, size, base, binary))
+                cleanup_procs()
+            if LAT_MESSAGES > 0:
+                for kind in MTAS:
+                    wait_port_free(MTA_PORT)
+                    wait_port_free(SINK_PORT)
+                    lats.append(latency(kind, size, base, binary))
+                    cleanup_procs()
+    finally:
+        cleanup_procs()
+        if KEEP:
+            log(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+    log("\n== summary (load = 1/5/15-min load average at start -> end of each run)")
+    log("| MTA | size | msg/s end to end | accept msg/s | MTA CPU s/1000 msg | "
+        "source CPU s | sink CPU s | peak RSS MB (PSS) | queue max | load | other CPU s |")
+    log("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        log(f"| {r['mta']} | {r['size']} | {r['rate']:,.0f} | {r['accept_rate']:,.0f} | "
+            f"{r['cpu_per_1000']:.2f} | {r['source_cpu']:.2f} | {r['sink_cpu']:.2f} | "
+            f"{r['peak_rss_mb']:.1f} ({r['peak_pss_mb']:.1f}) | {r['queue_max']} | {r['load']} | "
+            f"{r['others']:.2f} of {os.cpu_count() * r['elapsed']:.1f} |")
+    if lats:
+        log("\n| MTA | size | MAIL..250 p50 ms | p99 ms | max ms | connect..250 p50 / p99 ms | load |")
+        log("|---|---|---|---|---|---|---|")
+        for r in lats:
+            log(f"| {r['mta']} | {r['size']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                f"{r['max_ms']:.1f} | {r['conn_p50_ms']:.2f} / {r['conn_p99_ms']:.2f} | {r['load']} |")
+    ratio = None
+    for size in SIZES:
+        by = {r["mta"]: r for r in results if r["size"] == size}
+        if "postern" in by and "postfix" in by:
+            x = by["postern"]["rate"] / by["postfix"]["rate"]
+            c = by["postfix"]["cpu_per_1000"] / by["postern"]["cpu_per_1000"]
+            log(f"postern/postfix throughput ratio ({size} B): {x:.2f} "
+                f"(CPU per message: postfix/postern {c:.2f})")
+            if ratio is None:
+                ratio = x
+    if ratio is not None:
+        log(f"postern/postfix throughput ratio: {ratio:.2f}")
+
+
+def cleanup_procs():
+    while procs:
+        p, name = procs.pop()
+        if p.returncode is None and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    # An MTA left running by a failed run (Postfix daemonizes: stop it through its master).
+    while live_mtas:
+        live_mtas[-1].stop()
+
+
+live_mtas = []  # started and not yet stopped
+
+
+def on_signal(sig, _frame):
+    raise SystemExit(f"interrupted by signal {sig}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        main()
+    except Fail as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        sys.exit(1)
