@@ -16,6 +16,10 @@
 #   RUN_DEADLINE [600]       seconds one run may take before it is abandoned (a failure)
 #   PF_DEST_CONCURRENCY [""] if set, Postfix's default_destination_concurrency_limit
 #   PN_DEST_CONCURRENCY [20] postern's max_connections_per_destination (Postfix default 20)
+#   PN_CHARSET [""]          diagnostic: postern's [domain_defaults] charset (its default
+#                            is iso-8859-1, which re-encodes every outgoing text part)
+#   PERF [0]                 1: perf record -a (cpu-clock) during each throughput run and
+#                            print the CPU split by command and the MTA's top functions
 #   SKIP_BUILD [0]           1: do not run cargo build
 #   KEEP [0]                 1: keep the work directory (logs, spools, configs)
 # Quick smoke run: MESSAGES=2000 LAT_MESSAGES=500 SIZES=1024 scripts/bench-relay.sh

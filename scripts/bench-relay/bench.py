@@ -38,6 +38,8 @@ SOURCE_OPTS = shlex.split(os.environ.get("SOURCE_OPTS", ""))
 RUN_DEADLINE = float(os.environ.get("RUN_DEADLINE", "600"))
 PF_DEST_CONCURRENCY = os.environ.get("PF_DEST_CONCURRENCY", "")
 PN_DEST_CONCURRENCY = int(os.environ.get("PN_DEST_CONCURRENCY", "20"))
+# Diagnostic: postern's [domain_defaults] charset (default: postern's own, iso-8859-1).
+PN_CHARSET = os.environ.get("PN_CHARSET", "")
 KEEP = os.environ.get("KEEP", "0") == "1"
 PERF = os.environ.get("PERF", "0") == "1"
 
@@ -63,7 +65,11 @@ def show(cmd):
 
 def run(cmd, **kw):
     show(cmd)
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    kw.setdefault("timeout", 300)
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    except subprocess.TimeoutExpired:
+        raise Fail(f"{cmd[0]} did not finish within {kw['timeout']} s") from None
     if r.returncode != 0:
         raise Fail(f"{cmd[0]} exited {r.returncode}: {r.stdout.strip()[-2000:]}")
     return r.stdout
@@ -270,6 +276,7 @@ backoff_max = "2s"
 [domain_defaults]
 # As Postfix's smtp_tls_security_level = none (smtp-sink offers no STARTTLS anyway).
 tls = "off"
+{f'charset = "{PN_CHARSET}"' if PN_CHARSET else ""}
 [[connector]]
 name = "sink"
 smart_hosts = ["[127.0.0.1]:{SINK_PORT}"]
@@ -517,8 +524,11 @@ def latency(kind, size, base, binary):
            "--size", str(size), "--json"]
     deadline = time.monotonic() + RUN_DEADLINE
     show(cmd)
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=RUN_DEADLINE)
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=RUN_DEADLINE)
+    except subprocess.TimeoutExpired:
+        raise Fail(f"client.py did not finish within {RUN_DEADLINE} s") from None
     if r.returncode != 0:
         raise Fail(f"client.py exited {r.returncode}: {r.stderr[-2000:]}")
     res = json.loads(r.stdout)
