@@ -542,19 +542,36 @@ pub fn encode_text(text: &str, enc: &'static Encoding, ascii_only: bool) -> (Vec
     let mut replaced = 0;
     let mut buf = [0u8; 8];
     let mut encoder = enc.new_encoder();
-    for c in text.chars() {
-        let s = c.encode_utf8(&mut [0; 4]).to_string();
+    // ASCII runs are copied as they are in ASCII-compatible charsets; only the other
+    // characters go through the encoder, one at a time, to count what does not fit.
+    let ascii_runs = enc.is_ascii_compatible();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if ascii_runs {
+            let run = bytes[i..]
+                .iter()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(bytes.len() - i);
+            out.extend_from_slice(&bytes[i..i + run]);
+            i += run;
+            if i == bytes.len() {
+                break;
+            }
+        }
+        let len = text[i..].chars().next().map_or(1, char::len_utf8);
         let (result, _, written) =
-            encoder.encode_from_utf8_without_replacement(&s, &mut buf, false);
+            encoder.encode_from_utf8_without_replacement(&text[i..i + len], &mut buf, false);
         let ok = matches!(result, encoding_rs::EncoderResult::InputEmpty);
-        let bytes = &buf[..written];
-        let fits = ok && (!ascii_only || bytes.iter().all(|&b| !(0x80..0xa0).contains(&b)));
+        let encoded = &buf[..written];
+        let fits = ok && (!ascii_only || encoded.iter().all(|&b| !(0x80..0xa0).contains(&b)));
         if fits {
-            out.extend_from_slice(bytes);
+            out.extend_from_slice(encoded);
         } else {
             out.push(b'?');
             replaced += 1;
         }
+        i += len;
     }
     (out, replaced)
 }
@@ -586,6 +603,11 @@ pub fn translate_charset(msg: &Message<'_>, charset: &str) -> Result<Converted, 
             return None;
         }
         let text = part.text().unwrap_or(Cow::Borrowed(""));
+        // ASCII text reads the same in any ASCII-compatible charset: leave the part (and
+        // so the message) exactly as it is.
+        if text.is_ascii() && enc.is_ascii_compatible() {
+            return None;
+        }
         let (bytes, replaced) = if enc == UTF_8 {
             (text.as_bytes().to_vec(), 0)
         } else {

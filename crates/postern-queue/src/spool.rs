@@ -972,7 +972,12 @@ impl Spool {
             let written = self.write_batch(chunks);
             g = lock(&self.shared.inner);
             g.writing = false;
-            self.shared.cond.notify_all();
+            // Wake the others now only if one of them could lead the next batch while this
+            // one syncs; otherwise the wake-up after the sync is the one that matters (each
+            // needless wake-up is a context switch per waiting writer).
+            if !g.chunks.is_empty() && g.inflight.len() < self.shared.opts.max_inflight.max(1) {
+                self.shared.cond.notify_all();
+            }
             let synced = match written {
                 Ok(to_sync) => {
                     drop(g);

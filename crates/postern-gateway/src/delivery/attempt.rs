@@ -56,7 +56,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
             class: FailureClass::Session,
             reply: HELD_REPLY.to_owned(),
         });
-        report(&shared, &delivery, outcomes, "", None, Vec::new()).await;
+        report(&shared, &delivery, outcomes, "", None, Vec::new(), true).await;
         shared.etrn.park(&ctx.queue, &delivery);
         return;
     }
@@ -67,7 +67,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
                 class: FailureClass::Session,
                 reply: reply.clone(),
             });
-            report(&shared, &delivery, outcomes, "", None, Vec::new()).await;
+            report(&shared, &delivery, outcomes, "", None, Vec::new(), true).await;
             return;
         }
     };
@@ -104,6 +104,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
         &msg.message_id,
         Some(&msg.body),
         passed,
+        msg.dsn.is_some(),
     )
     .await;
 }
@@ -319,19 +320,29 @@ async fn report(
     mid: &str,
     body: Option<&Arc<Vec<u8>>>,
     dsn_passed: Vec<usize>,
+    dsn: bool,
 ) {
     let ctx = Arc::clone(&shared.ctx);
     let (delivery, outs) = (d.clone(), outcomes.clone());
     let body = body.cloned();
     let reported = tokio::task::spawn_blocking(move || {
-        let before = ctx.queue.message(delivery.id);
+        // A copy of the envelope only when a notice might be due: failures are rare,
+        // deliveries the common case.
+        let may_fail = outs
+            .iter()
+            .any(|(_, o)| !matches!(o, Outcome::Delivered(_)));
+        let before = (may_fail || dsn)
+            .then(|| ctx.queue.message(delivery.id))
+            .flatten();
         let result = ctx.queue.report(&delivery, &outs, ctx.now())?;
         // The message may have left the spool with this report: keep what a notice needs.
-        let keep = before.filter(|_| needs_notice(&result, &outs)).map(|b| {
-            let body =
-                body.unwrap_or_else(|| Arc::new(ctx.queue.body(delivery.id).unwrap_or_default()));
-            (b, body)
-        });
+        let keep = before
+            .filter(|_| needs_notice(&result, &outs, dsn))
+            .map(|b| {
+                let body = body
+                    .unwrap_or_else(|| Arc::new(ctx.queue.body(delivery.id).unwrap_or_default()));
+                (b, body)
+            });
         Ok::<_, postern_queue::SpoolError>((result, keep))
     })
     .await;
@@ -380,13 +391,16 @@ async fn report(
 }
 
 /// Whether an attempt may call for a notice: a failure, a due delay notice, or a
-/// delivery (success notices are asked for per recipient).
-fn needs_notice(result: &AttemptResult, outcomes: &[(usize, Outcome)]) -> bool {
+/// delivery of a message whose envelope has RFC 3461 parameters (success notices are
+/// asked for per recipient with NOTIFY=SUCCESS; most mail has none, and then a delivery
+/// costs no extra work).
+fn needs_notice(result: &AttemptResult, outcomes: &[(usize, Outcome)], dsn: bool) -> bool {
     !result.failed.is_empty()
         || result.delay_notice
-        || outcomes
-            .iter()
-            .any(|(_, o)| matches!(o, Outcome::Delivered(_)))
+        || dsn
+            && outcomes
+                .iter()
+                .any(|(_, o)| matches!(o, Outcome::Delivered(_)))
 }
 
 /// The enhanced status code in a reply (`451 4.4.1 …` → `4.4.1`), if it has one.

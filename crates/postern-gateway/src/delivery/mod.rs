@@ -64,6 +64,9 @@ impl Shared {
     }
 }
 
+/// How often the queue's control directory is scanned.
+const CONTROL_EVERY: Duration = Duration::from_millis(200);
+
 /// Runs the delivery loop until the gateway shuts down, then waits for the deliveries
 /// under way.
 pub async fn run(ctx: Arc<Context>) {
@@ -78,8 +81,14 @@ pub async fn run(ctx: Arc<Context>) {
     // Bounded: the loop takes no more than the free global slots minus these.
     let mut waiting: VecDeque<Delivery> = VecDeque::new();
     let mut shutdown = ctx.shutdown.clone();
+    // Control requests (`postern queue …`) are looked for at most this often: the loop
+    // wakes once per message under load, and a directory scan each time is waste.
+    let mut last_control: Option<tokio::time::Instant> = None;
     while !ctx.is_shutting_down() {
-        poll_control(&ctx).await;
+        if last_control.is_none_or(|t| t.elapsed() >= CONTROL_EVERY) {
+            poll_control(&ctx).await;
+            last_control = Some(tokio::time::Instant::now());
+        }
         close_all(shared.pool.expired());
         while tasks.try_join_next().is_some() {}
         // Transfer mode "inbound" or "none": mail queues up until the mode changes.

@@ -51,6 +51,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ascii_mail_goes_out_untouched() {
+        // The default domain charset (iso-8859-1) must not re-encode or re-label ASCII
+        // text: a relay that rewrites every message breaks signatures for nothing.
+        let settings = DomainSettings::default();
+        for raw in [
+            "Subject: plain\r\n\r\nhello\r\n".to_owned(),
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nascii only\r\n".to_owned(),
+            format!("Subject: big\r\n\r\n{}", "line of text\r\n".repeat(5000)),
+        ] {
+            assert!(
+                matches!(for_domain(raw.as_bytes(), &settings), Cow::Borrowed(_)),
+                "{raw:.40}"
+            );
+        }
+        let latin = "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\u{e9}\r\n";
+        assert!(matches!(
+            for_domain(latin.as_bytes(), &settings),
+            Cow::Owned(_)
+        ));
+    }
+
+    #[test]
     fn downgrade_makes_seven_bit() {
         let raw = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nnaïve café\r\n";
         let (b, p) = for_peer(raw.as_bytes(), false);
