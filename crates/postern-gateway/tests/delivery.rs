@@ -99,13 +99,24 @@ impl Harness {
             .events
     }
 
-    fn has_event(
+    /// Whether such an event is (or within 5 s becomes) tracked: events about the queue's
+    /// decisions are recorded just after the message leaves the queue.
+    async fn has_event(
         &self,
         id: QueueId,
         kind: EventKind,
         pred: impl Fn(&postern_track::Event) -> bool,
     ) -> bool {
-        self.events(id).iter().any(|e| e.kind == kind && pred(e))
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.events(id).iter().any(|e| e.kind == kind && pred(e)) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     async fn stop(self) {
@@ -370,7 +381,10 @@ async fn local_delivery_into_maildir() {
         files(&root.join("local.test").join("%2Ehidden").join("new")),
         1
     );
-    assert!(h.has_event(id, EventKind::Delivered, |e| text(&e.connector) == "local"));
+    assert!(
+        h.has_event(id, EventKind::Delivered, |e| text(&e.connector) == "local")
+            .await
+    );
     h.stop().await;
 }
 
@@ -395,13 +409,19 @@ async fn relay_via_mx() {
     assert_eq!(m[0].to, ["b@mx.test", "c@mx.test"]);
     assert!(String::from_utf8_lossy(&m[0].body).contains("Hello."));
     // Tracking covers the outbound hop (seed 000): routed, then sent with the remote host.
-    assert!(h.has_event(id, EventKind::Routed, |e| text(&e.connector) == "internet"));
-    assert!(h.has_event(id, EventKind::Sent, |e| {
-        text(&e.remote_host) == "sink.test"
-            && e.remote_ip == Some(Ipv4Addr::LOCALHOST.into())
-            && text(&e.reply).starts_with("250")
-            && text(&e.message_id).contains("m1@src.test")
-    }));
+    assert!(
+        h.has_event(id, EventKind::Routed, |e| text(&e.connector) == "internet")
+            .await
+    );
+    assert!(
+        h.has_event(id, EventKind::Sent, |e| {
+            text(&e.remote_host) == "sink.test"
+                && e.remote_ip == Some(Ipv4Addr::LOCALHOST.into())
+                && text(&e.reply).starts_with("250")
+                && text(&e.message_id).contains("m1@src.test")
+        })
+        .await
+    );
     // The trace by Message-ID shows the hops in order.
     let trace = Reader::new(h.dir.join("tracking"))
         .trace("m1@src.test")
@@ -447,12 +467,15 @@ async fn temporary_failure_then_success() {
         })
     })
     .await;
-    assert!(h.has_event(id, EventKind::Deferred, |e| {
-        text(&e.reply).starts_with("450") && e.next_retry.is_some()
-    }));
+    assert!(
+        h.has_event(id, EventKind::Deferred, |e| {
+            text(&e.reply).starts_with("450") && e.next_retry.is_some()
+        })
+        .await
+    );
     h.wait_done(id).await;
     assert_eq!(s.messages().len(), 1);
-    assert!(h.has_event(id, EventKind::Sent, |_| true));
+    assert!(h.has_event(id, EventKind::Sent, |_| true).await);
     h.stop().await;
 }
 
@@ -581,9 +604,12 @@ async fn domain_size_limit_fails_552() {
     let id = h.enqueue("a@src.test", &["b@small.test"], PLAIN);
     h.wait_done(id).await;
     assert!(s.originals().is_empty());
-    assert!(h.has_event(id, EventKind::Failed, |e| {
-        text(&e.reply).starts_with("552 5.3.4") && text(&e.dsn_status) == "5.3.4"
-    }));
+    assert!(
+        h.has_event(id, EventKind::Failed, |e| {
+            text(&e.reply).starts_with("552 5.3.4") && text(&e.dsn_status) == "5.3.4"
+        })
+        .await
+    );
     // The sender hears about it: a failure notice from the null sender (RFC 3464), and
     // the administrator gets a copy.
     // (Two destinations, so two transactions.)
@@ -623,12 +649,15 @@ async fn permanent_refusal_fails_and_leaves_queue() {
     let m = s.originals();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].to, ["good@example.test"]);
-    assert!(h.has_event(id, EventKind::Failed, |e| {
-        text(&e.reply).starts_with("550")
-            && e.recipients
-                .iter()
-                .any(|r| r.to_str_lossy() == "bad@example.test")
-    }));
+    assert!(
+        h.has_event(id, EventKind::Failed, |e| {
+            text(&e.reply).starts_with("550")
+                && e.recipients
+                    .iter()
+                    .any(|r| r.to_str_lossy() == "bad@example.test")
+        })
+        .await
+    );
     h.stop().await;
 }
 
@@ -718,13 +747,12 @@ async fn expiry_is_tracked() {
     let id = h.enqueue("a@src.test", &["b@example.test"], PLAIN);
     h.wait_done(id).await;
     // The event is recorded just after the queue lets the message go: allow for that.
-    let expired = |h: &Harness| {
-        h.has_event(id, EventKind::Expired, |e| {
+    let expired = h
+        .has_event(id, EventKind::Expired, |e| {
             text(&e.reply).starts_with("450")
         })
-    };
-    wait_for(Duration::from_secs(5), || expired(&h)).await;
-    assert!(expired(&h), "{:?}", h.events(id));
+        .await;
+    assert!(expired, "{:?}", h.events(id));
     h.stop().await;
 }
 
@@ -772,6 +800,9 @@ async fn failed_opportunistic_tls_falls_back_to_clear() {
         2,
         "one STARTTLS attempt, then one in clear"
     );
-    assert!(h.has_event(id, EventKind::Sent, |e| text(&e.tls) == "none"));
+    assert!(
+        h.has_event(id, EventKind::Sent, |e| text(&e.tls) == "none")
+            .await
+    );
     h.stop().await;
 }
