@@ -439,6 +439,13 @@ where
     }
 }
 
+/// The raw header block of `part`: from the start of its span to the start of its body.
+fn head_block<'a>(msg: &Message<'a>, part: &Part<'a>) -> &'a [u8] {
+    let input = msg.input();
+    let body_at = (part.raw_body().as_ptr() as usize).saturating_sub(input.as_ptr() as usize);
+    input.get(part.span().start..body_at).unwrap_or(&[])
+}
+
 /// Runs a part-by-part conversion and writes the result (or the input unchanged).
 fn walk<'a>(
     msg: &Message<'a>,
@@ -490,7 +497,9 @@ pub fn downgrade_to_7bit(msg: &Message<'_>) -> Converted {
         // Whatever the declared encoding: a base64 or QP body can carry stray 8-bit junk,
         // and decoding then re-encoding it is the only way to make it 7-bit.
         let needs = !ContentStats::of(raw).is_seven_bit();
-        let headers_8bit = part.headers().iter().any(|h| !h.raw_value().is_ascii());
+        // The whole header block, not only the parsed fields: a line the parser skipped
+        // (an mbox `From ` line, a nameless line) is copied with an unchanged part.
+        let headers_8bit = !head_block(msg, part).is_ascii();
         if !needs && !headers_8bit {
             return None;
         }

@@ -1,7 +1,7 @@
 //! Inputs the `convert` fuzz target found, kept as regression tests: each made the 7bit
 //! downgrade leave 8-bit octets in its output (8-bit junk in a base64 body, an 8-bit
 //! address, an 8-bit parameter name, 8-bit fields of a multipart, an 8-bit line the parser
-//! skips in the header block). All conversions must also run on them without panicking.
+//! skips in the header block, also in a leaf that needs no other change). All conversions must also run on them without panicking.
 
 use postern_message::Message;
 use postern_message::convert::{
@@ -28,6 +28,10 @@ const FOUND: &[(&str, &[u8])] = &[
     (
         "8bit skipped line",
         include_bytes!("../../../fuzz/seeds/convert/regression_8bit_skipped_from_line"),
+    ),
+    (
+        "8bit skipped line in an unchanged leaf",
+        include_bytes!("../../../fuzz/seeds/convert/regression_8bit_skipped_line_in_leaf"),
     ),
 ];
 
