@@ -71,9 +71,15 @@ pub enum ConfigError {
         /// What is wrong.
         why: String,
     },
-    /// The routing sections were refused by postern-route.
-    #[error("routing: {0}")]
-    Routing(String),
+    /// The routing sections were refused by postern-route (with the line of the value
+    /// the error quotes, when it can be found).
+    #[error("routing{}: {why}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+    Routing {
+        /// What postern-route said.
+        why: String,
+        /// The line of the offending value, when found.
+        line: Option<usize>,
+    },
 }
 
 /// `[server]`.
@@ -695,6 +701,31 @@ impl Checker<'_> {
     }
 }
 
+/// The line of the value a routing error names: the last quoted string in the message
+/// (the most specific: a host, a pattern, a server), or for a number out of range the
+/// first line setting `cost` to it.
+fn routing_error_line(text: &str, why: &str) -> Option<usize> {
+    let quoted: Vec<&str> = why
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|q| !q.is_empty())
+        .collect();
+    let find = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+    let cost = why
+        .split("cost ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|c| {
+            text.lines().position(|l| {
+                l.split_once('=')
+                    .is_some_and(|(k, v)| k.trim() == "cost" && v.trim() == c)
+            })
+        })
+        .map(|i| i + 1);
+    cost.or_else(|| quoted.iter().rev().find_map(|q| find(&format!("\"{q}\""))))
+}
+
 /// The line (1-based) where `key` is set inside `[section]` (or `[[section…]]`), if it
 /// can be found by a plain scan.
 fn find_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
@@ -737,8 +768,13 @@ impl Config {
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
         let file: File = toml::from_str(text)
             .map_err(|e| ConfigError::Toml(e.to_string().trim_end().to_owned()))?;
-        let routing =
-            RoutingConfig::from_toml_str(text).map_err(|e| ConfigError::Routing(e.to_string()))?;
+        let routing = RoutingConfig::from_toml_str(text).map_err(|e| {
+            let why = e.to_string();
+            ConfigError::Routing {
+                line: routing_error_line(text, &why),
+                why,
+            }
+        })?;
         let c = Checker { text };
         let server = server(&c, &file.server)?;
         let connections = connections(&c, &file.connections)?;
@@ -1224,6 +1260,15 @@ mod tests {
         assert!(e.contains("fax") && e.contains("line 3"), "{e}");
         let e = err("[security]\ntls_cert = \"a.pem\"\n");
         assert!(e.contains("tls_key"), "{e}");
+        let e = err("[[connector]]\nname = \"a\"\nsmart_hosts = [\"bad host\"]\n");
+        assert!(e.contains("bad host") && e.contains("line 3"), "{e}");
+        let e =
+            err("[[connector]]\nname = \"a\"\n[[connector.address_space]]\npattern = \"a..b\"\n");
+        assert!(e.contains("a..b") && e.contains("line 4"), "{e}");
+        let e = err(
+            "[[connector]]\nname = \"a\"\n[[connector.address_space]]\npattern = \"*\"\ncost = 0\n",
+        );
+        assert!(e.contains("cost") && e.contains("line 5"), "{e}");
     }
 
     #[test]
