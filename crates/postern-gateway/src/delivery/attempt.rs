@@ -71,7 +71,9 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
             return;
         }
     };
-    let message_id = Message::parse(&body)
+    // Only the header block is parsed: the body may be large and is not needed here.
+    let head_end = memchr::memmem::find(&body, b"\r\n\r\n").map_or(body.len(), |i| i + 4);
+    let message_id = Message::parse(&body[..head_end])
         .message_id()
         .map(|id| format!("<{id}>"))
         .unwrap_or_default();
