@@ -17,8 +17,15 @@ fuzz_target!(|data: &[u8]| {
         }
         rest = after;
     }
-    t.client(b"\r\nAUTH PLAIN c2VjcmV0Zm9yZnV6eg==\r\n");
+    // End any partial line; then, if the session is back at a command (not inside message
+    // data or a BDAT chunk, where the bytes are not a command at all), an AUTH line's
+    // secret must never be written.
+    t.client(b"\r\n");
+    let at_command = t.expects_command();
+    t.client(b"AUTH PLAIN c2VjcmV0Zm9yZnV6eg==\r\n");
     let lines = t.take_lines();
     assert!(lines.len() <= 64 * data.len() + 4096);
-    assert!(!lines.contains("c2VjcmV0Zm9yZnV6eg"), "{lines}");
+    if at_command {
+        assert!(!lines.contains("c2VjcmV0Zm9yZnV6eg"), "{lines}");
+    }
 });

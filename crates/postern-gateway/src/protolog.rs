@@ -135,6 +135,12 @@ impl Transcript {
         t
     }
 
+    /// Whether the next client bytes start a command line (not message data, a BDAT
+    /// chunk, the rest of a partial line, or an answer to an AUTH challenge).
+    pub fn expects_command(&self) -> bool {
+        self.state == State::Command && self.partial.is_empty()
+    }
+
     /// The lines recorded and not yet written, taken out.
     pub fn take_lines(&mut self) -> String {
         std::mem::take(&mut self.lines)
