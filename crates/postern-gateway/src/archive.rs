@@ -123,6 +123,33 @@ impl Archive {
     }
 }
 
+/// Records the result of writing `record`: an `archived` tracking event (its reason the
+/// direction, with the connector for outbound copies), or the error on stderr. One place
+/// for both directions.
+pub fn track_write(
+    ctx: &crate::context::Context,
+    record: &Record<'_>,
+    result: io::Result<PathBuf>,
+    connector: Option<&str>,
+) {
+    match result {
+        Ok(_) => ctx.track(postern_track::EventKind::Archived, |e| {
+            let e = record
+                .recipients
+                .iter()
+                .fold(e.queue_id(record.queue_id).sender(record.sender), |e, r| {
+                    e.recipient(r.as_str())
+                })
+                .reason(record.direction.name());
+            match connector {
+                Some(c) => e.connector(c),
+                None => e,
+            }
+        }),
+        Err(e) => eprintln!("postern: archive of {}: {e}", record.queue_id),
+    }
+}
+
 /// `base.eml`, or `base-2.eml`, `base-3.eml`… if taken (a message archived twice, e.g.
 /// one delivery per destination).
 fn free_name(day: &Path, base: &str) -> PathBuf {

@@ -54,18 +54,7 @@ fn archive_inbound(ctx: &Context, id: QueueId, envelope: &Envelope, data: &[u8],
         body: data,
         now_ms,
     };
-    match archive.write(&record) {
-        Ok(_) => ctx.track(EventKind::Archived, |e| {
-            rcpts
-                .iter()
-                .fold(
-                    e.queue_id(qid.as_str()).sender(envelope.sender.as_str()),
-                    |e, r| e.recipient(r.as_str()),
-                )
-                .reason("inbound")
-        }),
-        Err(e) => eprintln!("postern: archive of {qid}: {e}"),
-    }
+    crate::archive::track_write(ctx, &record, archive.write(&record), None);
 }
 
 /// The transaction in progress: what MAIL, RCPT and DATA gave so far.

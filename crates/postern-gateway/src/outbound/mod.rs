@@ -207,29 +207,27 @@ async fn archive_sent(
         ctx.now().0,
     );
     let written = tokio::task::spawn_blocking(move || {
-        let record = crate::archive::Record {
+        let result = archive.write(&crate::archive::Record {
             direction: crate::archive::Direction::Outbound,
             queue_id: &qid,
             sender: &sender,
             recipients: &rcpts,
             body: &body,
             now_ms: now,
-        };
-        archive.write(&record).map(|_| (qid, sender, rcpts))
+        });
+        (qid, sender, rcpts, result)
     })
     .await;
-    match written {
-        Ok(Ok((qid, sender, rcpts))) => ctx.track(postern_track::EventKind::Archived, |e| {
-            rcpts
-                .iter()
-                .fold(e.queue_id(qid.as_str()).sender(sender.as_str()), |e, r| {
-                    e.recipient(r.as_str())
-                })
-                .connector(job.connector.name.as_str())
-                .reason("outbound")
-        }),
-        Ok(Err(e)) => eprintln!("postern: archive of {}: {e}", job.ids.0),
-        Err(_) => {}
+    if let Ok((qid, sender, rcpts, result)) = written {
+        let record = crate::archive::Record {
+            direction: crate::archive::Direction::Outbound,
+            queue_id: &qid,
+            sender: &sender,
+            recipients: &rcpts,
+            body: &[],
+            now_ms: now,
+        };
+        crate::archive::track_write(ctx, &record, result, Some(job.connector.name.as_str()));
     }
 }
 
