@@ -24,7 +24,7 @@ pub fn run(cmd: ConfigCmd) -> ExitCode {
     match cmd {
         ConfigCmd::Check { config } => match super::serve::load(config.as_ref()) {
             Ok(c) => {
-                print!("{}", postern_gateway::effective::effective_settings(&c));
+                out!("{}", postern_gateway::effective::effective_settings(&c));
                 let name = config.map_or("embedded default".into(), |p| p.display().to_string());
                 eprintln!("postern config check: {name}: OK");
                 ExitCode::SUCCESS
@@ -48,7 +48,7 @@ fn hash_password() -> ExitCode {
     }
     match postern_gateway::auth::hash_password(line.trim_end_matches(['\r', '\n'])) {
         Ok(h) => {
-            println!("{h}");
+            outln!("{h}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -79,7 +79,7 @@ fn inspect(file: &Path, json: bool) -> Result<(), String> {
     } else {
         part_text(&msg, 0, 0, &mut out);
     }
-    println!("{out}");
+    outln!("{out}");
     Ok(())
 }
 
@@ -299,7 +299,7 @@ fn write_unique(
     }
     let path = dir.join(&candidate);
     std::fs::write(&path, content).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("{}", path.display());
+    outln!("{}", path.display());
     Ok(())
 }
 

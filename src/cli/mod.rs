@@ -1,5 +1,18 @@
 //! The `postern` command-line subcommands, one module per command family.
 
+use std::io::{self, Write};
+
+/// `print!` for the subcommands: a reader that went away (`postern … | head`) ends the
+/// command quietly instead of panicking, because the Rust runtime ignores SIGPIPE.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` for the subcommands, with [`out!`]'s handling of a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 pub mod config;
 pub mod convert;
 pub mod json;
@@ -10,3 +23,15 @@ pub mod serve;
 pub mod status;
 pub mod track;
 pub mod uu;
+
+/// Writes to standard output. A closed pipe exits with status 0, as `head` has what it
+/// wanted; any other write error is reported and exits with status 1.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    if let Err(e) = io::stdout().lock().write_fmt(args) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("postern: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}

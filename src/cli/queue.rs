@@ -176,14 +176,14 @@ fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
                 );
             }
             let answer = q.apply(&cmd, now).map_err(|e| e.to_string())?;
-            println!("{answer}");
+            outln!("{answer}");
             Ok(ExitCode::SUCCESS)
         }
         Err(SpoolError::Locked(_)) => {
             let req = control::submit(&opts.spool, &cmd).map_err(|e| e.to_string())?;
             match control::wait_answer(&req, Duration::from_secs(opts.wait)) {
                 Some(answer) => {
-                    println!("gateway: {answer}");
+                    outln!("gateway: {answer}");
                     Ok(if answer.starts_with("ok") {
                         ExitCode::SUCCESS
                     } else {
@@ -191,7 +191,7 @@ fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
                     })
                 }
                 None => {
-                    println!(
+                    outln!(
                         "request {} queued; the running gateway applies it when its scheduler next polls",
                         req.display()
                     );
@@ -347,7 +347,7 @@ fn list(opts: &Opts) -> Result<ExitCode, String> {
     let msgs = inspect(opts)?;
     if opts.json {
         let items: Vec<String> = msgs.iter().map(message_json).collect();
-        println!("[{}]", items.join(","));
+        outln!("[{}]", items.join(","));
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -367,7 +367,7 @@ fn list(opts: &Opts) -> Result<ExitCode, String> {
         );
     }
     out.push_str(&holds_note(opts));
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -378,7 +378,7 @@ fn show(id: QueueId, opts: &Opts) -> Result<ExitCode, String> {
         .find(|m| m.id == id)
         .ok_or_else(|| format!("no message {id} in the queue"))?;
     if opts.json {
-        println!("{}", message_json(m));
+        outln!("{}", message_json(m));
     } else {
         let mut out = String::new();
         let _ = writeln!(out, "id:        {}", m.id);
@@ -405,7 +405,7 @@ fn show(id: QueueId, opts: &Opts) -> Result<ExitCode, String> {
                 state_text(s)
             );
         }
-        print!("{out}");
+        out!("{out}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -450,7 +450,7 @@ fn summary(opts: &Opts) -> Result<ExitCode, String> {
         Timestamp::now(),
     );
     if opts.json {
-        println!("{}", summary_json(&s));
+        outln!("{}", summary_json(&s));
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -487,7 +487,7 @@ fn summary(opts: &Opts) -> Result<ExitCode, String> {
         row(&mut out, &d.destination, d.recipients, &d.buckets);
     }
     out.push_str(&holds_note(opts));
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -101,9 +101,9 @@ pub fn run(cmd: RouteCmd) -> ExitCode {
             }
             let report = cfg.report(&req, &state);
             if json {
-                println!("{}", report.to_json());
+                outln!("{}", report.to_json());
             } else {
-                print!("{report}");
+                out!("{report}");
             }
             if report.is_routed() {
                 ExitCode::SUCCESS

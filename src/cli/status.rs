@@ -39,10 +39,10 @@ pub fn status(args: StatusArgs) -> ExitCode {
         return ExitCode::from(69);
     };
     if args.json {
-        print!("{text}");
+        out!("{text}");
         return ExitCode::SUCCESS;
     }
-    print!("{}", render(&text));
+    out!("{}", render(&text));
     ExitCode::SUCCESS
 }
 
@@ -136,7 +136,7 @@ pub fn transfer_mode(args: TransferModeArgs) -> ExitCode {
     };
     match write_atomically(&transfer_mode_file(&args.data), mode.name()) {
         Ok(()) => {
-            println!("transfer mode set to {}", mode.name());
+            outln!("transfer mode set to {}", mode.name());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -128,7 +128,7 @@ fn search(a: SearchArgs) -> Result<bool, String> {
             timeline_line(&mut out, ev, None);
         }
     }
-    print!("{out}");
+    out!("{out}");
     if res.truncated {
         eprintln!(
             "postern track: stopped at {} events; narrow the search",
@@ -157,7 +157,7 @@ fn trace(a: TraceArgs) -> Result<bool, String> {
             timeline_line(&mut out, ev, Some(start));
         }
     }
-    print!("{out}");
+    out!("{out}");
     if tr.events.is_empty() {
         eprintln!("postern track: no events for {}", a.message_id);
     }
