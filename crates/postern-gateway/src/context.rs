@@ -4,13 +4,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use postern_queue::{Queue, Timestamp};
+use postern_queue::{Queue, SpoolError, Target, Timestamp};
 use postern_route::{ConnectorStatus, NextHopResolver};
 use postern_track::{Event, EventKind, Writer};
 use tokio::sync::{Notify, watch};
 
 use crate::archive::Archive;
 use crate::config::{Config, TransferMode};
+use crate::delivery::etrn::EtrnGate;
 use crate::policy::ConnectionCounter;
 use crate::protolog::ProtocolLog;
 use crate::restrict::Restrictions;
@@ -49,6 +50,8 @@ pub struct Context {
     pub protocol_log: Option<std::sync::Arc<ProtocolLog>>,
     /// Counters and recent events for `postern status` and the metrics endpoint.
     pub stats: Stats,
+    /// When each hold-for-ETRN destination last asked for its mail.
+    pub etrn: EtrnGate,
 }
 
 impl Context {
@@ -73,6 +76,19 @@ impl Context {
             3 => TransferMode::None,
             _ => TransferMode::Both,
         }
+    }
+
+    /// ETRN for `destination`: the mail queued for it so far becomes due now, held
+    /// (`dequeue = "hold-for-etrn"`) or not, and the delivery loop is woken. Blocks on
+    /// the queue's fsync; returns the number of recipients made due.
+    pub fn etrn(&self, destination: &str) -> Result<usize, SpoolError> {
+        let now = self.now();
+        self.etrn.release(destination, now);
+        let n = self
+            .queue
+            .retry(&Target::Destination(destination.to_owned()), now)?;
+        self.wake.notify_one();
+        Ok(n)
     }
 
     /// Changes the transfer mode; takes effect for the next session and the next

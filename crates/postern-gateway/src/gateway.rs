@@ -137,6 +137,7 @@ impl Gateway {
             archive: crate::archive::Archive::from_config(&config.archive),
             protocol_log,
             stats: crate::status::Stats::default(),
+            etrn: crate::delivery::etrn::EtrnGate::new(),
             config,
         });
         ctx.set_transfer_mode(ctx.config.transfer_mode);

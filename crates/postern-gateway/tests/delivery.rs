@@ -18,7 +18,7 @@ use hickory_server::proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::store::in_memory::InMemoryAuthority;
 use postern_gateway::{Config, Context, Gateway};
 use postern_message::Message;
-use postern_queue::{Envelope, QueueId, RecipientState, Target};
+use postern_queue::{Envelope, QueueId, RecipientState};
 use postern_smtp::server::{Event, ServerConfig, ServerSession};
 use postern_smtp::{EnhancedCode, ForwardPath, Reply, ReversePath};
 use postern_track::{EventKind, Filter, Reader};
@@ -46,6 +46,8 @@ struct Harness {
     ctx: Arc<Context>,
     dir: PathBuf,
     gateway: Option<Gateway>,
+    /// The configuration text, to start the gateway again on the same data directory.
+    text: String,
 }
 
 async fn start(name: &str, body: &str) -> Harness {
@@ -68,6 +70,7 @@ async fn start_with(name: &str, connections: &str, body: &str) -> Harness {
         ctx: gw.context().clone(),
         dir,
         gateway: Some(gw),
+        text,
     }
 }
 
@@ -116,6 +119,30 @@ impl Harness {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Shuts the gateway down and starts a new one on the same data directory: what the
+    /// gateway remembered only in memory is gone, the queue is recovered from the spool.
+    async fn restart(self) -> Harness {
+        let Harness {
+            ctx,
+            dir,
+            gateway,
+            text,
+        } = self;
+        drop(ctx); // the last hold on the spool's lock once the gateway has stopped
+        if let Some(gw) = gateway {
+            gw.shutdown(Duration::from_secs(5)).await;
+        }
+        let gw = Gateway::start(Config::from_toml_str(&text).unwrap())
+            .await
+            .unwrap();
+        Harness {
+            ctx: gw.context().clone(),
+            dir,
+            gateway: Some(gw),
+            text,
         }
     }
 
@@ -661,6 +688,16 @@ async fn permanent_refusal_fails_and_leaves_queue() {
     h.stop().await;
 }
 
+/// Waits until the message's first recipient is held for ETRN.
+async fn wait_held(h: &Harness, id: QueueId) {
+    wait_for(Duration::from_secs(10), || {
+        h.ctx.queue.message(id).is_some_and(|m| {
+            matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.contains("ETRN"))
+        })
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn hold_for_etrn_waits_until_etrn() {
     let s = sink(accept_all(), true).await;
@@ -672,25 +709,25 @@ async fn hold_for_etrn_waits_until_etrn() {
         ),
     )
     .await;
-    let id = h.enqueue("a@src.test", &["b@dialup.test"], PLAIN);
-    wait_for(Duration::from_secs(10), || {
-        h.ctx.queue.message(id).is_some_and(|m| {
-            matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.contains("ETRN"))
-        })
-    })
-    .await;
+    let first = h.enqueue("a@src.test", &["b@dialup.test"], PLAIN);
+    wait_held(&h, first).await;
     // Past the retry interval it is still held.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(s.originals().is_empty());
-    assert!(h.ctx.queue.message(id).is_some());
-    // What the inbound side does on ETRN dialup.test.
-    h.ctx
-        .queue
-        .retry(&Target::Destination("dialup.test".into()), h.ctx.now())
-        .unwrap();
-    h.ctx.wake.notify_one();
-    h.wait_done(id).await;
+    assert!(h.ctx.queue.message(first).is_some());
+    // A restart forgets everything but the spool; the first ETRN still releases the mail.
+    let h = h.restart().await;
+    h.ctx.etrn("dialup.test").unwrap();
+    h.wait_done(first).await;
     assert_eq!(s.messages().len(), 1);
+    // Mail arriving after that ETRN waits for the next one.
+    let second = h.enqueue("a@src.test", &["c@dialup.test"], PLAIN);
+    wait_held(&h, second).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(s.messages().len(), 1, "held until the next ETRN");
+    h.ctx.etrn("dialup.test").unwrap();
+    h.wait_done(second).await;
+    assert_eq!(s.messages().len(), 2);
     h.stop().await;
 }
 

@@ -46,18 +46,24 @@ struct Msg<'a> {
     dsn_passed: std::sync::Mutex<Vec<usize>>,
 }
 
+/// True when an ETRN for the delivery's destination came after its message arrived.
+fn etrn_released(ctx: &Context, delivery: &Delivery) -> bool {
+    ctx.queue
+        .message(delivery.id)
+        .is_some_and(|m| ctx.etrn.released(&delivery.destination, m.envelope.arrival))
+}
+
 /// Runs one delivery and reports it. Never returns without reporting, except when the
 /// spool itself fails (then the delivery is attempted again after a restart).
 pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
     let ctx = &shared.ctx;
     let settings = ctx.config.routing.domains.lookup(&delivery.destination);
-    if settings.dequeue == Dequeue::HoldForEtrn && !shared.etrn.released(&ctx.queue, &delivery) {
+    if settings.dequeue == Dequeue::HoldForEtrn && !etrn_released(ctx, &delivery) {
         let outcomes = all(&delivery.recipients, |_| Outcome::Deferred {
             class: FailureClass::Session,
             reply: HELD_REPLY.to_owned(),
         });
         report(&shared, &delivery, outcomes, "", None, Vec::new(), true).await;
-        shared.etrn.park(&ctx.queue, &delivery);
         return;
     }
     let body = match read_body(ctx, &delivery).await {

@@ -5,76 +5,81 @@
 //!
 //! The queue has no "held until ETRN" state, so the gate is built from what it has:
 //!
-//! 1. When a delivery for a hold-for-etrn domain comes due, it is not attempted: every
-//!    recipient is reported `Deferred` (class `Session`, reply `451 4.4.0 … held for
-//!    ETRN`). The queue schedules the next look by the retry policy and backs the
-//!    destination off, so held mail costs nothing meanwhile. The gate remembers the
-//!    retry time the queue chose for that (message, destination).
-//! 2. ETRN in the inbound side calls `queue.retry(Target::Destination(d))`: the
-//!    destination's backoff is cleared and its deferred recipients become due *now*,
-//!    earlier than the time remembered in 1 — and the delivery loop is woken.
-//! 3. When the delivery comes due again, the gate compares: a recipient due before the
-//!    remembered time was released by ETRN, so the delivery is attempted for real. A
-//!    delivery that merely reached its remembered time is held again (step 1).
+//! 1. When a delivery for a hold-for-etrn domain comes due, it is attempted only if an
+//!    ETRN for its destination arrived after the message did. Otherwise every recipient
+//!    is reported `Deferred` (class `Session`, reply `451 4.4.0 … held for ETRN`): the
+//!    queue schedules the next look by the retry policy and backs the destination off,
+//!    so held mail costs nothing meanwhile.
+//! 2. ETRN ([`crate::context::Context::etrn`]) records its time for the destination in
+//!    the gate and calls `queue.retry(Target::Destination(d))`: the destination's backoff
+//!    is cleared, its deferred recipients become due now, and the delivery loop is woken.
+//!    Step 1 then lets every message that arrived before the ETRN go; mail arriving
+//!    later waits for the next ETRN.
 //!
-//! Held mail still ages: it expires under the normal time-outs, as queued mail did in
-//! the IMS. The memory in step 1 is not persisted: after a restart, an ETRN received
-//! before the first re-hold of a message is missed (the client's next ETRN releases it;
-//! RFC 1985 clients send one per connection).
+//! The gate keeps one time per destination that has sent ETRN, not per message, and
+//! needs nothing from before a restart: held mail is recognised by the queue's own
+//! arrival time, so the first ETRN after a restart releases everything queued. Held mail
+//! still ages and expires under the normal time-outs, as queued mail did in the IMS.
+//! A released message that is deferred again by its server keeps its release, and is
+//! retried by the retry policy like any other mail.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use postern_queue::{Delivery, Queue, QueueId, RecipientState, Timestamp};
+use postern_queue::Timestamp;
 
 /// The reply recorded for held recipients.
 pub const HELD_REPLY: &str = "451 4.4.0 held for ETRN (dequeue = hold-for-etrn)";
 
-/// Remembers when held deliveries were next due, to recognise an ETRN release.
+/// The time of the latest ETRN per destination.
 #[derive(Debug, Default)]
 pub struct EtrnGate {
-    parked: Mutex<HashMap<(QueueId, String), Timestamp>>,
-}
-
-/// The earliest next attempt of the delivery's deferred recipients, per the queue.
-fn next_attempt(queue: &Queue, d: &Delivery) -> Option<Timestamp> {
-    let msg = queue.message(d.id)?;
-    d.recipients
-        .iter()
-        .filter_map(|r| match msg.state.recipients.get(r.index) {
-            Some(RecipientState::Deferred { next_attempt, .. }) => Some(*next_attempt),
-            _ => None,
-        })
-        .min()
+    latest: Mutex<HashMap<String, Timestamp>>,
 }
 
 impl EtrnGate {
-    /// A gate that remembers nothing yet.
+    /// A gate no ETRN has reached yet.
     pub fn new() -> EtrnGate {
         EtrnGate::default()
     }
 
-    /// True when an ETRN released this held delivery since it was parked (and forgets it).
-    pub fn released(&self, queue: &Queue, d: &Delivery) -> bool {
-        let key = (d.id, d.destination.clone());
-        let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(&until) = parked.get(&key) else {
-            return false;
-        };
-        let released = next_attempt(queue, d).is_some_and(|t| t < until);
-        if released {
-            parked.remove(&key);
-        }
-        released
+    /// Records an ETRN for `destination` at `now`: mail that arrived by then may go.
+    pub fn release(&self, destination: &str, now: Timestamp) {
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        let t = latest.entry(destination.to_owned()).or_insert(now);
+        *t = (*t).max(now);
     }
 
-    /// Remembers when the queue will next hand out a delivery just held (call after its
-    /// deferral was reported). Forgets messages that have left the queue.
-    pub fn park(&self, queue: &Queue, d: &Delivery) {
-        let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
-        parked.retain(|(id, _), _| queue.message(*id).is_some());
-        if let Some(t) = next_attempt(queue, d) {
-            parked.insert((d.id, d.destination.clone()), t);
-        }
+    /// True when an ETRN for `destination` came at or after `arrival`.
+    pub fn released(&self, destination: &str, arrival: Timestamp) -> bool {
+        let latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        latest.get(destination).is_some_and(|&t| t >= arrival)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_mail_that_arrived_before_the_latest_etrn() {
+        let gate = EtrnGate::new();
+        assert!(!gate.released("dialup.test", Timestamp(100)), "no ETRN yet");
+        gate.release("dialup.test", Timestamp(200));
+        assert!(gate.released("dialup.test", Timestamp(100)));
+        assert!(gate.released("dialup.test", Timestamp(200)));
+        assert!(
+            !gate.released("dialup.test", Timestamp(201)),
+            "arrived after the ETRN"
+        );
+        assert!(
+            !gate.released("other.test", Timestamp(100)),
+            "another destination"
+        );
+        gate.release("dialup.test", Timestamp(150));
+        assert!(
+            gate.released("dialup.test", Timestamp(200)),
+            "an older time never wins"
+        );
     }
 }

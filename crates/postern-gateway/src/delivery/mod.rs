@@ -31,7 +31,6 @@ use tokio::task::JoinSet;
 use crate::context::Context;
 use crate::outbound::pool::{Pool, close_all};
 use down::DownConnectors;
-use etrn::EtrnGate;
 use limits::Limits;
 
 /// What the delivery tasks share besides the context.
@@ -41,8 +40,6 @@ pub struct Shared {
     pub ctx: Arc<Context>,
     /// Idle outbound connections.
     pub pool: Pool,
-    /// Held-for-ETRN bookkeeping.
-    pub etrn: EtrnGate,
     /// Connectors marked down.
     pub down: DownConnectors,
 }
@@ -57,7 +54,6 @@ impl Shared {
                 c.idle_connection_time,
                 c.messages_per_connection,
             ),
-            etrn: EtrnGate::new(),
             down: DownConnectors::new(&ctx.config.retry.queue.retry),
             ctx,
         }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use postern_queue::{Envelope, EnvelopeRecipient, QueueId, Target};
+use postern_queue::{Envelope, EnvelopeRecipient, QueueId};
 use postern_smtp::server::{Event, ServerConfig, ServerSession, Timeouts};
 use postern_smtp::{EnhancedCode, Reply, ReversePath};
 use postern_track::EventKind;
@@ -593,7 +593,6 @@ impl Inbound {
     async fn retry_destinations(&self, domain: String, subdomains: bool) -> Option<Reply> {
         let ctx = self.ctx.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let now = ctx.now();
             let mut targets = BTreeSet::from([domain.clone()]);
             if subdomains {
                 let suffix = format!(".{domain}");
@@ -605,12 +604,9 @@ impl Inbound {
                     }
                 }
             }
-            targets
-                .into_iter()
-                .try_for_each(|d| ctx.queue.retry(&Target::Destination(d), now).map(drop))
+            targets.into_iter().try_for_each(|d| ctx.etrn(&d).map(drop))
         })
         .await;
-        self.ctx.wake.notify_one();
         match done {
             Ok(Ok(())) => None,
             _ => Some(reply(
