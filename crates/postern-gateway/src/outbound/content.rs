@@ -15,6 +15,10 @@ use postern_smtp::Body;
 /// the charset cannot represent is not applied: the text goes in its own charset
 /// rather than with `?` in it (losing text silently is worse than a foreign charset).
 pub fn for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, [u8]> {
+    blocking_if_large(body.len(), || convert_for_domain(body, settings))
+}
+
+fn convert_for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, [u8]> {
     let mut out = Cow::Borrowed(body);
     if settings.content_format == ContentFormat::Uuencode {
         let c = mime_to_uuencode(&Message::parse(&out));
@@ -40,10 +44,27 @@ pub fn for_peer(body: &[u8], peer_8bit: bool) -> (Cow<'_, [u8]>, Option<Body>) {
     if peer_8bit {
         return (Cow::Borrowed(body), Some(Body::EightBitMime));
     }
-    let c = downgrade_to_7bit(&Message::parse(body));
+    let c = blocking_if_large(body.len(), || downgrade_to_7bit(&Message::parse(body)));
     // Parts inside signed content may have to stay 8-bit; say so honestly.
     let param = (!c.message.is_ascii()).then_some(Body::EightBitMime);
     (Cow::Owned(c.message), param)
+}
+
+/// Bodies from this size on are converted with the runtime told that the thread blocks:
+/// parsing and re-encoding megabytes takes milliseconds, during which the sessions
+/// sharing the worker thread would otherwise wait.
+pub const INLINE_CONVERSION_MAX: usize = 256 * 1024;
+
+/// Runs `f` in place, first moving the worker's other tasks to another thread
+/// (`block_in_place`) when the body is large and the runtime has other threads.
+fn blocking_if_large<R>(len: usize, f: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if len >= INLINE_CONVERSION_MAX && multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }
 
 #[cfg(test)]
@@ -91,5 +112,35 @@ mod tests {
         let raw = "Content-Type: text/plain; charset=utf-8\r\n\r\nnaïve\r\n";
         let out = for_domain(raw.as_bytes(), &s);
         assert!(String::from_utf8_lossy(&out).contains("iso-8859-1"));
+    }
+
+    #[test]
+    fn large_bodies_convert_the_same_off_the_worker() {
+        // Above INLINE_CONVERSION_MAX on a multi-thread runtime the conversion runs under
+        // block_in_place; the result must not depend on where it ran.
+        let body = format!(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+            "naïve café\r\n".repeat(INLINE_CONVERSION_MAX / 10)
+        )
+        .into_bytes();
+        assert!(body.len() > INLINE_CONVERSION_MAX);
+        let settings = DomainSettings::default();
+        let here = (
+            for_domain(&body, &settings).into_owned(),
+            for_peer(&body, false).0.into_owned(),
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let task = rt.spawn(async move {
+            (
+                for_domain(&body, &settings).into_owned(),
+                for_peer(&body, false).0.into_owned(),
+            )
+        });
+        let on_worker = rt.block_on(task).unwrap();
+        assert!(here.1.is_ascii());
+        assert_eq!(here, on_worker);
     }
 }
