@@ -191,6 +191,9 @@ pub struct User {
     pub password_hash: String,
 }
 
+/// The default `[security] trusted_roots`: the system's CA bundle on Debian and Ubuntu.
+pub const DEFAULT_TRUSTED_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 /// `[security]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecuritySection {
@@ -199,6 +202,10 @@ pub struct SecuritySection {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for STARTTLS. Default none.
     pub tls_key: Option<PathBuf>,
+    /// PEM bundle of the root certificates outbound `tls = "verify"` trusts. Read at
+    /// start only when some domain uses `verify`. Default
+    /// [`DEFAULT_TRUSTED_ROOTS`] (the Debian/Ubuntu system bundle).
+    pub trusted_roots: PathBuf,
     /// AUTH users. AUTH is offered when there is at least one. Default none.
     pub users: Vec<User>,
     /// Offer AUTH without TLS (passwords in the clear). Default false.
@@ -543,6 +550,7 @@ struct UserToml {
 struct SecurityToml {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    trusted_roots: Option<PathBuf>,
     #[serde(default)]
     user: Vec<UserToml>,
     auth_without_tls: Option<bool>,
@@ -1213,6 +1221,10 @@ fn security(c: &Checker<'_>, s: &SecurityToml) -> Result<SecuritySection, Config
     Ok(SecuritySection {
         tls_cert: s.tls_cert.clone(),
         tls_key: s.tls_key.clone(),
+        trusted_roots: s
+            .trusted_roots
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_TRUSTED_ROOTS)),
         users,
         auth_without_tls: s.auth_without_tls.unwrap_or(false),
         relay_networks,

@@ -38,6 +38,9 @@ pub struct Context {
     pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// The client-side TLS connector used for outbound STARTTLS.
     pub tls_connector: tokio_rustls::TlsConnector,
+    /// The client-side TLS connector that verifies certificates against
+    /// `[security] trusted_roots`; present when some domain has `tls = "verify"`.
+    pub tls_verifying: Option<tokio_rustls::TlsConnector>,
     /// Inbound connections, in total and per IP, across every listener.
     pub connection_counter: ConnectionCounter,
     /// The transfer mode in force (changed at run time; see [`Context::set_transfer_mode`]).

@@ -122,6 +122,7 @@ fn security_part(c: &Config, o: &mut String) -> std::fmt::Result {
         }
         _ => writeln!(o, "# no certificate: STARTTLS not offered")?,
     }
+    writeln!(o, "trusted_roots = \"{}\"", s.trusted_roots.display())?;
     writeln!(o, "auth_without_tls = {}", s.auth_without_tls)?;
     writeln!(o, "require_auth = {}", s.require_auth)?;
     writeln!(o, "relay_networks = {}", list(&s.relay_networks))?;

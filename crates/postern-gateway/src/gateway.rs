@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postern_queue::Queue;
-use postern_route::ConnectorStatus;
+use postern_route::{ConnectorStatus, TlsPolicy};
 use postern_track::{Writer, WriterConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
@@ -90,6 +90,16 @@ impl Gateway {
             }
             _ => None,
         };
+        // Roots are read only when a domain needs them: a gateway that never verifies
+        // must not fail to start for want of a CA bundle.
+        let tls_verifying = if config.routing.domains.uses_tls(TlsPolicy::Verify) {
+            Some(
+                crate::tls::verifying_connector(&config.security.trusted_roots)
+                    .map_err(StartError::Tls)?,
+            )
+        } else {
+            None
+        };
         let protocol_log = if config.protocol_log.enabled {
             Some(
                 crate::protolog::ProtocolLog::open(&config.protocol_log.dir).map_err(|source| {
@@ -131,6 +141,7 @@ impl Gateway {
             shutdown,
             tls_acceptor,
             tls_connector: crate::tls::client_connector(),
+            tls_verifying,
             connection_counter: crate::policy::ConnectionCounter::new(),
             transfer_mode: std::sync::atomic::AtomicU8::new(0),
             restrictions: crate::restrict::Restrictions::new(&config.restrictions),

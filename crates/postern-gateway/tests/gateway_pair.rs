@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use postern_gateway::{Config, Gateway};
+use postern_queue::RecipientState;
 use postern_track::{EventKind, Filter, Reader};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -175,4 +176,113 @@ async fn edge_relays_to_hub_over_required_starttls() {
     hub.shutdown(Duration::from_secs(5)).await;
     let _ = std::fs::remove_dir_all(&edge_dir);
     let _ = std::fs::remove_dir_all(&hub_dir);
+}
+
+/// `tls = "verify"`: the edge sends only to a hub whose certificate chains to its
+/// `trusted_roots` and names the host connected to (here the smart host's address,
+/// 127.0.0.1, in the certificate's subjectAltName). With another root the mail waits,
+/// deferred with 4.7.5, and is never sent in the clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_sends_only_to_certificates_from_trusted_roots() {
+    let hub_dir = temp_dir("verify-hub");
+    let hub = Gateway::start(
+        Config::from_toml_str(&format!(
+            "[server]\nhostname = \"hub.test\"\ndata_dir = \"{}\"\n\
+             [connections]\nlisten = [\"127.0.0.1:0\"]\n\
+             [security]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\
+             [[connector]]\nname = \"boxes\"\nkind = \"maildir\"\n\
+             [[connector.address_space]]\npattern = \"corp.test\"\n",
+            hub_dir.display(),
+            fixture("mx.crt"),
+            fixture("mx.key"),
+        ))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let hub_port = hub.local_addrs()[0].port();
+    // test-ca.crt issued mx.crt; localhost.crt is an unrelated self-signed root.
+    for (tag, roots, trusted) in [
+        ("trusted", fixture("test-ca.crt"), true),
+        ("untrusted", fixture("localhost.crt"), false),
+    ] {
+        let edge_dir = temp_dir(&format!("verify-edge-{tag}"));
+        let edge = Gateway::start(
+            Config::from_toml_str(&format!(
+                "[server]\nhostname = \"edge.test\"\ndata_dir = \"{}\"\n\
+                 [connections]\nlisten = [\"127.0.0.1:0\"]\n\
+                 [security]\nrelay_networks = [\"127.0.0.1/32\"]\ntrusted_roots = \"{roots}\"\n\
+                 [retry]\nintervals = [\"1s\"]\nbackoff_first = \"500ms\"\n\
+                 [[connector]]\nname = \"to-hub\"\nsmart_hosts = [\"127.0.0.1:{hub_port}\"]\n\
+                 [[connector.address_space]]\npattern = \"corp.test\"\n\
+                 [[domain]]\npattern = \"corp.test\"\ntls = \"verify\"\n",
+                edge_dir.display(),
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let rcpt = format!("RCPT TO:<{tag}@corp.test>\r\n");
+        let replies = send(
+            edge.local_addrs()[0],
+            &[
+                "EHLO client.test\r\n",
+                "MAIL FROM:<a@client.test>\r\n",
+                &rcpt,
+                "DATA\r\n",
+                "Subject: verified\r\n\r\nonly to the right server\r\n.\r\n",
+                "QUIT\r\n",
+            ],
+        )
+        .await;
+        assert!(replies[5].starts_with("250 "), "{replies:?}");
+        let inbox = hub_dir.join(format!("mail/corp.test/{tag}/new"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        if trusted {
+            while maildir_files(&inbox).is_empty() {
+                assert!(Instant::now() < deadline, "never delivered to the hub");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        } else {
+            let deferred = || {
+                edge.context().queue.messages().iter().any(|m| {
+                    m.state.recipients.iter().any(|r| matches!(r,
+                        RecipientState::Deferred { last_reply, .. }
+                            if last_reply.starts_with("451 4.7.5") && last_reply.contains("certificate")))
+                })
+            };
+            while !deferred() {
+                assert!(
+                    Instant::now() < deadline,
+                    "not deferred for the certificate: {:?}",
+                    edge.context().queue.messages()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(maildir_files(&inbox).is_empty(), "sent despite the root");
+        }
+        edge.shutdown(Duration::from_secs(5)).await;
+        let _ = std::fs::remove_dir_all(&edge_dir);
+    }
+    hub.shutdown(Duration::from_secs(5)).await;
+    let _ = std::fs::remove_dir_all(&hub_dir);
+    // Roots that cannot be read stop the start, naming the file, when a domain verifies.
+    let dir = temp_dir("verify-noroots");
+    let Err(e) = Gateway::start(
+        Config::from_toml_str(&format!(
+            "[server]\nhostname = \"edge.test\"\ndata_dir = \"{}\"\n\
+             [connections]\nlisten = [\"127.0.0.1:0\"]\n\
+             [security]\ntrusted_roots = \"{}/no-such-roots.pem\"\n\
+             [[domain]]\npattern = \"corp.test\"\ntls = \"verify\"\n",
+            dir.display(),
+            dir.display(),
+        ))
+        .unwrap(),
+    )
+    .await
+    else {
+        panic!("no roots, no start");
+    };
+    assert!(e.to_string().contains("no-such-roots.pem"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -33,6 +33,10 @@ pub enum TlsPolicy {
     Opportunistic,
     /// Deliver only over TLS; defer otherwise.
     Required,
+    /// Deliver only over TLS to a server whose certificate chains to a trusted root and
+    /// names the host connected to (the MX or smart host name); defer otherwise. Postfix
+    /// calls this level `verify`.
+    Verify,
 }
 
 /// When queued mail for the domain is sent.
@@ -204,6 +208,19 @@ impl DomainTable {
         &self.defaults
     }
 
+    /// True when the defaults or any pattern sets this TLS policy (the gateway loads
+    /// trusted roots only when some domain asks for [`TlsPolicy::Verify`]).
+    pub fn uses_tls(&self, policy: TlsPolicy) -> bool {
+        self.defaults.tls == policy
+            || self
+                .exact
+                .values()
+                .chain(self.subdomains.values())
+                .chain(self.ips.values())
+                .chain(self.any.iter())
+                .any(|o| o.tls == Some(policy))
+    }
+
     /// Adds settings for a pattern; a pattern may be given once.
     pub fn insert(&mut self, pattern: &str, settings: DomainOverrides) -> Result<(), DomainError> {
         let dup = match key_of(pattern)? {
@@ -306,6 +323,8 @@ mod tests {
         assert_eq!(s.max_message_size, None, "0 means no limit and wins");
         assert_eq!(s.charset, "iso-8859-1");
         assert_eq!(t.lookup("nowhere").tls, TlsPolicy::Opportunistic);
+        assert!(t.uses_tls(TlsPolicy::Required) && t.uses_tls(TlsPolicy::Opportunistic));
+        assert!(!t.uses_tls(TlsPolicy::Verify));
     }
 
     #[test]

@@ -240,7 +240,18 @@ async fn open(
 ) -> Result<Conn, SetupError> {
     let config = client_config(ctx, policy);
     let timeout = ctx.config.timeouts.connect;
-    Conn::open(host, peer, config, timeout, ctx.tls_connector.clone()).await
+    let tls = if policy == TlsPolicy::Verify {
+        // Always present: the gateway does not start without roots when a domain verifies.
+        let Some(v) = &ctx.tls_verifying else {
+            return Err(SetupError::TlsUnavailable(
+                "451 4.7.5 tls = \"verify\" but no trusted roots are loaded".to_owned(),
+            ));
+        };
+        v.clone()
+    } else {
+        ctx.tls_connector.clone()
+    };
+    Conn::open(host, peer, config, timeout, tls).await
 }
 
 /// Keeps the connection for reuse, or closes it.
@@ -390,6 +401,7 @@ fn tls_name(p: TlsPolicy) -> &'static str {
     match p {
         TlsPolicy::Off => "off",
         TlsPolicy::Required => "required",
+        TlsPolicy::Verify => "verify",
         _ => "opportunistic",
     }
 }
@@ -400,7 +412,7 @@ fn client_config(ctx: &Context, tls: TlsPolicy) -> ClientConfig {
     let mut c = ClientConfig::new(ctx.config.server.hostname.clone());
     c.tls = match tls {
         TlsPolicy::Off => client::TlsPolicy::Disabled,
-        TlsPolicy::Required => client::TlsPolicy::Required,
+        TlsPolicy::Required | TlsPolicy::Verify => client::TlsPolicy::Required,
         _ => client::TlsPolicy::Opportunistic,
     };
     c.timeouts.greeting = t.greeting;
