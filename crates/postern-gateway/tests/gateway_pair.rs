@@ -55,9 +55,9 @@ fn maildir_files(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn edge_relays_to_hub_over_required_starttls() {
-    let hub_dir = temp_dir("hub");
+/// The hub: STARTTLS with the fixture `cert`.crt/.key, Maildir for corp.test.
+async fn start_hub(tag: &str, cert: &str) -> (Gateway, PathBuf) {
+    let dir = temp_dir(tag);
     let hub = Gateway::start(
         Config::from_toml_str(&format!(
             "[server]\nhostname = \"hub.test\"\ndata_dir = \"{}\"\n\
@@ -65,14 +65,20 @@ async fn edge_relays_to_hub_over_required_starttls() {
              [security]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\
              [[connector]]\nname = \"boxes\"\nkind = \"maildir\"\n\
              [[connector.address_space]]\npattern = \"corp.test\"\n",
-            hub_dir.display(),
-            fixture("localhost.crt"),
-            fixture("localhost.key"),
+            dir.display(),
+            fixture(&format!("{cert}.crt")),
+            fixture(&format!("{cert}.key")),
         ))
         .unwrap(),
     )
     .await
     .unwrap();
+    (hub, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_relays_to_hub_over_required_starttls() {
+    let (hub, hub_dir) = start_hub("hub", "localhost").await;
     let hub_addr = hub.local_addrs()[0];
 
     let edge_dir = temp_dir("edge");
@@ -184,22 +190,7 @@ async fn edge_relays_to_hub_over_required_starttls() {
 /// deferred with 4.7.5, and is never sent in the clear.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_sends_only_to_certificates_from_trusted_roots() {
-    let hub_dir = temp_dir("verify-hub");
-    let hub = Gateway::start(
-        Config::from_toml_str(&format!(
-            "[server]\nhostname = \"hub.test\"\ndata_dir = \"{}\"\n\
-             [connections]\nlisten = [\"127.0.0.1:0\"]\n\
-             [security]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\
-             [[connector]]\nname = \"boxes\"\nkind = \"maildir\"\n\
-             [[connector.address_space]]\npattern = \"corp.test\"\n",
-            hub_dir.display(),
-            fixture("mx.crt"),
-            fixture("mx.key"),
-        ))
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    let (hub, hub_dir) = start_hub("verify-hub", "mx").await;
     let hub_port = hub.local_addrs()[0].port();
     // test-ca.crt issued mx.crt; localhost.crt is an unrelated self-signed root.
     for (tag, roots, trusted) in [
