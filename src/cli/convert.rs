@@ -73,7 +73,7 @@ pub fn run(
             let mut out = std::io::stdout().lock();
             out.write_all(result)
                 .and_then(|()| out.flush())
-                .map_err(|e| format!("standard output: {e}"))
+                .map_err(super::stdout_failed)
         }
     }
 }

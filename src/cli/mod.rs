@@ -28,10 +28,16 @@ pub mod uu;
 /// wanted; any other write error is reported and exits with status 1.
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     if let Err(e) = io::stdout().lock().write_fmt(args) {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("postern: cannot write to standard output: {e}");
+        eprintln!("postern: cannot write to {}", stdout_failed(e));
         std::process::exit(1);
     }
+}
+
+/// The message for a failed write to standard output — except when the reader has gone
+/// (`BrokenPipe`): then the command has nothing left to do and exits with status 0.
+pub fn stdout_failed(e: io::Error) -> String {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    format!("standard output: {e}")
 }

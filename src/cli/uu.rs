@@ -118,9 +118,7 @@ fn encode(base64: bool, args: &[String]) -> CliResult {
     }
     uuencode::encode_footer(format, &mut out);
     write_out(&mut stdout, &out)?;
-    stdout
-        .flush()
-        .map_err(|e| (1, format!("standard output: {e}")))
+    stdout.flush().map_err(|e| (1, super::stdout_failed(e)))
 }
 
 /// The permission bits GNU writes: `st_mode & 0777`.
@@ -151,7 +149,7 @@ fn umask() -> u32 {
 }
 
 fn write_out(w: &mut dyn Write, bytes: &[u8]) -> CliResult {
-    w.write_all(bytes).map_err(|e| (1, format!("output: {e}")))
+    w.write_all(bytes).map_err(|e| (1, super::stdout_failed(e)))
 }
 
 /// Input octets read per decoding step.
@@ -181,7 +179,7 @@ impl Sink {
 
     fn close(self) -> CliResult {
         match self {
-            Sink::Stdout(mut w) => w.flush().map_err(|e| (1, format!("standard output: {e}"))),
+            Sink::Stdout(mut w) => w.flush().map_err(|e| (1, super::stdout_failed(e))),
             Sink::File(f, path, mode) => {
                 drop(f);
                 set_mode(&path, mode)
