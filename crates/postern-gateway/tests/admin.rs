@@ -3,9 +3,10 @@
 //! archive, the Pickup folder, the status file and metrics, and the protocol log. Each
 //! test runs a real gateway on 127.0.0.1 with a scripted SMTP server as its smart host.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,14 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 // ---- harness ------------------------------------------------------------------------
 
 fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "postern-admin-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::temp_dir("admin", tag)
 }
 
 /// Accepted messages: `(sender, recipients, body)`.

@@ -9,18 +9,15 @@ mod common;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::client::{Answer, Client};
 use common::{fixture, tls_client};
 use postern_gateway::{Config, Gateway};
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// How long any single reply may take before the test fails instead of hanging.
-const REPLY_WAIT: Duration = Duration::from_secs(10);
 
 /// Fails the test if `f` takes longer than `secs`.
 async fn bounded<T>(secs: u64, f: impl Future<Output = T>) -> T {
@@ -32,14 +29,7 @@ async fn bounded<T>(secs: u64, f: impl Future<Output = T>) -> T {
 // ---- set-up -------------------------------------------------------------------------
 
 fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "postern-attacks-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::temp_dir("attacks", tag)
 }
 
 /// Maildir for `localhost`.
@@ -178,100 +168,6 @@ fn rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-// ---- a tiny SMTP client -------------------------------------------------------------
-
-struct Client<S> {
-    io: BufReader<S>,
-}
-
-#[derive(Debug)]
-struct Answer {
-    code: u16,
-    text: String,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    fn new(stream: S) -> Self {
-        Client {
-            io: BufReader::new(stream),
-        }
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        self.io.get_mut().write_all(bytes).await.unwrap();
-        self.io.get_mut().flush().await.unwrap();
-    }
-
-    /// Like `send`, but a reset connection is not a failure (the server may have closed).
-    async fn try_send(&mut self, bytes: &[u8]) -> bool {
-        self.io.get_mut().write_all(bytes).await.is_ok() && self.io.get_mut().flush().await.is_ok()
-    }
-
-    async fn line(&mut self, line: &str) {
-        self.send(format!("{line}\r\n").as_bytes()).await;
-    }
-
-    /// One (possibly multi-line) reply; `None` at end of stream or on a reset.
-    async fn reply(&mut self) -> Option<Answer> {
-        let mut text = String::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(REPLY_WAIT, self.io.read_line(&mut line))
-                .await
-                .expect("reply within the time limit")
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-            text.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                let code = line.get(..3)?.parse().ok()?;
-                return Some(Answer { code, text });
-            }
-        }
-    }
-
-    /// Every reply until the server closes.
-    async fn replies_to_end(&mut self) -> Vec<Answer> {
-        let mut all = Vec::new();
-        while let Some(a) = self.reply().await {
-            all.push(a);
-        }
-        all
-    }
-
-    async fn expect(&mut self, code: u16) -> Answer {
-        let a = self.reply().await.expect("a reply");
-        assert_eq!(a.code, code, "unexpected reply: {}", a.text);
-        a
-    }
-
-    async fn cmd(&mut self, line: &str, code: u16) -> Answer {
-        self.line(line).await;
-        self.expect(code).await
-    }
-
-    async fn reply_to(&mut self, line: &str) -> Answer {
-        self.line(line).await;
-        self.reply().await.expect("a reply")
-    }
-
-    async fn data(&mut self, content: &str) -> Answer {
-        self.cmd("DATA", 354).await;
-        self.send(content.as_bytes()).await;
-        self.send(b"\r\n.\r\n").await;
-        self.reply().await.expect("a reply to the end of data")
-    }
-
-    async fn mail(&mut self, from: &str, rcpt: &str, content: &str) -> Answer {
-        self.cmd(&format!("MAIL FROM:<{from}>"), 250).await;
-        self.cmd(&format!("RCPT TO:<{rcpt}>"), 250).await;
-        let a = self.data(content).await;
-        assert_eq!(a.code, 250, "{}", a.text);
-        a
-    }
 }
 
 fn codes(answers: &[Answer]) -> Vec<u16> {

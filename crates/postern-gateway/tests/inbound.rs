@@ -5,31 +5,20 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use common::client::{Answer, Client};
 use common::{fixture, tls_client};
 use postern_gateway::{Config, Gateway};
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-
-/// How long any single reply may take before the test fails instead of hanging.
-const REPLY_WAIT: Duration = Duration::from_secs(10);
 
 // ---- set-up -------------------------------------------------------------------------
 
 fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "postern-inbound-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::temp_dir("inbound", tag)
 }
 
 /// A running gateway and its data directory.
@@ -138,84 +127,6 @@ fn base64(input: &[u8]) -> String {
         }
     }
     out
-}
-
-// ---- a tiny SMTP client -------------------------------------------------------------
-
-struct Client<S> {
-    io: BufReader<S>,
-}
-
-/// One reply: its code and all its lines.
-#[derive(Debug)]
-struct Answer {
-    code: u16,
-    text: String,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    fn new(stream: S) -> Self {
-        Client {
-            io: BufReader::new(stream),
-        }
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        self.io.get_mut().write_all(bytes).await.unwrap();
-        self.io.get_mut().flush().await.unwrap();
-    }
-
-    async fn line(&mut self, line: &str) {
-        self.send(format!("{line}\r\n").as_bytes()).await;
-    }
-
-    /// Reads one (possibly multi-line) reply; `None` at end of stream.
-    async fn reply(&mut self) -> Option<Answer> {
-        let mut text = String::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(REPLY_WAIT, self.io.read_line(&mut line))
-                .await
-                .expect("reply within the time limit")
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-            text.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                let code = line.get(..3)?.parse().ok()?;
-                return Some(Answer { code, text });
-            }
-        }
-    }
-
-    async fn expect(&mut self, code: u16) -> Answer {
-        let a = self.reply().await.expect("a reply");
-        assert_eq!(a.code, code, "unexpected reply: {}", a.text);
-        a
-    }
-
-    async fn cmd(&mut self, line: &str, code: u16) -> Answer {
-        self.line(line).await;
-        self.expect(code).await
-    }
-
-    /// DATA, the content (dot-stuffed by the caller), the end; the final reply.
-    async fn data(&mut self, content: &str) -> Answer {
-        self.cmd("DATA", 354).await;
-        self.send(content.as_bytes()).await;
-        self.send(b"\r\n.\r\n").await;
-        self.reply().await.expect("a reply to the end of data")
-    }
-
-    /// A whole transaction to `rcpt`, expecting `250` all the way.
-    async fn mail(&mut self, from: &str, rcpt: &str, content: &str) -> Answer {
-        self.cmd(&format!("MAIL FROM:<{from}>"), 250).await;
-        self.cmd(&format!("RCPT TO:<{rcpt}>"), 250).await;
-        let a = self.data(content).await;
-        assert_eq!(a.code, 250, "{}", a.text);
-        a
-    }
 }
 
 fn queue_id(answer: &Answer) -> postern_queue::QueueId {
@@ -545,13 +456,6 @@ async fn starttls_then_auth_then_relay() {
     assert!(body.contains("\r\nDate: "), "{body}");
     c.cmd("QUIT", 221).await;
     h.stop().await;
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    async fn reply_to(&mut self, line: &str) -> Answer {
-        self.line(line).await;
-        self.reply().await.expect("a reply")
-    }
 }
 
 #[tokio::test]
