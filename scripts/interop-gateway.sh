@@ -40,6 +40,10 @@ maildir_count() { find "$work/data/mail/$1" -path '*/new/*' -type f 2>/dev/null 
 sent_count() { "$postern" track search --dir "$work/data/tracking" --event sent --recipient "$1" --json --no-index | wc -l; }
 
 gw_port=25261; mx_port=25262; aio_port=25263; dns_port=25353
+# aiosmtpd with STARTTLS: a certificate from the test CA the gateway trusts, and one from
+# nobody it trusts (for domains with tls = "verify").
+aio_ca_port=25264; aio_self_port=25265
+fixtures="$root/crates/postern-gateway/tests/fixtures"
 
 # --- DNS: dnsmasq on loopback with the MX records ------------------------------------------
 /usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-daemon \
@@ -55,8 +59,16 @@ dig +short -p $dns_port @127.0.0.1 MX relay.test | grep -q 'mx.relay.test' || fa
 pids+=($!)
 python3 "$root/scripts/interop/aiosmtpd_server.py" $aio_port "$work/aio" > "$work/aio.log" 2>&1 &
 pids+=($!)
+python3 "$root/scripts/interop/aiosmtpd_server.py" $aio_ca_port "$work/aio-ca" \
+  "$fixtures/mx.crt" "$fixtures/mx.key" > "$work/aio-ca.log" 2>&1 &
+pids+=($!)
+python3 "$root/scripts/interop/aiosmtpd_server.py" $aio_self_port "$work/aio-self" \
+  "$fixtures/localhost.crt" "$fixtures/localhost.key" > "$work/aio-self.log" 2>&1 &
+pids+=($!)
 wait_port $mx_port
 wait_port $aio_port
+wait_port $aio_ca_port
+wait_port $aio_self_port
 
 # --- the gateway ----------------------------------------------------------------------------
 hash=$(echo 'interop-secret' | "$postern" config hash-password) || fail "config hash-password"
@@ -71,6 +83,7 @@ mailbox = "postmaster@localhost"
 [security]
 tls_cert = "$root/crates/postern-gateway/tests/fixtures/localhost.crt"
 tls_key = "$root/crates/postern-gateway/tests/fixtures/localhost.key"
+trusted_roots = "$fixtures/test-ca.crt"
 [[security.user]]
 name = "jo"
 password_hash = "$hash"
@@ -93,6 +106,22 @@ name = "aio"
 smart_hosts = ["127.0.0.1:$aio_port"]
   [[connector.address_space]]
   pattern = "aio.test"
+[[connector]]
+name = "aio-ca"
+smart_hosts = ["127.0.0.1:$aio_ca_port"]
+  [[connector.address_space]]
+  pattern = "verified.test"
+[[connector]]
+name = "aio-self"
+smart_hosts = ["127.0.0.1:$aio_self_port"]
+  [[connector.address_space]]
+  pattern = "unverified.test"
+[[domain]]
+pattern = "verified.test"
+tls = "verify"
+[[domain]]
+pattern = "unverified.test"
+tls = "verify"
 TOML
 "$postern" config check -c "$work/postern.toml" > "$work/check.log" 2>&1 || fail "config check: $(tail -3 "$work/check.log")"
 "$postern" serve -c "$work/postern.toml" > "$work/gw.out" 2> "$work/gw.err" &
@@ -191,6 +220,29 @@ assert "Subject: will bounce" in parts[2].get_payload()
 print("notice ok:", per_rcpt["Action"], per_rcpt["Status"])
 PY
 pass "aiosmtpd refuses a recipient -> failure notice; Python email reads a correct multipart/report"
+
+# tls = "verify" against Python's ssl: aiosmtpd with a certificate from the trusted test
+# CA gets the message over STARTTLS; aiosmtpd with an untrusted self-signed certificate
+# gets nothing, and the gateway defers with 4.7.5 instead of sending in the clear.
+for rcpt in jo@verified.test jo@unverified.test; do
+  swaks --server "127.0.0.1:$gw_port" -tls -a PLAIN -au jo -ap interop-secret \
+    --from jo@localhost --to "$rcpt" --header "Subject: verify $rcpt" > "$work/swaks-$rcpt.log" 2>&1 \
+    || fail "swaks to $rcpt: $(tail -5 "$work/swaks-$rcpt.log")"
+done
+wait_at_least 1 sent_count jo@verified.test || fail "no 'sent' event for jo@verified.test: $(tail -3 "$work/aio-ca.log")"
+grep -q 'Subject: verify jo@verified.test' "$work/aio-ca/1.eml" || fail "aiosmtpd (test CA) content"
+"$postern" track search --dir "$work/data/tracking" --event sent --recipient jo@verified.test --json --no-index \
+  | grep -q 'TLS' || fail "the verified send is not tracked as TLS"
+deferred_count() {
+  "$postern" track search --dir "$work/data/tracking" --event deferred --recipient jo@unverified.test --json --no-index \
+    | grep -c '4\.7\.5' || true
+}
+wait_at_least 1 deferred_count || fail "jo@unverified.test not deferred with 4.7.5"
+[ ! -e "$work/aio-self/1.eml" ] || fail "sent to a server whose certificate no trusted root issued"
+"$postern" queue delete --spool "$work/data/spool" "$("$postern" queue list --spool "$work/data/spool" --json \
+  | python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin) if "unverified" in json.dumps(m)][0])')" \
+  > /dev/null || fail "could not delete the deferred message"
+pass "tls = verify: STARTTLS to aiosmtpd with a test-CA certificate delivered; untrusted certificate deferred (4.7.5), nothing sent"
 
 # Postfix smtp-source into the gateway, local delivery: 1000 messages over 10 sessions,
 # then 500 messages, 3 recipients each, several per connection.

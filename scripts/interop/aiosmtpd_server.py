@@ -1,5 +1,10 @@
-"""aiosmtpd server for interop: stores each message's content as N.eml in a directory."""
+"""aiosmtpd server for interop: stores each message's content as N.eml in a directory.
+
+Usage: aiosmtpd_server.py PORT DIR [CERT KEY]. With a certificate and key it offers
+STARTTLS and refuses mail before it (require_starttls).
+"""
 import os
+import ssl
 import sys
 import time
 
@@ -32,7 +37,12 @@ class Store:
 
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Store(directory), hostname="127.0.0.1", port=port)
+    tls = {}
+    if len(sys.argv) == 5:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        tls = {"tls_context": context, "require_starttls": True}
+    controller = Controller(Store(directory), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     try:
         time.sleep(10**6)
