@@ -17,6 +17,12 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gateway (with no -c: 127.0.0.1:2525, mail for localhost into ./postern-data).
+    ///
+    /// SIGHUP re-reads the -c file and puts it in force for new sessions and deliveries
+    /// (sessions under way keep their settings); a file that is refused is reported on
+    /// stderr and the running settings stay. Listeners, data directory, [retry],
+    /// [tracking], [archive], [protocol_log] and [status] metrics_listen need a restart.
+    /// SIGINT or SIGTERM stop it.
     Serve(cli::serve::ServeArgs),
     /// The live gateway: sessions, queue by destination, recent deliveries and failures.
     Status(cli::status::StatusArgs),

@@ -1,4 +1,5 @@
-//! `postern serve`: run the gateway.
+//! `postern serve`: run the gateway; SIGHUP reloads the config file, SIGINT/SIGTERM
+//! stop it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use postern_gateway::Config;
 pub struct ServeArgs {
     /// The config file (TOML); without it, the embedded default: listen on
     /// 127.0.0.1:2525, mail for `localhost` into Maildir folders under ./postern-data/,
-    /// relay nothing.
+    /// relay nothing. SIGHUP re-reads this file (see `postern serve --help`).
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
     /// Seconds sessions and deliveries get to finish after SIGINT/SIGTERM.
@@ -48,6 +49,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     match rt.block_on(postern_gateway::gateway::serve(
         config,
+        args.config.as_deref(),
         Duration::from_secs(args.grace),
     )) {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,7 +16,7 @@ use postern_track::EventKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::config::TransferMode;
+use crate::config::{Config, TransferMode};
 use crate::context::Context;
 use crate::pickup;
 use crate::status::json_str;
@@ -38,17 +38,19 @@ pub fn status_file(data_dir: &Path) -> PathBuf {
     data_dir.join("status.json")
 }
 
-/// Runs until the gateway shuts down.
+/// Runs until the gateway shuts down. `[pickup]` is read each round, so a reload
+/// turns it on or off, or moves it, from the next round.
 pub async fn run(ctx: Arc<Context>) {
     let mut mode_seen: Option<SystemTime> = None;
     let mut last_status = tokio::time::Instant::now() - STATUS_EVERY;
-    let mut last_pickup = tokio::time::Instant::now() - ctx.config.pickup.interval;
+    let mut last_pickup: Option<tokio::time::Instant> = None;
     let mut shutdown = ctx.shutdown.clone();
     while !ctx.is_shutting_down() {
         read_transfer_mode(&ctx, &mut mode_seen);
         let now = tokio::time::Instant::now();
-        if ctx.config.pickup.enabled && now - last_pickup >= ctx.config.pickup.interval {
-            last_pickup = now;
+        let pickup = ctx.live().config.pickup.clone();
+        if pickup.enabled && last_pickup.is_none_or(|t| now - t >= pickup.interval) {
+            last_pickup = Some(now);
             let c = Arc::clone(&ctx);
             let _ = tokio::task::spawn_blocking(move || scan_pickup(&c)).await;
         }
@@ -68,7 +70,7 @@ pub async fn run(ctx: Arc<Context>) {
 
 /// Applies the transfer-mode file when it changed since it was last seen.
 fn read_transfer_mode(ctx: &Context, seen: &mut Option<SystemTime>) {
-    let path = transfer_mode_file(&ctx.config.server.data_dir);
+    let path = transfer_mode_file(&ctx.live().config.server.data_dir);
     let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
         return;
     };
@@ -92,9 +94,11 @@ fn read_transfer_mode(ctx: &Context, seen: &mut Option<SystemTime>) {
     }
 }
 
-/// Submits the Pickup folder's files; sets aside those that cannot be.
+/// Submits the Pickup folder's files under one snapshot of the settings; sets aside
+/// those that cannot be.
 fn scan_pickup(ctx: &Context) {
-    let dir = &ctx.config.pickup.dir;
+    let live = ctx.live();
+    let dir = &live.config.pickup.dir;
     let _ = std::fs::create_dir_all(dir);
     let Ok(files) = pickup::ready_files(dir) else {
         return;
@@ -104,7 +108,7 @@ fn scan_pickup(ctx: &Context) {
             return;
         }
         match pickup::read(&path) {
-            Ok(Ok(sub)) => submit(ctx, &path, sub),
+            Ok(Ok(sub)) => submit(ctx, &live.config, &path, sub),
             Ok(Err(why)) => {
                 let _ = pickup::set_aside(dir, &path, &why.to_string());
             }
@@ -114,19 +118,19 @@ fn scan_pickup(ctx: &Context) {
     }
 }
 
-fn submit(ctx: &Context, path: &Path, sub: pickup::Submission) {
-    if sub.body.len() as u64 > ctx.config.limits.max_message_size {
+fn submit(ctx: &Context, config: &Config, path: &Path, sub: pickup::Submission) {
+    if sub.body.len() as u64 > config.limits.max_message_size {
         let why = format!(
             "message larger than limits.max_message_size ({} bytes)",
             sub.body.len()
         );
-        let _ = pickup::set_aside(&ctx.config.pickup.dir, path, &why);
+        let _ = pickup::set_aside(&config.pickup.dir, path, &why);
         return;
     }
     let now = ctx.now();
     let mut body = format!(
         "Received: from pickup by {} (postern) with local-pickup;\r\n\t{}\r\n",
-        ctx.config.server.hostname,
+        config.server.hostname,
         chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now.0 as i64)
             .unwrap_or_default()
             .to_rfc2822()
@@ -194,7 +198,7 @@ pub fn status_json(ctx: &Context) -> String {
     format!(
         "{{\"time_ms\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}]}}}}\n",
         now.0,
-        json_str(&ctx.config.server.hostname),
+        json_str(&ctx.live().config.server.hostname),
         ctx.transfer_mode().name(),
         ctx.stats.json_members(),
         s.messages,
@@ -207,7 +211,7 @@ pub fn status_json(ctx: &Context) -> String {
 }
 
 fn write_status(ctx: &Context) {
-    let path = status_file(&ctx.config.server.data_dir);
+    let path = status_file(&ctx.live().config.server.data_dir);
     let tmp = path.with_extension("json.tmp");
     if std::fs::write(&tmp, status_json(ctx)).is_ok() {
         let _ = std::fs::rename(&tmp, &path);

@@ -171,7 +171,7 @@ pub struct TimeoutsSection {
 }
 
 /// `[retry]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetrySection {
     /// The queue configuration built from the section (retry schedule, jitter,
     /// per-priority time-outs, delay notices).
@@ -877,6 +877,16 @@ impl Config {
     /// STARTTLS is offered.
     pub fn tls_enabled(&self) -> bool {
         self.security.tls_cert.is_some() && self.security.tls_key.is_some()
+    }
+
+    /// An error about `section.key` with its line in [`Config::source`], for values that
+    /// parse but fail later (a TLS key file that cannot be loaded, say).
+    pub fn value_error(&self, section: &str, key: &str, why: impl Into<String>) -> ConfigError {
+        ConfigError::Value {
+            key: format!("{section}.{key}"),
+            line: find_key_line(&self.source, section, key),
+            why: why.into(),
+        }
     }
 }
 

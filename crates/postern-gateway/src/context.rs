@@ -1,7 +1,8 @@
-//! What every task of a running gateway shares.
+//! What every task of a running gateway shares: the state that lives as long as the
+//! gateway ([`Context`]) and the settings a reload replaces ([`Live`]).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use postern_queue::{Queue, SpoolError, Target, Timestamp};
@@ -17,16 +18,47 @@ use crate::protolog::ProtocolLog;
 use crate::restrict::Restrictions;
 use crate::status::Stats;
 
-/// The state shared by the listeners, the sessions and the delivery loop.
-pub struct Context {
-    /// The configuration in force.
+/// The settings in force: the configuration and what is built from it. A reload
+/// ([`crate::Gateway::reload`]) replaces the whole of it at once; whoever holds a
+/// snapshot ([`Context::live`]) keeps a consistent set until it lets go.
+pub struct Live {
+    /// The configuration in force. The settings that only take effect at start
+    /// (listeners, data directory, queue, tracking, …) are always those the gateway
+    /// started with: a reload carries them over.
     pub config: Config,
+    /// The server-side TLS acceptor, when `[security]` has a certificate.
+    pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// The client-side TLS connector that verifies certificates against
+    /// `[security] trusted_roots`; present when some domain has `tls = "verify"`.
+    pub tls_verifying: Option<tokio_rustls::TlsConnector>,
+    /// Delivery restrictions, compiled.
+    pub restrictions: Restrictions,
+    /// The next-hop resolver (`None` when `[dns]` names no server).
+    pub resolver: Option<NextHopResolver>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("config", &self.config)
+            .field("tls", &self.tls_acceptor.is_some())
+            .field("tls_verifying", &self.tls_verifying.is_some())
+            .field("resolver", &self.resolver.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state shared by the listeners, the sessions and the delivery loop for the
+/// gateway's whole life. The reloadable settings are behind [`Context::live`]: an
+/// inbound session takes one snapshot when it starts and keeps it to the end, a
+/// delivery attempt one when it starts, the long-running loops one per round.
+pub struct Context {
+    /// The settings in force (see [`Context::live`]); set by `Gateway::start`.
+    pub(crate) live: RwLock<Arc<Live>>,
     /// The durable queue.
     pub queue: Queue,
     /// The tracking log writer (`None` when tracking is off).
     pub tracker: Option<Writer>,
-    /// The next-hop resolver (`None` when `[dns]` names no server).
-    pub resolver: Option<NextHopResolver>,
     /// Connectors currently down (set by the delivery loop when every host of a
     /// connector fails to connect, cleared when one succeeds).
     pub connectors: Mutex<ConnectorStatus>,
@@ -34,23 +66,17 @@ pub struct Context {
     pub wake: Notify,
     /// Becomes `true` when the gateway shuts down.
     pub shutdown: watch::Receiver<bool>,
-    /// The server-side TLS acceptor, when `[security]` has a certificate.
-    pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
-    /// The client-side TLS connector used for outbound STARTTLS.
+    /// The client-side TLS connector used for outbound STARTTLS (it trusts no roots,
+    /// so nothing in it comes from the configuration).
     pub tls_connector: tokio_rustls::TlsConnector,
-    /// The client-side TLS connector that verifies certificates against
-    /// `[security] trusted_roots`; present when some domain has `tls = "verify"`.
-    pub tls_verifying: Option<tokio_rustls::TlsConnector>,
     /// Inbound connections, in total and per IP, across every listener.
     pub connection_counter: ConnectionCounter,
     /// The transfer mode in force (changed at run time; see [`Context::set_transfer_mode`]).
     pub transfer_mode: AtomicU8,
-    /// Delivery restrictions, compiled.
-    pub restrictions: Restrictions,
     /// The archive, when on.
     pub archive: Option<Archive>,
     /// The protocol log, when on.
-    pub protocol_log: Option<std::sync::Arc<ProtocolLog>>,
+    pub protocol_log: Option<Arc<ProtocolLog>>,
     /// Counters and recent events for `postern status` and the metrics endpoint.
     pub stats: Stats,
     /// When each hold-for-ETRN destination last asked for its mail.
@@ -58,6 +84,21 @@ pub struct Context {
 }
 
 impl Context {
+    /// A snapshot of the settings in force. Cheap (a lock held for one `Arc` clone);
+    /// hold it for as long as the work it serves should see one configuration.
+    pub fn live(&self) -> Arc<Live> {
+        // A poisoned lock still holds a whole `Arc`: the swap cannot be half done.
+        Arc::clone(&self.live.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `live` in force for every snapshot taken from now on; returns the one it
+    /// replaces. Snapshots already taken keep the settings they had. Only
+    /// [`crate::Gateway::reload`] calls this, after carrying the start-only settings over.
+    pub(crate) fn replace_live(&self, live: Live) -> Arc<Live> {
+        let mut slot = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *slot, Arc::new(live))
+    }
+
     /// Milliseconds since the Unix epoch, as the queue counts time.
     pub fn now(&self) -> Timestamp {
         now()
@@ -123,9 +164,8 @@ pub fn now() -> Timestamp {
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
-            .field("config", &self.config)
+            .field("live", &self.live())
             .field("queue", &self.queue)
-            .field("tls", &self.tls_acceptor.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -2,10 +2,16 @@
 //! listeners, run the delivery loop; on shutdown stop accepting, let sessions and
 //! deliveries finish within a grace period, and abort the rest (a message not yet
 //! acknowledged is the client's to retry; one not yet delivered stays in the spool).
+//!
+//! [`Gateway::reload`] puts a new configuration in force without a restart (`postern
+//! serve` calls it on SIGHUP): new sessions and delivery attempts get it, those under way
+//! keep the settings they started with. What is built once at start (listeners, spool,
+//! tracking log, …) stays as it was; the [`ReloadReport`] names what would need a
+//! restart.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use postern_queue::Queue;
@@ -15,8 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::config::Config;
-use crate::context::{Context, now};
+use crate::config::{Config, ConfigError};
+use crate::context::{Context, Live, now};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +55,26 @@ pub enum StartError {
     },
 }
 
+/// Why a reload was refused. Nothing changed: the settings in force stay.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// A file the new configuration names (TLS certificate or key, trusted roots) could
+    /// not be loaded; the error names the key and its line.
+    #[error("{0}")]
+    Settings(ConfigError),
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReloadReport {
+    /// The settings that only take effect at start and that the new configuration
+    /// changes, by name (`connections.listen`, `retry`, …). They stay as the gateway
+    /// started until it is restarted; everything else is in force.
+    pub needs_restart: Vec<&'static str>,
+}
+
 /// A running gateway.
 #[derive(Debug)]
 pub struct Gateway {
@@ -71,6 +97,9 @@ impl Gateway {
     /// Opens the spool and the tracking log, binds every listener and starts the
     /// delivery loop. Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        // Built first and from a copy, so that a bad certificate fails before any
+        // directory or socket is touched.
+        let live = live_settings(config.clone()).map_err(|e| StartError::Tls(e.to_string()))?;
         mkdir(&config.server.data_dir)?;
         mkdir(&config.maildir.root)?;
         let (queue, recovered) =
@@ -81,22 +110,6 @@ impl Gateway {
             wc.retention.max_age_days =
                 (config.tracking.retention_days > 0).then_some(config.tracking.retention_days);
             Some(Writer::open(wc)?)
-        } else {
-            None
-        };
-        let tls_acceptor = match (&config.security.tls_cert, &config.security.tls_key) {
-            (Some(cert), Some(key)) => {
-                Some(crate::tls::server_acceptor(cert, key).map_err(StartError::Tls)?)
-            }
-            _ => None,
-        };
-        // Roots are read only when a domain needs them: a gateway that never verifies
-        // must not fail to start for want of a CA bundle.
-        let tls_verifying = if config.routing.domains.uses_tls(TlsPolicy::Verify) {
-            Some(
-                crate::tls::verifying_connector(&config.security.trusted_roots)
-                    .map_err(StartError::Tls)?,
-            )
         } else {
             None
         };
@@ -133,25 +146,21 @@ impl Gateway {
             .collect();
         let (stop, shutdown) = watch::channel(false);
         let ctx = Arc::new(Context {
-            resolver: config.routing.next_hop_resolver(),
+            live: RwLock::new(Arc::new(live)),
             queue,
             tracker,
             connectors: Mutex::new(ConnectorStatus::new()),
             wake: Notify::new(),
             shutdown,
-            tls_acceptor,
             tls_connector: crate::tls::client_connector(),
-            tls_verifying,
             connection_counter: crate::policy::ConnectionCounter::new(),
             transfer_mode: std::sync::atomic::AtomicU8::new(0),
-            restrictions: crate::restrict::Restrictions::new(&config.restrictions),
             archive: crate::archive::Archive::from_config(&config.archive),
             protocol_log,
             stats: crate::status::Stats::default(),
             etrn: crate::delivery::etrn::EtrnGate::new(),
-            config,
         });
-        ctx.set_transfer_mode(ctx.config.transfer_mode);
+        ctx.set_transfer_mode(config.transfer_mode);
         let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
         let mut tasks = JoinSet::new();
         for l in listeners {
@@ -187,17 +196,32 @@ impl Gateway {
         &self.ctx
     }
 
+    /// Puts `new` in force: new inbound sessions and delivery attempts use it, those
+    /// under way finish with the settings they started with. The TLS acceptor, the
+    /// verifying connector, the restrictions and the resolver are built from `new`
+    /// first; if any of that fails, nothing changes. Settings that only take effect at
+    /// start are carried over from the running configuration, and named in the report
+    /// when `new` differs. The transfer mode in force is left as it is.
+    pub fn reload(&self, mut new: Config) -> Result<ReloadReport, ReloadError> {
+        let running = self.ctx.live();
+        let needs_restart = carry_start_only(&running.config, &mut new);
+        let live = live_settings(new)?;
+        self.ctx.replace_live(live);
+        Ok(ReloadReport { needs_restart })
+    }
+
     /// The start-up line: what it listens on and where the data goes.
     pub fn startup_line(&self) -> String {
         let addrs: Vec<String> = self.local_addrs.iter().map(ToString::to_string).collect();
+        let config = &self.ctx.live().config;
         format!(
             "postern: listening on {} as {}; spool {}, mail {}, tracking {}; {} message(s) recovered",
             addrs.join(", "),
-            self.ctx.config.server.hostname,
-            self.ctx.config.spool_dir().display(),
-            self.ctx.config.maildir.root.display(),
+            config.server.hostname,
+            config.spool_dir().display(),
+            config.maildir.root.display(),
             if self.ctx.tracker.is_some() {
-                self.ctx.config.tracking.dir.display().to_string()
+                config.tracking.dir.display().to_string()
             } else {
                 "off".to_owned()
             },
@@ -221,36 +245,255 @@ impl Gateway {
     }
 }
 
-/// Runs a gateway until SIGINT or SIGTERM, printing the start-up line on stderr.
-pub async fn serve(config: Config, grace: Duration) -> Result<(), StartError> {
+/// The settings built from `config`: TLS acceptor, verifying connector, restrictions,
+/// resolver. Reads the TLS files; errors name the key and its line.
+fn live_settings(config: Config) -> Result<Live, ReloadError> {
+    let tls_acceptor = match (&config.security.tls_cert, &config.security.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_acceptor(cert, key).map_err(|why| {
+            // The error names the file at fault: the key's, or else the certificate's.
+            let name = if why.starts_with(&key.display().to_string()) {
+                "tls_key"
+            } else {
+                "tls_cert"
+            };
+            ReloadError::Settings(config.value_error("security", name, why))
+        })?),
+        _ => None,
+    };
+    // Roots are read only when a domain needs them: a gateway that never verifies
+    // must not fail for want of a CA bundle.
+    let tls_verifying = if config.routing.domains.uses_tls(TlsPolicy::Verify) {
+        let roots = &config.security.trusted_roots;
+        Some(crate::tls::verifying_connector(roots).map_err(|why| {
+            ReloadError::Settings(config.value_error("security", "trusted_roots", why))
+        })?)
+    } else {
+        None
+    };
+    Ok(Live {
+        tls_acceptor,
+        tls_verifying,
+        restrictions: crate::restrict::Restrictions::new(&config.restrictions),
+        resolver: config.routing.next_hop_resolver(),
+        config,
+    })
+}
+
+/// Copies what only takes effect at start from `running` into `new`, and names what
+/// `new` wanted changed. These are built once by [`Gateway::start`] (listeners, spool
+/// and its retry policy, tracking log, archive, protocol log, metrics endpoint) or by
+/// the delivery loop when it starts (outbound connection limits and pool).
+fn carry_start_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
+    follow_data_dir(&running.server.data_dir, new);
+    let mut changed = Vec::new();
+    let (r, n, c) = (running, new, &mut changed);
+    carry(
+        "server.data_dir",
+        &r.server.data_dir,
+        &mut n.server.data_dir,
+        c,
+    );
+    carry(
+        "connections.listen",
+        &r.connections.listen,
+        &mut n.connections.listen,
+        c,
+    );
+    let (rc, nc) = (&r.connections, &mut n.connections);
+    carry(
+        "connections.max_outbound_connections",
+        &rc.max_outbound_connections,
+        &mut nc.max_outbound_connections,
+        c,
+    );
+    carry(
+        "connections.max_connections_per_destination",
+        &rc.max_connections_per_destination,
+        &mut nc.max_connections_per_destination,
+        c,
+    );
+    carry(
+        "connections.messages_per_connection",
+        &rc.messages_per_connection,
+        &mut nc.messages_per_connection,
+        c,
+    );
+    carry(
+        "connections.idle_connection_secs",
+        &rc.idle_connection_time,
+        &mut nc.idle_connection_time,
+        c,
+    );
+    carry("retry", &r.retry, &mut n.retry, c);
+    carry("tracking", &r.tracking, &mut n.tracking, c);
+    carry("protocol_log", &r.protocol_log, &mut n.protocol_log, c);
+    carry("archive", &r.archive, &mut n.archive, c);
+    carry("status.metrics_listen", &r.status, &mut n.status, c);
+    // The mode at start-up; the mode in force is changed with `postern transfer-mode`.
+    carry("transfer.mode", &r.transfer_mode, &mut n.transfer_mode, c);
+    changed
+}
+
+/// Points the directories `new` leaves at their defaults (`DATA_DIR/mail`, …) under the
+/// data directory in force, `running`: until a restart moves the data directory, the
+/// Maildir folders, the pickup folder and the logs stay beside the spool.
+fn follow_data_dir(running: &Path, new: &mut Config) {
+    let asked = new.server.data_dir.clone();
+    let dirs = [
+        (&mut new.maildir.root, "mail"),
+        (&mut new.pickup.dir, "pickup"),
+        (&mut new.tracking.dir, "tracking"),
+        (&mut new.archive.dir, "archive"),
+        (&mut new.protocol_log.dir, "protocol"),
+    ];
+    for (dir, leaf) in dirs {
+        if *dir == asked.join(leaf) {
+            *dir = running.join(leaf);
+        }
+    }
+}
+
+/// `*new = running.clone()`, noting `name` in `changed` when they differed.
+fn carry<T: PartialEq + Clone>(
+    name: &'static str,
+    running: &T,
+    new: &mut T,
+    changed: &mut Vec<&'static str>,
+) {
+    if running != new {
+        changed.push(name);
+        new.clone_from(running);
+    }
+}
+
+/// Runs a gateway until SIGINT or SIGTERM, printing the start-up line on stderr. On
+/// SIGHUP it reads `path` again and reloads it ([`Gateway::reload`]), saying on stderr
+/// what came of it; a file that is refused leaves the settings in force, and the gateway
+/// runs on. With no `path` (the embedded configuration) there is nothing to re-read.
+pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Result<(), StartError> {
+    // Before anything else, so that a signal sent once the start-up line is out finds
+    // its handler (SIGHUP's default would end the process).
+    let mut signals = Signals::new();
     let gw = Gateway::start(config).await?;
     eprintln!("{}", gw.startup_line());
-    wait_for_signal().await;
+    while signals.next().await == Wanted::Reload {
+        eprintln!("{}", reload_from(&gw, path));
+    }
     eprintln!("postern: shutting down");
     gw.shutdown(grace).await;
     eprintln!("postern: stopped");
     Ok(())
 }
 
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending().await,
-        }
+/// Reloads `path` into `gw`; the line to print about it.
+fn reload_from(gw: &Gateway, path: Option<&Path>) -> String {
+    let Some(path) = path else {
+        return "postern: reload: no -c file, the embedded configuration stays in force".to_owned();
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+    let reloaded = Config::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|config| gw.reload(config).map_err(|e| e.to_string()));
+    match reloaded {
+        Ok(r) if r.needs_restart.is_empty() => format!("postern: reloaded {}", path.display()),
+        Ok(r) => format!(
+            "postern: reloaded {} (restart needed for: {})",
+            path.display(),
+            r.needs_restart.join(", ")
+        ),
+        Err(e) => format!("postern: reload of {} refused: {e}", path.display()),
     }
 }
 
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+/// What a signal asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Wanted {
+    /// SIGINT or SIGTERM.
+    Stop,
+    /// SIGHUP.
+    Reload,
+}
+
+/// The signals `serve` listens to, registered once.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Waits for the next signal.
+    async fn next(&mut self) -> Wanted {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Wanted::Stop,
+                () = recv(&mut self.term) => Wanted::Stop,
+                () = recv(&mut self.hup) => Wanted::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Wanted::Stop
+        }
+    }
+}
+
+/// The next delivery of `signal`; never, if it could not be registered or has ended.
+#[cfg(unix)]
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+    if let Some(s) = signal.as_mut()
+        && s.recv().await.is_some()
+    {
+        return;
+    }
+    std::future::pending().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_only_settings_are_carried_and_named() {
+        let running = Config::embedded();
+        let mut new = Config::from_toml_str(
+            "[server]\nhostname = \"new.test\"\ndata_dir = \"/elsewhere\"\n\
+             [connections]\nmax_connections = 7\nmessages_per_connection = 3\n\
+             [retry]\npoll_interval = \"5s\"\n[transfer]\nmode = \"none\"\n",
+        )
+        .unwrap();
+        let changed = carry_start_only(&running, &mut new);
+        assert_eq!(
+            changed,
+            [
+                "server.data_dir",
+                "connections.messages_per_connection",
+                "retry",
+                "transfer.mode"
+            ]
+        );
+        assert_eq!(new.server.data_dir, running.server.data_dir);
+        assert_eq!(new.retry, running.retry);
+        // Directories left at their defaults stay under the data directory in force.
+        assert_eq!(new.maildir.root, running.maildir.root);
+        assert_eq!(new.tracking, running.tracking);
+        // What reloads is taken.
+        assert_eq!(new.server.hostname, "new.test");
+        assert_eq!(new.connections.max_connections, 7);
+    }
 }

@@ -7,8 +7,8 @@
 //! every hop (postern-track). The crates stay pure; this crate owns every socket, file
 //! and timer.
 //!
-//! `postern serve` runs it: [`Gateway::start`] with a [`Config`], then
-//! [`Gateway::shutdown`] on SIGINT/SIGTERM.
+//! `postern serve` runs it: [`Gateway::start`] with a [`Config`], [`Gateway::reload`]
+//! on SIGHUP, then [`Gateway::shutdown`] on SIGINT/SIGTERM.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,4 +34,4 @@ pub mod tls;
 
 pub use config::{Config, ConfigError};
 pub use context::Context;
-pub use gateway::{Gateway, StartError};
+pub use gateway::{Gateway, ReloadError, ReloadReport, StartError};

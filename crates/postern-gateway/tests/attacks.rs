@@ -105,7 +105,7 @@ impl Harness {
     /// Files delivered into the Maildir folders, with their content.
     fn maildir(&self) -> Vec<(PathBuf, String)> {
         let mut out = Vec::new();
-        walk(&self.gw.context().config.maildir.root, &mut out);
+        walk(&self.gw.context().live().config.maildir.root, &mut out);
         out
     }
 

@@ -384,7 +384,7 @@ async fn local_delivery_into_maildir() {
         PLAIN,
     );
     h.wait_done(id).await;
-    let root = h.ctx.config.maildir.root.clone();
+    let root = h.ctx.live().config.maildir.root.clone();
     let files = |p: &Path| std::fs::read_dir(p).map(|d| d.count()).unwrap_or(0);
     let jo = root.join("local.test").join("jo.smith");
     assert_eq!(files(&jo.join("new")), 1);

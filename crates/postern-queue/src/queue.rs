@@ -29,7 +29,7 @@ use crate::time::Timestamp;
 const HOLDS_FILE: &str = "holds";
 
 /// Everything a queue is configured with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueConfig {
     /// When to retry deferred recipients (default: the IMS schedule).
     pub retry: RetryPolicy,

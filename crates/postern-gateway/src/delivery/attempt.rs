@@ -7,6 +7,9 @@
 //! next candidate in the same attempt (tracked as `Rerouted`): mail never waits on a dead
 //! route while another one is open (the IMS bug of seed 003). The outcomes go back to the
 //! queue, always, and what the queue decided is tracked.
+//!
+//! An attempt takes one snapshot of the settings ([`Context::live`]) when it starts and
+//! uses it throughout, notices included: a reload meanwhile applies to the next attempt.
 
 use std::sync::Arc;
 
@@ -19,7 +22,7 @@ use postern_track::EventKind;
 
 use super::Shared;
 use super::etrn::HELD_REPLY;
-use crate::context::Context;
+use crate::context::{Context, Live};
 use crate::maildir::{self, LocalDelivery};
 use crate::outbound::{self, SmtpJob, SmtpResult, all};
 
@@ -35,6 +38,8 @@ struct Group {
 
 /// What every step of the attempt needs to know about the message.
 struct Msg<'a> {
+    /// The settings this attempt runs under.
+    live: &'a Live,
     delivery: &'a Delivery,
     body: Arc<Vec<u8>>,
     queue_id: String,
@@ -53,17 +58,42 @@ fn etrn_released(ctx: &Context, delivery: &Delivery) -> bool {
         .is_some_and(|m| ctx.etrn.released(&delivery.destination, m.envelope.arrival))
 }
 
+/// What the attempt learned that its report and notices need.
+struct Learned<'a> {
+    /// The Message-ID, or empty when the message was not read.
+    message_id: &'a str,
+    /// The message, when it was read.
+    body: Option<&'a Arc<Vec<u8>>>,
+    /// Recipients whose notices a DSN-capable next hop took over.
+    dsn_passed: Vec<usize>,
+    /// The envelope may carry RFC 3461 parameters (assumed when not read).
+    dsn: bool,
+}
+
+impl Learned<'_> {
+    /// An attempt that ended before the message was read.
+    fn nothing() -> Self {
+        Learned {
+            message_id: "",
+            body: None,
+            dsn_passed: Vec::new(),
+            dsn: true,
+        }
+    }
+}
+
 /// Runs one delivery and reports it. Never returns without reporting, except when the
 /// spool itself fails (then the delivery is attempted again after a restart).
 pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
     let ctx = &shared.ctx;
-    let settings = ctx.config.routing.domains.lookup(&delivery.destination);
+    let live = ctx.live();
+    let settings = live.config.routing.domains.lookup(&delivery.destination);
     if settings.dequeue == Dequeue::HoldForEtrn && !etrn_released(ctx, &delivery) {
         let outcomes = all(&delivery.recipients, |_| Outcome::Deferred {
             class: FailureClass::Session,
             reply: HELD_REPLY.to_owned(),
         });
-        report(&shared, &delivery, outcomes, "", None, Vec::new(), true).await;
+        report(&shared, &live, &delivery, outcomes, Learned::nothing()).await;
         return;
     }
     let body = match read_body(ctx, &delivery).await {
@@ -73,7 +103,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
                 class: FailureClass::Session,
                 reply: reply.clone(),
             });
-            report(&shared, &delivery, outcomes, "", None, Vec::new(), true).await;
+            report(&shared, &live, &delivery, outcomes, Learned::nothing()).await;
             return;
         }
     };
@@ -84,6 +114,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
         .map(|id| format!("<{id}>"))
         .unwrap_or_default();
     let msg = Msg {
+        live: &live,
         delivery: &delivery,
         queue_id: delivery.id.to_string(),
         message_id: if message_id.is_empty() {
@@ -105,16 +136,13 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
         outcomes.extend(deliver_group(&shared, &msg, group).await);
     }
     let passed = std::mem::take(&mut *msg.dsn_passed.lock().unwrap_or_else(|p| p.into_inner()));
-    report(
-        &shared,
-        &delivery,
-        outcomes,
-        &msg.message_id,
-        Some(&msg.body),
-        passed,
-        msg.dsn.is_some(),
-    )
-    .await;
+    let learned = Learned {
+        message_id: &msg.message_id,
+        body: Some(&msg.body),
+        dsn_passed: passed,
+        dsn: msg.dsn.is_some(),
+    };
+    report(&shared, &live, &delivery, outcomes, learned).await;
 }
 
 async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Vec<u8>, String> {
@@ -134,7 +162,7 @@ fn route(ctx: &Context, msg: &Msg<'_>) -> (Vec<(usize, Outcome)>, Vec<Group>) {
     let mut groups: Vec<Group> = Vec::new();
     for r in &msg.delivery.recipients {
         let req = RouteRequest::smtp(&r.address).message_id(&msg.message_id);
-        match ctx.config.routing.table.route(&req, &()) {
+        match msg.live.config.routing.table.route(&req, &()) {
             Err(e) => {
                 let reply = format!(
                     "{} {} {}: {e}",
@@ -202,7 +230,7 @@ async fn deliver_group(shared: &Shared, msg: &Msg<'_>, group: Group) -> Vec<(usi
             failed = Some((name.clone(), format!("451 4.4.4 connector {name} is down")));
             continue;
         }
-        let Some(conn) = ctx.config.routing.connector(name) else {
+        let Some(conn) = msg.live.config.routing.connector(name) else {
             failed = Some((
                 name.clone(),
                 format!("451 4.3.5 connector {name} has no settings"),
@@ -211,7 +239,7 @@ async fn deliver_group(shared: &Shared, msg: &Msg<'_>, group: Group) -> Vec<(usi
         };
         // Delivery restrictions again: a reroute may pick a connector the sender was not
         // checked against at RCPT time. Refused now, the sender gets a failure notice.
-        if let Err(refused) = ctx.restrictions.check(&msg.delivery.sender, name) {
+        if let Err(refused) = msg.live.restrictions.check(&msg.delivery.sender, name) {
             let reply = refused.reply_text();
             return all(&group.recipients, |_| Outcome::Failed(reply.clone()));
         }
@@ -253,6 +281,7 @@ async fn via_connector(
         return SmtpResult::Done(out);
     }
     let job = SmtpJob {
+        live: msg.live,
         connector: conn,
         destination: &msg.delivery.destination,
         settings: &msg.settings,
@@ -273,21 +302,19 @@ async fn local(
     connector: &str,
     r: &DeliveryRecipient,
 ) -> Outcome {
-    let allowed = &ctx.config.maildir.recipients;
+    let config = &msg.live.config;
+    let allowed = &config.maildir.recipients;
     let address = r.address.to_lowercase();
     if !allowed.is_empty() && !allowed.contains(&address) {
         return Outcome::Failed(format!("550 5.1.1 {address}: no such local mailbox"));
     }
-    let (c, body, sender) = (
-        Arc::clone(ctx),
-        Arc::clone(&msg.body),
-        msg.delivery.sender.clone(),
-    );
+    let (root, hostname) = (config.maildir.root.clone(), config.server.hostname.clone());
+    let (body, sender) = (Arc::clone(&msg.body), msg.delivery.sender.clone());
     let rcpt = r.address.clone();
     let written = tokio::task::spawn_blocking(move || {
         let d = LocalDelivery {
-            root: &c.config.maildir.root,
-            hostname: &c.config.server.hostname,
+            root: &root,
+            hostname: &hostname,
             sender: &sender,
             recipient: &rcpt,
         };
@@ -319,17 +346,22 @@ fn maildir_error(why: &str) -> Outcome {
 
 /// Reports the outcomes to the queue (blocking fsync, off the runtime), tracks what the
 /// queue decided (failures and expiries, deferrals with the next retry), and queues the
-/// notices it calls for. `body` is the message when already read (the message may leave
-/// the spool with this report, so a notice needs it from before).
+/// notices it calls for under the attempt's settings `live`. `learned.body` is the
+/// message when already read (the message may leave the spool with this report, so a
+/// notice needs it from before).
 async fn report(
     shared: &Arc<Shared>,
+    live: &Arc<Live>,
     d: &Delivery,
     outcomes: Vec<(usize, Outcome)>,
-    mid: &str,
-    body: Option<&Arc<Vec<u8>>>,
-    dsn_passed: Vec<usize>,
-    dsn: bool,
+    learned: Learned<'_>,
 ) {
+    let Learned {
+        message_id: mid,
+        body,
+        dsn_passed,
+        dsn,
+    } = learned;
     let ctx = Arc::clone(&shared.ctx);
     let (delivery, outs) = (d.clone(), outcomes.clone());
     let body = body.cloned();
@@ -372,6 +404,7 @@ async fn report(
     track_decisions(&shared.ctx, d, &outcomes, &result, mid);
     let Some((before, body)) = keep else { return };
     let ctx = Arc::clone(&shared.ctx);
+    let live = Arc::clone(live);
     let delivery = d.clone();
     let _ = tokio::task::spawn_blocking(move || {
         // Success notices: "delivered" for Maildir, "relayed" for a server that does
@@ -385,13 +418,17 @@ async fn report(
             });
             Some(relayed)
         };
+        let attempted = super::notices::Attempted {
+            delivery: &delivery,
+            outcomes: &outcomes,
+            result: &result,
+        };
         super::notices::send(
             &ctx,
+            &live.config,
             &before,
             &body,
-            &delivery,
-            &outcomes,
-            &result,
+            &attempted,
             &success_action,
         );
     })

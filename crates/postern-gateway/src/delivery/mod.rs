@@ -45,16 +45,18 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The shared delivery state for `ctx`, sized by its configuration.
+    /// The shared delivery state for `ctx`, sized by its configuration (settings a
+    /// reload leaves alone: the pool and the probes are made once).
     pub fn new(ctx: Arc<Context>) -> Shared {
-        let c = &ctx.config.connections;
+        let live = ctx.live();
+        let c = &live.config.connections;
         Shared {
             pool: Pool::new(
                 c.max_outbound_connections,
                 c.idle_connection_time,
                 c.messages_per_connection,
             ),
-            down: DownConnectors::new(&ctx.config.retry.queue.retry),
+            down: DownConnectors::new(&live.config.retry.queue.retry),
             ctx,
         }
     }
@@ -64,14 +66,19 @@ impl Shared {
 const CONTROL_EVERY: Duration = Duration::from_millis(200);
 
 /// Runs the delivery loop until the gateway shuts down, then waits for the deliveries
-/// under way.
+/// under way. The outbound limits and the poll interval are read once, here: a reload
+/// carries them over unchanged (they need a restart).
 pub async fn run(ctx: Arc<Context>) {
     let shared = Arc::new(Shared::new(Arc::clone(&ctx)));
-    let c = &ctx.config.connections;
-    let limits = Limits::new(
-        c.max_outbound_connections,
-        c.max_connections_per_destination,
-    );
+    let (limits, poll) = {
+        let live = ctx.live();
+        let c = &live.config.connections;
+        let limits = Limits::new(
+            c.max_outbound_connections,
+            c.max_connections_per_destination,
+        );
+        (limits, live.config.retry.poll_interval)
+    };
     let mut tasks = JoinSet::new();
     // Deliveries taken from the queue that wait for a slot (per-destination limit).
     // Bounded: the loop takes no more than the free global slots minus these.
@@ -94,7 +101,7 @@ pub async fn run(ctx: Arc<Context>) {
             waiting.extend(ctx.queue.due(ctx.now(), room));
         }
         dispatch(&shared, &limits, &mut waiting, &mut tasks);
-        let wait = sleep_time(&ctx, outbound && limits.available() > waiting.len());
+        let wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
         tokio::select! {
             () = ctx.wake.notified() => {}
             () = limits.freed.notified() => {}
@@ -133,8 +140,7 @@ fn dispatch(
 
 /// How long to sleep: until the queue's next due time, at most the poll interval. With
 /// no free slot the next due time does not matter (a freed slot wakes the loop).
-fn sleep_time(ctx: &Context, room: bool) -> Duration {
-    let poll = ctx.config.retry.poll_interval;
+fn sleep_time(ctx: &Context, poll: Duration, room: bool) -> Duration {
     let next = ctx.queue.next_wakeup().filter(|_| room);
     match next {
         Some(t) => Duration::from_millis(t.0.saturating_sub(ctx.now().0)).min(poll),

@@ -11,6 +11,7 @@ use postern_queue::{
 };
 use postern_track::EventKind;
 
+use crate::config::Config;
 use crate::context::Context;
 use crate::notify::{Decision, Original, Reported, notice};
 
@@ -56,13 +57,23 @@ fn remote_of(reply: &str) -> Option<&str> {
         .and_then(|(_, h)| h.strip_suffix(')'))
 }
 
+/// What an attempt came to, as the notices need it.
+#[derive(Debug)]
+pub struct Attempted<'a> {
+    /// The delivery attempted.
+    pub delivery: &'a Delivery,
+    /// Its outcomes, by envelope index.
+    pub outcomes: &'a [(usize, Outcome)],
+    /// What the queue decided on them.
+    pub result: &'a AttemptResult,
+}
+
 fn collect(
     before: &SpooledMessage,
-    d: &Delivery,
-    outcomes: &[(usize, Outcome)],
-    result: &AttemptResult,
+    attempted: &Attempted<'_>,
     success_action: &dyn Fn(usize) -> Option<bool>,
 ) -> Due {
+    let (d, outcomes, result) = (attempted.delivery, attempted.outcomes, attempted.result);
     let mut due = Due::default();
     let env = &before.envelope;
     for f in &result.failed {
@@ -137,27 +148,26 @@ fn collect(
     due
 }
 
-/// Queues the notices an attempt calls for. `before` is the message as it was before
-/// the report (it may have left the spool since); `body` its content. Blocking (spool
-/// writes): call it off the async executor.
+/// Queues the notices an attempt calls for, under the attempt's `config`. `before` is
+/// the message as it was before the report (it may have left the spool since); `body`
+/// its content. Blocking (spool writes): call it off the async executor.
 pub fn send(
     ctx: &Context,
+    config: &Config,
     before: &SpooledMessage,
     body: &[u8],
-    d: &Delivery,
-    outcomes: &[(usize, Outcome)],
-    result: &AttemptResult,
+    attempted: &Attempted<'_>,
     success_action: &dyn Fn(usize) -> Option<bool>,
 ) {
-    let due = collect(before, d, outcomes, result, success_action);
+    let due = collect(before, attempted, success_action);
     for list in [due.failed, due.delayed, due.success] {
         if !list.is_empty() {
-            one(ctx, before, body, &list);
+            one(ctx, config, before, body, &list);
         }
     }
 }
 
-fn one(ctx: &Context, before: &SpooledMessage, body: &[u8], list: &[Reported]) {
+fn one(ctx: &Context, config: &Config, before: &SpooledMessage, body: &[u8], list: &[Reported]) {
     let env = &before.envelope;
     let original = Original {
         sender: &env.sender,
@@ -169,7 +179,7 @@ fn one(ctx: &Context, before: &SpooledMessage, body: &[u8], list: &[Reported]) {
     let now = ctx.now();
     let qid = before.id.to_string();
     match notice(
-        &ctx.config,
+        config,
         &original,
         list,
         now.0,

@@ -99,7 +99,7 @@ impl Inbound {
             stream.write_all(out).await?;
             stream.flush().await
         };
-        match tokio::time::timeout(self.ctx.config.timeouts.command, write).await {
+        match tokio::time::timeout(self.live.config.timeouts.command, write).await {
             Ok(Ok(())) => {
                 self.smtp.consume_output(n);
                 true

@@ -20,6 +20,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use crate::config::Config;
 use crate::context::Context;
 use crate::policy::{ConnectionCounter, CounterRefusal, connection_allowed};
 
@@ -51,22 +52,23 @@ pub async fn serve_listener(ctx: Arc<Context>, listener: TcpListener) {
     while sessions.join_next().await.is_some() {}
 }
 
-/// One connection: admission by rule and by count, then the SMTP session.
+/// One connection: admission by rule and by count, then the SMTP session. The settings
+/// in force when it connects serve it to the end, whatever a reload does meanwhile.
 async fn connection(
     ctx: Arc<Context>,
     counter: ConnectionCounter,
     mut stream: TcpStream,
     peer: SocketAddr,
 ) {
+    let live = ctx.live();
+    let config = &live.config;
     let ip = peer.ip().to_canonical();
-    if !connection_allowed(&ctx.config.connections.rules, ip) {
+    if !connection_allowed(&config.connections.rules, ip) {
         // KB Q155920: the IMS refuses such hosts at connect.
-        let text = format!(
-            "{} does not accept mail from you",
-            ctx.config.server.hostname
-        );
+        let text = format!("{} does not accept mail from you", config.server.hostname);
         refuse(
             &ctx,
+            config,
             &mut stream,
             ip,
             Reply::new(521, Some(EnhancedCode::new(5, 3, 2)), &text),
@@ -75,7 +77,7 @@ async fn connection(
         .await;
         return;
     }
-    let limits = &ctx.config.connections;
+    let limits = &config.connections;
     let guard = match counter.try_acquire(ip, limits.max_connections, limits.max_connections_per_ip)
     {
         Ok(g) => g,
@@ -90,7 +92,7 @@ async fn connection(
                 ),
             };
             let reply = Reply::new(421, Some(EnhancedCode::new(4, 7, 0)), text);
-            refuse(&ctx, &mut stream, ip, reply, reason).await;
+            refuse(&ctx, config, &mut stream, ip, reply, reason).await;
             return;
         }
     };
@@ -101,28 +103,37 @@ async fn connection(
             Some(EnhancedCode::new(4, 3, 2)),
             "Not accepting mail now (transfer mode), try again later",
         );
-        refuse(&ctx, &mut stream, ip, reply, "transfer mode").await;
+        refuse(&ctx, config, &mut stream, ip, reply, "transfer mode").await;
         return;
     }
     let _ = stream.set_nodelay(true);
     ctx.stats.sessions.fetch_add(1, Ordering::Relaxed);
     ctx.stats.sessions_total.fetch_add(1, Ordering::Relaxed);
-    session::Inbound::new(ctx.clone(), peer).run(stream).await;
+    session::Inbound::new(ctx.clone(), Arc::clone(&live), peer)
+        .run(stream)
+        .await;
     ctx.stats.sessions.fetch_sub(1, Ordering::Relaxed);
     drop(guard);
 }
 
 /// Answers `reply` at connect, records the refusal and closes.
-async fn refuse(ctx: &Context, stream: &mut TcpStream, ip: IpAddr, reply: Reply, reason: &str) {
+async fn refuse(
+    ctx: &Context,
+    config: &Config,
+    stream: &mut TcpStream,
+    ip: IpAddr,
+    reply: Reply,
+    reason: &str,
+) {
     ctx.track(EventKind::ConnectionRejected, |e| {
         e.remote_ip(ip).reply(reply.text()).reason(reason)
     });
-    let mut smtp = ServerSession::new(ServerConfig::new(ctx.config.server.hostname.clone()));
+    let mut smtp = ServerSession::new(ServerConfig::new(config.server.hostname.clone()));
     smtp.reject_connection(reply);
     let out = smtp.pending_output().to_vec();
     let write = async {
         stream.write_all(&out).await?;
         stream.shutdown().await
     };
-    let _ = tokio::time::timeout(ctx.config.timeouts.command, write).await;
+    let _ = tokio::time::timeout(config.timeouts.command, write).await;
 }

@@ -22,7 +22,7 @@ use super::message::{HeaderInfo, Trace, inspect, protocol, received_header, subm
 use super::rate::RateMeter;
 use crate::archive::{Direction, Record};
 use crate::config::Config;
-use crate::context::Context;
+use crate::context::{Context, Live};
 use crate::policy::{RcptVerdict, in_networks, judge_recipient};
 use crate::protolog::Transcript;
 
@@ -147,6 +147,9 @@ enum Action {
 /// One client connection's state.
 pub(super) struct Inbound {
     pub(super) ctx: Arc<Context>,
+    /// The settings in force when the client connected; a reload does not change them
+    /// for this session.
+    pub(super) live: Arc<Live>,
     pub(super) smtp: ServerSession,
     peer: SocketAddr,
     /// Names this session in `Received:` fields and generated Message-IDs.
@@ -189,12 +192,12 @@ fn reply(code: u16, e: (u8, u16, u16), text: &str) -> Reply {
 }
 
 impl Inbound {
-    /// A session for a client at `peer`; nothing is sent yet.
-    pub(super) fn new(ctx: Arc<Context>, peer: SocketAddr) -> Inbound {
-        let config = &ctx.config;
+    /// A session for a client at `peer` under the settings `live`; nothing is sent yet.
+    pub(super) fn new(ctx: Arc<Context>, live: Arc<Live>, peer: SocketAddr) -> Inbound {
+        let config = &live.config;
         let n = SESSIONS.fetch_add(1, Ordering::Relaxed);
         Inbound {
-            smtp: ServerSession::new(server_config(config, ctx.tls_acceptor.is_some())),
+            smtp: ServerSession::new(server_config(config, live.tls_acceptor.is_some())),
             id: format!("{:X}{:05X}", ctx.now().0, n & 0xF_FFFF),
             rate: RateMeter::new(
                 config.limits.min_data_rate,
@@ -214,6 +217,7 @@ impl Inbound {
                 None => Transcript::disabled(),
             },
             ctx,
+            live,
         }
     }
 
@@ -239,7 +243,7 @@ impl Inbound {
     /// waits up to `connections.greet_delay` for input, and also takes whatever has already
     /// arrived, feeding it to the session before it greets.
     async fn pregreet(&mut self, tcp: &TcpStream) {
-        let delay = self.ctx.config.connections.greet_delay;
+        let delay = self.live.config.connections.greet_delay;
         if !delay.is_zero() {
             let _ = tokio::time::timeout(delay, tcp.readable()).await;
         }
@@ -253,11 +257,11 @@ impl Inbound {
     /// Runs the TLS handshake and the rest of the session over TLS; a failed handshake
     /// ends the connection.
     async fn upgrade(mut self, tcp: TcpStream) {
-        let Some(acceptor) = self.ctx.tls_acceptor.clone() else {
+        let Some(acceptor) = self.live.tls_acceptor.clone() else {
             return;
         };
         let handshake =
-            tokio::time::timeout(self.ctx.config.timeouts.command, acceptor.accept(tcp));
+            tokio::time::timeout(self.live.config.timeouts.command, acceptor.accept(tcp));
         let Ok(Ok(mut tls)) = handshake.await else {
             return;
         };
@@ -285,13 +289,19 @@ impl Inbound {
     /// Whether this client may send to non-local recipients.
     fn may_relay(&self) -> bool {
         self.smtp.is_authenticated()
-            || in_networks(&self.ctx.config.security.relay_networks, self.peer.ip())
+            || in_networks(&self.live.config.security.relay_networks, self.peer.ip())
     }
 
     /// The next event, copied out (message content goes straight into the transaction).
     fn next_action(&mut self) -> Option<Action> {
         let may_relay = self.may_relay();
-        let Inbound { smtp, ctx, tx, .. } = self;
+        let Inbound {
+            smtp,
+            ctx,
+            live,
+            tx,
+            ..
+        } = self;
         let action = match smtp.poll_event()? {
             Event::Helo { domain } => Action::Greeted {
                 helo: domain.to_string(),
@@ -312,7 +322,7 @@ impl Inbound {
             Event::Rcpt { to, params } => {
                 let status = ctx.connectors.lock().unwrap_or_else(|p| p.into_inner());
                 Action::Rcpt(
-                    judge_recipient(&ctx.config, &*status, &to, may_relay),
+                    judge_recipient(&live.config, &*status, &to, may_relay),
                     rcpt_dsn(&params),
                 )
             }
@@ -405,20 +415,20 @@ impl Inbound {
     /// Delivery restrictions: may this transaction's sender send to `address` (through
     /// the connector routing picks for it)?
     fn restricted(&self, address: &str) -> Result<(), Reply> {
-        let ctx = &self.ctx;
-        if ctx.restrictions.is_empty() {
+        let (ctx, live) = (&self.ctx, &self.live);
+        if live.restrictions.is_empty() {
             return Ok(());
         }
         let status = ctx.connectors.lock().unwrap_or_else(|p| p.into_inner());
         let req = postern_route::RouteRequest::smtp(address);
-        let connector = ctx
+        let connector = live
             .config
             .routing
             .table
             .route(&req, &*status)
             .map(|r| r.first().connector.to_owned())
             .unwrap_or_default();
-        ctx.restrictions
+        live.restrictions
             .check(&self.tx.sender, &connector)
             .map_err(|refused| {
                 ctx.track(EventKind::CommandRejected, |e| {
@@ -433,7 +443,7 @@ impl Inbound {
     }
 
     fn mail(&mut self, sender: String, mt_priority: Option<i8>, dsn: MailDsn) {
-        if self.ctx.config.security.require_auth && !self.smtp.is_authenticated() {
+        if self.live.config.security.require_auth && !self.smtp.is_authenticated() {
             let _ = self
                 .smtp
                 .reply(reply(530, (5, 7, 0), "Authentication required"));
@@ -449,7 +459,7 @@ impl Inbound {
     }
 
     async fn auth(&mut self, username: String, password: String) {
-        let users = self.ctx.config.security.users.clone();
+        let users = self.live.config.security.users.clone();
         if crate::auth::verify_blocking(users, username, password).await {
             let _ = self.smtp.accept();
         } else {
@@ -462,7 +472,7 @@ impl Inbound {
     async fn finish_message(&mut self) -> Reply {
         let tx = std::mem::take(&mut self.tx);
         let info = inspect(&tx.body, tx.mt_priority);
-        if info.received > self.ctx.config.limits.max_received_headers {
+        if info.received > self.live.config.limits.max_received_headers {
             return reply(554, (5, 4, 6), "Too many hops (mail loop?)");
         }
         self.messages += 1;
@@ -510,7 +520,7 @@ impl Inbound {
         info: &HeaderInfo,
         local_id: &str,
     ) -> (Vec<u8>, Option<String>) {
-        let hostname = &self.ctx.config.server.hostname;
+        let hostname = &self.live.config.server.hostname;
         let authenticated = self.smtp.is_authenticated();
         // chrono is built without its clock; the gateway's clock is the queue's.
         let ms = i64::try_from(self.ctx.now().0).unwrap_or(i64::MAX);

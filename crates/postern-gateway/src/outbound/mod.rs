@@ -22,13 +22,15 @@ use postern_route::{ConnectorConfig, DomainSettings, NextHopPolicy, SmartHost, T
 use postern_smtp::client::{self, ClientConfig, RcptStatus, RecipientResult};
 use postern_track::EventKind;
 
-use crate::context::Context;
+use crate::context::{Context, Live};
 use conn::{Conn, Sent, SetupError};
 use pool::{Pool, PoolKey, close_all};
 
 /// One SMTP delivery to make.
 #[derive(Debug)]
 pub struct SmtpJob<'a> {
+    /// The settings the attempt runs under (time-outs, resolver, TLS roots).
+    pub live: &'a Live,
     /// The connector used.
     pub connector: &'a ConnectorConfig,
     /// The recipient domain (the queue's destination).
@@ -75,7 +77,7 @@ pub async fn deliver(ctx: &Context, pool: &Pool, job: &SmtpJob<'_>) -> SmtpResul
         );
         return SmtpResult::Done(all(job.recipients, |_| Outcome::Failed(reply.clone())));
     }
-    let hops = match next_hops(ctx, job).await {
+    let hops = match next_hops(job).await {
         Ok(h) => h,
         Err(HopError::Permanent(reply)) => {
             return SmtpResult::Done(all(job.recipients, |_| Outcome::Failed(reply.clone())));
@@ -95,7 +97,7 @@ pub async fn deliver(ctx: &Context, pool: &Pool, job: &SmtpJob<'_>) -> SmtpResul
     for (host, peer) in hops {
         let mut policy = job.settings.tls;
         loop {
-            match open(ctx, &host, peer, policy).await {
+            match open(ctx, job.live, &host, peer, policy).await {
                 Ok(mut conn) => {
                     let outcomes = send_on(ctx, &mut conn, job, &body).await;
                     release(pool, PoolKey { peer, tls }, conn);
@@ -234,15 +236,17 @@ async fn archive_sent(
 /// Opens a connection to one address under a TLS policy.
 async fn open(
     ctx: &Context,
+    live: &Live,
     host: &str,
     peer: SocketAddr,
     policy: TlsPolicy,
 ) -> Result<Conn, SetupError> {
-    let config = client_config(ctx, policy);
-    let timeout = ctx.config.timeouts.connect;
+    let config = client_config(live, policy);
+    let timeout = live.config.timeouts.connect;
     let tls = if policy == TlsPolicy::Verify {
-        // Always present: the gateway does not start without roots when a domain verifies.
-        let Some(v) = &ctx.tls_verifying else {
+        // Always present: neither start nor reload accepts a domain that verifies
+        // without roots.
+        let Some(v) = &live.tls_verifying else {
             return Err(SetupError::TlsUnavailable(
                 "451 4.7.5 tls = \"verify\" but no trusted roots are loaded".to_owned(),
             ));
@@ -407,9 +411,9 @@ fn tls_name(p: TlsPolicy) -> &'static str {
 }
 
 /// The client settings: our host name, the domain's TLS policy, the `[timeouts]`.
-fn client_config(ctx: &Context, tls: TlsPolicy) -> ClientConfig {
-    let t = &ctx.config.timeouts;
-    let mut c = ClientConfig::new(ctx.config.server.hostname.clone());
+fn client_config(live: &Live, tls: TlsPolicy) -> ClientConfig {
+    let t = &live.config.timeouts;
+    let mut c = ClientConfig::new(live.config.server.hostname.clone());
     c.tls = match tls {
         TlsPolicy::Off => client::TlsPolicy::Disabled,
         TlsPolicy::Required | TlsPolicy::Verify => client::TlsPolicy::Required,
@@ -422,7 +426,7 @@ fn client_config(ctx: &Context, tls: TlsPolicy) -> ClientConfig {
     c.timeouts.data_init = t.command;
     c.timeouts.data_block = t.data_block;
     c.timeouts.data_end = t.data_termination;
-    c.timeouts.idle = ctx.config.connections.idle_connection_time;
+    c.timeouts.idle = live.config.connections.idle_connection_time;
     c
 }
 
@@ -435,20 +439,20 @@ enum HopError {
 }
 
 /// The hosts and addresses to try, in order.
-async fn next_hops(ctx: &Context, job: &SmtpJob<'_>) -> Result<Vec<Hop>, HopError> {
-    let port = ctx.config.routing.dns.options.port;
+async fn next_hops(job: &SmtpJob<'_>) -> Result<Vec<Hop>, HopError> {
+    let port = job.live.config.routing.dns.options.port;
     let resolved = match &job.connector.next_hop {
         NextHopPolicy::SmartHosts(hosts) => {
             if let Some(direct) = literal_hosts(hosts, port) {
                 return Ok(direct);
             }
-            let Some(r) = &ctx.resolver else {
+            let Some(r) = &job.live.resolver else {
                 return Err(no_resolver(job));
             };
             r.resolve_smart_hosts(hosts).await
         }
         _ => {
-            let Some(r) = &ctx.resolver else {
+            let Some(r) = &job.live.resolver else {
                 return Err(no_resolver(job));
             };
             r.resolve(job.destination).await
