@@ -18,6 +18,7 @@
 #   PN_DEST_CONCURRENCY [20] postern's max_connections_per_destination (Postfix default 20)
 #   PN_CHARSET [""]          diagnostic: postern's [domain_defaults] charset (its default
 #                            is iso-8859-1, which re-encodes every outgoing text part)
+#   PN_LIMITS [""]           extra lines for postern's [limits] (e.g. "body_cache_bytes = 0")
 #   PERF [0]                 1: perf record -a (cpu-clock) during each throughput run and
 #                            print the CPU split by command and the MTA's top functions
 #   SKIP_BUILD [0]           1: do not run cargo build

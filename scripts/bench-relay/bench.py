@@ -40,6 +40,8 @@ PF_DEST_CONCURRENCY = os.environ.get("PF_DEST_CONCURRENCY", "")
 PN_DEST_CONCURRENCY = int(os.environ.get("PN_DEST_CONCURRENCY", "20"))
 # Diagnostic: postern's [domain_defaults] charset (default: postern's own, iso-8859-1).
 PN_CHARSET = os.environ.get("PN_CHARSET", "")
+# Extra lines for postern's [limits] section, e.g. "body_cache_bytes = 0".
+PN_LIMITS = os.environ.get("PN_LIMITS", "")
 KEEP = os.environ.get("KEEP", "0") == "1"
 PERF = os.environ.get("PERF", "0") == "1"
 
@@ -269,6 +271,7 @@ listen = ["127.0.0.1:{MTA_PORT}"]
 max_connections_per_destination = {PN_DEST_CONCURRENCY}
 [security]
 relay_networks = ["127.0.0.1/32"]
+{f"[limits]{chr(10)}{PN_LIMITS}" if PN_LIMITS else ""}
 [retry]
 intervals = ["1s"]
 backoff_first = "1s"

@@ -153,6 +153,10 @@ pub struct LimitsSection {
     pub min_data_rate: u64,
     /// The window the data rate is measured over. Default 30 s.
     pub min_data_rate_window: Duration,
+    /// Memory for the bodies of messages just accepted, so their first delivery need not
+    /// read them back from the spool ([`crate::bodies`]). Bodies over a quarter of it are
+    /// not kept; 0 turns the cache off. Default 32 MiB.
+    pub body_cache_bytes: usize,
 }
 
 /// `[timeouts]`: RFC 5321 section 4.5.3.2 for the server side, and the client's own.
@@ -508,6 +512,7 @@ struct LimitsToml {
     max_received_headers: Option<usize>,
     min_data_rate: Option<u64>,
     min_data_rate_window_secs: Option<u64>,
+    body_cache_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1086,6 +1091,7 @@ fn limits(c: &Checker<'_>, s: &LimitsToml) -> Result<LimitsSection, ConfigError>
             s.min_data_rate_window_secs,
             30,
         )?,
+        body_cache_bytes: s.body_cache_bytes.unwrap_or(32 * 1024 * 1024),
     })
 }
 

@@ -81,6 +81,8 @@ pub struct Context {
     pub stats: Stats,
     /// When each hold-for-ETRN destination last asked for its mail.
     pub etrn: EtrnGate,
+    /// Bodies of messages just accepted, for their first delivery.
+    pub bodies: crate::bodies::BodyCache,
 }
 
 impl Context {

@@ -75,6 +75,7 @@ fn limits_part(c: &Config, o: &mut String) -> std::fmt::Result {
         "min_data_rate_window_secs = {}",
         secs(l.min_data_rate_window)
     )?;
+    writeln!(o, "body_cache_bytes = {}", l.body_cache_bytes)?;
     let t = &c.timeouts;
     writeln!(o, "\n[timeouts]")?;
     writeln!(o, "command_secs = {}", secs(t.command))?;

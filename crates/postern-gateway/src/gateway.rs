@@ -159,6 +159,7 @@ impl Gateway {
             protocol_log,
             stats: crate::status::Stats::default(),
             etrn: crate::delivery::etrn::EtrnGate::new(),
+            bodies: crate::bodies::BodyCache::new(),
         });
         ctx.set_transfer_mode(config.transfer_mode);
         let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());

@@ -178,6 +178,16 @@ async fn edge_relays_to_hub_over_required_starttls() {
         edge_notices.is_empty(),
         "the edge must not also send a 'relayed' notice"
     );
+    // Each gateway kept the accepted body in memory for its delivery, and let go of it
+    // once the message left its queue.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while edge.context().bodies.bytes() + hub.context().bodies.bytes() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "bodies still cached after delivery"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     edge.shutdown(Duration::from_secs(5)).await;
     hub.shutdown(Duration::from_secs(5)).await;
     let _ = std::fs::remove_dir_all(&edge_dir);

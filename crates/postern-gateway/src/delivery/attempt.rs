@@ -97,7 +97,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
         return;
     }
     let body = match read_body(ctx, &delivery).await {
-        Ok(b) => Arc::new(b),
+        Ok(b) => b,
         Err(reply) => {
             let outcomes = all(&delivery.recipients, |_| Outcome::Deferred {
                 class: FailureClass::Session,
@@ -145,11 +145,14 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
     report(&shared, &live, &delivery, outcomes, learned).await;
 }
 
-async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Vec<u8>, String> {
+async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Arc<Vec<u8>>, String> {
+    if let Some(body) = ctx.bodies.get(d.id) {
+        return Ok(body);
+    }
     let c = Arc::clone(ctx);
     let id = d.id;
     match tokio::task::spawn_blocking(move || c.queue.body(id)).await {
-        Ok(Ok(b)) => Ok(b),
+        Ok(Ok(b)) => Ok(Arc::new(b)),
         Ok(Err(e)) => Err(format!("451 4.3.0 cannot read the spooled message: {e}")),
         Err(e) => Err(format!("451 4.3.0 cannot read the spooled message: {e}")),
     }
@@ -375,6 +378,9 @@ async fn report(
             .then(|| ctx.queue.message(delivery.id))
             .flatten();
         let result = ctx.queue.report(&delivery, &outs, ctx.now())?;
+        if result.completed {
+            ctx.bodies.remove(delivery.id);
+        }
         // The message may have left the spool with this report: keep what a notice needs.
         let keep = before
             .filter(|_| needs_notice(&result, &outs, dsn))

@@ -492,11 +492,14 @@ impl Inbound {
         let stored = tokio::task::spawn_blocking(move || {
             let id = ctx.queue.enqueue(&envelope, &data, now)?;
             archive_inbound(&ctx, id, &envelope, &data, now.0);
-            Ok::<_, postern_queue::SpoolError>((id, envelope))
+            Ok::<_, postern_queue::SpoolError>((id, envelope, data))
         })
         .await;
         match stored {
-            Ok(Ok((id, envelope))) => {
+            Ok(Ok((id, envelope, data))) => {
+                // Before the wake-up, so the delivery it starts finds the body here.
+                let cache = self.live.config.limits.body_cache_bytes;
+                self.ctx.bodies.insert(id, Arc::new(data), cache);
                 self.ctx.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 self.transcript.note(&format!("queued as {id}"));
                 self.track_received(id, &envelope, &info, message_id, size);
