@@ -216,6 +216,17 @@ fn files(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Waits (up to 15 s) for mail in `who`'s Maildir and returns the first message; fails
+/// the test with "no `what`" if none comes.
+async fn first_mail(h: &Harness, who: &str, what: &str) -> String {
+    let dir = h.maildir(who);
+    assert!(
+        wait_until(Duration::from_secs(15), || !files(&dir).is_empty()).await,
+        "no {what}"
+    );
+    files(&dir).swap_remove(0)
+}
+
 async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
@@ -256,13 +267,7 @@ async fn failure_notice_to_sender_with_admin_copy() {
     )
     .await;
     assert!(r.iter().any(|l| l.contains("queued as")), "{r:?}");
-    assert!(
-        wait_until(Duration::from_secs(15), || !files(&h.maildir("jo"))
-            .is_empty())
-        .await,
-        "no notice"
-    );
-    let notice = &files(&h.maildir("jo"))[0];
+    let notice = first_mail(&h, "jo", "notice").await;
     for needle in [
         "Return-Path: <>",
         "Content-Type: multipart/report",
@@ -285,11 +290,7 @@ async fn failure_notice_to_sender_with_admin_copy() {
         "only the failed recipient is reported"
     );
     // The administrator's copy.
-    assert!(
-        wait_until(Duration::from_secs(5), || !files(&h.maildir("postmaster"))
-            .is_empty())
-        .await
-    );
+    first_mail(&h, "postmaster", "copy for postmaster").await;
     assert!(!h.events(EventKind::DsnGenerated).is_empty());
     h.stop().await;
 }
@@ -346,13 +347,7 @@ async fn delay_notice_on_schedule() {
         "waiting",
     )
     .await;
-    assert!(
-        wait_until(Duration::from_secs(15), || !files(&h.maildir("jo"))
-            .is_empty())
-        .await,
-        "no delay notice"
-    );
-    let notice = &files(&h.maildir("jo"))[0];
+    let notice = first_mail(&h, "jo", "delay notice").await;
     assert!(
         notice.contains("Action: delayed\r\nStatus: 4.0.0"),
         "{notice}"
@@ -550,13 +545,8 @@ async fn pickup_folder_submits_and_sets_aside() {
     .unwrap();
     std::fs::rename(pickup.join("a.tmp"), pickup.join("a.eml")).unwrap();
     std::fs::write(pickup.join("b.eml"), "no headers at all").unwrap();
-    assert!(
-        wait_until(Duration::from_secs(10), || !files(&h.maildir("al"))
-            .is_empty())
-        .await,
-        "picked up"
-    );
-    assert!(files(&h.maildir("al"))[0].contains("Subject: dropped"));
+    let picked_up = first_mail(&h, "al", "picked-up message").await;
+    assert!(picked_up.contains("Subject: dropped"), "{picked_up}");
     assert!(
         !pickup.join("a.eml").exists(),
         "submitted files are removed"
@@ -714,13 +704,7 @@ async fn restriction_met_only_after_reroute_gives_a_failure_notice() {
     )
     .await;
     assert!(r.iter().any(|l| l.contains("queued as")), "{r:?}");
-    assert!(
-        wait_until(Duration::from_secs(15), || !files(&h.maildir("jo"))
-            .is_empty())
-        .await,
-        "no notice"
-    );
-    let notice = &files(&h.maildir("jo"))[0];
+    let notice = first_mail(&h, "jo", "notice").await;
     assert!(
         notice.contains("Action: failed\r\nStatus: 5.7.1"),
         "{notice}"
