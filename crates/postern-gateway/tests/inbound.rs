@@ -7,10 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use common::client::{Answer, Client};
-use common::{fixture, tls_client};
+use common::{fixture, quick_hash, tls_client};
 use postern_gateway::{Config, Gateway};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
@@ -93,19 +91,6 @@ impl Harness {
         self.gw.shutdown(Duration::from_secs(2)).await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A cheap Argon2id hash (m=64 KiB, t=1, p=1) so tests stay fast.
-fn quick_hash(password: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"postern-test-salt").unwrap();
-    a.hash_password(password.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
 }
 
 fn base64(input: &[u8]) -> String {

@@ -8,10 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use common::client::Client;
-use common::fixture;
+use common::{fixture, quick_hash};
 use postern_gateway::config::TransferMode;
 use postern_gateway::{Config, Gateway};
 use tokio::net::TcpStream;
@@ -96,19 +94,6 @@ async fn delivered(root: &Path, address: &str) -> bool {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
-}
-
-/// A cheap Argon2id hash (m=64 KiB, t=1, p=1) so tests stay fast.
-fn quick_hash(password: &str) -> String {
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(64, 1, 1, None).unwrap(),
-    );
-    let salt = SaltString::encode_b64(b"postern-test-salt").unwrap();
-    a.hash_password(password.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test]

@@ -27,6 +27,21 @@ pub fn temp_dir(suite: &str, tag: &str) -> PathBuf {
     dir
 }
 
+/// A cheap Argon2id hash (m=64 KiB, t=1, p=1) for `[[security.user]]`, so tests stay fast.
+pub fn quick_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let a = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(64, 1, 1, None).unwrap(),
+    );
+    let salt = SaltString::encode_b64(b"postern-test-salt").unwrap();
+    a.hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
 /// A file in `tests/fixtures/`.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
