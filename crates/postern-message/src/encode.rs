@@ -182,6 +182,9 @@ pub struct ContentStats {
     /// CR not followed by LF, or LF not preceded by CR (in CRLF-ended text the latter is
     /// fine once line ends are normalised; counted apart).
     pub bare_cr: usize,
+    /// LF not preceded by CR. Harmless in text (its line ends are normalised), but in
+    /// non-text data `7bit` would turn each into CRLF and change the octets.
+    pub bare_lf: usize,
     /// The longest line, without its line ending.
     pub longest_line: usize,
 }
@@ -194,6 +197,9 @@ impl ContentStats {
         for (i, &b) in data.iter().enumerate() {
             match b {
                 b'\n' => {
+                    if i == 0 || data[i - 1] != b'\r' {
+                        s.bare_lf += 1;
+                    }
                     s.longest_line = s.longest_line.max(line);
                     line = 0;
                     continue;
@@ -216,7 +222,8 @@ impl ContentStats {
     }
 }
 
-/// Picks the transfer encoding for a body: `7bit` when it already qualifies; otherwise,
+/// Picks the transfer encoding for a body: `7bit` when it already qualifies (for
+/// non-text, only when every line end is already CRLF, so no octet changes); otherwise,
 /// for text, quoted-printable when it is no longer than base64 would be (mostly ASCII),
 /// else base64; non-text is base64.
 ///
@@ -226,10 +233,13 @@ impl ContentStats {
 /// assert_eq!(choose_transfer_encoding("Le café est prêt, viens vite!\n".as_bytes(), true), TransferEncoding::QuotedPrintable);
 /// assert_eq!(choose_transfer_encoding("日本語のテキスト".as_bytes(), true), TransferEncoding::Base64);
 /// assert_eq!(choose_transfer_encoding(&[0, 1, 2], false), TransferEncoding::Base64);
+/// // A bare LF in an attachment would become CRLF under 7bit: base64 keeps the octets.
+/// assert_eq!(choose_transfer_encoding(b"a\n", false), TransferEncoding::Base64);
+/// assert_eq!(choose_transfer_encoding(b"a\r\n", false), TransferEncoding::SevenBit);
 /// ```
 pub fn choose_transfer_encoding(data: &[u8], is_text: bool) -> TransferEncoding {
     let stats = ContentStats::of(data);
-    if stats.is_seven_bit() {
+    if stats.is_seven_bit() && (is_text || stats.bare_lf == 0) {
         return TransferEncoding::SevenBit;
     }
     if is_text && stats.nul == 0 && qp_cost(data) <= data.len().div_ceil(3) * 4 * 77 / 76 {
