@@ -18,7 +18,7 @@ struct Args {
 enum Command {
     /// Run the gateway (with no -c: 127.0.0.1:2525, mail for localhost into ./postern-data).
     ///
-    /// SIGHUP re-reads the -c file and puts it in force for new sessions and deliveries
+    /// SIGHUP (or `postern reload`) re-reads the -c file and puts it in force for new sessions and deliveries
     /// (sessions under way keep their settings); a file that is refused is reported on
     /// stderr and the running settings stay. Listeners, data directory, [retry],
     /// [tracking], [archive], [protocol_log] and [status] metrics_listen need a restart.
@@ -28,6 +28,8 @@ enum Command {
     Status(cli::status::StatusArgs),
     /// Change the running gateway's transfer mode (both, inbound, outbound, none).
     TransferMode(cli::status::TransferModeArgs),
+    /// Make the running gateway re-read its config file (as SIGHUP does); prints its answer.
+    Reload(cli::status::ReloadArgs),
     /// Check a configuration file; hash passwords for it.
     #[command(subcommand)]
     Config(cli::config::ConfigCmd),
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Config(cmd) => cli::config::run(cmd),
         Command::Status(args) => cli::status::status(args),
         Command::TransferMode(args) => cli::status::transfer_mode(args),
+        Command::Reload(args) => cli::status::reload(args),
         Command::Message(cmd) => cli::message::run(cmd),
         Command::Uu(cmd) => cli::uu::run(cmd),
         Command::Route(cmd) => cli::route::run(cmd),

@@ -1,6 +1,6 @@
-//! `postern serve -c FILE` reloads FILE on SIGHUP: a domain added to the file is taken
-//! by the next session; a broken file is refused with a line naming the fault and the
-//! gateway serves on with its settings; SIGTERM still stops it cleanly. Runs the real
+//! `postern serve -c FILE` reloads FILE on SIGHUP and on `postern reload`: a domain added
+//! to the file is taken by the next session; a broken file is refused with a line naming
+//! the fault and the gateway serves on with its settings; SIGINT still stops it cleanly. Runs the real
 //! binary over real sockets on 127.0.0.1.
 
 use std::io::{BufRead, BufReader, Write};
@@ -124,8 +124,50 @@ fn sighup_reloads_and_refuses_a_broken_file() {
     let r = rcpt_reply(addr, "x@b.test");
     assert!(r.starts_with("250"), "the settings before stay: {r}");
 
-    signal(&gw, "TERM");
+    // `postern reload` asks through the data directory and prints the gateway's answer.
+    write_config(&config, &data, &["a.test", "b.test", "c.test"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_postern"))
+        .args(["reload", "--data"])
+        .arg(&data)
+        .output()
+        .expect("postern reload runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        said.trim_end(),
+        format!("postern: reloaded {}", config.display())
+    );
+    assert_eq!(
+        next_line(&lines),
+        said.trim_end(),
+        "the gateway logs it too"
+    );
+    let r = rcpt_reply(addr, "x@c.test");
+    assert!(r.starts_with("250"), "{r}");
+
+    // SIGINT (Ctrl-C) stops it as cleanly as SIGTERM (tests/gateway_crash.rs).
+    signal(&gw, "INT");
     let status = gw.wait().unwrap();
     assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With no gateway to answer, `postern reload` gives up after `--wait`, says why, exits
+/// 2 and takes its request back (a gateway started later must not act on it).
+#[test]
+fn reload_without_a_gateway_says_so() {
+    let dir = temp_dir("reload-nobody");
+    let out = Command::new(env!("CARGO_BIN_EXE_postern"))
+        .args(["reload", "--wait", "1", "--data"])
+        .arg(&dir)
+        .output()
+        .expect("postern reload runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer within 1 s"));
+    assert!(!dir.join("reload.request").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

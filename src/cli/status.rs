@@ -1,10 +1,14 @@
-//! `postern status` and `postern transfer-mode`: the live gateway's Queues tab, and the
-//! IMS transfer mode changed without a restart.
+//! `postern status`, `postern transfer-mode` and `postern reload`: the live gateway's
+//! Queues tab, the IMS transfer mode changed without a restart, and the configuration
+//! re-read without one. All three talk to the gateway through files in its data
+//! directory, as the queue commands do through the spool's `control/`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use postern_gateway::admin::{status_file, transfer_mode_file};
+use postern_gateway::admin::{
+    reload_answer_file, reload_request_file, status_file, transfer_mode_file,
+};
 use postern_gateway::config::TransferMode;
 
 /// `postern status` arguments.
@@ -26,6 +30,54 @@ pub struct TransferModeArgs {
     /// The gateway's data directory.
     #[arg(long, default_value = "./postern-data")]
     data: PathBuf,
+}
+
+/// `postern reload` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ReloadArgs {
+    /// The gateway's data directory.
+    #[arg(long, default_value = "./postern-data")]
+    data: PathBuf,
+    /// Seconds to wait for the gateway's answer.
+    #[arg(long, default_value_t = 10)]
+    wait: u64,
+}
+
+/// Runs `postern reload`: asks the running gateway to re-read its `-c` file (as SIGHUP
+/// does) and prints its answer. Exit status 0 reloaded, 1 refused, 2 no answer.
+pub fn reload(args: ReloadArgs) -> ExitCode {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let token = format!("{}-{nanos}", std::process::id());
+    if let Err(e) = write_atomically(&reload_request_file(&args.data), &token) {
+        eprintln!("postern reload: {e}");
+        return ExitCode::from(2);
+    }
+    let answer = reload_answer_file(&args.data);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
+    while std::time::Instant::now() < deadline {
+        let text = std::fs::read_to_string(&answer).unwrap_or_default();
+        if let Some((t, line)) = text.split_once('\n')
+            && t == token
+        {
+            let line = line.trim_end();
+            outln!("{line}");
+            return if line.contains(" refused: ") {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_file(reload_request_file(&args.data));
+    eprintln!(
+        "postern reload: no answer within {} s: is `postern serve` running with its data in {}?",
+        args.wait,
+        args.data.display()
+    );
+    ExitCode::from(2)
 }
 
 /// Runs `postern status`.

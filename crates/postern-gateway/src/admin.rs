@@ -33,6 +33,18 @@ pub fn transfer_mode_file(data_dir: &Path) -> PathBuf {
     data_dir.join("transfer-mode")
 }
 
+/// The file `postern reload` writes to ask the running gateway to re-read its
+/// configuration file: one line, a token to recognise the answer by.
+pub fn reload_request_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("reload.request")
+}
+
+/// The file the gateway answers a reload request in: the request's token, then the line
+/// it printed about the reload (`postern: reloaded …` or `… refused: …`).
+pub fn reload_answer_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("reload.answer")
+}
+
 /// The file `postern status` reads.
 pub fn status_file(data_dir: &Path) -> PathBuf {
     data_dir.join("status.json")

@@ -376,14 +376,58 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
     // its handler (SIGHUP's default would end the process).
     let mut signals = Signals::new();
     let gw = Gateway::start(config).await?;
+    // The data directory only changes with a restart. A request left from before the
+    // start is stale: this start has just read the file.
+    let data_dir = gw.ctx.live().config.server.data_dir.clone();
+    let _ = std::fs::remove_file(crate::admin::reload_request_file(&data_dir));
     eprintln!("{}", gw.startup_line());
-    while signals.next().await == Wanted::Reload {
-        eprintln!("{}", reload_from(&gw, path));
+    let mut poll = tokio::time::interval(RELOAD_REQUEST_POLL);
+    loop {
+        tokio::select! {
+            wanted = signals.next() => match wanted {
+                Wanted::Stop => break,
+                Wanted::Reload => eprintln!("{}", reload_from(&gw, path)),
+            },
+            _ = poll.tick() => {
+                if let Some(token) = take_reload_request(&data_dir) {
+                    let line = reload_from(&gw, path);
+                    eprintln!("{line}");
+                    answer_reload_request(&data_dir, &token, &line);
+                }
+            }
+        }
     }
     eprintln!("postern: shutting down");
     gw.shutdown(grace).await;
     eprintln!("postern: stopped");
     Ok(())
+}
+
+/// How often `serve` looks for a `postern reload` request.
+const RELOAD_REQUEST_POLL: Duration = Duration::from_millis(250);
+
+/// The token of a pending `postern reload` request, which is taken (removed).
+fn take_reload_request(data_dir: &Path) -> Option<String> {
+    let path = crate::admin::reload_request_file(data_dir);
+    let token = std::fs::read_to_string(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    Some(token.trim().to_owned())
+}
+
+/// Writes the answer to a `postern reload` request: its token, then `line` (written to a
+/// temporary name and renamed, so the command never reads half an answer).
+fn answer_reload_request(data_dir: &Path, token: &str, line: &str) {
+    let path = crate::admin::reload_answer_file(data_dir);
+    // Not `reload.tmp`: that is the name `postern reload` writes its request under.
+    let tmp = path.with_extension("answer.tmp");
+    let written = std::fs::write(&tmp, format!("{token}\n{line}\n"))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        eprintln!(
+            "postern: cannot answer the reload request: {}: {e}",
+            path.display()
+        );
+    }
 }
 
 /// Reloads `path` into `gw`; the line to print about it.
@@ -416,6 +460,10 @@ enum Wanted {
 
 /// The signals `serve` listens to, registered once.
 struct Signals {
+    // Listeners that live as long as `serve`, so a signal that arrives while `next` is
+    // not being polled (during a reload, between two polls) is kept, not lost.
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -428,6 +476,7 @@ impl Signals {
         {
             use tokio::signal::unix::{SignalKind, signal};
             Signals {
+                int: signal(SignalKind::interrupt()).ok(),
                 term: signal(SignalKind::terminate()).ok(),
                 hup: signal(SignalKind::hangup()).ok(),
             }
@@ -441,7 +490,7 @@ impl Signals {
         #[cfg(unix)]
         {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => Wanted::Stop,
+                () = recv(&mut self.int) => Wanted::Stop,
                 () = recv(&mut self.term) => Wanted::Stop,
                 () = recv(&mut self.hup) => Wanted::Reload,
             }
