@@ -196,12 +196,18 @@ struct Inner {
     durable_seg: u64,
     index: HashMap<QueueId, IndexEntry>,
     refs: HashMap<u64, u32>,
+    /// For a segment whose last reference went away: `next_ticket` at that moment. The
+    /// records that replaced its references (a compaction copy, a newer state) were
+    /// pushed before, so once `durable` reaches this ticket the segment holds nothing
+    /// that is not on disk elsewhere — not before, or a crash would lose them.
+    dead_at: HashMap<u64, u64>,
     segments: BTreeSet<u64>,
 }
 
 impl Inner {
     fn add_ref(&mut self, seg: u64) {
         *self.refs.entry(seg).or_default() += 1;
+        self.dead_at.remove(&seg);
     }
 
     fn drop_ref(&mut self, seg: u64) {
@@ -209,8 +215,35 @@ impl Inner {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 self.refs.remove(&seg);
+                self.dead_at.insert(seg, self.next_ticket);
             }
         }
+    }
+
+    /// Takes the leading segments that may be deleted: not the head, no record still on
+    /// its way into them (below `durable_seg`; a removal has no reference, so references
+    /// alone cannot tell), no reference, and every record that replaced one of theirs
+    /// durable.
+    fn take_dead_segments(&mut self) -> Vec<u64> {
+        let mut dead = Vec::new();
+        while let Some(&s) = self.segments.first() {
+            if s == self.head_seg
+                || s >= self.durable_seg
+                || self.refs.contains_key(&s)
+                || self.replacements_pending(s)
+            {
+                break;
+            }
+            self.segments.pop_first();
+            self.dead_at.remove(&s);
+            dead.push(s);
+        }
+        dead
+    }
+
+    /// True while a record that replaced one in `seg` may not be on disk yet.
+    fn replacements_pending(&self, seg: u64) -> bool {
+        self.dead_at.get(&seg).is_some_and(|&t| self.durable < t)
     }
 
     /// Reserves room for `bytes` at the head (rotating segments) and queues them.
@@ -723,6 +756,7 @@ impl Spool {
             durable_seg: head_seg,
             index: HashMap::with_capacity(scan.entries.len()),
             refs: HashMap::new(),
+            dead_at: HashMap::new(),
             segments: scan.segments.iter().copied().chain([head_seg]).collect(),
         };
         for (id, (entry, ..)) in &scan.entries {
@@ -1056,21 +1090,9 @@ impl Spool {
     /// Deletes leading segments that no live message references.
     fn delete_dead_segments(&self) -> Result<usize, SpoolError> {
         self.sync()?;
-        let dead: Vec<u64> = {
-            let mut g = lock(&self.shared.inner);
-            let head = g.head_seg;
-            let mut dead = Vec::new();
-            while let Some(&s) = g.segments.first() {
-                // Below `durable_seg` no record is still on its way to the segment (a
-                // removal has no reference, so refs alone cannot tell).
-                if s == head || s >= g.durable_seg || g.refs.contains_key(&s) {
-                    break;
-                }
-                g.segments.pop_first();
-                dead.push(s);
-            }
-            dead
-        };
+        // Another thread's compaction may have moved records since the sync: the list is
+        // taken under the lock, against what is durable now.
+        let dead = lock(&self.shared.inner).take_dead_segments();
         let segdir = self.shared.dir.join("seg");
         for s in &dead {
             lock(&self.shared.readers).remove(s);
@@ -1169,6 +1191,49 @@ mod tests {
             (0..n).map(|i| format!("r{i}@d{i}.example")),
             Timestamp(1),
         )
+    }
+
+    #[test]
+    fn segment_stays_until_the_copies_of_its_records_are_durable() {
+        // Found by tests/crash.rs under load: a compaction in one thread copied the records
+        // of the oldest segment forward (dropping its references), and another thread,
+        // between its sync and its list of dead segments, deleted that segment before
+        // the copies were written. A kill then lost acknowledged messages.
+        let dir = tmp("deadcopies");
+        let opts = SpoolOptions {
+            segment_size: 4096,
+            ..SpoolOptions::default()
+        };
+        let (spool, _) = Spool::open(&dir, opts).unwrap();
+        while spool.segment_count() < 3 {
+            spool.enqueue(&env(1), &[b'x'; 500], Timestamp(1)).unwrap();
+        }
+        let mut g = lock(&spool.shared.inner);
+        let oldest = *g.segments.first().unwrap();
+        // What `compact` does under the lock, before it waits for the copies.
+        let live: Vec<(QueueId, IndexEntry)> = g
+            .index
+            .iter()
+            .filter(|(_, e)| e.enq.seg == oldest)
+            .map(|(id, e)| (*id, e.clone()))
+            .collect();
+        assert!(!live.is_empty());
+        for (id, e) in live {
+            let raw = spool.read_raw(e.enq).unwrap();
+            let new = g.push(raw, 4096);
+            g.add_ref(new.seg);
+            g.drop_ref(e.enq.seg);
+            g.index.get_mut(&id).unwrap().enq = new;
+        }
+        assert!(
+            g.take_dead_segments().is_empty(),
+            "the segment went before its copies were durable"
+        );
+        let ticket = g.next_ticket;
+        spool.wait_durable(g, ticket).unwrap();
+        assert_eq!(lock(&spool.shared.inner).take_dead_segments(), vec![oldest]);
+        drop(spool);
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
