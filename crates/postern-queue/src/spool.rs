@@ -1111,8 +1111,10 @@ impl Spool {
 
     /// Reclaims space: deletes leading segments nobody references, and copies the live
     /// records of the oldest segment forward (up to `max_copy` bytes per call) so it can be
-    /// deleted too. Returns the number of segments deleted. Call it from time to time (the
-    /// gateway does so when idle).
+    /// deleted too. Returns the number of segments deleted. Call it from time to time,
+    /// when idle; it is safe beside concurrent appends (a segment goes only once the
+    /// copies of its records are durable). `postern-gateway` does not call it yet: its
+    /// spool is reclaimed when it starts.
     pub fn compact(&self, max_copy: u64) -> Result<usize, SpoolError> {
         let mut deleted = self.delete_dead_segments()?;
         let mut copied = 0u64;
