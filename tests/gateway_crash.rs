@@ -3,11 +3,13 @@
 //! duplicates are counted, never losses). Ends with SIGTERM, which must stop the gateway
 //! cleanly. Runs the real `postern serve` binary over real sockets on 127.0.0.1.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,23 +23,11 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Starts `postern serve` and returns it with the address from its start-up line.
 fn start(config: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_postern"))
-        .args(["serve", "--grace", "5", "-c"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("postern serve starts");
+    let mut child = common::spawn_serve(config, 5);
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|s| s.split([' ', ',', ';']).next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no address in start-up line {line:?}"));
+    let addr = common::startup_addr(&line);
     // Keep draining stderr so the gateway never blocks on a full pipe.
     std::thread::spawn(move || {
         let mut sink = Vec::new();

@@ -3,10 +3,12 @@
 //! the fault and the gateway serves on with its settings; SIGINT still stops it cleanly. Runs the real
 //! binary over real sockets on 127.0.0.1.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
@@ -32,14 +34,7 @@ fn write_config(file: &Path, data: &Path, domains: &[&str]) {
 
 /// `postern serve -c config`, its stderr lines (read by a thread), and its address.
 fn start(config: &Path) -> (Child, Receiver<String>, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_postern"))
-        .args(["serve", "--grace", "2", "-c"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("postern serve starts");
+    let mut child = common::spawn_serve(config, 2);
     let err = BufReader::new(child.stderr.take().unwrap());
     let (tx, lines) = channel();
     std::thread::spawn(move || {
@@ -48,12 +43,7 @@ fn start(config: &Path) -> (Child, Receiver<String>, SocketAddr) {
         }
     });
     let first = next_line(&lines);
-    let addr = first
-        .split("listening on ")
-        .nth(1)
-        .and_then(|s| s.split([' ', ',', ';']).next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no address in start-up line {first:?}"));
+    let addr = common::startup_addr(&first);
     (child, lines, addr)
 }
 

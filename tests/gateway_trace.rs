@@ -3,10 +3,12 @@
 //! host and reply (KB Q164175: tracking must cover outbound SMTP). Runs the real
 //! `postern serve` binary against a scripted SMTP server on 127.0.0.1.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -114,13 +116,7 @@ fn trace_covers_received_deferred_and_sent() {
         ),
     )
     .unwrap();
-    let mut gw = Command::new(env!("CARGO_BIN_EXE_postern"))
-        .args(["serve", "-c"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut gw = common::spawn_serve(&config, 10);
     let mut err = BufReader::new(gw.stderr.take().unwrap());
     let mut first = String::new();
     err.read_line(&mut first).unwrap();
@@ -128,12 +124,7 @@ fn trace_covers_received_deferred_and_sent() {
         let mut v = Vec::new();
         let _ = err.read_to_end(&mut v);
     });
-    let addr: SocketAddr = first
-        .split("listening on ")
-        .nth(1)
-        .and_then(|s| s.split([' ', ',', ';']).next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("start-up line {first:?}"));
+    let addr = common::startup_addr(&first);
 
     let replies = send(
         addr,
