@@ -36,9 +36,21 @@ pub enum CommandError {
     /// A MAIL/RCPT parameter is not known. `555 5.5.4`.
     #[error("unrecognized parameter {0}")]
     UnknownParameter(String),
-    /// A known parameter has a bad value or is repeated. `501 5.5.4`.
+    /// A known parameter has a bad value. `501 5.5.4`.
     #[error("bad value for parameter {0}")]
     BadParameter(&'static str),
+    /// A known parameter appears twice on one command. `501 5.5.4`.
+    #[error("duplicate parameter {0}")]
+    DuplicateParameter(&'static str),
+    /// A parameter value is longer than its protocol limit (`ENVID`: 100 characters,
+    /// RFC 3461 §4.4). `501 5.5.4`.
+    #[error("parameter {name} too long (limit {limit} characters)")]
+    ParameterTooLong {
+        /// The parameter.
+        name: &'static str,
+        /// The limit that was exceeded.
+        limit: usize,
+    },
     /// The command is known but this value is not implemented (e.g. an AUTH mechanism).
     /// `504 5.5.4`.
     #[error("not implemented: {0}")]
@@ -68,6 +80,8 @@ impl CommandError {
             CommandError::Utf8NotAllowed => (553, 5, 6, 7),
             CommandError::UnknownParameter(_) => (555, 5, 5, 4),
             CommandError::BadParameter(_) => (501, 5, 5, 4),
+            CommandError::DuplicateParameter(_) => (501, 5, 5, 4),
+            CommandError::ParameterTooLong { .. } => (501, 5, 5, 4),
             CommandError::NotImplemented(_) => (504, 5, 5, 4),
             CommandError::InvalidCharacters => (500, 5, 5, 2),
         };

@@ -37,7 +37,7 @@ pub use data::{
 pub use ehlo::Capabilities;
 pub use error::CommandError;
 pub use limits::Limits;
-pub use params::{Body, MailParams, Notify, Orcpt, Param, RcptParams, Ret};
+pub use params::{Body, MAX_ENVID, MailParams, Notify, Orcpt, Param, RcptParams, Ret};
 pub use path::{Domain, ForwardPath, Mailbox, ReversePath};
 pub use reply::{EnhancedCode, Reply, ReplyError, ReplyParser};
 pub use xtext::{XText, encode_xtext};

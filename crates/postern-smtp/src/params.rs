@@ -283,11 +283,15 @@ fn is<K: AsRef<[u8]> + ?Sized>(kw: &K, name: &str) -> bool {
     kw == name.as_bytes() || kw.eq_ignore_ascii_case(name.as_bytes())
 }
 
+/// The longest `ENVID=` value accepted, in characters as sent: RFC 3461 §4.4 limits an
+/// envelope identifier to 100 characters.
+pub const MAX_ENVID: usize = 100;
+
 /// Stores `value` in an empty slot; a repeated parameter is an error.
 #[inline]
 fn once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), CommandError> {
     if slot.is_some() {
-        return Err(CommandError::BadParameter(name));
+        return Err(CommandError::DuplicateParameter(name));
     }
     *slot = Some(value);
     Ok(())
@@ -295,7 +299,10 @@ fn once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), Com
 
 /// Sets a flag parameter, which takes no value and may appear once.
 fn flag(slot: &mut bool, value: Option<&str>, name: &'static str) -> Result<(), CommandError> {
-    if *slot || value.is_some() {
+    if *slot {
+        return Err(CommandError::DuplicateParameter(name));
+    }
+    if value.is_some() {
         return Err(CommandError::BadParameter(name));
     }
     *slot = true;
@@ -382,7 +389,14 @@ impl<'a> MailParams<'a> {
                 };
                 once(&mut p.ret, ret, "RET")?;
             } else if is(kw, "ENVID") {
-                once(&mut p.envid, xtext_value(value, "ENVID")?, "ENVID")?;
+                let envid = xtext_value(value, "ENVID")?;
+                if envid.0.len() > MAX_ENVID {
+                    return Err(CommandError::ParameterTooLong {
+                        name: "ENVID",
+                        limit: MAX_ENVID,
+                    });
+                }
+                once(&mut p.envid, envid, "ENVID")?;
             } else if is(kw, "AUTH") {
                 once(&mut p.auth, xtext_value(value, "AUTH")?, "AUTH")?;
             } else if is(kw, "MT-PRIORITY") {
@@ -713,8 +727,9 @@ mod tests {
 
     #[test]
     fn bad_mail_params() {
+        let long_envid = format!(" ENVID={}", "e".repeat(MAX_ENVID + 1));
         let cases = [
-            (" SIZE=1 SIZE=2", CommandError::BadParameter("SIZE")),
+            (" SIZE=1 SIZE=2", CommandError::DuplicateParameter("SIZE")),
             (" SIZE", CommandError::BadParameter("SIZE")),
             (" SIZE=12a", CommandError::BadParameter("SIZE")),
             (
@@ -722,19 +737,37 @@ mod tests {
                 CommandError::BadParameter("SIZE"),
             ),
             (" SMTPUTF8=yes", CommandError::BadParameter("SMTPUTF8")),
-            (" SMTPUTF8 smtputf8", CommandError::BadParameter("SMTPUTF8")),
+            (
+                " SMTPUTF8 smtputf8",
+                CommandError::DuplicateParameter("SMTPUTF8"),
+            ),
             (
                 " REQUIRETLS REQUIRETLS",
-                CommandError::BadParameter("REQUIRETLS"),
+                CommandError::DuplicateParameter("REQUIRETLS"),
             ),
             (" RET=ALL", CommandError::BadParameter("RET")),
             (" ENVID=a+4", CommandError::BadParameter("ENVID")),
             (" ENVID=a+4G", CommandError::BadParameter("ENVID")),
+            (
+                long_envid.as_str(),
+                CommandError::ParameterTooLong {
+                    name: "ENVID",
+                    limit: MAX_ENVID,
+                },
+            ),
+            (
+                " ENVID=a ENVID=b",
+                CommandError::DuplicateParameter("ENVID"),
+            ),
+            (" SIZE=1 size=1", CommandError::DuplicateParameter("SIZE")),
             (" AUTH=a=b", CommandError::BadParameter("AUTH")),
             (" MT-PRIORITY=10", CommandError::BadParameter("MT-PRIORITY")),
             (" MT-PRIORITY=-0", CommandError::BadParameter("MT-PRIORITY")),
             (" MT-PRIORITY=+1", CommandError::BadParameter("MT-PRIORITY")),
-            (" BODY=7BIT body=7bit", CommandError::BadParameter("BODY")),
+            (
+                " BODY=7BIT body=7bit",
+                CommandError::DuplicateParameter("BODY"),
+            ),
             (" =1", CommandError::Syntax("malformed parameter keyword")),
             (" -X=1", CommandError::Syntax("malformed parameter keyword")),
             (
@@ -783,7 +816,7 @@ mod tests {
         }
         assert_eq!(
             rcpt(" NOTIFY=NEVER NOTIFY=NEVER"),
-            Err(CommandError::BadParameter("NOTIFY"))
+            Err(CommandError::DuplicateParameter("NOTIFY"))
         );
     }
 

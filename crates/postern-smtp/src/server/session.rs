@@ -743,6 +743,8 @@ impl Core {
             || ((params.ret.is_some() || params.envid.is_some()) && !c.dsn)
             || params.mt_priority.is_some()
             || params.requiretls
+            // RFC 4954 §5: AUTH= belongs to the AUTH extension; unoffered, it is unknown.
+            || (params.auth.is_some() && !self.auth_offered())
             || !params.other.is_empty();
         let refusal = if self.helo.is_none() {
             Some(r::NEED_HELO)

@@ -1049,3 +1049,33 @@ fn input_beyond_the_buffer_limit_closes_with_421() {
     );
     assert_eq!(s.poll_event(), None);
 }
+
+#[test]
+fn auth_parameter_only_where_auth_is_offered() {
+    // No AUTH offered (plain session without TLS): AUTH= is an unknown parameter.
+    let mut d = Driver::new();
+    d.ehlo();
+    d.feed(b"MAIL FROM:<a@b.test> AUTH=<>\r\n");
+    assert_eq!(d.codes(), ["555 5.5.4"]);
+    // Offered: accepted.
+    let mut c = tls_config();
+    c.auth_without_tls = true;
+    let mut d = Driver::with(c);
+    d.ehlo();
+    d.feed(b"MAIL FROM:<a@b.test> AUTH=<>\r\n");
+    assert_eq!(d.codes(), ["250 2.1.0"]);
+}
+
+#[test]
+fn duplicate_and_overlong_parameters_say_so() {
+    let mut d = Driver::new();
+    d.ehlo();
+    d.feed(b"MAIL FROM:<a@b.test> SIZE=10 SIZE=10\r\n");
+    assert_eq!(d.out(), "501 5.5.4 duplicate parameter SIZE\r\n");
+    let envid = "e".repeat(101);
+    d.feed(format!("MAIL FROM:<a@b.test> ENVID={envid}\r\n").as_bytes());
+    assert_eq!(
+        d.out(),
+        "501 5.5.4 parameter ENVID too long (limit 100 characters)\r\n"
+    );
+}
