@@ -9,18 +9,15 @@
 //! recipient was accepted and the message delivered; 1 when the server refused something;
 //! 2 on bad arguments or I/O errors.
 //!
-//! The example speaks plain SMTP only (`TlsPolicy::Disabled`): TLS would need a TLS crate
-//! (tokio-rustls), which the workspace does not pull in for examples. With TLS, the loop
-//! below would run the handshake on `ClientEvent::StartTls` and call
-//! `session.tls_established()`.
+//! The example speaks plain SMTP only (`TlsPolicy::Disabled`): `driver::send` runs no TLS.
+//! With TLS, drive `ClientSession` yourself: run the handshake on `ClientEvent::StartTls`
+//! and call `session.tls_established()`.
 
 use std::process::ExitCode;
 
 use postern_smtp::Body;
-use postern_smtp::client::{
-    ClientConfig, ClientEvent, ClientSession, Envelope, RcptStatus, TlsPolicy,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use postern_smtp::client::{ClientConfig, Envelope, RcptStatus, TlsPolicy};
+use postern_smtp::driver;
 use tokio::net::TcpStream;
 
 struct Args {
@@ -89,82 +86,27 @@ async fn main() -> ExitCode {
 }
 
 /// Runs one session; true when the message was delivered to every recipient.
-async fn run(args: &Args, message: &[u8]) -> std::io::Result<bool> {
-    let mut stream = TcpStream::connect(&args.server).await?;
+/// `postern_smtp::driver::send` runs the client session's read/write/timeout loop.
+async fn run(args: &Args, message: &[u8]) -> Result<bool, driver::DriveError> {
+    let stream = TcpStream::connect(&args.server).await?;
     let mut config = ClientConfig::new(args.helo.clone());
     config.tls = TlsPolicy::Disabled;
-    let mut session = ClientSession::new(config);
-
     let mut envelope = Envelope::new(args.from.clone(), args.to.iter().cloned());
     envelope.size = Some(message.len() as u64);
     if !message.is_ascii() {
         envelope.body = Some(Body::EightBitMime);
     }
-    let mut envelope = Some(envelope);
-    let mut body_off = 0;
-    let mut success = false;
-    let mut buf = vec![0u8; 16 * 1024];
-
-    loop {
-        while let Some(event) = session.poll_event() {
-            match event {
-                ClientEvent::Ready => {
-                    if let Some(env) = envelope.take()
-                        && let Err(e) = session.send(env)
-                    {
-                        println!("cannot send: {e} ({})", e.reply());
-                        session.quit();
-                    }
-                }
-                ClientEvent::SendBody => {
-                    // Offer the rest; with BDAT to a non-pipelining server the session
-                    // may take only part and ask again with another SendBody.
-                    while body_off < message.len() {
-                        match session.write_body(&message[body_off..]) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => body_off += n,
-                        }
-                    }
-                    if body_off == message.len() {
-                        let _ = session.finish_body();
-                    }
-                }
-                ClientEvent::Delivered { recipients, reply } => {
-                    success = print_results(&recipients);
-                    println!("delivered: {reply}");
-                    session.quit();
-                }
-                ClientEvent::NotDelivered { recipients, reason } => {
-                    print_results(&recipients);
-                    match reason.reply() {
-                        Some(r) => println!("not delivered: {r}"),
-                        None => println!("not delivered: no recipient accepted"),
-                    }
-                    session.quit();
-                }
-                ClientEvent::Failed(e) => println!("session failed: {e}"),
-                ClientEvent::Closed => {}
-                ClientEvent::StartTls => unreachable!("TLS is disabled"),
-                other => println!("event: {other:?}"),
-            }
-        }
-        let out = session.pending_output();
-        if !out.is_empty() {
-            let n = out.len();
-            stream.write_all(out).await?;
-            session.consume_output(n);
-        }
-        if session.is_closed() {
-            break;
-        }
-        match tokio::time::timeout(session.timeout(), stream.read(&mut buf)).await {
-            Err(_) => session.on_timeout(),
-            Ok(Ok(0)) => session.on_eof(),
-            Ok(Ok(n)) => session.receive(&buf[..n]),
-            Ok(Err(e)) => return Err(e),
-        }
+    let report = driver::send(stream, config, envelope, message).await?;
+    let all = print_results(&report.recipients);
+    match (&report.accepted, &report.rejection) {
+        (Some(reply), _) => println!("delivered: {reply}"),
+        (None, Some(reason)) => match reason.reply() {
+            Some(r) => println!("not delivered: {r}"),
+            None => println!("not delivered: no recipient accepted"),
+        },
+        (None, None) => println!("not delivered"),
     }
-    Ok(success)
+    Ok(all && report.accepted.is_some())
 }
 
 /// Prints one line per recipient; true when all were accepted.

@@ -7,19 +7,17 @@
 //!
 //! Each accepted message prints `accepted BYTES bytes from SENDER for N recipient(s)` on
 //! standard output (`<>` for the null sender); `--quiet` turns that off. One task per
-//! connection; replies to a pipelined group go out in one write.
+//! connection; replies to a pipelined group go out in one write. The connection loop is
+//! `postern_smtp::driver::serve` (feature `tokio`); the sink only says yes.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use postern_smtp::ReversePath;
-use postern_smtp::server::{Event, ServerConfig, ServerSession};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use postern_smtp::driver::{self, Handler, Verdict};
+use postern_smtp::server::{ServerConfig, ServerSession};
+use postern_smtp::{ForwardPath, MailParams, RcptParams, ReversePath};
 use tokio::net::{TcpListener, TcpStream};
-
-/// Size of each read from a client.
-const READ_BUFFER: usize = 64 * 1024;
 
 /// One message the sink accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,62 +48,52 @@ pub fn sink_config() -> ServerConfig {
     config
 }
 
+/// The sink's decisions: every one is "yes"; a message is counted, never kept.
+struct Sink<F> {
+    sender: String,
+    recipients: usize,
+    report: F,
+}
+
+impl<F: FnMut(Accepted) + Send> Handler for Sink<F> {
+    async fn mail(&mut self, from: &ReversePath<'_>, _params: &MailParams<'_>) -> Verdict {
+        self.sender = match from {
+            ReversePath::Null => "<>".to_owned(),
+            ReversePath::Mailbox(m) => m.to_string(),
+        };
+        self.recipients = 0;
+        Verdict::Accept
+    }
+
+    async fn rcpt(&mut self, _to: &ForwardPath<'_>, _params: &RcptParams<'_>) -> Verdict {
+        self.recipients += 1;
+        Verdict::Accept
+    }
+
+    async fn message_end(&mut self, size: u64) -> Verdict {
+        (self.report)(Accepted {
+            bytes: size,
+            sender: self.sender.clone(),
+            recipients: self.recipients,
+        });
+        Verdict::Accept
+    }
+}
+
 /// Runs one SMTP connection to its end, calling `report` for each accepted message.
+/// `postern_smtp::driver::serve` runs the session's read/write/timeout loop.
 pub async fn serve_connection(
-    mut sock: TcpStream,
-    mut report: impl FnMut(Accepted),
+    sock: TcpStream,
+    report: impl FnMut(Accepted) + Send,
 ) -> std::io::Result<()> {
     sock.set_nodelay(true)?;
-    let mut session = ServerSession::new(sink_config());
-    session.greet();
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut sender = String::new();
-    let mut recipients = 0usize;
-    loop {
-        let out = session.pending_output();
-        if !out.is_empty() {
-            sock.write_all(out).await?;
-            let n = out.len();
-            session.consume_output(n);
-        }
-        if session.is_closed() {
-            break;
-        }
-        let n = match tokio::time::timeout(session.timeout(), sock.read(&mut buf)).await {
-            Err(_elapsed) => {
-                session.on_timeout();
-                continue;
-            }
-            Ok(result) => result?,
-        };
-        if n == 0 {
-            break;
-        }
-        session.receive(&buf[..n]);
-        while let Some(event) = session.poll_event() {
-            match event {
-                Event::Mail { from, .. } => {
-                    sender = match from {
-                        ReversePath::Null => "<>".to_owned(),
-                        ReversePath::Mailbox(m) => m.to_string(),
-                    };
-                    recipients = 0;
-                }
-                Event::Rcpt { .. } => recipients += 1,
-                Event::MessageEnd { size } => report(Accepted {
-                    bytes: size,
-                    sender: sender.clone(),
-                    recipients,
-                }),
-                _ => {}
-            }
-            if session.pending_decision().is_some() {
-                // Every decision is "yes" in a sink; the default replies fit.
-                let _ = session.accept();
-            }
-        }
-    }
-    let _ = sock.shutdown().await;
+    let mut sink = Sink {
+        sender: String::new(),
+        recipients: 0,
+        report,
+    };
+    // The sink offers no STARTTLS, so the session can only end.
+    driver::serve(sock, ServerSession::new(sink_config()), &mut sink).await?;
     Ok(())
 }
 

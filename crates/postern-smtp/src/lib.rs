@@ -13,6 +13,10 @@
 //!   bare-LF policy against SMTP smuggling) and BDAT chunks.
 //! * [`server::ServerSession`] and [`client::ClientSession`] — the two state machines.
 //!
+//! * [`driver`] (feature `tokio`) — the read/write/timeout loop around both sessions, for
+//!   any tokio stream: `driver::serve` with a handler of async decisions, `driver::send`
+//!   for one message.
+//!
 //! Every limit is a named field of [`Limits`] with a documented default.
 
 #![forbid(unsafe_code)]
@@ -21,6 +25,8 @@
 pub mod client;
 mod command;
 mod data;
+#[cfg(feature = "tokio")]
+pub mod driver;
 mod ehlo;
 mod error;
 mod limits;
