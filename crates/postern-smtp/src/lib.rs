@@ -44,6 +44,8 @@ pub use ehlo::Capabilities;
 pub use error::CommandError;
 pub use limits::Limits;
 pub use params::{Body, MAX_ENVID, MailParams, Notify, Orcpt, Param, RcptParams, Ret};
-pub use path::{Domain, ForwardPath, Mailbox, ReversePath};
+pub use path::{
+    Domain, ForwardPath, Mailbox, OwnedForwardPath, OwnedMailbox, OwnedReversePath, ReversePath,
+};
 pub use reply::{EnhancedCode, Reply, ReplyError, ReplyParser};
 pub use xtext::{XText, encode_xtext};

@@ -125,6 +125,115 @@ impl fmt::Display for Mailbox<'_> {
     }
 }
 
+impl fmt::Display for ReversePath<'_> {
+    /// Writes the path as in `MAIL FROM:`: `<>` or `<local@domain>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReversePath::Null => f.write_str("<>"),
+            ReversePath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+impl fmt::Display for ForwardPath<'_> {
+    /// Writes the path as in `RCPT TO:`: `<Postmaster>` or `<local@domain>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForwardPath::Postmaster => f.write_str("<Postmaster>"),
+            ForwardPath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+/// A [`Mailbox`] that owns its text, to keep beyond the command line it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OwnedMailbox {
+    /// The local part as written (quotes kept), as [`Mailbox::local_part`].
+    pub local_part: String,
+    /// The domain as written on the wire (`[192.0.2.1]` for a literal).
+    pub domain: String,
+}
+
+impl From<&Mailbox<'_>> for OwnedMailbox {
+    fn from(m: &Mailbox<'_>) -> Self {
+        OwnedMailbox {
+            local_part: m.local_part.to_owned(),
+            domain: m.domain.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for OwnedMailbox {
+    /// Writes `local@domain` without angle brackets, as [`Mailbox`] does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local_part, self.domain)
+    }
+}
+
+/// A [`ReversePath`] that owns its text.
+///
+/// ```
+/// use postern_smtp::{Command, Limits, OwnedReversePath};
+/// let cmd = Command::parse(b"MAIL FROM:<a@example.org>", &Limits::default()).unwrap();
+/// let Command::Mail { from, .. } = cmd else { unreachable!() };
+/// let kept = OwnedReversePath::from(&from);
+/// assert_eq!(kept.to_string(), "<a@example.org>");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OwnedReversePath {
+    /// `<>`.
+    Null,
+    /// A mailbox.
+    Mailbox(OwnedMailbox),
+}
+
+impl From<&ReversePath<'_>> for OwnedReversePath {
+    fn from(p: &ReversePath<'_>) -> Self {
+        match p {
+            ReversePath::Null => OwnedReversePath::Null,
+            ReversePath::Mailbox(m) => OwnedReversePath::Mailbox(m.into()),
+        }
+    }
+}
+
+impl fmt::Display for OwnedReversePath {
+    /// `<>` or `<local@domain>`, as [`ReversePath`] does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OwnedReversePath::Null => f.write_str("<>"),
+            OwnedReversePath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+/// A [`ForwardPath`] that owns its text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OwnedForwardPath {
+    /// `<Postmaster>`.
+    Postmaster,
+    /// A mailbox.
+    Mailbox(OwnedMailbox),
+}
+
+impl From<&ForwardPath<'_>> for OwnedForwardPath {
+    fn from(p: &ForwardPath<'_>) -> Self {
+        match p {
+            ForwardPath::Postmaster => OwnedForwardPath::Postmaster,
+            ForwardPath::Mailbox(m) => OwnedForwardPath::Mailbox(m.into()),
+        }
+    }
+}
+
+impl fmt::Display for OwnedForwardPath {
+    /// `<Postmaster>` or `<local@domain>`, as [`ForwardPath`] does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OwnedForwardPath::Postmaster => f.write_str("<Postmaster>"),
+            OwnedForwardPath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
 /// Byte classes for the hand-written scanners: one table lookup per byte. Every octet
 /// beyond ASCII counts as text in each class, since SMTPUTF8 (RFC 6531) extends atext,
 /// qtext and sub-domains with UTF-8, and the line was checked to be UTF-8 beforehand.
@@ -660,6 +769,31 @@ mod tests {
                 what: "domain",
                 limit: 5
             })
+        );
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn paths_display_as_on_the_wire_and_owned_forms_agree() {
+        let m = Mailbox {
+            local_part: "\"a b\"",
+            domain: Domain::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
+        };
+        let rp = ReversePath::Mailbox(m.clone());
+        assert_eq!(rp.to_string(), "<\"a b\"@[192.0.2.1]>");
+        assert_eq!(OwnedReversePath::from(&rp).to_string(), rp.to_string());
+        assert_eq!(ReversePath::Null.to_string(), "<>");
+        assert_eq!(OwnedReversePath::from(&ReversePath::Null).to_string(), "<>");
+        let fp = ForwardPath::Mailbox(m);
+        assert_eq!(OwnedForwardPath::from(&fp).to_string(), fp.to_string());
+        assert_eq!(ForwardPath::Postmaster.to_string(), "<Postmaster>");
+        assert_eq!(
+            OwnedForwardPath::from(&ForwardPath::Postmaster).to_string(),
+            "<Postmaster>"
         );
     }
 }

@@ -145,6 +145,34 @@ fn wrap_line<'a>(mut line: &'a str, width: usize, out: &mut Vec<&'a str>) {
     out.push(line);
 }
 
+impl std::str::FromStr for Reply {
+    type Err = ReplyError;
+
+    /// Parses one reply as a server writes it, with [`ReplyParser`]'s rules and default
+    /// limits: `"550 5.1.1 no such user"`, or several lines joined by CRLF (or LF). The
+    /// final line break is optional; anything after the reply is an error.
+    ///
+    /// ```
+    /// use postern_smtp::Reply;
+    /// let r: Reply = "550 5.1.1 no such user".parse().unwrap();
+    /// assert_eq!((r.code, r.text()), (550, "no such user".to_owned()));
+    /// assert_eq!(r.enhanced.unwrap().to_string(), "5.1.1");
+    /// assert!("hello".parse::<Reply>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Reply, ReplyError> {
+        let mut parser = ReplyParser::new(&Limits::default());
+        parser.feed(s.as_bytes());
+        if !s.ends_with('\n') {
+            parser.feed(b"\r\n");
+        }
+        let reply = parser.next_reply().ok_or(ReplyError::Malformed)??;
+        if parser.next_reply().is_some() || parser.buffered() > 0 {
+            return Err(ReplyError::Malformed);
+        }
+        Ok(reply)
+    }
+}
+
 /// Why a reply could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -674,6 +702,35 @@ mod tests {
             cuts.sort_unstable();
             let l = small(line, lines);
             prop_assert_eq!(parse_all(&l, &input, &cuts), parse_all(&l, &input, &[]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod from_str_tests {
+    use super::*;
+
+    #[test]
+    fn parses_one_reply_whole() {
+        let r: Reply = "250-mx.example\r\n250 2.0.0 OK\r\n".parse().unwrap();
+        assert_eq!(r.code, 250);
+        assert_eq!(r.lines, ["mx.example", "OK"]);
+        let r: Reply = "421".parse().unwrap();
+        assert_eq!((r.code, r.enhanced), (421, None));
+        let round: Reply = r.to_string().parse().unwrap();
+        assert_eq!(round.code, 421);
+    }
+
+    #[test]
+    fn refuses_what_is_not_exactly_one_reply() {
+        for bad in [
+            "",
+            "hello",
+            "250-unfinished",
+            "250 a\r\n251 b",
+            "250 a\r\nrest",
+        ] {
+            assert!(bad.parse::<Reply>().is_err(), "{bad:?}");
         }
     }
 }
