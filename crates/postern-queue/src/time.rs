@@ -29,6 +29,25 @@ impl Timestamp {
         Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 
+    /// From milliseconds since the Unix epoch (the form the tracking log and most
+    /// databases use).
+    pub const fn from_unix_ms(ms: u64) -> Timestamp {
+        Timestamp(ms)
+    }
+
+    /// Milliseconds since the Unix epoch; the same as [`as_millis`](Self::as_millis).
+    pub const fn unix_ms(self) -> u64 {
+        self.0
+    }
+
+    /// As a wall-clock time ([`Timestamp::MAX`], "never", saturates at the farthest
+    /// instant `SystemTime` holds).
+    pub fn to_system_time(self) -> SystemTime {
+        UNIX_EPOCH
+            .checked_add(Duration::from_millis(self.0))
+            .unwrap_or_else(|| UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 1_000))
+    }
+
     /// The current wall-clock time. Only for callers that own the clock (the gateway,
     /// the CLI); nothing inside this crate's scheduling code calls it.
     pub fn now() -> Timestamp {
@@ -57,6 +76,20 @@ impl Sub<Duration> for Timestamp {
     type Output = Timestamp;
     fn sub(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_sub(millis(d)))
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    /// As [`Timestamp::from_system_time`].
+    fn from(t: SystemTime) -> Timestamp {
+        Timestamp::from_system_time(t)
+    }
+}
+
+impl From<Timestamp> for SystemTime {
+    /// As [`Timestamp::to_system_time`].
+    fn from(t: Timestamp) -> SystemTime {
+        t.to_system_time()
     }
 }
 
@@ -91,6 +124,16 @@ pub fn format_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn system_time_and_unix_ms_round_trip() {
+        let t = Timestamp::from_unix_ms(1_764_921_600_123);
+        assert_eq!(t.unix_ms(), 1_764_921_600_123);
+        let wall: std::time::SystemTime = t.into();
+        assert_eq!(Timestamp::from(wall), t);
+        // "Never" converts without panicking and stays the latest instant.
+        assert!(Timestamp::MAX.to_system_time() > t.to_system_time());
+    }
     use super::*;
 
     #[test]

@@ -4,6 +4,7 @@
 //! reads a clock: every value here is computed from the number it is given.
 
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const MS_PER_DAY: i64 = 86_400_000;
 
@@ -30,6 +31,27 @@ impl Timestamp {
     /// Milliseconds since the Unix epoch.
     pub fn unix_ms(self) -> i64 {
         self.0
+    }
+
+    /// From a wall-clock time, clamped to years 0000–9999 (the log's range), so the
+    /// conversion never fails. The queue's `Timestamp` converts to `SystemTime` too, so a
+    /// next-retry time passes here as `Timestamp::from_system_time(next.into())`.
+    pub fn from_system_time(t: SystemTime) -> Timestamp {
+        let ms = match t.duration_since(UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+            Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+        };
+        Timestamp(ms.clamp(Self::MIN.0, Self::MAX.0))
+    }
+
+    /// As a wall-clock time.
+    pub fn to_system_time(self) -> SystemTime {
+        let magnitude = Duration::from_millis(self.0.unsigned_abs());
+        if self.0 >= 0 {
+            UNIX_EPOCH + magnitude
+        } else {
+            UNIX_EPOCH - magnitude
+        }
     }
 
     /// The UTC day this instant falls in.
@@ -78,6 +100,20 @@ impl Timestamp {
         out.push(b'.');
         push_num(out, milli, 3);
         out.push(b'Z');
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    /// As [`Timestamp::from_system_time`] (clamped to years 0000–9999).
+    fn from(t: SystemTime) -> Timestamp {
+        Timestamp::from_system_time(t)
+    }
+}
+
+impl From<Timestamp> for SystemTime {
+    /// As [`Timestamp::to_system_time`].
+    fn from(t: Timestamp) -> SystemTime {
+        t.to_system_time()
     }
 }
 
@@ -236,6 +272,17 @@ fn civil_from_days(z: i64) -> (u32, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn system_time_round_trips_and_clamps() {
+        let t = Timestamp::from_unix_ms(1_764_921_600_123).unwrap();
+        let wall: std::time::SystemTime = t.into();
+        assert_eq!(Timestamp::from(wall), t);
+        let early = Timestamp::from_unix_ms(-1_500).unwrap();
+        assert_eq!(Timestamp::from_system_time(early.to_system_time()), early);
+        let far = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1 << 40);
+        assert_eq!(Timestamp::from_system_time(far), Timestamp::MAX);
+    }
     use super::*;
     use proptest::prelude::*;
 
