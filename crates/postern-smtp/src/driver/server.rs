@@ -149,13 +149,16 @@ where
                 }
                 event => decide(handler, event).await,
             };
-            if let Some(verdict) = verdict
-                && session.pending_decision().is_some()
-            {
-                let _ = match verdict {
-                    Verdict::Accept => session.accept(),
-                    Verdict::Reply(reply) => session.reply(reply),
-                };
+            // (No let chain: the crate keeps its 1.85 minimum.)
+            match verdict {
+                _ if session.pending_decision().is_none() => {}
+                Some(Verdict::Accept) => {
+                    let _ = session.accept();
+                }
+                Some(Verdict::Reply(reply)) => {
+                    let _ = session.reply(reply);
+                }
+                None => {}
             }
         }
         flush(&mut stream, &mut session).await?;
