@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzing campaign (issue 9 point 5): every cargo-fuzz target (or those named as
 # arguments) for MINUTES minutes each (default 10) with AddressSanitizer, starting from
-# fuzz/seeds/<target> plus the corpus so far, then minimised with `cargo fuzz cmin` into
-# fuzz/corpus/<target>. Prints one line per target; exits non-zero if any target found a
+# fuzz/seeds/<target> plus the local corpus so far, then minimised with `cargo fuzz cmin`
+# into fuzz/corpus/<target>. The corpus is not tracked in git (it is generated, and was 99%
+# of the tree's files): a fresh clone grows it again from the hand-written seeds. Prints one line per target; exits non-zero if any target found a
 # crash (the input is left in fuzz/artifacts/<target>/).
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); RUSTC_BOOTSTRAP=1 lets the stable
 # toolchain take the sanitizer flags.
