@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod archive;
 pub mod auth;
+pub mod auth_guard;
 pub mod bodies;
 pub mod config;
 pub mod context;
