@@ -17,7 +17,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The settings of [`AuthGuard`] (`[security]` in the configuration).
+/// The settings of [`AuthGuard`] (`[security] auth_*` in the configuration). They are
+/// passed to every call, so a reload changes them without forgetting the counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthLimits {
     /// Failed AUTH attempts after which the session is closed with `421 4.7.0`.
@@ -94,9 +95,8 @@ impl Counter {
 }
 
 /// Failure counters shared by every session of a gateway.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct AuthGuard {
-    limits: AuthLimits,
     state: Mutex<State>,
 }
 
@@ -120,28 +120,20 @@ pub struct AuthGuardStats {
 }
 
 impl AuthGuard {
-    /// A guard with `limits` and nothing counted.
-    pub fn new(limits: AuthLimits) -> AuthGuard {
-        AuthGuard {
-            limits,
-            state: Mutex::new(State::default()),
-        }
-    }
-
-    /// The limits in force.
-    pub fn limits(&self) -> &AuthLimits {
-        &self.limits
+    /// A guard with nothing counted.
+    pub fn new() -> AuthGuard {
+        AuthGuard::default()
     }
 
     /// Whether to check a password from `client` at all.
-    pub fn admit(&self, client: IpAddr, now: Instant) -> Admission {
-        let max = self.limits.max_failures_per_client;
+    pub fn admit(&self, limits: &AuthLimits, client: IpAddr, now: Instant) -> Admission {
+        let max = limits.max_failures_per_client;
         let mut state = self.lock();
         let blocked = max > 0
             && state
                 .clients
                 .get(&client)
-                .is_some_and(|c| c.current(now, self.limits.window) >= max);
+                .is_some_and(|c| c.current(now, limits.window) >= max);
         if blocked {
             state.total_blocked += 1;
             Admission::ClientBlocked
@@ -154,12 +146,12 @@ impl AuthGuard {
     /// `session_failures`-th (counting this one), and says how to answer.
     pub fn failed(
         &self,
+        l: &AuthLimits,
         client: IpAddr,
         username: &str,
         session_failures: u32,
         now: Instant,
     ) -> Penalty {
-        let l = &self.limits;
         let mut state = self.lock();
         state.total_failures += 1;
         bump(&mut state.clients, client, now, l);
@@ -244,9 +236,11 @@ mod tests {
 
     #[test]
     fn delays_grow_and_the_session_closes_at_its_limit() {
-        let guard = AuthGuard::new(AuthLimits::default());
+        let (guard, l) = (AuthGuard::new(), AuthLimits::default());
         let t = Instant::now();
-        let answers: Vec<Penalty> = (1..=3).map(|n| guard.failed(ip(1), "jo", n, t)).collect();
+        let answers: Vec<Penalty> = (1..=3)
+            .map(|n| guard.failed(&l, ip(1), "jo", n, t))
+            .collect();
         let delays: Vec<u64> = answers.iter().map(|p| p.delay.as_secs()).collect();
         assert_eq!(delays, [1, 2, 4]);
         assert_eq!(
@@ -261,18 +255,18 @@ mod tests {
 
     #[test]
     fn a_client_that_keeps_failing_is_blocked_for_the_window_only() {
-        let guard = AuthGuard::new(AuthLimits::default());
+        let (guard, l) = (AuthGuard::new(), AuthLimits::default());
         let t = Instant::now();
         for n in 0..10 {
-            assert_eq!(guard.admit(ip(1), t), Admission::Check, "attempt {n}");
-            guard.failed(ip(1), &format!("user{n}"), 1, t);
+            assert_eq!(guard.admit(&l, ip(1), t), Admission::Check, "attempt {n}");
+            guard.failed(&l, ip(1), &format!("user{n}"), 1, t);
         }
-        assert_eq!(guard.admit(ip(1), t), Admission::ClientBlocked);
+        assert_eq!(guard.admit(&l, ip(1), t), Admission::ClientBlocked);
         // Another address is not affected.
-        assert_eq!(guard.admit(ip(2), t), Admission::Check);
+        assert_eq!(guard.admit(&l, ip(2), t), Admission::Check);
         // The window passes: checks again.
         let later = t + Duration::from_secs(15 * 60);
-        assert_eq!(guard.admit(ip(1), later), Admission::Check);
+        assert_eq!(guard.admit(&l, ip(1), later), Admission::Check);
         assert_eq!(
             guard.stats(),
             AuthGuardStats {
@@ -284,19 +278,19 @@ mod tests {
 
     #[test]
     fn guessing_one_name_from_many_addresses_slows_but_never_locks_out() {
-        let guard = AuthGuard::new(AuthLimits::default());
+        let (guard, l) = (AuthGuard::new(), AuthLimits::default());
         let t = Instant::now();
         for n in 0..20u8 {
-            let p = guard.failed(ip(n), "Boss", 1, t);
+            let p = guard.failed(&l, ip(n), "Boss", 1, t);
             assert_eq!(p.delay, Duration::from_secs(1), "within the per-user limit");
         }
         // The 21st failure for the name (any case) waits the longest delay…
         assert_eq!(
-            guard.failed(ip(100), "boss", 1, t).delay,
+            guard.failed(&l, ip(100), "boss", 1, t).delay,
             Duration::from_secs(8)
         );
         // …but the real user's own address is still admitted to a password check.
-        assert_eq!(guard.admit(ip(200), t), Admission::Check);
+        assert_eq!(guard.admit(&l, ip(200), t), Admission::Check);
     }
 
     #[test]
@@ -305,10 +299,11 @@ mod tests {
             max_tracked: 4,
             ..AuthLimits::default()
         };
-        let guard = AuthGuard::new(limits);
+        let (guard, l) = (AuthGuard::new(), limits);
         let t = Instant::now();
         for n in 0..50u8 {
             guard.failed(
+                &l,
                 ip(n),
                 &format!("u{n}"),
                 1,
@@ -329,11 +324,11 @@ mod tests {
             max_failures_per_user: 0,
             ..AuthLimits::default()
         };
-        let guard = AuthGuard::new(limits);
+        let (guard, l) = (AuthGuard::new(), limits);
         let t = Instant::now();
         for n in 1..=100 {
-            assert!(!guard.failed(ip(1), "jo", n, t).disconnect);
+            assert!(!guard.failed(&l, ip(1), "jo", n, t).disconnect);
         }
-        assert_eq!(guard.admit(ip(1), t), Admission::Check);
+        assert_eq!(guard.admit(&l, ip(1), t), Admission::Check);
     }
 }

@@ -218,6 +218,10 @@ pub struct SecuritySection {
     pub relay_networks: Vec<IpNet>,
     /// Refuse mail from clients that have not authenticated (submission). Default false.
     pub require_auth: bool,
+    /// Limits on password guessing (`auth_max_failures_per_session`, `…_per_client`,
+    /// `…_per_user`, `auth_failure_window`, `auth_failure_delay`,
+    /// `auth_failure_delay_max`); defaults in [`crate::auth_guard::AuthLimits`].
+    pub auth_limits: crate::auth_guard::AuthLimits,
 }
 
 /// `[maildir]`.
@@ -561,6 +565,12 @@ struct SecurityToml {
     auth_without_tls: Option<bool>,
     relay_networks: Option<Vec<String>>,
     require_auth: Option<bool>,
+    auth_max_failures_per_session: Option<u32>,
+    auth_max_failures_per_client: Option<u32>,
+    auth_max_failures_per_user: Option<u32>,
+    auth_failure_window: Option<String>,
+    auth_failure_delay: Option<String>,
+    auth_failure_delay_max: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1245,6 +1255,37 @@ fn security(c: &Checker<'_>, s: &SecurityToml) -> Result<SecuritySection, Config
         auth_without_tls: s.auth_without_tls.unwrap_or(false),
         relay_networks,
         require_auth: s.require_auth.unwrap_or(false),
+        auth_limits: auth_limits(c, s)?,
+    })
+}
+
+/// `[security] auth_*`: the password-guessing limits over their defaults.
+fn auth_limits(
+    c: &Checker<'_>,
+    s: &SecurityToml,
+) -> Result<crate::auth_guard::AuthLimits, ConfigError> {
+    let d = crate::auth_guard::AuthLimits::default();
+    let window = c.duration("security", "auth_failure_window", &s.auth_failure_window)?;
+    let delay = c.duration("security", "auth_failure_delay", &s.auth_failure_delay)?;
+    let max_delay = c.duration(
+        "security",
+        "auth_failure_delay_max",
+        &s.auth_failure_delay_max,
+    )?;
+    Ok(crate::auth_guard::AuthLimits {
+        max_failures_per_session: s
+            .auth_max_failures_per_session
+            .unwrap_or(d.max_failures_per_session),
+        max_failures_per_client: s
+            .auth_max_failures_per_client
+            .unwrap_or(d.max_failures_per_client),
+        max_failures_per_user: s
+            .auth_max_failures_per_user
+            .unwrap_or(d.max_failures_per_user),
+        window: window.unwrap_or(d.window),
+        delay: delay.unwrap_or(d.delay),
+        max_delay: max_delay.unwrap_or(d.max_delay),
+        max_tracked: d.max_tracked,
     })
 }
 

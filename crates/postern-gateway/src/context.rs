@@ -83,6 +83,8 @@ pub struct Context {
     pub etrn: EtrnGate,
     /// Bodies of messages just accepted, for their first delivery.
     pub bodies: crate::bodies::BodyCache,
+    /// Failed AUTH counts per client address and user name (password guessing).
+    pub auth_guard: crate::auth_guard::AuthGuard,
 }
 
 impl Context {

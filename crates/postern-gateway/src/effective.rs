@@ -127,6 +127,37 @@ fn security_part(c: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "auth_without_tls = {}", s.auth_without_tls)?;
     writeln!(o, "require_auth = {}", s.require_auth)?;
     writeln!(o, "relay_networks = {}", list(&s.relay_networks))?;
+    let l = &s.auth_limits;
+    writeln!(
+        o,
+        "auth_max_failures_per_session = {}",
+        l.max_failures_per_session
+    )?;
+    writeln!(
+        o,
+        "auth_max_failures_per_client = {}",
+        l.max_failures_per_client
+    )?;
+    writeln!(
+        o,
+        "auth_max_failures_per_user = {}",
+        l.max_failures_per_user
+    )?;
+    writeln!(
+        o,
+        "auth_failure_window = \"{}\"",
+        postern_queue::time::format_duration(l.window)
+    )?;
+    writeln!(
+        o,
+        "auth_failure_delay = \"{}\"",
+        postern_queue::time::format_duration(l.delay)
+    )?;
+    writeln!(
+        o,
+        "auth_failure_delay_max = \"{}\"",
+        postern_queue::time::format_duration(l.max_delay)
+    )?;
     let users: Vec<&str> = s.users.iter().map(|u| u.name.as_str()).collect();
     writeln!(
         o,

@@ -21,6 +21,7 @@ use super::io::{Flow, shutting_down};
 use super::message::{HeaderInfo, Trace, inspect, protocol, received_header, submission_fields};
 use super::rate::RateMeter;
 use crate::archive::{Direction, Record};
+use crate::auth_guard::Admission;
 use crate::config::Config;
 use crate::context::{Context, Live};
 use crate::policy::{RcptVerdict, in_networks, judge_recipient};
@@ -168,6 +169,8 @@ pub(super) struct Inbound {
     pub(super) starttls: bool,
     /// The protocol log of this session (a no-op when logging is off).
     pub(super) transcript: Transcript,
+    /// Failed AUTH attempts in this session.
+    pub(super) auth_failures: u32,
 }
 
 /// The session settings from the gateway's configuration.
@@ -212,6 +215,7 @@ impl Inbound {
             messages: 0,
             in_data: false,
             starttls: false,
+            auth_failures: 0,
             transcript: match &ctx.protocol_log {
                 Some(log) => log.session(peer),
                 None => Transcript::disabled(),
@@ -458,12 +462,43 @@ impl Inbound {
         let _ = self.smtp.accept();
     }
 
+    /// AUTH, through the password-guessing limits (`crate::auth_guard`): a blocked
+    /// client address gets `454` unchecked; a failure is answered after a growing delay,
+    /// and the session closes at its limit.
     async fn auth(&mut self, username: String, password: String) {
+        let limits = self.live.config.security.auth_limits.clone();
+        let guard = &self.ctx.auth_guard;
+        let client = self.peer.ip();
+        let now = std::time::Instant::now();
+        if guard.admit(&limits, client, now) == Admission::ClientBlocked {
+            self.transcript
+                .note("auth refused: too many failures from this address");
+            self.answer(reply(
+                454,
+                (4, 7, 0),
+                "Temporary authentication failure: too many failed attempts, try later",
+            ));
+            return;
+        }
         let users = self.live.config.security.users.clone();
-        if crate::auth::verify_blocking(users, username, password).await {
+        if crate::auth::verify_blocking(users, username.clone(), password).await {
             let _ = self.smtp.accept();
-        } else {
-            self.answer(reply(535, (5, 7, 8), "Authentication credentials invalid"));
+            return;
+        }
+        self.auth_failures += 1;
+        let penalty = guard.failed(&limits, client, &username, self.auth_failures, now);
+        self.transcript.note(&format!(
+            "auth failed for {username:?} ({} in this session)",
+            self.auth_failures
+        ));
+        tokio::time::sleep(penalty.delay).await;
+        self.answer(reply(535, (5, 7, 8), "Authentication credentials invalid"));
+        if penalty.disconnect {
+            self.smtp.reject_connection(reply(
+                421,
+                (4, 7, 0),
+                "Too many failed authentications, closing connection",
+            ));
         }
     }
 
