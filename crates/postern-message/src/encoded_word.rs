@@ -14,6 +14,13 @@
 
 use std::borrow::Cow;
 
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_till1, take_until};
+use nom::character::complete::{char, one_of};
+use nom::combinator::{value, verify};
+use nom::sequence::{delimited, separated_pair, terminated};
+use nom::{IResult, Parser};
+
 use crate::charset;
 use crate::transfer::{decode_base64, decode_qp_into};
 
@@ -48,26 +55,14 @@ impl EncodedWord<'_> {
 }
 
 /// Parses an encoded word at the start of `input` (which must begin with `=?`).
+///
+/// The grammar, `"=?" charset ["*" language] "?" ("B" / "Q") "?" text "?="`, is a nom
+/// parser; the text ends at the first `?=` within [`MAX_WORD_LEN`] and may hold no
+/// whitespace, the label no whitespace or `=`.
 pub fn parse_word(input: &[u8]) -> Option<EncodedWord<'_>> {
-    let rest = input.strip_prefix(b"=?")?;
-    let q1 = memchr::memchr(b'?', rest)?;
-    let label = &rest[..q1];
-    if label.is_empty() || label.iter().any(|b| b.is_ascii_whitespace() || *b == b'=') {
-        return None;
-    }
-    let rest = &rest[q1 + 1..];
-    let base64 = match rest {
-        [b'B' | b'b', b'?', ..] => true,
-        [b'Q' | b'q', b'?', ..] => false,
-        _ => return None,
-    };
-    let rest = &rest[2..];
+    let (rest, (label, base64)) = word_head(input).ok()?;
     let window = &rest[..rest.len().min(MAX_WORD_LEN)];
-    let end = find_pair(window, b'?', b'=')?;
-    let text = &rest[..end];
-    if text.iter().any(|b| b.is_ascii_whitespace()) {
-        return None;
-    }
+    let (_, text) = word_text(window).ok()?;
     let (charset, language) = match memchr::memchr(b'*', label) {
         Some(star) => (&label[..star], Some(&label[star + 1..])),
         None => (label, None),
@@ -77,8 +72,28 @@ pub fn parse_word(input: &[u8]) -> Option<EncodedWord<'_>> {
         language,
         base64,
         text,
-        len: 2 + q1 + 1 + 2 + end + 2,
+        len: 2 + label.len() + 1 + 2 + text.len() + 2,
     })
+}
+
+/// `=?label?B?` or `=?label?Q?`: the label and whether the encoding is base64.
+fn word_head(input: &[u8]) -> IResult<&[u8], (&[u8], bool)> {
+    let label = take_till1(|b: u8| b == b'?' || b == b'=' || b.is_ascii_whitespace());
+    let encoding = alt((value(true, one_of("Bb")), value(false, one_of("Qq"))));
+    delimited(
+        tag("=?"),
+        separated_pair(label, char('?'), encoding),
+        char('?'),
+    )
+    .parse(input)
+}
+
+/// The encoded text up to the first `?=`, which must follow; no whitespace inside.
+fn word_text(window: &[u8]) -> IResult<&[u8], &[u8]> {
+    verify(terminated(take_until("?="), tag("?=")), |text: &[u8]| {
+        !text.iter().any(u8::is_ascii_whitespace)
+    })
+    .parse(window)
 }
 
 /// Finds the two-byte sequence `ab` (a memchr loop: cheaper than building a memmem
@@ -143,6 +158,76 @@ fn flush(out: &mut String, pending: &mut Vec<u8>, label: &[u8]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The hand-written `parse_word` the nom parser replaced, kept as the oracle of the
+    /// differential property test below.
+    fn parse_word_by_hand(input: &[u8]) -> Option<EncodedWord<'_>> {
+        let rest = input.strip_prefix(b"=?")?;
+        let q1 = memchr::memchr(b'?', rest)?;
+        let label = &rest[..q1];
+        if label.is_empty() || label.iter().any(|b| b.is_ascii_whitespace() || *b == b'=') {
+            return None;
+        }
+        let rest = &rest[q1 + 1..];
+        let base64 = match rest {
+            [b'B' | b'b', b'?', ..] => true,
+            [b'Q' | b'q', b'?', ..] => false,
+            _ => return None,
+        };
+        let rest = &rest[2..];
+        let window = &rest[..rest.len().min(MAX_WORD_LEN)];
+        let end = find_pair(window, b'?', b'=')?;
+        let text = &rest[..end];
+        if text.iter().any(|b| b.is_ascii_whitespace()) {
+            return None;
+        }
+        let (charset, language) = match memchr::memchr(b'*', label) {
+            Some(star) => (&label[..star], Some(&label[star + 1..])),
+            None => (label, None),
+        };
+        Some(EncodedWord {
+            charset,
+            language,
+            base64,
+            text,
+            len: 2 + q1 + 1 + 2 + end + 2,
+        })
+    }
+
+    /// Bytes made mostly of the grammar's own punctuation, so that near-words abound.
+    fn word_like() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"=?".to_vec()),
+            Just(b"?=".to_vec()),
+            Just(b"?".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b"*".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"\t".to_vec()),
+            Just(b"utf-8".to_vec()),
+            Just(b"B".to_vec()),
+            Just(b"q".to_vec()),
+            Just(b"Zm9v".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..4),
+        ];
+        proptest::collection::vec(piece, 0..16)
+            .prop_map(|ps| [b"=?".to_vec(), ps.concat()].concat())
+    }
+
+    proptest! {
+        #[test]
+        fn nom_parser_agrees_with_the_hand_written_one(input in word_like()) {
+            prop_assert_eq!(parse_word(&input), parse_word_by_hand(&input));
+        }
+
+        #[test]
+        fn nom_parser_agrees_past_the_length_limit(
+            text in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'?'), Just(b'=')], 1000..1100)
+        ) {
+            let input = [b"=?utf-8?q?".as_slice(), &text, b"?="].concat();
+            prop_assert_eq!(parse_word(&input), parse_word_by_hand(&input));
+        }
+    }
 
     #[test]
     fn b_and_q() {
