@@ -87,10 +87,18 @@ pub struct Gateway {
 }
 
 fn mkdir(path: &std::path::Path) -> Result<(), StartError> {
-    std::fs::create_dir_all(path).map_err(|source| StartError::DataDir {
+    let fail = |source| StartError::DataDir {
         path: path.to_owned(),
         source,
-    })
+    };
+    if path.exists() && !path.is_dir() {
+        // create_dir_all would only say "File exists": say what is wrong.
+        return Err(fail(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "it exists and is not a directory",
+        )));
+    }
+    std::fs::create_dir_all(path).map_err(fail)
 }
 
 impl Gateway {
@@ -102,6 +110,14 @@ impl Gateway {
         let live = live_settings(config.clone()).map_err(|e| StartError::Tls(e.to_string()))?;
         mkdir(&config.server.data_dir)?;
         mkdir(&config.maildir.root)?;
+        // A pickup or archive folder that cannot be one is refused now, not found out
+        // later (a pickup never read, every archive copy lost).
+        if config.pickup.enabled {
+            mkdir(&config.pickup.dir)?;
+        }
+        if config.archive.enabled {
+            mkdir(&config.archive.dir)?;
+        }
         let (queue, recovered) =
             Queue::open(config.spool_dir(), config.retry.queue.clone(), now())?;
         let tracker = if config.tracking.enabled {

@@ -169,16 +169,21 @@ pub fn read(path: &Path) -> io::Result<Result<Submission, PickupError>> {
     Ok(parse(&fs::read(path)?))
 }
 
-/// Moves a refused file to `DIR/bad/` and writes the reason beside it.
+/// The longest name kept for a file in `bad/`: with a `.N` counter and the `.reason`
+/// suffix it stays within the 255-byte limit of common file systems.
+const MAX_BAD_NAME: usize = 200;
+
+/// Moves a refused file to `DIR/bad/` and writes the reason beside it. A long name is
+/// shortened (at a character boundary) so the moved file and its `.reason` always fit.
 pub fn set_aside(dir: &Path, path: &Path, reason: &str) -> io::Result<PathBuf> {
     let bad = dir.join("bad");
     fs::create_dir_all(&bad)?;
-    let name = path.file_name().map(|n| n.to_owned()).unwrap_or_default();
+    let name = bad_name(path);
     let mut target = bad.join(&name);
     let mut n = 1;
     while target.exists() {
         n += 1;
-        target = bad.join(format!("{}.{n}", name.to_string_lossy()));
+        target = bad.join(format!("{name}.{n}"));
     }
     fs::rename(path, &target)?;
     let mut reason_path = target.clone().into_os_string();
@@ -187,9 +192,43 @@ pub fn set_aside(dir: &Path, path: &Path, reason: &str) -> io::Result<PathBuf> {
     Ok(target)
 }
 
+/// The file's name for `bad/`: lossy UTF-8, at most [`MAX_BAD_NAME`] bytes.
+fn bad_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "unnamed".to_owned());
+    if name.len() <= MAX_BAD_NAME {
+        return name;
+    }
+    let mut cut = MAX_BAD_NAME;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    name[..cut].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_near_the_limit_still_fits_in_bad_with_its_reason() {
+        let dir = std::env::temp_dir().join(format!("postern-pickup-long-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let long = format!("{}.eml", "é".repeat(125)); // 254 bytes
+        for round in 0..2 {
+            let path = dir.join(&long);
+            fs::write(&path, b"not a message").unwrap();
+            let moved = set_aside(&dir, &path, "no sender").unwrap();
+            assert!(moved.exists() && !path.exists(), "round {round}");
+            let mut reason = moved.clone().into_os_string();
+            reason.push(".reason");
+            assert!(PathBuf::from(reason).exists());
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn envelope_from_x_lines() {
