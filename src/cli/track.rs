@@ -103,7 +103,10 @@ fn kinds_of(k: &str) -> Result<Vec<EventKind>, String> {
     }
     let v: Vec<EventKind> = EventKind::ALL
         .into_iter()
-        .filter(|e| e.exchange2007_name().is_some_and(|n| n.eq_ignore_ascii_case(k.trim())))
+        .filter(|e| {
+            e.exchange2007_name()
+                .is_some_and(|n| n.eq_ignore_ascii_case(k.trim()))
+        })
         .collect();
     if v.is_empty() { Err(unknown()) } else { Ok(v) }
 }

@@ -277,10 +277,17 @@ mod tests {
         let d = DelayNotices::default();
         let h = |n: u64| Some(Timestamp(n * 3_600_000));
         assert_eq!(d.next_due(Timestamp(0), 0, false), h(4));
-        assert_eq!(d.next_due(Timestamp(0), 1, false), None, "one notice per age");
+        assert_eq!(
+            d.next_due(Timestamp(0), 1, false),
+            None,
+            "one notice per age"
+        );
         assert_eq!(d.next_due(Timestamp(0), 0, true), None);
         let two = DelayNotices {
-            intervals: vec![Duration::from_secs(24 * 3600), Duration::from_secs(4 * 3600)],
+            intervals: vec![
+                Duration::from_secs(24 * 3600),
+                Duration::from_secs(4 * 3600),
+            ],
         };
         assert_eq!(two.next_due(Timestamp(0), 0, false), h(4), "in age order");
         assert_eq!(two.next_due(Timestamp(0), 1, false), h(24));

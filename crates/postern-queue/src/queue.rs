@@ -450,11 +450,7 @@ impl Queue {
                         state: m.state.clone(),
                         size: m.size,
                     });
-                    let after = notices.next_due(
-                        m.env.arrival,
-                        m.state.delay_notices_sent,
-                        false,
-                    );
+                    let after = notices.next_due(m.env.arrival, m.state.delay_notices_sent, false);
                     next = earliest(next, after);
                 }
                 Some(t) => next = earliest(next, Some(t)),
@@ -912,15 +908,30 @@ mod tests {
         assert_eq!(due[0].state.delay_notices_sent, 1);
         assert_eq!(next, Some(Timestamp(t0.0 + 4 * H)));
         // Asked again at the same age, or later before the next one: nothing.
-        assert!(q.take_delay_notices(Timestamp(t0.0 + 2 * H)).unwrap().0.is_empty());
+        assert!(
+            q.take_delay_notices(Timestamp(t0.0 + 2 * H))
+                .unwrap()
+                .0
+                .is_empty()
+        );
         drop(q);
         let (q, _) = Queue::open(&dir, config, t0).unwrap();
         assert_eq!(q.message(id).unwrap().state.delay_notices_sent, 1);
-        assert!(q.take_delay_notices(Timestamp(t0.0 + 2 * H)).unwrap().0.is_empty());
+        assert!(
+            q.take_delay_notices(Timestamp(t0.0 + 2 * H))
+                .unwrap()
+                .0
+                .is_empty()
+        );
         let (due, next) = q.take_delay_notices(Timestamp(t0.0 + 5 * H)).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(next, None, "every age had its notice");
-        assert!(q.take_delay_notices(Timestamp(t0.0 + 50 * H)).unwrap().0.is_empty());
+        assert!(
+            q.take_delay_notices(Timestamp(t0.0 + 50 * H))
+                .unwrap()
+                .0
+                .is_empty()
+        );
         drop(q);
         std::fs::remove_dir_all(&dir).unwrap();
     }

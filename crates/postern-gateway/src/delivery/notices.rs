@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use postern_message::dsn::Action;
 use postern_queue::{
-    AttemptResult, Delivery, Envelope, FailReason, Notify, Outcome, RecipientState,
-    SpooledMessage, Timestamp,
+    AttemptResult, Delivery, Envelope, FailReason, Notify, Outcome, RecipientState, SpooledMessage,
+    Timestamp,
 };
 use postern_track::EventKind;
 
@@ -259,7 +259,14 @@ const MIN_SLEEP: Duration = Duration::from_millis(50);
 /// The delay-notice timer: runs until the gateway shuts down, sending each notice when
 /// its message reaches the age.
 pub async fn timer(ctx: Arc<Context>) {
-    let ages = ctx.live().config.retry.queue.delay_notices.intervals.clone();
+    let ages = ctx
+        .live()
+        .config
+        .retry
+        .queue
+        .delay_notices
+        .intervals
+        .clone();
     let Some(shortest) = ages.iter().min().copied() else {
         return; // delay notices off
     };
@@ -270,8 +277,9 @@ pub async fn timer(ctx: Arc<Context>) {
             .await
             .ok()
             .flatten();
-        let until_next =
-            next.map_or(MAX_SLEEP, |t| Duration::from_millis(t.0.saturating_sub(ctx.now().0)));
+        let until_next = next.map_or(MAX_SLEEP, |t| {
+            Duration::from_millis(t.0.saturating_sub(ctx.now().0))
+        });
         let wait = until_next.min(shortest).min(MAX_SLEEP).max(MIN_SLEEP);
         tokio::select! {
             () = tokio::time::sleep(wait) => {}

@@ -217,16 +217,17 @@ async fn archive_sent(
             body: &body,
             now_ms: now,
         });
-        (qid, sender, rcpts, result)
+        (qid, sender, rcpts, result, body)
     })
     .await;
-    if let Ok((qid, sender, rcpts, result)) = written {
+    if let Ok((qid, sender, rcpts, result, body)) = written {
         let record = crate::archive::Record {
             direction: crate::archive::Direction::Outbound,
             queue_id: &qid,
             sender: &sender,
             recipients: &rcpts,
-            body: &[],
+            // For the tracking event's Message-ID.
+            body: &body,
             now_ms: now,
         };
         crate::archive::track_write(ctx, &record, result, Some(job.connector.name.as_str()));
