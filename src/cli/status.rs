@@ -11,7 +11,9 @@ use postern_gateway::admin::{
 };
 use postern_gateway::config::TransferMode;
 
-/// `postern status` arguments.
+/// `postern status` arguments. Exit status 0 when the gateway is running, 3 when it is
+/// not (it stopped, or its status file is more than 10 s old: the figures are printed
+/// with a warning saying how old they are), 69 when there is no status file.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// The gateway's data directory.
@@ -90,12 +92,54 @@ pub fn status(args: StatusArgs) -> ExitCode {
         );
         return ExitCode::from(69);
     };
+    let stopped = not_running(&text, now_ms());
     if args.json {
         out!("{text}");
-        return ExitCode::SUCCESS;
+    } else {
+        out!("{}", render(&text, stopped.is_none()));
     }
-    out!("{}", render(&text));
-    ExitCode::SUCCESS
+    match stopped {
+        None => ExitCode::SUCCESS,
+        Some(why) => {
+            eprintln!("postern status: {why}");
+            ExitCode::from(NOT_RUNNING)
+        }
+    }
+}
+
+/// Exit status when the gateway is not running (the figures shown are its last ones),
+/// as an LSB init script's `status` says "program is not running".
+const NOT_RUNNING: u8 = 3;
+
+/// A status file not rewritten for this long (the gateway rewrites it every second)
+/// belongs to a gateway that is not running, or is hung.
+const STALE_MS: u64 = 10_000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Why the status in `text` is not that of a running gateway (it said so when it
+/// stopped, or it is stale at `now_ms`), with the age of the data; `None` when live.
+fn not_running(text: &str, now_ms: u64) -> Option<String> {
+    let written = field(text, "time_ms").parse::<u64>().ok();
+    let age = written.map(|t| now_ms.saturating_sub(t) / 1000);
+    let age_text = age.map_or("of unknown age".to_owned(), |a| format!("{a} s old"));
+    if field(text, "running") == "false" {
+        return Some(format!(
+            "the gateway is not running: it stopped; these figures are its last, {age_text}"
+        ));
+    }
+    match written {
+        Some(t) if now_ms.saturating_sub(t) <= STALE_MS => None,
+        _ => Some(format!(
+            "the gateway is not running (or hung): its status was last written {}; these \
+             figures are {age_text}",
+            age.map_or("at an unknown time".to_owned(), |a| format!("{a} s ago"))
+        )),
+    }
 }
 
 /// The value of `"key":` in a flat JSON text (numbers and simple strings).
@@ -114,10 +158,11 @@ fn field<'a>(text: &'a str, key: &str) -> &'a str {
         .unwrap_or("-")
 }
 
-fn render(text: &str) -> String {
+fn render(text: &str, running: bool) -> String {
     let mut o = String::new();
+    let state = if running { "" } else { "  NOT RUNNING" };
     o.push_str(&format!(
-        "gateway {}  transfer mode {}\n",
+        "gateway {}  transfer mode {}{state}\n",
         field(text, "hostname"),
         field(text, "transfer_mode")
     ));

@@ -33,8 +33,9 @@ pub struct SearchArgs {
     /// One of the recipients (case-insensitive).
     #[arg(long, value_name = "R")]
     recipient: Option<String>,
-    /// Event kind: a name (sent, deferred, …), an Exchange number (1011) or an Exchange
-    /// 2007 name (SEND); repeat for several.
+    /// Event kind: a name (sent, deferred, …), an Exchange number (1011; 1030 is failed
+    /// and expired) or an Exchange 2007 name (SEND; FAIL is failed and expired); repeat
+    /// for several.
     #[arg(long = "event", value_name = "K")]
     events: Vec<String>,
     /// From this time (UTC): 2026-11-23, 2026-11-23T10:00[:SS[.mmm]][Z], or 2h, 30m, 7d ago.
@@ -89,6 +90,40 @@ pub fn run(cmd: TrackCmd) -> ExitCode {
     }
 }
 
+/// The kinds `--event K` means: a number may stand for several (1030: failed and
+/// expired), the Exchange 2007 name FAIL likewise.
+fn kinds_of(k: &str) -> Result<Vec<EventKind>, String> {
+    let unknown = || postern_track::UnknownKind(k.to_owned()).to_string();
+    if let Ok(n) = k.trim().parse::<u16>() {
+        let v: Vec<EventKind> = EventKind::with_exchange_number(n).collect();
+        return if v.is_empty() { Err(unknown()) } else { Ok(v) };
+    }
+    if let Ok(one) = k.parse::<EventKind>() {
+        return Ok(vec![one]);
+    }
+    let v: Vec<EventKind> = EventKind::ALL
+        .into_iter()
+        .filter(|e| {
+            e.exchange2007_name()
+                .is_some_and(|n| n.eq_ignore_ascii_case(k.trim()))
+        })
+        .collect();
+    if v.is_empty() { Err(unknown()) } else { Ok(v) }
+}
+
+/// A tracking directory that does not exist (or is not a directory) is an error, not
+/// "nothing found": a mistyped `--dir` must not look like an empty log.
+fn check_dir(dir: &std::path::Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!("{}: not a directory", dir.display())),
+        Err(e) => Err(format!(
+            "tracking directory {}: {e} (give the gateway's [tracking] dir with --dir)",
+            dir.display()
+        )),
+    }
+}
+
 fn reader(dir: PathBuf, no_index: bool) -> Reader {
     Reader::new(dir).index_mode(if no_index {
         IndexMode::Off
@@ -98,14 +133,14 @@ fn reader(dir: PathBuf, no_index: bool) -> Reader {
 }
 
 fn search(a: SearchArgs) -> Result<bool, String> {
+    check_dir(&a.dir)?;
     let mut f = Filter::new();
     f.message_id = a.message_id.map(Text::from);
     f.sender = a.sender.map(Text::from);
     f.recipient = a.recipient.map(Text::from);
     f.queue_id = a.queue_id.map(Text::from);
     for k in &a.events {
-        f.kinds
-            .push(k.parse::<EventKind>().map_err(|e| e.to_string())?);
+        f.kinds.extend(kinds_of(k)?);
     }
     f.since = a
         .since
@@ -140,6 +175,7 @@ fn search(a: SearchArgs) -> Result<bool, String> {
 }
 
 fn trace(a: TraceArgs) -> Result<bool, String> {
+    check_dir(&a.dir)?;
     let tr = reader(a.dir, a.no_index)
         .trace(a.message_id.as_str())
         .map_err(|e| e.to_string())?;

@@ -208,8 +208,10 @@ pub fn status_json(ctx: &Context) -> String {
         })
         .collect();
     format!(
-        "{{\"time_ms\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}]}}}}\n",
+        "{{\"time_ms\":{},\"running\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}]}}}}\n",
         now.0,
+        // The last write, at shutdown, says the gateway stopped (`postern status`).
+        !ctx.is_shutting_down(),
         json_str(&ctx.live().config.server.hostname),
         ctx.transfer_mode().name(),
         ctx.stats.json_members(),

@@ -123,9 +123,19 @@ impl Archive {
     }
 }
 
+/// The Message-ID in the header block of `body`, as `<id>`, if it has one.
+fn message_id_of(body: &[u8]) -> Option<String> {
+    // Only the header block is parsed: the body may be large.
+    let head_end = memchr::memmem::find(body, b"\r\n\r\n").map_or(body.len(), |i| i + 4);
+    postern_message::Message::parse(&body[..head_end])
+        .message_id()
+        .map(|id| format!("<{id}>"))
+}
+
 /// Records the result of writing `record`: an `archived` tracking event (its reason the
-/// direction, with the connector for outbound copies), or the error on stderr. One place
-/// for both directions.
+/// direction, with the connector for outbound copies, and the message's Message-ID when
+/// `record.body` has one, so `postern track --message-id` finds the copy), or the error
+/// on stderr. One place for both directions.
 pub fn track_write(
     ctx: &crate::context::Context,
     record: &Record<'_>,
@@ -141,6 +151,10 @@ pub fn track_write(
                     e.recipient(r.as_str())
                 })
                 .reason(record.direction.name());
+            let e = match message_id_of(record.body) {
+                Some(id) => e.message_id(id),
+                None => e,
+            };
             match connector {
                 Some(c) => e.connector(c),
                 None => e,

@@ -276,11 +276,60 @@ fn routing_part(c: &Config, o: &mut String) -> std::fmt::Result {
         _ => "hold-for-etrn",
     };
     writeln!(o, "dequeue = \"{dequeue}\"")?;
+    domains_part(c, o)?;
     writeln!(
         o,
         "\n# address spaces: {} entr(y/ies) in the routing table",
         r.table.len()
     )?;
+    Ok(())
+}
+
+fn lower<T: std::fmt::Debug>(v: T) -> String {
+    format!("{v:?}").to_lowercase()
+}
+
+fn dequeue_name(d: postern_route::Dequeue) -> &'static str {
+    match d {
+        postern_route::Dequeue::Send => "send",
+        _ => "hold-for-etrn",
+    }
+}
+
+/// Each `[[domain]]`: the keys it sets, then every setting in force for it (inherited
+/// from less specific patterns and `[domain_defaults]`) as a comment.
+fn domains_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    let table = &c.routing.domains;
+    for (pattern, set) in table.entries() {
+        writeln!(o, "\n[[domain]]")?;
+        writeln!(o, "pattern = \"{pattern}\"")?;
+        if let Some(f) = set.content_format {
+            writeln!(o, "content_format = \"{}\"", lower(f))?;
+        }
+        if let Some(cs) = &set.charset {
+            writeln!(o, "charset = \"{cs}\"")?;
+        }
+        if let Some(n) = set.max_message_size {
+            writeln!(o, "max_message_size = {n}")?;
+        }
+        if let Some(t) = set.tls {
+            writeln!(o, "tls = \"{}\"", lower(t))?;
+        }
+        if let Some(d) = set.dequeue {
+            writeln!(o, "dequeue = \"{}\"", dequeue_name(d))?;
+        }
+        let e = table.lookup(&pattern);
+        writeln!(
+            o,
+            "# in force: content_format = \"{}\", charset = \"{}\", max_message_size = {}, \
+             tls = \"{}\", dequeue = \"{}\"",
+            lower(e.content_format),
+            e.charset,
+            e.max_message_size.unwrap_or(0),
+            lower(e.tls),
+            dequeue_name(e.dequeue)
+        )?;
+    }
     Ok(())
 }
 
@@ -301,5 +350,29 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn domains_are_listed_with_what_is_in_force() {
+        let c = Config::from_toml_str(
+            "[[domain]]\npattern = \"*.legacy.test\"\ncontent_format = \"uuencode\"\n\
+             charset = \"us-ascii\"\n\
+             [[domain]]\npattern = \"mail.legacy.test\"\nmax_message_size = 4096\n\
+             [[domain]]\npattern = \"[192.0.2.1]\"\ndequeue = \"hold-for-etrn\"\n",
+        )
+        .unwrap();
+        let text = effective_settings(&c);
+        let want = "\n[[domain]]\npattern = \"mail.legacy.test\"\nmax_message_size = 4096\n\
+                    # in force: content_format = \"uuencode\", charset = \"us-ascii\", \
+                    max_message_size = 4096, tls = \"opportunistic\", dequeue = \"send\"\n";
+        assert!(text.contains(want), "{text}");
+        assert!(
+            text.contains("pattern = \"*.legacy.test\"\ncontent_format = \"uuencode\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pattern = \"[192.0.2.1]\"\ndequeue = \"hold-for-etrn\"\n"),
+            "{text}"
+        );
     }
 }

@@ -7,6 +7,15 @@
 //! `334` challenge. Files are `DIR/YYYYMMDD.log` (UTC), lines
 //! `TIME SESSION PEER DIR TEXT` with DIR `>` for the client and `<` for the gateway, and
 //! `*` for notes such as `queued as ID`.
+//!
+//! Outbound sessions (the gateway delivering to another server) are logged the same way
+//! in the same files, so a relayed message reads in order: their SESSION is `o` and a
+//! number (`o7`), PEER the server connected to, and DIR keeps its meaning — `>` the SMTP
+//! client (here the gateway), `<` the server. Notes say which host was tried for which
+//! queue id and Message-ID (`* connecting to … for 0001ABC <m@x>`, `* sending 0001ABC
+//! <m@x>`), and why a connection failed (refused, timed out): the transcript that tells
+//! "host unreachable" from "refused by the host" (seed 001). The same redaction applies
+//! to what the gateway sends.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -46,11 +55,21 @@ impl ProtocolLog {
             log: Some(self.clone()),
             recording: true,
             id: self.next_session.fetch_add(1, Ordering::Relaxed),
+            outbound: false,
             peer,
             state: State::Command,
             partial: Vec::new(),
             lines: String::new(),
         }
+    }
+
+    /// A transcript for a new outbound session to `peer` (the gateway is the client:
+    /// feed what it sends to [`Transcript::client`], what the server answers to
+    /// [`Transcript::server`]).
+    pub fn outbound_session(self: &Arc<Self>, peer: SocketAddr) -> Transcript {
+        let mut t = self.session(peer);
+        t.outbound = true;
+        t
     }
 
     fn append(&self, text: &str) {
@@ -97,6 +116,8 @@ pub struct Transcript {
     log: Option<Arc<ProtocolLog>>,
     recording: bool,
     id: u64,
+    /// An outbound session (the gateway is the client): its id is written `o<id>`.
+    outbound: bool,
     peer: SocketAddr,
     state: State,
     partial: Vec<u8>,
@@ -120,6 +141,7 @@ impl Transcript {
             log: None,
             recording: false,
             id: 0,
+            outbound: false,
             peer: SocketAddr::from(([0, 0, 0, 0], 0)),
             state: State::Command,
             partial: Vec::new(),
@@ -157,12 +179,18 @@ impl Transcript {
         } else {
             ""
         };
+        let o = if self.outbound { "o" } else { "" };
         self.lines.push_str(&format!(
-            "{} {} {} {dir} {text}{cut}\n",
+            "{} {o}{} {} {dir} {text}{cut}\n",
             now_text(),
             self.id,
             self.peer
         ));
+    }
+
+    /// Whether this transcript records anything (callers skip building notes when not).
+    pub fn is_recording(&self) -> bool {
+        self.recording
     }
 
     /// Records a note (`connected`, `queued as ID`, `TLS established`).
@@ -379,6 +407,49 @@ mod tests {
                 && !text.contains("hello")
         );
         assert!(text.contains(" 127.0.0.1:4000 < 220 gw ESMTP\n"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An outbound session: the gateway's own AUTH (PLAIN, and LOGIN answers to 334) is
+    /// redacted, the message content is counted not written, the id is `o<n>`.
+    #[test]
+    fn outbound_transcript_redacts_the_gateways_secrets() {
+        let (_log, _inbound, dir) = transcript();
+        let log = ProtocolLog::open(&dir).unwrap();
+        let mut t = log.outbound_session("127.0.0.1:25".parse().unwrap());
+        t.note("connecting to mx.test [127.0.0.1:25] for 0001ABC <m@x>");
+        t.server(b"220 mx ESMTP\r\n");
+        t.client(b"EHLO gw\r\n");
+        t.server(b"250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
+        t.client(b"AUTH PLAIN AHUAc2VjcmV0LXB3\r\n");
+        t.server(b"535 5.7.8 no\r\n");
+        t.client(b"AUTH LOGIN\r\n");
+        t.server(b"334 VXNlcm5hbWU6\r\n");
+        t.client(b"dXNlcg==\r\n");
+        t.server(b"334 UGFzc3dvcmQ6\r\n");
+        t.client(b"c2VjcmV0LXB3\r\n");
+        t.server(b"235 ok\r\n");
+        t.client(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        t.server(b"250 ok\r\n250 ok\r\n354 go\r\n");
+        t.client(b"Subject: private\r\n\r\nbody\r\n.\r\n");
+        t.server(b"250 2.0.0 queued\r\n");
+        drop(t);
+        let text = read(&dir);
+        assert!(
+            !text.contains("AHUAc2VjcmV0LXB3") && !text.contains("c2VjcmV0LXB3"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("dXNlcg==") && !text.contains("private"),
+            "{text}"
+        );
+        assert!(
+            text.contains(" o1 127.0.0.1:25 > AUTH PLAIN ****\n"),
+            "{text}"
+        );
+        assert!(text.contains(" o1 127.0.0.1:25 < 220 mx ESMTP\n"), "{text}");
+        assert!(text.contains("> [message data: 26 octets]\n"), "{text}");
+        assert!(text.contains("* connecting to mx.test"), "{text}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

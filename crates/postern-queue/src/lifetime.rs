@@ -152,39 +152,55 @@ impl Lifetimes {
     }
 }
 
-/// When "still trying" delay notices go out: offsets from arrival built from a list of
-/// intervals whose last entry repeats. The default `[4h, 24h]` gives notices at 4 h, 28 h,
-/// 52 h, … after arrival (first after 4 h, then daily), while the message is still queued.
+/// When "still waiting" delay notices go out: ages counted from arrival, one notice for
+/// each (Postfix's `delay_warning_time`, as a list). The default `[4h]` sends one notice
+/// when a message has waited 4 h; `[4h, 24h]` a second one at 24 h; `[]` none. A notice
+/// whose age passed while an earlier one was still due (the gateway was down) is not
+/// sent separately: one notice covers every age reached (see [`DelayNotices::reached`]).
+///
+/// The field keeps its old name `intervals` so configurations and callers built against
+/// it still compile; its entries are ages, in any order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DelayNotices {
-    /// The intervals; empty disables delay notices.
+    /// The ages; empty disables delay notices.
     pub intervals: Vec<Duration>,
 }
 
 impl Default for DelayNotices {
     fn default() -> Self {
         DelayNotices {
-            intervals: vec![
-                Duration::from_secs(4 * 3600),
-                Duration::from_secs(24 * 3600),
-            ],
+            intervals: vec![Duration::from_secs(4 * 3600)],
         }
     }
 }
 
 impl DelayNotices {
+    fn sorted(&self) -> Vec<Duration> {
+        let mut v = self.intervals.clone();
+        v.sort_unstable();
+        v
+    }
+
     /// When notice number `sent` (0-based count of notices already sent) is due, or `None`
-    /// when notices are disabled or the message is a notification itself.
+    /// when every listed age has had its notice, notices are disabled, or the message is
+    /// a notification itself.
     pub fn next_due(&self, arrival: Timestamp, sent: u32, null_sender: bool) -> Option<Timestamp> {
-        let last = *self.intervals.last()?;
         if null_sender {
             return None;
         }
         let n = usize::try_from(sent).unwrap_or(usize::MAX);
-        let head: Duration = self.intervals.iter().take(n.saturating_add(1)).sum();
-        let extra = n.saturating_add(1).saturating_sub(self.intervals.len());
-        let tail = last.saturating_mul(u32::try_from(extra).unwrap_or(u32::MAX));
-        Some(arrival + head.saturating_add(tail))
+        self.sorted().get(n).map(|age| arrival + *age)
+    }
+
+    /// How many of the ages a message that arrived at `arrival` has reached at `now`: the
+    /// notice count to record once a notice is sent at `now`.
+    pub fn reached(&self, arrival: Timestamp, now: Timestamp) -> u32 {
+        let n = self
+            .intervals
+            .iter()
+            .filter(|age| arrival + **age <= now)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 }
 
@@ -261,10 +277,25 @@ mod tests {
         let d = DelayNotices::default();
         let h = |n: u64| Some(Timestamp(n * 3_600_000));
         assert_eq!(d.next_due(Timestamp(0), 0, false), h(4));
-        assert_eq!(d.next_due(Timestamp(0), 1, false), h(28));
-        assert_eq!(d.next_due(Timestamp(0), 2, false), h(52));
-        assert_eq!(d.next_due(Timestamp(0), 3, false), h(76));
+        assert_eq!(
+            d.next_due(Timestamp(0), 1, false),
+            None,
+            "one notice per age"
+        );
         assert_eq!(d.next_due(Timestamp(0), 0, true), None);
+        let two = DelayNotices {
+            intervals: vec![
+                Duration::from_secs(24 * 3600),
+                Duration::from_secs(4 * 3600),
+            ],
+        };
+        assert_eq!(two.next_due(Timestamp(0), 0, false), h(4), "in age order");
+        assert_eq!(two.next_due(Timestamp(0), 1, false), h(24));
+        assert_eq!(two.next_due(Timestamp(0), 2, false), None);
+        assert_eq!(two.next_due(Timestamp(0), 7, false), None);
+        assert_eq!(two.reached(Timestamp(0), Timestamp(3 * 3_600_000)), 0);
+        assert_eq!(two.reached(Timestamp(0), Timestamp(4 * 3_600_000)), 1);
+        assert_eq!(two.reached(Timestamp(0), Timestamp(30 * 3_600_000)), 2);
         assert_eq!(
             DelayNotices { intervals: vec![] }.next_due(Timestamp(0), 0, false),
             None

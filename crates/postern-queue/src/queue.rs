@@ -101,7 +101,8 @@ pub struct AttemptResult {
     pub completed: bool,
     /// Recipients that failed with this report.
     pub failed: Vec<FailedRecipient>,
-    /// A delay notice is due now (the count in the message state was advanced).
+    /// Always false: delay notices no longer ride on attempts; they are due by age alone
+    /// and taken with [`Queue::take_delay_notices`]. Kept for callers that read it.
     pub delay_notice: bool,
 }
 
@@ -407,15 +408,6 @@ impl Queue {
             st.sched.remove_message(id);
             self.spool.remove_begin(id)?
         } else {
-            let notice = self.config.delay_notices.next_due(
-                env.arrival,
-                msg.state.delay_notices_sent,
-                env.is_notification(),
-            );
-            if notice.is_some_and(|t| t <= now) {
-                msg.state.delay_notices_sent += 1;
-                result.delay_notice = true;
-            }
             if let Some(at) = dest_due(&msg.env, &msg.state, &delivery.destination, now) {
                 st.sched.schedule(id, &delivery.destination, at);
             }
@@ -424,6 +416,53 @@ impl Queue {
         drop(g);
         self.spool.wait(pending)?;
         Ok(result)
+    }
+
+    /// Takes the delay notices due at `now`: every queued message (not a notification)
+    /// that reached the age of its next notice. Each one's notice count is advanced past
+    /// every age reached and persisted before this returns, so a notice is never taken
+    /// twice, across restarts too (at most once: a crash before the caller queued the
+    /// notice loses it). Returns those messages as they stand, and when the next notice
+    /// of a message still queued is due (`None`: none is). Scans every queued message:
+    /// call it on a timer, not per delivery.
+    pub fn take_delay_notices(
+        &self,
+        now: Timestamp,
+    ) -> Result<(Vec<SpooledMessage>, Option<Timestamp>), SpoolError> {
+        let notices = &self.config.delay_notices;
+        let mut g = self.lock();
+        let mut due = Vec::new();
+        let mut next: Option<Timestamp> = None;
+        let mut last: Option<Pending> = None;
+        for (id, m) in g.msgs.iter_mut() {
+            let at = notices.next_due(
+                m.env.arrival,
+                m.state.delay_notices_sent,
+                m.env.is_notification(),
+            );
+            match at {
+                Some(t) if t <= now && !m.state.is_complete() => {
+                    m.state.delay_notices_sent = notices.reached(m.env.arrival, now);
+                    last = Some(self.spool.update_begin(*id, &mut m.state)?);
+                    due.push(SpooledMessage {
+                        id: *id,
+                        envelope: m.env.clone(),
+                        state: m.state.clone(),
+                        size: m.size,
+                    });
+                    let after = notices.next_due(m.env.arrival, m.state.delay_notices_sent, false);
+                    next = earliest(next, after);
+                }
+                Some(t) => next = earliest(next, Some(t)),
+                None => {}
+            }
+        }
+        drop(g);
+        if let Some(p) = last {
+            self.spool.wait(p)?;
+        }
+        due.sort_by_key(|m| m.id);
+        Ok((due, next))
     }
 
     /// The earliest time anything is due (for the delivery loop's timer); `None` when the
@@ -631,6 +670,14 @@ impl Queue {
     }
 }
 
+/// The earlier of two optional times (`None` is "never").
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        _ => a.or(b),
+    }
+}
+
 fn holds_text(sched: &Scheduler) -> String {
     let mut s = String::new();
     if sched.all_held() {
@@ -688,7 +735,9 @@ mod tests {
             let res = q
                 .report(&d[0], &[(0, deferred(FailureClass::Recipient))], now)
                 .unwrap();
-            if res.delay_notice {
+            assert!(!res.delay_notice, "notices go by age, not with attempts");
+            let (due, _) = q.take_delay_notices(now).unwrap();
+            if !due.is_empty() {
                 notices.push(now.0 - t0.0);
             }
             if res.completed {
@@ -708,8 +757,8 @@ mod tests {
             .chain([48 * H])
             .collect();
         assert_eq!(times, want);
-        // Delay notices (due at 4 h, 28 h) go out with the first report after each.
-        assert_eq!(notices, vec![want[2], want[6]]);
+        // One delay notice (the default age 4 h), taken at the first look after it.
+        assert_eq!(notices, vec![want[2]]);
         assert!(!q.spool().contains(id));
         drop(q);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -833,6 +882,60 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Each age gives one notice, due by age alone (no attempt needed), and the count
+    /// survives reopening the spool.
+    #[test]
+    fn delay_notices_once_per_age_and_durable() {
+        let dir = tmp("delay-ages");
+        let t0 = Timestamp(10 * H);
+        let config = QueueConfig {
+            delay_notices: DelayNotices {
+                intervals: vec![Duration::from_secs(4 * 3600), Duration::from_secs(3600)],
+            },
+            ..QueueConfig::default()
+        };
+        let (q, _) = Queue::open(&dir, config.clone(), t0).unwrap();
+        let id = q
+            .enqueue(&Envelope::new("s@x", ["r@dest"], t0), b"hi", t0)
+            .unwrap();
+        q.enqueue(&Envelope::new("", ["r@dest"], t0), b"bounce", t0)
+            .unwrap();
+        let (due, next) = q.take_delay_notices(t0).unwrap();
+        assert!(due.is_empty());
+        assert_eq!(next, Some(Timestamp(t0.0 + H)), "the 1 h age comes first");
+        let (due, next) = q.take_delay_notices(Timestamp(t0.0 + H)).unwrap();
+        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![id]);
+        assert_eq!(due[0].state.delay_notices_sent, 1);
+        assert_eq!(next, Some(Timestamp(t0.0 + 4 * H)));
+        // Asked again at the same age, or later before the next one: nothing.
+        assert!(
+            q.take_delay_notices(Timestamp(t0.0 + 2 * H))
+                .unwrap()
+                .0
+                .is_empty()
+        );
+        drop(q);
+        let (q, _) = Queue::open(&dir, config, t0).unwrap();
+        assert_eq!(q.message(id).unwrap().state.delay_notices_sent, 1);
+        assert!(
+            q.take_delay_notices(Timestamp(t0.0 + 2 * H))
+                .unwrap()
+                .0
+                .is_empty()
+        );
+        let (due, next) = q.take_delay_notices(Timestamp(t0.0 + 5 * H)).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(next, None, "every age had its notice");
+        assert!(
+            q.take_delay_notices(Timestamp(t0.0 + 50 * H))
+                .unwrap()
+                .0
+                .is_empty()
+        );
+        drop(q);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn notifications_expire_sooner_and_get_no_delay_notice() {
         let dir = tmp("notify");
@@ -852,6 +955,7 @@ mod tests {
                 .report(&d[0], &[(0, deferred(FailureClass::Recipient))], now)
                 .unwrap();
             assert!(!r.delay_notice);
+            assert!(q.take_delay_notices(now).unwrap().0.is_empty());
             attempts += 1;
             if r.completed {
                 assert_eq!(r.failed[0].reason, FailReason::Expired);

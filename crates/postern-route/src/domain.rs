@@ -235,6 +235,31 @@ impl DomainTable {
         Ok(())
     }
 
+    /// Every pattern in the table with what it sets, sorted by pattern (`*` first, then
+    /// IP literals, subdomain patterns `*.name` and names): for listing the effective
+    /// configuration. The settings in force for a pattern are [`DomainTable::lookup`] of
+    /// the pattern itself.
+    pub fn entries(&self) -> Vec<(String, &DomainOverrides)> {
+        let mut v: Vec<(String, &DomainOverrides)> = Vec::new();
+        v.extend(self.any.iter().map(|o| ("*".to_owned(), o)));
+        let mut ips: Vec<_> = self.ips.iter().collect();
+        ips.sort_by_key(|(ip, _)| **ip);
+        v.extend(ips.into_iter().map(|(ip, o)| {
+            let text = match ip {
+                IpAddr::V4(a) => format!("[{a}]"),
+                IpAddr::V6(a) => format!("[IPv6:{a}]"),
+            };
+            (text, o)
+        }));
+        let mut subs: Vec<_> = self.subdomains.iter().collect();
+        subs.sort_by(|a, b| a.0.cmp(b.0));
+        v.extend(subs.into_iter().map(|(n, o)| (format!("*.{n}"), o)));
+        let mut exact: Vec<_> = self.exact.iter().collect();
+        exact.sort_by(|a, b| a.0.cmp(b.0));
+        v.extend(exact.into_iter().map(|(n, o)| (n.to_string(), o)));
+        v
+    }
+
     /// The effective settings for `domain` (a name, or an IP literal). Cost grows with the
     /// number of labels, not the table size.
     pub fn lookup(&self, domain: &str) -> DomainSettings {
@@ -274,6 +299,27 @@ mod tests {
         DomainOverrides {
             max_message_size: Some(size),
             ..DomainOverrides::default()
+        }
+    }
+
+    #[test]
+    fn entries_list_every_pattern_and_look_up_as_themselves() {
+        let t = table();
+        let names: Vec<String> = t.entries().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            names,
+            [
+                "*",
+                "[192.0.2.1]",
+                "[IPv6:2001:db8::1]",
+                "*.com",
+                "*.example.com",
+                "a.example.com",
+                "example.com"
+            ]
+        );
+        for (p, o) in t.entries() {
+            assert_eq!(t.lookup(&p).max_message_size, o.max_message_size, "{p}");
         }
     }
 

@@ -7,6 +7,13 @@
 //! read our logs. Where Exchange had no such event (it did not track refused connections,
 //! for instance) the number is absent and the log shows `-`.
 //!
+//! Exchange 5.5 logged no event of its own when a recipient failed or a message timed
+//! out (only the report, 1017). Its successor's SMTP service continued the same 10xx
+//! block and logged both as 1030 "SMTP: NDR all" (a non-delivery); that number is given
+//! to [`Failed`](EventKind::Failed) and [`Expired`](EventKind::Expired), which share it
+//! (the `event` column tells them apart, and `--event 1030` finds both). No Exchange
+//! version numbered a temporary failure, so [`Deferred`](EventKind::Deferred) has none.
+//!
 //! | kind | name | Exchange 5.5 | Exchange 2007 | Postfix analogue |
 //! | --- | --- | --- | --- | --- |
 //! | [`ConnectionRejected`](EventKind::ConnectionRejected) | `connection-rejected` | – | – | `NOQUEUE: reject: CONNECT` |
@@ -18,8 +25,8 @@
 //! | [`Deferred`](EventKind::Deferred) | `deferred` | – | DEFER | `status=deferred` |
 //! | [`Rerouted`](EventKind::Rerouted) | `rerouted` | 1014 SMTP message rerouted | – | – |
 //! | [`Delivered`](EventKind::Delivered) | `delivered` | 9 message delivered | DELIVER | `status=sent (delivered to …)` |
-//! | [`Failed`](EventKind::Failed) | `failed` | – | FAIL | `status=bounced` |
-//! | [`Expired`](EventKind::Expired) | `expired` | – | FAIL | `status=expired` |
+//! | [`Failed`](EventKind::Failed) | `failed` | 1030 SMTP NDR all (Exchange 2000) | FAIL | `status=bounced` |
+//! | [`Expired`](EventKind::Expired) | `expired` | 1030 SMTP NDR all (Exchange 2000) | FAIL | `status=expired` |
 //! | [`DsnGenerated`](EventKind::DsnGenerated) | `dsn-generated` | 1017 SMTP report generated | DSN | `sender non-delivery notification` |
 //! | [`DsnAbsorbed`](EventKind::DsnAbsorbed) | `dsn-absorbed` | 1018 SMTP report absorbed | – | – |
 //! | [`Archived`](EventKind::Archived) | `archived` | – | – | `always_bcc` |
@@ -33,6 +40,9 @@
 
 use std::fmt;
 use std::str::FromStr;
+
+/// Exchange 2000's "SMTP: NDR all": the message was not delivered (failed or timed out).
+const NDR_ALL: u16 = 1030;
 
 /// What happened to a message (or a connection) at one hop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -126,8 +136,17 @@ impl EventKind {
             EventKind::DsnGenerated => Some(1017),
             EventKind::DsnAbsorbed => Some(1018),
             EventKind::DeletedByAdmin => Some(50),
+            EventKind::Failed | EventKind::Expired => Some(NDR_ALL),
             _ => None,
         }
+    }
+
+    /// Every kind logged with Exchange event number `n` (1030 is both `failed` and
+    /// `expired`; most numbers are one kind, unknown ones none).
+    pub fn with_exchange_number(n: u16) -> impl Iterator<Item = EventKind> {
+        Self::ALL
+            .into_iter()
+            .filter(move |k| k.exchange_number() == Some(n))
     }
 
     /// The nearest Exchange 2007 message-tracking event id, where one exists.
@@ -143,14 +162,15 @@ impl EventKind {
         }
     }
 
-    /// Looks a kind up by its name (ASCII case-insensitive), its Exchange 5.5 number, or
-    /// its Exchange 2007 name when that maps to exactly one kind.
+    /// Looks a kind up by its name (ASCII case-insensitive), or its Exchange number or
+    /// Exchange 2007 name when that maps to exactly one kind (for 1030 and FAIL, which
+    /// mean `failed` or `expired`, see [`EventKind::with_exchange_number`]).
     pub fn lookup(s: &str) -> Option<EventKind> {
         let s = s.trim();
         if let Ok(n) = s.parse::<u16>() {
-            return Self::ALL
-                .into_iter()
-                .find(|k| k.exchange_number() == Some(n));
+            let mut hits = Self::with_exchange_number(n);
+            let first = hits.next()?;
+            return hits.next().is_none().then_some(first);
         }
         Self::from_name(s.as_bytes()).or_else(|| {
             let mut hits = Self::ALL.into_iter().filter(|k| {
@@ -208,8 +228,13 @@ mod tests {
         for k in EventKind::ALL {
             assert!(names.insert(k.name()));
             if let Some(n) = k.exchange_number() {
-                assert!(numbers.insert(n));
-                assert_eq!(EventKind::lookup(&n.to_string()), Some(k));
+                assert!(EventKind::with_exchange_number(n).any(|j| j == k));
+                if numbers.insert(n) && n != NDR_ALL {
+                    assert_eq!(EventKind::lookup(&n.to_string()), Some(k));
+                } else {
+                    // Only failed and expired share a number.
+                    assert!(matches!(k, EventKind::Failed | EventKind::Expired), "{k}");
+                }
             }
             assert_eq!(k.name().parse::<EventKind>(), Ok(k));
             assert_eq!(
@@ -228,6 +253,12 @@ mod tests {
         assert_eq!(EventKind::DsnGenerated.exchange_number(), Some(1017));
         assert_eq!(EventKind::DsnAbsorbed.exchange_number(), Some(1018));
         assert_eq!(EventKind::Delivered.exchange_number(), Some(9));
+        assert_eq!(EventKind::Failed.exchange_number(), Some(1030));
+        assert_eq!(EventKind::Expired.exchange_number(), Some(1030));
+        assert_eq!(EventKind::Deferred.exchange_number(), None);
+        assert_eq!(EventKind::lookup("1030"), None, "ambiguous, as FAIL");
+        let both: Vec<EventKind> = EventKind::with_exchange_number(1030).collect();
+        assert_eq!(both, [EventKind::Failed, EventKind::Expired]);
     }
 
     #[test]

@@ -230,7 +230,7 @@ async fn deliver_group(shared: &Shared, msg: &Msg<'_>, group: Group) -> Vec<(usi
             });
         }
         if !shared.down.should_try(ctx, name) {
-            failed = Some((name.clone(), format!("451 4.4.4 connector {name} is down")));
+            failed = Some((name.clone(), shared.down.skip_reply(name)));
             continue;
         }
         let Some(conn) = msg.live.config.routing.connector(name) else {
@@ -254,6 +254,7 @@ async fn deliver_group(shared: &Shared, msg: &Msg<'_>, group: Group) -> Vec<(usi
             SmtpResult::Unreachable(reply) => {
                 if matches!(conn.next_hop, postern_route::NextHopPolicy::SmartHosts(_)) {
                     shared.down.mark_down(ctx, name);
+                    shared.down.note_failure(name, &reply);
                 }
                 failed = Some((name.clone(), reply));
             }

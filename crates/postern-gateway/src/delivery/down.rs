@@ -22,6 +22,9 @@ use crate::context::Context;
 pub struct DownConnectors {
     since: Mutex<HashMap<String, Instant>>,
     probe_after: Duration,
+    /// The reply of the failure that marked each connector down: what a recipient skipped
+    /// meanwhile is told (its notice then quotes the real error, issue 22).
+    why: Mutex<HashMap<String, String>>,
 }
 
 /// The first retry interval of the policy: how long a down connector is left alone.
@@ -45,6 +48,7 @@ impl DownConnectors {
         DownConnectors {
             since: Mutex::new(HashMap::new()),
             probe_after: first_interval(policy),
+            why: Mutex::new(HashMap::new()),
         }
     }
 
@@ -89,6 +93,32 @@ impl DownConnectors {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .set_down(connector, false);
+        }
+    }
+}
+
+impl DownConnectors {
+    /// Remembers `reply` as the reason `connector` went down.
+    pub fn note_failure(&self, connector: &str, reply: &str) {
+        self.why
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(connector.to_owned(), reply.to_owned());
+    }
+
+    /// The reply for a recipient skipped because `connector` is down: the failure that
+    /// marked it down, when known, so notices quote the real error (connection refused,
+    /// time-out) rather than only "is down".
+    pub fn skip_reply(&self, connector: &str) -> String {
+        let why = self
+            .why
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(connector)
+            .cloned();
+        match why {
+            Some(w) => format!("{w} (connector {connector} is down since then)"),
+            None => format!("451 4.4.4 connector {connector} is down"),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! | [`attempt`] | one delivery: route, fail over, deliver, report, track |
 //! | [`down`] | connectors marked down and their probes |
 //! | [`etrn`] | domains held until they ask with ETRN |
+//! | [`notices`] | failure, success and (timed) delay notices |
 
 pub mod attempt;
 pub mod down;
@@ -70,6 +71,8 @@ const CONTROL_EVERY: Duration = Duration::from_millis(200);
 /// carries them over unchanged (they need a restart).
 pub async fn run(ctx: Arc<Context>) {
     let shared = Arc::new(Shared::new(Arc::clone(&ctx)));
+    // Delay notices go by age, on their own timer (issue 22 item 3).
+    let delay_timer = tokio::spawn(notices::timer(Arc::clone(&ctx)));
     let (limits, poll) = {
         let live = ctx.live();
         let c = &live.config.connections;
@@ -113,6 +116,7 @@ pub async fn run(ctx: Arc<Context>) {
     give_back(&ctx, waiting).await;
     while tasks.join_next().await.is_some() {}
     close_all(shared.pool.drain());
+    let _ = delay_timer.await;
 }
 
 /// Starts every waiting delivery that can get a slot; the others keep their place.

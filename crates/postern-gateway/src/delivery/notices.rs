@@ -1,13 +1,18 @@
-//! After the queue decided an attempt: failure, delay and success notices (RFC 3464),
-//! honouring each recipient's `NOTIFY` (RFC 3461), queued like any other mail with the
-//! null sender, and tracked (`dsn-generated`, or `dsn-absorbed` for a notice about a
-//! notice).
+//! After the queue decided an attempt: failure and success notices (RFC 3464); and, on a
+//! timer of their own, delay notices when a message reaches an age in `[retry]
+//! delay_notices` (one notice per age, sent at that age whether or not an attempt is
+//! under way, as Postfix's `delay_warning_time`). Each honours the recipient's `NOTIFY`
+//! (RFC 3461), is queued like any other mail with the null sender, and is tracked
+//! (`dsn-generated`, or `dsn-absorbed` for a notice about a notice).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use postern_message::dsn::Action;
 use postern_queue::{
-    AttemptResult, Delivery, Envelope, FailReason, Notify, Outcome, SpooledMessage,
+    AttemptResult, Delivery, Envelope, FailReason, Notify, Outcome, RecipientState, SpooledMessage,
+    Timestamp,
 };
 use postern_track::EventKind;
 
@@ -22,7 +27,6 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Default)]
 struct Due {
     failed: Vec<Reported>,
-    delayed: Vec<Reported>,
     success: Vec<Reported>,
 }
 
@@ -73,7 +77,7 @@ fn collect(
     attempted: &Attempted<'_>,
     success_action: &dyn Fn(usize) -> Option<bool>,
 ) -> Due {
-    let (d, outcomes, result) = (attempted.delivery, attempted.outcomes, attempted.result);
+    let (outcomes, result) = (attempted.outcomes, attempted.result);
     let mut due = Due::default();
     let env = &before.envelope;
     for f in &result.failed {
@@ -118,33 +122,6 @@ fn collect(
             ));
         }
     }
-    if result.delay_notice {
-        for dr in &d.recipients {
-            let Some(r) = env.recipients.get(dr.index) else {
-                continue;
-            };
-            let still_waiting = !result.failed.iter().any(|f| f.index == dr.index)
-                && outcomes
-                    .iter()
-                    .any(|(i, o)| *i == dr.index && matches!(o, Outcome::Deferred { .. }));
-            if still_waiting && wants(r.notify, |n| n.delay, true) {
-                let reply = outcomes
-                    .iter()
-                    .find_map(|(i, o)| match o {
-                        Outcome::Deferred { reply, .. } if *i == dr.index => Some(reply.as_str()),
-                        _ => None,
-                    })
-                    .unwrap_or("451 4.4.7 Delivery delayed");
-                due.delayed.push(reported(
-                    &r.address,
-                    r.orcpt.as_ref(),
-                    Action::Delayed,
-                    reply,
-                    remote_of(reply),
-                ));
-            }
-        }
-    }
     due
 }
 
@@ -160,7 +137,7 @@ pub fn send(
     success_action: &dyn Fn(usize) -> Option<bool>,
 ) {
     let due = collect(before, attempted, success_action);
-    for list in [due.failed, due.delayed, due.success] {
+    for list in [due.failed, due.success] {
         if !list.is_empty() {
             one(ctx, config, before, body, &list);
         }
@@ -210,6 +187,103 @@ fn one(ctx: &Context, config: &Config, before: &SpooledMessage, body: &[u8], lis
                 }
                 Err(e) => eprintln!("postern: cannot queue a notice about {qid}: {e}"),
             }
+        }
+    }
+}
+
+/// The reply quoted for a recipient not yet attempted (held, or outbound transfer off).
+const NOT_YET_TRIED: &str = "451 4.4.7 Delivery delayed: not yet attempted";
+
+/// The recipients of `msg` still waiting that want a delay notice, with their last reply.
+fn waiting(msg: &SpooledMessage) -> Vec<Reported> {
+    let env = &msg.envelope;
+    env.recipients
+        .iter()
+        .zip(&msg.state.recipients)
+        .filter(|(r, _)| wants(r.notify, |n| n.delay, true))
+        .filter_map(|(r, st)| {
+            let reply = match st {
+                RecipientState::Pending => NOT_YET_TRIED,
+                RecipientState::Deferred { last_reply, .. } => last_reply.as_str(),
+                _ => return None,
+            };
+            Some(reported(
+                &r.address,
+                r.orcpt.as_ref(),
+                Action::Delayed,
+                reply,
+                remote_of(reply),
+            ))
+        })
+        .collect()
+}
+
+/// Takes the delay notices due now from the queue and queues them. Blocking (spool
+/// reads and writes). Returns when the next one is due.
+pub fn send_due_delays(ctx: &Context) -> Option<Timestamp> {
+    let (due, next) = match ctx.queue.take_delay_notices(ctx.now()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("postern: delay notices: {e}");
+            // Try again at the next look rather than never.
+            return None;
+        }
+    };
+    if due.is_empty() {
+        return next;
+    }
+    let live = ctx.live();
+    for msg in &due {
+        let list = waiting(msg);
+        if list.is_empty() {
+            continue;
+        }
+        let body = ctx
+            .bodies
+            .get(msg.id)
+            .map(|b| b.to_vec())
+            .or_else(|| ctx.queue.body(msg.id).ok())
+            .unwrap_or_default();
+        one(ctx, &live.config, msg, &body, &list);
+    }
+    next
+}
+
+/// Longest the timer sleeps between looks at the queue (a message queued meanwhile
+/// reaches its first age no sooner than the shortest age after it arrived, so sleeping
+/// at most that long misses nothing; this bounds it further).
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// Shortest sleep, so a clock that goes backwards cannot make the timer spin.
+const MIN_SLEEP: Duration = Duration::from_millis(50);
+
+/// The delay-notice timer: runs until the gateway shuts down, sending each notice when
+/// its message reaches the age.
+pub async fn timer(ctx: Arc<Context>) {
+    let ages = ctx
+        .live()
+        .config
+        .retry
+        .queue
+        .delay_notices
+        .intervals
+        .clone();
+    let Some(shortest) = ages.iter().min().copied() else {
+        return; // delay notices off
+    };
+    let mut shutdown = ctx.shutdown.clone();
+    while !ctx.is_shutting_down() {
+        let c = Arc::clone(&ctx);
+        let next = tokio::task::spawn_blocking(move || send_due_delays(&c))
+            .await
+            .ok()
+            .flatten();
+        let until_next = next.map_or(MAX_SLEEP, |t| {
+            Duration::from_millis(t.0.saturating_sub(ctx.now().0))
+        });
+        let wait = until_next.min(shortest).min(MAX_SLEEP).max(MIN_SLEEP);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            r = shutdown.changed() => if r.is_err() { break },
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One outbound SMTP connection: postern-smtp's sans-IO [`ClientSession`] driven over a
-//! tokio [`Transport`], with the session's own time-outs and STARTTLS.
+//! tokio [`Transport`], with the session's own time-outs and STARTTLS. What crosses the
+//! session (both ways, after TLS too) goes to its protocol-log [`Transcript`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::transport::Transport;
+use crate::protolog::Transcript;
 
 /// Read buffer size: one socket read at a time, never more.
 const READ_CHUNK: usize = 16 * 1024;
@@ -30,6 +32,17 @@ pub enum SetupError {
     TlsUnavailable(String),
     /// The server accepted STARTTLS but the handshake failed; the connection is lost.
     TlsFailed(String),
+}
+
+impl SetupError {
+    /// The reply text describing the failure.
+    pub fn reply(&self) -> &str {
+        match self {
+            SetupError::Unreachable(r)
+            | SetupError::TlsUnavailable(r)
+            | SetupError::TlsFailed(r) => r,
+        }
+    }
 }
 
 /// What became of one message on a connection.
@@ -61,6 +74,8 @@ pub struct Conn {
     /// Messages sent over it so far.
     pub messages: usize,
     buf: Vec<u8>,
+    /// The protocol log of this session (a disabled one when logging is off).
+    log: Transcript,
 }
 
 impl std::fmt::Debug for Conn {
@@ -80,20 +95,27 @@ async fn within<F: std::future::Future>(d: Duration, f: F) -> Option<F::Output> 
 
 impl Conn {
     /// Connects to `peer` within `connect_timeout` and drives the session to `Ready`
-    /// (greeting, EHLO, STARTTLS as `config.tls` says).
+    /// (greeting, EHLO, STARTTLS as `config.tls` says), recording it in `log`; a failure
+    /// is noted there too.
     pub async fn open(
         host: &str,
         peer: SocketAddr,
         config: ClientConfig,
         connect_timeout: Duration,
         tls: TlsConnector,
+        mut log: Transcript,
     ) -> Result<Conn, SetupError> {
-        let unreachable = |why: String| SetupError::Unreachable(format!("451 4.4.1 {why}"));
+        let mut unreachable = |why: String| {
+            let reply = format!("451 4.4.1 {why}");
+            log.note(&reply);
+            SetupError::Unreachable(reply)
+        };
         let stream = match within(connect_timeout, TcpStream::connect(peer)).await {
             None => return Err(unreachable(format!("connect to {host} [{peer}] timed out"))),
             Some(Err(e)) => return Err(unreachable(format!("connect to {host} [{peer}]: {e}"))),
             Some(Ok(s)) => s,
         };
+        log.note("connected");
         let _ = stream.set_nodelay(true);
         let mut conn = Conn {
             session: ClientSession::new(config),
@@ -103,9 +125,24 @@ impl Conn {
             peer,
             messages: 0,
             buf: vec![0; READ_CHUNK],
+            log,
         };
-        conn.until_ready().await?;
-        Ok(conn)
+        let ready = conn.until_ready().await;
+        if let Err(e) = &ready {
+            conn.log.note(e.reply());
+        }
+        conn.log.flush();
+        ready.map(|()| conn)
+    }
+
+    /// Writes a note into the session's protocol log (which message it carries next).
+    pub fn note(&mut self, text: &str) {
+        self.log.note(text);
+    }
+
+    /// Whether the session's protocol log records (so notes are worth building).
+    pub fn is_logged(&self) -> bool {
+        self.log.is_recording()
     }
 
     /// Runs the setup phase until the session says `Ready`.
@@ -121,6 +158,8 @@ impl Conn {
                                 self.host
                             )));
                         }
+                        let tls = self.tls_description().unwrap_or_default();
+                        self.log.note(&format!("TLS established ({tls})"));
                         self.session.tls_established();
                     }
                     ClientEvent::Failed(e) => return Err(self.setup_error(&e)),
@@ -166,6 +205,7 @@ impl Conn {
             return Ok(());
         }
         let n = out.len();
+        self.log.client(out);
         match within(self.session.timeout(), self.transport.write_all(out)).await {
             None => return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
             Some(r) => r?,
@@ -192,11 +232,25 @@ impl Conn {
             return Ok(());
         }
         match within(self.session.timeout(), self.transport.read(&mut self.buf)).await {
-            None => self.session.on_timeout(),
-            Some(Ok(0)) => self.session.on_eof(),
-            Some(Ok(n)) => self.session.receive(&self.buf[..n]),
-            Some(Err(e)) => return Err(e),
+            None => {
+                self.log.note("timed out waiting for the server");
+                self.session.on_timeout();
+            }
+            Some(Ok(0)) => {
+                self.log.note("connection closed by the server");
+                self.session.on_eof();
+            }
+            Some(Ok(n)) => {
+                self.log.server(&self.buf[..n]);
+                self.session.receive(&self.buf[..n]);
+            }
+            Some(Err(e)) => {
+                self.log.note(&format!("read failed: {e}"));
+                self.log.flush();
+                return Err(e);
+            }
         }
+        self.log.flush();
         Ok(())
     }
 
@@ -249,6 +303,7 @@ impl Conn {
             None => true,
             Some(Ok(0)) | Some(Err(_)) => false,
             Some(Ok(n)) => {
+                self.log.server(&self.buf[..n]);
                 self.session.receive(&self.buf[..n]);
                 self.session.is_ready()
             }

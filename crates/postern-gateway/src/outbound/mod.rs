@@ -23,6 +23,7 @@ use postern_smtp::client::{self, ClientConfig, RcptStatus, RecipientResult};
 use postern_track::EventKind;
 
 use crate::context::{Context, Live};
+use crate::protolog::Transcript;
 use conn::{Conn, Sent, SetupError};
 use pool::{Pool, PoolKey, close_all};
 
@@ -97,7 +98,7 @@ pub async fn deliver(ctx: &Context, pool: &Pool, job: &SmtpJob<'_>) -> SmtpResul
     for (host, peer) in hops {
         let mut policy = job.settings.tls;
         loop {
-            match open(ctx, job.live, &host, peer, policy).await {
+            match open(ctx, job, &host, peer, policy).await {
                 Ok(mut conn) => {
                     let outcomes = send_on(ctx, &mut conn, job, &body).await;
                     release(pool, PoolKey { peer, tls }, conn);
@@ -147,6 +148,7 @@ async fn try_pooled(
             continue;
         }
         let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
+        note_message(&mut conn, job);
         let sent = conn.send(envelope(job, &payload, param), &payload).await;
         note_dsn_passed(job, &conn);
         if matches!(sent, Sent::Broken(_)) {
@@ -168,6 +170,7 @@ async fn send_on(
     body: &[u8],
 ) -> Vec<(usize, Outcome)> {
     let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
+    note_message(conn, job);
     let sent = conn.send(envelope(job, &payload, param), &payload).await;
     note_dsn_passed(job, conn);
     let outcomes = outcomes_of(ctx, conn, job, sent);
@@ -217,30 +220,58 @@ async fn archive_sent(
             body: &body,
             now_ms: now,
         });
-        (qid, sender, rcpts, result)
+        (qid, sender, rcpts, result, body)
     })
     .await;
-    if let Ok((qid, sender, rcpts, result)) = written {
+    if let Ok((qid, sender, rcpts, result, body)) = written {
         let record = crate::archive::Record {
             direction: crate::archive::Direction::Outbound,
             queue_id: &qid,
             sender: &sender,
             recipients: &rcpts,
-            body: &[],
+            // For the tracking event's Message-ID.
+            body: &body,
             now_ms: now,
         };
         crate::archive::track_write(ctx, &record, result, Some(job.connector.name.as_str()));
     }
 }
 
+/// The protocol-log transcript for a new outbound session to `peer` for `job` (a
+/// disabled one when the log is off), opened with a note of what it is for.
+fn transcript(ctx: &Context, job: &SmtpJob<'_>, host: &str, peer: SocketAddr) -> Transcript {
+    let Some(log) = &ctx.protocol_log else {
+        return Transcript::disabled();
+    };
+    let mut t = log.outbound_session(peer);
+    t.note(&format!(
+        "connecting to {host} [{peer}] for {} {} (connector {}, domain {})",
+        job.ids.0, job.ids.1, job.connector.name, job.destination
+    ));
+    t
+}
+
+/// Notes in the session's protocol log which message it carries next.
+fn note_message(conn: &mut Conn, job: &SmtpJob<'_>) {
+    if conn.is_logged() {
+        conn.note(&format!(
+            "sending {} {} to {} recipient(s)",
+            job.ids.0,
+            job.ids.1,
+            job.recipients.len()
+        ));
+    }
+}
+
 /// Opens a connection to one address under a TLS policy.
 async fn open(
     ctx: &Context,
-    live: &Live,
+    job: &SmtpJob<'_>,
     host: &str,
     peer: SocketAddr,
     policy: TlsPolicy,
 ) -> Result<Conn, SetupError> {
+    let live = job.live;
     let config = client_config(live, policy);
     let timeout = live.config.timeouts.connect;
     let tls = if policy == TlsPolicy::Verify {
@@ -255,7 +286,8 @@ async fn open(
     } else {
         ctx.tls_connector.clone()
     };
-    Conn::open(host, peer, config, timeout, tls).await
+    let log = transcript(ctx, job, host, peer);
+    Conn::open(host, peer, config, timeout, tls, log).await
 }
 
 /// Keeps the connection for reuse, or closes it.
