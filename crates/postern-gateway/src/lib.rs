@@ -17,6 +17,7 @@ pub mod admin;
 pub mod archive;
 pub mod auth;
 pub mod bodies;
+pub mod compaction;
 pub mod config;
 pub mod context;
 pub mod delivery;
@@ -30,6 +31,7 @@ pub mod pickup;
 pub mod policy;
 pub mod protolog;
 pub mod restrict;
+pub mod retention;
 pub mod status;
 pub mod tls;
 
