@@ -147,6 +147,11 @@ fn to_target(t: TargetArgs) -> Result<Target, String> {
 }
 
 fn inspect(opts: &Opts) -> Result<Vec<SpooledMessage>, String> {
+    inspect_all(opts).map(|rec| rec.messages)
+}
+
+/// The whole read-only view (messages, and the spool's live and dead bytes).
+fn inspect_all(opts: &Opts) -> Result<postern_queue::Recovered, String> {
     let rec = Spool::inspect(&opts.spool, &SpoolOptions::default())
         .map_err(|e| format!("{}: {e}", opts.spool.display()))?;
     for q in &rec.quarantined {
@@ -158,7 +163,7 @@ fn inspect(opts: &Opts) -> Result<Vec<SpooledMessage>, String> {
             q.reason
         );
     }
-    Ok(rec.messages)
+    Ok(rec)
 }
 
 /// Applies a change directly when no gateway runs, else through `control/`.
@@ -443,17 +448,39 @@ fn summary_json(s: &Summary) -> String {
     )
 }
 
+/// The spool's bytes as a JSON object: segment files, live, dead.
+fn spool_bytes_json(rec: &postern_queue::Recovered) -> String {
+    format!(
+        r#"{{"segments":{},"bytes":{},"live_bytes":{},"dead_bytes":{}}}"#,
+        rec.segments,
+        rec.bytes,
+        rec.live_bytes,
+        rec.bytes.saturating_sub(rec.live_bytes)
+    )
+}
+
 fn summary(opts: &Opts) -> Result<ExitCode, String> {
-    let msgs = inspect(opts)?;
+    let rec = inspect_all(opts)?;
+    let msgs = &rec.messages;
     let s = summarize(
         msgs.iter().map(|m| (&m.envelope, &m.state)),
         Timestamp::now(),
     );
     if opts.json {
-        outln!("{}", summary_json(&s));
+        let j = summary_json(&s);
+        let j = j.strip_suffix('}').unwrap_or(&j);
+        outln!("{j},\"spool\":{}}}", spool_bytes_json(&rec));
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "spool: {} bytes in {} segment(s), {} live, {} dead",
+        rec.bytes,
+        rec.segments,
+        rec.live_bytes,
+        rec.bytes.saturating_sub(rec.live_bytes)
+    );
     let st = &s.states;
     let _ = writeln!(
         out,

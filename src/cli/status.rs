@@ -188,6 +188,16 @@ fn render(text: &str, running: bool) -> String {
         field(q, "held_messages"),
         field(q, "oldest_secs")
     ));
+    if let Some(i) = text.find("\"spool\":") {
+        let sp = &text[i..];
+        o.push_str(&format!(
+            "spool: {} bytes in {} segment(s), {} live, {} dead\n",
+            field(sp, "bytes"),
+            field(sp, "segments"),
+            field(sp, "live_bytes"),
+            field(sp, "dead_bytes")
+        ));
+    }
     for d in q.split("{\"destination\":").skip(1) {
         let name = d.split('"').nth(1).unwrap_or("?");
         o.push_str(&format!(

@@ -207,6 +207,11 @@ pub fn status_json(ctx: &Context) -> String {
             )
         })
         .collect();
+    let members = format!(
+        "{},{}",
+        ctx.stats.json_members(),
+        crate::status::spool_json(&ctx.queue.spool().stats())
+    );
     format!(
         "{{\"time_ms\":{},\"running\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}]}}}}\n",
         now.0,
@@ -214,7 +219,7 @@ pub fn status_json(ctx: &Context) -> String {
         !ctx.is_shutting_down(),
         json_str(&ctx.live().config.server.hostname),
         ctx.transfer_mode().name(),
-        ctx.stats.json_members(),
+        members,
         s.messages,
         s.held_messages,
         s.states.pending,
@@ -261,6 +266,7 @@ async fn answer_metrics(ctx: &Context, mut stream: tokio::net::TcpStream) -> std
     let ok = req.starts_with(b"GET /metrics ") || req.starts_with(b"GET / ");
     let (status, body) = if ok {
         let s = ctx.queue.summary(ctx.now());
+        let spool = ctx.queue.spool().stats();
         let extra = [
             ("queue_messages", "Messages in the queue", s.messages as i64),
             (
@@ -272,6 +278,16 @@ async fn answer_metrics(ctx: &Context, mut stream: tokio::net::TcpStream) -> std
                 "queue_oldest_seconds",
                 "Age of the oldest queued message",
                 s.oldest.as_secs() as i64,
+            ),
+            (
+                "spool_bytes",
+                "Bytes of the spool's segment files",
+                spool.bytes as i64,
+            ),
+            (
+                "spool_live_bytes",
+                "Bytes of the spool the queued messages need",
+                spool.live_bytes as i64,
             ),
         ];
         ("200 OK", ctx.stats.prometheus(&extra))

@@ -385,6 +385,42 @@ pub struct StatusSection {
     pub metrics_listen: Option<SocketAddr>,
 }
 
+/// `[spool]`: the spool's segment size and when the gateway compacts it. Dead space
+/// (delivered messages, old states) is reclaimed while the gateway runs, so that the
+/// spool's files stay within about `2 × live + compact_dead_bytes + 2 × segment_size`
+/// bytes (RELIABILITY.md, "Spool space").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolSection {
+    /// A new segment file starts once the current one would pass this many bytes.
+    /// Default 16 MiB.
+    pub segment_size: u64,
+    /// Under load, compaction starts once the dead bytes outside the newest segment pass
+    /// both this and the bytes live messages need. Default 8 MiB.
+    pub compact_dead_bytes: u64,
+    /// Once nothing has been written to the spool for this long, it is compacted whole
+    /// (newest segment included) if its dead bytes pass the live ones (and 64 KiB).
+    /// Zero turns idle compaction off. Default 30 s.
+    pub compact_idle: Duration,
+}
+
+/// `[retention]`: how long what the gateway writes beside the spool is kept. Checked at
+/// start and every ten minutes; 0 keeps everything. (Tracking logs have their own
+/// `[tracking] retention_days`.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionSection {
+    /// Days of protocol logs kept, today (UTC) included. Default 7.
+    pub protocol_log_days: u32,
+    /// Days of archive folders kept, today (UTC) included. Default 30.
+    pub archive_days: u32,
+    /// Most bytes the archive may hold; the oldest files go first. 0: no limit (the
+    /// default).
+    pub archive_max_bytes: u64,
+    /// Days a file set aside in the spool's `quarantine/` is kept. Default 30.
+    pub quarantine_days: u32,
+    /// Days a refused Pickup file (and its `.reason`) is kept in `bad/`. Default 30.
+    pub pickup_bad_days: u32,
+}
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -420,6 +456,10 @@ pub struct Config {
     pub protocol_log: ProtocolLogSection,
     /// `[status]`.
     pub status: StatusSection,
+    /// `[spool]`.
+    pub spool: SpoolSection,
+    /// `[retention]`.
+    pub retention: RetentionSection,
     /// Connectors, address spaces, per-domain settings, DNS.
     pub routing: RoutingConfig,
     /// The text the configuration was read from.
@@ -463,6 +503,10 @@ struct File {
     protocol_log: ProtocolLogToml,
     #[serde(default)]
     status: StatusToml,
+    #[serde(default)]
+    spool: SpoolToml,
+    #[serde(default)]
+    retention: RetentionToml,
     // Routing sections: parsed and checked by postern-route; named here only so that
     // deny_unknown_fields lets them through.
     #[allow(dead_code)]
@@ -649,6 +693,53 @@ struct ProtocolLogToml {
 #[serde(deny_unknown_fields)]
 struct StatusToml {
     metrics_listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpoolToml {
+    segment_size: Option<u64>,
+    compact_dead_bytes: Option<u64>,
+    compact_idle_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionToml {
+    protocol_log_days: Option<u32>,
+    archive_days: Option<u32>,
+    archive_max_bytes: Option<u64>,
+    quarantine_days: Option<u32>,
+    pickup_bad_days: Option<u32>,
+}
+
+/// Smallest `[spool] segment_size`: a few records, so tests can use tiny segments.
+const MIN_SEGMENT_SIZE: u64 = 4096;
+
+fn spool_section(c: &Checker<'_>, s: &SpoolToml) -> Result<SpoolSection, ConfigError> {
+    let segment_size = s.segment_size.unwrap_or(16 << 20);
+    if segment_size < MIN_SEGMENT_SIZE {
+        return Err(c.err(
+            "spool",
+            "segment_size",
+            format!("must be at least {MIN_SEGMENT_SIZE}"),
+        ));
+    }
+    Ok(SpoolSection {
+        segment_size,
+        compact_dead_bytes: s.compact_dead_bytes.unwrap_or(8 << 20),
+        compact_idle: Duration::from_secs(s.compact_idle_secs.unwrap_or(30)),
+    })
+}
+
+fn retention_section(r: &RetentionToml) -> RetentionSection {
+    RetentionSection {
+        protocol_log_days: r.protocol_log_days.unwrap_or(7),
+        archive_days: r.archive_days.unwrap_or(30),
+        archive_max_bytes: r.archive_max_bytes.unwrap_or(0),
+        quarantine_days: r.quarantine_days.unwrap_or(30),
+        pickup_bad_days: r.pickup_bad_days.unwrap_or(30),
+    }
 }
 
 // ---- validation ---------------------------------------------------------------------
@@ -843,6 +934,8 @@ impl Config {
             ));
         }
         let admin = admin_sections(&c, &file, &server.data_dir, &routing)?;
+        let spool = spool_section(&c, &file.spool)?;
+        let retention = retention_section(&file.retention);
         for conn in &routing.connectors {
             if conn.kind != "smtp" && conn.kind != "maildir" {
                 return Err(c.err(
@@ -872,6 +965,8 @@ impl Config {
             pickup: admin.pickup,
             protocol_log: admin.protocol_log,
             status: admin.status,
+            spool,
+            retention,
             routing,
             source: text.to_owned(),
         })

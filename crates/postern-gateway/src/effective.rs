@@ -23,6 +23,7 @@ pub fn effective_settings(c: &Config) -> String {
     let _ = limits_part(c, &mut o);
     let _ = security_part(c, &mut o);
     let _ = admin_part(c, &mut o);
+    let _ = spool_retention_part(c, &mut o);
     let _ = routing_part(c, &mut o);
     o
 }
@@ -61,6 +62,21 @@ fn server_part(c: &Config, o: &mut String) -> std::fmt::Result {
         )?;
     }
     Ok(())
+}
+
+fn spool_retention_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    let s = &c.spool;
+    writeln!(o, "\n[spool]")?;
+    writeln!(o, "segment_size = {}", s.segment_size)?;
+    writeln!(o, "compact_dead_bytes = {}", s.compact_dead_bytes)?;
+    writeln!(o, "compact_idle_secs = {}", secs(s.compact_idle))?;
+    let r = &c.retention;
+    writeln!(o, "\n[retention]")?;
+    writeln!(o, "protocol_log_days = {}", r.protocol_log_days)?;
+    writeln!(o, "archive_days = {}", r.archive_days)?;
+    writeln!(o, "archive_max_bytes = {}", r.archive_max_bytes)?;
+    writeln!(o, "quarantine_days = {}", r.quarantine_days)?;
+    writeln!(o, "pickup_bad_days = {}", r.pickup_bad_days)
 }
 
 fn limits_part(c: &Config, o: &mut String) -> std::fmt::Result {

@@ -118,8 +118,9 @@ impl Gateway {
         if config.archive.enabled {
             mkdir(&config.archive.dir)?;
         }
-        let (queue, recovered) =
-            Queue::open(config.spool_dir(), config.retry.queue.clone(), now())?;
+        let mut queue_config = config.retry.queue.clone();
+        queue_config.spool.segment_size = config.spool.segment_size;
+        let (queue, recovered) = Queue::open(config.spool_dir(), queue_config, now())?;
         let tracker = if config.tracking.enabled {
             mkdir(&config.tracking.dir)?;
             let mut wc = WriterConfig::new(&config.tracking.dir);
@@ -186,6 +187,8 @@ impl Gateway {
         }
         tasks.spawn(crate::delivery::run(ctx.clone()));
         tasks.spawn(crate::admin::run(ctx.clone()));
+        tasks.spawn(crate::compaction::run(ctx.clone(), config.spool.clone()));
+        tasks.spawn(crate::retention::run(ctx.clone()));
         if let Some(m) = metrics {
             tasks.spawn(crate::admin::serve_metrics(ctx.clone(), m));
         }
@@ -347,6 +350,7 @@ fn carry_start_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
     carry("protocol_log", &r.protocol_log, &mut n.protocol_log, c);
     carry("archive", &r.archive, &mut n.archive, c);
     carry("status.metrics_listen", &r.status, &mut n.status, c);
+    carry("spool", &r.spool, &mut n.spool, c);
     // The mode at start-up; the mode in force is changed with `postern transfer-mode`.
     carry("transfer.mode", &r.transfer_mode, &mut n.transfer_mode, c);
     changed

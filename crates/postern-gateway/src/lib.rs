@@ -18,6 +18,7 @@ pub mod archive;
 pub mod auth;
 pub mod auth_guard;
 pub mod bodies;
+pub mod compaction;
 pub mod config;
 pub mod context;
 pub mod delivery;
@@ -31,6 +32,7 @@ pub mod pickup;
 pub mod policy;
 pub mod protolog;
 pub mod restrict;
+pub mod retention;
 pub mod status;
 pub mod tls;
 

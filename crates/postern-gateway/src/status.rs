@@ -194,6 +194,18 @@ impl Stats {
     }
 }
 
+/// The spool's space as a JSON member: `"spool":{"segments":…,"bytes":…,"live_bytes":…,
+/// "dead_bytes":…}` (bytes of its segment files; live: what the queued messages need).
+pub fn spool_json(s: &postern_queue::SpoolStats) -> String {
+    format!(
+        "\"spool\":{{\"segments\":{},\"bytes\":{},\"live_bytes\":{},\"dead_bytes\":{}}}",
+        s.segments,
+        s.bytes,
+        s.live_bytes,
+        s.dead_bytes()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +235,15 @@ mod tests {
         assert!(p.contains("# TYPE postern_queue_messages gauge\npostern_queue_messages 3\n"));
         let j = format!("{{{}}}", s.json_members());
         assert!(j.contains("\"recipient\":\"a\\\"b@x\""), "{j}");
+        let st = postern_queue::SpoolStats {
+            segments: 2,
+            bytes: 1000,
+            live_bytes: 400,
+            ..Default::default()
+        };
+        assert_eq!(
+            spool_json(&st),
+            "\"spool\":{\"segments\":2,\"bytes\":1000,\"live_bytes\":400,\"dead_bytes\":600}"
+        );
     }
 }

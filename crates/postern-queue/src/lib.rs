@@ -72,6 +72,6 @@ pub use queue::{
     AttemptResult, Delivery, DeliveryRecipient, FailedRecipient, Outcome, Queue, QueueConfig,
 };
 pub use scheduler::{Job, Scheduler, Target};
-pub use spool::{Pending, Recovered, Spool, SpoolError, SpoolOptions, SpooledMessage};
+pub use spool::{Pending, Recovered, Spool, SpoolError, SpoolOptions, SpoolStats, SpooledMessage};
 pub use summary::Summary;
 pub use time::Timestamp;

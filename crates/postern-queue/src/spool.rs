@@ -163,6 +163,42 @@ pub struct Recovered {
     pub segments: usize,
     /// Bytes read.
     pub bytes: u64,
+    /// Bytes of the records that hold the live messages (their envelope and body, and
+    /// latest state); the rest of `bytes` is dead space compaction can reclaim.
+    pub live_bytes: u64,
+}
+
+/// How the spool's disk space divides between live records and dead ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Segment files (including the head).
+    pub segments: usize,
+    /// Bytes of every segment file (records appended but not yet written included).
+    pub bytes: u64,
+    /// Bytes of the records live messages need: enqueue records and latest states.
+    pub live_bytes: u64,
+    /// Bytes of the head segment, the one appends go to.
+    pub head_bytes: u64,
+    /// Live bytes in the head segment.
+    pub head_live_bytes: u64,
+    /// Bytes ever appended since the spool was opened: unchanged means nothing happened.
+    pub appended: u64,
+}
+
+impl SpoolStats {
+    /// Bytes no live message needs (old states, removed messages, removal records,
+    /// segment headers).
+    pub fn dead_bytes(&self) -> u64 {
+        self.bytes.saturating_sub(self.live_bytes)
+    }
+
+    /// Dead bytes outside the head segment: what [`Spool::compact`] reclaims without
+    /// starting a new head.
+    pub fn reclaimable_bytes(&self) -> u64 {
+        let old = self.bytes.saturating_sub(self.head_bytes);
+        let old_live = self.live_bytes.saturating_sub(self.head_live_bytes);
+        old.saturating_sub(old_live)
+    }
 }
 
 /// A change appended to the spool and not yet known to be durable: hand it to
@@ -202,22 +238,70 @@ struct Inner {
     /// that is not on disk elsewhere — not before, or a crash would lose them.
     dead_at: HashMap<u64, u64>,
     segments: BTreeSet<u64>,
+    /// Bytes of each segment (header and records, written or queued).
+    sizes: HashMap<u64, u64>,
+    /// Bytes of the live records in each segment (beside `refs`).
+    live: HashMap<u64, u64>,
+    /// Bytes appended since open.
+    appended: u64,
 }
 
 impl Inner {
-    fn add_ref(&mut self, seg: u64) {
+    fn add_ref(&mut self, loc: Loc) {
+        let seg = loc.seg;
         *self.refs.entry(seg).or_default() += 1;
+        *self.live.entry(seg).or_default() += u64::from(loc.len);
         self.dead_at.remove(&seg);
     }
 
-    fn drop_ref(&mut self, seg: u64) {
+    fn drop_ref(&mut self, loc: Loc) {
+        let seg = loc.seg;
+        if let Some(b) = self.live.get_mut(&seg) {
+            *b = b.saturating_sub(u64::from(loc.len));
+        }
         if let Some(n) = self.refs.get_mut(&seg) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 self.refs.remove(&seg);
+                self.live.remove(&seg);
                 self.dead_at.insert(seg, self.next_ticket);
             }
         }
+    }
+
+    fn stats(&self) -> SpoolStats {
+        SpoolStats {
+            segments: self.segments.len(),
+            bytes: self.sizes.values().sum(),
+            live_bytes: self.live.values().sum(),
+            head_bytes: self.head_len,
+            head_live_bytes: self.live.get(&self.head_seg).copied().unwrap_or(0),
+            appended: self.appended,
+        }
+    }
+
+    /// Starts a new head segment, so the old one can be compacted away like any other.
+    /// Does nothing when the head holds no record.
+    fn rotate(&mut self) {
+        if self.head_len > SEGMENT_HEADER {
+            self.start_segment();
+        }
+    }
+
+    fn start_segment(&mut self) {
+        self.head_seg += 1;
+        self.head_len = SEGMENT_HEADER;
+        self.segments.insert(self.head_seg);
+        self.sizes.insert(self.head_seg, SEGMENT_HEADER);
+        self.appended += SEGMENT_HEADER;
+        // A ticket of its own, so that waiting for it writes the new segment even when no
+        // record follows (a rotation on its own) and `durable_seg` moves past the old head.
+        self.next_ticket += 1;
+        self.chunks.push(Chunk {
+            seg: self.head_seg,
+            create: true,
+            pieces: vec![segment_header(self.head_seg)],
+        });
     }
 
     /// Takes the leading segments that may be deleted: not the head, no record still on
@@ -236,6 +320,8 @@ impl Inner {
             }
             self.segments.pop_first();
             self.dead_at.remove(&s);
+            self.sizes.remove(&s);
+            self.live.remove(&s);
             dead.push(s);
         }
         dead
@@ -250,14 +336,7 @@ impl Inner {
     fn push(&mut self, bytes: Vec<u8>, segment_size: u64) -> Loc {
         let len = bytes.len() as u64;
         if self.head_len > SEGMENT_HEADER && self.head_len + len > segment_size {
-            self.head_seg += 1;
-            self.head_len = SEGMENT_HEADER;
-            self.segments.insert(self.head_seg);
-            self.chunks.push(Chunk {
-                seg: self.head_seg,
-                create: true,
-                pieces: vec![segment_header(self.head_seg)],
-            });
+            self.start_segment();
         }
         let loc = Loc {
             seg: self.head_seg,
@@ -265,6 +344,8 @@ impl Inner {
             len: u32::try_from(len).unwrap_or(u32::MAX),
         };
         self.head_len += len;
+        *self.sizes.entry(self.head_seg).or_default() += len;
+        self.appended += len;
         match self.chunks.last_mut() {
             Some(c) if c.seg == self.head_seg => c.pieces.push(bytes),
             _ => self.chunks.push(Chunk {
@@ -397,6 +478,8 @@ struct Scan {
     /// Highest segment number seen, readable or not (new segments go above it).
     max_seg: u64,
     bytes: u64,
+    /// Bytes of each readable segment.
+    sizes: HashMap<u64, u64>,
 }
 
 impl Scan {
@@ -479,6 +562,7 @@ impl Scan {
             return;
         }
         self.segments.push(seg);
+        self.sizes.insert(seg, buf.len() as u64);
         let mut off = SEGMENT_HEADER as usize;
         while off < buf.len() {
             let loc = |used: usize| Loc {
@@ -584,6 +668,14 @@ fn scan_dir(
     }
     scan.bad.sort_by_key(|b| (b.0, b.2));
     Ok((scan, stray))
+}
+
+/// Bytes of the records the live messages of `scan` need.
+fn live_bytes(scan: &Scan) -> u64 {
+    scan.entries
+        .values()
+        .map(|(e, ..)| u64::from(e.enq.len) + e.state.map_or(0, |s| u64::from(s.len)))
+        .sum()
 }
 
 fn into_messages(
@@ -694,6 +786,7 @@ impl Spool {
             quarantined,
             segments: scan.segments.len(),
             bytes: scan.bytes,
+            live_bytes: live_bytes(&scan),
         };
         spool.delete_dead_segments()?;
         Ok((spool, recovered))
@@ -708,6 +801,7 @@ impl Spool {
         let dir = dir.as_ref();
         check_version(dir, false)?;
         let (scan, _) = scan_dir(dir, opts, true)?;
+        let live_bytes = live_bytes(&scan);
         Ok(Recovered {
             messages: into_messages(&scan.entries),
             quarantined: scan
@@ -723,6 +817,7 @@ impl Spool {
                 .collect(),
             segments: scan.segments.len(),
             bytes: scan.bytes,
+            live_bytes,
         })
     }
 
@@ -758,11 +853,19 @@ impl Spool {
             refs: HashMap::new(),
             dead_at: HashMap::new(),
             segments: scan.segments.iter().copied().chain([head_seg]).collect(),
+            sizes: scan
+                .sizes
+                .iter()
+                .map(|(&s, &n)| (s, n))
+                .chain([(head_seg, SEGMENT_HEADER)])
+                .collect(),
+            live: HashMap::new(),
+            appended: 0,
         };
         for (id, (entry, ..)) in &scan.entries {
-            inner.add_ref(entry.enq.seg);
+            inner.add_ref(entry.enq);
             if let Some(s) = entry.state {
-                inner.add_ref(s.seg);
+                inner.add_ref(s);
             }
             inner.index.insert(*id, entry.clone());
         }
@@ -806,7 +909,7 @@ impl Spool {
         let mut g = lock(&self.shared.inner);
         self.check_failed(&g)?;
         let loc = g.push(buf, self.shared.opts.segment_size);
-        g.add_ref(loc.seg);
+        g.add_ref(loc);
         let entry = IndexEntry {
             enq: loc,
             state: None,
@@ -849,9 +952,9 @@ impl Spool {
         let mut buf = Vec::new();
         record::encode_state(&mut buf, id, state);
         let loc = g.push(buf, self.shared.opts.segment_size);
-        g.add_ref(loc.seg);
+        g.add_ref(loc);
         if let Some(old) = old {
-            g.drop_ref(old.seg);
+            g.drop_ref(old);
         }
         if let Some(e) = g.index.get_mut(&id) {
             e.state = Some(loc);
@@ -873,9 +976,9 @@ impl Spool {
         let mut g = lock(&self.shared.inner);
         self.check_failed(&g)?;
         let entry = g.index.remove(&id).ok_or(SpoolError::NotFound(id))?;
-        g.drop_ref(entry.enq.seg);
+        g.drop_ref(entry.enq);
         if let Some(s) = entry.state {
-            g.drop_ref(s.seg);
+            g.drop_ref(s);
         }
         let mut buf = Vec::new();
         record::encode_remove(&mut buf, id);
@@ -1113,8 +1216,9 @@ impl Spool {
     /// records of the oldest segment forward (up to `max_copy` bytes per call) so it can be
     /// deleted too. Returns the number of segments deleted. Call it from time to time,
     /// when idle; it is safe beside concurrent appends (a segment goes only once the
-    /// copies of its records are durable). `postern-gateway` does not call it yet: its
-    /// spool is reclaimed when it starts.
+    /// copies of its records are durable). The head segment is never compacted: call
+    /// [`Spool::rotate`] first to reclaim its dead space too. `postern-gateway` calls
+    /// both on its own (`[spool]` settings).
     pub fn compact(&self, max_copy: u64) -> Result<usize, SpoolError> {
         let mut deleted = self.delete_dead_segments()?;
         let mut copied = 0u64;
@@ -1148,8 +1252,8 @@ impl Spool {
                     let raw = self.read_raw(loc)?;
                     copied += raw.len() as u64;
                     let new = g.push(raw, self.shared.opts.segment_size);
-                    g.add_ref(new.seg);
-                    g.drop_ref(loc.seg);
+                    g.add_ref(new);
+                    g.drop_ref(loc);
                     if let Some(entry) = g.index.get_mut(&id) {
                         if is_state {
                             entry.state = Some(new);
@@ -1168,6 +1272,22 @@ impl Spool {
             }
         }
         Ok(deleted)
+    }
+
+    /// How the spool's bytes divide between live and dead records. Cheap (no I/O).
+    pub fn stats(&self) -> SpoolStats {
+        lock(&self.shared.inner).stats()
+    }
+
+    /// Starts a new head segment when the current one holds any record, and waits until
+    /// it exists on disk: the old head can then be compacted like any other segment.
+    /// Safe beside concurrent appends, which simply go to the new head.
+    pub fn rotate(&self) -> Result<(), SpoolError> {
+        let mut g = lock(&self.shared.inner);
+        self.check_failed(&g)?;
+        g.rotate();
+        let ticket = g.next_ticket;
+        self.wait_durable(g, ticket)
     }
 
     /// Number of segment files (including the head).
@@ -1223,8 +1343,8 @@ mod tests {
         for (id, e) in live {
             let raw = spool.read_raw(e.enq).unwrap();
             let new = g.push(raw, 4096);
-            g.add_ref(new.seg);
-            g.drop_ref(e.enq.seg);
+            g.add_ref(new);
+            g.drop_ref(e.enq);
             g.index.get_mut(&id).unwrap().enq = new;
         }
         assert!(
@@ -1433,6 +1553,76 @@ mod tests {
         drop(spool);
         let (_, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
         assert_eq!(rec.messages.len(), 200);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Sum of the sizes of the segment files on disk.
+    fn disk_bytes(dir: &Path) -> u64 {
+        fs::read_dir(dir.join("seg"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    }
+
+    #[test]
+    fn stats_count_live_and_dead_bytes_as_on_disk() {
+        let dir = tmp("stats");
+        let opts = SpoolOptions {
+            segment_size: 4096,
+            ..SpoolOptions::default()
+        };
+        let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
+        let ids: Vec<QueueId> = (0..40)
+            .map(|i| spool.enqueue(&env(1), &[b'x'; 300], Timestamp(i)).unwrap())
+            .collect();
+        let full = spool.stats();
+        assert_eq!(full.bytes, disk_bytes(&dir));
+        assert!(full.segments > 3, "{full:?}");
+        // Only segment headers are dead while every message is live.
+        assert_eq!(full.dead_bytes(), full.segments as u64 * SEGMENT_HEADER);
+        for id in &ids[..30] {
+            spool.remove(*id).unwrap();
+        }
+        let after = spool.stats();
+        assert_eq!(after.bytes, disk_bytes(&dir));
+        assert!(after.live_bytes * 4 < full.live_bytes + 400, "{after:?}");
+        assert!(after.reclaimable_bytes() > 0);
+        // A read-only inspection agrees about the live bytes.
+        let seen = Spool::inspect(&dir, &opts).unwrap();
+        assert_eq!(seen.live_bytes, after.live_bytes);
+        assert_eq!(seen.bytes, after.bytes);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rotate_then_compact_reclaims_the_head_too() {
+        let dir = tmp("rotate");
+        let (spool, _) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        let ids: Vec<QueueId> = (0..50)
+            .map(|i| spool.enqueue(&env(2), &[b'y'; 1000], Timestamp(i)).unwrap())
+            .collect();
+        for id in &ids[1..] {
+            spool.remove(*id).unwrap();
+        }
+        // One 64 MiB segment: compaction alone never touches the head.
+        spool.compact(u64::MAX).unwrap();
+        assert!(disk_bytes(&dir) > 50_000);
+        spool.rotate().unwrap();
+        spool.compact(u64::MAX).unwrap();
+        let st = spool.stats();
+        assert_eq!(st.segments, 1);
+        assert_eq!(st.bytes, disk_bytes(&dir));
+        assert_eq!(st.dead_bytes(), SEGMENT_HEADER);
+        // Again: the live record moves on, nothing else is left.
+        spool.rotate().unwrap();
+        spool.compact(u64::MAX).unwrap();
+        assert_eq!(spool.stats().segments, 1);
+        assert_eq!(spool.stats().bytes, disk_bytes(&dir));
+        assert_eq!(spool.read(ids[0]).unwrap().1, vec![b'y'; 1000]);
+        drop(spool);
+        let (_, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        assert_eq!(rec.messages.len(), 1);
+        assert_eq!(rec.messages[0].id, ids[0]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

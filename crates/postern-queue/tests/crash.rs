@@ -136,6 +136,11 @@ fn child(dir: &Path) {
                         }
                         _ => {
                             if rng.below(5) == 0 {
+                                // Half the time as the gateway does when idle: a new
+                                // head first, so the old head is compacted too.
+                                if rng.below(2) == 0 {
+                                    spool.rotate().expect("rotate");
+                                }
                                 spool.compact(4 << 20).expect("compact");
                             }
                         }

@@ -1,0 +1,176 @@
+//! Spool compaction while the gateway runs (`[spool]`). Delivered messages leave dead
+//! records behind in the spool's append-only segments; without compaction the spool only
+//! shrinks when the gateway restarts.
+//!
+//! Two triggers, checked every [`CHECK_EVERY`]:
+//!
+//! * **Under load**: once the dead bytes outside the newest (head) segment pass both
+//!   `compact_dead_bytes` and the bytes the live messages need, the older segments are
+//!   compacted (their live records copied forward, the segments deleted). The copying
+//!   costs at most the live bytes, and is paid only after at least as many dead bytes
+//!   have accumulated: the classic bound of twice the live data.
+//! * **When idle**: once nothing has been written for `compact_idle`, a new head is
+//!   started and everything is compacted, if the dead bytes (head included) pass the
+//!   live ones and [`IDLE_MIN_DEAD`]. An idle gateway's spool shrinks to its live
+//!   messages.
+//!
+//! Compaction is the spool's own ([`postern_queue::Spool::compact`]): safe beside
+//! concurrent appends and against a kill at any moment (a segment is deleted only once
+//! the copies of its records are durable).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use postern_queue::SpoolStats;
+
+use crate::config::SpoolSection;
+use crate::context::Context;
+
+/// How often the spool's dead space is looked at.
+pub const CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// Least dead space an idle compaction bothers with.
+pub const IDLE_MIN_DEAD: u64 = 64 << 10;
+
+/// What to do about the spool now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing.
+    Wait,
+    /// Compact the segments before the head.
+    Compact,
+    /// Start a new head, then compact everything before it.
+    RotateAndCompact,
+}
+
+/// Decides from the spool's figures and how long it has been idle.
+pub fn decide(stats: &SpoolStats, idle_for: Duration, settings: &SpoolSection) -> Decision {
+    let idle = !settings.compact_idle.is_zero() && idle_for >= settings.compact_idle;
+    // Segment headers are dead bytes that no compaction removes.
+    let headers = stats.segments as u64 * postern_queue::spool::SEGMENT_HEADER;
+    let dead = stats.dead_bytes().saturating_sub(headers);
+    if idle && dead >= stats.live_bytes.max(IDLE_MIN_DEAD) {
+        return Decision::RotateAndCompact;
+    }
+    let old = stats.reclaimable_bytes();
+    if old >= stats.live_bytes.max(settings.compact_dead_bytes).max(1) {
+        return Decision::Compact;
+    }
+    Decision::Wait
+}
+
+/// Runs until the gateway shuts down. The settings are those the gateway started with
+/// (`[spool]` needs a restart).
+pub async fn run(ctx: Arc<Context>, settings: SpoolSection) {
+    let mut shutdown = ctx.shutdown.clone();
+    let mut last_appended = 0;
+    let mut quiet_since = tokio::time::Instant::now();
+    while !ctx.is_shutting_down() {
+        let stats = ctx.queue.spool().stats();
+        let now = tokio::time::Instant::now();
+        if stats.appended != last_appended {
+            last_appended = stats.appended;
+            quiet_since = now;
+        }
+        let decision = decide(&stats, now - quiet_since, &settings);
+        if decision != Decision::Wait {
+            let c = Arc::clone(&ctx);
+            let done = tokio::task::spawn_blocking(move || compact(&c, decision, &stats)).await;
+            if let Ok(Err(e)) = done {
+                eprintln!("postern: spool compaction: {e}");
+            }
+            // What compaction wrote is not activity: the idle clock goes on.
+            last_appended = ctx.queue.spool().stats().appended;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(CHECK_EVERY) => {}
+            r = shutdown.changed() => if r.is_err() { break },
+        }
+    }
+}
+
+/// Compacts as decided; copies at most what was live when decided, plus a segment's
+/// worth of slack, so that a busy spool cannot keep one compaction going for ever.
+fn compact(
+    ctx: &Context,
+    decision: Decision,
+    stats: &SpoolStats,
+) -> Result<usize, postern_queue::SpoolError> {
+    let spool = ctx.queue.spool();
+    if decision == Decision::RotateAndCompact {
+        spool.rotate()?;
+    }
+    spool.compact(stats.live_bytes.saturating_add(stats.bytes / 2 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> SpoolSection {
+        SpoolSection {
+            segment_size: 1 << 20,
+            compact_dead_bytes: 100_000,
+            compact_idle: Duration::from_secs(30),
+        }
+    }
+
+    fn stats(bytes: u64, live: u64, head: u64, head_live: u64) -> SpoolStats {
+        SpoolStats {
+            segments: 2,
+            bytes,
+            live_bytes: live,
+            head_bytes: head,
+            head_live_bytes: head_live,
+            appended: 0,
+        }
+    }
+
+    #[test]
+    fn busy_spool_compacts_once_old_dead_space_passes_live_and_the_setting() {
+        let s = settings();
+        let busy = Duration::ZERO;
+        // 90 kB dead in old segments: under compact_dead_bytes.
+        assert_eq!(
+            decide(&stats(200_000, 10_000, 100_000, 0), busy, &s),
+            Decision::Wait
+        );
+        // 190 kB dead, 10 kB live: compact.
+        assert_eq!(
+            decide(&stats(300_000, 10_000, 100_000, 0), busy, &s),
+            Decision::Compact
+        );
+        // 190 kB dead but 500 kB live (in the head): not yet worth copying.
+        let st = stats(800_000, 500_000, 600_000, 490_000);
+        assert_eq!(decide(&st, busy, &s), Decision::Wait);
+        // Dead space in the head alone never triggers a busy compaction.
+        let st = stats(5_000_000, 0, 5_000_000, 0);
+        assert_eq!(decide(&st, busy, &s), Decision::Wait);
+    }
+
+    #[test]
+    fn idle_spool_compacts_the_head_too() {
+        let s = settings();
+        let idle = Duration::from_secs(30);
+        let st = stats(5_000_000, 0, 5_000_000, 0);
+        assert_eq!(decide(&st, idle, &s), Decision::RotateAndCompact);
+        assert_eq!(
+            decide(&st, Duration::from_secs(29), &s),
+            Decision::Wait,
+            "not idle long enough"
+        );
+        // A compacted spool: only headers are dead.
+        let st = stats(1_032, 1_000, 1_016, 1_000);
+        assert_eq!(decide(&st, idle, &s), Decision::Wait);
+        // Little dead space beside much live data: left alone.
+        let st = stats(3_000_000, 2_000_000, 3_000_000, 2_000_000);
+        assert_eq!(decide(&st, idle, &s), Decision::Wait);
+        // Idle compaction turned off.
+        let off = SpoolSection {
+            compact_idle: Duration::ZERO,
+            ..settings()
+        };
+        let st = stats(5_000_000, 0, 5_000_000, 0);
+        assert_eq!(decide(&st, Duration::from_secs(3600), &off), Decision::Wait);
+    }
+}
