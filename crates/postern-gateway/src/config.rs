@@ -11,6 +11,7 @@
 //! | `[retry]` | retry schedule, per-priority message time-outs, delay notices |
 //! | `[security]` | TLS certificate, AUTH users, relay networks |
 //! | `[maildir]` | where the `maildir` connector delivers |
+//! | `[inbound]` | accepted domains and recipient verification |
 //! | `[tracking]` | message tracking log |
 //! | `[administrator]` | the administrator's mailbox |
 //! | `[[connector]]`, `[[domain]]`, `[domain_defaults]`, `[dns]` | routing (postern-route) |
@@ -350,6 +351,10 @@ pub struct ArchiveSection {
     pub dir: PathBuf,
     /// Archive only messages from these senders (patterns); empty means every message.
     pub senders: Vec<String>,
+    /// Archive also messages to these recipients (patterns). With `senders` and
+    /// `recipients` both empty every message is archived; otherwise a message is when
+    /// its sender or one of its recipients matches. Default empty.
+    pub recipients: Vec<String>,
     /// Which direction. Default both.
     pub direction: ArchiveDirection,
 }
@@ -416,6 +421,8 @@ pub struct Config {
     pub protocol_log: ProtocolLogSection,
     /// `[status]`.
     pub status: StatusSection,
+    /// `[inbound]`: accepted domains and recipient verification.
+    pub inbound: crate::policy::InboundSection,
     /// Connectors, address spaces, per-domain settings, DNS.
     pub routing: RoutingConfig,
     /// The text the configuration was read from.
@@ -459,6 +466,8 @@ struct File {
     protocol_log: ProtocolLogToml,
     #[serde(default)]
     status: StatusToml,
+    #[serde(default)]
+    inbound: crate::policy::accepted::InboundToml,
     // Routing sections: parsed and checked by postern-route; named here only so that
     // deny_unknown_fields lets them through.
     #[allow(dead_code)]
@@ -617,6 +626,7 @@ struct ArchiveToml {
     enabled: Option<bool>,
     dir: Option<PathBuf>,
     senders: Option<Vec<String>>,
+    recipients: Option<Vec<String>>,
     direction: Option<ArchiveDirection>,
 }
 
@@ -833,6 +843,8 @@ impl Config {
             ));
         }
         let admin = admin_sections(&c, &file, &server.data_dir, &routing)?;
+        let inbound = crate::policy::accepted::inbound_section(&file.inbound)
+            .map_err(|(key, why)| c.err("inbound", key, why))?;
         for conn in &routing.connectors {
             if conn.kind != "smtp" && conn.kind != "maildir" {
                 return Err(c.err(
@@ -862,6 +874,7 @@ impl Config {
             pickup: admin.pickup,
             protocol_log: admin.protocol_log,
             status: admin.status,
+            inbound,
             routing,
             source: text.to_owned(),
         })
@@ -954,6 +967,12 @@ fn admin_sections(
         dir: a.dir.clone().unwrap_or_else(|| data_dir.join("archive")),
         senders: a
             .senders
+            .iter()
+            .flatten()
+            .map(|p| p.trim().to_lowercase())
+            .collect(),
+        recipients: a
+            .recipients
             .iter()
             .flatten()
             .map(|p| p.trim().to_lowercase())

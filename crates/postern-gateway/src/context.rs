@@ -83,6 +83,9 @@ pub struct Context {
     pub etrn: EtrnGate,
     /// Bodies of messages just accepted, for their first delivery.
     pub bodies: crate::bodies::BodyCache,
+    /// Recipient verification for accepted domains: the recipients file as last read
+    /// and the callout answers (kept across reloads).
+    pub verifier: crate::policy::Verifier,
 }
 
 impl Context {

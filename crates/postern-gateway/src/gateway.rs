@@ -160,6 +160,7 @@ impl Gateway {
             stats: crate::status::Stats::default(),
             etrn: crate::delivery::etrn::EtrnGate::new(),
             bodies: crate::bodies::BodyCache::new(),
+            verifier: crate::policy::Verifier::new(),
         });
         ctx.set_transfer_mode(config.transfer_mode);
         let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
