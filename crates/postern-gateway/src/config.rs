@@ -272,14 +272,18 @@ pub struct NotificationsSection {
 }
 
 /// The gateway's transfer mode (the IMS "Connections" page): which directions move mail.
+/// Mail to the organisation is mail for accepted domains or routed to a `maildir`
+/// connector or one marked `inbound = true` ([`crate::policy::transfer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TransferMode {
     /// Accept inbound and deliver outbound (the default).
     Both,
-    /// Accept inbound; hold outbound (mail queues up).
+    /// Accept inbound and keep delivering to the organisation; hold mail to the
+    /// Internet (it queues up).
     Inbound,
-    /// Deliver outbound; answer new inbound sessions with `421`.
+    /// Deliver mail to the Internet; hold mail to the organisation; answer new inbound
+    /// sessions with `421`.
     Outbound,
     /// Neither: new sessions get `421`, outbound is held.
     None,
@@ -291,7 +295,7 @@ impl TransferMode {
         matches!(self, TransferMode::Both | TransferMode::Inbound)
     }
 
-    /// Queued mail is delivered.
+    /// Queued mail to the Internet is delivered.
     pub fn delivers_outbound(self) -> bool {
         matches!(self, TransferMode::Both | TransferMode::Outbound)
     }
