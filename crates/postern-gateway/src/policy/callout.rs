@@ -111,10 +111,10 @@ pub async fn probe(live: &Live, connector: &ConnectorConfig, domain: &str, addre
 /// The addresses to try, in order.
 async fn hosts(live: &Live, c: &ConnectorConfig, domain: &str) -> Result<Vec<SocketAddr>, String> {
     let port = live.config.routing.dns.options.port;
-    if let NextHopPolicy::SmartHosts(list) = &c.next_hop {
-        if let Some(direct) = literal_hosts(list, port) {
-            return Ok(direct);
-        }
+    if let NextHopPolicy::SmartHosts(list) = &c.next_hop
+        && let Some(direct) = literal_hosts(list, port)
+    {
+        return Ok(direct);
     }
     let Some(resolver) = &live.resolver else {
         return Err("no DNS name servers configured ([dns] name_servers)".to_owned());

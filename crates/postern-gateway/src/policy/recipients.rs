@@ -135,10 +135,10 @@ impl RecipientsCache {
         let stamp: Option<Stamp> = std::fs::metadata(path)
             .ok()
             .map(|m| (m.modified().ok(), m.len()));
-        if let Some(l) = slot.as_ref().filter(|l| l.path == path) {
-            if stamp.is_none() || stamp == Some(l.stamp) {
-                return Some(Arc::clone(&l.list));
-            }
+        if let Some(l) = slot.as_ref().filter(|l| l.path == path)
+            && (stamp.is_none() || stamp == Some(l.stamp))
+        {
+            return Some(Arc::clone(&l.list));
         }
         match read(path) {
             Ok(list) => {
