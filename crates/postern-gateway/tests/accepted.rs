@@ -170,12 +170,17 @@ struct Harness {
 /// quick retries, plus `extra`.
 async fn start(tag: &str, internal: SocketAddr, internet: SocketAddr, extra: &str) -> Harness {
     let dir = common::temp_dir("accepted", tag);
+    // Quick retries, unless `extra` has its own `[retry]`.
+    let retry = if extra.contains("[retry]") {
+        ""
+    } else {
+        QUICK_RETRY
+    };
     let text = format!(
         "[server]\nhostname = \"mx.corp.test\"\ndata_dir = \"{dir}\"\n\
          [connections]\nlisten = [\"127.0.0.1:0\"]\n\
          [tracking]\nenabled = false\n\
-         [retry]\nintervals = [\"1s\"]\nbackoff_first = \"500ms\"\nbackoff_max = \"1s\"\n\
-         {extra}\n\
+         {retry}{extra}\n\
          [[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
          [[connector.address_space]]\npattern = \"localhost\"\n\
          [[connector]]\nname = \"internal\"\nsmart_hosts = [\"[{}]:{}\"]\n\
@@ -193,6 +198,10 @@ async fn start(tag: &str, internal: SocketAddr, internet: SocketAddr, extra: &st
     let addr = gw.local_addrs()[0];
     Harness { gw, addr, dir }
 }
+
+/// Retries every second, backoff at most a second.
+const QUICK_RETRY: &str =
+    "[retry]\nintervals = [\"1s\"]\nbackoff_first = \"500ms\"\nbackoff_max = \"1s\"\n";
 
 const ACCEPT_CORP: &str = "[inbound]\ndomains = [\"corp.test\"]\n";
 
@@ -488,6 +497,46 @@ async fn route_down_accepts_and_delivers_once_when_back() {
             .collect();
         assert_eq!(subjects, [true, true], "each exactly once: {got:?}");
         assert_eq!(got.len(), 2);
+        h.stop().await;
+    })
+    .await;
+}
+
+/// A route that never comes back: accepted at RCPT all the same, and at its priority
+/// time-out the sender gets a failure notice (nothing is lost silently).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_down_for_good_fails_with_a_notice_at_the_time_out() {
+    bounded(40, async {
+        let internal = Sink::start(&[]).await;
+        let down = dead_port().await;
+        let extra = "[security]\nrelay_networks = [\"127.0.0.0/8\"]\n\
+                     [retry]\nintervals = [\"1s\"]\nbackoff_first = \"500ms\"\n\
+                     backoff_max = \"1s\"\nnormal_timeout = \"3s\"\n";
+        let h = start("route-gone", internal.addr, down, extra).await;
+        let mut c = h.ehlo().await;
+        c.mail(
+            "jo@localhost",
+            "far@remote.test",
+            "Subject: into the void\r\n\r\nhi",
+        )
+        .await;
+        c.cmd("QUIT", 221).await;
+        let notices = h.dir.join("mail/localhost/jo/new");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let notice = loop {
+            let found = std::fs::read_dir(&notices)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|e| std::fs::read_to_string(e.ok()?.path()).ok());
+            if let Some(n) = found {
+                break n;
+            }
+            assert!(Instant::now() < deadline, "no failure notice");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(notice.contains("Action: failed"), "{notice}");
+        assert!(notice.contains("far@remote.test"), "{notice}");
+        h.drained().await;
         h.stop().await;
     })
     .await;

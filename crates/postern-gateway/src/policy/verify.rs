@@ -54,6 +54,10 @@ impl Verifier {
     /// it (`550 5.1.1` unknown, `450 4.1.1` / `451 4.3.0` cannot tell now).
     pub async fn verify(&self, live: &Live, r: Recipient<'_>) -> Result<(), Reply> {
         let inbound = &live.config.inbound;
+        // RFC 5321 §4.5.1: postmaster@ a domain we accept mail for is always accepted.
+        if r.local.eq_ignore_ascii_case("postmaster") {
+            return Ok(());
+        }
         match inbound.verify_recipients {
             VerifyRecipients::Off => Ok(()),
             VerifyRecipients::List => self.by_list(live, r),
