@@ -293,6 +293,8 @@ async fn unknown_recipient_refused_by_list() {
         let h = start("list", internal.addr, internet.addr, &extra).await;
         let (code, text) = h.rcpt("spammer@example.net", "<bob@corp.test>").await;
         assert!(text.starts_with("550 5.1.1"), "{code} {text}");
+        let (code, text) = h.rcpt("x@example.net", "<PostMaster@corp.test>").await;
+        assert_eq!(code, 250, "postmaster is always accepted: {text}");
         let mut c = h.ehlo().await;
         c.mail(
             "friend@example.net",
