@@ -448,6 +448,42 @@ async fn transfer_mode_inbound_delivers_inward_and_holds_outbound() {
     .await;
 }
 
+/// Transfer mode `outbound`, the reverse: mail to the Internet leaves, mail to the
+/// organisation waits (and new sessions are refused with 421).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_mode_outbound_delivers_outward_and_holds_inward() {
+    bounded(30, async {
+        let internal = Sink::start(&[]).await;
+        let internet = Sink::start(&[]).await;
+        let extra = format!("{ACCEPT_CORP}[security]\nrelay_networks = [\"127.0.0.0/8\"]\n");
+        let h = start("mode-outbound", internal.addr, internet.addr, &extra).await;
+        // A session that began before the change keeps its settings.
+        let mut c = h.ehlo().await;
+        h.gw.context().set_transfer_mode(TransferMode::Outbound);
+        let mut refused = Client::new(TcpStream::connect(h.addr).await.unwrap());
+        let a = refused.reply().await.expect("a greeting");
+        assert!(a.text.starts_with("421 4.3.2"), "{}", a.text);
+        c.cmd("MAIL FROM:<jo@corp.test>", 250).await;
+        c.cmd("RCPT TO:<far@remote.test>", 250).await;
+        c.cmd("RCPT TO:<al@corp.test>", 250).await;
+        let a = c.data("Subject: both ways\r\n\r\nhi").await;
+        assert_eq!(a.code, 250, "{}", a.text);
+        c.cmd("QUIT", 221).await;
+        let got = internet.wait_for(1).await;
+        assert_eq!(got[0].rcpts, ["far@remote.test"]);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(internal.messages().is_empty(), "inward mail is held");
+        assert_eq!(h.queued(), 1);
+        h.gw.context().set_transfer_mode(TransferMode::Both);
+        h.gw.context().wake.notify_one();
+        let got = internal.wait_for(1).await;
+        assert_eq!(got[0].rcpts, ["al@corp.test"]);
+        h.drained().await;
+        h.stop().await;
+    })
+    .await;
+}
+
 // ---- a route that is down (issue 14 item 2) ---------------------------------------------
 
 /// The only connector's smart host is down and marked down: RCPT still gets 250, and
