@@ -27,7 +27,9 @@ pub struct StatusArgs {
 /// `postern transfer-mode` arguments.
 #[derive(Debug, clap::Args)]
 pub struct TransferModeArgs {
-    /// both, inbound (hold outbound), outbound (refuse new inbound sessions) or none.
+    /// both, inbound (deliver to the organisation, hold mail to the Internet), outbound
+    /// (deliver to the Internet, hold mail to the organisation, refuse new inbound
+    /// sessions) or none.
     mode: String,
     /// The gateway's data directory.
     #[arg(long, default_value = "./postern-data")]

@@ -40,6 +40,7 @@ impl Direction {
 pub struct Archive {
     dir: PathBuf,
     senders: Vec<Glob>,
+    recipients: Vec<Glob>,
     direction: ArchiveDirection,
 }
 
@@ -73,19 +74,37 @@ impl Archive {
         section.enabled.then(|| Archive {
             dir: section.dir.clone(),
             senders: section.senders.iter().map(|p| Glob::new(p)).collect(),
+            recipients: section.recipients.iter().map(|p| Glob::new(p)).collect(),
             direction: section.direction,
         })
     }
 
-    /// Whether a message from `sender` going `direction` is archived.
-    pub fn wants(&self, direction: Direction, sender: &str) -> bool {
-        let dir_ok = matches!(
+    /// Whether a message from `sender` to `recipients` going `direction` is archived:
+    /// the direction fits, and the sender matches `[archive] senders` or a recipient
+    /// matches `[archive] recipients` (every message when both lists are empty).
+    pub fn wants_message(&self, direction: Direction, sender: &str, recipients: &[&str]) -> bool {
+        self.wants(direction, sender)
+            || (self.wants_direction(direction)
+                && recipients
+                    .iter()
+                    .any(|r| self.recipients.iter().any(|g| g.matches(r))))
+    }
+
+    fn wants_direction(&self, direction: Direction) -> bool {
+        matches!(
             (self.direction, direction),
             (ArchiveDirection::Both, _)
                 | (ArchiveDirection::Inbound, Direction::Inbound)
                 | (ArchiveDirection::Outbound, Direction::Outbound)
-        );
-        dir_ok && (self.senders.is_empty() || self.senders.iter().any(|g| g.matches(sender)))
+        )
+    }
+
+    /// Whether a message from `sender` going `direction` is archived by its sender
+    /// alone (see [`Archive::wants_message`] for recipients).
+    pub fn wants(&self, direction: Direction, sender: &str) -> bool {
+        let everything = self.senders.is_empty() && self.recipients.is_empty();
+        self.wants_direction(direction)
+            && (everything || self.senders.iter().any(|g| g.matches(sender)))
     }
 
     /// Writes `record` durably; returns the file's path. Blocking: call it off the async
@@ -190,6 +209,7 @@ mod tests {
             enabled: true,
             dir: dir.to_owned(),
             senders: senders.iter().map(|s| s.to_string()).collect(),
+            recipients: Vec::new(),
             direction,
         }
     }
@@ -204,6 +224,19 @@ mod tests {
         assert!(!a.wants(Direction::Inbound, "boss@example.com"));
         let all = Archive::from_config(&section(&dir, &[], ArchiveDirection::Both)).unwrap();
         assert!(all.wants(Direction::Inbound, ""));
+        let mut by_rcpt = section(&dir, &["boss@*"], ArchiveDirection::Both);
+        by_rcpt.recipients = vec!["legal@corp.test".into()];
+        let r = Archive::from_config(&by_rcpt).unwrap();
+        assert!(r.wants_message(Direction::Inbound, "x@y", &["a@b", "Legal@Corp.Test"]));
+        assert!(r.wants_message(Direction::Inbound, "boss@y", &["a@b"]));
+        assert!(!r.wants_message(Direction::Inbound, "x@y", &["a@b"]));
+        by_rcpt.senders.clear();
+        let r = Archive::from_config(&by_rcpt).unwrap();
+        assert!(
+            !r.wants(Direction::Inbound, "x@y"),
+            "recipients only: not by sender"
+        );
+        assert!(r.wants_message(Direction::Outbound, "", &["legal@corp.test"]));
         let mut off = section(&dir, &[], ArchiveDirection::Both);
         off.enabled = false;
         assert!(Archive::from_config(&off).is_none());

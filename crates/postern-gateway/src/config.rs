@@ -11,6 +11,7 @@
 //! | `[retry]` | retry schedule, per-priority message time-outs, delay notices |
 //! | `[security]` | TLS certificate, AUTH users, relay networks |
 //! | `[maildir]` | where the `maildir` connector delivers |
+//! | `[inbound]` | accepted domains and recipient verification |
 //! | `[tracking]` | message tracking log |
 //! | `[administrator]` | the administrator's mailbox |
 //! | `[[connector]]`, `[[domain]]`, `[domain_defaults]`, `[dns]` | routing (postern-route) |
@@ -275,14 +276,18 @@ pub struct NotificationsSection {
 }
 
 /// The gateway's transfer mode (the IMS "Connections" page): which directions move mail.
+/// Mail to the organisation is mail for accepted domains or routed to a `maildir`
+/// connector or one marked `inbound = true` ([`crate::policy::transfer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TransferMode {
     /// Accept inbound and deliver outbound (the default).
     Both,
-    /// Accept inbound; hold outbound (mail queues up).
+    /// Accept inbound and keep delivering to the organisation; hold mail to the
+    /// Internet (it queues up).
     Inbound,
-    /// Deliver outbound; answer new inbound sessions with `421`.
+    /// Deliver mail to the Internet; hold mail to the organisation; answer new inbound
+    /// sessions with `421`.
     Outbound,
     /// Neither: new sessions get `421`, outbound is held.
     None,
@@ -294,7 +299,7 @@ impl TransferMode {
         matches!(self, TransferMode::Both | TransferMode::Inbound)
     }
 
-    /// Queued mail is delivered.
+    /// Queued mail to the Internet is delivered.
     pub fn delivers_outbound(self) -> bool {
         matches!(self, TransferMode::Both | TransferMode::Outbound)
     }
@@ -354,6 +359,10 @@ pub struct ArchiveSection {
     pub dir: PathBuf,
     /// Archive only messages from these senders (patterns); empty means every message.
     pub senders: Vec<String>,
+    /// Archive also messages to these recipients (patterns). With `senders` and
+    /// `recipients` both empty every message is archived; otherwise a message is when
+    /// its sender or one of its recipients matches. Default empty.
+    pub recipients: Vec<String>,
     /// Which direction. Default both.
     pub direction: ArchiveDirection,
 }
@@ -460,6 +469,8 @@ pub struct Config {
     pub spool: SpoolSection,
     /// `[retention]`.
     pub retention: RetentionSection,
+    /// `[inbound]`: accepted domains and recipient verification.
+    pub inbound: crate::policy::InboundSection,
     /// Connectors, address spaces, per-domain settings, DNS.
     pub routing: RoutingConfig,
     /// The text the configuration was read from.
@@ -507,6 +518,8 @@ struct File {
     spool: SpoolToml,
     #[serde(default)]
     retention: RetentionToml,
+    #[serde(default)]
+    inbound: crate::policy::accepted::InboundToml,
     // Routing sections: parsed and checked by postern-route; named here only so that
     // deny_unknown_fields lets them through.
     #[allow(dead_code)]
@@ -671,6 +684,7 @@ struct ArchiveToml {
     enabled: Option<bool>,
     dir: Option<PathBuf>,
     senders: Option<Vec<String>>,
+    recipients: Option<Vec<String>>,
     direction: Option<ArchiveDirection>,
 }
 
@@ -936,6 +950,8 @@ impl Config {
         let admin = admin_sections(&c, &file, &server.data_dir, &routing)?;
         let spool = spool_section(&c, &file.spool)?;
         let retention = retention_section(&file.retention);
+        let inbound = crate::policy::accepted::inbound_section(&file.inbound)
+            .map_err(|(key, why)| c.err("inbound", key, why))?;
         for conn in &routing.connectors {
             if conn.kind != "smtp" && conn.kind != "maildir" {
                 return Err(c.err(
@@ -967,6 +983,7 @@ impl Config {
             status: admin.status,
             spool,
             retention,
+            inbound,
             routing,
             source: text.to_owned(),
         })
@@ -1059,6 +1076,12 @@ fn admin_sections(
         dir: a.dir.clone().unwrap_or_else(|| data_dir.join("archive")),
         senders: a
             .senders
+            .iter()
+            .flatten()
+            .map(|p| p.trim().to_lowercase())
+            .collect(),
+        recipients: a
+            .recipients
             .iter()
             .flatten()
             .map(|p| p.trim().to_lowercase())

@@ -85,6 +85,9 @@ pub struct Context {
     pub bodies: crate::bodies::BodyCache,
     /// Failed AUTH counts per client address and user name (password guessing).
     pub auth_guard: crate::auth_guard::AuthGuard,
+    /// Recipient verification for accepted domains: the recipients file as last read
+    /// and the callout answers (kept across reloads).
+    pub verifier: crate::policy::Verifier,
 }
 
 impl Context {

@@ -25,7 +25,37 @@ pub fn effective_settings(c: &Config) -> String {
     let _ = admin_part(c, &mut o);
     let _ = spool_retention_part(c, &mut o);
     let _ = routing_part(c, &mut o);
+    let _ = inbound_part(c, &mut o);
     o
+}
+
+/// `[inbound]`: accepted domains and recipient verification.
+fn inbound_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    let i = &c.inbound;
+    writeln!(o, "\n[inbound]")?;
+    writeln!(o, "domains = {}", list(&i.domains))?;
+    writeln!(o, "verify_recipients = \"{}\"", i.verify_recipients.name())?;
+    match &i.recipients_file {
+        Some(p) => writeln!(o, "recipients_file = \"{}\"", p.display())?,
+        None => writeln!(o, "# recipients_file: none")?,
+    }
+    writeln!(
+        o,
+        "callout_positive_ttl = \"{}s\"",
+        secs(i.callout_positive_ttl)
+    )?;
+    writeln!(
+        o,
+        "callout_negative_ttl = \"{}s\"",
+        secs(i.callout_negative_ttl)
+    )?;
+    writeln!(
+        o,
+        "callout_unavailable = \"{}\"",
+        i.callout_unavailable.name()
+    )?;
+    writeln!(o, "callout_timeout = \"{}s\"", secs(i.callout_timeout))?;
+    writeln!(o, "callout_cache_entries = {}", i.callout_cache_entries)
 }
 
 fn server_part(c: &Config, o: &mut String) -> std::fmt::Result {
@@ -230,6 +260,7 @@ fn admin_part(c: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "enabled = {}", a.enabled)?;
     writeln!(o, "dir = \"{}\"", a.dir.display())?;
     writeln!(o, "senders = {}", list(&a.senders))?;
+    writeln!(o, "recipients = {}", list(&a.recipients))?;
     writeln!(
         o,
         "direction = {:?}",
@@ -262,6 +293,9 @@ fn routing_part(c: &Config, o: &mut String) -> std::fmt::Result {
             "\n[[connector]] name = \"{}\", kind = \"{}\"",
             conn.name, conn.kind
         )?;
+        if conn.inbound {
+            writeln!(o, "inbound = true")?;
+        }
         match &conn.next_hop {
             postern_route::NextHopPolicy::SmartHosts(hosts) => {
                 let h: Vec<String> = hosts

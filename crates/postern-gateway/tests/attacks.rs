@@ -56,8 +56,10 @@ kind = "smtp"
   pattern = "*"
 "#;
 
-/// Outbound held: accepted mail stays in the queue, where the test reads it.
-const HOLD: &str = "[transfer]\nmode = \"inbound\"\n";
+/// Delivery held (every domain waits for ETRN): accepted mail stays in the queue,
+/// where the test reads it. (Transfer mode `inbound` no longer does: it keeps
+/// delivering to the organisation, Maildir included.)
+const HOLD: &str = "[domain_defaults]\ndequeue = \"hold-for-etrn\"\n";
 
 struct Harness {
     gw: Gateway,
@@ -707,6 +709,77 @@ async fn open_relay_variants_are_refused() {
             .map(|r| (r.address.as_str(), r.destination.as_str()))
             .collect();
         assert_eq!(dests, [("user@LOCALHOST", "localhost")]);
+        h.stop().await;
+    })
+    .await;
+}
+
+/// An accepted domain (`[inbound] domains`) routed to a smart host (the internal
+/// server) is open to anyone, and nothing more: sub-domains, look-alikes, trailing-dot
+/// and case games, `%`/`!`/quoted-`@` local parts and source routes through it are
+/// refused for a client that may not relay; only the real recipients reach the
+/// internal server, and nothing is ever queued for another destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_relay_tricks_against_an_accepted_domain() {
+    bounded(30, async {
+        let (internal, got) = lax_sink().await;
+        let body = format!(
+            "[inbound]\ndomains = [\"corp.test\", \"*.branch.test\"]\n\
+             [[connector]]\nname = \"internal\"\nsmart_hosts = [\"[127.0.0.1]:{}\"]\n\
+             [[connector.address_space]]\npattern = \"corp.test\"\n\
+             [[connector.address_space]]\npattern = \"*.branch.test\"\n\
+             [[connector]]\nname = \"internet\"\n\
+             [[connector.address_space]]\npattern = \"*\"\ncost = 10\n",
+            internal.port()
+        );
+        let h = start_with("relay-accepted", "", &body).await;
+        let tricks = [
+            "<user@remote.test>",
+            "<user@x.corp.test>",
+            "<user@branch.test>",
+            "<user@corp.test.remote.test>",
+            "<user@evilcorp.test>",
+            "<user@corp.test.>",
+            "<user%remote.test@corp.test>",
+            "<user%remote.test@CORP.TEST>",
+            "<remote.test!user@corp.test>",
+            "<\"user@remote.test\"@corp.test>",
+            "<\"user%remote.test\"@a.branch.test>",
+            "<user%remote.test@a.branch.test>",
+            "<@corp.test:user@remote.test>",
+            "<@corp.test,@a.branch.test:user@remote.test>",
+            "<user@corp.test@remote.test>",
+            "<user@[127.0.0.1]>",
+        ];
+        for rcpt in tricks {
+            let mut c = h.ehlo().await;
+            c.cmd("MAIL FROM:<a@example.com>", 250).await;
+            let a = c.reply_to(&format!("RCPT TO:{rcpt}")).await;
+            assert!(
+                (500..600).contains(&a.code),
+                "{rcpt} must be refused: {}",
+                a.text
+            );
+            c.cmd("QUIT", 221).await;
+        }
+        // The real ones, case and all, go in and through.
+        let mut c = h.ehlo().await;
+        c.cmd("MAIL FROM:<a@example.com>", 250).await;
+        for rcpt in tricks.iter().take(8) {
+            let a = c.reply_to(&format!("RCPT TO:{rcpt}")).await;
+            assert!(a.code >= 500, "{rcpt}: {}", a.text);
+        }
+        c.cmd("RCPT TO:<Jo@CORP.test>", 250).await;
+        c.cmd("RCPT TO:<al@a.Branch.test>", 250).await;
+        let a = c.data("Subject: inward\r\n\r\nhi").await;
+        assert_eq!(a.code, 250, "{}", a.text);
+        c.cmd("QUIT", 221).await;
+        h.drained(Duration::from_secs(10)).await;
+        let got = got.lock().unwrap().clone();
+        // One delivery per destination domain.
+        let mut rcpts: Vec<String> = got.iter().flat_map(|g| g.1.clone()).collect();
+        rcpts.sort();
+        assert_eq!(rcpts, ["<Jo@CORP.test>", "<al@a.Branch.test>"]);
         h.stop().await;
     })
     .await;

@@ -39,6 +39,7 @@ struct ConnectorToml {
     location: Option<String>,
     max_attempts: Option<u32>,
     smart_hosts: Option<Vec<String>>,
+    inbound: Option<bool>,
     #[serde(default)]
     address_space: Vec<SpaceToml>,
 }
@@ -104,6 +105,10 @@ pub struct ConnectorConfig {
     pub kind: String,
     /// Smart hosts or DNS.
     pub next_hop: NextHopPolicy,
+    /// The connector leads into the organisation (`inbound = true`; default false): the
+    /// router does not interpret it, the application does (the postern gateway keeps
+    /// delivering through such connectors in transfer mode `inbound`).
+    pub inbound: bool,
 }
 
 /// The `[dns]` section.
@@ -176,6 +181,7 @@ impl RoutingConfig {
                     .as_deref()
                     .map_or_else(|| "smtp".to_owned(), |k| k.trim().to_ascii_lowercase()),
                 next_hop: next_hop_policy(c)?,
+                inbound: c.inbound.unwrap_or(false),
             });
         }
         let table = builder.build()?;

@@ -25,6 +25,7 @@ use super::etrn::HELD_REPLY;
 use crate::context::{Context, Live};
 use crate::maildir::{self, LocalDelivery};
 use crate::outbound::{self, SmtpJob, SmtpResult, all};
+use crate::restrict::RouteRefusal;
 
 /// The reply recorded for a Maildir delivery.
 const MAILDIR_REPLY: &str = "250 2.0.0 delivered to Maildir";
@@ -165,7 +166,19 @@ fn route(ctx: &Context, msg: &Msg<'_>) -> (Vec<(usize, Outcome)>, Vec<Group>) {
     let mut groups: Vec<Group> = Vec::new();
     for r in &msg.delivery.recipients {
         let req = RouteRequest::smtp(&r.address).message_id(&msg.message_id);
-        match msg.live.config.routing.table.route(&req, &()) {
+        // Delivery restrictions steer routing: connectors that refuse the sender are
+        // skipped; refused by all that could take it, the recipient fails.
+        let table = &msg.live.config.routing.table;
+        let sender = &msg.delivery.sender;
+        let routed = match msg.live.restrictions.route(table, &req, sender, &()) {
+            Err(RouteRefusal::Restricted(refused)) => {
+                outcomes.push((r.index, Outcome::Failed(refused.reply_text())));
+                continue;
+            }
+            Err(RouteRefusal::Unroutable(e)) => Err(e),
+            Ok(route) => Ok(route),
+        };
+        match routed {
             Err(e) => {
                 let reply = format!(
                     "{} {} {}: {e}",

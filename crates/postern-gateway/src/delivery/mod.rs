@@ -86,6 +86,9 @@ pub async fn run(ctx: Arc<Context>) {
     // Deliveries taken from the queue that wait for a slot (per-destination limit).
     // Bounded: the loop takes no more than the free global slots minus these.
     let mut waiting: VecDeque<Delivery> = VecDeque::new();
+    // Deliveries the transfer mode holds (mail to the Internet in mode "inbound", to
+    // the organisation in "outbound"); given back when the mode lets them go.
+    let mut parked: Vec<Delivery> = Vec::new();
     let mut shutdown = ctx.shutdown.clone();
     // Control requests (`postern queue …`) are looked for at most this often: the loop
     // wakes once per message under load, and a directory scan each time is waste.
@@ -97,12 +100,14 @@ pub async fn run(ctx: Arc<Context>) {
         }
         close_all(shared.pool.expired());
         while tasks.try_join_next().is_some() {}
-        // Transfer mode "inbound" or "none": mail queues up until the mode changes.
-        let outbound = ctx.transfer_mode().delivers_outbound();
+        // Transfer mode "none": mail queues up until the mode changes; "inbound" and
+        // "outbound" park the direction they hold.
+        let outbound = ctx.transfer_mode() != crate::config::TransferMode::None;
         let room = limits.available().saturating_sub(waiting.len());
         if room > 0 && outbound {
             waiting.extend(ctx.queue.due(ctx.now(), room));
         }
+        park(&ctx, &mut waiting, &mut parked).await;
         dispatch(&shared, &limits, &mut waiting, &mut tasks);
         let wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
         tokio::select! {
@@ -114,9 +119,31 @@ pub async fn run(ctx: Arc<Context>) {
         }
     }
     give_back(&ctx, waiting).await;
+    give_back(&ctx, parked.into()).await;
     while tasks.join_next().await.is_some() {}
     close_all(shared.pool.drain());
     let _ = delay_timer.await;
+}
+
+/// Moves the waiting deliveries the transfer mode holds to `parked`, and gives the
+/// parked ones it no longer holds back to the queue (due at once).
+async fn park(ctx: &Arc<Context>, waiting: &mut VecDeque<Delivery>, parked: &mut Vec<Delivery>) {
+    let mode = ctx.transfer_mode();
+    if mode == crate::config::TransferMode::Both && parked.is_empty() {
+        return;
+    }
+    let live = ctx.live();
+    let moves = |d: &Delivery| {
+        let rcpts = d.recipients.iter().map(|r| r.address.as_str());
+        crate::policy::transfer::may_deliver(mode, &live.config, rcpts)
+    };
+    let (free, held): (Vec<_>, Vec<_>) = std::mem::take(parked).into_iter().partition(moves);
+    *parked = held;
+    let (go, hold): (VecDeque<_>, VecDeque<_>) =
+        std::mem::take(waiting).into_iter().partition(moves);
+    *waiting = go;
+    parked.extend(hold);
+    give_back(ctx, free.into()).await;
 }
 
 /// Starts every waiting delivery that can get a slot; the others keep their place.

@@ -24,7 +24,8 @@ use crate::archive::{Direction, Record};
 use crate::auth_guard::Admission;
 use crate::config::Config;
 use crate::context::{Context, Live};
-use crate::policy::{RcptVerdict, in_networks, judge_recipient};
+use crate::policy::verify::Recipient;
+use crate::policy::{Accepted, RcptContext, RcptVerdict, Refusal, in_networks, judge_recipient};
 use crate::protolog::Transcript;
 
 /// How long closing a connection (TLS close_notify, TCP FIN) may take.
@@ -38,15 +39,16 @@ static SESSIONS: AtomicU32 = AtomicU32::new(0);
 /// is reported, not fatal.
 fn archive_inbound(ctx: &Context, id: QueueId, envelope: &Envelope, data: &[u8], now_ms: u64) {
     let Some(archive) = &ctx.archive else { return };
-    if !archive.wants(Direction::Inbound, &envelope.sender) {
-        return;
-    }
-    let qid = id.to_string();
     let rcpts: Vec<String> = envelope
         .recipients
         .iter()
         .map(|r| r.address.clone())
         .collect();
+    let all: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    if !archive.wants_message(Direction::Inbound, &envelope.sender, &all) {
+        return;
+    }
+    let qid = id.to_string();
     let record = Record {
         direction: Direction::Inbound,
         queue_id: &qid,
@@ -64,6 +66,8 @@ struct Transaction {
     sender: String,
     mt_priority: Option<i8>,
     dsn: MailDsn,
+    /// `SIZE=` of MAIL FROM, when given.
+    size: Option<u64>,
     recipients: Vec<EnvelopeRecipient>,
     body: Vec<u8>,
 }
@@ -131,8 +135,10 @@ enum Action {
         sender: String,
         mt_priority: Option<i8>,
         dsn: MailDsn,
+        size: Option<u64>,
     },
-    Rcpt(RcptVerdict, RcptDsn),
+    /// The policy's verdict, the RCPT's DSN parameters, and the local part unquoted.
+    Rcpt(RcptVerdict, RcptDsn, String),
     DataStart,
     MessageEnd,
     /// RSET, a refused message, QUIT or a close: the transaction is void.
@@ -299,13 +305,7 @@ impl Inbound {
     /// The next event, copied out (message content goes straight into the transaction).
     fn next_action(&mut self) -> Option<Action> {
         let may_relay = self.may_relay();
-        let Inbound {
-            smtp,
-            ctx,
-            live,
-            tx,
-            ..
-        } = self;
+        let Inbound { smtp, live, tx, .. } = self;
         let action = match smtp.poll_event()? {
             Event::Helo { domain } => Action::Greeted {
                 helo: domain.to_string(),
@@ -322,13 +322,21 @@ impl Inbound {
                 },
                 mt_priority: params.mt_priority,
                 dsn: mail_dsn(&params),
+                size: params.size,
             },
             Event::Rcpt { to, params } => {
-                let status = ctx.connectors.lock().unwrap_or_else(|p| p.into_inner());
-                Action::Rcpt(
-                    judge_recipient(&live.config, &*status, &to, may_relay),
-                    rcpt_dsn(&params),
-                )
+                let cx = RcptContext {
+                    config: &live.config,
+                    restrictions: &live.restrictions,
+                    sender: &tx.sender,
+                    size: tx.size,
+                    may_relay,
+                };
+                let local = match &to {
+                    postern_smtp::ForwardPath::Mailbox(m) => m.local_part_unquoted().into_owned(),
+                    postern_smtp::ForwardPath::Postmaster => String::new(),
+                };
+                Action::Rcpt(judge_recipient(&cx, &to), rcpt_dsn(&params), local)
             }
             Event::DataStart => Action::DataStart,
             Event::DataChunk(chunk) => {
@@ -366,19 +374,10 @@ impl Inbound {
                 sender,
                 mt_priority,
                 dsn,
-            } => self.mail(sender, mt_priority, dsn),
-            Action::Rcpt(Ok(accepted), dsn) => {
-                if let Err(refused) = self.restricted(&accepted.address) {
-                    self.answer(refused);
-                    return;
-                }
-                let mut rcpt = EnvelopeRecipient::new(accepted.address);
-                rcpt.notify = dsn.notify;
-                rcpt.orcpt = dsn.orcpt;
-                self.tx.recipients.push(rcpt);
-                let _ = self.smtp.accept();
-            }
-            Action::Rcpt(Err(refusal), _) => self.answer(refusal),
+                size,
+            } => self.mail(sender, mt_priority, dsn, size),
+            Action::Rcpt(Ok(accepted), dsn, local) => self.rcpt(accepted, dsn, &local).await,
+            Action::Rcpt(Err(refusal), _, _) => self.refuse_rcpt(refusal),
             Action::DataStart => {
                 self.tx.body.clear();
                 self.in_data = true;
@@ -416,37 +415,44 @@ impl Inbound {
         self.rate.stop();
     }
 
-    /// Delivery restrictions: may this transaction's sender send to `address` (through
-    /// the connector routing picks for it)?
-    fn restricted(&self, address: &str) -> Result<(), Reply> {
-        let (ctx, live) = (&self.ctx, &self.live);
-        if live.restrictions.is_empty() {
-            return Ok(());
+    /// An accepted recipient: verified when its domain is an accepted domain, then
+    /// added to the transaction.
+    async fn rcpt(&mut self, accepted: Accepted, dsn: RcptDsn, local: &str) {
+        if accepted.inbound {
+            let domain = accepted.address.rsplit_once('@').map_or("", |(_, d)| d);
+            let r = Recipient {
+                local,
+                domain,
+                address: &accepted.address,
+                connectors: &accepted.connectors,
+            };
+            if let Err(reply) = self.ctx.verifier.verify(&self.live, r).await {
+                self.answer(reply);
+                return;
+            }
         }
-        let status = ctx.connectors.lock().unwrap_or_else(|p| p.into_inner());
-        let req = postern_route::RouteRequest::smtp(address);
-        let connector = live
-            .config
-            .routing
-            .table
-            .route(&req, &*status)
-            .map(|r| r.first().connector.to_owned())
-            .unwrap_or_default();
-        live.restrictions
-            .check(&self.tx.sender, &connector)
-            .map_err(|refused| {
-                ctx.track(EventKind::CommandRejected, |e| {
-                    e.sender(self.tx.sender.as_str())
-                        .recipient(address)
-                        .remote_ip(self.peer.ip().to_canonical())
-                        .connector(connector.as_str())
-                        .reason("delivery restriction")
-                });
-                reply(550, (5, 7, 1), &refused.message())
-            })
+        let mut rcpt = EnvelopeRecipient::new(accepted.address);
+        rcpt.notify = dsn.notify;
+        rcpt.orcpt = dsn.orcpt;
+        self.tx.recipients.push(rcpt);
+        let _ = self.smtp.accept();
     }
 
-    fn mail(&mut self, sender: String, mt_priority: Option<i8>, dsn: MailDsn) {
+    /// A refused recipient; a refusal by a delivery restriction is tracked.
+    fn refuse_rcpt(&mut self, refusal: Refusal) {
+        if let Some(connector) = &refusal.restricted {
+            self.ctx.track(EventKind::CommandRejected, |e| {
+                e.sender(self.tx.sender.as_str())
+                    .remote_ip(self.peer.ip().to_canonical())
+                    .connector(connector.as_str())
+                    .reply(refusal.reply.text())
+                    .reason("delivery restriction")
+            });
+        }
+        self.answer(refusal.reply);
+    }
+
+    fn mail(&mut self, sender: String, mt_priority: Option<i8>, dsn: MailDsn, size: Option<u64>) {
         if self.live.config.security.require_auth && !self.smtp.is_authenticated() {
             let _ = self
                 .smtp
@@ -457,6 +463,7 @@ impl Inbound {
             sender,
             mt_priority,
             dsn,
+            size,
             ..Transaction::default()
         };
         let _ = self.smtp.accept();

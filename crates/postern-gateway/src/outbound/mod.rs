@@ -189,7 +189,8 @@ async fn archive_sent(
     let Some(archive) = ctx.archive.clone() else {
         return;
     };
-    if !archive.wants(crate::archive::Direction::Outbound, job.sender) {
+    let all: Vec<&str> = job.recipients.iter().map(|r| r.address.as_str()).collect();
+    if !archive.wants_message(crate::archive::Direction::Outbound, job.sender, &all) {
         return;
     }
     let rcpts: Vec<String> = job

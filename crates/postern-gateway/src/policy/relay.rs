@@ -1,26 +1,35 @@
 //! Relay control for one `RCPT TO`: is the recipient ours, and if not, may this client
 //! send through us?
 //!
-//! A recipient is *local* when the routing table's first choice for it is a `maildir`
-//! connector; anyone may send to it. Any other recipient is relayed, which only an
-//! authenticated client or one in `security.relay_networks` may do; others get
-//! `554 5.7.1 Relay access denied`.
+//! A recipient is *ours* when its domain is an accepted domain (`[inbound] domains`,
+//! routed inward by whichever connector the routing table picks) or when the routing
+//! table's first choice for it is a `maildir` connector; anyone may send to it. Any
+//! other recipient is relayed, which only an authenticated client or one in
+//! `security.relay_networks` may do; others get `554 5.7.1 Relay access denied`.
+//!
+//! Routing at `RCPT` ignores whether connectors are up (issue 14): a recipient is
+//! refused only when no connector could ever take it; one whose connectors are down or
+//! backed off is accepted and queued until one comes back. Delivery restrictions steer
+//! the choice (a connector that refuses the sender is skipped) and refuse the recipient
+//! only when every connector that could take it refuses the sender.
 //!
 //! The old tricks for turning an MTA into an open relay are closed here:
-//! - `a%example.com@local`, `a!b@local` and `"a@example.com"@local` look local but a
-//!   naive local delivery agent (or a later hop) would forward them; a local recipient
-//!   whose local part holds `@`, `%` or `!` is refused (`550 5.7.1`) unless the client
+//! - `a%example.com@ours`, `a!b@ours` and `"a@example.com"@ours` look like ours but a
+//!   naive local delivery agent, or the internal server behind an accepted domain,
+//!   would forward them; such a local part is refused (`550 5.7.1`) unless the client
 //!   may relay anyway;
-//! - `<@local:a@example.com>`: the SMTP parser drops the source route, so the
+//! - `<@ours:a@example.com>`: the SMTP parser drops the source route, so the
 //!   recipient is judged as `a@example.com`, which is what would be delivered;
-//! - `a@[192.0.2.1]`: an address literal is never local, so it needs relay permission;
-//! - `a@LOCAL.`: the domain loses its trailing dot, and routing compares
-//!   case-insensitively, so it is the local domain and nothing more.
+//! - `a@[192.0.2.1]`: an address literal is never ours, so it needs relay permission;
+//! - `a@OURS.`: the domain loses its trailing dot, and routing and accepted domains
+//!   compare case-insensitively, so it is our domain and nothing more; a sub-domain is
+//!   ours only when a `*.domain` pattern says so.
 
-use postern_route::{ConnectorState, RouteRequest, Unroutable};
+use postern_route::{RouteRequest, Unroutable};
 use postern_smtp::{Domain, EnhancedCode, ForwardPath, Mailbox, Reply};
 
 use crate::config::Config;
+use crate::restrict::{Restrictions, RouteRefusal};
 
 /// A recipient the policy accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,10 +39,49 @@ pub struct Accepted {
     pub address: String,
     /// True when a `maildir` connector takes it.
     pub local: bool,
+    /// True when its domain is an accepted domain (`[inbound] domains`): it is
+    /// verified (`[inbound] verify_recipients`) before it is accepted.
+    pub inbound: bool,
+    /// The connectors that may take it for this sender, best first.
+    pub connectors: Vec<String>,
 }
 
-/// The policy's answer for one recipient: accepted, or the reply refusing it.
-pub type RcptVerdict = Result<Accepted, Reply>;
+/// A refused recipient: the reply, and when a delivery restriction refused it, the
+/// connector whose restriction it was (empty for a global one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The reply to the client.
+    pub reply: Reply,
+    /// `Some` when a delivery restriction refused it.
+    pub restricted: Option<String>,
+}
+
+impl From<Reply> for Refusal {
+    fn from(reply: Reply) -> Refusal {
+        Refusal {
+            reply,
+            restricted: None,
+        }
+    }
+}
+
+/// The policy's answer for one recipient: accepted, or the refusal.
+pub type RcptVerdict = Result<Accepted, Refusal>;
+
+/// What the policy knows about the transaction a recipient is judged in.
+#[derive(Debug, Clone, Copy)]
+pub struct RcptContext<'a> {
+    /// The settings in force.
+    pub config: &'a Config,
+    /// Delivery restrictions, compiled.
+    pub restrictions: &'a Restrictions,
+    /// The envelope sender (empty for `<>`).
+    pub sender: &'a str,
+    /// `MAIL … SIZE=`, when given.
+    pub size: Option<u64>,
+    /// The client may relay (authenticated, or in a relay network).
+    pub may_relay: bool,
+}
 
 fn reply(code: u16, class: u8, subject: u16, detail: u16, text: &str) -> Reply {
     Reply::new(code, Some(EnhancedCode::new(class, subject, detail)), text)
@@ -44,59 +92,121 @@ pub fn relay_denied() -> Reply {
     reply(554, 5, 7, 1, "Relay access denied")
 }
 
-/// Judges `to` for a client that may (`may_relay`: authenticated or in a relay network)
-/// or may not relay. `status` is the connectors' availability, as routing sees it.
-pub fn judge_recipient(
-    config: &Config,
-    status: &dyn ConnectorState,
-    to: &ForwardPath<'_>,
-    may_relay: bool,
-) -> RcptVerdict {
+/// Judges `to` in the transaction `cx`.
+pub fn judge_recipient(cx: &RcptContext<'_>, to: &ForwardPath<'_>) -> RcptVerdict {
+    let config = cx.config;
     let mailbox = match to {
         // RFC 5321 §4.5.1: `<Postmaster>` must always be accepted.
         ForwardPath::Postmaster => {
             return Ok(Accepted {
                 address: config.administrator.mailbox.clone(),
                 local: false,
+                inbound: false,
+                connectors: Vec::new(),
             });
         }
         ForwardPath::Mailbox(m) => m,
     };
-    let is_literal = !matches!(mailbox.domain, Domain::Name(_));
-    if is_literal && !may_relay {
-        return Err(relay_denied());
+    let domain = match mailbox.domain {
+        Domain::Name(n) => Some(n),
+        _ => None,
+    };
+    let accepted_domain = domain.is_some_and(|d| config.inbound.is_accepted_domain(d));
+    if domain.is_none() && !cx.may_relay {
+        return Err(relay_denied().into());
     }
     let address = queue_address(mailbox);
-    let route = match config
-        .routing
-        .table
-        .route(&RouteRequest::smtp(&address), status)
-    {
-        Ok(r) => r,
+    // Availability is not asked: a route that is down now still takes the mail later.
+    let req = RouteRequest::smtp(&address);
+    let first = match config.routing.table.route(&req, &()) {
+        Ok(r) => r.first().connector.to_owned(),
         // A client that may not relay learns nothing about routes beyond our own
-        // domains: anything not routed here locally is a relay attempt.
-        Err(_) if !may_relay => return Err(relay_denied()),
-        Err(u) => return Err(unroutable_reply(&u)),
+        // domains: anything not routed here is a relay attempt.
+        Err(_) if !cx.may_relay && !accepted_domain => return Err(relay_denied().into()),
+        Err(u) => return Err(unroutable_reply(&u).into()),
     };
-    let local = !is_literal && config.is_local_connector(route.first().connector);
-    if !local {
-        return if may_relay {
-            Ok(Accepted { address, local })
-        } else {
-            Err(relay_denied())
-        };
+    let local = domain.is_some() && config.is_local_connector(&first);
+    let ours = local || accepted_domain;
+    if !ours && !cx.may_relay {
+        return Err(relay_denied().into());
     }
-    check_local(config, mailbox, &address, may_relay)?;
-    Ok(Accepted { address, local })
+    if ours {
+        check_ours(config, mailbox, &address, local, cx.may_relay)?;
+    }
+    let connectors = steer(cx, &req, ours)?;
+    if let (Some(size), Some(d)) = (cx.size, domain) {
+        check_size(config, d, size)?;
+    }
+    Ok(Accepted {
+        address,
+        local,
+        inbound: accepted_domain,
+        connectors,
+    })
 }
 
-/// The checks on a recipient a `maildir` connector would take.
-fn check_local(
+/// The connectors the restrictions let this sender use for `req`, best first. A client
+/// that may not relay must still reach one of ours: a recipient we accept only because
+/// a `maildir` connector takes it is never relayed elsewhere because the restriction
+/// on that connector refused the sender.
+fn steer(cx: &RcptContext<'_>, req: &RouteRequest<'_>, ours: bool) -> Result<Vec<String>, Refusal> {
+    let config = cx.config;
+    let refused = |r: crate::restrict::Refused| Refusal {
+        reply: reply(550, 5, 7, 1, &r.message()),
+        restricted: Some(r.connector.unwrap_or_default()),
+    };
+    match cx
+        .restrictions
+        .route(&config.routing.table, req, cx.sender, &())
+    {
+        Ok(route) => {
+            let first = route.first().connector;
+            let domain_ours = config.inbound.is_accepted_domain(domain_of(req.address()));
+            if ours && !cx.may_relay && !domain_ours && !config.is_local_connector(first) {
+                return Err(Refusal {
+                    reply: reply(550, 5, 7, 1, "Sender not allowed to send to this recipient"),
+                    restricted: Some(first.to_owned()),
+                });
+            }
+            Ok(route.connectors().map(str::to_owned).collect())
+        }
+        Err(RouteRefusal::Restricted(r)) => Err(refused(r)),
+        Err(RouteRefusal::Unroutable(u)) => Err(unroutable_reply(&u).into()),
+    }
+}
+
+/// `552 5.3.4` when `MAIL … SIZE=` says the message is larger than the recipient's
+/// domain takes (`[[domain]] max_message_size`).
+fn check_size(config: &Config, domain: &str, size: u64) -> Result<(), Refusal> {
+    let limit = config.routing.domains.lookup(domain).max_message_size;
+    match limit {
+        Some(max) if size > max => Err(reply(
+            552,
+            5,
+            3,
+            4,
+            &format!("Message size exceeds the limit of {max} octets for {domain}"),
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// The domain of `local@domain` (after the last `@`).
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map_or("", |(_, d)| d)
+}
+
+/// The checks on a recipient of ours: no routing characters in the local part (for
+/// clients that may not relay), and for a `maildir` connector a safe folder name and
+/// `[maildir] recipients`.
+fn check_ours(
     config: &Config,
     mailbox: &Mailbox<'_>,
     address: &str,
+    local: bool,
     may_relay: bool,
-) -> Result<(), Reply> {
+) -> Result<(), Refusal> {
     let local_part = mailbox.local_part_unquoted();
     if !may_relay && local_part.contains(['@', '%', '!']) {
         return Err(reply(
@@ -105,29 +215,21 @@ fn check_local(
             7,
             1,
             "Recipient address rejected: routing characters in the local part are not accepted",
-        ));
+        )
+        .into());
+    }
+    if !local {
+        return Ok(());
     }
     // The local part becomes a folder name; nothing may climb out of the domain folder.
     if local_part.contains(['/', '\\']) || local_part.starts_with('.') {
-        return Err(reply(
-            550,
-            5,
-            1,
-            3,
-            "Recipient address rejected: bad mailbox name",
-        ));
+        return Err(reply(550, 5, 1, 3, "Recipient address rejected: bad mailbox name").into());
     }
     if !config.maildir.recipients.is_empty() {
         let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
         let key = format!("{local_part}@{domain}").to_lowercase();
         if !config.maildir.recipients.contains(&key) {
-            return Err(reply(
-                550,
-                5,
-                1,
-                1,
-                "Recipient address rejected: User unknown",
-            ));
+            return Err(reply(550, 5, 1, 1, "Recipient address rejected: User unknown").into());
         }
     }
     Ok(())
@@ -193,8 +295,20 @@ kind = "smtp"
         })
     }
 
+    fn judge(c: &Config, to: &ForwardPath<'_>, may_relay: bool) -> RcptVerdict {
+        let restrictions = Restrictions::new(&c.restrictions);
+        let cx = RcptContext {
+            config: c,
+            restrictions: &restrictions,
+            sender: "someone@example.net",
+            size: None,
+            may_relay,
+        };
+        judge_recipient(&cx, to)
+    }
+
     fn code(v: &RcptVerdict) -> Option<(u16, String)> {
-        v.as_ref().err().map(|r| {
+        v.as_ref().err().map(|r| &r.reply).map(|r| {
             (
                 r.code,
                 r.enhanced.map(|e| e.to_string()).unwrap_or_default(),
@@ -205,35 +319,31 @@ kind = "smtp"
     #[test]
     fn local_recipients_for_anyone() {
         let c = config();
-        let v = judge_recipient(&c, &(), &mb("a", "localhost"), false).unwrap();
+        let v = judge(&c, &mb("a", "localhost"), false).unwrap();
         assert_eq!(
             v,
             Accepted {
                 address: "a@localhost".into(),
-                local: true
+                local: true,
+                inbound: false,
+                connectors: vec!["local".into(), "internet".into()],
             }
         );
-        let v = judge_recipient(&c, &(), &mb("a", "LOCALHOST."), false).unwrap();
+        let v = judge(&c, &mb("a", "LOCALHOST."), false).unwrap();
         assert_eq!(v.address, "a@LOCALHOST");
         assert!(v.local);
-        assert!(judge_recipient(&c, &(), &mb("b", "Example.Org"), false).is_ok());
+        assert!(judge(&c, &mb("b", "Example.Org"), false).is_ok());
     }
 
     #[test]
     fn relaying_needs_permission() {
         let c = config();
         let denied = Some((554, "5.7.1".to_owned()));
-        assert_eq!(
-            code(&judge_recipient(&c, &(), &mb("a", "example.com"), false)),
-            denied
-        );
-        let v = judge_recipient(&c, &(), &mb("a", "example.com"), true).unwrap();
+        assert_eq!(code(&judge(&c, &mb("a", "example.com"), false)), denied);
+        let v = judge(&c, &mb("a", "example.com"), true).unwrap();
         assert!(!v.local);
         // A sub-domain of a local domain is not local.
-        assert_eq!(
-            code(&judge_recipient(&c, &(), &mb("a", "x.localhost"), false)),
-            denied
-        );
+        assert_eq!(code(&judge(&c, &mb("a", "x.localhost"), false)), denied);
     }
 
     #[test]
@@ -245,12 +355,9 @@ kind = "smtp"
             "\"a@example.com\"",
             "\"a\\@example.com\"",
         ] {
-            let v = judge_recipient(&c, &(), &mb(local, "localhost"), false);
+            let v = judge(&c, &mb(local, "localhost"), false);
             assert_eq!(code(&v), Some((550, "5.7.1".to_owned())), "{local}");
-            assert!(
-                judge_recipient(&c, &(), &mb(local, "localhost"), true).is_ok(),
-                "{local}"
-            );
+            assert!(judge(&c, &mb(local, "localhost"), true).is_ok(), "{local}");
         }
     }
 
@@ -261,11 +368,8 @@ kind = "smtp"
             local_part: "a",
             domain: Domain::Ipv4(Ipv4Addr::LOCALHOST),
         });
-        assert_eq!(
-            code(&judge_recipient(&c, &(), &to, false)),
-            Some((554, "5.7.1".into()))
-        );
-        let v = judge_recipient(&c, &(), &to, true).unwrap();
+        assert_eq!(code(&judge(&c, &to, false)), Some((554, "5.7.1".into())));
+        let v = judge(&c, &to, true).unwrap();
         assert_eq!(v.address, "a@[127.0.0.1]");
         assert!(!v.local);
     }
@@ -276,7 +380,7 @@ kind = "smtp"
             "[[connector]]\nname = \"l\"\nkind = \"maildir\"\n[[connector.address_space]]\npattern = \"localhost\"\n",
         )
         .unwrap();
-        let v = judge_recipient(&c, &(), &mb("a", "example.com"), true);
+        let v = judge(&c, &mb("a", "example.com"), true);
         assert_eq!(code(&v), Some((550, "5.4.4".to_owned())));
     }
 
@@ -284,14 +388,14 @@ kind = "smtp"
     fn known_recipients_list() {
         let text = format!("{CONFIG}\n[maildir]\nrecipients = [\"Alice@localhost\"]\n");
         let c = Config::from_toml_str(&text).unwrap();
-        assert!(judge_recipient(&c, &(), &mb("ALICE", "localhost."), false).is_ok());
-        let v = judge_recipient(&c, &(), &mb("bob", "localhost"), false);
+        assert!(judge(&c, &mb("ALICE", "localhost."), false).is_ok());
+        let v = judge(&c, &mb("bob", "localhost"), false);
         assert_eq!(code(&v), Some((550, "5.1.1".to_owned())));
     }
 
     #[test]
     fn postmaster_always_accepted() {
-        let v = judge_recipient(&config(), &(), &ForwardPath::Postmaster, false).unwrap();
+        let v = judge(&config(), &ForwardPath::Postmaster, false).unwrap();
         assert_eq!(v.address, "postmaster@localhost");
     }
 
@@ -299,8 +403,117 @@ kind = "smtp"
     fn folder_escapes_refused() {
         let c = config();
         for local in ["\"../x\"", "\".x\"", "a/b"] {
-            let v = judge_recipient(&c, &(), &mb(local, "localhost"), true);
+            let v = judge(&c, &mb(local, "localhost"), true);
             assert_eq!(code(&v), Some((550, "5.1.3".to_owned())), "{local}");
         }
+    }
+
+    const ACCEPTED: &str = r#"
+[inbound]
+domains = ["corp.test", "*.branch.test"]
+
+[[connector]]
+name = "internal"
+smart_hosts = ["[127.0.0.1]:2526"]
+  [[connector.address_space]]
+  pattern = "corp.test"
+  [[connector.address_space]]
+  pattern = "*.branch.test"
+
+[[connector]]
+name = "internet"
+  [[connector.address_space]]
+  pattern = "*"
+
+[[domain]]
+pattern = "small.test"
+max_message_size = 4096
+"#;
+
+    #[test]
+    fn accepted_domains_for_anyone_and_nothing_more() {
+        let c = Config::from_toml_str(ACCEPTED).unwrap();
+        let v = judge(&c, &mb("jo", "Corp.Test."), false).unwrap();
+        assert!(v.inbound && !v.local);
+        assert_eq!(v.address, "jo@Corp.Test");
+        assert_eq!(v.connectors, ["internal", "internet"]);
+        assert!(
+            judge(&c, &mb("jo", "a.branch.test"), false)
+                .unwrap()
+                .inbound
+        );
+        let denied = Some((554, "5.7.1".to_owned()));
+        for d in [
+            "x.corp.test",
+            "branch.test",
+            "corp.test.evil.test",
+            "evilcorp.test",
+        ] {
+            assert_eq!(code(&judge(&c, &mb("jo", d), false)), denied, "{d}");
+        }
+        for local in ["a%remote.test", "remote.test!a", "\"a@remote.test\""] {
+            let v = judge(&c, &mb(local, "corp.test"), false);
+            assert_eq!(code(&v), Some((550, "5.7.1".to_owned())), "{local}");
+        }
+        // A relaying client's mail to an accepted domain is inbound too.
+        assert!(judge(&c, &mb("jo", "corp.test"), true).unwrap().inbound);
+    }
+
+    #[test]
+    fn accepted_domain_without_a_route_is_refused_permanently() {
+        let text = "[inbound]\ndomains = [\"corp.test\"]\n[[connector]]\nname = \"l\"\nkind = \"maildir\"\n[[connector.address_space]]\npattern = \"localhost\"\n";
+        let c = Config::from_toml_str(text).unwrap();
+        let v = judge(&c, &mb("jo", "corp.test"), false);
+        assert_eq!(code(&v), Some((550, "5.4.4".to_owned())));
+    }
+
+    #[test]
+    fn size_refused_per_domain() {
+        let c = Config::from_toml_str(ACCEPTED).unwrap();
+        let restrictions = Restrictions::new(&[]);
+        let cx = |size| RcptContext {
+            config: &c,
+            restrictions: &restrictions,
+            sender: "a@b",
+            size,
+            may_relay: true,
+        };
+        let to = mb("x", "small.test");
+        let v = judge_recipient(&cx(Some(20_000)), &to);
+        let r = v.unwrap_err().reply;
+        assert_eq!(
+            (r.code, r.enhanced.unwrap().to_string()),
+            (552, "5.3.4".into())
+        );
+        assert!(judge_recipient(&cx(Some(4096)), &to).is_ok());
+        assert!(judge_recipient(&cx(None), &to).is_ok());
+        assert!(judge_recipient(&cx(Some(20_000)), &mb("x", "other.test")).is_ok());
+    }
+
+    #[test]
+    fn restrictions_steer_and_refuse_only_when_no_connector_may() {
+        let text = format!(
+            "{ACCEPTED}\n[[connector]]\nname = \"archiving\"\n[[connector.address_space]]\npattern = \"*\"\ncost = 5\n\
+             [[restriction]]\nconnector = \"internet\"\nreject_from = [\"boss@corp.test\"]\n\
+             [[restriction]]\nconnector = \"archiving\"\naccept_from = [\"boss@corp.test\"]\n\
+             [[restriction]]\nreject_from = [\"intern@corp.test\"]\n"
+        );
+        let c = Config::from_toml_str(&text).unwrap();
+        let restrictions = Restrictions::new(&c.restrictions);
+        let cx = |sender| RcptContext {
+            config: &c,
+            restrictions: &restrictions,
+            sender,
+            size: None,
+            may_relay: true,
+        };
+        let to = mb("x", "remote.test");
+        let boss = judge_recipient(&cx("boss@corp.test"), &to).unwrap();
+        assert_eq!(boss.connectors, ["archiving"]);
+        let clerk = judge_recipient(&cx("clerk@corp.test"), &to).unwrap();
+        assert_eq!(clerk.connectors, ["internet"]);
+        let intern = judge_recipient(&cx("intern@corp.test"), &to).unwrap_err();
+        assert_eq!(intern.reply.code, 550);
+        assert_eq!(intern.restricted.as_deref(), Some(""));
     }
 }
