@@ -99,8 +99,9 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
     let body = match read_body(ctx, &delivery).await {
         Ok(b) => b,
         Err(reply) => {
+            // Our own spool, not the destination: the message's retry schedule.
             let outcomes = all(&delivery.recipients, |_| Outcome::Deferred {
-                class: FailureClass::Session,
+                class: FailureClass::Data,
                 reply: reply.clone(),
             });
             report(&shared, &live, &delivery, outcomes, Learned::nothing()).await;
