@@ -8,8 +8,9 @@
 //! 1. When a delivery for a hold-for-etrn domain comes due, it is attempted only if an
 //!    ETRN for its destination arrived after the message did. Otherwise every recipient
 //!    is reported `Deferred` (class `Session`, reply `451 4.4.0 … held for ETRN`): the
-//!    queue schedules the next look by the retry policy and backs the destination off,
-//!    so held mail costs nothing meanwhile.
+//!    queue backs the destination off (`backoff_first`, doubling up to `backoff_max`)
+//!    and schedules the next look for the end of it, without using up any retry, so
+//!    held mail costs nothing meanwhile.
 //! 2. ETRN ([`crate::context::Context::etrn`]) records its time for the destination in
 //!    the gate and calls `queue.retry(Target::Destination(d))`: the destination's backoff
 //!    is cleared, its deferred recipients become due now, and the delivery loop is woken.
