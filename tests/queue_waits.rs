@@ -35,10 +35,18 @@ fn list_and_show_say_what_each_recipient_waits_for() {
     let now = Timestamp::now();
     let (q, _) = Queue::open(&dir, QueueConfig::default(), now).unwrap();
     let down = q
-        .enqueue(&Envelope::new("s@src.test", ["a@down.test"], now), b"1", now)
+        .enqueue(
+            &Envelope::new("s@src.test", ["a@down.test"], now),
+            b"1",
+            now,
+        )
         .unwrap();
     let grey = q
-        .enqueue(&Envelope::new("s@src.test", ["b@grey.test"], now), b"2", now)
+        .enqueue(
+            &Envelope::new("s@src.test", ["b@grey.test"], now),
+            b"2",
+            now,
+        )
         .unwrap();
     for d in q.due(now, 10) {
         let outcome = if d.id == down {
@@ -50,7 +58,11 @@ fn list_and_show_say_what_each_recipient_waits_for() {
     }
     // A message that came in while down.test is backed off: never tried, waits too.
     let new = q
-        .enqueue(&Envelope::new("s@src.test", ["c@down.test"], now), b"3", now)
+        .enqueue(
+            &Envelope::new("s@src.test", ["c@down.test"], now),
+            b"3",
+            now,
+        )
         .unwrap();
     let text = wait::published_text(&q.backoff_entries(now));
     wait::write_published(q.spool().dir(), &text).unwrap();
@@ -80,13 +92,27 @@ fn list_and_show_say_what_each_recipient_waits_for() {
         "{list}"
     );
 
-    let show = postern(&["queue", "show", &new.to_string(), "--spool", spool, "--json"]);
+    let show = postern(&[
+        "queue",
+        "show",
+        &new.to_string(),
+        "--spool",
+        spool,
+        "--json",
+    ]);
     assert!(
         show.contains(r#""state":"pending""#)
             && show.contains(r#""waits_for":"destination-backoff""#),
         "{show}"
     );
-    let show = postern(&["queue", "show", &grey.to_string(), "--spool", spool, "--json"]);
+    let show = postern(&[
+        "queue",
+        "show",
+        &grey.to_string(),
+        "--spool",
+        spool,
+        "--json",
+    ]);
     assert!(show.contains(r#""waits_for":"schedule""#), "{show}");
     let show = postern(&["queue", "show", &grey.to_string(), "--spool", spool]);
     assert!(show.contains("(retry schedule)"), "{show}");

@@ -197,6 +197,10 @@ type Rule = Arc<dyn Fn(&str, usize) -> u16 + Send + Sync>;
 #[derive(Default)]
 struct SinkState {
     connections: usize,
+    /// Answer `451` to every end of data (and keep nothing).
+    refuse_data: bool,
+    /// Ends of data refused so far.
+    data_refused: usize,
     messages: Vec<Received>,
     rcpt_counts: HashMap<String, usize>,
 }
@@ -339,7 +343,19 @@ async fn serve(
                 }
                 Event::DataChunk(b) => cur.body.extend_from_slice(b),
                 Event::StartTls => hang_up = true,
-                Event::MessageEnd { .. } => st.lock().unwrap().messages.push(cur.clone()),
+                Event::MessageEnd { .. } => {
+                    let mut s = st.lock().unwrap();
+                    if s.refuse_data {
+                        s.data_refused += 1;
+                        decision = Some(Reply::new(
+                            451,
+                            Some(EnhancedCode::new(4, 3, 0)),
+                            "queue full, try again later",
+                        ));
+                    } else {
+                        s.messages.push(cur.clone());
+                    }
+                }
                 _ => {}
             }
             if session.pending_decision().is_some() {
@@ -1087,5 +1103,73 @@ async fn one_recipient_deferred_one_accepted_only_the_deferred_retried() {
     assert_eq!(m[1].to, ["later@mixed.test"], "only the deferred one again");
     assert_eq!(s.offered("now@mixed.test"), 1);
     assert_eq!(s.offered("later@mixed.test"), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn temporary_replies_count_towards_max_attempts_then_fail_over() {
+    // Connector A's host answers 451 to every end of data; B (dearer) accepts.
+    let a = sink(accept_all(), true).await;
+    a.state.lock().unwrap().refuse_data = true;
+    let b = sink(accept_all(), true).await;
+    let connectors = format!(
+        "[[connector]]\nname = \"A\"\nmax_attempts = 2\nsmart_hosts = [\"[{}]:{}\"]\n\
+         [[connector.address_space]]\npattern = \"*\"\ncost = 1\n{}",
+        a.addr.ip(),
+        a.addr.port(),
+        smart_host_connector("B", "*", b.addr, 5)
+    );
+    let h = start_retry(
+        "maxattempts",
+        "",
+        "first = \"1s\"\nfactor = 1.0\nmax_retries = 5\npoll_interval = \"200ms\"",
+        &connectors,
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@far.test"], PLAIN);
+    h.wait_done(id).await;
+    assert_eq!(a.state.lock().unwrap().data_refused, 2, "max_attempts on A");
+    assert_eq!(b.originals().len(), 1, "then B");
+    assert!(
+        h.has_event(id, EventKind::Rerouted, |e| {
+            text(&e.connector) == "B" && text(&e.reason).contains("tried 2 times on A")
+        })
+        .await
+    );
+    assert!(
+        h.has_event(id, EventKind::Sent, |e| text(&e.connector) == "B")
+            .await
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn outage_fails_at_the_time_out_not_by_retries() {
+    let closed = closed_port();
+    let h = start_retry(
+        "outage",
+        "",
+        "first = \"1s\"\nmax_retries = 1\nnormal_timeout = \"3s\"\n\
+         backoff_first = \"500ms\"\nbackoff_max = \"1s\"\npoll_interval = \"200ms\"",
+        &smart_host_connector("relay", "*", closed, 1),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@down.test"], PLAIN);
+    let arrival = h.ctx.queue.message(id).unwrap().envelope.arrival.0 as i64;
+    h.wait_done(id).await;
+    let events = h.events(id);
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Failed | EventKind::Expired))
+        .collect();
+    assert_eq!(failed.len(), 1, "{events:?}");
+    assert_eq!(failed[0].kind, EventKind::Expired, "{:?}", failed[0]);
+    assert!(failed[0].time.unix_ms() >= arrival + 3000);
+    // More attempts than max_retries allows: waiting for the host used none of them.
+    let deferred = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Deferred)
+        .count();
+    assert!(deferred >= 2, "{deferred} deferrals");
     h.stop().await;
 }

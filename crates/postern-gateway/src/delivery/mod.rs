@@ -14,12 +14,14 @@
 //! | [`attempt`] | one delivery: route, fail over, deliver, report, track |
 //! | [`down`] | connectors marked down and their probes |
 //! | [`etrn`] | domains held until they ask with ETRN |
+//! | [`tries`] | attempts per message and connector, for `max_attempts` |
 
 pub mod attempt;
 pub mod down;
 pub mod etrn;
 pub mod limits;
 pub mod notices;
+pub mod tries;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct Shared {
     pub pool: Pool,
     /// Connectors marked down.
     pub down: DownConnectors,
+    /// Attempts per message and connector.
+    pub tries: tries::Tries,
 }
 
 impl Shared {
@@ -57,6 +61,7 @@ impl Shared {
                 c.messages_per_connection,
             ),
             down: DownConnectors::new(&live.config.retry.queue.retry),
+            tries: tries::Tries::new(),
             ctx,
         }
     }
