@@ -86,7 +86,9 @@ pub enum QueueCmd {
         #[command(flatten)]
         opts: Opts,
     },
-    /// Retry now: a message, a destination (like ETRN; clears its backoff), or everything.
+    /// Retry now: a message, a destination, or everything. Like ETRN: a running gateway
+    /// also clears the destinations' backoff, marks their connectors up again and
+    /// releases mail held for ETRN, and answers what it did.
     Retry {
         #[command(flatten)]
         target: TargetArgs,

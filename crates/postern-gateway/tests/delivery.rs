@@ -199,6 +199,8 @@ struct SinkState {
     connections: usize,
     /// Answer `451` to every end of data (and keep nothing).
     refuse_data: bool,
+    /// Greet with `421` and hang up.
+    refuse_greeting: bool,
     /// Ends of data refused so far.
     data_refused: usize,
     messages: Vec<Received>,
@@ -260,8 +262,16 @@ async fn sink_with(rule: Rule, eight_bit: bool, broken_tls: bool) -> Sink {
     let state = Arc::new(Mutex::new(SinkState::default()));
     let st = Arc::clone(&state);
     tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            st.lock().unwrap().connections += 1;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let busy = {
+                let mut s = st.lock().unwrap();
+                s.connections += 1;
+                s.refuse_greeting
+            };
+            if busy {
+                let _ = sock.write_all(b"421 4.3.2 down for maintenance\r\n").await;
+                continue;
+            }
             let flags = (eight_bit, broken_tls);
             tokio::spawn(serve(sock, Arc::clone(&st), Arc::clone(&rule), flags));
         }
@@ -1171,5 +1181,93 @@ async fn outage_fails_at_the_time_out_not_by_retries() {
         .filter(|e| e.kind == EventKind::Deferred)
         .count();
     assert!(deferred >= 2, "{deferred} deferrals");
+    h.stop().await;
+}
+
+/// Submits a `postern queue` request as the CLI does and waits for the gateway's answer.
+async fn control(h: &Harness, cmd: postern_queue::Command) -> String {
+    let dir = h.ctx.queue.spool().dir().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let req = postern_queue::control::submit(&dir, &cmd).unwrap();
+        postern_queue::control::wait_answer(&req, Duration::from_secs(10)).expect("an answer")
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn admin_retry_clears_backoff_and_down_mark_and_releases_etrn_mail() {
+    use postern_queue::{Command, Target};
+    use postern_route::ConnectorState as _;
+    let s = sink(accept_all(), true).await;
+    s.state.lock().unwrap().refuse_greeting = true;
+    let h = start_retry(
+        "adminretry",
+        "",
+        "first = \"1s\"\nbackoff_first = \"60s\"\npoll_interval = \"200ms\"",
+        &format!(
+            "{}[[domain]]\npattern = \"dialup.test\"\ndequeue = \"hold-for-etrn\"\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@far.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        backoff_of(&h, "far.test").is_some()
+    })
+    .await;
+    assert!(
+        !h.ctx.connectors.lock().unwrap().is_available("relay"),
+        "marked down"
+    );
+    // The host is back; the administrator need not wait out the 60 s backoff.
+    s.state.lock().unwrap().refuse_greeting = false;
+    let answer = control(&h, Command::Retry(Target::Destination("far.test".into()))).await;
+    assert!(
+        answer.starts_with("ok: retry destination far.test"),
+        "{answer}"
+    );
+    assert!(answer.contains("backoff cleared for far.test"), "{answer}");
+    assert!(answer.contains("connector relay marked up"), "{answer}");
+    h.wait_done(id).await;
+    assert_eq!(s.originals().len(), 1);
+    assert!(h.ctx.connectors.lock().unwrap().is_available("relay"));
+
+    // Retry releases mail held for ETRN, as an ETRN would.
+    let held = h.enqueue("a@src.test", &["y@dialup.test"], PLAIN);
+    wait_held(&h, held).await;
+    let answer = control(
+        &h,
+        Command::Retry(Target::Destination("dialup.test".into())),
+    )
+    .await;
+    assert!(
+        answer.contains("mail held for ETRN released for dialup.test"),
+        "{answer}"
+    );
+    h.wait_done(held).await;
+    assert_eq!(s.originals().len(), 2);
+
+    // One queue id alone.
+    let one = h.enqueue("a@src.test", &["z@dialup.test"], PLAIN);
+    let other = h.enqueue("a@src.test", &["w@dialup.test"], PLAIN);
+    wait_held(&h, one).await;
+    wait_held(&h, other).await;
+    let answer = control(&h, Command::Retry(Target::Message(one))).await;
+    assert!(answer.contains("released for dialup.test"), "{answer}");
+    h.wait_done(one).await;
+    assert!(h.ctx.queue.message(other).is_some(), "still held");
+
+    // Delete is tracked.
+    let answer = control(&h, Command::Delete(Target::Message(other))).await;
+    assert!(answer.starts_with("ok: deleted"), "{answer}");
+    assert!(
+        h.has_event(other, EventKind::DeletedByAdmin, |e| {
+            e.recipients
+                .iter()
+                .any(|r| r.to_str_lossy() == "w@dialup.test")
+        })
+        .await
+    );
     h.stop().await;
 }

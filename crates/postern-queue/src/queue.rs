@@ -629,6 +629,15 @@ impl Queue {
         self.lock().backoff.active(now)
     }
 
+    /// Clears the backoff of `destination` (an administrator retrying one of its
+    /// messages); true when it was backed off.
+    pub fn clear_backoff(&self, destination: &str, now: Timestamp) -> bool {
+        let mut g = self.lock();
+        let was = g.backoff.ready_at(destination, now).is_some();
+        g.backoff.clear(destination);
+        was
+    }
+
     /// The destination holds and whether everything is held.
     pub fn holds(&self) -> (bool, Vec<String>) {
         let g = self.lock();

@@ -53,9 +53,11 @@ struct Msg<'a> {
 
 /// True when an ETRN for the delivery's destination came after its message arrived.
 fn etrn_released(ctx: &Context, delivery: &Delivery) -> bool {
-    ctx.queue
-        .message(delivery.id)
-        .is_some_and(|m| ctx.etrn.released(&delivery.destination, m.envelope.arrival))
+    ctx.etrn.message_released(delivery.id)
+        || ctx
+            .queue
+            .message(delivery.id)
+            .is_some_and(|m| ctx.etrn.released(&delivery.destination, m.envelope.arrival))
 }
 
 /// What the attempt learned that its report and notices need.
@@ -438,6 +440,7 @@ async fn report(
         if result.completed {
             ctx.bodies.remove(delivery.id);
             sh.tries.forget(delivery.id);
+            ctx.etrn.forget_message(delivery.id);
         }
         // The message may have left the spool with this report: keep what a notice needs.
         let keep = before

@@ -15,8 +15,10 @@
 //! | [`down`] | connectors marked down and their probes |
 //! | [`etrn`] | domains held until they ask with ETRN |
 //! | [`tries`] | attempts per message and connector, for `max_attempts` |
+//! | [`control`] | `postern queue` requests, with the gateway's share of a retry |
 
 pub mod attempt;
+pub mod control;
 pub mod down;
 pub mod etrn;
 pub mod limits;
@@ -94,7 +96,7 @@ pub async fn run(ctx: Arc<Context>) {
     let mut last_control: Option<tokio::time::Instant> = None;
     while !ctx.is_shutting_down() {
         if last_control.is_none_or(|t| t.elapsed() >= CONTROL_EVERY) {
-            poll_control(&ctx).await;
+            poll_control(&shared).await;
             last_control = Some(tokio::time::Instant::now());
         }
         close_all(shared.pool.expired());
@@ -154,9 +156,9 @@ fn sleep_time(ctx: &Context, poll: Duration, room: bool) -> Duration {
 }
 
 /// Applies `postern queue` requests (file I/O: off the runtime).
-async fn poll_control(ctx: &Arc<Context>) {
-    let c = Arc::clone(ctx);
-    let r = tokio::task::spawn_blocking(move || c.queue.poll_control(c.now())).await;
+async fn poll_control(shared: &Arc<Shared>) {
+    let s = Arc::clone(shared);
+    let r = tokio::task::spawn_blocking(move || control::poll(&s, s.ctx.now())).await;
     if let Ok(Err(e)) = r {
         eprintln!("postern: queue control requests: {e}");
     }
