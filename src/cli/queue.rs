@@ -19,9 +19,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use postern_queue::backoff::BackoffEntry;
 use postern_queue::control::{self, Command};
 use postern_queue::queue::read_holds;
 use postern_queue::summary::{AGE_BUCKETS_MINUTES, Summary, summarize};
+use postern_queue::wait::{self, NextAttempt};
 use postern_queue::{
     Queue, QueueConfig, QueueId, RecipientState, Spool, SpoolError, SpoolOptions, SpooledMessage,
     Target, Timestamp,
@@ -84,7 +86,9 @@ pub enum QueueCmd {
         #[command(flatten)]
         opts: Opts,
     },
-    /// Retry now: a message, a destination (like ETRN; clears its backoff), or everything.
+    /// Retry now: a message, a destination, or everything. Like ETRN: a running gateway
+    /// also clears the destinations' backoff, marks their connectors up again and
+    /// releases mail held for ETRN, and answers what it did.
     Retry {
         #[command(flatten)]
         target: TargetArgs,
@@ -236,25 +240,70 @@ fn json_str(s: &str) -> String {
     out
 }
 
-fn state_text(s: &RecipientState) -> String {
+/// The destination backoff a running gateway published, and the time to judge it by.
+struct Waits {
+    backoff: Vec<(String, BackoffEntry)>,
+    now: Timestamp,
+}
+
+impl Waits {
+    fn read(opts: &Opts) -> Waits {
+        Waits {
+            backoff: wait::read_published(&opts.spool),
+            now: Timestamp::now(),
+        }
+    }
+
+    /// The real next attempt of a recipient for `destination` in `state`.
+    fn next(&self, destination: &str, state: &RecipientState) -> Option<NextAttempt> {
+        let b = self
+            .backoff
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(destination))
+            .map(|(_, e)| e);
+        wait::next_attempt(state, b, self.now)
+    }
+}
+
+/// "next 2026-01-01T10:00:00Z (retry schedule)", or "due now".
+fn next_text(n: &NextAttempt, now: Timestamp) -> String {
+    if n.at <= now {
+        "due now".into()
+    } else {
+        format!("next {} ({})", iso(n.at), n.waits_for)
+    }
+}
+
+fn state_text(s: &RecipientState, next: Option<&NextAttempt>, now: Timestamp) -> String {
     match s {
-        RecipientState::Pending => "pending".into(),
+        RecipientState::Pending => match next.filter(|n| n.at > now) {
+            Some(n) => format!("pending, {}", next_text(n, now)),
+            None => "pending".into(),
+        },
         RecipientState::Deferred {
             attempts,
-            next_attempt,
             last_reply,
             ..
         } => {
-            format!(
-                "deferred ({attempts} attempts, next {}) {last_reply}",
-                iso(*next_attempt)
-            )
+            let next = next.map_or_else(String::new, |n| next_text(n, now));
+            format!("deferred ({attempts} attempts, {next}) {last_reply}")
         }
         RecipientState::Delivered { at, reply } => format!("delivered {} {reply}", iso(*at)),
         RecipientState::Failed { at, reason, reply } => {
             format!("failed {} ({}) {reply}", iso(*at), reason.name())
         }
     }
+}
+
+/// `"next_try":…,"waits_for":…` for an unfinished recipient: the real next attempt.
+fn next_json(next: Option<&NextAttempt>) -> String {
+    next.map_or_else(String::new, |n| {
+        format!(
+            r#","next_try":{},"waits_for":"{}""#,
+            json_str(&iso(n.at)),
+            n.waits_for.name()
+        )
+    })
 }
 
 fn state_json(s: &RecipientState) -> String {
@@ -288,7 +337,7 @@ fn state_json(s: &RecipientState) -> String {
     }
 }
 
-fn message_json(m: &SpooledMessage) -> String {
+fn message_json(m: &SpooledMessage, waits: &Waits) -> String {
     let rcpts: Vec<String> = m
         .envelope
         .recipients
@@ -296,10 +345,11 @@ fn message_json(m: &SpooledMessage) -> String {
         .zip(&m.state.recipients)
         .map(|(r, s)| {
             format!(
-                r#"{{"address":{},"destination":{},{}}}"#,
+                r#"{{"address":{},"destination":{},{}{}}}"#,
                 json_str(&r.address),
                 json_str(&r.destination),
-                state_json(s)
+                state_json(s),
+                next_json(waits.next(&r.destination, s).as_ref())
             )
         })
         .collect();
@@ -317,7 +367,7 @@ fn message_json(m: &SpooledMessage) -> String {
     )
 }
 
-fn message_text(m: &SpooledMessage, out: &mut String) {
+fn message_text(m: &SpooledMessage, waits: &Waits, out: &mut String) {
     let sender = if m.envelope.sender.is_empty() {
         "<>"
     } else {
@@ -332,7 +382,13 @@ fn message_text(m: &SpooledMessage, out: &mut String) {
         iso(m.envelope.arrival)
     );
     for (r, s) in m.envelope.recipients.iter().zip(&m.state.recipients) {
-        let _ = writeln!(out, "    {:<40} {}", r.address, state_text(s));
+        let next = waits.next(&r.destination, s);
+        let _ = writeln!(
+            out,
+            "    {:<40} {}",
+            r.address,
+            state_text(s, next.as_ref(), waits.now)
+        );
     }
 }
 
@@ -350,8 +406,9 @@ fn holds_note(opts: &Opts) -> String {
 
 fn list(opts: &Opts) -> Result<ExitCode, String> {
     let msgs = inspect(opts)?;
+    let waits = Waits::read(opts);
     if opts.json {
-        let items: Vec<String> = msgs.iter().map(message_json).collect();
+        let items: Vec<String> = msgs.iter().map(|m| message_json(m, &waits)).collect();
         outln!("[{}]", items.join(","));
         return Ok(ExitCode::SUCCESS);
     }
@@ -361,7 +418,7 @@ fn list(opts: &Opts) -> Result<ExitCode, String> {
     } else {
         out.push_str("-Queue ID-------- ----Size Arrival------------- Sender / Recipients\n");
         for m in &msgs {
-            message_text(m, &mut out);
+            message_text(m, &waits, &mut out);
         }
         let rcpts: usize = msgs.iter().map(|m| m.envelope.recipients.len()).sum();
         let bytes: u64 = msgs.iter().map(|m| m.size).sum();
@@ -382,8 +439,9 @@ fn show(id: QueueId, opts: &Opts) -> Result<ExitCode, String> {
         .iter()
         .find(|m| m.id == id)
         .ok_or_else(|| format!("no message {id} in the queue"))?;
+    let waits = Waits::read(opts);
     if opts.json {
-        outln!("{}", message_json(m));
+        outln!("{}", message_json(m, &waits));
     } else {
         let mut out = String::new();
         let _ = writeln!(out, "id:        {}", m.id);
@@ -402,12 +460,13 @@ fn show(id: QueueId, opts: &Opts) -> Result<ExitCode, String> {
             m.state.delay_notices_sent
         );
         for (r, s) in m.envelope.recipients.iter().zip(&m.state.recipients) {
+            let next = waits.next(&r.destination, s);
             let _ = writeln!(
                 out,
                 "recipient: {} via {}: {}",
                 r.address,
                 r.destination,
-                state_text(s)
+                state_text(s, next.as_ref(), waits.now)
             );
         }
         out!("{out}");

@@ -210,6 +210,17 @@ fn render(text: &str, running: bool) -> String {
             field(d, "oldest_secs")
         ));
     }
+    // Destinations that failed to connect or greet: left alone until the time shown.
+    let now_ms: u64 = field(text, "time_ms").parse().unwrap_or(0);
+    for b in q.split("{\"backed_off\":").skip(1) {
+        let name = b.split('"').nth(1).unwrap_or("?");
+        let until: u64 = field(b, "until_ms").parse().unwrap_or(0);
+        o.push_str(&format!(
+            "  backoff {name:<32} {} failure(s), next attempt in {} s\n",
+            field(b, "failures"),
+            until.saturating_sub(now_ms).div_ceil(1000)
+        ));
+    }
     for (title, key) in [
         ("recent deliveries", "recent_delivered"),
         ("recent failures", "recent_failed"),

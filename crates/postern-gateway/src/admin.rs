@@ -56,6 +56,8 @@ pub async fn run(ctx: Arc<Context>) {
     let mut mode_seen: Option<SystemTime> = None;
     let mut last_status = tokio::time::Instant::now() - STATUS_EVERY;
     let mut last_pickup: Option<tokio::time::Instant> = None;
+    // The backoff table as last published (none yet: the first round always writes).
+    let mut published: Option<String> = None;
     let mut shutdown = ctx.shutdown.clone();
     while !ctx.is_shutting_down() {
         read_transfer_mode(&ctx, &mut mode_seen);
@@ -69,7 +71,13 @@ pub async fn run(ctx: Arc<Context>) {
         if now - last_status >= STATUS_EVERY {
             last_status = now;
             let c = Arc::clone(&ctx);
-            let _ = tokio::task::spawn_blocking(move || write_status(&c)).await;
+            let last = published.take();
+            published = tokio::task::spawn_blocking(move || {
+                write_status(&c);
+                publish_backoff(&c, last)
+            })
+            .await
+            .unwrap_or_default();
         }
         tokio::select! {
             () = tokio::time::sleep(TICK) => {}
@@ -212,8 +220,23 @@ pub fn status_json(ctx: &Context) -> String {
         ctx.stats.json_members(),
         crate::status::spool_json(&ctx.queue.spool().stats())
     );
+    let backoff: Vec<String> = ctx
+        .queue
+        .backoff_entries(now)
+        .iter()
+        .take(50)
+        .map(|(d, e)| {
+            format!(
+                "{{\"backed_off\":{},\"failures\":{},\"until_ms\":{},\"last_failure_ms\":{}}}",
+                json_str(d),
+                e.failures,
+                e.until.0,
+                e.last_failure.0
+            )
+        })
+        .collect();
     format!(
-        "{{\"time_ms\":{},\"running\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}]}}}}\n",
+        "{{\"time_ms\":{},\"running\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}],\"backoff\":[{}]}}}}\n",
         now.0,
         // The last write, at shutdown, says the gateway stopped (`postern status`).
         !ctx.is_shutting_down(),
@@ -225,8 +248,23 @@ pub fn status_json(ctx: &Context) -> String {
         s.states.pending,
         s.states.deferred,
         s.oldest.as_secs(),
-        dests.join(",")
+        dests.join(","),
+        backoff.join(",")
     )
+}
+
+/// Publishes the queue's destination backoff in the spool directory for `postern queue
+/// list/show` (see `postern_queue::wait`) when it changed since `last`; returns what the
+/// file now holds (`None` when it could not be written: tried again next round).
+fn publish_backoff(ctx: &Context, last: Option<String>) -> Option<String> {
+    let entries = ctx.queue.backoff_entries(ctx.now());
+    let text = postern_queue::wait::published_text(&entries);
+    if last.as_deref() == Some(text.as_str()) {
+        return last;
+    }
+    postern_queue::wait::write_published(ctx.queue.spool().dir(), &text)
+        .ok()
+        .map(|()| text)
 }
 
 fn write_status(ctx: &Context) {

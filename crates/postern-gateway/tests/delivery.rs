@@ -56,12 +56,23 @@ async fn start(name: &str, body: &str) -> Harness {
 
 /// `connections` holds extra `[connections]` keys.
 async fn start_with(name: &str, connections: &str, body: &str) -> Harness {
+    start_retry(
+        name,
+        connections,
+        "intervals = [\"1s\"]\nbackoff_first = \"500ms\"\nbackoff_max = \"1s\"",
+        body,
+    )
+    .await
+}
+
+/// `retry` holds the `[retry]` keys.
+async fn start_retry(name: &str, connections: &str, retry: &str, body: &str) -> Harness {
     let dir = temp_dir(name);
     let text = format!(
         "[server]\nhostname = \"gw.test\"\ndata_dir = \"{}\"\n\
          [connections]\nlisten = [\"127.0.0.1:0\"]\n{connections}\n\
          [timeouts]\nconnect_secs = 2\ngreeting_secs = 5\ncommand_secs = 5\n\
-         [retry]\nintervals = [\"1s\"]\nbackoff_first = \"500ms\"\nbackoff_max = \"1s\"\n{body}",
+         [retry]\n{retry}\n{body}",
         dir.display()
     );
     let config = Config::from_toml_str(&text).unwrap();
@@ -186,6 +197,12 @@ type Rule = Arc<dyn Fn(&str, usize) -> u16 + Send + Sync>;
 #[derive(Default)]
 struct SinkState {
     connections: usize,
+    /// Answer `451` to every end of data (and keep nothing).
+    refuse_data: bool,
+    /// Greet with `421` and hang up.
+    refuse_greeting: bool,
+    /// Ends of data refused so far.
+    data_refused: usize,
     messages: Vec<Received>,
     rcpt_counts: HashMap<String, usize>,
 }
@@ -210,10 +227,21 @@ impl Sink {
     fn connections(&self) -> usize {
         self.state.lock().unwrap().connections
     }
+    /// How often `address` was offered in a RCPT.
+    fn offered(&self, address: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .rcpt_counts
+            .get(address)
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 fn reply_for(code: u16) -> Reply {
     let (c, text) = match code {
+        451 => ((4, 7, 1), "greylisted, try again later"),
         450..=499 => ((4, 2, 0), "mailbox busy, try later"),
         500..=599 => ((5, 1, 1), "no such user"),
         _ => ((2, 1, 5), "Ok"),
@@ -234,8 +262,16 @@ async fn sink_with(rule: Rule, eight_bit: bool, broken_tls: bool) -> Sink {
     let state = Arc::new(Mutex::new(SinkState::default()));
     let st = Arc::clone(&state);
     tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            st.lock().unwrap().connections += 1;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let busy = {
+                let mut s = st.lock().unwrap();
+                s.connections += 1;
+                s.refuse_greeting
+            };
+            if busy {
+                let _ = sock.write_all(b"421 4.3.2 down for maintenance\r\n").await;
+                continue;
+            }
             let flags = (eight_bit, broken_tls);
             tokio::spawn(serve(sock, Arc::clone(&st), Arc::clone(&rule), flags));
         }
@@ -317,7 +353,19 @@ async fn serve(
                 }
                 Event::DataChunk(b) => cur.body.extend_from_slice(b),
                 Event::StartTls => hang_up = true,
-                Event::MessageEnd { .. } => st.lock().unwrap().messages.push(cur.clone()),
+                Event::MessageEnd { .. } => {
+                    let mut s = st.lock().unwrap();
+                    if s.refuse_data {
+                        s.data_refused += 1;
+                        decision = Some(Reply::new(
+                            451,
+                            Some(EnhancedCode::new(4, 3, 0)),
+                            "queue full, try again later",
+                        ));
+                    } else {
+                        s.messages.push(cur.clone());
+                    }
+                }
                 _ => {}
             }
             if session.pending_decision().is_some() {
@@ -840,6 +888,386 @@ async fn failed_opportunistic_tls_falls_back_to_clear() {
     assert!(
         h.has_event(id, EventKind::Sent, |e| text(&e.tls) == "none")
             .await
+    );
+    h.stop().await;
+}
+
+// ---- retry schedule versus destination backoff (#21) ------------------------------------
+
+/// A server that answers every connection with `greeting` and hangs up; counts them.
+async fn refusing_greeter(greeting: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            c.fetch_add(1, Ordering::Relaxed);
+            let _ = sock.write_all(greeting.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    (addr, count)
+}
+
+/// A port nothing listens on: connections to it are refused.
+fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// The destination's backoff entry in the gateway's queue, if any.
+fn backoff_of(h: &Harness, dest: &str) -> Option<postern_queue::backoff::BackoffEntry> {
+    h.ctx
+        .queue
+        .backoff_entries(postern_queue::Timestamp(0))
+        .into_iter()
+        .find(|(d, _)| d == dest)
+        .map(|(_, e)| e)
+}
+
+fn attempts(h: &Harness, id: QueueId, i: usize) -> Option<u32> {
+    h.ctx
+        .queue
+        .message(id)
+        .map(|m| m.state.recipients[i].attempts())
+}
+
+#[tokio::test]
+async fn greylisting_costs_one_retry_interval_not_a_backoff() {
+    // Each recipient's first RCPT gets 451 4.7.1, the next 250 (a greylisting MX).
+    let s = sink(Arc::new(|_, seen| if seen == 0 { 451 } else { 250 }), true).await;
+    let h = start_retry(
+        "greylist",
+        "",
+        "first = \"1s\"\nmax_retries = 3\nbackoff_first = \"60s\"\npoll_interval = \"1s\"",
+        &smart_host_connector("relay", "*", s.addr, 1),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(h.enqueue("a@src.test", &[&format!("r{n}@grey.test")], PLAIN));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // A host that answers is not backed off: with a 60 s backoff in the way, none of
+    // these would arrive within the wait below.
+    for id in &ids {
+        h.wait_done(*id).await;
+    }
+    assert_eq!(s.originals().len(), 4);
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(
+            s.offered(&format!("r{n}@grey.test")),
+            2,
+            "refused once, then taken"
+        );
+        let events = h.events(*id);
+        let deferred = events
+            .iter()
+            .find(|e| e.kind == EventKind::Deferred)
+            .expect("deferred once");
+        assert!(text(&deferred.reply).starts_with("451 4.7.1"));
+        let next = deferred.next_retry.expect("next retry").unix_ms();
+        let at = deferred.time.unix_ms();
+        // The event is stamped just after the queue decided: a few ms less than 1 s.
+        assert!(
+            (500..=1000).contains(&(next - at)),
+            "the first retry interval, not the backoff: {} ms",
+            next - at
+        );
+        let sent = events.iter().find(|e| e.kind == EventKind::Sent).unwrap();
+        // Retried when the schedule said, within a poll (plus slack for a loaded machine).
+        let late = sent.time.unix_ms() - next;
+        assert!(
+            (0..1000 + 4000).contains(&late),
+            "sent {late} ms after its retry time"
+        );
+    }
+    assert!(backoff_of(&h, "grey.test").is_none());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn refused_connections_back_off_doubling_without_spending_retries() {
+    let closed = closed_port();
+    let h = start_retry(
+        "refused",
+        "",
+        // One retry only: were outages counted, the message would fail at once.
+        "first = \"1s\"\nmax_retries = 1\nbackoff_first = \"1s\"\nbackoff_max = \"10s\"\npoll_interval = \"200ms\"",
+        &smart_host_connector("relay", "*", closed, 1),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@down.test"], PLAIN);
+    // Every failure doubles the wait: 1 s, 2 s, 4 s after the latest failure.
+    let mut seen = Vec::new();
+    wait_for(Duration::from_secs(20), || {
+        if let Some(e) = backoff_of(&h, "down.test")
+            && seen.last().is_none_or(|(f, _)| *f != e.failures)
+        {
+            seen.push((e.failures, e.until.0 - e.last_failure.0));
+        }
+        seen.last().is_some_and(|(f, _)| *f >= 3)
+    })
+    .await;
+    for (failures, wait) in &seen {
+        assert_eq!(*wait, 1000 << (failures - 1), "{seen:?}");
+    }
+    // Still queued, no retry used up, the reply says why it waits.
+    assert_eq!(attempts(&h, id, 0), Some(0));
+    let m = h.ctx.queue.message(id).unwrap();
+    let RecipientState::Deferred {
+        last_reply,
+        next_attempt,
+        ..
+    } = &m.state.recipients[0]
+    else {
+        panic!("{:?}", m.state.recipients[0]);
+    };
+    assert!(last_reply.contains("connect"), "{last_reply}");
+    let e = backoff_of(&h, "down.test").unwrap();
+    assert!(*next_attempt <= e.until);
+    // `postern queue list` reads the backoff the gateway publishes in the spool.
+    let spool = h.ctx.queue.spool().dir().to_path_buf();
+    wait_for(Duration::from_secs(5), || {
+        postern_queue::wait::read_published(&spool)
+            .iter()
+            .any(|(d, e)| d == "down.test" && e.failures >= 3)
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn greeting_421_backs_off_the_destination() {
+    let (addr, connections) = refusing_greeter("421 4.3.2 too busy, come back later\r\n").await;
+    let h = start_retry(
+        "greet421",
+        "",
+        "first = \"1s\"\nmax_retries = 1\nbackoff_first = \"30s\"\nbackoff_max = \"1m\"",
+        &smart_host_connector("relay", "*", addr, 1),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@busy.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        backoff_of(&h, "busy.test").is_some()
+    })
+    .await;
+    let e = backoff_of(&h, "busy.test").unwrap();
+    assert_eq!(e.failures, 1);
+    assert_eq!(e.until.0 - e.last_failure.0, 30_000);
+    assert_eq!(attempts(&h, id, 0), Some(0), "waiting uses no retry");
+    let reply = match &h.ctx.queue.message(id).unwrap().state.recipients[0] {
+        RecipientState::Deferred { last_reply, .. } => last_reply.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(reply.contains("421"), "{reply}");
+    // A second message for the destination waits behind the backoff: no new connection.
+    let before = connections.load(Ordering::Relaxed);
+    let id2 = h.enqueue("a@src.test", &["y@busy.test"], PLAIN);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(connections.load(Ordering::Relaxed), before);
+    assert!(matches!(
+        h.ctx.queue.message(id2).unwrap().state.recipients[0],
+        RecipientState::Pending
+    ));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn one_recipient_deferred_one_accepted_only_the_deferred_retried() {
+    let s = sink(
+        Arc::new(|addr, seen| {
+            if addr.starts_with("later@") && seen == 0 {
+                450
+            } else {
+                250
+            }
+        }),
+        true,
+    )
+    .await;
+    let h = start_retry(
+        "mixed",
+        "",
+        "first = \"1s\"\nmax_retries = 2\nbackoff_first = \"60s\"\npoll_interval = \"200ms\"",
+        &smart_host_connector("relay", "*", s.addr, 1),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["now@mixed.test", "later@mixed.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        h.ctx.queue.message(id).is_some_and(|m| {
+            matches!(m.state.recipients[0], RecipientState::Delivered { .. })
+                && matches!(m.state.recipients[1], RecipientState::Deferred { .. })
+        })
+    })
+    .await;
+    assert!(
+        backoff_of(&h, "mixed.test").is_none(),
+        "the destination answered"
+    );
+    h.wait_done(id).await;
+    let m = s.originals();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].to, ["now@mixed.test"]);
+    assert_eq!(m[1].to, ["later@mixed.test"], "only the deferred one again");
+    assert_eq!(s.offered("now@mixed.test"), 1);
+    assert_eq!(s.offered("later@mixed.test"), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn temporary_replies_count_towards_max_attempts_then_fail_over() {
+    // Connector A's host answers 451 to every end of data; B (dearer) accepts.
+    let a = sink(accept_all(), true).await;
+    a.state.lock().unwrap().refuse_data = true;
+    let b = sink(accept_all(), true).await;
+    let connectors = format!(
+        "[[connector]]\nname = \"A\"\nmax_attempts = 2\nsmart_hosts = [\"[{}]:{}\"]\n\
+         [[connector.address_space]]\npattern = \"*\"\ncost = 1\n{}",
+        a.addr.ip(),
+        a.addr.port(),
+        smart_host_connector("B", "*", b.addr, 5)
+    );
+    let h = start_retry(
+        "maxattempts",
+        "",
+        "first = \"1s\"\nfactor = 1.0\nmax_retries = 5\npoll_interval = \"200ms\"",
+        &connectors,
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@far.test"], PLAIN);
+    h.wait_done(id).await;
+    assert_eq!(a.state.lock().unwrap().data_refused, 2, "max_attempts on A");
+    assert_eq!(b.originals().len(), 1, "then B");
+    assert!(
+        h.has_event(id, EventKind::Rerouted, |e| {
+            text(&e.connector) == "B" && text(&e.reason).contains("tried 2 times on A")
+        })
+        .await
+    );
+    assert!(
+        h.has_event(id, EventKind::Sent, |e| text(&e.connector) == "B")
+            .await
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn outage_fails_at_the_time_out_not_by_retries() {
+    let closed = closed_port();
+    let h = start_retry(
+        "outage",
+        "",
+        "first = \"1s\"\nmax_retries = 1\nnormal_timeout = \"3s\"\n\
+         backoff_first = \"500ms\"\nbackoff_max = \"1s\"\npoll_interval = \"200ms\"",
+        &smart_host_connector("relay", "*", closed, 1),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@down.test"], PLAIN);
+    let arrival = h.ctx.queue.message(id).unwrap().envelope.arrival.0 as i64;
+    h.wait_done(id).await;
+    let events = h.events(id);
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Failed | EventKind::Expired))
+        .collect();
+    assert_eq!(failed.len(), 1, "{events:?}");
+    assert_eq!(failed[0].kind, EventKind::Expired, "{:?}", failed[0]);
+    assert!(failed[0].time.unix_ms() >= arrival + 3000);
+    // More attempts than max_retries allows: waiting for the host used none of them.
+    let deferred = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Deferred)
+        .count();
+    assert!(deferred >= 2, "{deferred} deferrals");
+    h.stop().await;
+}
+
+/// Submits a `postern queue` request as the CLI does and waits for the gateway's answer.
+async fn control(h: &Harness, cmd: postern_queue::Command) -> String {
+    let dir = h.ctx.queue.spool().dir().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let req = postern_queue::control::submit(&dir, &cmd).unwrap();
+        postern_queue::control::wait_answer(&req, Duration::from_secs(10)).expect("an answer")
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn admin_retry_clears_backoff_and_down_mark_and_releases_etrn_mail() {
+    use postern_queue::{Command, Target};
+    use postern_route::ConnectorState as _;
+    let s = sink(accept_all(), true).await;
+    s.state.lock().unwrap().refuse_greeting = true;
+    let h = start_retry(
+        "adminretry",
+        "",
+        "first = \"1s\"\nbackoff_first = \"60s\"\npoll_interval = \"200ms\"",
+        &format!(
+            "{}[[domain]]\npattern = \"dialup.test\"\ndequeue = \"hold-for-etrn\"\n",
+            smart_host_connector("relay", "*", s.addr, 1)
+        ),
+    )
+    .await;
+    let id = h.enqueue("a@src.test", &["x@far.test"], PLAIN);
+    wait_for(Duration::from_secs(10), || {
+        backoff_of(&h, "far.test").is_some()
+    })
+    .await;
+    assert!(
+        !h.ctx.connectors.lock().unwrap().is_available("relay"),
+        "marked down"
+    );
+    // The host is back; the administrator need not wait out the 60 s backoff.
+    s.state.lock().unwrap().refuse_greeting = false;
+    let answer = control(&h, Command::Retry(Target::Destination("far.test".into()))).await;
+    assert!(
+        answer.starts_with("ok: retry destination far.test"),
+        "{answer}"
+    );
+    assert!(answer.contains("backoff cleared for far.test"), "{answer}");
+    assert!(answer.contains("connector relay marked up"), "{answer}");
+    h.wait_done(id).await;
+    assert_eq!(s.originals().len(), 1);
+    assert!(h.ctx.connectors.lock().unwrap().is_available("relay"));
+
+    // Retry releases mail held for ETRN, as an ETRN would.
+    let held = h.enqueue("a@src.test", &["y@dialup.test"], PLAIN);
+    wait_held(&h, held).await;
+    let answer = control(
+        &h,
+        Command::Retry(Target::Destination("dialup.test".into())),
+    )
+    .await;
+    assert!(
+        answer.contains("mail held for ETRN released for dialup.test"),
+        "{answer}"
+    );
+    h.wait_done(held).await;
+    assert_eq!(s.originals().len(), 2);
+
+    // One queue id alone.
+    let one = h.enqueue("a@src.test", &["z@dialup.test"], PLAIN);
+    let other = h.enqueue("a@src.test", &["w@dialup.test"], PLAIN);
+    wait_held(&h, one).await;
+    wait_held(&h, other).await;
+    let answer = control(&h, Command::Retry(Target::Message(one))).await;
+    assert!(answer.contains("released for dialup.test"), "{answer}");
+    h.wait_done(one).await;
+    assert!(h.ctx.queue.message(other).is_some(), "still held");
+
+    // Delete is tracked.
+    let answer = control(&h, Command::Delete(Target::Message(other))).await;
+    assert!(answer.starts_with("ok: deleted"), "{answer}");
+    assert!(
+        h.has_event(other, EventKind::DeletedByAdmin, |e| {
+            e.recipients
+                .iter()
+                .any(|r| r.to_str_lossy() == "w@dialup.test")
+        })
+        .await
     );
     h.stop().await;
 }

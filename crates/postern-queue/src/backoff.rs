@@ -1,44 +1,53 @@
-//! Per-destination backoff.
+//! Per-destination backoff: a destination that cannot be reached is left alone for a
+//! while, so its messages wait instead of each burning an attempt.
 //!
-//! When a destination (a domain or a host) fails, the whole destination is backed off, so
-//! new messages for it wait instead of each burning an attempt; one success clears it.
-//! Failure classes are kept apart, so a recipient-level 4xx never holds up a whole domain
-//! and a permanent failure never feeds the connection backoff.
+//! # When it applies
+//!
+//! Only failures of the destination itself back it off, as Postfix's and Exim's host
+//! retry data do: it cannot be connected to, the connection is lost or times out, the
+//! greeting (or EHLO) is refused with 4xx or 5xx, or the domain requires TLS and the
+//! host cannot do it ([`FailureClass::Connection`], [`FailureClass::Session`]). The wait
+//! is `initial` after the first such failure, doubling (`factor`) with each further one,
+//! up to `max`; one success (or an administrator's retry, or ETRN) clears it.
+//!
+//! A destination that answers is not down: a 4xx reply to MAIL FROM, RCPT TO or the end
+//! of the data ([`FailureClass::Data`], [`FailureClass::Recipient`]) is the message's or
+//! the recipient's own deferral. It backs nobody off; the recipient simply follows its
+//! retry schedule ([`crate::policy`]). A greylisting host (451 to the first attempt of
+//! each new sender/recipient pair) therefore costs exactly one retry interval.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::envelope::{FailReason, RecipientState};
 use crate::time::{Timestamp, millis};
 
 /// Which step of a delivery attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureClass {
-    /// TCP/TLS connection failed or was lost before the greeting. Backs off the destination.
+    /// The destination could not be reached: connect refused or timed out, the
+    /// connection lost or timed out mid-session, no next hop or every route down.
+    /// Backs off the destination.
     Connection,
-    /// 4xx at the greeting, EHLO or MAIL FROM. Backs off the destination.
+    /// The destination refused the session: 4xx/5xx greeting or EHLO, TLS required and
+    /// unavailable or failing. Backs off the destination.
     Session,
-    /// 4xx on one RCPT TO. Backs off that recipient at that destination only.
+    /// 4xx to one RCPT TO: that recipient's own deferral (its retry schedule). No backoff.
     Recipient,
-    /// 4xx after DATA (or BDAT LAST). Backs off the destination, counted on its own.
+    /// 4xx to MAIL FROM or after the data (DATA, end of data, BDAT LAST): the message's
+    /// own deferral (its recipients' retry schedule). No backoff.
     Data,
-    /// 5xx. Recorded, but never makes anyone wait: the recipient simply fails.
+    /// 5xx to the message or a recipient. Recorded by the caller as a failure; never
+    /// makes anyone wait.
     Permanent,
 }
 
 impl FailureClass {
-    const DEST_CLASSES: [FailureClass; 3] = [
-        FailureClass::Connection,
-        FailureClass::Session,
-        FailureClass::Data,
-    ];
-
-    fn slot(self) -> usize {
-        match self {
-            FailureClass::Connection => 0,
-            FailureClass::Session => 1,
-            FailureClass::Data => 2,
-            FailureClass::Recipient | FailureClass::Permanent => 3,
-        }
+    /// True for failures of the destination itself ([`FailureClass::Connection`],
+    /// [`FailureClass::Session`]): they back the destination off and, in the queue, do
+    /// not use up the recipient's retries.
+    pub fn is_destination(self) -> bool {
+        matches!(self, FailureClass::Connection | FailureClass::Session)
     }
 }
 
@@ -77,27 +86,24 @@ impl BackoffPolicy {
     }
 }
 
-/// The backoff of one failure class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The backoff of one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackoffEntry {
-    /// Consecutive failures since the last success.
+    /// Consecutive destination-level failures since the last success.
     pub failures: u32,
+    /// When the latest of them happened.
+    pub last_failure: Timestamp,
     /// Not before this instant.
     pub until: Timestamp,
-}
-
-#[derive(Debug, Default)]
-struct DestState {
-    classes: [Option<BackoffEntry>; 3],
-    permanent_failures: u32,
-    recipients: HashMap<String, BackoffEntry>,
+    /// The class of the latest failure.
+    pub class: FailureClass,
 }
 
 /// The backoff table: sans-IO, every call takes `now`.
 #[derive(Debug, Default)]
 pub struct Backoff {
     policy: BackoffPolicy,
-    dests: HashMap<String, DestState>,
+    dests: HashMap<String, BackoffEntry>,
 }
 
 impl Backoff {
@@ -109,98 +115,116 @@ impl Backoff {
         }
     }
 
-    /// Records a failure of `class` at `destination` (and `recipient` for
-    /// [`FailureClass::Recipient`]). Returns the instant the destination (or recipient) may be
-    /// tried again, or `None` for [`FailureClass::Permanent`]. Until a success, the returned
-    /// instants never decrease.
+    /// Records a failure of `class` at `destination`. For a destination-level class
+    /// ([`FailureClass::is_destination`]) returns the instant the destination may be
+    /// tried again (until a success these never decrease); for the others records
+    /// nothing and returns `None`.
     pub fn record_failure(
         &mut self,
         destination: &str,
         class: FailureClass,
-        recipient: Option<&str>,
         now: Timestamp,
     ) -> Option<Timestamp> {
+        if !class.is_destination() {
+            return None;
+        }
         let policy = &self.policy;
-        let dest = self
+        let entry = self
             .dests
             .entry(destination.to_ascii_lowercase())
-            .or_default();
-        let entry = match (class, recipient) {
-            (FailureClass::Permanent, _) => {
-                dest.permanent_failures = dest.permanent_failures.saturating_add(1);
-                return None;
-            }
-            (FailureClass::Recipient, Some(r)) => {
-                dest.recipients.entry(r.to_ascii_lowercase()).or_default()
-            }
-            (FailureClass::Recipient, None) => return None,
-            (c, _) => dest.classes[c.slot()].get_or_insert_with(BackoffEntry::default),
-        };
+            .or_insert(BackoffEntry {
+                failures: 0,
+                last_failure: now,
+                until: now,
+                class,
+            });
         entry.failures = entry.failures.saturating_add(1);
+        entry.last_failure = now;
+        entry.class = class;
         entry.until = entry.until.max(now + policy.delay(entry.failures));
         Some(entry.until)
     }
 
-    /// A successful delivery to `destination` clears its destination-level backoff; a
-    /// recipient accepted there clears that recipient's entry too.
-    pub fn record_success(&mut self, destination: &str, recipient: Option<&str>) {
-        let key = destination.to_ascii_lowercase();
-        if let Some(dest) = self.dests.get_mut(&key) {
-            dest.classes = [None; 3];
-            dest.permanent_failures = 0;
-            if let Some(r) = recipient {
-                dest.recipients.remove(&r.to_ascii_lowercase());
-            }
-            if dest.recipients.is_empty() {
-                self.dests.remove(&key);
-            }
+    /// The destination answered and took (or refused) mail: its backoff is cleared.
+    pub fn record_success(&mut self, destination: &str) {
+        if !self.dests.is_empty() {
+            self.dests.remove(&destination.to_ascii_lowercase());
         }
     }
 
-    /// Clears everything for `destination` (an administrator's "retry now", ETRN).
+    /// Clears the backoff of `destination` (an administrator's "retry now", ETRN).
     pub fn clear(&mut self, destination: &str) {
-        self.dests.remove(&destination.to_ascii_lowercase());
+        self.record_success(destination);
     }
 
-    /// When `destination` (and `recipient` there) may next be tried; `None` means now.
-    pub fn ready_at(
-        &self,
-        destination: &str,
-        recipient: Option<&str>,
-        now: Timestamp,
-    ) -> Option<Timestamp> {
-        let dest = self.lookup(destination)?;
-        let mut until = dest.classes.iter().flatten().map(|e| e.until).max();
-        if let Some(r) = recipient.filter(|_| !dest.recipients.is_empty()) {
-            let r = dest
-                .recipients
-                .get(&r.to_ascii_lowercase())
-                .map(|e| e.until);
-            until = until.max(r);
+    /// When `destination` may next be tried; `None` means now.
+    pub fn ready_at(&self, destination: &str, now: Timestamp) -> Option<Timestamp> {
+        self.entry(destination)
+            .map(|e| e.until)
+            .filter(|&t| t > now)
+    }
+
+    /// The entry of `destination`, if it failed since its last success.
+    pub fn entry(&self, destination: &str) -> Option<&BackoffEntry> {
+        if self.dests.is_empty() {
+            return None;
         }
-        until.filter(|&t| t > now)
-    }
-
-    /// The entry for one destination-level class, if any.
-    pub fn entry(&self, destination: &str, class: FailureClass) -> Option<BackoffEntry> {
-        let dest = self.lookup(destination)?;
-        FailureClass::DEST_CLASSES
-            .contains(&class)
-            .then(|| dest.classes[class.slot()])
-            .flatten()
-    }
-
-    /// Permanent failures seen at `destination` since its last success.
-    pub fn permanent_failures(&self, destination: &str) -> u32 {
-        self.lookup(destination).map_or(0, |d| d.permanent_failures)
-    }
-
-    fn lookup(&self, destination: &str) -> Option<&DestState> {
         if destination.bytes().any(|b| b.is_ascii_uppercase()) {
             self.dests.get(&destination.to_ascii_lowercase())
         } else {
             self.dests.get(destination)
         }
+    }
+
+    /// Every destination still backed off at `now`, sorted by name.
+    pub fn active(&self, now: Timestamp) -> Vec<(String, BackoffEntry)> {
+        let mut v: Vec<(String, BackoffEntry)> = self
+            .dests
+            .iter()
+            .filter(|(_, e)| e.until > now)
+            .map(|(d, e)| (d.clone(), e.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+/// The new state of a recipient whose destination failed at `now` (a destination-level
+/// class) and is backed off until `until`.
+///
+/// Waiting for a destination does not use up the recipient's retries: its attempt count
+/// and the interval its schedule last used stay as they were, and it is next tried when
+/// the backoff ends. It still ages: once `now` reaches `expires` (its priority's
+/// time-out) it fails as expired, and it is never made to wait past `expires`.
+pub(crate) fn behind_destination(
+    cur: &RecipientState,
+    until: Timestamp,
+    expires: Timestamp,
+    now: Timestamp,
+    reply: &str,
+) -> RecipientState {
+    if now >= expires {
+        return RecipientState::Failed {
+            at: now,
+            reason: FailReason::Expired,
+            reply: reply.to_owned(),
+        };
+    }
+    let (attempts, first_failure, last_gap) = match cur {
+        RecipientState::Deferred {
+            attempts,
+            first_failure,
+            last_gap,
+            ..
+        } => (*attempts, *first_failure, *last_gap),
+        _ => (0, now, Duration::ZERO),
+    };
+    RecipientState::Deferred {
+        attempts,
+        first_failure,
+        last_gap,
+        next_attempt: until.max(now + Duration::from_millis(1)).min(expires),
+        last_reply: reply.to_owned(),
     }
 }
 
@@ -212,61 +236,86 @@ mod tests {
     const MIN: u64 = 60_000;
 
     #[test]
-    fn destination_backoff_and_success_clears() {
+    fn destination_backoff_doubles_and_success_clears() {
         let mut b = Backoff::default();
         let t = Timestamp(0);
         assert_eq!(
-            b.record_failure("Example.COM", FailureClass::Connection, None, t),
+            b.record_failure("Example.COM", FailureClass::Connection, t),
             Some(Timestamp(MIN))
         );
-        assert_eq!(b.ready_at("example.com", None, t), Some(Timestamp(MIN)));
-        assert_eq!(
-            b.ready_at("example.com", Some("a@example.com"), Timestamp(MIN)),
-            None
-        );
+        assert_eq!(b.ready_at("example.com", t), Some(Timestamp(MIN)));
+        assert_eq!(b.ready_at("example.com", Timestamp(MIN)), None);
         let t2 = Timestamp(MIN);
         assert_eq!(
-            b.record_failure("example.com", FailureClass::Connection, None, t2),
+            b.record_failure("example.com", FailureClass::Session, t2),
             Some(Timestamp(3 * MIN))
         );
-        assert_eq!(
-            b.entry("example.com", FailureClass::Connection)
-                .unwrap()
-                .failures,
-            2
-        );
-        b.record_success("example.com", None);
-        assert_eq!(b.ready_at("example.com", None, t2), None);
+        let e = b.entry("EXAMPLE.com").unwrap();
+        assert_eq!((e.failures, e.last_failure), (2, t2));
+        assert_eq!(e.class, FailureClass::Session);
+        assert_eq!(b.active(t2).len(), 1);
+        b.record_success("example.com");
+        assert_eq!(b.ready_at("example.com", t2), None);
+        assert!(b.active(t2).is_empty());
     }
 
     #[test]
-    fn classes_are_kept_apart() {
+    fn replies_to_the_transaction_back_nobody_off() {
         let mut b = Backoff::default();
         let t = Timestamp(0);
-        // A recipient 4xx holds only that recipient.
-        b.record_failure("d", FailureClass::Recipient, Some("x@d"), t);
-        assert_eq!(b.ready_at("d", None, t), None);
-        assert_eq!(b.ready_at("d", Some("y@d"), t), None);
-        assert_eq!(b.ready_at("d", Some("X@D"), t), Some(Timestamp(MIN)));
-        // 5xx never makes anyone wait, and does not feed the connection class.
+        for class in [
+            FailureClass::Recipient,
+            FailureClass::Data,
+            FailureClass::Permanent,
+        ] {
+            assert!(!class.is_destination());
+            assert_eq!(b.record_failure("d", class, t), None);
+        }
+        assert_eq!(b.ready_at("d", t), None);
+        assert!(b.entry("d").is_none());
+    }
+
+    #[test]
+    fn waiting_for_the_destination_uses_no_retry() {
+        let t = Timestamp(10 * MIN);
+        let cur = RecipientState::Deferred {
+            attempts: 3,
+            first_failure: Timestamp(MIN),
+            last_gap: Duration::from_secs(600),
+            next_attempt: t,
+            last_reply: "451 4.2.0 later".into(),
+        };
+        let next = behind_destination(&cur, t + Duration::from_secs(60), Timestamp::MAX, t, "x");
         assert_eq!(
-            b.record_failure("d", FailureClass::Permanent, None, t),
-            None
+            next,
+            RecipientState::Deferred {
+                attempts: 3,
+                first_failure: Timestamp(MIN),
+                last_gap: Duration::from_secs(600),
+                next_attempt: Timestamp(11 * MIN),
+                last_reply: "x".into(),
+            }
         );
-        assert_eq!(b.permanent_failures("d"), 1);
-        assert_eq!(b.entry("d", FailureClass::Connection), None);
-        // Session and data failures count separately.
-        b.record_failure("d", FailureClass::Session, None, t);
-        b.record_failure("d", FailureClass::Data, None, t);
-        b.record_failure("d", FailureClass::Data, None, t);
-        assert_eq!(b.entry("d", FailureClass::Session).unwrap().failures, 1);
-        assert_eq!(b.entry("d", FailureClass::Data).unwrap().failures, 2);
-        // Success at the domain clears the domain classes but keeps x@d's own entry.
-        b.record_success("d", None);
-        assert_eq!(b.ready_at("d", None, t), None);
-        assert_eq!(b.ready_at("d", Some("x@d"), t), Some(Timestamp(MIN)));
-        b.record_success("d", Some("x@d"));
-        assert_eq!(b.ready_at("d", Some("x@d"), t), None);
+        let first = behind_destination(
+            &RecipientState::Pending,
+            Timestamp(20 * MIN),
+            Timestamp(15 * MIN),
+            t,
+            "x",
+        );
+        assert!(
+            matches!(first, RecipientState::Deferred { attempts: 0, next_attempt, first_failure, .. }
+                if next_attempt == Timestamp(15 * MIN) && first_failure == t),
+            "never past the time-out: {first:?}"
+        );
+        let expired = behind_destination(&cur, Timestamp::MAX, t, t, "x");
+        assert!(matches!(
+            expired,
+            RecipientState::Failed {
+                reason: FailReason::Expired,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -288,16 +337,17 @@ mod tests {
                 now += dt;
                 let class = [FailureClass::Connection, FailureClass::Session, FailureClass::Data,
                              FailureClass::Recipient, FailureClass::Permanent][usize::from(class)];
-                b.record_failure("dom", class, Some("r@dom"), Timestamp(now));
-                let until = b.ready_at("dom", Some("r@dom"), Timestamp(0));
+                let got = b.record_failure("dom", class, Timestamp(now));
+                prop_assert_eq!(got.is_some(), class.is_destination());
+                let until = b.entry("dom").map(|e| e.until);
                 if let (Some(prev), Some(cur)) = (last, until) {
                     prop_assert!(cur >= prev);
                 }
                 if until.is_some() { last = until; }
-                prop_assert!(b.ready_at("dom", None, Timestamp(now)).is_none_or(|t| t > Timestamp(now)));
+                prop_assert!(b.ready_at("dom", Timestamp(now)).is_none_or(|t| t > Timestamp(now)));
             }
-            b.record_success("dom", Some("r@dom"));
-            prop_assert_eq!(b.ready_at("dom", Some("r@dom"), Timestamp(0)), None);
+            b.record_success("dom");
+            prop_assert_eq!(b.ready_at("dom", Timestamp(0)), None);
         }
     }
 }

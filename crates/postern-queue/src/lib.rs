@@ -17,6 +17,28 @@
 //! | [`scheduler`] | due jobs in time order, holds, retry now |
 //! | [`queue`] | all of the above composed: what a gateway embeds |
 //! | [`summary`], [`control`] | qshape-like summary; requests from `postern queue` |
+//! | [`wait`] | a recipient's real next attempt (schedule or backoff); the published backoff table |
+//!
+//! # Retry schedule or destination backoff: which applies when
+//!
+//! A temporary failure is reported with its [`FailureClass`], and the class decides:
+//!
+//! * **The destination failed** — cannot connect, connection lost or timed out, greeting
+//!   or EHLO refused (4xx or 5xx), TLS required and unavailable or failing
+//!   ([`FailureClass::Connection`], [`FailureClass::Session`]). The destination is
+//!   backed off ([`backoff`]: `initial`, doubling up to `max`), and every message for it
+//!   waits until the backoff ends, new ones included. Waiting does **not** use up a
+//!   recipient's retries: its attempt count stays, and it fails only at its priority's
+//!   time-out ([`lifetime`]).
+//! * **The destination answered with a 4xx** to MAIL FROM, RCPT TO or the end of the
+//!   data ([`FailureClass::Data`], [`FailureClass::Recipient`]) — greylisting, a full
+//!   mailbox, a busy server. That is the message's or the recipient's own deferral: it
+//!   counts as an attempt and the recipient follows its retry schedule ([`policy`]).
+//!   Nobody is backed off; other recipients and messages for the destination go as
+//!   usual, and the answer clears any backoff the destination had.
+//!
+//! A recipient's real next attempt is the later of its own `next_attempt` and the end of
+//! its destination's backoff ([`Queue::backoff_entries`], [`wait`]).
 //!
 //! A gateway's delivery loop, in short:
 //!
@@ -31,14 +53,17 @@
 //! let id = queue.enqueue(&Envelope::new("a@example.org", ["b@example.com"], now), b"...", now)?;
 //! // The delivery loop: attempt what is due, report the outcome.
 //! for delivery in queue.due(now, 100) {
-//!     let reply = "451 4.4.1 no answer".to_string();
+//!     // The next hop answered, but greylists: a 4xx to RCPT TO.
+//!     let reply = "451 4.7.1 greylisted, try again later".to_string();
 //!     let outcomes: Vec<_> = delivery.recipients.iter()
-//!         .map(|r| (r.index, Outcome::Deferred { class: FailureClass::Connection, reply: reply.clone() }))
+//!         .map(|r| (r.index, Outcome::Deferred { class: FailureClass::Recipient, reply: reply.clone() }))
 //!         .collect();
 //!     queue.report(&delivery, &outcomes, now)?;
 //! }
-//! // IMS default: the next attempt is one hour later.
+//! // The recipient's own retry schedule, the IMS default: one hour later. A destination
+//! // that answers is not backed off.
 //! assert_eq!(queue.next_wakeup(), Some(Timestamp(now.0 + 3_600_000)));
+//! assert!(queue.backoff_entries(now).is_empty());
 //! assert!(queue.message(id).is_some());
 //! # drop(queue);
 //! # std::fs::remove_dir_all(&dir)?;
@@ -61,6 +86,7 @@ pub mod scheduler;
 pub mod spool;
 pub mod summary;
 pub mod time;
+pub mod wait;
 
 pub use backoff::{Backoff, BackoffPolicy, FailureClass};
 pub use control::Command;
@@ -75,3 +101,4 @@ pub use scheduler::{Job, Scheduler, Target};
 pub use spool::{Pending, Recovered, Spool, SpoolError, SpoolOptions, SpoolStats, SpooledMessage};
 pub use summary::Summary;
 pub use time::Timestamp;
+pub use wait::{NextAttempt, WaitsFor};

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::backoff::{Backoff, BackoffPolicy, FailureClass};
+use crate::backoff::{Backoff, BackoffPolicy, FailureClass, behind_destination};
 use crate::control::{self, Command};
 use crate::envelope::{Envelope, FailReason, MessageState, RecipientState};
 use crate::id::QueueId;
@@ -254,7 +254,7 @@ impl Queue {
                     continue;
                 };
                 let dest: &str = &job.destination;
-                if let Some(t) = st.backoff.ready_at(dest, None, now) {
+                if let Some(t) = st.backoff.ready_at(dest, now) {
                     st.sched.schedule(job.id, dest, t);
                     continue;
                 }
@@ -273,11 +273,6 @@ impl Queue {
                         RecipientState::Deferred { next_attempt, .. } => *next_attempt,
                         _ => continue,
                     };
-                    let ready = ready.max(
-                        st.backoff
-                            .ready_at(dest, Some(&r.address), now)
-                            .unwrap_or(now),
-                    );
                     if ready <= now {
                         recipients.push(DeliveryRecipient {
                             index,
@@ -324,7 +319,9 @@ impl Queue {
             self.config
                 .lifetimes
                 .expires(env.arrival, env.priority, env.is_notification());
-        let mut counted: Vec<FailureClass> = Vec::new();
+        // Destination-level failures back the destination off once per attempt; its
+        // recipients wait for the end of the backoff without using up retries.
+        let mut dest_until: Option<Option<Timestamp>> = None;
         for (index, outcome) in outcomes {
             let Some(cur) = msg.state.recipients.get(*index).filter(|s| !s.is_final()) else {
                 continue;
@@ -332,27 +329,29 @@ impl Queue {
             let r = &env.recipients[*index];
             let next = match outcome {
                 Outcome::Delivered(reply) => {
-                    st.backoff.record_success(&r.destination, Some(&r.address));
+                    st.backoff.record_success(&r.destination);
                     RecipientState::Delivered {
                         at: now,
                         reply: reply.clone(),
                     }
                 }
                 Outcome::Failed(reply) => {
-                    st.backoff
-                        .record_failure(&r.destination, FailureClass::Permanent, None, now);
+                    st.backoff.record_success(&r.destination);
                     RecipientState::Failed {
                         at: now,
                         reason: FailReason::Rejected,
                         reply: reply.clone(),
                     }
                 }
-                Outcome::Deferred { class, reply } => {
-                    if *class == FailureClass::Recipient || !counted.contains(class) {
-                        counted.push(*class);
-                        st.backoff
-                            .record_failure(&r.destination, *class, Some(&r.address), now);
-                    }
+                Outcome::Deferred { class, reply } if class.is_destination() => {
+                    let until = *dest_until.get_or_insert_with(|| {
+                        st.backoff.record_failure(&r.destination, *class, now)
+                    });
+                    behind_destination(cur, until.unwrap_or(now), expires, now, reply)
+                }
+                Outcome::Deferred { reply, .. } => {
+                    // The destination answered: it is not down.
+                    st.backoff.record_success(&r.destination);
                     let (failures, first_failure, last_gap) = match cur {
                         RecipientState::Deferred {
                             attempts,
@@ -663,6 +662,21 @@ impl Queue {
         self.spool.compact(max_copy)
     }
 
+    /// The destinations backed off at `now` (see [`crate::backoff`]), sorted by name:
+    /// what the queue views show as "waits for the destination".
+    pub fn backoff_entries(&self, now: Timestamp) -> Vec<(String, crate::backoff::BackoffEntry)> {
+        self.lock().backoff.active(now)
+    }
+
+    /// Clears the backoff of `destination` (an administrator retrying one of its
+    /// messages); true when it was backed off.
+    pub fn clear_backoff(&self, destination: &str, now: Timestamp) -> bool {
+        let mut g = self.lock();
+        let was = g.backoff.ready_at(destination, now).is_some();
+        g.backoff.clear(destination);
+        was
+    }
+
     /// The destination holds and whether everything is held.
     pub fn holds(&self) -> (bool, Vec<String>) {
         let g = self.lock();
@@ -795,35 +809,85 @@ mod tests {
         assert!(q.due(t0, 10).is_empty());
         let m = q.message(id2).unwrap();
         assert_eq!(m.state.recipients[0], RecipientState::Pending);
-        // After the 1 min backoff the new message goes, the deferred ones wait for 1 h.
-        let d = q.due(t0 + Duration::from_secs(60), 10);
-        assert_eq!(d.len(), 1);
-        assert_eq!(d[0].id, id2);
+        // Waiting for the destination used up no retry of the deferred ones.
+        let st = q.message(id).unwrap().state;
+        assert_eq!(st.recipients[1].attempts(), 0);
+        // After the 1 min backoff both messages go (not the 1 h retry interval); the
+        // destination answers a 4xx to the new one's RCPT: its own schedule, no backoff.
+        let t1 = t0 + Duration::from_secs(60);
+        let mut d = q.due(t1, 10);
+        d.sort_by_key(|d| d.id);
+        assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![id, id2]);
+        q.report(&d[1], &[(0, deferred(FailureClass::Recipient))], t1)
+            .unwrap();
+        assert_eq!(q.backoff_entries(t1), vec![], "the destination answered");
+        assert_eq!(q.message(id2).unwrap().state.recipients[0].attempts(), 1);
         q.report(
             &d[0],
-            &[(0, Outcome::Delivered("250".into()))],
-            t0 + Duration::from_secs(60),
+            &[
+                (1, Outcome::Delivered("250".into())),
+                (2, Outcome::Failed("550 no".into())),
+            ],
+            t1,
         )
         .unwrap();
-        // Four hours in, the last two recipients finish.
-        let t4 = t0 + Duration::from_secs(4 * 3600);
+        let r = q.message(id2).unwrap();
+        assert!(
+            matches!(r.state.recipients[0], RecipientState::Deferred { next_attempt, .. } if next_attempt == t1 + Duration::from_secs(3600))
+        );
+        // An hour later the second message's recipient finishes.
+        let t4 = t1 + Duration::from_secs(3600);
         let d = q.due(t4, 10);
         assert_eq!(d.len(), 1);
-        let r = q
-            .report(
-                &d[0],
-                &[
-                    (1, Outcome::Delivered("250".into())),
-                    (2, Outcome::Failed("550 no".into())),
-                ],
-                t4,
-            )
+        q.report(&d[0], &[(0, Outcome::Delivered("250".into()))], t4)
             .unwrap();
-        assert!(r.completed);
-        assert_eq!(r.failed.len(), 1);
-        assert_eq!(r.failed[0].address, "c@two");
         assert!(q.is_empty());
         assert!(!q.spool().contains(id));
+        drop(q);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn destination_outage_fails_at_the_time_out_not_by_retries() {
+        let dir = tmp("outage");
+        let t0 = Timestamp(10 * H);
+        let config = QueueConfig {
+            retry: "ims(1m, 1.5, 1)".parse().unwrap(),
+            ..QueueConfig::default()
+        };
+        let (q, _) = Queue::open(&dir, config, t0).unwrap();
+        let id = q
+            .enqueue(&Envelope::new("s@x", ["a@down"], t0), b"body", t0)
+            .unwrap();
+        let mut now = t0;
+        let mut attempts = 0;
+        let r = loop {
+            let d = q.due(now, 10);
+            if d.is_empty() {
+                // Time-out reached while backed off: looked at when the backoff ends.
+                assert!(now >= t0 + Duration::from_secs(48 * 3600), "due at {now}");
+                now = q.next_wakeup().unwrap();
+                continue;
+            }
+            let r = q
+                .report(&d[0], &[(0, deferred(FailureClass::Connection))], now)
+                .unwrap();
+            attempts += 1;
+            if r.completed {
+                break r;
+            }
+            let e = &q.backoff_entries(now)[0];
+            assert_eq!(e.1.failures, attempts);
+            now = q.next_wakeup().unwrap();
+            assert_eq!(now, e.1.until.min(t0 + Duration::from_secs(48 * 3600)));
+        };
+        // One retry allowed, yet it waited out the 2-day time-out of normal priority (and
+        // at most one backoff longer).
+        assert_eq!(r.failed[0].reason, FailReason::Expired);
+        let timeout = t0 + Duration::from_secs(48 * 3600);
+        assert!(now >= timeout && now <= timeout + Duration::from_secs(3600));
+        assert!(attempts > 2);
+        assert!(q.message(id).is_none());
         drop(q);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -54,9 +54,11 @@ struct Msg<'a> {
 
 /// True when an ETRN for the delivery's destination came after its message arrived.
 fn etrn_released(ctx: &Context, delivery: &Delivery) -> bool {
-    ctx.queue
-        .message(delivery.id)
-        .is_some_and(|m| ctx.etrn.released(&delivery.destination, m.envelope.arrival))
+    ctx.etrn.message_released(delivery.id)
+        || ctx
+            .queue
+            .message(delivery.id)
+            .is_some_and(|m| ctx.etrn.released(&delivery.destination, m.envelope.arrival))
 }
 
 /// What the attempt learned that its report and notices need.
@@ -100,8 +102,9 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
     let body = match read_body(ctx, &delivery).await {
         Ok(b) => b,
         Err(reply) => {
+            // Our own spool, not the destination: the message's retry schedule.
             let outcomes = all(&delivery.recipients, |_| Outcome::Deferred {
-                class: FailureClass::Session,
+                class: FailureClass::Data,
                 reply: reply.clone(),
             });
             report(&shared, &live, &delivery, outcomes, Learned::nothing()).await;
@@ -132,7 +135,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
             .filter(postern_queue::Envelope::has_dsn),
         dsn_passed: std::sync::Mutex::default(),
     };
-    let (mut outcomes, groups) = route(ctx, &msg);
+    let (mut outcomes, groups) = route(&shared, &msg);
     for group in groups {
         outcomes.extend(deliver_group(&shared, &msg, group).await);
     }
@@ -160,22 +163,45 @@ async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Arc<Vec<u8>>, Str
 }
 
 /// Routes every recipient: unroutable ones get their outcome now, the others are grouped
-/// by candidate list.
-fn route(ctx: &Context, msg: &Msg<'_>) -> (Vec<(usize, Outcome)>, Vec<Group>) {
+/// by candidate list. Connectors this message was already tried on `max_attempts` times
+/// are left out ([`super::tries`]); when that leaves none, the counts start over.
+fn route(shared: &Shared, msg: &Msg<'_>) -> (Vec<(usize, Outcome)>, Vec<Group>) {
+    let ctx = &shared.ctx;
     let mut outcomes = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
+    let counts = shared.tries.of(msg.delivery.id);
+    let table = &msg.live.config.routing.table;
+    let mut start_over = false;
     for r in &msg.delivery.recipients {
         let req = RouteRequest::smtp(&r.address).message_id(&msg.message_id);
         // Delivery restrictions steer routing: connectors that refuse the sender are
-        // skipped; refused by all that could take it, the recipient fails.
-        let table = &msg.live.config.routing.table;
+        // skipped; refused by all that could take it, the recipient fails. Connectors
+        // tried `max_attempts` times are left out too, until none is left.
         let sender = &msg.delivery.sender;
-        let routed = match msg.live.restrictions.route(table, &req, sender, &()) {
+        let restrictions = &msg.live.restrictions;
+        let routed = match restrictions.route(table, &req, sender, &counts) {
             Err(RouteRefusal::Restricted(refused)) => {
                 outcomes.push((r.index, Outcome::Failed(refused.reply_text())));
                 continue;
             }
+            Err(RouteRefusal::Unroutable(postern_route::Unroutable::AllUnavailable))
+                if !counts.is_empty() =>
+            {
+                start_over = true;
+                match restrictions.route(table, &req, sender, &()) {
+                    Ok(route) => Ok(route),
+                    Err(RouteRefusal::Unroutable(e)) => Err(e),
+                    Err(RouteRefusal::Restricted(refused)) => {
+                        outcomes.push((r.index, Outcome::Failed(refused.reply_text())));
+                        continue;
+                    }
+                }
+            }
             Err(RouteRefusal::Unroutable(e)) => Err(e),
+            Ok(route) if !counts.is_empty() => {
+                track_max_attempts(ctx, msg, r, &counts, route.first().connector);
+                Ok(route)
+            }
             Ok(route) => Ok(route),
         };
         match routed {
@@ -206,7 +232,38 @@ fn route(ctx: &Context, msg: &Msg<'_>) -> (Vec<(usize, Outcome)>, Vec<Group>) {
             }
         }
     }
+    if start_over {
+        shared.tries.forget(msg.delivery.id);
+    }
     (outcomes, groups)
+}
+
+/// Tracks a `Rerouted` event when the best candidate was left out for `max_attempts`.
+fn track_max_attempts(
+    ctx: &Context,
+    msg: &Msg<'_>,
+    r: &DeliveryRecipient,
+    counts: &super::tries::Counts,
+    chosen: &str,
+) {
+    use postern_route::ConnectorState as _;
+    let req = RouteRequest::smtp(&r.address).message_id(&msg.message_id);
+    let Ok(fresh) = msg.live.config.routing.table.route(&req, &()) else {
+        return;
+    };
+    let best = fresh.first().connector;
+    if best == chosen {
+        return;
+    }
+    let n = counts.attempts(best);
+    ctx.track(EventKind::Rerouted, |e| {
+        ids(e, msg)
+            .recipient(r.address.as_str())
+            .connector(chosen)
+            .reason(format!(
+                "rerouted from {best} to {chosen}: tried {n} times on {best} (max_attempts)"
+            ))
+    });
 }
 
 fn unroutable(permanent: bool, reply: String) -> Outcome {
@@ -262,9 +319,17 @@ async fn deliver_group(shared: &Shared, msg: &Msg<'_>, group: Group) -> Vec<(usi
         match via_connector(shared, msg, conn, &group.recipients).await {
             SmtpResult::Done(outcomes) => {
                 shared.down.mark_up(ctx, name);
+                // A temporary reply counts as an attempt on this connector too.
+                if outcomes
+                    .iter()
+                    .any(|(_, o)| matches!(o, Outcome::Deferred { .. }))
+                {
+                    shared.tries.count(msg.delivery.id, name);
+                }
                 return outcomes;
             }
             SmtpResult::Unreachable(reply) => {
+                shared.tries.count(msg.delivery.id, name);
                 if matches!(conn.next_hop, postern_route::NextHopPolicy::SmartHosts(_)) {
                     shared.down.mark_down(ctx, name);
                     shared.down.note_failure(name, &reply);
@@ -380,6 +445,7 @@ async fn report(
         dsn,
     } = learned;
     let ctx = Arc::clone(&shared.ctx);
+    let sh = Arc::clone(shared);
     let (delivery, outs) = (d.clone(), outcomes.clone());
     let body = body.cloned();
     let reported = tokio::task::spawn_blocking(move || {
@@ -394,6 +460,8 @@ async fn report(
         let result = ctx.queue.report(&delivery, &outs, ctx.now())?;
         if result.completed {
             ctx.bodies.remove(delivery.id);
+            sh.tries.forget(delivery.id);
+            ctx.etrn.forget_message(delivery.id);
         }
         // The message may have left the spool with this report: keep what a notice needs.
         let keep = before

@@ -83,6 +83,12 @@ impl DownConnectors {
 
     /// Records that `connector` delivered (or at least connected).
     pub fn mark_up(&self, ctx: &Context, connector: &str) {
+        self.clear(ctx, connector);
+    }
+
+    /// Lifts this loop's down mark of `connector` (delivery, or an administrator's
+    /// retry); true when it was marked down.
+    pub fn clear(&self, ctx: &Context, connector: &str) -> bool {
         let was = self
             .since
             .lock()
@@ -94,6 +100,22 @@ impl DownConnectors {
                 .unwrap_or_else(PoisonError::into_inner)
                 .set_down(connector, false);
         }
+        was.is_some()
+    }
+
+    /// The connectors this loop marked down: name, how long ago, and how long until the
+    /// next probe (zero: the next delivery probes it). Sorted by name.
+    pub fn list(&self) -> Vec<(String, Duration, Duration)> {
+        let since = self.since.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut v: Vec<_> = since
+            .iter()
+            .map(|(n, t)| {
+                let ago = t.elapsed();
+                (n.clone(), ago, self.probe_after.saturating_sub(ago))
+            })
+            .collect();
+        v.sort();
+        v
     }
 }
 

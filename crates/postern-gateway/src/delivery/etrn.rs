@@ -8,8 +8,9 @@
 //! 1. When a delivery for a hold-for-etrn domain comes due, it is attempted only if an
 //!    ETRN for its destination arrived after the message did. Otherwise every recipient
 //!    is reported `Deferred` (class `Session`, reply `451 4.4.0 … held for ETRN`): the
-//!    queue schedules the next look by the retry policy and backs the destination off,
-//!    so held mail costs nothing meanwhile.
+//!    queue backs the destination off (`backoff_first`, doubling up to `backoff_max`)
+//!    and schedules the next look for the end of it, without using up any retry, so
+//!    held mail costs nothing meanwhile.
 //! 2. ETRN ([`crate::context::Context::etrn`]) records its time for the destination in
 //!    the gate and calls `queue.retry(Target::Destination(d))`: the destination's backoff
 //!    is cleared, its deferred recipients become due now, and the delivery loop is woken.
@@ -22,19 +23,28 @@
 //! still ages and expires under the normal time-outs, as queued mail did in the IMS.
 //! A released message that is deferred again by its server keeps its release, and is
 //! retried by the retry policy like any other mail.
+//!
+//! `postern queue retry` is "like ETRN" and releases held mail the same way: a
+//! destination as an ETRN for it would, `--all` every destination, one queue id that
+//! message alone ([`EtrnGate::release_all`], [`EtrnGate::release_message`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
-use postern_queue::Timestamp;
+use postern_queue::{QueueId, Timestamp};
 
 /// The reply recorded for held recipients.
 pub const HELD_REPLY: &str = "451 4.4.0 held for ETRN (dequeue = hold-for-etrn)";
 
-/// The time of the latest ETRN per destination.
+/// The time of the latest ETRN per destination, and the releases an administrator made
+/// (`postern queue retry`, which is "like ETRN").
 #[derive(Debug, Default)]
 pub struct EtrnGate {
     latest: Mutex<HashMap<String, Timestamp>>,
+    /// `postern queue retry --all`: everything that arrived by then may go.
+    all: Mutex<Option<Timestamp>>,
+    /// `postern queue retry ID`: these messages may go.
+    messages: Mutex<HashSet<QueueId>>,
 }
 
 impl EtrnGate {
@@ -52,8 +62,43 @@ impl EtrnGate {
 
     /// True when an ETRN for `destination` came at or after `arrival`.
     pub fn released(&self, destination: &str, arrival: Timestamp) -> bool {
+        let all = *self.all.lock().unwrap_or_else(PoisonError::into_inner);
+        if all.is_some_and(|t| t >= arrival) {
+            return true;
+        }
         let latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
         latest.get(destination).is_some_and(|&t| t >= arrival)
+    }
+
+    /// Releases every destination's mail that arrived by `now` (an administrator's
+    /// `postern queue retry --all`).
+    pub fn release_all(&self, now: Timestamp) {
+        let mut all = self.all.lock().unwrap_or_else(PoisonError::into_inner);
+        *all = Some(all.map_or(now, |t| t.max(now)));
+    }
+
+    /// Releases one message (`postern queue retry ID`), until it leaves the queue.
+    pub fn release_message(&self, id: QueueId) {
+        self.messages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id);
+    }
+
+    /// True when message `id` was released on its own.
+    pub fn message_released(&self, id: QueueId) -> bool {
+        self.messages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&id)
+    }
+
+    /// Forgets a message that left the queue.
+    pub fn forget_message(&self, id: QueueId) {
+        let mut m = self.messages.lock().unwrap_or_else(PoisonError::into_inner);
+        if !m.is_empty() {
+            m.remove(&id);
+        }
     }
 }
 
@@ -81,5 +126,13 @@ mod tests {
             gate.released("dialup.test", Timestamp(200)),
             "an older time never wins"
         );
+        gate.release_all(Timestamp(300));
+        assert!(gate.released("other.test", Timestamp(300)));
+        assert!(!gate.released("other.test", Timestamp(301)));
+        let id = QueueId { millis: 7, seq: 0 };
+        gate.release_message(id);
+        assert!(gate.message_released(id));
+        gate.forget_message(id);
+        assert!(!gate.message_released(id));
     }
 }

@@ -15,12 +15,16 @@
 //! | [`down`] | connectors marked down and their probes |
 //! | [`etrn`] | domains held until they ask with ETRN |
 //! | [`notices`] | failure, success and (timed) delay notices |
+//! | [`tries`] | attempts per message and connector, for `max_attempts` |
+//! | [`control`] | `postern queue` requests, with the gateway's share of a retry |
 
 pub mod attempt;
+pub mod control;
 pub mod down;
 pub mod etrn;
 pub mod limits;
 pub mod notices;
+pub mod tries;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -43,6 +47,8 @@ pub struct Shared {
     pub pool: Pool,
     /// Connectors marked down.
     pub down: DownConnectors,
+    /// Attempts per message and connector.
+    pub tries: tries::Tries,
 }
 
 impl Shared {
@@ -58,6 +64,7 @@ impl Shared {
                 c.messages_per_connection,
             ),
             down: DownConnectors::new(&live.config.retry.queue.retry),
+            tries: tries::Tries::new(),
             ctx,
         }
     }
@@ -95,7 +102,7 @@ pub async fn run(ctx: Arc<Context>) {
     let mut last_control: Option<tokio::time::Instant> = None;
     while !ctx.is_shutting_down() {
         if last_control.is_none_or(|t| t.elapsed() >= CONTROL_EVERY) {
-            poll_control(&ctx).await;
+            poll_control(&shared).await;
             last_control = Some(tokio::time::Instant::now());
         }
         close_all(shared.pool.expired());
@@ -180,9 +187,9 @@ fn sleep_time(ctx: &Context, poll: Duration, room: bool) -> Duration {
 }
 
 /// Applies `postern queue` requests (file I/O: off the runtime).
-async fn poll_control(ctx: &Arc<Context>) {
-    let c = Arc::clone(ctx);
-    let r = tokio::task::spawn_blocking(move || c.queue.poll_control(c.now())).await;
+async fn poll_control(shared: &Arc<Shared>) {
+    let s = Arc::clone(shared);
+    let r = tokio::task::spawn_blocking(move || control::poll(&s, s.ctx.now())).await;
     if let Ok(Err(e)) = r {
         eprintln!("postern: queue control requests: {e}");
     }

@@ -340,8 +340,9 @@ impl Conn {
                         };
                     }
                     ClientEvent::NotDelivered { recipients, reason } => {
+                        // The server answered: a 4xx here is the message's own
+                        // deferral, never a reason to back the destination off.
                         let temp_class = match reason {
-                            Rejection::Mail(_) => FailureClass::Session,
                             Rejection::NoRecipients => FailureClass::Recipient,
                             _ => FailureClass::Data,
                         };

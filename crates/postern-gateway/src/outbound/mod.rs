@@ -376,7 +376,7 @@ fn outcomes_of(ctx: &Context, conn: &Conn, job: &SmtpJob<'_>, sent: Sent) -> Vec
             all(job.recipients, |_| {
                 if reply.is_transient() {
                     Outcome::Deferred {
-                        class: FailureClass::Session,
+                        class: FailureClass::Data,
                         reply: text.clone(),
                     }
                 } else {
