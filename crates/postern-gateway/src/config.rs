@@ -378,7 +378,7 @@ pub struct PickupSection {
     pub interval: Duration,
 }
 
-/// `[protocol_log]`: per-session SMTP transcripts.
+/// `[protocol_log]`: per-session SMTP transcripts, inbound and outbound.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolLogSection {
     /// Write transcripts. Default false.

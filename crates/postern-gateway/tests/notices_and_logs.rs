@@ -44,7 +44,10 @@ impl Sink {
     }
     /// Notices (null sender) received.
     fn notices(&self) -> Vec<Got> {
-        self.got().into_iter().filter(|g| g.from.is_empty()).collect()
+        self.got()
+            .into_iter()
+            .filter(|g| g.from.is_empty())
+            .collect()
     }
     fn notices_with(&self, action: &str) -> Vec<Got> {
         let want = format!("Action: {action}\r\n");
@@ -331,7 +334,12 @@ async fn delay_notice_is_not_repeated_on_each_retry() {
         "retried after the notice ({} attempts)",
         busy.rcpts()
     );
-    assert_eq!(home.notices_with("delayed").len(), 1, "{:?}", home.notices());
+    assert_eq!(
+        home.notices_with("delayed").len(),
+        1,
+        "{:?}",
+        home.notices()
+    );
     assert_eq!(home.notices_with("failed").len(), 1);
     h.stop().await;
 }
@@ -408,10 +416,17 @@ async fn outbound_sessions_are_logged_and_joined_to_queue_ids() {
     let mut c = Client::new(TcpStream::connect(addr).await.unwrap());
     c.expect(220).await;
     c.cmd("EHLO client.test", 250).await;
-    c.mail("a@src.test", "b@example.test", PLAIN.trim_end_matches("\r\n"))
-        .await;
+    c.mail(
+        "a@src.test",
+        "b@example.test",
+        PLAIN.trim_end_matches("\r\n"),
+    )
+    .await;
     c.cmd("QUIT", 221).await;
-    wait_for("relayed", Duration::from_secs(10), || !relay.got().is_empty()).await;
+    wait_for("relayed", Duration::from_secs(10), || {
+        !relay.got().is_empty()
+    })
+    .await;
     let refused = h.enqueue("x@dead.test");
     wait_for("deferred", Duration::from_secs(10), || {
         h.events(EventKind::Deferred)
@@ -439,7 +454,10 @@ async fn outbound_sessions_are_logged_and_joined_to_queue_ids() {
     let out = session(&qid);
     let has = |needle: &str| out.iter().any(|l| l.contains(needle));
     let port = relay.addr.port();
-    assert!(has(&format!("127.0.0.1:{port} < 220 sink.test ESMTP")), "{out:#?}");
+    assert!(
+        has(&format!("127.0.0.1:{port} < 220 sink.test ESMTP")),
+        "{out:#?}"
+    );
     assert!(has("> EHLO gw.test"), "{out:#?}");
     assert!(has(&format!("* sending {qid} <m1@src.test>")), "{out:#?}");
     assert!(has("> MAIL FROM:<a@src.test>"), "{out:#?}");
@@ -449,8 +467,9 @@ async fn outbound_sessions_are_logged_and_joined_to_queue_ids() {
     assert!(!log.contains("secret words"), "content is never logged");
     let dead_out = session(&refused.to_string());
     assert!(
-        dead_out.iter().any(|l| l.contains("* 451 4.4.1 connect to")
-            && l.to_lowercase().contains("refused")),
+        dead_out
+            .iter()
+            .any(|l| l.contains("* 451 4.4.1 connect to") && l.to_lowercase().contains("refused")),
         "{dead_out:#?}"
     );
     // The inbound session is there too (numbered without the `o`).

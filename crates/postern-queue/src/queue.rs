@@ -3,8 +3,9 @@
 //! [`Queue`] is what a gateway embeds. SMTP sessions call [`Queue::enqueue`] from any
 //! thread (each call is durable on return, fsyncs are shared); the delivery loop asks
 //! [`Queue::due`] for work and hands each attempt's outcome to [`Queue::report`], which
-//! applies the retry policy, time-outs and delay-notice schedule and persists the
-//! per-recipient state. Every call takes `now`.
+//! applies the retry policy and time-outs and persists the per-recipient state. Delay
+//! notices go by age alone: a timer asks [`Queue::take_delay_notices`], which records
+//! (durably) that each was taken. Every call takes `now`.
 //!
 //! The backoff table is soft state: it lives in memory and starts empty after a restart.
 
