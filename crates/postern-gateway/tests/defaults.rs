@@ -80,3 +80,22 @@ fn example_file_states_the_inbound_defaults() {
     assert!(c.routing.connectors.iter().all(|k| !k.inbound));
     assert!(c.archive.recipients.is_empty());
 }
+
+/// A bad `[inbound]` value is refused by `config check`, naming the key and its line.
+#[test]
+fn inbound_errors_name_key_and_line() {
+    let e =
+        Config::from_toml_str("[server]\nhostname = \"mx.test\"\n[inbound]\ndomains = [\"*\"]\n")
+            .unwrap_err()
+            .to_string();
+    assert!(e.starts_with("inbound.domains (line 4)"), "{e}");
+    assert!(e.contains("open relay"), "{e}");
+    let e = Config::from_toml_str("[inbound]\nverify_recipients = \"list\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("inbound.recipients_file"), "{e}");
+    let e = Config::from_toml_str("[inbound]\nverify_recipients = \"maybe\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2"), "{e}");
+}
