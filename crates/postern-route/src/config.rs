@@ -67,6 +67,8 @@ struct DomainToml {
     max_message_size: Option<u64>,
     tls: Option<TlsPolicy>,
     dequeue: Option<Dequeue>,
+    non_mime_charset: Option<String>,
+    unrepresentable: Option<crate::domain::Unrepresentable>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,6 +317,8 @@ fn overrides(d: &DomainToml) -> DomainOverrides {
         max_message_size: d.max_message_size,
         tls: d.tls,
         dequeue: d.dequeue,
+        non_mime_charset: d.non_mime_charset.clone(),
+        unrepresentable: d.unrepresentable,
     }
 }
 
@@ -333,6 +337,8 @@ fn domain_table(file: &File) -> Result<DomainTable, ConfigError> {
         defaults.max_message_size = o.max_message_size.filter(|&n| n > 0);
         defaults.tls = o.tls.unwrap_or(defaults.tls);
         defaults.dequeue = o.dequeue.unwrap_or(defaults.dequeue);
+        defaults.non_mime_charset = o.non_mime_charset.unwrap_or(defaults.non_mime_charset);
+        defaults.unrepresentable = o.unrepresentable.unwrap_or(defaults.unrepresentable);
     }
     let mut table = DomainTable::new(defaults);
     for d in &file.domain {
