@@ -562,15 +562,23 @@ pub fn downgrade_to_7bit(msg: &Message<'_>) -> Converted {
 /// non-MIME reader never undoes, so `uudecode` would get `=3D` for `=`): the blocks are
 /// copied as they are (only a non-ASCII file name on a `begin` line is transliterated),
 /// the text around them is transliterated to ASCII (each character counted in
-/// [`Report::unrepresentable`]) and declared `us-ascii`. `None` when the blocks are not
-/// 7-bit themselves, or the result would not be 7bit-clean; the part then goes the usual
-/// way.
+/// [`Report::unrepresentable`]; NULs dropped, lines over 998 octets broken) and the
+/// part declared `us-ascii`. A "block" that is not 7-bit itself is text. `None` when no
+/// 7-bit block is left; the part then goes the usual way.
 fn seven_bit_uuencoded(part: &Part<'_>, report: &mut Report) -> Option<OutPart> {
-    let blocks = part.uuencoded_blocks();
+    let raw = part.raw_body();
+    let blocks: Vec<_> = part
+        .uuencoded_blocks()
+        .into_iter()
+        .filter(|b| {
+            let block = &raw[b.start..b.end];
+            let line_end = memchr::memchr(b'\n', block).map_or(block.len(), |n| n + 1);
+            ContentStats::of(&block[line_end..]).is_seven_bit()
+        })
+        .collect();
     if blocks.is_empty() {
         return None;
     }
-    let raw = part.raw_body();
     let label = part.content_type().param("charset");
     let known = label.is_some_and(|l| charset::lookup(l.as_bytes()).is_some());
     let mut body = Vec::with_capacity(raw.len());
@@ -582,7 +590,7 @@ fn seven_bit_uuencoded(part: &Part<'_>, report: &mut Report) -> Option<OutPart> 
         };
         let (ascii, n) = crate::translit::transliterate(&decoded);
         count += n;
-        body.extend_from_slice(ascii.as_bytes());
+        seven_bit_lines(ascii.as_bytes(), body);
     };
     let mut at = 0;
     for b in &blocks {
@@ -590,32 +598,51 @@ fn seven_bit_uuencoded(part: &Part<'_>, report: &mut Report) -> Option<OutPart> 
         let block = &raw[b.start..b.end];
         let line_end = memchr::memchr(b'\n', block).map_or(block.len(), |n| n + 1);
         let (begin, rest) = block.split_at(line_end);
-        if !rest.is_ascii() {
-            return None;
-        }
         // The begin line is ASCII but for the name: transliterating that keeps the
         // block's content (what uudecode writes) exactly as it was.
         text(begin, &mut body);
-        body.extend_from_slice(rest);
+        crate::encode::normalize_line_endings(rest, crate::encode::LineEnding::Crlf, &mut body);
         at = b.end;
     }
     text(&raw[at..], &mut body);
-    let stats = ContentStats::of(&body);
-    if !stats.is_seven_bit() {
-        return None;
-    }
     report.unrepresentable += count;
-    let mut p = leaf_like(part, body);
+    let mut p = leaf_like(part, Vec::new());
     p.params.retain(|(n, _)| n != "charset");
     p.params.insert(0, ("charset".into(), "us-ascii".into()));
     p.body = Body::Data {
-        bytes: match p.body {
-            Body::Data { bytes, .. } => bytes,
-            _ => Vec::new(),
-        },
+        bytes: body,
         encoding: Some(crate::TransferEncoding::SevenBit),
     };
     Some(p)
+}
+
+/// Appends ASCII text as 7bit-clean lines: CRLF line ends, no NUL, none longer than
+/// [`MAX_LINE`] (longer ones are broken).
+fn seven_bit_lines(ascii: &[u8], out: &mut Vec<u8>) {
+    let mut line = 0;
+    let mut i = 0;
+    while i < ascii.len() {
+        let b = ascii[i];
+        i += 1;
+        match b {
+            0 => continue,
+            b'\r' | b'\n' => {
+                if b == b'\r' && ascii.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+                out.extend_from_slice(b"\r\n");
+                line = 0;
+                continue;
+            }
+            _ => {}
+        }
+        if line == MAX_LINE {
+            out.extend_from_slice(b"\r\n");
+            line = 0;
+        }
+        out.push(b);
+        line += 1;
+    }
 }
 
 fn count_protected_8bit(msg: &Message<'_>) -> usize {
