@@ -191,7 +191,7 @@ proptest! {
     ) {
         let mut b = MessageBuilder::new().subject("x").text(&*text);
         for (i, f) in files.iter().enumerate() {
-            b = b.attachment(&format!("f{i}.bin"), "application/octet-stream", f.clone());
+            b = b.attachment(format!("f{i}.bin"), "application/octet-stream", f.clone());
         }
         let raw = b.build();
         let uu = mime_to_uuencode_with(&Message::parse(&raw), &opts(charset, rule)).unwrap();
