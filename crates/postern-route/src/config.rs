@@ -255,6 +255,11 @@ impl std::fmt::Display for RouteReport<'_> {
                 "domain {d}: content {:?}, charset {}, max size {size}, tls {:?}, dequeue {:?}",
                 s.content_format, s.charset, s.tls, s.dequeue
             )?;
+            writeln!(
+                f,
+                "domain {d}: non-MIME charset {}, unrepresentable characters: {:?}",
+                s.non_mime_charset, s.unrepresentable
+            )?;
         }
         Ok(())
     }
