@@ -1,17 +1,26 @@
 //! Conversions over a parsed message, each writing a new one, as the Exchange IMS did per
 //! e-mail domain:
 //!
-//! * [`mime_to_uuencode`]: the text becomes a single plain body and every attachment (and
-//!   nested message) a uuencoded block after it, for domains set to uuencode (Microsoft
-//!   Mail 3.x gateways and the like).
+//! * [`mime_to_uuencode`] / [`mime_to_uuencode_with`]: the text becomes a single plain
+//!   body (in the domain's *non-MIME charset*) and every attachment (and nested message)
+//!   a uuencoded block after it, for domains set to uuencode (Microsoft Mail 3.x gateways
+//!   and the like).
 //! * [`uuencode_to_mime`]: text parts carrying uuencoded blocks become `multipart/mixed`
 //!   with the text and real attachments.
-//! * [`translate_charset`]: body text re-encoded in a target charset, `Content-Type`
-//!   updated. Characters the target cannot represent become `?` and are counted in
-//!   [`Report::unrepresentable`] — visible in the text, never silently dropped.
+//! * [`translate_charset`] / [`translate_charset_with`]: body text re-encoded in a target
+//!   charset, `Content-Type` updated. Characters the target cannot represent are counted
+//!   in [`Report::unrepresentable`] and follow an [`Unrepresentable`] rule: the part is
+//!   kept in its own charset, or they become `?`, or their ASCII spelling — never
+//!   mislabelled, never silently dropped.
 //! * [`downgrade_to_7bit`]: 8bit/binary parts re-encoded as quoted-printable (mostly
 //!   ASCII text) or base64, raw 8-bit header fields RFC 2047-encoded, for peers without
-//!   8BITMIME.
+//!   8BITMIME. Text carrying uuencoded blocks is never made quoted-printable (a non-MIME
+//!   reader's `uudecode` would get `=3D`): its text is transliterated around the blocks.
+//!
+//! **Decoded content is never changed** by a transfer encoding: text is written in
+//! canonical form (CRLF line ends) only when it is line-oriented (an ASCII-compatible
+//! charset, no NUL or bare CR, and for a text file sent as an attachment, CRLF already);
+//! a UTF-16 part or a text file with Unix line ends keeps every octet (base64).
 //!
 //! **Protected parts are never altered.** `multipart/signed`, `multipart/encrypted`,
 //! `application/(x-)pkcs7-mime`, `application/pgp-encrypted` and text carrying inline PGP
@@ -523,7 +532,14 @@ fn walk<'a>(
 /// octets, NUL, bare CR, lines over 998) as quoted-printable or base64, whichever the
 /// content suits, RFC 2047-encodes raw 8-bit header fields, and converts nested messages
 /// in place (a `message/rfc822` part may not itself be encoded). Protected parts stay as
-/// they were; if they need 8BITMIME, [`Report::left_8bit`] counts them.
+/// they were; if they need 8BITMIME, [`Report::left_8bit`] counts them. A text part
+/// that is not line-oriented (UTF-16, NULs, bare CRs) keeps its octets (base64).
+///
+/// A `text/plain` part carrying uuencoded blocks (what [`mime_to_uuencode_with`] writes)
+/// is not made quoted-printable, which `uudecode` does not undo: the blocks are copied
+/// as they are and the text around them transliterated to ASCII (counted in
+/// [`Report::unrepresentable`]), declared `us-ascii`. A MIME reader then reads the
+/// transliteration; a non-MIME reader can still `uudecode` the files.
 ///
 /// ```
 /// use postern_message::{Message, convert::downgrade_to_7bit};
