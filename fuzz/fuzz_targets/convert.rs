@@ -9,14 +9,18 @@ use postern_message::convert::{
     Unrepresentable, UuencodeOptions, downgrade_to_7bit, mime_to_uuencode,
     mime_to_uuencode_with, translate_charset, translate_charset_with, uuencode_to_mime,
 };
+use postern_message::encode::ContentStats;
 use postern_message::uuencode::Strictness;
 
-/// The decoded content of every uuencoded block in the message's top text.
+/// The decoded content of every uuencoded block in the message's top text that is
+/// 7-bit clean itself (an encoded line with 8-bit octets or a bare CR is no uuencode a
+/// `uudecode` could read, and cannot cross a 7-bit path as it is).
 fn blocks(raw: &[u8]) -> Vec<Vec<u8>> {
     let msg = Message::parse(raw);
     msg.root()
         .uuencoded_blocks()
         .iter()
+        .filter(|b| ContentStats::of(b.body).is_seven_bit())
         .map(|b| {
             let mut out = Vec::new();
             let _ = b.decode(Strictness::Lenient, &mut out);

