@@ -57,3 +57,4 @@ pub mod builder;
 pub mod convert;
 pub mod dsn;
 pub mod encode;
+pub mod translit;
