@@ -134,6 +134,16 @@ fn render(text: &str) -> String {
         field(text, "recipients_failed_total"),
         field(text, "notices_total")
     ));
+    let down = text
+        .find("\"connectors_down\":[")
+        .map(|i| &text[i + "\"connectors_down\":[".len()..])
+        .and_then(|s| s.find(']').map(|e| &s[..e]))
+        .unwrap_or("");
+    if down.is_empty() {
+        o.push_str("connectors: all up\n");
+    } else {
+        o.push_str(&format!("connectors down: {}\n", down.replace('"', "")));
+    }
     let q = text.find("\"queue\":").map_or("", |i| &text[i..]);
     o.push_str(&format!(
         "queue: {} message(s), {} pending, {} deferred, {} held; oldest {} s\n",

@@ -230,11 +230,26 @@ pub fn status_json(ctx: &Context) -> String {
             )
         })
         .collect();
+    let down: Vec<String> = {
+        let status = ctx
+            .connectors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = ctx.live();
+        live.config
+            .routing
+            .connectors
+            .iter()
+            .filter(|c| !postern_route::ConnectorState::is_available(&*status, &c.name))
+            .map(|c| json_str(&c.name))
+            .collect()
+    };
     format!(
-        "{{\"time_ms\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}],\"backoff\":[{}]}}}}\n",
+        "{{\"time_ms\":{},\"hostname\":{},\"transfer_mode\":\"{}\",\"connectors_down\":[{}],{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}],\"backoff\":[{}]}}}}\n",
         now.0,
         json_str(&ctx.live().config.server.hostname),
         ctx.transfer_mode().name(),
+        down.join(","),
         ctx.stats.json_members(),
         s.messages,
         s.held_messages,
@@ -250,14 +265,80 @@ pub fn status_json(ctx: &Context) -> String {
 /// list/show` (see `postern_queue::wait`) when it changed since `last`; returns what the
 /// file now holds (`None` when it could not be written: tried again next round).
 fn publish_backoff(ctx: &Context, last: Option<String>) -> Option<String> {
-    let entries = ctx.queue.backoff_entries(ctx.now());
-    let text = postern_queue::wait::published_text(&entries);
+    let now = ctx.now();
+    let published = postern_queue::wait::Published {
+        backoff: ctx.queue.backoff_entries(now),
+        notes: wait_notes(ctx, now),
+    };
+    let text = postern_queue::wait::published_text(&published);
     if last.as_deref() == Some(text.as_str()) {
         return last;
     }
     postern_queue::wait::write_published(ctx.queue.spool().dir(), &text)
         .ok()
         .map(|()| text)
+}
+
+/// Most destinations [`wait_notes`] looks at (each is routed once per round).
+const MAX_NOTED_DESTINATIONS: usize = 10_000;
+
+/// What holds up queued mail that only the gateway knows: the transfer mode, domains
+/// held for ETRN, destinations whose every connector is marked down.
+fn wait_notes(ctx: &Context, now: postern_queue::Timestamp) -> Vec<postern_queue::wait::Note> {
+    use postern_queue::wait::Note;
+    use postern_route::ConnectorState as _;
+    let mut notes = Vec::new();
+    let mode = ctx.transfer_mode();
+    if !mode.delivers_outbound() {
+        notes.push(Note {
+            destination: None,
+            kind: "transfer-mode".into(),
+            text: format!("transfer mode {}: outbound delivery stopped", mode.name()),
+        });
+    }
+    let live = ctx.live();
+    let routing = &live.config.routing;
+    let down = ctx
+        .connectors
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for d in ctx
+        .queue
+        .summary(now)
+        .destinations
+        .iter()
+        .take(MAX_NOTED_DESTINATIONS)
+    {
+        let dest = &d.destination;
+        if routing.domains.lookup(dest).dequeue == postern_route::Dequeue::HoldForEtrn {
+            notes.push(Note {
+                destination: Some(dest.clone()),
+                kind: "hold-for-etrn".into(),
+                text: "held until the domain asks with ETRN (dequeue = hold-for-etrn)".into(),
+            });
+            continue;
+        }
+        let probe = format!("postmaster@{dest}");
+        let Ok(route) = routing
+            .table
+            .route(&postern_route::RouteRequest::smtp(&probe), &())
+        else {
+            continue;
+        };
+        let names: Vec<&str> = route.connectors().collect();
+        if !names.is_empty() && names.iter().all(|n| !down.is_available(n)) {
+            notes.push(Note {
+                destination: Some(dest.clone()),
+                kind: "connector-down".into(),
+                text: format!(
+                    "connector {} down (probed again at the next attempt)",
+                    names.join(", ")
+                ),
+            });
+        }
+    }
+    notes
 }
 
 fn write_status(ctx: &Context) {

@@ -1031,8 +1031,8 @@ async fn refused_connections_back_off_doubling_without_spending_retries() {
     let spool = h.ctx.queue.spool().dir().to_path_buf();
     wait_for(Duration::from_secs(5), || {
         postern_queue::wait::read_published(&spool)
-            .iter()
-            .any(|(d, e)| d == "down.test" && e.failures >= 3)
+            .backoff_of("down.test")
+            .is_some_and(|e| e.failures >= 3)
     })
     .await;
     h.stop().await;
@@ -1269,5 +1269,56 @@ async fn admin_retry_clears_backoff_and_down_mark_and_releases_etrn_mail() {
         })
         .await
     );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn queue_views_say_why_mail_waits() {
+    let closed = closed_port();
+    let h = start_retry(
+        "whywait",
+        "",
+        "first = \"1s\"\nbackoff_first = \"60s\"\npoll_interval = \"200ms\"",
+        &format!(
+            "{}[[domain]]\npattern = \"dialup.test\"\ndequeue = \"hold-for-etrn\"\n",
+            smart_host_connector("relay", "*", closed, 1)
+        ),
+    )
+    .await;
+    h.enqueue("a@src.test", &["x@far.test"], PLAIN);
+    let held = h.enqueue("a@src.test", &["y@dialup.test"], PLAIN);
+    wait_held(&h, held).await;
+    // What `postern queue list/show/summary` read: the published backoff and notes.
+    let spool = h.ctx.queue.spool().dir().to_path_buf();
+    let published = || postern_queue::wait::read_published(&spool);
+    let note = |p: &postern_queue::wait::Published, dest: Option<&str>, kind: &str| {
+        p.notes
+            .iter()
+            .any(|n| n.destination.as_deref() == dest && n.kind == kind)
+    };
+    wait_for(Duration::from_secs(10), || {
+        let p = published();
+        p.backoff_of("far.test").is_some()
+            && note(&p, Some("far.test"), "connector-down")
+            && note(&p, Some("dialup.test"), "hold-for-etrn")
+    })
+    .await;
+    let status = postern_gateway::admin::status_json(&h.ctx);
+    assert!(
+        status.contains("\"connectors_down\":[\"relay\"]"),
+        "{status}"
+    );
+    assert!(status.contains("\"backed_off\":\"far.test\""), "{status}");
+    // The transfer mode holding outbound mail is a reason for every destination.
+    h.ctx
+        .set_transfer_mode(postern_gateway::config::TransferMode::Inbound);
+    wait_for(Duration::from_secs(5), || {
+        note(&published(), None, "transfer-mode")
+    })
+    .await;
+    let p = published();
+    let st = h.ctx.queue.message(held).unwrap().state.recipients[0].clone();
+    let why = postern_queue::wait::explain(&st, "dialup.test", false, &p, h.ctx.now()).unwrap();
+    assert_eq!(why.waits_for.name(), "transfer-mode");
     h.stop().await;
 }

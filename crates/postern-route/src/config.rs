@@ -210,8 +210,10 @@ pub struct RouteReport<'t> {
     pub domain: Option<String>,
     /// Its effective per-domain settings.
     pub domain_settings: Option<DomainSettings>,
-    /// The first candidate connector's next-hop policy.
+    /// The first candidate connector's next-hop policy (an `smtp` connector's only).
     pub next_hop: Option<NextHopPolicy>,
+    /// The first candidate connector's kind (`smtp`, `maildir`, …).
+    pub connector_kind: Option<String>,
 }
 
 impl RouteReport<'_> {
@@ -229,6 +231,13 @@ impl RouteReport<'_> {
 impl std::fmt::Display for RouteReport<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.explanation)?;
+        if let Some(kind) = self.connector_kind.as_deref().filter(|k| *k != "smtp") {
+            // Not SMTP: the application delivers it itself (Maildir: local delivery).
+            writeln!(
+                f,
+                "next hop: local delivery (connector kind \"{kind}\"), no SMTP"
+            )?;
+        }
         if let Some(policy) = &self.next_hop {
             match policy {
                 NextHopPolicy::Dns => writeln!(f, "next hop: DNS MX of the recipient domain")?,
@@ -272,17 +281,20 @@ impl RoutingConfig {
             .filter(|d| !d.is_empty())
             .map(str::to_owned);
         let domain_settings = domain.as_deref().map(|d| self.domains.lookup(d));
-        let next_hop = explanation
+        let first = explanation
             .result
             .as_ref()
             .ok()
-            .and_then(|r| self.connector(r.first().connector))
+            .and_then(|r| self.connector(r.first().connector));
+        let next_hop = first
+            .filter(|c| c.kind == "smtp")
             .map(|c| c.next_hop.clone());
         RouteReport {
             explanation,
             domain,
             domain_settings,
             next_hop,
+            connector_kind: first.map(|c| c.kind.clone()),
         }
     }
 }
@@ -394,6 +406,25 @@ fn dns_config(dns: Option<DnsToml>) -> Result<DnsConfig, ConfigError> {
 mod tests {
     use super::*;
     use crate::RouteRequest;
+
+    #[test]
+    fn route_report_says_local_delivery_for_maildir() {
+        let cfg = RoutingConfig::from_toml_str(
+            "[[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
+             [[connector.address_space]]\npattern = \"local.test\"\n\
+             [[connector]]\nname = \"out\"\n[[connector.address_space]]\npattern = \"*\"\n",
+        )
+        .unwrap();
+        let text = cfg
+            .report(&RouteRequest::smtp("jo@local.test"), &())
+            .to_string();
+        assert!(text.contains("next hop: local delivery"), "{text}");
+        assert!(!text.contains("DNS MX"), "{text}");
+        let text = cfg
+            .report(&RouteRequest::smtp("jo@far.test"), &())
+            .to_string();
+        assert!(text.contains("next hop: DNS MX"), "{text}");
+    }
 
     #[test]
     fn full_config() {
