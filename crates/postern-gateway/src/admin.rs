@@ -33,6 +33,12 @@ pub fn transfer_mode_file(data_dir: &Path) -> PathBuf {
     data_dir.join("transfer-mode")
 }
 
+/// The file the gateway acknowledges a `postern transfer-mode` request in: the
+/// request's token, then the answer (`transfer mode is now …` or `error: …`).
+pub fn transfer_mode_ack_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("transfer-mode.applied")
+}
+
 /// The file `postern reload` writes to ask the running gateway to re-read its
 /// configuration file: one line, a token to recognise the answer by.
 pub fn reload_request_file(data_dir: &Path) -> PathBuf {
@@ -99,18 +105,35 @@ fn read_transfer_mode(ctx: &Context, seen: &mut Option<SystemTime>) {
     }
     *seen = Some(modified);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    match TransferMode::from_name(&text) {
-        Some(mode) if mode != ctx.transfer_mode() => {
-            ctx.set_transfer_mode(mode);
-            ctx.wake.notify_one();
-            eprintln!("postern: transfer mode is now {}", mode.name());
+    // Line 1 the mode; line 2, from `postern transfer-mode`, a token to acknowledge.
+    let mut lines = text.lines();
+    let name = lines.next().unwrap_or_default();
+    let token = lines.next().map(str::trim).filter(|t| !t.is_empty());
+    let answer = match TransferMode::from_name(name) {
+        Some(mode) => {
+            if mode != ctx.transfer_mode() {
+                ctx.set_transfer_mode(mode);
+                ctx.wake.notify_one();
+                eprintln!("postern: transfer mode is now {}", mode.name());
+            }
+            format!("transfer mode is now {}", mode.name())
         }
-        Some(_) => {}
-        None => eprintln!(
-            "postern: {}: not a transfer mode: {:?}",
-            path.display(),
-            text.trim()
-        ),
+        None => {
+            eprintln!(
+                "postern: {}: not a transfer mode: {:?}",
+                path.display(),
+                name.trim()
+            );
+            format!("error: not a transfer mode: {:?}", name.trim())
+        }
+    };
+    // Acknowledged only once applied: the command returns when the mode is in force.
+    if let Some(token) = token {
+        let ack = transfer_mode_ack_file(&ctx.live().config.server.data_dir);
+        let tmp = ack.with_extension("applied.tmp");
+        if std::fs::write(&tmp, format!("{token}\n{answer}\n")).is_ok() {
+            let _ = std::fs::rename(&tmp, &ack);
+        }
     }
 }
 

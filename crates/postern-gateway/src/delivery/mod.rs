@@ -107,7 +107,10 @@ pub async fn run(ctx: Arc<Context>) {
         if room > 0 && outbound {
             waiting.extend(ctx.queue.due(ctx.now(), room));
         }
-        dispatch(&shared, &limits, &mut waiting, &mut tasks);
+        // Deliveries already taken wait too while the mode holds outbound mail.
+        if outbound {
+            dispatch(&shared, &limits, &mut waiting, &mut tasks);
+        }
         let wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
         tokio::select! {
             () = ctx.wake.notified() => {}
