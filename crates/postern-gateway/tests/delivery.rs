@@ -1322,3 +1322,51 @@ async fn queue_views_say_why_mail_waits() {
     assert_eq!(why.waits_for.name(), "transfer-mode");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn each_priority_follows_its_own_retry_schedule() {
+    // Every address's first RCPT gets 450, the next 250.
+    let s = sink(Arc::new(|_, seen| if seen == 0 { 450 } else { 250 }), true).await;
+    let h = start_retry(
+        "priority",
+        "",
+        "intervals = [\"1h\"]\npoll_interval = \"200ms\"\n\
+         [retry.urgent]\nintervals = [\"1s\"]\n\
+         [retry.non_urgent]\nfirst = \"2h\"\nfactor = 1.0",
+        &smart_host_connector("relay", "*", s.addr, 1),
+    )
+    .await;
+    let now = h.ctx.now();
+    let mut ids = Vec::new();
+    for (p, to) in [
+        (postern_queue::Priority::Urgent, "u@prio.test"),
+        (postern_queue::Priority::Normal, "n@prio.test"),
+        (postern_queue::Priority::NonUrgent, "l@prio.test"),
+    ] {
+        let mut env = Envelope::new("a@src.test", [to], now);
+        env.priority = p;
+        ids.push(h.ctx.queue.enqueue(&env, PLAIN.as_bytes(), now).unwrap());
+    }
+    h.ctx.wake.notify_one();
+    // The urgent one is retried after its 1 s; the others wait 1 h and 2 h.
+    h.wait_done(ids[0]).await;
+    for (id, hours) in [(ids[1], 1), (ids[2], 2)] {
+        let m = h.ctx.queue.message(id).expect("still queued");
+        let RecipientState::Deferred {
+            next_attempt,
+            first_failure,
+            ..
+        } = &m.state.recipients[0]
+        else {
+            panic!("{:?}", m.state.recipients[0]);
+        };
+        assert_eq!(next_attempt.0 - first_failure.0, hours * 3_600_000);
+    }
+    assert_eq!(s.originals().len(), 1);
+    // A table that mixes both kinds of schedule is refused, naming the key.
+    let err = Config::from_toml_str("[retry.urgent]\nintervals = [\"1m\"]\nfirst = \"1m\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("retry.urgent.intervals"), "{err}");
+    h.stop().await;
+}
