@@ -94,6 +94,14 @@ pub enum QueueCmd {
         #[command(flatten)]
         opts: Opts,
     },
+    /// Ask a connector's smart hosts for our held mail now: ETRN for each of its
+    /// `etrn_domains` (a running gateway sends it and answers with the replies).
+    Etrn {
+        /// The connector's name.
+        connector: String,
+        #[command(flatten)]
+        opts: Opts,
+    },
     /// Delete one message without notice.
     Delete {
         /// The queue id.
@@ -123,6 +131,7 @@ pub fn run(cmd: QueueCmd) -> ExitCode {
         QueueCmd::Retry { target, opts } => {
             to_target(target).and_then(|t| change(Command::Retry(t), &opts))
         }
+        QueueCmd::Etrn { connector, opts } => change(Command::Etrn(connector), &opts),
         QueueCmd::Delete { id, opts } => {
             parse_id(&id).and_then(|id| change(Command::Delete(Target::Message(id)), &opts))
         }
@@ -168,6 +177,9 @@ fn inspect(opts: &Opts) -> Result<Vec<SpooledMessage>, String> {
 fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
     let now = Timestamp::now();
     match Queue::open(&opts.spool, QueueConfig::default(), now) {
+        Ok(_) if matches!(cmd, Command::Etrn(_)) => {
+            Err("no gateway is running on this spool: only a running gateway sends ETRN".into())
+        }
         Ok((q, rec)) => {
             for q in &rec.quarantined {
                 eprintln!(

@@ -201,6 +201,8 @@ struct SinkState {
     refuse_data: bool,
     /// Greet with `421` and hang up.
     refuse_greeting: bool,
+    /// The ETRN arguments received.
+    etrn: Vec<String>,
     /// Ends of data refused so far.
     data_refused: usize,
     messages: Vec<Received>,
@@ -291,6 +293,7 @@ async fn serve(
 ) {
     let mut config = ServerConfig::new("sink.test");
     config.starttls = broken_tls;
+    config.etrn = true;
     let mut session = ServerSession::new(config);
     let mut hang_up = false;
     session.greet();
@@ -352,6 +355,7 @@ async fn serve(
                     }
                 }
                 Event::DataChunk(b) => cur.body.extend_from_slice(b),
+                Event::Etrn { node } => st.lock().unwrap().etrn.push(node.to_owned()),
                 Event::StartTls => hang_up = true,
                 Event::MessageEnd { .. } => {
                     let mut s = st.lock().unwrap();
@@ -1368,5 +1372,39 @@ async fn each_priority_follows_its_own_retry_schedule() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("retry.urgent.intervals"), "{err}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn outbound_etrn_at_start_on_schedule_and_on_demand() {
+    let isp = sink(accept_all(), true).await;
+    let connectors = format!(
+        "[[connector]]\nname = \"isp\"\nsmart_hosts = [\"[{}]:{}\"]\n\
+         etrn_domains = [\"dialup.example\", \"@other.example\"]\netrn_interval_secs = 1\n\
+         [[connector.address_space]]\npattern = \"*\"\n",
+        isp.addr.ip(),
+        isp.addr.port()
+    );
+    let h = start_retry("etrnout", "", "first = \"1s\"", &connectors).await;
+    let etrn = || isp.state.lock().unwrap().etrn.clone();
+    // At start, then again after the interval.
+    wait_for(Duration::from_secs(10), || etrn().len() >= 4).await;
+    assert_eq!(
+        &etrn()[..4],
+        [
+            "dialup.example",
+            "@other.example",
+            "dialup.example",
+            "@other.example"
+        ]
+    );
+    // On demand, with the host's replies in the answer.
+    let before = etrn().len();
+    let answer = control(&h, postern_queue::Command::Etrn("isp".into())).await;
+    assert!(answer.starts_with("ok: "), "{answer}");
+    assert!(answer.contains("dialup.example: 250"), "{answer}");
+    assert!(etrn().len() >= before + 2);
+    let answer = control(&h, postern_queue::Command::Etrn("nope".into())).await;
+    assert!(answer.starts_with("error: no connector named"), "{answer}");
     h.stop().await;
 }

@@ -570,6 +570,9 @@ impl Queue {
                 format!("deleted {id}")
             }
             Command::Delete(t) => format!("not deleted: {t} is not one message"),
+            Command::Etrn(c) => {
+                format!("no ETRN sent for connector {c}: only a running gateway sends it")
+            }
         })
     }
 

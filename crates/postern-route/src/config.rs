@@ -39,6 +39,8 @@ struct ConnectorToml {
     location: Option<String>,
     max_attempts: Option<u32>,
     smart_hosts: Option<Vec<String>>,
+    etrn_domains: Option<Vec<String>>,
+    etrn_interval_secs: Option<u64>,
     #[serde(default)]
     address_space: Vec<SpaceToml>,
 }
@@ -104,6 +106,13 @@ pub struct ConnectorConfig {
     pub kind: String,
     /// Smart hosts or DNS.
     pub next_hop: NextHopPolicy,
+    /// Domains to ask the connector's smart hosts for with `ETRN` (RFC 1985), for a
+    /// site whose provider holds its mail (`etrn_domains`; default none). The router
+    /// does not interpret it.
+    pub etrn_domains: Vec<String>,
+    /// How often to send them (`etrn_interval_secs`; besides at start and on demand).
+    /// `None` (0, the default): at start and on demand only.
+    pub etrn_interval: Option<std::time::Duration>,
 }
 
 /// The `[dns]` section.
@@ -176,6 +185,11 @@ impl RoutingConfig {
                     .as_deref()
                     .map_or_else(|| "smtp".to_owned(), |k| k.trim().to_ascii_lowercase()),
                 next_hop: next_hop_policy(c)?,
+                etrn_domains: etrn_domains(c)?,
+                etrn_interval: c
+                    .etrn_interval_secs
+                    .filter(|&n| n > 0)
+                    .map(std::time::Duration::from_secs),
             });
         }
         let table = builder.build()?;
@@ -299,6 +313,32 @@ impl RoutingConfig {
     }
 }
 
+/// The `etrn_domains` of a connector: domain names, sent to its smart hosts.
+fn etrn_domains(c: &ConnectorToml) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = &c.etrn_domains else {
+        return Ok(Vec::new());
+    };
+    if c.smart_hosts.is_none() {
+        return Err(ConfigError::Value {
+            key: format!("connector {:?}: etrn_domains", c.name),
+            why: "needs smart_hosts (the hosts that hold the mail)",
+        });
+    }
+    let ok = |d: &str| {
+        !d.is_empty()
+            && d.len() <= 255
+            && d.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._@#".contains(&b))
+    };
+    if list.iter().any(|d| !ok(d.trim())) {
+        return Err(ConfigError::Value {
+            key: format!("connector {:?}: etrn_domains", c.name),
+            why: "not a domain name (letters, digits, - and .; RFC 1985 @ and # prefixes)",
+        });
+    }
+    Ok(list.iter().map(|d| d.trim().to_ascii_lowercase()).collect())
+}
+
 fn next_hop_policy(c: &ConnectorToml) -> Result<NextHopPolicy, ConfigError> {
     let Some(list) = &c.smart_hosts else {
         return Ok(NextHopPolicy::Dns);
@@ -406,6 +446,28 @@ fn dns_config(dns: Option<DnsToml>) -> Result<DnsConfig, ConfigError> {
 mod tests {
     use super::*;
     use crate::RouteRequest;
+
+    #[test]
+    fn etrn_domains_need_smart_hosts() {
+        let cfg = RoutingConfig::from_toml_str(
+            "[[connector]]\nname = \"isp\"\nsmart_hosts = [\"[192.0.2.1]\"]\n\
+             etrn_domains = [\"Dialup.Example\"]\netrn_interval_secs = 600\n",
+        )
+        .unwrap();
+        let c = cfg.connector("isp").unwrap();
+        assert_eq!(c.etrn_domains, ["dialup.example"]);
+        assert_eq!(c.etrn_interval, Some(std::time::Duration::from_secs(600)));
+        let err = RoutingConfig::from_toml_str(
+            "[[connector]]\nname = \"mx\"\netrn_domains = [\"a.example\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("etrn_domains"), "{err}");
+        let err = RoutingConfig::from_toml_str(
+            "[[connector]]\nname = \"isp\"\nsmart_hosts = [\"h\"]\netrn_domains = [\"a b\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("etrn_domains"), "{err}");
+    }
 
     #[test]
     fn route_report_says_local_delivery_for_maildir() {

@@ -14,6 +14,7 @@
 //! | [`attempt`] | one delivery: route, fail over, deliver, report, track |
 //! | [`down`] | connectors marked down and their probes |
 //! | [`etrn`] | domains held until they ask with ETRN |
+//! | [`etrn_out`] | outbound ETRN: asking a provider for our held mail |
 //! | [`tries`] | attempts per message and connector, for `max_attempts` |
 //! | [`control`] | `postern queue` requests, with the gateway's share of a retry |
 
@@ -21,6 +22,7 @@ pub mod attempt;
 pub mod control;
 pub mod down;
 pub mod etrn;
+pub mod etrn_out;
 pub mod limits;
 pub mod notices;
 pub mod tries;
@@ -86,6 +88,7 @@ pub async fn run(ctx: Arc<Context>) {
         );
         (limits, live.config.retry.poll_interval)
     };
+    let etrn = tokio::spawn(etrn_out::run(Arc::clone(&ctx)));
     let mut tasks = JoinSet::new();
     // Deliveries taken from the queue that wait for a slot (per-destination limit).
     // Bounded: the loop takes no more than the free global slots minus these.
@@ -121,6 +124,7 @@ pub async fn run(ctx: Arc<Context>) {
         }
     }
     give_back(&ctx, waiting).await;
+    let _ = etrn.await;
     while tasks.join_next().await.is_some() {}
     close_all(shared.pool.drain());
 }
