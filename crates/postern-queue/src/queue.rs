@@ -352,14 +352,13 @@ impl Queue {
                         reply: reply.clone(),
                     }
                 }
-                Outcome::Failed(reply) => {
-                    st.backoff.record_success(&r.destination);
-                    RecipientState::Failed {
-                        at: now,
-                        reason: FailReason::Rejected,
-                        reply: reply.clone(),
-                    }
-                }
+                // Neutral for the backoff: a 5xx may come from before any connection
+                // (no route, a size limit), saying nothing about the destination.
+                Outcome::Failed(reply) => RecipientState::Failed {
+                    at: now,
+                    reason: FailReason::Rejected,
+                    reply: reply.clone(),
+                },
                 Outcome::Deferred { class, reply } if class.is_destination() => {
                     let until = *dest_until.get_or_insert_with(|| {
                         st.backoff.record_failure(&r.destination, *class, now)
