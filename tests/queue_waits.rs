@@ -64,7 +64,23 @@ fn list_and_show_say_what_each_recipient_waits_for() {
             now,
         )
         .unwrap();
-    let text = wait::published_text(&q.backoff_entries(now));
+    // The gateway's notes: one destination's connector is down.
+    let idle = q
+        .enqueue(
+            &Envelope::new("s@src.test", ["d@idle.test"], now),
+            b"4",
+            now,
+        )
+        .unwrap();
+    let published = wait::Published {
+        backoff: q.backoff_entries(now),
+        notes: vec![wait::Note {
+            destination: Some("idle.test".into()),
+            kind: "connector-down".into(),
+            text: "connector relay down".into(),
+        }],
+    };
+    let text = wait::published_text(&published);
     wait::write_published(q.spool().dir(), &text).unwrap();
     drop(q);
 
@@ -91,6 +107,29 @@ fn list_and_show_say_what_each_recipient_waits_for() {
             && line("b@grey.test").contains("(retry schedule)"),
         "{list}"
     );
+
+    assert!(
+        line("d@idle.test").contains("waits: connector relay down"),
+        "{list}"
+    );
+    assert!(
+        list.contains("-- backoff: down.test after 1 failure(s)"),
+        "{list}"
+    );
+    assert!(
+        list.contains("-- waits: idle.test: connector relay down"),
+        "{list}"
+    );
+    let summary = postern(&["queue", "summary", "--spool", spool]);
+    assert!(summary.contains("-- backoff: down.test"), "{summary}");
+    let idle_id = idle.to_string();
+    let show = postern(&["queue", "show", &idle_id, "--spool", spool, "--json"]);
+    assert!(show.contains(r#""waits_for":"connector-down""#), "{show}");
+    // An administrator's hold comes first.
+    let held = postern(&["queue", "hold", &idle_id, "--spool", spool]);
+    assert!(held.contains("held"), "{held}");
+    let show = postern(&["queue", "show", &idle_id, "--spool", spool]);
+    assert!(show.contains("waits: held by an administrator"), "{show}");
 
     let show = postern(&[
         "queue",

@@ -19,11 +19,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use postern_queue::backoff::BackoffEntry;
 use postern_queue::control::{self, Command};
 use postern_queue::queue::read_holds;
 use postern_queue::summary::{AGE_BUCKETS_MINUTES, Summary, summarize};
-use postern_queue::wait::{self, NextAttempt};
+use postern_queue::wait::{self, NextAttempt, Published};
 use postern_queue::{
     Queue, QueueConfig, QueueId, RecipientState, Spool, SpoolError, SpoolOptions, SpooledMessage,
     Target, Timestamp,
@@ -95,6 +94,14 @@ pub enum QueueCmd {
         #[command(flatten)]
         opts: Opts,
     },
+    /// Ask a connector's smart hosts for our held mail now: ETRN for each of its
+    /// `etrn_domains` (a running gateway sends it and answers with the replies).
+    Etrn {
+        /// The connector's name.
+        connector: String,
+        #[command(flatten)]
+        opts: Opts,
+    },
     /// Delete one message without notice.
     Delete {
         /// The queue id.
@@ -124,6 +131,7 @@ pub fn run(cmd: QueueCmd) -> ExitCode {
         QueueCmd::Retry { target, opts } => {
             to_target(target).and_then(|t| change(Command::Retry(t), &opts))
         }
+        QueueCmd::Etrn { connector, opts } => change(Command::Etrn(connector), &opts),
         QueueCmd::Delete { id, opts } => {
             parse_id(&id).and_then(|id| change(Command::Delete(Target::Message(id)), &opts))
         }
@@ -174,6 +182,9 @@ fn inspect_all(opts: &Opts) -> Result<postern_queue::Recovered, String> {
 fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
     let now = Timestamp::now();
     match Queue::open(&opts.spool, QueueConfig::default(), now) {
+        Ok(_) if matches!(cmd, Command::Etrn(_)) => {
+            Err("no gateway is running on this spool: only a running gateway sends ETRN".into())
+        }
         Ok((q, rec)) => {
             for q in &rec.quarantined {
                 eprintln!(
@@ -240,34 +251,45 @@ fn json_str(s: &str) -> String {
     out
 }
 
-/// The destination backoff a running gateway published, and the time to judge it by.
+/// What a running gateway published (backoff, notes), the holds, and the time to judge
+/// them by.
 struct Waits {
-    backoff: Vec<(String, BackoffEntry)>,
+    published: Published,
+    holds: Vec<Target>,
     now: Timestamp,
 }
 
 impl Waits {
     fn read(opts: &Opts) -> Waits {
         Waits {
-            backoff: wait::read_published(&opts.spool),
+            published: wait::read_published(&opts.spool),
+            holds: read_holds(&opts.spool),
             now: Timestamp::now(),
         }
     }
 
-    /// The real next attempt of a recipient for `destination` in `state`.
-    fn next(&self, destination: &str, state: &RecipientState) -> Option<NextAttempt> {
-        let b = self
-            .backoff
-            .iter()
-            .find(|(d, _)| d.eq_ignore_ascii_case(destination))
-            .map(|(_, e)| e);
-        wait::next_attempt(state, b, self.now)
+    /// Why a recipient of `m` for `destination` in `state` waits, and until when.
+    fn next(
+        &self,
+        m: &SpooledMessage,
+        destination: &str,
+        state: &RecipientState,
+    ) -> Option<NextAttempt> {
+        let held = m.state.held
+            || self.holds.iter().any(|t| match t {
+                Target::All => true,
+                Target::Destination(d) => d.eq_ignore_ascii_case(destination),
+                Target::Message(id) => *id == m.id,
+            });
+        wait::explain(state, destination, held, &self.published, self.now)
     }
 }
 
-/// "next 2026-01-01T10:00:00Z (retry schedule)", or "due now".
+/// "next 2026-01-01T10:00:00Z (retry schedule)", "due now", or a hold's reason.
 fn next_text(n: &NextAttempt, now: Timestamp) -> String {
-    if n.at <= now {
+    if n.waits_for.is_hold() {
+        format!("waits: {}", n.waits_for)
+    } else if n.at <= now {
         "due now".into()
     } else {
         format!("next {} ({})", iso(n.at), n.waits_for)
@@ -276,7 +298,7 @@ fn next_text(n: &NextAttempt, now: Timestamp) -> String {
 
 fn state_text(s: &RecipientState, next: Option<&NextAttempt>, now: Timestamp) -> String {
     match s {
-        RecipientState::Pending => match next.filter(|n| n.at > now) {
+        RecipientState::Pending => match next.filter(|n| n.at > now || n.waits_for.is_hold()) {
             Some(n) => format!("pending, {}", next_text(n, now)),
             None => "pending".into(),
         },
@@ -349,7 +371,7 @@ fn message_json(m: &SpooledMessage, waits: &Waits) -> String {
                 json_str(&r.address),
                 json_str(&r.destination),
                 state_json(s),
-                next_json(waits.next(&r.destination, s).as_ref())
+                next_json(waits.next(m, &r.destination, s).as_ref())
             )
         })
         .collect();
@@ -382,7 +404,7 @@ fn message_text(m: &SpooledMessage, waits: &Waits, out: &mut String) {
         iso(m.envelope.arrival)
     );
     for (r, s) in m.envelope.recipients.iter().zip(&m.state.recipients) {
-        let next = waits.next(&r.destination, s);
+        let next = waits.next(m, &r.destination, s);
         let _ = writeln!(
             out,
             "    {:<40} {}",
@@ -402,6 +424,32 @@ fn holds_note(opts: &Opts) -> String {
     } else {
         format!("-- held: {}\n", holds.join(", "))
     }
+}
+
+/// The running gateway's destination backoff timers and notes (connectors down, ETRN,
+/// transfer mode), as it published them in the spool.
+fn published_note(opts: &Opts) -> String {
+    let p = wait::read_published(&opts.spool);
+    let now = Timestamp::now();
+    let mut out = String::new();
+    for (d, e) in p.backoff.iter().filter(|(_, e)| e.until > now) {
+        let _ = writeln!(
+            out,
+            "-- backoff: {d} after {} failure(s), next attempt in {} s ({})",
+            e.failures,
+            e.until.since(now).as_millis().div_ceil(1000),
+            iso(e.until)
+        );
+    }
+    for n in &p.notes {
+        let _ = writeln!(
+            out,
+            "-- waits: {}: {}",
+            n.destination.as_deref().unwrap_or("all destinations"),
+            n.text
+        );
+    }
+    out
 }
 
 fn list(opts: &Opts) -> Result<ExitCode, String> {
@@ -429,6 +477,7 @@ fn list(opts: &Opts) -> Result<ExitCode, String> {
         );
     }
     out.push_str(&holds_note(opts));
+    out.push_str(&published_note(opts));
     out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
@@ -460,7 +509,7 @@ fn show(id: QueueId, opts: &Opts) -> Result<ExitCode, String> {
             m.state.delay_notices_sent
         );
         for (r, s) in m.envelope.recipients.iter().zip(&m.state.recipients) {
-            let next = waits.next(&r.destination, s);
+            let next = waits.next(m, &r.destination, s);
             let _ = writeln!(
                 out,
                 "recipient: {} via {}: {}",
@@ -573,6 +622,7 @@ fn summary(opts: &Opts) -> Result<ExitCode, String> {
         row(&mut out, &d.destination, d.recipients, &d.buckets);
     }
     out.push_str(&holds_note(opts));
+    out.push_str(&published_note(opts));
     out!("{out}");
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use postern_gateway::admin::{
-    reload_answer_file, reload_request_file, status_file, transfer_mode_file,
+    reload_answer_file, reload_request_file, status_file, transfer_mode_ack_file,
+    transfer_mode_file,
 };
 use postern_gateway::config::TransferMode;
 
@@ -34,6 +35,9 @@ pub struct TransferModeArgs {
     /// The gateway's data directory.
     #[arg(long, default_value = "./postern-data")]
     data: PathBuf,
+    /// Seconds to wait for the running gateway to apply the mode.
+    #[arg(long, default_value_t = 10)]
+    wait: u64,
 }
 
 /// `postern reload` arguments.
@@ -181,6 +185,16 @@ fn render(text: &str, running: bool) -> String {
         field(text, "recipients_failed_total"),
         field(text, "notices_total")
     ));
+    let down = text
+        .find("\"connectors_down\":[")
+        .map(|i| &text[i + "\"connectors_down\":[".len()..])
+        .and_then(|s| s.find(']').map(|e| &s[..e]))
+        .unwrap_or("");
+    if down.is_empty() {
+        o.push_str("connectors: all up\n");
+    } else {
+        o.push_str(&format!("connectors down: {}\n", down.replace('"', "")));
+    }
     let q = text.find("\"queue\":").map_or("", |i| &text[i..]);
     o.push_str(&format!(
         "queue: {} message(s), {} pending, {} deferred, {} held; oldest {} s\n",
@@ -244,8 +258,11 @@ fn render(text: &str, running: bool) -> String {
     o
 }
 
-/// Runs `postern transfer-mode`: writes the mode file atomically; the running gateway
-/// applies it within a second, and keeps it across restarts until changed.
+/// Runs `postern transfer-mode`: writes the mode file atomically with a token, and
+/// returns only once the running gateway has applied the mode and acknowledged the token
+/// (it then keeps the mode across restarts until changed). With no gateway answering
+/// within `--wait`, the previous file is put back — a mode nobody applied must not
+/// silently override `[transfer] mode` at the next start — and the exit status is 2.
 pub fn transfer_mode(args: TransferModeArgs) -> ExitCode {
     let Some(mode) = TransferMode::from_name(&args.mode) else {
         eprintln!(
@@ -254,16 +271,50 @@ pub fn transfer_mode(args: TransferModeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    match write_atomically(&transfer_mode_file(&args.data), mode.name()) {
-        Ok(()) => {
-            outln!("transfer mode set to {}", mode.name());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("postern transfer-mode: {e}");
-            ExitCode::FAILURE
-        }
+    let path = transfer_mode_file(&args.data);
+    let before = std::fs::read_to_string(&path).ok();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let token = format!("{}-{nanos}", std::process::id());
+    if let Err(e) = write_atomically(&path, &format!("{}\n{token}", mode.name())) {
+        eprintln!("postern transfer-mode: {e}");
+        return ExitCode::FAILURE;
     }
+    let ack = transfer_mode_ack_file(&args.data);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
+    while std::time::Instant::now() < deadline {
+        let text = std::fs::read_to_string(&ack).unwrap_or_default();
+        if let Some((t, answer)) = text.split_once('\n')
+            && t == token
+        {
+            let answer = answer.trim_end();
+            outln!("{answer}");
+            return if answer.starts_with("error") {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Nobody applied it: take it back.
+    let restored = match &before {
+        Some(old) => write_atomically(&path, old.trim_end()),
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        },
+    };
+    if let Err(e) = restored {
+        eprintln!("postern transfer-mode: cannot take the request back: {e}");
+    }
+    eprintln!(
+        "postern transfer-mode: no gateway applied it within {} s (is `postern serve` running with its data in {}?); nothing changed — for the next start, set [transfer] mode in the config",
+        args.wait,
+        args.data.display()
+    );
+    ExitCode::from(2)
 }
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {

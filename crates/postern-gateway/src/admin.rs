@@ -33,6 +33,12 @@ pub fn transfer_mode_file(data_dir: &Path) -> PathBuf {
     data_dir.join("transfer-mode")
 }
 
+/// The file the gateway acknowledges a `postern transfer-mode` request in: the
+/// request's token, then the answer (`transfer mode is now …` or `error: …`).
+pub fn transfer_mode_ack_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("transfer-mode.applied")
+}
+
 /// The file `postern reload` writes to ask the running gateway to re-read its
 /// configuration file: one line, a token to recognise the answer by.
 pub fn reload_request_file(data_dir: &Path) -> PathBuf {
@@ -99,18 +105,35 @@ fn read_transfer_mode(ctx: &Context, seen: &mut Option<SystemTime>) {
     }
     *seen = Some(modified);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    match TransferMode::from_name(&text) {
-        Some(mode) if mode != ctx.transfer_mode() => {
-            ctx.set_transfer_mode(mode);
-            ctx.wake.notify_one();
-            eprintln!("postern: transfer mode is now {}", mode.name());
+    // Line 1 the mode; line 2, from `postern transfer-mode`, a token to acknowledge.
+    let mut lines = text.lines();
+    let name = lines.next().unwrap_or_default();
+    let token = lines.next().map(str::trim).filter(|t| !t.is_empty());
+    let answer = match TransferMode::from_name(name) {
+        Some(mode) => {
+            if mode != ctx.transfer_mode() {
+                ctx.set_transfer_mode(mode);
+                ctx.wake.notify_one();
+                eprintln!("postern: transfer mode is now {}", mode.name());
+            }
+            format!("transfer mode is now {}", mode.name())
         }
-        Some(_) => {}
-        None => eprintln!(
-            "postern: {}: not a transfer mode: {:?}",
-            path.display(),
-            text.trim()
-        ),
+        None => {
+            eprintln!(
+                "postern: {}: not a transfer mode: {:?}",
+                path.display(),
+                name.trim()
+            );
+            format!("error: not a transfer mode: {:?}", name.trim())
+        }
+    };
+    // Acknowledged only once applied: the command returns when the mode is in force.
+    if let Some(token) = token {
+        let ack = transfer_mode_ack_file(&ctx.live().config.server.data_dir);
+        let tmp = ack.with_extension("applied.tmp");
+        if std::fs::write(&tmp, format!("{token}\n{answer}\n")).is_ok() {
+            let _ = std::fs::rename(&tmp, &ack);
+        }
     }
 }
 
@@ -235,13 +258,28 @@ pub fn status_json(ctx: &Context) -> String {
             )
         })
         .collect();
+    let down: Vec<String> = {
+        let status = ctx
+            .connectors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = ctx.live();
+        live.config
+            .routing
+            .connectors
+            .iter()
+            .filter(|c| !postern_route::ConnectorState::is_available(&*status, &c.name))
+            .map(|c| json_str(&c.name))
+            .collect()
+    };
     format!(
-        "{{\"time_ms\":{},\"running\":{},\"hostname\":{},\"transfer_mode\":\"{}\",{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}],\"backoff\":[{}]}}}}\n",
+        "{{\"time_ms\":{},\"running\":{},\"hostname\":{},\"transfer_mode\":\"{}\",\"connectors_down\":[{}],{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}],\"backoff\":[{}]}}}}\n",
         now.0,
         // The last write, at shutdown, says the gateway stopped (`postern status`).
         !ctx.is_shutting_down(),
         json_str(&ctx.live().config.server.hostname),
         ctx.transfer_mode().name(),
+        down.join(","),
         members,
         s.messages,
         s.held_messages,
@@ -257,14 +295,80 @@ pub fn status_json(ctx: &Context) -> String {
 /// list/show` (see `postern_queue::wait`) when it changed since `last`; returns what the
 /// file now holds (`None` when it could not be written: tried again next round).
 fn publish_backoff(ctx: &Context, last: Option<String>) -> Option<String> {
-    let entries = ctx.queue.backoff_entries(ctx.now());
-    let text = postern_queue::wait::published_text(&entries);
+    let now = ctx.now();
+    let published = postern_queue::wait::Published {
+        backoff: ctx.queue.backoff_entries(now),
+        notes: wait_notes(ctx, now),
+    };
+    let text = postern_queue::wait::published_text(&published);
     if last.as_deref() == Some(text.as_str()) {
         return last;
     }
     postern_queue::wait::write_published(ctx.queue.spool().dir(), &text)
         .ok()
         .map(|()| text)
+}
+
+/// Most destinations [`wait_notes`] looks at (each is routed once per round).
+const MAX_NOTED_DESTINATIONS: usize = 10_000;
+
+/// What holds up queued mail that only the gateway knows: the transfer mode, domains
+/// held for ETRN, destinations whose every connector is marked down.
+fn wait_notes(ctx: &Context, now: postern_queue::Timestamp) -> Vec<postern_queue::wait::Note> {
+    use postern_queue::wait::Note;
+    use postern_route::ConnectorState as _;
+    let mut notes = Vec::new();
+    let mode = ctx.transfer_mode();
+    if !mode.delivers_outbound() {
+        notes.push(Note {
+            destination: None,
+            kind: "transfer-mode".into(),
+            text: format!("transfer mode {}: outbound delivery stopped", mode.name()),
+        });
+    }
+    let live = ctx.live();
+    let routing = &live.config.routing;
+    let down = ctx
+        .connectors
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for d in ctx
+        .queue
+        .summary(now)
+        .destinations
+        .iter()
+        .take(MAX_NOTED_DESTINATIONS)
+    {
+        let dest = &d.destination;
+        if routing.domains.lookup(dest).dequeue == postern_route::Dequeue::HoldForEtrn {
+            notes.push(Note {
+                destination: Some(dest.clone()),
+                kind: "hold-for-etrn".into(),
+                text: "held until the domain asks with ETRN (dequeue = hold-for-etrn)".into(),
+            });
+            continue;
+        }
+        let probe = format!("postmaster@{dest}");
+        let Ok(route) = routing
+            .table
+            .route(&postern_route::RouteRequest::smtp(&probe), &())
+        else {
+            continue;
+        };
+        let names: Vec<&str> = route.connectors().collect();
+        if !names.is_empty() && names.iter().all(|n| !down.is_available(n)) {
+            notes.push(Note {
+                destination: Some(dest.clone()),
+                kind: "connector-down".into(),
+                text: format!(
+                    "connector {} down (probed again at the next attempt)",
+                    names.join(", ")
+                ),
+            });
+        }
+    }
+    notes
 }
 
 fn write_status(ctx: &Context) {

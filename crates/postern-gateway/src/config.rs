@@ -602,6 +602,21 @@ struct RetryToml {
     poll_interval: Option<String>,
     backoff_first: Option<String>,
     backoff_max: Option<String>,
+    /// `[retry.urgent]`: the schedule for urgent messages.
+    urgent: Option<PriorityRetryToml>,
+    /// `[retry.non_urgent]`: the schedule for non-urgent messages.
+    non_urgent: Option<PriorityRetryToml>,
+}
+
+/// `[retry.urgent]` / `[retry.non_urgent]`: schedule keys overriding `[retry]`'s.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriorityRetryToml {
+    first: Option<String>,
+    factor: Option<f64>,
+    max_retries: Option<u32>,
+    intervals: Option<Vec<String>>,
+    jitter_percent: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1261,6 +1276,68 @@ fn limits(c: &Checker<'_>, s: &LimitsToml) -> Result<LimitsSection, ConfigError>
     })
 }
 
+/// The schedule of one priority (`section` is `retry.urgent` or `retry.non_urgent`):
+/// the keys it gives override those of `base` (the `[retry]` schedule). `intervals`
+/// makes it a list; any of first/factor/max_retries a geometric schedule, whose other
+/// values come from `base` when that is geometric, else from the IMS default.
+fn priority_retry(
+    c: &Checker<'_>,
+    section: &str,
+    base: &RetryPolicy,
+    s: &PriorityRetryToml,
+) -> Result<RetryPolicy, ConfigError> {
+    let mut policy = base.clone();
+    if let Some(list) = &s.intervals {
+        if s.first.is_some() || s.factor.is_some() || s.max_retries.is_some() {
+            return Err(c.err(
+                section,
+                "intervals",
+                "give either intervals or first/factor/max_retries, not both",
+            ));
+        }
+        let mut ds = Vec::new();
+        for v in list {
+            ds.push(
+                c.duration(section, "intervals", &Some(v.clone()))?
+                    .unwrap_or_default(),
+            );
+        }
+        policy.schedule = RetrySchedule::Intervals(ds);
+    } else if s.first.is_some() || s.factor.is_some() || s.max_retries.is_some() {
+        if !matches!(policy.schedule, RetrySchedule::Geometric { .. }) {
+            policy.schedule = RetryPolicy::ims_default().schedule;
+        }
+        if let RetrySchedule::Geometric {
+            first,
+            factor,
+            max_retries,
+        } = &mut policy.schedule
+        {
+            if let Some(d) = c.duration(section, "first", &s.first)? {
+                *first = d;
+            }
+            if let Some(f) = s.factor {
+                *factor = f;
+            }
+            if let Some(n) = s.max_retries {
+                *max_retries = n;
+            }
+        }
+    }
+    if let Some(j) = s.jitter_percent {
+        policy.jitter_percent = j;
+    }
+    let key = if s.intervals.is_some() {
+        "intervals"
+    } else {
+        "first"
+    };
+    policy
+        .validate()
+        .map_err(|e| c.err(section, key, e.to_string()))?;
+    Ok(policy)
+}
+
 fn timeouts(c: &Checker<'_>, s: &TimeoutsToml) -> Result<TimeoutsSection, ConfigError> {
     Ok(TimeoutsSection {
         command: c.secs("timeouts", "command_secs", s.command_secs, 300)?,
@@ -1341,6 +1418,16 @@ fn retry(c: &Checker<'_>, s: &RetryToml) -> Result<RetrySection, ConfigError> {
         }
         queue.delay_notices.intervals = ds;
     }
+    queue.retry_urgent = s
+        .urgent
+        .as_ref()
+        .map(|p| priority_retry(c, "retry.urgent", &queue.retry, p))
+        .transpose()?;
+    queue.retry_non_urgent = s
+        .non_urgent
+        .as_ref()
+        .map(|p| priority_retry(c, "retry.non_urgent", &queue.retry, p))
+        .transpose()?;
     if let Some(d) = c.duration("retry", "backoff_first", &s.backoff_first)? {
         queue.backoff.initial = d;
     }

@@ -132,6 +132,15 @@ fn limits_part(c: &Config, o: &mut String) -> std::fmt::Result {
     let q = &c.retry.queue;
     writeln!(o, "\n[retry]")?;
     writeln!(o, "# policy: {}", q.retry)?;
+    if let Some(p) = &q.retry_urgent {
+        writeln!(o, "# policy for urgent messages ([retry.urgent]): {p}")?;
+    }
+    if let Some(p) = &q.retry_non_urgent {
+        writeln!(
+            o,
+            "# policy for non-urgent messages ([retry.non_urgent]): {p}"
+        )?;
+    }
     writeln!(o, "urgent_timeout = \"{}s\"", secs(q.lifetimes.urgent))?;
     writeln!(o, "normal_timeout = \"{}s\"", secs(q.lifetimes.normal))?;
     writeln!(

@@ -201,6 +201,8 @@ struct SinkState {
     refuse_data: bool,
     /// Greet with `421` and hang up.
     refuse_greeting: bool,
+    /// The ETRN arguments received.
+    etrn: Vec<String>,
     /// Ends of data refused so far.
     data_refused: usize,
     messages: Vec<Received>,
@@ -291,6 +293,7 @@ async fn serve(
 ) {
     let mut config = ServerConfig::new("sink.test");
     config.starttls = broken_tls;
+    config.etrn = true;
     let mut session = ServerSession::new(config);
     let mut hang_up = false;
     session.greet();
@@ -352,6 +355,7 @@ async fn serve(
                     }
                 }
                 Event::DataChunk(b) => cur.body.extend_from_slice(b),
+                Event::Etrn { node } => st.lock().unwrap().etrn.push(node.to_owned()),
                 Event::StartTls => hang_up = true,
                 Event::MessageEnd { .. } => {
                     let mut s = st.lock().unwrap();
@@ -1031,8 +1035,8 @@ async fn refused_connections_back_off_doubling_without_spending_retries() {
     let spool = h.ctx.queue.spool().dir().to_path_buf();
     wait_for(Duration::from_secs(5), || {
         postern_queue::wait::read_published(&spool)
-            .iter()
-            .any(|(d, e)| d == "down.test" && e.failures >= 3)
+            .backoff_of("down.test")
+            .is_some_and(|e| e.failures >= 3)
     })
     .await;
     h.stop().await;
@@ -1167,14 +1171,17 @@ async fn outage_fails_at_the_time_out_not_by_retries() {
     let id = h.enqueue("a@src.test", &["x@down.test"], PLAIN);
     let arrival = h.ctx.queue.message(id).unwrap().envelope.arrival.0 as i64;
     h.wait_done(id).await;
+    // Tracked just after the message leaves the queue.
+    assert!(
+        h.has_event(id, EventKind::Expired, |e| e.time.unix_ms()
+            >= arrival + 3000)
+            .await
+    );
     let events = h.events(id);
-    let failed: Vec<_> = events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Failed | EventKind::Expired))
-        .collect();
-    assert_eq!(failed.len(), 1, "{events:?}");
-    assert_eq!(failed[0].kind, EventKind::Expired, "{:?}", failed[0]);
-    assert!(failed[0].time.unix_ms() >= arrival + 3000);
+    assert!(
+        !events.iter().any(|e| e.kind == EventKind::Failed),
+        "not retries-exhausted: {events:?}"
+    );
     // More attempts than max_retries allows: waiting for the host used none of them.
     let deferred = events
         .iter()
@@ -1269,5 +1276,138 @@ async fn admin_retry_clears_backoff_and_down_mark_and_releases_etrn_mail() {
         })
         .await
     );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn queue_views_say_why_mail_waits() {
+    let closed = closed_port();
+    let h = start_retry(
+        "whywait",
+        "",
+        "first = \"1s\"\nbackoff_first = \"60s\"\npoll_interval = \"200ms\"",
+        &format!(
+            "{}[[domain]]\npattern = \"dialup.test\"\ndequeue = \"hold-for-etrn\"\n",
+            smart_host_connector("relay", "*", closed, 1)
+        ),
+    )
+    .await;
+    h.enqueue("a@src.test", &["x@far.test"], PLAIN);
+    let held = h.enqueue("a@src.test", &["y@dialup.test"], PLAIN);
+    wait_held(&h, held).await;
+    // What `postern queue list/show/summary` read: the published backoff and notes.
+    let spool = h.ctx.queue.spool().dir().to_path_buf();
+    let published = || postern_queue::wait::read_published(&spool);
+    let note = |p: &postern_queue::wait::Published, dest: Option<&str>, kind: &str| {
+        p.notes
+            .iter()
+            .any(|n| n.destination.as_deref() == dest && n.kind == kind)
+    };
+    wait_for(Duration::from_secs(10), || {
+        let p = published();
+        p.backoff_of("far.test").is_some()
+            && note(&p, Some("far.test"), "connector-down")
+            && note(&p, Some("dialup.test"), "hold-for-etrn")
+    })
+    .await;
+    let status = postern_gateway::admin::status_json(&h.ctx);
+    assert!(
+        status.contains("\"connectors_down\":[\"relay\"]"),
+        "{status}"
+    );
+    assert!(status.contains("\"backed_off\":\"far.test\""), "{status}");
+    // The transfer mode holding outbound mail is a reason for every destination.
+    h.ctx
+        .set_transfer_mode(postern_gateway::config::TransferMode::Inbound);
+    wait_for(Duration::from_secs(5), || {
+        note(&published(), None, "transfer-mode")
+    })
+    .await;
+    let p = published();
+    let st = h.ctx.queue.message(held).unwrap().state.recipients[0].clone();
+    let why = postern_queue::wait::explain(&st, "dialup.test", false, &p, h.ctx.now()).unwrap();
+    assert_eq!(why.waits_for.name(), "transfer-mode");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn each_priority_follows_its_own_retry_schedule() {
+    // Every address's first RCPT gets 450, the next 250.
+    let s = sink(Arc::new(|_, seen| if seen == 0 { 450 } else { 250 }), true).await;
+    let h = start_retry(
+        "priority",
+        "",
+        "intervals = [\"1h\"]\npoll_interval = \"200ms\"\n\
+         [retry.urgent]\nintervals = [\"1s\"]\n\
+         [retry.non_urgent]\nfirst = \"2h\"\nfactor = 1.0",
+        &smart_host_connector("relay", "*", s.addr, 1),
+    )
+    .await;
+    let now = h.ctx.now();
+    let mut ids = Vec::new();
+    for (p, to) in [
+        (postern_queue::Priority::Urgent, "u@prio.test"),
+        (postern_queue::Priority::Normal, "n@prio.test"),
+        (postern_queue::Priority::NonUrgent, "l@prio.test"),
+    ] {
+        let mut env = Envelope::new("a@src.test", [to], now);
+        env.priority = p;
+        ids.push(h.ctx.queue.enqueue(&env, PLAIN.as_bytes(), now).unwrap());
+    }
+    h.ctx.wake.notify_one();
+    // The urgent one is retried after its 1 s; the others wait 1 h and 2 h.
+    h.wait_done(ids[0]).await;
+    for (id, hours) in [(ids[1], 1), (ids[2], 2)] {
+        let m = h.ctx.queue.message(id).expect("still queued");
+        let RecipientState::Deferred {
+            next_attempt,
+            first_failure,
+            ..
+        } = &m.state.recipients[0]
+        else {
+            panic!("{:?}", m.state.recipients[0]);
+        };
+        assert_eq!(next_attempt.0 - first_failure.0, hours * 3_600_000);
+    }
+    assert_eq!(s.originals().len(), 1);
+    // A table that mixes both kinds of schedule is refused, naming the key.
+    let err = Config::from_toml_str("[retry.urgent]\nintervals = [\"1m\"]\nfirst = \"1m\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("retry.urgent.intervals"), "{err}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn outbound_etrn_at_start_on_schedule_and_on_demand() {
+    let isp = sink(accept_all(), true).await;
+    let connectors = format!(
+        "[[connector]]\nname = \"isp\"\nsmart_hosts = [\"[{}]:{}\"]\n\
+         etrn_domains = [\"dialup.example\", \"@other.example\"]\netrn_interval_secs = 1\n\
+         [[connector.address_space]]\npattern = \"*\"\n",
+        isp.addr.ip(),
+        isp.addr.port()
+    );
+    let h = start_retry("etrnout", "", "first = \"1s\"", &connectors).await;
+    let etrn = || isp.state.lock().unwrap().etrn.clone();
+    // At start, then again after the interval.
+    wait_for(Duration::from_secs(10), || etrn().len() >= 4).await;
+    assert_eq!(
+        &etrn()[..4],
+        [
+            "dialup.example",
+            "@other.example",
+            "dialup.example",
+            "@other.example"
+        ]
+    );
+    // On demand, with the host's replies in the answer.
+    let before = etrn().len();
+    let answer = control(&h, postern_queue::Command::Etrn("isp".into())).await;
+    assert!(answer.starts_with("ok: "), "{answer}");
+    assert!(answer.contains("dialup.example: 250"), "{answer}");
+    assert!(etrn().len() >= before + 2);
+    let answer = control(&h, postern_queue::Command::Etrn("nope".into())).await;
+    assert!(answer.starts_with("error: no connector named"), "{answer}");
     h.stop().await;
 }

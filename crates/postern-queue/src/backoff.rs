@@ -8,7 +8,9 @@
 //! greeting (or EHLO) is refused with 4xx or 5xx, or the domain requires TLS and the
 //! host cannot do it ([`FailureClass::Connection`], [`FailureClass::Session`]). The wait
 //! is `initial` after the first such failure, doubling (`factor`) with each further one,
-//! up to `max`; one success (or an administrator's retry, or ETRN) clears it.
+//! up to `max`. One answer from the destination clears it — a delivery, or a 4xx to the
+//! transaction (it is up) — as do an administrator's retry and ETRN. A 5xx leaves it
+//! as it is (it may come from before any connection: no route, a size limit).
 //!
 //! A destination that answers is not down: a 4xx reply to MAIL FROM, RCPT TO or the end
 //! of the data ([`FailureClass::Data`], [`FailureClass::Recipient`]) is the message's or
@@ -145,7 +147,8 @@ impl Backoff {
         Some(entry.until)
     }
 
-    /// The destination answered and took (or refused) mail: its backoff is cleared.
+    /// The destination answered (took the mail, or deferred it with a 4xx to the
+    /// transaction): its backoff is cleared.
     pub fn record_success(&mut self, destination: &str) {
         if !self.dests.is_empty() {
             self.dests.remove(&destination.to_ascii_lowercase());

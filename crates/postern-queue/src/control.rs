@@ -12,7 +12,11 @@
 //! postern-control 1
 //! hold message 0192F1A2B3C4000001 | hold destination example.com | hold all
 //! release … | retry … | delete message ID
+//! etrn CONNECTOR
 //! ```
+//!
+//! `etrn CONNECTOR` asks the gateway to send its outbound ETRN now (the connector's
+//! `etrn_domains`); only a running gateway can answer it.
 
 use std::fmt;
 use std::fs;
@@ -39,6 +43,9 @@ pub enum Command {
     Retry(Target),
     /// Delete one message without notice.
     Delete(Target),
+    /// Send the connector's outbound ETRN now (a running gateway only). The name is
+    /// 1 to 255 visible ASCII characters.
+    Etrn(String),
 }
 
 impl fmt::Display for Command {
@@ -48,6 +55,7 @@ impl fmt::Display for Command {
             Command::Release(t) => write!(f, "release {t}"),
             Command::Retry(t) => write!(f, "retry {t}"),
             Command::Delete(t) => write!(f, "delete {t}"),
+            Command::Etrn(c) => write!(f, "etrn {c}"),
         }
     }
 }
@@ -65,6 +73,16 @@ impl FromStr for Command {
         let (verb, rest) = s
             .split_once(' ')
             .ok_or_else(|| BadCommand(s.chars().take(80).collect()))?;
+        if verb == "etrn" {
+            let name = rest.trim();
+            let ok =
+                !name.is_empty() && name.len() <= 255 && name.bytes().all(|b| b.is_ascii_graphic());
+            return if ok {
+                Ok(Command::Etrn(name.to_owned()))
+            } else {
+                Err(BadCommand(s.chars().take(80).collect()))
+            };
+        }
         let target: Target = rest
             .parse()
             .map_err(|e: crate::scheduler::BadTarget| BadCommand(e.to_string()))?;
@@ -178,10 +196,13 @@ mod tests {
             Command::Release(Target::Destination("example.com".into())),
             Command::Retry(Target::Message(id)),
             Command::Delete(Target::Message(id)),
+            Command::Etrn("isp-link".into()),
         ] {
             assert_eq!(c.to_string().parse::<Command>().unwrap(), c);
         }
         assert!("delete all".parse::<Command>().is_err());
+        assert!("etrn a b".parse::<Command>().is_err());
+        assert!("etrn ".parse::<Command>().is_err());
         assert!("frobnicate all".parse::<Command>().is_err());
     }
 

@@ -34,6 +34,11 @@ const HOLDS_FILE: &str = "holds";
 pub struct QueueConfig {
     /// When to retry deferred recipients (default: the IMS schedule).
     pub retry: RetryPolicy,
+    /// The schedule for urgent messages, when it differs from `retry` (the IMS retry
+    /// intervals "based on the priority level"). Default: none, `retry` applies.
+    pub retry_urgent: Option<RetryPolicy>,
+    /// The schedule for non-urgent messages, when it differs from `retry`. Default: none.
+    pub retry_non_urgent: Option<RetryPolicy>,
     /// Per-priority time-outs.
     pub lifetimes: Lifetimes,
     /// When delay notices are due.
@@ -42,6 +47,19 @@ pub struct QueueConfig {
     pub backoff: BackoffPolicy,
     /// Spool settings.
     pub spool: SpoolOptions,
+}
+
+impl QueueConfig {
+    /// The retry schedule for messages of `priority`.
+    pub fn retry_for(&self, priority: crate::lifetime::Priority) -> &RetryPolicy {
+        use crate::lifetime::Priority;
+        let special = match priority {
+            Priority::Urgent => self.retry_urgent.as_ref(),
+            Priority::NonUrgent => self.retry_non_urgent.as_ref(),
+            Priority::Normal => None,
+        };
+        special.unwrap_or(&self.retry)
+    }
 }
 
 /// One recipient of a [`Delivery`].
@@ -336,14 +354,13 @@ impl Queue {
                         reply: reply.clone(),
                     }
                 }
-                Outcome::Failed(reply) => {
-                    st.backoff.record_success(&r.destination);
-                    RecipientState::Failed {
-                        at: now,
-                        reason: FailReason::Rejected,
-                        reply: reply.clone(),
-                    }
-                }
+                // Neutral for the backoff: a 5xx may come from before any connection
+                // (no route, a size limit), saying nothing about the destination.
+                Outcome::Failed(reply) => RecipientState::Failed {
+                    at: now,
+                    reason: FailReason::Rejected,
+                    reply: reply.clone(),
+                },
                 Outcome::Deferred { class, reply } if class.is_destination() => {
                     let until = *dest_until.get_or_insert_with(|| {
                         st.backoff.record_failure(&r.destination, *class, now)
@@ -370,7 +387,11 @@ impl Queue {
                         expires,
                         seed,
                     };
-                    match self.config.retry.next_attempt(&input, now) {
+                    match self
+                        .config
+                        .retry_for(env.priority)
+                        .next_attempt(&input, now)
+                    {
                         RetryDecision::RetryAt { at, gap } => RecipientState::Deferred {
                             attempts: failures,
                             first_failure,
@@ -588,6 +609,9 @@ impl Queue {
                 format!("deleted {id}")
             }
             Command::Delete(t) => format!("not deleted: {t} is not one message"),
+            Command::Etrn(c) => {
+                format!("no ETRN sent for connector {c}: only a running gateway sends it")
+            }
         })
     }
 
@@ -716,6 +740,7 @@ pub fn read_holds(dir: &Path) -> Vec<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifetime::Priority;
 
     const H: u64 = 3_600_000;
 
@@ -889,6 +914,39 @@ mod tests {
         assert!(now >= timeout && now <= timeout + Duration::from_secs(3600));
         assert!(attempts > 2);
         assert!(q.message(id).is_none());
+        drop(q);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn each_priority_follows_its_own_schedule() {
+        let dir = tmp("prio");
+        let t0 = Timestamp(H);
+        let config = QueueConfig {
+            retry: "list(10m)".parse().unwrap(),
+            retry_urgent: Some("list(1m)".parse().unwrap()),
+            retry_non_urgent: Some("list(1h)".parse().unwrap()),
+            ..QueueConfig::default()
+        };
+        let (q, _) = Queue::open(&dir, config, t0).unwrap();
+        let mut ids = Vec::new();
+        for p in [Priority::Urgent, Priority::Normal, Priority::NonUrgent] {
+            let mut env = Envelope::new("s@x", ["r@d"], t0);
+            env.priority = p;
+            ids.push(q.enqueue(&env, b"x", t0).unwrap());
+        }
+        for d in q.due(t0, 10) {
+            q.report(&d, &[(0, deferred(FailureClass::Recipient))], t0)
+                .unwrap();
+        }
+        let next: Vec<u64> = ids
+            .iter()
+            .map(|id| match &q.message(*id).unwrap().state.recipients[0] {
+                RecipientState::Deferred { next_attempt, .. } => next_attempt.0 - t0.0,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(next, vec![60_000, 600_000, 3_600_000]);
         drop(q);
         std::fs::remove_dir_all(&dir).unwrap();
     }

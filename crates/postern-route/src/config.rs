@@ -40,6 +40,8 @@ struct ConnectorToml {
     max_attempts: Option<u32>,
     smart_hosts: Option<Vec<String>>,
     inbound: Option<bool>,
+    etrn_domains: Option<Vec<String>>,
+    etrn_interval_secs: Option<u64>,
     #[serde(default)]
     address_space: Vec<SpaceToml>,
 }
@@ -111,6 +113,13 @@ pub struct ConnectorConfig {
     /// router does not interpret it, the application does (the postern gateway keeps
     /// delivering through such connectors in transfer mode `inbound`).
     pub inbound: bool,
+    /// Domains to ask the connector's smart hosts for with `ETRN` (RFC 1985), for a
+    /// site whose provider holds its mail (`etrn_domains`; default none). The router
+    /// does not interpret it.
+    pub etrn_domains: Vec<String>,
+    /// How often to send them (`etrn_interval_secs`; besides at start and on demand).
+    /// `None` (0, the default): at start and on demand only.
+    pub etrn_interval: Option<std::time::Duration>,
 }
 
 /// The `[dns]` section.
@@ -184,6 +193,11 @@ impl RoutingConfig {
                     .map_or_else(|| "smtp".to_owned(), |k| k.trim().to_ascii_lowercase()),
                 next_hop: next_hop_policy(c)?,
                 inbound: c.inbound.unwrap_or(false),
+                etrn_domains: etrn_domains(c)?,
+                etrn_interval: c
+                    .etrn_interval_secs
+                    .filter(|&n| n > 0)
+                    .map(std::time::Duration::from_secs),
             });
         }
         let table = builder.build()?;
@@ -218,8 +232,10 @@ pub struct RouteReport<'t> {
     pub domain: Option<String>,
     /// Its effective per-domain settings.
     pub domain_settings: Option<DomainSettings>,
-    /// The first candidate connector's next-hop policy.
+    /// The first candidate connector's next-hop policy (an `smtp` connector's only).
     pub next_hop: Option<NextHopPolicy>,
+    /// The first candidate connector's kind (`smtp`, `maildir`, …).
+    pub connector_kind: Option<String>,
 }
 
 impl RouteReport<'_> {
@@ -237,6 +253,13 @@ impl RouteReport<'_> {
 impl std::fmt::Display for RouteReport<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.explanation)?;
+        if let Some(kind) = self.connector_kind.as_deref().filter(|k| *k != "smtp") {
+            // Not SMTP: the application delivers it itself (Maildir: local delivery).
+            writeln!(
+                f,
+                "next hop: local delivery (connector kind \"{kind}\"), no SMTP"
+            )?;
+        }
         if let Some(policy) = &self.next_hop {
             match policy {
                 NextHopPolicy::Dns => writeln!(f, "next hop: DNS MX of the recipient domain")?,
@@ -285,19 +308,48 @@ impl RoutingConfig {
             .filter(|d| !d.is_empty())
             .map(str::to_owned);
         let domain_settings = domain.as_deref().map(|d| self.domains.lookup(d));
-        let next_hop = explanation
+        let first = explanation
             .result
             .as_ref()
             .ok()
-            .and_then(|r| self.connector(r.first().connector))
+            .and_then(|r| self.connector(r.first().connector));
+        let next_hop = first
+            .filter(|c| c.kind == "smtp")
             .map(|c| c.next_hop.clone());
         RouteReport {
             explanation,
             domain,
             domain_settings,
             next_hop,
+            connector_kind: first.map(|c| c.kind.clone()),
         }
     }
+}
+
+/// The `etrn_domains` of a connector: domain names, sent to its smart hosts.
+fn etrn_domains(c: &ConnectorToml) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = &c.etrn_domains else {
+        return Ok(Vec::new());
+    };
+    if c.smart_hosts.is_none() {
+        return Err(ConfigError::Value {
+            key: format!("connector {:?}: etrn_domains", c.name),
+            why: "needs smart_hosts (the hosts that hold the mail)",
+        });
+    }
+    let ok = |d: &str| {
+        !d.is_empty()
+            && d.len() <= 255
+            && d.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._@#".contains(&b))
+    };
+    if list.iter().any(|d| !ok(d.trim())) {
+        return Err(ConfigError::Value {
+            key: format!("connector {:?}: etrn_domains", c.name),
+            why: "not a domain name (letters, digits, - and .; RFC 1985 @ and # prefixes)",
+        });
+    }
+    Ok(list.iter().map(|d| d.trim().to_ascii_lowercase()).collect())
 }
 
 fn next_hop_policy(c: &ConnectorToml) -> Result<NextHopPolicy, ConfigError> {
@@ -411,6 +463,47 @@ fn dns_config(dns: Option<DnsToml>) -> Result<DnsConfig, ConfigError> {
 mod tests {
     use super::*;
     use crate::RouteRequest;
+
+    #[test]
+    fn etrn_domains_need_smart_hosts() {
+        let cfg = RoutingConfig::from_toml_str(
+            "[[connector]]\nname = \"isp\"\nsmart_hosts = [\"[192.0.2.1]\"]\n\
+             etrn_domains = [\"Dialup.Example\"]\netrn_interval_secs = 600\n",
+        )
+        .unwrap();
+        let c = cfg.connector("isp").unwrap();
+        assert_eq!(c.etrn_domains, ["dialup.example"]);
+        assert_eq!(c.etrn_interval, Some(std::time::Duration::from_secs(600)));
+        let err = RoutingConfig::from_toml_str(
+            "[[connector]]\nname = \"mx\"\netrn_domains = [\"a.example\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("etrn_domains"), "{err}");
+        let err = RoutingConfig::from_toml_str(
+            "[[connector]]\nname = \"isp\"\nsmart_hosts = [\"h\"]\netrn_domains = [\"a b\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("etrn_domains"), "{err}");
+    }
+
+    #[test]
+    fn route_report_says_local_delivery_for_maildir() {
+        let cfg = RoutingConfig::from_toml_str(
+            "[[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
+             [[connector.address_space]]\npattern = \"local.test\"\n\
+             [[connector]]\nname = \"out\"\n[[connector.address_space]]\npattern = \"*\"\n",
+        )
+        .unwrap();
+        let text = cfg
+            .report(&RouteRequest::smtp("jo@local.test"), &())
+            .to_string();
+        assert!(text.contains("next hop: local delivery"), "{text}");
+        assert!(!text.contains("DNS MX"), "{text}");
+        let text = cfg
+            .report(&RouteRequest::smtp("jo@far.test"), &())
+            .to_string();
+        assert!(text.contains("next hop: DNS MX"), "{text}");
+    }
 
     #[test]
     fn full_config() {

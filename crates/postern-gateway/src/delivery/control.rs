@@ -10,6 +10,8 @@
 //!   the delivery loop, and says what it did in its answer.
 //! * **delete** — tracked as `deleted` (`DeletedByAdmin`), so the message's history
 //!   does not just end after `received`.
+//! * **etrn CONNECTOR** — sends the connector's outbound ETRN now
+//!   ([`super::etrn_out`]) and answers with the replies.
 
 use std::path::Path;
 
@@ -44,6 +46,12 @@ pub fn apply(shared: &Shared, cmd: &Command, now: Timestamp) -> String {
         Command::Delete(Target::Message(id)) => ctx.queue.message(*id),
         _ => None,
     };
+    if let Command::Etrn(name) = cmd {
+        // A blocking thread of the runtime (see `poll`'s caller): it may wait here.
+        let live = ctx.live();
+        return tokio::runtime::Handle::current()
+            .block_on(super::etrn_out::send_named(&live, name));
+    }
     let notes = match cmd {
         Command::Retry(t) => retry_notes(shared, t, now),
         _ => Vec::new(),

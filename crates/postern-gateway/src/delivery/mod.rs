@@ -15,6 +15,7 @@
 //! | [`down`] | connectors marked down and their probes |
 //! | [`etrn`] | domains held until they ask with ETRN |
 //! | [`notices`] | failure, success and (timed) delay notices |
+//! | [`etrn_out`] | outbound ETRN: asking a provider for our held mail |
 //! | [`tries`] | attempts per message and connector, for `max_attempts` |
 //! | [`control`] | `postern queue` requests, with the gateway's share of a retry |
 
@@ -22,6 +23,7 @@ pub mod attempt;
 pub mod control;
 pub mod down;
 pub mod etrn;
+pub mod etrn_out;
 pub mod limits;
 pub mod notices;
 pub mod tries;
@@ -89,6 +91,7 @@ pub async fn run(ctx: Arc<Context>) {
         );
         (limits, live.config.retry.poll_interval)
     };
+    let etrn = tokio::spawn(etrn_out::run(Arc::clone(&ctx)));
     let mut tasks = JoinSet::new();
     // Deliveries taken from the queue that wait for a slot (per-destination limit).
     // Bounded: the loop takes no more than the free global slots minus these.
@@ -115,7 +118,10 @@ pub async fn run(ctx: Arc<Context>) {
             waiting.extend(ctx.queue.due(ctx.now(), room));
         }
         park(&ctx, &mut waiting, &mut parked).await;
-        dispatch(&shared, &limits, &mut waiting, &mut tasks);
+        // Deliveries already taken wait too while the mode holds all mail ("none").
+        if outbound {
+            dispatch(&shared, &limits, &mut waiting, &mut tasks);
+        }
         let wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
         tokio::select! {
             () = ctx.wake.notified() => {}
@@ -127,6 +133,7 @@ pub async fn run(ctx: Arc<Context>) {
     }
     give_back(&ctx, waiting).await;
     give_back(&ctx, parked.into()).await;
+    let _ = etrn.await;
     while tasks.join_next().await.is_some() {}
     close_all(shared.pool.drain());
     let _ = delay_timer.await;
