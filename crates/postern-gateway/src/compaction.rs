@@ -205,6 +205,24 @@ mod tests {
     }
 
     #[test]
+    fn defaults_and_limits_of_the_spool_section() {
+        let s = crate::config::Config::embedded().spool;
+        assert_eq!(
+            s,
+            SpoolSection {
+                segment_size: 16 << 20,
+                compact_dead_bytes: 8 << 20,
+                compact_idle: Duration::from_secs(30),
+            }
+        );
+        let tiny = crate::config::Config::from_toml_str("[spool]\nsegment_size = 100\n");
+        let err = tiny.unwrap_err().to_string();
+        assert!(err.contains("spool.segment_size (line 2)"), "{err}");
+        let off = crate::config::Config::from_toml_str("[spool]\ncompact_idle_secs = 0\n");
+        assert!(off.unwrap().spool.compact_idle.is_zero());
+    }
+
+    #[test]
     fn idle_means_little_written_over_a_whole_window() {
         let secs = Duration::from_secs;
         let mut a = Activity::new(secs(30));
