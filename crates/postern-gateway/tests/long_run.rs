@@ -136,6 +136,9 @@ async fn spool_stays_within_its_bound_while_relaying_thousands_of_messages() {
     );
     // Relaying wrote far more than the bound: compaction, not chance, kept it there.
     let written = ctx.queue.spool().stats().appended;
+    eprintln!(
+        "spool bound: {total} messages, {written} bytes written, largest spool {largest} bytes"
+    );
     assert!(
         written > 4 * largest,
         "{written} bytes written, {largest} kept"
