@@ -491,7 +491,7 @@ smart_hosts = ["127.0.0.1:{hole.port}"]
     minutes = (samples[-1][0]) / 60
     print(f"soak: {minutes:.1f} min at {a.rate:g} msg/s offered ({last_n} messages), "
           f"{sink_outages} sink outages of {a.sink_down:g} s, {reloads} reloads "
-          f"({reload_fail} not answered 0), {len(samples)} samples")
+          f"({reload_fail} failed), {len(samples)} samples")
     print(f"soak: remote.test: {refused['remote.test']} refusals (4xx or cut off) offered "
           f"again by the sender, not lost; {unsent['remote.test']} still held by the sender "
           f"at the end; {dups} duplicate deliveries; {rejected} 5xx in all")
