@@ -130,8 +130,9 @@ pub async fn run(ctx: Arc<Context>, settings: SpoolSection) {
     }
 }
 
-/// Compacts as decided; copies at most what was live when decided, plus a segment's
-/// worth of slack, so that a busy spool cannot keep one compaction going for ever.
+/// Compacts as decided. It copies at most what was live when decided plus half the
+/// spool's bytes (slack for records that moved meanwhile), so a busy spool cannot keep
+/// one compaction going for ever.
 fn compact(
     ctx: &Context,
     decision: Decision,
