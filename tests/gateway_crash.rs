@@ -152,6 +152,8 @@ fn pseudo_random(seed: &mut u64) -> u64 {
     *seed
 }
 
+/// Tiny spool segments make the gateway compact all the time (issue 14), so the kills
+/// land during compactions too.
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_message() {
     let dir = temp_dir("crash");
@@ -161,6 +163,7 @@ fn sigkill_under_load_loses_no_acknowledged_message() {
         format!(
             "[server]\ndata_dir = \"{}\"\n[connections]\nlisten = [\"127.0.0.1:0\"]\n\
              [retry]\nintervals = [\"1s\"]\npoll_interval = \"100ms\"\n\
+             [spool]\nsegment_size = 8192\ncompact_dead_bytes = 8192\ncompact_idle_secs = 1\n\
              [[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
              [[connector.address_space]]\npattern = \"localhost\"\n",
             dir.join("data").display()
@@ -210,12 +213,22 @@ fn sigkill_under_load_loses_no_acknowledged_message() {
             .collect();
         if missing.is_empty() || Instant::now() > deadline {
             let dups: usize = got.values().map(|n| n - 1).sum();
+            let segs: Vec<String> = std::fs::read_dir(dir.join("data/spool/seg"))
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
             eprintln!(
-                "{kills} kills: {} acknowledged, {} delivered, {} duplicate(s), {} missing",
+                "{kills} kills: {} acknowledged, {} delivered, {} duplicate(s), {} missing; \
+                 {} spool segment file(s), the newest {:?}",
                 acked.len(),
                 got.len(),
                 dups,
-                missing.len()
+                missing.len(),
+                segs.len(),
+                segs.iter().max()
             );
             break;
         }

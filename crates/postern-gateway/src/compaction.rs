@@ -9,7 +9,8 @@
 //!   compacted (their live records copied forward, the segments deleted). The copying
 //!   costs at most the live bytes, and is paid only after at least as many dead bytes
 //!   have accumulated: the classic bound of twice the live data.
-//! * **When idle**: once nothing has been written for `compact_idle`, a new head is
+//! * **When idle**: once less than [`IDLE_MAX_WRITTEN`] has been written over the last
+//!   `compact_idle` (retries of deferred mail still write a little), a new head is
 //!   started and everything is compacted, if the dead bytes (head included) pass the
 //!   live ones and [`IDLE_MIN_DEAD`]. An idle gateway's spool shrinks to its live
 //!   messages.
@@ -32,6 +33,9 @@ pub const CHECK_EVERY: Duration = Duration::from_millis(250);
 /// Least dead space an idle compaction bothers with.
 pub const IDLE_MIN_DEAD: u64 = 64 << 10;
 
+/// Most bytes written to the spool over `compact_idle` for the gateway to count as idle.
+pub const IDLE_MAX_WRITTEN: u64 = 64 << 10;
+
 /// What to do about the spool now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -43,9 +47,8 @@ pub enum Decision {
     RotateAndCompact,
 }
 
-/// Decides from the spool's figures and how long it has been idle.
-pub fn decide(stats: &SpoolStats, idle_for: Duration, settings: &SpoolSection) -> Decision {
-    let idle = !settings.compact_idle.is_zero() && idle_for >= settings.compact_idle;
+/// Decides from the spool's figures and whether the gateway is idle (see [`Activity`]).
+pub fn decide(stats: &SpoolStats, idle: bool, settings: &SpoolSection) -> Decision {
     // Segment headers are dead bytes that no compaction removes.
     let headers = stats.segments as u64 * postern_queue::spool::SEGMENT_HEADER;
     let dead = stats.dead_bytes().saturating_sub(headers);
@@ -59,28 +62,66 @@ pub fn decide(stats: &SpoolStats, idle_for: Duration, settings: &SpoolSection) -
     Decision::Wait
 }
 
+/// The bytes written to the spool over a sliding window: the gateway is idle when a
+/// whole window has been seen and less than [`IDLE_MAX_WRITTEN`] was written in it.
+#[derive(Debug)]
+pub struct Activity {
+    window: Duration,
+    /// (when, bytes appended by then), oldest first, spanning at most `window`.
+    seen: std::collections::VecDeque<(Duration, u64)>,
+}
+
+impl Activity {
+    /// A window of `window` (zero: never idle).
+    pub fn new(window: Duration) -> Activity {
+        Activity {
+            window,
+            seen: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Notes that `appended` bytes had been written by `at` (a monotonic clock); returns
+    /// whether the gateway is idle.
+    pub fn note(&mut self, at: Duration, appended: u64) -> bool {
+        self.seen.push_back((at, appended));
+        while self
+            .seen
+            .get(1)
+            .is_some_and(|&(t, _)| at.saturating_sub(t) >= self.window)
+        {
+            self.seen.pop_front();
+        }
+        let Some(&(first, before)) = self.seen.front() else {
+            return false;
+        };
+        !self.window.is_zero()
+            && at.saturating_sub(first) >= self.window
+            && appended.saturating_sub(before) < IDLE_MAX_WRITTEN
+    }
+
+    /// Starts over (after a compaction, whose own writes are not activity).
+    pub fn reset(&mut self) {
+        self.seen.clear();
+    }
+}
+
 /// Runs until the gateway shuts down. The settings are those the gateway started with
 /// (`[spool]` needs a restart).
 pub async fn run(ctx: Arc<Context>, settings: SpoolSection) {
     let mut shutdown = ctx.shutdown.clone();
-    let mut last_appended = 0;
-    let mut quiet_since = tokio::time::Instant::now();
+    let started = tokio::time::Instant::now();
+    let mut activity = Activity::new(settings.compact_idle);
     while !ctx.is_shutting_down() {
         let stats = ctx.queue.spool().stats();
-        let now = tokio::time::Instant::now();
-        if stats.appended != last_appended {
-            last_appended = stats.appended;
-            quiet_since = now;
-        }
-        let decision = decide(&stats, now - quiet_since, &settings);
+        let idle = activity.note(started.elapsed(), stats.appended);
+        let decision = decide(&stats, idle, &settings);
         if decision != Decision::Wait {
             let c = Arc::clone(&ctx);
             let done = tokio::task::spawn_blocking(move || compact(&c, decision, &stats)).await;
             if let Ok(Err(e)) = done {
                 eprintln!("postern: spool compaction: {e}");
             }
-            // What compaction wrote is not activity: the idle clock goes on.
-            last_appended = ctx.queue.spool().stats().appended;
+            activity.reset();
         }
         tokio::select! {
             () = tokio::time::sleep(CHECK_EVERY) => {}
@@ -89,8 +130,9 @@ pub async fn run(ctx: Arc<Context>, settings: SpoolSection) {
     }
 }
 
-/// Compacts as decided; copies at most what was live when decided, plus a segment's
-/// worth of slack, so that a busy spool cannot keep one compaction going for ever.
+/// Compacts as decided. It copies at most what was live when decided plus half the
+/// spool's bytes (slack for records that moved meanwhile), so a busy spool cannot keep
+/// one compaction going for ever.
 fn compact(
     ctx: &Context,
     decision: Decision,
@@ -129,7 +171,7 @@ mod tests {
     #[test]
     fn busy_spool_compacts_once_old_dead_space_passes_live_and_the_setting() {
         let s = settings();
-        let busy = Duration::ZERO;
+        let busy = false;
         // 90 kB dead in old segments: under compact_dead_bytes.
         assert_eq!(
             decide(&stats(200_000, 10_000, 100_000, 0), busy, &s),
@@ -151,26 +193,54 @@ mod tests {
     #[test]
     fn idle_spool_compacts_the_head_too() {
         let s = settings();
-        let idle = Duration::from_secs(30);
+        let idle = true;
         let st = stats(5_000_000, 0, 5_000_000, 0);
         assert_eq!(decide(&st, idle, &s), Decision::RotateAndCompact);
-        assert_eq!(
-            decide(&st, Duration::from_secs(29), &s),
-            Decision::Wait,
-            "not idle long enough"
-        );
+        assert_eq!(decide(&st, false, &s), Decision::Wait, "busy");
         // A compacted spool: only headers are dead.
         let st = stats(1_032, 1_000, 1_016, 1_000);
         assert_eq!(decide(&st, idle, &s), Decision::Wait);
         // Little dead space beside much live data: left alone.
         let st = stats(3_000_000, 2_000_000, 3_000_000, 2_000_000);
         assert_eq!(decide(&st, idle, &s), Decision::Wait);
+    }
+
+    #[test]
+    fn defaults_and_limits_of_the_spool_section() {
+        let s = crate::config::Config::embedded().spool;
+        assert_eq!(
+            s,
+            SpoolSection {
+                segment_size: 16 << 20,
+                compact_dead_bytes: 8 << 20,
+                compact_idle: Duration::from_secs(30),
+            }
+        );
+        let tiny = crate::config::Config::from_toml_str("[spool]\nsegment_size = 100\n");
+        let err = tiny.unwrap_err().to_string();
+        assert!(err.contains("spool.segment_size (line 2)"), "{err}");
+        let off = crate::config::Config::from_toml_str("[spool]\ncompact_idle_secs = 0\n");
+        assert!(off.unwrap().spool.compact_idle.is_zero());
+    }
+
+    #[test]
+    fn idle_means_little_written_over_a_whole_window() {
+        let secs = Duration::from_secs;
+        let mut a = Activity::new(secs(30));
+        assert!(!a.note(secs(0), 1_000_000));
+        assert!(!a.note(secs(29), 1_000_000), "window not yet seen whole");
+        assert!(a.note(secs(30), 1_000_000));
+        // Retries of deferred mail write a little: still idle.
+        assert!(a.note(secs(40), 1_010_000));
+        // A burst of mail: busy until it is a whole window behind.
+        assert!(!a.note(secs(41), 2_000_000));
+        assert!(!a.note(secs(70), 2_000_000));
+        assert!(a.note(secs(72), 2_000_000));
+        a.reset();
+        assert!(!a.note(secs(73), 2_000_000), "starts over");
         // Idle compaction turned off.
-        let off = SpoolSection {
-            compact_idle: Duration::ZERO,
-            ..settings()
-        };
-        let st = stats(5_000_000, 0, 5_000_000, 0);
-        assert_eq!(decide(&st, Duration::from_secs(3600), &off), Decision::Wait);
+        let mut off = Activity::new(Duration::ZERO);
+        assert!(!off.note(secs(0), 0));
+        assert!(!off.note(secs(3600), 0));
     }
 }

@@ -406,9 +406,10 @@ pub struct SpoolSection {
     /// Under load, compaction starts once the dead bytes outside the newest segment pass
     /// both this and the bytes live messages need. Default 8 MiB.
     pub compact_dead_bytes: u64,
-    /// Once nothing has been written to the spool for this long, it is compacted whole
-    /// (newest segment included) if its dead bytes pass the live ones (and 64 KiB).
-    /// Zero turns idle compaction off. Default 30 s.
+    /// Once less than 64 KiB has been written to the spool over this long (retries of
+    /// deferred mail write a little), it is compacted whole (newest segment included) if
+    /// its dead bytes pass the live ones (and 64 KiB). Zero turns idle compaction off.
+    /// Default 30 s.
     pub compact_idle: Duration,
 }
 

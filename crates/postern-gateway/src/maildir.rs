@@ -59,10 +59,35 @@ pub fn sanitize_component(raw: &str) -> String {
 
 /// The folder for `recipient` under `root`: `root/<domain>/<local>`, both sanitised. The
 /// split is at the last `@`; an address without one is all local part of an empty domain.
+/// A quoted local part is the mailbox it quotes (RFC 5321 section 4.1.2: `"new"@host` is
+/// `new@host`), so it is unquoted first.
 pub fn mailbox_dir(root: &Path, recipient: &str) -> PathBuf {
     let (local, domain) = recipient.rsplit_once('@').unwrap_or((recipient, ""));
     root.join(sanitize_component(domain))
-        .join(sanitize_component(local))
+        .join(sanitize_component(&unquote_local(local)))
+}
+
+/// The content of a quoted-string local part (`"a\"b"` gives `a"b`); any other local
+/// part as it is.
+pub fn unquote_local(local: &str) -> std::borrow::Cow<'_, str> {
+    let Some(inner) = local
+        .strip_prefix('"')
+        .and_then(|l| l.strip_suffix('"'))
+        .filter(|_| local.len() >= 2)
+    else {
+        return local.into();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        // quoted-pairSMTP: a backslash takes the next character literally.
+        out.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
+    out.into()
 }
 
 /// A header value safe to write on one line: control characters dropped.
@@ -144,6 +169,26 @@ mod tests {
             dir.components()
                 .all(|c| !matches!(c, std::path::Component::ParentDir))
         );
+    }
+
+    #[test]
+    fn quoted_local_parts_are_the_mailbox_they_quote() {
+        let root = Path::new("/srv/mail");
+        assert_eq!(
+            mailbox_dir(root, "\"new\"@Host.Test"),
+            mailbox_dir(root, "new@host.test")
+        );
+        assert_eq!(mailbox_dir(root, "\"new\"@h"), root.join("h/new"));
+        // Quoting that is needed: the content, sanitised as any local part.
+        assert_eq!(mailbox_dir(root, "\"a b\"@h"), root.join("h/a%20b"));
+        assert_eq!(unquote_local("\"a\\\"b\\\\c\""), "a\"b\\c");
+        // Not a quoted string: as it is.
+        assert_eq!(unquote_local("\""), "\"");
+        assert_eq!(unquote_local("a\"b\""), "a\"b\"");
+        assert_eq!(unquote_local("\"\""), "");
+        // Unquoting cannot reach outside the root.
+        let dir = mailbox_dir(root, "\"../..\"@x");
+        assert_eq!(dir, root.join("x/%2E.%2F.."));
     }
 
     #[test]

@@ -175,6 +175,8 @@ const MAX_BAD_NAME: usize = 200;
 
 /// Moves a refused file to `DIR/bad/` and writes the reason beside it. A long name is
 /// shortened (at a character boundary) so the moved file and its `.reason` always fit.
+/// The file's modification time becomes now: `[retention] pickup_bad_days` counts from
+/// here, not from when the file was written.
 pub fn set_aside(dir: &Path, path: &Path, reason: &str) -> io::Result<PathBuf> {
     let bad = dir.join("bad");
     fs::create_dir_all(&bad)?;
@@ -186,6 +188,10 @@ pub fn set_aside(dir: &Path, path: &Path, reason: &str) -> io::Result<PathBuf> {
         target = bad.join(format!("{name}.{n}"));
     }
     fs::rename(path, &target)?;
+    fs::File::options()
+        .write(true)
+        .open(&target)?
+        .set_modified(std::time::SystemTime::now())?;
     let mut reason_path = target.clone().into_os_string();
     reason_path.push(".reason");
     fs::write(PathBuf::from(reason_path), format!("{reason}\n"))?;
@@ -292,12 +298,22 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("1.eml"), b"garbage").unwrap();
+        let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        fs::File::options()
+            .write(true)
+            .open(dir.join("1.eml"))
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
         fs::write(dir.join("2.tmp"), b"not yet").unwrap();
         let files = ready_files(&dir).unwrap();
         assert_eq!(files, [dir.join("1.eml")]);
         let err = read(&files[0]).unwrap().unwrap_err();
         let moved = set_aside(&dir, &files[0], &err.to_string()).unwrap();
         assert!(moved.exists() && !files[0].exists());
+        // Retention counts from the setting aside.
+        let modified = fs::metadata(&moved).unwrap().modified().unwrap();
+        assert!(modified > long_ago + std::time::Duration::from_secs(86_400));
         let reason = fs::read_to_string(dir.join("bad/1.eml.reason")).unwrap();
         assert!(reason.contains("no sender"), "{reason}");
         fs::remove_dir_all(&dir).unwrap();

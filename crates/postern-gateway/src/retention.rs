@@ -233,3 +233,173 @@ pub async fn run(ctx: Arc<Context>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("postern-retention-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// 2026-12-05 12:00 UTC.
+    fn noon() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_472_000)
+    }
+
+    fn write(path: &Path, len: usize, modified: SystemTime) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, vec![b'x'; len]).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn protocol_logs_keep_the_last_days_today_included() {
+        assert_eq!(today(noon()).to_string(), "2026-12-05");
+        let dir = tmp("protolog");
+        for name in [
+            "20261128.log",
+            "20261129.log",
+            "20261130.log",
+            "20261205.log",
+            "20261205-out.log",
+            "notes.txt",
+        ] {
+            write(&dir.join(name), 10, noon());
+        }
+        // Seven days, today included: from 2026-11-29.
+        let swept = sweep_daily_logs(&dir, 7, noon());
+        assert_eq!(
+            swept,
+            Swept {
+                files: 1,
+                bytes: 10
+            }
+        );
+        assert_eq!(
+            names(&dir),
+            [
+                "20261129.log",
+                "20261130.log",
+                "20261205-out.log",
+                "20261205.log",
+                "notes.txt"
+            ]
+        );
+        // 0 keeps everything.
+        assert_eq!(sweep_daily_logs(&dir, 0, noon()), Swept::default());
+        assert_eq!(sweep_daily_logs(&dir, 1, noon()).files, 2);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn set_aside_files_go_after_their_days() {
+        let dir = tmp("aside");
+        let day = Duration::from_secs(86_400);
+        write(&dir.join("old.eml"), 5, noon() - day * 31);
+        write(&dir.join("old.eml.reason"), 5, noon() - day * 31);
+        write(&dir.join("recent.eml"), 5, noon() - day * 29);
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        assert_eq!(sweep_older_files(&dir, 30, noon()).files, 2);
+        assert_eq!(names(&dir), ["recent.eml", "sub"]);
+        assert_eq!(sweep_older_files(&dir, 0, noon()).files, 0);
+        // A folder that does not exist is nothing to sweep.
+        assert_eq!(sweep_older_files(&dir.join("none"), 1, noon()).files, 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn archive_keeps_its_days_then_its_bytes() {
+        let root = tmp("archive");
+        let t = |h: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_400_000 + h * 60);
+        write(&root.join("2026-10-01/a-inbound.eml"), 100, t(0));
+        write(&root.join("2026-12-04/b-inbound.eml"), 100, t(2));
+        write(&root.join("2026-12-04/c-outbound.eml"), 100, t(1));
+        write(&root.join("2026-12-05/d-inbound.eml"), 100, t(3));
+        write(&root.join("2026-12-05/.e-inbound.77.tmp"), 100, t(4));
+        // Days only: the October folder goes whole.
+        let swept = sweep_archive(&root, 30, 0, noon());
+        assert_eq!(
+            swept,
+            Swept {
+                files: 1,
+                bytes: 100
+            }
+        );
+        assert_eq!(names(&root), ["2026-12-04", "2026-12-05"]);
+        // Bytes too: oldest first (c was written before b), the file being written stays.
+        let swept = sweep_archive(&root, 30, 150, noon());
+        assert_eq!(swept.files, 2);
+        assert_eq!(names(&root), ["2026-12-05"]);
+        assert_eq!(
+            names(&root.join("2026-12-05")),
+            [".e-inbound.77.tmp", "d-inbound.eml"]
+        );
+        // Today's folder stays even when emptied.
+        sweep_archive(&root, 30, 1, noon());
+        assert_eq!(names(&root), ["2026-12-05"]);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn sweep_all_applies_the_configured_settings() {
+        let data = tmp("all");
+        let config = Config::from_toml_str(&format!(
+            "[server]\ndata_dir = \"{}\"\n[retention]\nprotocol_log_days = 2\n\
+             archive_days = 3\nquarantine_days = 4\npickup_bad_days = 5\n",
+            data.display()
+        ))
+        .unwrap();
+        let day = Duration::from_secs(86_400);
+        write(&data.join("protocol/20261203.log"), 1, noon());
+        write(&data.join("protocol/20261204.log"), 1, noon());
+        write(&data.join("archive/2026-12-02/x.eml"), 1, noon());
+        write(&data.join("archive/2026-12-03/y.eml"), 1, noon());
+        write(&data.join("spool/quarantine/1.bad"), 1, noon() - day * 5);
+        write(&data.join("spool/quarantine/2.bad"), 1, noon() - day * 3);
+        write(&data.join("pickup/bad/1.eml"), 1, noon() - day * 6);
+        write(&data.join("pickup/bad/2.eml"), 1, noon() - day * 4);
+        assert_eq!(sweep_all(&config, noon()).files, 4);
+        assert_eq!(names(&data.join("protocol")), ["20261204.log"]);
+        assert_eq!(names(&data.join("archive")), ["2026-12-03"]);
+        assert_eq!(names(&data.join("spool/quarantine")), ["2.bad"]);
+        assert_eq!(names(&data.join("pickup/bad")), ["2.eml"]);
+        fs::remove_dir_all(&data).unwrap();
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let r = Config::embedded().retention;
+        assert_eq!(
+            (
+                r.protocol_log_days,
+                r.archive_days,
+                r.archive_max_bytes,
+                r.quarantine_days,
+                r.pickup_bad_days
+            ),
+            (7, 30, 0, 30, 30)
+        );
+    }
+}

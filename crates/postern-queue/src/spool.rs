@@ -749,6 +749,12 @@ impl Spool {
                 .unwrap_or_default();
             let dest = qdir.join(format!("stray-{name}"));
             fs::rename(&path, &dest).map_err(io_err("quarantine", &path))?;
+            // Quarantine retention (the gateway's `[retention] quarantine_days`) counts
+            // from now, not from when the stray file was written.
+            let _ = OpenOptions::new()
+                .write(true)
+                .open(&dest)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
             let len = fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
             let reason = "not a segment file".to_owned();
             quarantined.push(Quarantined {

@@ -617,7 +617,8 @@ impl Inbound {
                 e = e.recipient(r.address.as_str());
             }
             if let Some(m) = message_id {
-                e = e.message_id(m);
+                // In angle brackets, as `routed`, `delivered` and pickup's `received` write it.
+                e = e.message_id(format!("<{m}>"));
             }
             if let Some(s) = &info.subject {
                 e = e.subject(s.as_str());
