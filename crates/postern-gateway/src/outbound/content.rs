@@ -11,6 +11,7 @@ use postern_message::Message;
 use postern_message::convert::{
     self, UuencodeOptions, downgrade_to_7bit, mime_to_uuencode_with, translate_charset_with,
 };
+use postern_message::encode::{ContentStats, MAX_LINE};
 use postern_route::{ContentFormat, DomainSettings, Unrepresentable};
 use postern_smtp::Body;
 
@@ -57,11 +58,17 @@ fn convert_for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, 
 
 /// The body and its `BODY=` parameter for a peer that does (`peer_8bit`) or does not offer
 /// 8BITMIME: 8-bit content goes as `8BITMIME` when offered, else is downgraded to 7 bit.
+/// Content that is not even 8bit-clean (NUL octets, bare CRs, lines over 998 octets: a
+/// UTF-16 text part sent "8bit", say) is downgraded for every peer, ASCII or not: SMTP
+/// could not carry it as it is, and the downgrade re-encodes exactly those parts (base64
+/// where their octets must be kept).
 pub fn for_peer(body: &[u8], peer_8bit: bool) -> (Cow<'_, [u8]>, Option<Body>) {
-    if body.is_ascii() {
+    let stats = blocking_if_large(body.len(), || ContentStats::of(body));
+    if stats.is_seven_bit() {
         return (Cow::Borrowed(body), None);
     }
-    if peer_8bit {
+    let eight_bit_clean = stats.nul == 0 && stats.bare_cr == 0 && stats.longest_line <= MAX_LINE;
+    if peer_8bit && eight_bit_clean {
         return (Cow::Borrowed(body), Some(Body::EightBitMime));
     }
     let c = blocking_if_large(body.len(), || downgrade_to_7bit(&Message::parse(body)));
@@ -122,6 +129,21 @@ mod tests {
         let (b, p) = for_peer(raw.as_bytes(), true);
         assert_eq!(&*b, raw.as_bytes());
         assert_eq!(p, Some(Body::EightBitMime));
+    }
+
+    #[test]
+    fn nul_octets_are_downgraded_even_when_ascii() {
+        // UTF-16 of ASCII text is ASCII octets with NULs: not 7bit (nor 8bit) data.
+        let mut raw = b"Content-Type: text/plain; charset=utf-16le\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
+        let utf16: Vec<u8> = "e\nf\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        raw.extend_from_slice(&utf16);
+        for peer_8bit in [false, true] {
+            let (b, p) = for_peer(&raw, peer_8bit);
+            assert_eq!(p, None);
+            assert!(!b.contains(&0));
+            let msg = Message::parse(&b);
+            assert_eq!(&msg.root().decoded_body()[..], &utf16[..]);
+        }
     }
 
     #[test]
