@@ -111,12 +111,16 @@ pub async fn run(ctx: Arc<Context>) {
         // "outbound" park the direction they hold.
         let outbound = ctx.transfer_mode() != crate::config::TransferMode::None;
         let room = limits.available().saturating_sub(waiting.len());
-        if room > 0 && outbound {
+        let writable = spool_writable(&ctx).await;
+        if room > 0 && outbound && writable {
             waiting.extend(ctx.queue.due(ctx.now(), room));
         }
         park(&ctx, &mut waiting, &mut parked).await;
         dispatch(&shared, &limits, &mut waiting, &mut tasks);
-        let wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
+        let mut wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
+        if !writable {
+            wait = wait.min(SPOOL_RETRY);
+        }
         tokio::select! {
             () = ctx.wake.notified() => {}
             () = limits.freed.notified() => {}
@@ -128,6 +132,11 @@ pub async fn run(ctx: Arc<Context>) {
     give_back(&ctx, waiting).await;
     give_back(&ctx, parked.into()).await;
     while tasks.join_next().await.is_some() {}
+    // Outcomes the spool could not write yet (a full disk): one more try before the
+    // gateway stops, so a restart does not deliver them again.
+    if !spool_writable(&ctx).await {
+        eprintln!("postern: spool still cannot write; unrecorded outcomes are lost at exit");
+    }
     close_all(shared.pool.drain());
     let _ = delay_timer.await;
 }
@@ -151,6 +160,22 @@ async fn park(ctx: &Arc<Context>, waiting: &mut VecDeque<Delivery>, parked: &mut
     *waiting = go;
     parked.extend(hold);
     give_back(ctx, free.into()).await;
+}
+
+/// How often a spool that cannot write (a full disk) is tried again while idle.
+const SPOOL_RETRY: Duration = Duration::from_secs(1);
+
+/// True when the spool can write. After a failed write (a full disk) it tries to write
+/// what the spool keeps (issue 25); while that fails no delivery starts, since its
+/// outcome could not be recorded and a restart would deliver it again.
+async fn spool_writable(ctx: &Arc<Context>) -> bool {
+    if !ctx.queue.spool().is_failing() {
+        return true;
+    }
+    let c = Arc::clone(ctx);
+    tokio::task::spawn_blocking(move || c.queue.spool().sync())
+        .await
+        .is_ok_and(|r| r.is_ok())
 }
 
 /// Starts every waiting delivery that can get a slot; the others keep their place.
