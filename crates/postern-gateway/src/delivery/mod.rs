@@ -63,7 +63,8 @@ impl Shared {
                 c.idle_connection_time,
                 c.messages_per_connection,
             ),
-            down: DownConnectors::new(&live.config.retry.queue.retry),
+            down: DownConnectors::new(&live.config.retry.queue.retry)
+                .expiring_after(live.config.retry.down_expiry),
             tries: tries::Tries::new(),
             ctx,
         }
@@ -106,6 +107,9 @@ pub async fn run(ctx: Arc<Context>) {
             last_control = Some(tokio::time::Instant::now());
         }
         close_all(shared.pool.expired());
+        for name in shared.down.expire(&ctx) {
+            eprintln!("postern: connector {name}: down mark expired, trying it again");
+        }
         while tasks.try_join_next().is_some() {}
         // Transfer mode "none": mail queues up until the mode changes; "inbound" and
         // "outbound" park the direction they hold.
