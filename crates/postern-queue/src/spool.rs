@@ -439,7 +439,10 @@ impl Inner {
     /// segment, from memory (never read back from the abandoned file). Records made
     /// obsolete meanwhile (an older state, the enqueue of a removed message) are dropped;
     /// removals are always kept. Tickets are unchanged: the next batch holds them all.
-    fn relocate(&mut self, opts: &SpoolOptions) {
+    /// Returns the segments whose header never became durable: they hold nothing
+    /// anyone was told is on disk, and go at once (not only after the next successful
+    /// flush, so repeated failures on a full disk do not pile up files).
+    fn relocate(&mut self, opts: &SpoolOptions) -> std::collections::BTreeMap<u64, u64> {
         let mut old = std::mem::take(&mut self.unwritten);
         old.append(&mut self.chunks);
         let mut cuts = std::collections::BTreeMap::new();
@@ -460,19 +463,23 @@ impl Inner {
                 }
             }
         }
-        for (&seg, &cut) in &cuts {
-            if cut == 0 {
-                self.segments.remove(&seg);
-                self.sizes.remove(&seg);
-                self.refs.remove(&seg);
-                self.live.remove(&seg);
-                self.dead_at.remove(&seg);
-            } else {
-                self.sizes.insert(seg, cut);
+        let (never, cut): (std::collections::BTreeMap<_, _>, _) =
+            cuts.into_iter().partition(|&(_, cut)| cut == 0);
+        for seg in never.keys() {
+            self.segments.remove(seg);
+            self.sizes.remove(seg);
+            self.refs.remove(seg);
+            self.live.remove(seg);
+            self.dead_at.remove(seg);
+        }
+        for (seg, &len) in &cut {
+            if let Some(size) = self.sizes.get_mut(seg) {
+                *size = len;
             }
         }
-        self.tidy.push((cuts, self.next_ticket));
+        self.tidy.push((cut, self.next_ticket));
         self.failed = None;
+        never
     }
 
     /// Queues one record of an abandoned segment again, if it still matters, and points
@@ -1280,7 +1287,12 @@ impl Spool {
                     return Err(SpoolError::Poisoned(e.clone()));
                 }
                 if !g.writing && g.inflight.is_empty() {
-                    g.relocate(&self.shared.opts);
+                    let never = g.relocate(&self.shared.opts);
+                    if !never.is_empty() {
+                        drop(g);
+                        self.cut_back(never);
+                        g = lock(&self.shared.inner);
+                    }
                     continue;
                 }
             }

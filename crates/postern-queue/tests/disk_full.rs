@@ -87,6 +87,10 @@ fn mount_tmpfs(dir: &Path) {
     assert!(st.success(), "mount tmpfs");
 }
 
+fn seg_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("seg")).unwrap().count()
+}
+
 fn child() {
     let root = std::env::temp_dir().join(format!("postern-disk-full-{}", std::process::id()));
     mount_tmpfs(&root);
@@ -104,6 +108,7 @@ fn child() {
     let mut states: BTreeMap<QueueId, MessageState> = BTreeMap::new();
     let mut refused = 0;
     let mut failed_updates = 0;
+    let mut files_at_first_refusal = 0;
     // Fill the disk: enqueue, and record an outcome for every other message.
     for tag in 0..2000 {
         match spool.enqueue(&env(tag), &body(tag), Timestamp(1)) {
@@ -122,6 +127,9 @@ fn child() {
             Err(e) => {
                 assert!(matches!(e, SpoolError::Poisoned(_)), "{e}");
                 refused += 1;
+                if refused == 1 {
+                    files_at_first_refusal = seg_count(&dir);
+                }
                 if refused >= 5 {
                     break;
                 }
@@ -140,6 +148,12 @@ fn child() {
     }
     assert!(failed_updates > 0, "no outcome failed to be written");
     assert!(spool.is_failing());
+    // Each refused enqueue tried a fresh segment; the failed ones do not pile up.
+    let seg_files = seg_count(&dir);
+    assert!(
+        seg_files <= files_at_first_refusal + 1,
+        "{seg_files} segment files while full, {files_at_first_refusal} at the first refusal"
+    );
     let len_before = spool.len();
     assert_eq!(len_before, acked.len(), "refused enqueues are withdrawn");
 
