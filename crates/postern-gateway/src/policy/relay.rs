@@ -34,8 +34,9 @@ use crate::restrict::{Restrictions, RouteRefusal};
 /// A recipient the policy accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
-    /// The address to queue: the local part as written, `@`, the domain without its
-    /// trailing dot (for `<Postmaster>`: the administrator's mailbox).
+    /// The address to queue: the local part in its canonical form (quotes dropped
+    /// where they are not needed), `@`, the domain without its trailing dot (for
+    /// `<Postmaster>`: the administrator's mailbox).
     pub address: String,
     /// True when a `maildir` connector takes it.
     pub local: bool,
