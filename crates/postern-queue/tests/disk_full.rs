@@ -43,6 +43,11 @@ fn spool_recovers_from_a_full_disk_without_reopening() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return child();
     }
+    run_child("spool_recovers_from_a_full_disk_without_reopening");
+}
+
+/// Runs the test `name` again in a private mount namespace (it needs root).
+fn run_child(name: &str) {
     let uid = Command::new("id").arg("-u").output().expect("id -u");
     assert_eq!(
         String::from_utf8_lossy(&uid.stdout).trim(),
@@ -53,25 +58,22 @@ fn spool_recovers_from_a_full_disk_without_reopening() {
     let out = Command::new("unshare")
         .args(["-m", "--"])
         .arg(exe)
-        .args([
-            "--exact",
-            "spool_recovers_from_a_full_disk_without_reopening",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
         .output()
         .expect("unshare");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{text}");
-    assert!(
-        text.contains("disk full checked"),
-        "child did not run:\n{text}"
-    );
+    let line = text.lines().find(|l| l.contains("disk full checked"));
+    println!("{}", line.expect("the child ran"));
 }
 
 fn mount_tmpfs(dir: &Path) {
+    mount_tmpfs_sized(dir, TMPFS_SIZE);
+}
+
+fn mount_tmpfs_sized(dir: &Path, size: &str) {
     std::fs::create_dir_all(dir).unwrap();
     // Keep the mount private so it never shows outside this namespace.
     let st = Command::new("mount")
@@ -80,7 +82,7 @@ fn mount_tmpfs(dir: &Path) {
         .unwrap();
     assert!(st.success());
     let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={TMPFS_SIZE}"), "tmpfs"])
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
         .arg(dir)
         .status()
         .unwrap();
@@ -187,5 +189,105 @@ fn child() {
     println!(
         "disk full checked: {} acknowledged, {refused} refused, {failed_updates} outcomes written late",
         acked.len()
+    );
+}
+
+/// The same under concurrency: four writers enqueue and record states while the disk
+/// fills, is freed, fills again and is freed again; recovery races with other writers'
+/// batches. At the end exactly the acknowledged messages are on disk, each with the last
+/// state recorded for it (whether that call succeeded or was kept after an error).
+#[test]
+fn concurrent_writers_through_two_full_disks() {
+    const NAME: &str = "concurrent_writers_through_two_full_disks";
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return run_child(NAME);
+    }
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    let root = std::env::temp_dir().join(format!("postern-disk-full2-{}", std::process::id()));
+    mount_tmpfs_sized(&root, "4m");
+    let dir = root.join("spool");
+    let opts = SpoolOptions {
+        segment_size: 128 << 10,
+        ..SpoolOptions::default()
+    };
+    let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
+    let fillers: Vec<_> = (0..3).map(|i| root.join(format!("filler{i}"))).collect();
+    for f in &fillers {
+        std::fs::write(f, vec![0u8; 1 << 20]).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let (spool, stop, refused) = (spool.clone(), stop.clone(), refused.clone());
+            std::thread::spawn(move || {
+                let mut acked = BTreeMap::new();
+                let mut last: BTreeMap<QueueId, MessageState> = BTreeMap::new();
+                let mut tag = t * 1_000_000;
+                while !stop.load(SeqCst) {
+                    tag += 1;
+                    match spool.enqueue(&env(tag), &body(tag), Timestamp(1)) {
+                        Ok(id) => {
+                            acked.insert(id, tag);
+                        }
+                        Err(_) => {
+                            refused.fetch_add(1, SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
+                    }
+                    // An outcome for an earlier message of this writer.
+                    let pick = (tag * 7919) % acked.len().max(1);
+                    if let Some((&id, _)) = acked.iter().nth(pick) {
+                        let mut st = last.get(&id).cloned().unwrap_or(MessageState::new(2));
+                        st.recipients[tag % 2] = delivered(&format!("250 {tag}"));
+                        let _ = spool.update(id, &mut st);
+                        last.insert(id, st);
+                    }
+                }
+                (acked, last)
+            })
+        })
+        .collect();
+    let wait_full = |since: usize| {
+        let t0 = std::time::Instant::now();
+        while refused.load(SeqCst) < since + 20 {
+            assert!(t0.elapsed().as_secs() < 60, "the disk never filled up");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        refused.load(SeqCst)
+    };
+    let mut seen = wait_full(0);
+    for f in &fillers[..2] {
+        std::fs::remove_file(f).unwrap();
+        seen = wait_full(seen);
+    }
+    stop.store(true, SeqCst);
+    let mut acked = BTreeMap::new();
+    let mut last = BTreeMap::new();
+    for w in writers {
+        let (a, l) = w.join().unwrap();
+        acked.extend(a);
+        last.extend(l);
+    }
+    std::fs::remove_file(&fillers[2]).unwrap();
+    spool.sync().expect("writes again once space returns");
+    assert!(!spool.is_failing());
+    drop(spool);
+    let (_spool, rec) = Spool::open(&dir, opts).unwrap();
+    assert!(rec.quarantined.is_empty(), "{:?}", rec.quarantined);
+    let found: BTreeSet<QueueId> = rec.messages.iter().map(|m| m.id).collect();
+    let want: BTreeSet<QueueId> = acked.keys().copied().collect();
+    assert_eq!(found, want, "exactly the acknowledged messages");
+    for m in &rec.messages {
+        if let Some(st) = last.get(&m.id) {
+            assert_eq!(&m.state, st, "the last state of {}", acked[&m.id]);
+        }
+    }
+    println!(
+        "disk full checked: {} acknowledged, {} refused, {} with states",
+        acked.len(),
+        refused.load(SeqCst),
+        last.len()
     );
 }
