@@ -184,6 +184,11 @@ pub struct RetrySection {
     /// How often the delivery loop looks at the queue even when nothing woke it.
     /// Default 1 s.
     pub poll_interval: Duration,
+    /// How long a connector marked down (every smart host failed) stays marked when
+    /// nothing probes it: the mark is then lifted, so new mail goes to it again even when
+    /// no queued message was left to probe it (issue 25). A queued message probes it
+    /// sooner, after the first retry interval, when that is shorter. Default 5 min.
+    pub down_expiry: Duration,
 }
 
 /// One AUTH user.
@@ -195,6 +200,10 @@ pub struct User {
     /// `postern config hash-password`.
     pub password_hash: String,
 }
+
+/// The default `[retry] down_expiry`: 5 minutes (as Postfix's `minimal_backoff_time`,
+/// how long it leaves a dead host alone).
+pub const DEFAULT_DOWN_EXPIRY: Duration = Duration::from_secs(300);
 
 /// The default `[security] trusted_roots`: the system's CA bundle on Debian and Ubuntu.
 pub const DEFAULT_TRUSTED_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -603,6 +612,7 @@ struct RetryToml {
     poll_interval: Option<String>,
     backoff_first: Option<String>,
     backoff_max: Option<String>,
+    down_expiry: Option<String>,
     /// `[retry.urgent]`: the schedule for urgent messages.
     urgent: Option<PriorityRetryToml>,
     /// `[retry.non_urgent]`: the schedule for non-urgent messages.
@@ -1448,9 +1458,16 @@ fn retry(c: &Checker<'_>, s: &RetryToml) -> Result<RetrySection, ConfigError> {
     if poll_interval.is_zero() {
         return Err(c.err("retry", "poll_interval", "must be more than 0"));
     }
+    let down_expiry = c
+        .duration("retry", "down_expiry", &s.down_expiry)?
+        .unwrap_or(DEFAULT_DOWN_EXPIRY);
+    if down_expiry.is_zero() {
+        return Err(c.err("retry", "down_expiry", "must be more than 0"));
+    }
     Ok(RetrySection {
         queue,
         poll_interval,
+        down_expiry,
     })
 }
 

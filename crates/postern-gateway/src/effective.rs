@@ -165,6 +165,7 @@ fn limits_part(c: &Config, o: &mut String) -> std::fmt::Result {
         "poll_interval = \"{}ms\"",
         c.retry.poll_interval.as_millis()
     )?;
+    writeln!(o, "down_expiry = \"{}s\"", c.retry.down_expiry.as_secs())?;
     Ok(())
 }
 

@@ -126,6 +126,51 @@ pub struct Transcript {
 
 /// The current time (chrono is built without its clock; the gateway's clock is
 /// [`crate::context::now`]).
+/// A character a transcript line must not carry as it is: a control character (C0, DEL,
+/// C1 such as NEL), a line or paragraph separator (U+2028, U+2029: a line break to some
+/// readers), or an invisible format character (bidirectional overrides and isolates,
+/// zero-width characters, the byte-order mark, tag characters) that would make a line
+/// read otherwise than it is.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{110BD}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
+}
+
+/// The first `max` characters of `text` for a transcript: each character of
+/// [`needs_escape`] written as `\u{HEX}`, and a backslash as `\\`, so the line is
+/// one line and says exactly what was sent (issue 25).
+fn escape(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    for c in text.chars().take(max) {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if needs_escape(c) {
+            out.push_str(&format!("\\u{{{:X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn utc_now() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(crate::context::now().0 as i64).unwrap_or_default()
 }
@@ -169,16 +214,12 @@ impl Transcript {
     }
 
     fn line(&mut self, dir: char, text: &str) {
-        let text: String = text
-            .chars()
-            .take(MAX_LINE)
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
-        let cut = if text.chars().count() >= MAX_LINE {
+        let cut = if text.chars().nth(MAX_LINE - 1).is_some() {
             " [cut]"
         } else {
             ""
         };
+        let text = escape(text, MAX_LINE);
         let o = if self.outbound { "o" } else { "" };
         self.lines.push_str(&format!(
             "{} {o}{} {} {dir} {text}{cut}\n",
@@ -528,6 +569,30 @@ mod tests {
             proptest::prop_assert!(text.contains(&expected), "{}", text);
             proptest::prop_assert!(text.ends_with("> QUIT"), "{}", text);
         }
+    }
+
+    #[test]
+    fn separators_and_invisible_characters_are_escaped() {
+        // Issue 25: a raw U+2028 reached the log (a line break to many readers).
+        let (_log, mut t, dir) = transcript();
+        t.client("EHLO a\u{2028}b\u{2029}c\u{202E}d\u{FEFF}e\u{85}f\u{7}g\\h\r\n".as_bytes());
+        drop(t);
+        let text = read(&dir);
+        let line = text.lines().find(|l| l.contains("EHLO")).unwrap();
+        assert!(
+            line.ends_with(r"EHLO a\u{2028}b\u{2029}c\u{202E}d\u{FEFF}e\u{85}f\u{7}g\\h"),
+            "{line}"
+        );
+        assert_eq!(text.lines().count(), text.matches('\n').count());
+        for c in [
+            '\u{2028}', '\u{2029}', '\u{202E}', '\u{FEFF}', '\u{85}', '\u{7}',
+        ] {
+            assert!(!text.contains(c), "{c:?} raw in the log");
+        }
+        // Plain text, accents and CJK stay as they are.
+        assert_eq!(escape("héllo 日本", 100), "héllo 日本");
+        assert_eq!(escape(&"x".repeat(10), 4), "xxxx");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -123,6 +123,11 @@ pub struct AttemptResult {
     /// Always false: delay notices no longer ride on attempts; they are due by age alone
     /// and taken with [`Queue::take_delay_notices`]. Kept for callers that read it.
     pub delay_notice: bool,
+    /// The decision is made but its record is not yet on disk (the spool could not write:
+    /// a full disk); the error. The spool keeps the record and writes it with its next
+    /// flush that succeeds, so the caller must treat the outcome as final all the same and
+    /// never attempt the delivery again.
+    pub unrecorded: Option<String>,
 }
 
 #[derive(Debug)]
@@ -435,7 +440,10 @@ impl Queue {
             self.spool.update_begin(id, &mut msg.state)?
         };
         drop(g);
-        self.spool.wait(pending)?;
+        if let Err(e) = self.spool.wait(pending) {
+            // The decision stands in memory, and the spool keeps the record (issue 25).
+            result.unrecorded = Some(e.to_string());
+        }
         Ok(result)
     }
 

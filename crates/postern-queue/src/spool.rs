@@ -7,8 +7,16 @@
 //! record queued so far in one go and fdatasyncs once, then wakes the others (group commit,
 //! as databases do). Up to `max_inflight` batches may be fsyncing at once, written strictly
 //! in log order; a record counts as durable only when its batch and all earlier ones are.
-//! An I/O error while flushing poisons the spool: after a failed fsync the page cache
-//! can no longer be trusted, so every later call fails until the spool is reopened.
+//!
+//! An I/O error while flushing (a full disk, a failed fsync) fails the callers waiting for
+//! that batch, but loses nothing the spool was given: the segment it went to is abandoned
+//! (after a failed fsync its page cache can no longer be trusted, so nothing is ever
+//! appended to it again and its unconfirmed tail is never read), and every record not yet
+//! durable is kept in memory. The next call that waits for durability moves those records
+//! to a fresh segment and writes them again; once that succeeds the spool carries on as
+//! before and the abandoned segment is cut back to its durable part. An enqueue that fails
+//! is withdrawn (a removal record follows it), so a message refused with `451` is never
+//! delivered as well.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -92,8 +100,9 @@ pub enum SpoolError {
         /// Recipients in the envelope.
         want: usize,
     },
-    /// An earlier flush failed; the spool must be reopened.
-    #[error("spool unusable after an earlier write failure: {0}")]
+    /// A flush failed while this call waited: the change is not known to be durable.
+    /// The spool keeps it and writes it again with the next flush that succeeds.
+    #[error("spool write failed (kept, written again once writes succeed): {0}")]
     Poisoned(String),
     /// A stored record could not be decoded.
     #[error("record of {0} is unreadable: {1}")]
@@ -211,9 +220,29 @@ pub struct Pending {
 
 struct Chunk {
     seg: u64,
+    /// Offset of the first piece in `seg`.
+    off: u64,
     create: bool,
     pieces: Vec<Vec<u8>>,
 }
+
+/// A batch written and being fsynced.
+struct Batch {
+    /// Its last ticket.
+    upto: u64,
+    /// The head segment when it was taken.
+    seg: u64,
+    /// `None` while its fsync runs; then whether it is on disk.
+    done: Option<bool>,
+    /// Its records, kept until it is known durable (written again if it is not).
+    chunks: Vec<Chunk>,
+    /// Which batch (to find it again).
+    no: u64,
+}
+
+/// Abandoned segments and the length to cut each back to (0: delete it), once `ticket`
+/// (the records moved out of them) is durable.
+type Tidy = (std::collections::BTreeMap<u64, u64>, u64);
 
 struct Inner {
     last_id: QueueId,
@@ -222,10 +251,19 @@ struct Inner {
     durable: u64,
     /// A leader is writing a batch (writes stay in log order, one batch at a time).
     writing: bool,
-    /// Batches written and being fsynced, oldest first: (last ticket, head segment at
-    /// take time, fsync finished). Durability advances only over a finished prefix.
-    inflight: std::collections::VecDeque<(u64, u64, bool)>,
+    /// Batches written and being fsynced, oldest first. Durability advances only over a
+    /// finished prefix.
+    inflight: std::collections::VecDeque<Batch>,
+    next_batch: u64,
+    /// The last flush failed: nothing more is written until the records not yet durable
+    /// are moved to a fresh segment ([`Inner::relocate`]).
     failed: Option<String>,
+    /// Flushes that failed since open.
+    failures: u64,
+    /// Chunks of failed batches (and of batches after them), in log order.
+    unwritten: Vec<Chunk>,
+    /// Segments to cut back once the records moved out of them are durable.
+    tidy: Vec<Tidy>,
     head_seg: u64,
     head_len: u64,
     /// The segment of the last durable append: every record in an earlier segment is on disk.
@@ -299,6 +337,7 @@ impl Inner {
         self.next_ticket += 1;
         self.chunks.push(Chunk {
             seg: self.head_seg,
+            off: 0,
             create: true,
             pieces: vec![segment_header(self.head_seg)],
         });
@@ -350,12 +389,137 @@ impl Inner {
             Some(c) if c.seg == self.head_seg => c.pieces.push(bytes),
             _ => self.chunks.push(Chunk {
                 seg: self.head_seg,
+                off: loc.off,
                 create: false,
                 pieces: vec![bytes],
             }),
         }
         self.next_ticket += 1;
         loc
+    }
+}
+
+impl Inner {
+    /// Retires the finished batches at the front of `inflight`: a batch counts as durable
+    /// only while no flush has failed; after a failure it (and every batch after it, whose
+    /// bytes follow the failed ones in the file) is kept to be written again.
+    fn settle(&mut self) {
+        while self.inflight.front().is_some_and(|b| b.done.is_some()) {
+            let Some(b) = self.inflight.pop_front() else {
+                break;
+            };
+            if b.done == Some(true) && self.failed.is_none() {
+                self.durable = self.durable.max(b.upto);
+                self.durable_seg = self.durable_seg.max(b.seg);
+            } else {
+                self.unwritten.extend(b.chunks);
+            }
+        }
+    }
+
+    /// The cut-backs whose records are now durable elsewhere, merged.
+    fn take_tidy(&mut self) -> std::collections::BTreeMap<u64, u64> {
+        let durable = self.durable;
+        let mut out = std::collections::BTreeMap::new();
+        self.tidy.retain(|(cuts, ticket)| {
+            if *ticket > durable {
+                return true;
+            }
+            for (&seg, &cut) in cuts {
+                let c = out.entry(seg).or_insert(cut);
+                *c = (*c).min(cut);
+            }
+            false
+        });
+        out
+    }
+
+    /// Recovers from a failed flush (no batch may be in flight): abandons every segment
+    /// the records not yet durable went to, and queues those records again in a fresh
+    /// segment, from memory (never read back from the abandoned file). Records made
+    /// obsolete meanwhile (an older state, the enqueue of a removed message) are dropped;
+    /// removals are always kept. Tickets are unchanged: the next batch holds them all.
+    /// Returns the segments whose header never became durable: they hold nothing
+    /// anyone was told is on disk, and go at once (not only after the next successful
+    /// flush, so repeated failures on a full disk do not pile up files).
+    fn relocate(&mut self, opts: &SpoolOptions) -> std::collections::BTreeMap<u64, u64> {
+        let mut old = std::mem::take(&mut self.unwritten);
+        old.append(&mut self.chunks);
+        let mut cuts = std::collections::BTreeMap::new();
+        self.start_segment();
+        for chunk in old {
+            let mut off = chunk.off;
+            for (i, piece) in chunk.pieces.into_iter().enumerate() {
+                let loc = Loc {
+                    seg: chunk.seg,
+                    off,
+                    len: u32::try_from(piece.len()).unwrap_or(u32::MAX),
+                };
+                off += piece.len() as u64;
+                let cut = cuts.entry(chunk.seg).or_insert(loc.off);
+                *cut = (*cut).min(loc.off);
+                if !(chunk.create && i == 0) {
+                    self.requeue(piece, loc, opts);
+                }
+            }
+        }
+        let (never, cut): (std::collections::BTreeMap<_, _>, _) =
+            cuts.into_iter().partition(|&(_, cut)| cut == 0);
+        for seg in never.keys() {
+            self.segments.remove(seg);
+            self.sizes.remove(seg);
+            self.refs.remove(seg);
+            self.live.remove(seg);
+            self.dead_at.remove(seg);
+        }
+        for (seg, &len) in &cut {
+            if let Some(size) = self.sizes.get_mut(seg) {
+                *size = len;
+            }
+        }
+        self.tidy.push((cut, self.next_ticket));
+        self.failed = None;
+        never
+    }
+
+    /// Queues one record of an abandoned segment again, if it still matters, and points
+    /// the index at the new copy.
+    fn requeue(&mut self, piece: Vec<u8>, old: Loc, opts: &SpoolOptions) {
+        enum What {
+            Enqueue(QueueId),
+            State(QueueId),
+            Other,
+        }
+        let what = match record::decode(&piece, opts.max_record) {
+            Ok((Record::Enqueue { id, .. }, _)) => What::Enqueue(id),
+            Ok((Record::State { id, .. }, _)) => What::State(id),
+            _ => What::Other,
+        };
+        let current = |e: &IndexEntry| match what {
+            What::Enqueue(_) => e.enq == old,
+            What::State(_) => e.state == Some(old),
+            What::Other => false,
+        };
+        let id = match what {
+            What::Enqueue(id) | What::State(id) => id,
+            What::Other => {
+                // A removal: the enqueue it cancels may be durable somewhere.
+                self.push(piece, opts.segment_size);
+                return;
+            }
+        };
+        if !self.index.get(&id).is_some_and(current) {
+            return;
+        }
+        let new = self.push(piece, opts.segment_size);
+        self.add_ref(new);
+        self.drop_ref(old);
+        if let Some(e) = self.index.get_mut(&id) {
+            match what {
+                What::Enqueue(_) => e.enq = new,
+                _ => e.state = Some(new),
+            }
+        }
     }
 }
 
@@ -370,6 +534,9 @@ struct Shared {
     cond: Condvar,
     files: Mutex<HashMap<u64, Arc<File>>>,
     readers: Mutex<HashMap<u64, Arc<File>>>,
+    /// Fault injection for the unit tests: fail this many fsyncs of segment data.
+    #[cfg(test)]
+    fail_syncs: std::sync::atomic::AtomicU32,
 }
 
 /// A durable spool directory. Cheap to clone; all clones share one log and one group commit,
@@ -851,7 +1018,11 @@ impl Spool {
             durable: 0,
             writing: false,
             inflight: std::collections::VecDeque::new(),
+            next_batch: 0,
             failed: None,
+            failures: 0,
+            unwritten: Vec::new(),
+            tidy: Vec::new(),
             head_seg,
             head_len: SEGMENT_HEADER,
             durable_seg: head_seg,
@@ -884,6 +1055,8 @@ impl Spool {
                 cond: Condvar::new(),
                 files: Mutex::new(HashMap::from([(head_seg, Arc::new(f))])),
                 readers: Mutex::new(HashMap::new()),
+                #[cfg(test)]
+                fail_syncs: std::sync::atomic::AtomicU32::new(0),
             }),
         })
     }
@@ -913,7 +1086,6 @@ impl Spool {
         let mut buf = Vec::new();
         record::encode_enqueue(&mut buf, id, envelope, body);
         let mut g = lock(&self.shared.inner);
-        self.check_failed(&g)?;
         let loc = g.push(buf, self.shared.opts.segment_size);
         g.add_ref(loc);
         let entry = IndexEntry {
@@ -924,8 +1096,34 @@ impl Spool {
         };
         g.index.insert(id, entry);
         let ticket = g.next_ticket;
-        self.wait_durable(g, ticket)?;
+        if let Err(e) = self.wait_durable(g, ticket) {
+            self.withdraw(id);
+            return Err(e);
+        }
         Ok(id)
+    }
+
+    /// Takes back an enqueue whose flush failed: the caller refuses the message, so it
+    /// must not be delivered as well. Its record may be whole on disk in the abandoned
+    /// segment, so a removal follows it (written with the next flush that succeeds).
+    fn withdraw(&self, id: QueueId) {
+        let mut g = lock(&self.shared.inner);
+        let Some(entry) = g.index.remove(&id) else {
+            return;
+        };
+        g.drop_ref(entry.enq);
+        if let Some(s) = entry.state {
+            g.drop_ref(s);
+        }
+        let mut buf = Vec::new();
+        record::encode_remove(&mut buf, id);
+        g.push(buf, self.shared.opts.segment_size);
+    }
+
+    /// True while a flush has failed and the records it held wait to be written again
+    /// (the next call that waits, or [`Spool::sync`], tries).
+    pub fn is_failing(&self) -> bool {
+        lock(&self.shared.inner).failed.is_some()
     }
 
     /// Persists a new state for `id`. Sets `state.version` to one more than the stored
@@ -945,7 +1143,6 @@ impl Spool {
         state: &mut MessageState,
     ) -> Result<Pending, SpoolError> {
         let mut g = lock(&self.shared.inner);
-        self.check_failed(&g)?;
         let entry = g.index.get(&id).ok_or(SpoolError::NotFound(id))?;
         if state.recipients.len() != entry.recipients {
             return Err(SpoolError::RecipientCount {
@@ -980,7 +1177,6 @@ impl Spool {
     /// Appends a removal without waiting; see [`Spool::update_begin`].
     pub fn remove_begin(&self, id: QueueId) -> Result<Pending, SpoolError> {
         let mut g = lock(&self.shared.inner);
-        self.check_failed(&g)?;
         let entry = g.index.remove(&id).ok_or(SpoolError::NotFound(id))?;
         g.drop_ref(entry.enq);
         if let Some(s) = entry.state {
@@ -1071,13 +1267,6 @@ impl Spool {
         Ok(buf)
     }
 
-    fn check_failed(&self, g: &Inner) -> Result<(), SpoolError> {
-        match &g.failed {
-            Some(e) => Err(SpoolError::Poisoned(e.clone())),
-            None => Ok(()),
-        }
-    }
-
     /// Group commit: wait until `ticket` is durable, flushing as leader when possible.
     ///
     /// A leader takes every queued record, writes them (one leader writes at a time, so
@@ -1085,17 +1274,36 @@ impl Spool {
     /// may already write and fsync the next batch (up to `max_inflight` batches), so the
     /// file system can merge their flushes. A ticket is durable once its batch and every
     /// earlier batch have been fsynced.
+    ///
+    /// A flush that fails while this call waits is its error. A failure from before the
+    /// call is one to recover from: once no batch is in flight, the records not yet
+    /// durable move to a fresh segment and this call writes them like any batch.
     fn wait_durable<'s>(
         &'s self,
         mut g: MutexGuard<'s, Inner>,
         ticket: u64,
     ) -> Result<(), SpoolError> {
+        let seen = g.failures;
         loop {
             if g.durable >= ticket {
                 return Ok(());
             }
-            self.check_failed(&g)?;
-            let can_lead = !g.writing
+            if let Some(e) = &g.failed {
+                if g.failures != seen {
+                    return Err(SpoolError::Poisoned(e.clone()));
+                }
+                if !g.writing && g.inflight.is_empty() {
+                    let never = g.relocate(&self.shared.opts);
+                    if !never.is_empty() {
+                        drop(g);
+                        self.cut_back(never);
+                        g = lock(&self.shared.inner);
+                    }
+                    continue;
+                }
+            }
+            let can_lead = g.failed.is_none()
+                && !g.writing
                 && !g.chunks.is_empty()
                 && g.inflight.len() < self.shared.opts.max_inflight.max(1);
             if !can_lead {
@@ -1106,50 +1314,85 @@ impl Spool {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
-            g.writing = true;
-            let chunks = std::mem::take(&mut g.chunks);
-            let upto = g.next_ticket;
-            let upto_seg = g.head_seg;
-            g.inflight.push_back((upto, upto_seg, false));
-            drop(g);
-            let written = self.write_batch(chunks);
-            g = lock(&self.shared.inner);
-            g.writing = false;
-            // Wake the others now only if one of them could lead the next batch while this
-            // one syncs; otherwise the wake-up after the sync is the one that matters (each
-            // needless wake-up is a context switch per waiting writer).
-            if !g.chunks.is_empty() && g.inflight.len() < self.shared.opts.max_inflight.max(1) {
-                self.shared.cond.notify_all();
-            }
-            let synced = match written {
-                Ok(to_sync) => {
-                    drop(g);
-                    let r = self.sync_batch(&to_sync);
-                    g = lock(&self.shared.inner);
-                    r
-                }
-                Err(e) => Err(e),
-            };
-            match synced {
-                Ok(()) => {
-                    if let Some(b) = g.inflight.iter_mut().find(|b| b.0 == upto) {
-                        b.2 = true;
-                    }
-                    while let Some(&(t, seg, true)) = g.inflight.front() {
-                        g.inflight.pop_front();
-                        g.durable = g.durable.max(t);
-                        g.durable_seg = g.durable_seg.max(seg);
-                    }
-                }
-                Err(e) => g.failed = Some(e.to_string()),
-            }
+            g = self.lead(g);
+        }
+    }
+
+    /// Writes and fsyncs every queued record as one batch (the caller is the leader).
+    fn lead<'s>(&'s self, mut g: MutexGuard<'s, Inner>) -> MutexGuard<'s, Inner> {
+        g.writing = true;
+        let chunks = std::mem::take(&mut g.chunks);
+        let no = g.next_batch;
+        g.next_batch += 1;
+        let batch = Batch {
+            upto: g.next_ticket,
+            seg: g.head_seg,
+            done: None,
+            chunks: Vec::new(),
+            no,
+        };
+        g.inflight.push_back(batch);
+        drop(g);
+        let written = self.write_batch(&chunks);
+        g = lock(&self.shared.inner);
+        g.writing = false;
+        if let Some(b) = g.inflight.iter_mut().find(|b| b.no == no) {
+            b.chunks = chunks;
+        }
+        // Wake the others now only if one of them could lead the next batch while this
+        // one syncs; otherwise the wake-up after the sync is the one that matters (each
+        // needless wake-up is a context switch per waiting writer).
+        if !g.chunks.is_empty() && g.inflight.len() < self.shared.opts.max_inflight.max(1) {
             self.shared.cond.notify_all();
         }
+        let synced = match written {
+            Ok(to_sync) => {
+                drop(g);
+                let r = self.sync_batch(&to_sync);
+                g = lock(&self.shared.inner);
+                r
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &synced {
+            g.failed = Some(e.to_string());
+            g.failures += 1;
+        }
+        if let Some(b) = g.inflight.iter_mut().find(|b| b.no == no) {
+            b.done = Some(synced.is_ok());
+        }
+        g.settle();
+        let tidy = g.take_tidy();
+        if !tidy.is_empty() {
+            drop(g);
+            self.cut_back(tidy);
+            g = lock(&self.shared.inner);
+        }
+        self.shared.cond.notify_all();
+        g
+    }
+
+    /// Cuts abandoned segments back to their durable part, now that the records moved
+    /// out of them are durable elsewhere; deletes the ones that never had a durable
+    /// header. Best effort: what stays is a torn tail recovery quarantines.
+    fn cut_back(&self, cuts: std::collections::BTreeMap<u64, u64>) {
+        let segdir = self.shared.dir.join("seg");
+        for (seg, cut) in cuts {
+            let path = segdir.join(segment_name(seg));
+            if cut == 0 {
+                lock(&self.shared.files).remove(&seg);
+                lock(&self.shared.readers).remove(&seg);
+                let _ = fs::remove_file(&path);
+            } else if let Ok(f) = OpenOptions::new().write(true).open(&path) {
+                let _ = f.set_len(cut).and_then(|()| f.sync_all());
+            }
+        }
+        let _ = sync_dir(&segdir);
     }
 
     /// Writes a batch in log order; returns the files to fsync and whether a segment was
     /// created (its directory entry must be synced too).
-    fn write_batch(&self, chunks: Vec<Chunk>) -> Result<ToSync, SpoolError> {
+    fn write_batch(&self, chunks: &[Chunk]) -> Result<ToSync, SpoolError> {
         let segdir = self.shared.dir.join("seg");
         let mut files = lock(&self.shared.files);
         let mut touched: Vec<(PathBuf, Arc<File>)> = Vec::new();
@@ -1171,14 +1414,16 @@ impl Spool {
                 .cloned()
                 .ok_or_else(|| io_err("write", &path)(io::ErrorKind::NotFound.into()))?;
             let total: usize = chunk.pieces.iter().map(Vec::len).sum();
-            let data: Vec<u8> = if chunk.pieces.len() == 1 {
-                chunk.pieces.into_iter().next().unwrap_or_default()
+            let joined: Vec<u8>;
+            let data: &[u8] = if chunk.pieces.len() == 1 {
+                &chunk.pieces[0]
             } else {
                 let mut d = Vec::with_capacity(total);
                 chunk.pieces.iter().for_each(|p| d.extend_from_slice(p));
-                d
+                joined = d;
+                &joined
             };
-            (&*f).write_all(&data).map_err(io_err("write", &path))?;
+            (&*f).write_all(data).map_err(io_err("write", &path))?;
             if !touched.iter().any(|(p, _)| *p == path) {
                 touched.push((path, f));
             }
@@ -1188,6 +1433,15 @@ impl Spool {
 
     fn sync_batch(&self, (files, created): &ToSync) -> Result<(), SpoolError> {
         for (path, f) in files {
+            #[cfg(test)]
+            {
+                use std::sync::atomic::Ordering::SeqCst;
+                let left = self.shared.fail_syncs.load(SeqCst);
+                if left > 0 {
+                    self.shared.fail_syncs.store(left - 1, SeqCst);
+                    return Err(io_err("fsync", path)(io::Error::other("injected")));
+                }
+            }
             f.sync_data().map_err(io_err("fsync", path))?;
         }
         if *created {
@@ -1230,7 +1484,6 @@ impl Spool {
         let mut copied = 0u64;
         while copied < max_copy {
             let mut g = lock(&self.shared.inner);
-            self.check_failed(&g)?;
             let Some(&oldest) = g.segments.first() else {
                 break;
             };
@@ -1290,7 +1543,6 @@ impl Spool {
     /// Safe beside concurrent appends, which simply go to the new head.
     pub fn rotate(&self) -> Result<(), SpoolError> {
         let mut g = lock(&self.shared.inner);
-        self.check_failed(&g)?;
         g.rotate();
         let ticket = g.next_ticket;
         self.wait_durable(g, ticket)
@@ -1362,6 +1614,66 @@ mod tests {
         assert_eq!(lock(&spool.shared.inner).take_dead_segments(), vec![oldest]);
         drop(spool);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn failed_fsync_recovers_without_reopen_and_keeps_every_change() {
+        // Issue 25: after a failed flush the spool used to refuse every change until it
+        // was reopened. Now the failing calls get an error, their changes (other than an
+        // enqueue, which is withdrawn) are kept, and the next flush writes them to a fresh
+        // segment; the abandoned one is cut back to its durable part.
+        let dir = tmp("failsync");
+        let (spool, _) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        let kept = spool.enqueue(&env(2), b"kept", Timestamp(1)).unwrap();
+        let gone = spool.enqueue(&env(1), b"gone", Timestamp(1)).unwrap();
+        let first_head = lock(&spool.shared.inner).head_seg;
+        let durable_len = fs::metadata(dir.join("seg").join(segment_name(first_head)))
+            .unwrap()
+            .len();
+        spool
+            .shared
+            .fail_syncs
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        // An outcome whose flush fails: an error, but not lost.
+        let mut st = MessageState::new(2);
+        st.recipients[0] = RecipientState::Delivered {
+            at: Timestamp(7),
+            reply: "250 delivered once".into(),
+        };
+        let e = spool.update(kept, &mut st).unwrap_err();
+        assert!(matches!(e, SpoolError::Poisoned(_)), "{e}");
+        assert!(spool.is_failing());
+        // Queued meanwhile, without I/O: a removal.
+        let p = spool.remove_begin(gone).unwrap();
+        // The next wait writes everything again, to a fresh segment.
+        spool.wait(p).unwrap();
+        assert!(!spool.is_failing());
+        assert!(lock(&spool.shared.inner).head_seg > first_head);
+        // An enqueue that fails is withdrawn: the caller answered 451.
+        spool
+            .shared
+            .fail_syncs
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        assert!(spool.enqueue(&env(1), b"refused", Timestamp(1)).is_err());
+        assert_eq!(spool.len(), 1);
+        let late = spool.enqueue(&env(1), b"late", Timestamp(1)).unwrap();
+        // The abandoned segment holds only what was durable before the failure.
+        assert_eq!(
+            fs::metadata(dir.join("seg").join(segment_name(first_head)))
+                .unwrap()
+                .len(),
+            durable_len
+        );
+        assert_eq!(spool.read(kept).unwrap().1, b"kept");
+        drop(spool);
+        let (spool, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        assert!(rec.quarantined.is_empty(), "{:?}", rec.quarantined);
+        let found: Vec<_> = rec.messages.iter().map(|m| m.id).collect();
+        assert_eq!(found, vec![kept, late], "the refused enqueue is not there");
+        assert_eq!(rec.messages[0].state, st, "the outcome is on disk");
+        assert_eq!(spool.read(late).unwrap().1, b"late");
+        drop(spool);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

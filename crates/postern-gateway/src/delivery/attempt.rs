@@ -475,7 +475,17 @@ async fn report(
     })
     .await;
     let (result, keep) = match reported {
-        Ok(Ok(r)) => r,
+        Ok(Ok(r)) => {
+            if let Some(e) = &r.0.unrecorded {
+                // The outcome stands; the spool keeps its record and writes it once it
+                // can (issue 25): nothing is delivered again meanwhile.
+                eprintln!(
+                    "postern: delivery of {}: outcome not yet on disk, kept: {e}",
+                    d.id
+                );
+            }
+            r
+        }
         Ok(Err(e)) => {
             eprintln!(
                 "postern: delivery of {}: cannot record the outcome: {e}",

@@ -4,7 +4,9 @@
 //! `ctx.connectors` (so `postern route test` and the router see it) and skipped by later
 //! deliveries, which go to the next candidate at once. It is not skipped forever: once
 //! the retry policy's first interval has passed since it went down, the next delivery
-//! tries it again (a probe); success marks it up. A DNS (MX) connector is never marked
+//! tries it again (a probe); success marks it up. And the mark expires by time
+//! (`[retry] down_expiry`): the delivery loop lifts it even when no queued message is left
+//! to probe the connector (issue 25), so new mail goes to it again. A DNS (MX) connector is never marked
 //! down: its hosts differ per domain, so one unreachable domain says nothing about the
 //! others. Its recipients still fail over to the next candidate in the same attempt.
 
@@ -22,6 +24,8 @@ use crate::context::Context;
 pub struct DownConnectors {
     since: Mutex<HashMap<String, Instant>>,
     probe_after: Duration,
+    /// After this a mark is lifted by [`DownConnectors::expire`].
+    expiry: Duration,
     /// The reply of the failure that marked each connector down: what a recipient skipped
     /// meanwhile is told (its notice then quotes the real error, issue 22).
     why: Mutex<HashMap<String, String>>,
@@ -48,8 +52,36 @@ impl DownConnectors {
         DownConnectors {
             since: Mutex::new(HashMap::new()),
             probe_after: first_interval(policy),
+            expiry: crate::config::DEFAULT_DOWN_EXPIRY,
             why: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same, with marks lifted after `expiry` (`[retry] down_expiry`).
+    pub fn expiring_after(mut self, expiry: Duration) -> DownConnectors {
+        self.expiry = expiry;
+        self
+    }
+
+    /// How long after a connector went down it is tried again: the first retry
+    /// interval, or the expiry of the mark when that comes first.
+    fn retry_after(&self) -> Duration {
+        self.probe_after.min(self.expiry)
+    }
+
+    /// Lifts the marks older than the expiry; returns the connectors marked up again.
+    /// The delivery loop calls it every round, so a mark goes even when nothing is
+    /// queued for its connector.
+    pub fn expire(&self, ctx: &Context) -> Vec<String> {
+        let old: Vec<String> = {
+            let since = self.since.lock().unwrap_or_else(PoisonError::into_inner);
+            since
+                .iter()
+                .filter(|(_, t)| t.elapsed() >= self.expiry)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        old.into_iter().filter(|n| self.clear(ctx, n)).collect()
     }
 
     /// Whether to try `connector` now: it is up, or it is due for a probe.
@@ -66,7 +98,7 @@ impl DownConnectors {
         let since = self.since.lock().unwrap_or_else(PoisonError::into_inner);
         since
             .get(connector)
-            .is_some_and(|t| t.elapsed() >= self.probe_after)
+            .is_some_and(|t| t.elapsed() >= self.retry_after())
     }
 
     /// Records that every host of `connector` failed.
@@ -111,7 +143,7 @@ impl DownConnectors {
             .iter()
             .map(|(n, t)| {
                 let ago = t.elapsed();
-                (n.clone(), ago, self.probe_after.saturating_sub(ago))
+                (n.clone(), ago, self.retry_after().saturating_sub(ago))
             })
             .collect();
         v.sort();

@@ -65,7 +65,8 @@ impl Shared {
                 c.idle_connection_time,
                 c.messages_per_connection,
             ),
-            down: DownConnectors::new(&live.config.retry.queue.retry),
+            down: DownConnectors::new(&live.config.retry.queue.retry)
+                .expiring_after(live.config.retry.down_expiry),
             tries: tries::Tries::new(),
             ctx,
         }
@@ -109,12 +110,16 @@ pub async fn run(ctx: Arc<Context>) {
             last_control = Some(tokio::time::Instant::now());
         }
         close_all(shared.pool.expired());
+        for name in shared.down.expire(&ctx) {
+            eprintln!("postern: connector {name}: down mark expired, trying it again");
+        }
         while tasks.try_join_next().is_some() {}
         // Transfer mode "none": mail queues up until the mode changes; "inbound" and
         // "outbound" park the direction they hold.
         let outbound = ctx.transfer_mode() != crate::config::TransferMode::None;
         let room = limits.available().saturating_sub(waiting.len());
-        if room > 0 && outbound {
+        let writable = spool_writable(&ctx).await;
+        if room > 0 && outbound && writable {
             waiting.extend(ctx.queue.due(ctx.now(), room));
         }
         park(&ctx, &mut waiting, &mut parked).await;
@@ -122,7 +127,10 @@ pub async fn run(ctx: Arc<Context>) {
         if outbound {
             dispatch(&shared, &limits, &mut waiting, &mut tasks);
         }
-        let wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
+        let mut wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
+        if !writable {
+            wait = wait.min(SPOOL_RETRY);
+        }
         tokio::select! {
             () = ctx.wake.notified() => {}
             () = limits.freed.notified() => {}
@@ -135,6 +143,11 @@ pub async fn run(ctx: Arc<Context>) {
     give_back(&ctx, parked.into()).await;
     let _ = etrn.await;
     while tasks.join_next().await.is_some() {}
+    // Outcomes the spool could not write yet (a full disk): one more try before the
+    // gateway stops, so a restart does not deliver them again.
+    if !spool_writable(&ctx).await {
+        eprintln!("postern: spool still cannot write; unrecorded outcomes are lost at exit");
+    }
     close_all(shared.pool.drain());
     let _ = delay_timer.await;
 }
@@ -158,6 +171,22 @@ async fn park(ctx: &Arc<Context>, waiting: &mut VecDeque<Delivery>, parked: &mut
     *waiting = go;
     parked.extend(hold);
     give_back(ctx, free.into()).await;
+}
+
+/// How often a spool that cannot write (a full disk) is tried again while idle.
+const SPOOL_RETRY: Duration = Duration::from_secs(1);
+
+/// True when the spool can write. After a failed write (a full disk) it tries to write
+/// what the spool keeps (issue 25); while that fails no delivery starts, since its
+/// outcome could not be recorded and a restart would deliver it again.
+async fn spool_writable(ctx: &Arc<Context>) -> bool {
+    if !ctx.queue.spool().is_failing() {
+        return true;
+    }
+    let c = Arc::clone(ctx);
+    tokio::task::spawn_blocking(move || c.queue.spool().sync())
+        .await
+        .is_ok_and(|r| r.is_ok())
 }
 
 /// Starts every waiting delivery that can get a slot; the others keep their place.

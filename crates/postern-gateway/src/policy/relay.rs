@@ -34,8 +34,9 @@ use crate::restrict::{Restrictions, RouteRefusal};
 /// A recipient the policy accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
-    /// The address to queue: the local part as written, `@`, the domain without its
-    /// trailing dot (for `<Postmaster>`: the administrator's mailbox).
+    /// The address to queue: the local part in its canonical form (quotes dropped
+    /// where they are not needed), `@`, the domain without its trailing dot (for
+    /// `<Postmaster>`: the administrator's mailbox).
     pub address: String,
     /// True when a `maildir` connector takes it.
     pub local: bool,
@@ -235,13 +236,39 @@ fn check_ours(
     Ok(())
 }
 
-/// `local@domain` as it is queued and routed: the local part as written (quotes kept),
-/// the domain without one trailing dot; literals as on the wire (`[192.0.2.1]`).
+/// `local@domain` as it is queued and routed: the local part in its canonical form
+/// ([`canonical_local_part`]), the domain without one trailing dot; literals as on the
+/// wire (`[192.0.2.1]`). Every check at RCPT and the delivery see this one spelling.
 fn queue_address(m: &Mailbox<'_>) -> String {
+    let local = canonical_local_part(m);
     match m.domain {
-        Domain::Name(n) => format!("{}@{}", m.local_part, n.strip_suffix('.').unwrap_or(n)),
-        ref d => format!("{}@{d}", m.local_part),
+        Domain::Name(n) => format!("{local}@{}", n.strip_suffix('.').unwrap_or(n)),
+        ref d => format!("{local}@{d}"),
     }
+}
+
+/// The local part as one mailbox has it, however it was written (issue 25): RFC 5321
+/// §4.1.2 makes a quoted string that needs no quoting the same mailbox as the dot-atom
+/// it quotes, so `"bob"` and `"b\ob"` are `bob` — otherwise `"bob"@ours` would slip past
+/// `[maildir] recipients` and land in a folder of its own. A local part that does need
+/// its quotes (a space, an `@`, two dots) keeps them, as written.
+fn canonical_local_part<'a>(m: &Mailbox<'a>) -> std::borrow::Cow<'a, str> {
+    if !m.local_part.starts_with('"') {
+        return std::borrow::Cow::Borrowed(m.local_part);
+    }
+    let inner = m.local_part_unquoted();
+    if is_dot_atom(&inner) {
+        std::borrow::Cow::Owned(inner.into_owned())
+    } else {
+        std::borrow::Cow::Borrowed(m.local_part)
+    }
+}
+
+/// RFC 5322 `dot-atom-text` (with RFC 6531's UTF-8 characters as `atext`).
+fn is_dot_atom(s: &str) -> bool {
+    let atext =
+        |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+    !s.is_empty() && s.split('.').all(|a| !a.is_empty() && a.chars().all(atext))
 }
 
 /// The reply for an address the routing table cannot place, with its own codes.
@@ -314,6 +341,33 @@ kind = "smtp"
                 r.enhanced.map(|e| e.to_string()).unwrap_or_default(),
             )
         })
+    }
+
+    #[test]
+    fn quoted_local_parts_that_need_no_quotes_are_the_same_mailbox() {
+        // Issue 25: `"bob"@ours` slipped past `[maildir] recipients` and went to a folder
+        // `%22bob%22`; it is `bob@ours`, decided at RCPT.
+        let mut c = config();
+        c.maildir.recipients = vec!["bob@localhost".to_owned()];
+        for q in [r#""bob""#, r#""b\ob""#, "bob", r#""BOB""#] {
+            let a = judge(&c, &mb(q, "localhost"), false).unwrap();
+            assert_eq!(a.address.to_lowercase(), "bob@localhost", "{q}");
+        }
+        for q in [r#""eve""#, r#""bob ""#, r#""b.o.b""#] {
+            let r = judge(&c, &mb(q, "localhost"), false).unwrap_err();
+            assert_eq!(r.reply.code, 550, "{q}");
+        }
+        c.maildir.recipients.clear();
+        let canon = |q: &str| judge(&c, &mb(q, "localhost"), false).map(|a| a.address);
+        assert_eq!(canon(r#""abc""#).unwrap(), "abc@localhost");
+        assert_eq!(canon(r#""a.b+c""#).unwrap(), "a.b+c@localhost");
+        // Quotes that are needed stay.
+        assert_eq!(canon(r#""a b""#).unwrap(), r#""a b"@localhost"#);
+        assert_eq!(canon(r#""a..b""#).unwrap(), r#""a..b"@localhost"#);
+        assert_eq!(canon(r#""""#).unwrap(), r#"""@localhost"#);
+        // Routing characters inside quotes are refused as before, quoted or not.
+        assert_eq!(canon(r#""a%b""#).unwrap_err().reply.code, 550);
+        assert_eq!(canon(r#""a@example.com""#).unwrap_err().reply.code, 550);
     }
 
     #[test]
