@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test suite as CI runs it: installs the real peers some tests judge with (GNU
+# uudecode, Python 3 with aiosmtpd, Postfix's tools, swaks, dnsmasq) through
+# ../shared/tools/install-peers.sh, then runs `cargo test --workspace` inside a network
+# namespace whose only interface is loopback (../shared/tools/netns-run), so no test can
+# reach the system resolver or another host. Needs root, as the project's machines give:
+# the namespace, and the disk-full tests that mount a small tmpfs in a private mount
+# namespace. Extra arguments go to `cargo test`.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+shared="$(cd "$root/.." && pwd)/shared"
+"$shared/tools/install-peers.sh"
+cd "$root"
+exec "$shared/tools/netns-run" cargo test --workspace "$@"
