@@ -18,6 +18,7 @@ pub mod archive;
 pub mod auth;
 pub mod auth_guard;
 pub mod bodies;
+pub mod clock;
 pub mod compaction;
 pub mod config;
 pub mod context;

@@ -125,9 +125,9 @@ pub struct Transcript {
 }
 
 /// The current time (chrono is built without its clock; the gateway's clock is
-/// [`crate::context::now`]).
+/// [`crate::clock::now`]).
 fn utc_now() -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_millis(crate::context::now().0 as i64).unwrap_or_default()
+    DateTime::<Utc>::from_timestamp_millis(crate::clock::now().0 as i64).unwrap_or_default()
 }
 
 fn now_text() -> String {

@@ -18,9 +18,73 @@
 //!   for one message.
 //!
 //! Every limit is a named field of [`Limits`] with a documented default.
+//!
+//! ## Quick start
+//!
+//! The two sessions talk to each other here with no socket at all: each one's output is
+//! the other's input. An application does the same with a stream in between.
+//!
+//! ```
+//! use postern_smtp::client::{ClientConfig, ClientEvent, ClientSession, Envelope, TlsPolicy};
+//! use postern_smtp::server::{Event, ServerConfig, ServerSession};
+//!
+//! let mut server = ServerSession::new(ServerConfig::new("mx.example.org"));
+//! let mut config = ClientConfig::new("client.example");
+//! config.tls = TlsPolicy::Disabled;
+//! let mut client = ClientSession::new(config);
+//! server.greet();
+//!
+//! let mut received = Vec::new(); // What the server application keeps.
+//! let mut results = None; // What the client application learns.
+//! for _round in 0..20 {
+//!     // The server: content arrives as events; every decision is accepted here.
+//!     while let Some(event) = server.poll_event() {
+//!         if let Event::DataChunk(chunk) = &event {
+//!             received.extend_from_slice(chunk);
+//!         }
+//!         if server.pending_decision().is_some() {
+//!             server.accept()?;
+//!         }
+//!     }
+//!     let out = server.pending_output().to_vec();
+//!     server.consume_output(out.len());
+//!     client.receive(&out);
+//!     // The client: send one message when ready, then quit.
+//!     while let Some(event) = client.poll_event() {
+//!         match event {
+//!             ClientEvent::Ready => {
+//!                 client.send(Envelope::new("jo@example.org", ["ann@example.net"]))?
+//!             }
+//!             ClientEvent::SendBody => {
+//!                 client.write_body(b"Subject: hi\r\n\r\nHello.\r\n")?;
+//!                 client.finish_body()?;
+//!             }
+//!             ClientEvent::Delivered { recipients, .. } => {
+//!                 results = Some(recipients);
+//!                 client.quit();
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//!     let out = client.pending_output().to_vec();
+//!     client.consume_output(out.len());
+//!     server.receive(&out);
+//!     if client.is_closed() {
+//!         break;
+//!     }
+//! }
+//! assert_eq!(received, b"Subject: hi\r\n\r\nHello.\r\n");
+//! assert!(results.unwrap()[0].status.is_accepted());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Runnable programs in the repository's `examples/`: `smtp_server.rs` (a tokio server with
+//! STARTTLS, PIPELINING and CHUNKING on [`server::ServerSession`]), `send_pipelined.rs`
+//! (several messages and recipients with [`client::ClientSession`], per-recipient
+//! results), `smtp_sink.rs` and `send_mail.rs` (the `driver` functions).
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod client;
 mod command;
