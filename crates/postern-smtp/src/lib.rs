@@ -13,7 +13,7 @@
 //!   bare-LF policy against SMTP smuggling) and BDAT chunks.
 //! * [`server::ServerSession`] and [`client::ClientSession`] — the two state machines.
 //!
-//! * [`driver`] (feature `tokio`) — the read/write/timeout loop around both sessions, for
+//! * `driver` (feature `tokio`) — the read/write/timeout loop around both sessions, for
 //!   any tokio stream: `driver::serve` with a handler of async decisions, `driver::send`
 //!   for one message.
 //!
