@@ -167,6 +167,19 @@ fn recipient_policy(to: &ForwardPath<'_>, accepted: &mut Vec<String>) -> Option<
     None
 }
 
+/// The server's TLS settings: the fixture certificate for `localhost` and its key.
+fn tls_acceptor() -> TlsAcceptor {
+    let certs = CertificateDer::pem_slice_iter(CERT.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("fixture certificate");
+    let key = PrivateKeyDer::from_pem_slice(KEY.as_bytes()).expect("fixture key");
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .expect("a valid certificate and key");
+    TlsAcceptor::from(Arc::new(config))
+}
+
 // ------------------------------------------------- a client to try it with
 
 /// Speaks SMTP by hand so the dialogue shows on the terminal.
@@ -222,18 +235,7 @@ async fn replies<S: AsyncRead + Unpin>(s: &mut BufReader<S>, n: usize) -> io::Re
     Ok(())
 }
 
-fn tls_acceptor() -> TlsAcceptor {
-    let certs = CertificateDer::pem_slice_iter(CERT.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .expect("fixture certificate");
-    let key = PrivateKeyDer::from_pem_slice(KEY.as_bytes()).expect("fixture key");
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
-        .expect("a valid certificate and key");
-    TlsAcceptor::from(Arc::new(config))
-}
-
+/// The client's TLS settings: it trusts the test CA that signed the server's certificate.
 fn tls_connector() -> TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots
