@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::io;
 
 use postern_smtp::client::{
-    ClientConfig, ClientEvent, ClientSession, Envelope, RcptStatus, RecipientResult, TlsPolicy,
+    ClientConfig, ClientEvent, ClientSession, Envelope, RcptStatus, RecipientResult,
 };
 use postern_smtp::driver::{self, Handler, Verdict};
 use postern_smtp::server::{ServerConfig, ServerSession};
@@ -58,9 +58,9 @@ fn outbox() -> VecDeque<(Envelope, &'static [u8])> {
 /// Runs one client session over `stream` until every message is answered and the
 /// server said goodbye; returns each message's per-recipient results.
 async fn send_all(mut stream: TcpStream) -> io::Result<Vec<Vec<RecipientResult>>> {
-    let mut config = ClientConfig::new("client.example");
-    config.tls = TlsPolicy::Disabled; // examples/smtp_server.rs shows STARTTLS.
-    let mut session = ClientSession::new(config);
+    // The default TLS policy is opportunistic: STARTTLS when the server offers it. This
+    // test server does not (examples/smtp_server.rs shows STARTTLS).
+    let mut session = ClientSession::new(ClientConfig::new("client.example"));
     let mut outbox = outbox();
     let mut body: &[u8] = b""; // The rest of the body being sent.
     let mut results = Vec::new();

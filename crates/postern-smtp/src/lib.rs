@@ -25,13 +25,13 @@
 //! the other's input. An application does the same with a stream in between.
 //!
 //! ```
-//! use postern_smtp::client::{ClientConfig, ClientEvent, ClientSession, Envelope, TlsPolicy};
+//! use postern_smtp::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 //! use postern_smtp::server::{Event, ServerConfig, ServerSession};
 //!
+//! // The server offers no STARTTLS (ServerConfig::starttls is off by default), so the
+//! // client's default, opportunistic TLS carries on in plain text.
 //! let mut server = ServerSession::new(ServerConfig::new("mx.example.org"));
-//! let mut config = ClientConfig::new("client.example");
-//! config.tls = TlsPolicy::Disabled;
-//! let mut client = ClientSession::new(config);
+//! let mut client = ClientSession::new(ClientConfig::new("client.example"));
 //! server.greet();
 //!
 //! let mut received = Vec::new(); // What the server application keeps.
