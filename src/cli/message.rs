@@ -36,9 +36,14 @@ pub enum MessageCmd {
         /// The target form.
         #[arg(long, value_enum)]
         to: super::convert::Target,
-        /// Translate body text to this charset (unrepresentable characters become `?`).
+        /// The body text's charset: with `--to uuencode` the non-MIME charset the text is
+        /// written in, otherwise the charset text parts are translated to.
         #[arg(long)]
         charset: Option<String>,
+        /// What to do with characters `--charset` cannot hold: keep (the text stays in a
+        /// charset that holds it, correctly declared), replace (`?`), transliterate.
+        #[arg(long, value_enum, default_value_t)]
+        unrepresentable: super::convert::Rule,
         /// Write here instead of standard output.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
@@ -54,8 +59,15 @@ pub fn run(cmd: MessageCmd) -> ExitCode {
             file,
             to,
             charset,
+            unrepresentable,
             output,
-        } => super::convert::run(&file, to, charset.as_deref(), output.as_deref()),
+        } => super::convert::run(
+            &file,
+            to,
+            charset.as_deref(),
+            unrepresentable.into(),
+            output.as_deref(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,9 +82,32 @@ fn read(file: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))
 }
 
+/// Warns on standard error when `file` is empty or has no header field at all (random
+/// octets, a file that is not a message): it is still read, as a message without header
+/// fields, but the user should know.
+pub fn warn_if_not_message(file: &Path, msg: &Message<'_>) {
+    if msg.input().is_empty() {
+        eprintln!(
+            "postern message: warning: {} is empty; taken as a message with no header fields and no body",
+            file.display()
+        );
+    } else if msg.headers().is_empty() {
+        let kind = if std::str::from_utf8(msg.input()).is_err() || msg.input().contains(&0) {
+            "binary data, not a message?"
+        } else {
+            "not a message?"
+        };
+        eprintln!(
+            "postern message: warning: {} has no header fields ({kind}); all of it is taken as the body",
+            file.display()
+        );
+    }
+}
+
 fn inspect(file: &Path, json: bool) -> Result<(), String> {
     let data = read(file)?;
     let msg = Message::parse(&data);
+    warn_if_not_message(file, &msg);
     let mut out = String::new();
     if json {
         part_json(&msg, 0, &mut out);

@@ -854,6 +854,43 @@ fn routing_error_line(text: &str, why: &str) -> Option<usize> {
     cost.or_else(|| quoted.iter().rev().find_map(|q| find(&format!("\"{q}\""))))
 }
 
+/// Refuses a `charset` or `non_mime_charset` of `[domain_defaults]` or a `[[domain]]`
+/// that outbound conversion could not write text in (unknown, or UTF-16), naming the key
+/// and its line: otherwise the domain would silently get its mail unconverted.
+fn domain_charsets(c: &Checker<'_>, routing: &RoutingConfig) -> Result<(), ConfigError> {
+    for (pattern, key, label) in routing.domains.charsets() {
+        if let Err(e) = postern_message::convert::check_target_charset(label) {
+            let section = if pattern.is_some() {
+                "domain"
+            } else {
+                "domain_defaults"
+            };
+            let at = pattern
+                .map(|p| format!(" (pattern {p:?})"))
+                .unwrap_or_default();
+            return Err(ConfigError::Value {
+                key: format!("{section}.{key}"),
+                line: find_value_line(c.text, key, label),
+                why: format!(
+                    "{e}{at}; use a charset name like \"iso-8859-1\", \"us-ascii\" or \"utf-8\""
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The line (1-based) of the first `key = "value"` in `text`.
+fn find_value_line(text: &str, key: &str, value: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.split_once('=').is_some_and(|(k, v)| {
+                k.trim() == key && v.trim().trim_matches(['"', '\'']).trim() == value.trim()
+            })
+        })
+        .map(|i| i + 1)
+}
+
 /// The line (1-based) where `key` is set inside `[section]` (or `[[section…]]`), if it
 /// can be found by a plain scan.
 fn find_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
@@ -904,6 +941,7 @@ impl Config {
             }
         })?;
         let c = Checker { text };
+        domain_charsets(&c, &routing)?;
         let server = server(&c, &file.server)?;
         let connections = connections(&c, &file.connections)?;
         let limits = limits(&c, &file.limits)?;
@@ -1456,6 +1494,37 @@ mod tests {
             "[[connector]]\nname = \"a\"\n[[connector.address_space]]\npattern = \"*\"\ncost = 0\n",
         );
         assert!(e.contains("cost") && e.contains("line 5"), "{e}");
+    }
+
+    #[test]
+    fn unknown_domain_charsets_are_refused() {
+        let e = err(
+            "[domain_defaults]\ncharset = \"utf-8\"\n\n[[domain]]\npattern = \"a.example\"\ncharset = \"klingon-8\"\n",
+        );
+        assert!(
+            e.contains("domain.charset") && e.contains("line 6") && e.contains("klingon-8"),
+            "{e}"
+        );
+        let e = err("[domain_defaults]\nnon_mime_charset = \"utf-16\"\n");
+        assert!(
+            e.contains("domain_defaults.non_mime_charset") && e.contains("line 2"),
+            "{e}"
+        );
+        let c = Config::from_toml_str(
+            "[[domain]]\npattern = \"*.old.example\"\ncontent_format = \"uuencode\"\n\
+             non_mime_charset = \"latin1\"\nunrepresentable = \"transliterate\"\n",
+        )
+        .unwrap();
+        let s = c.routing.domains.lookup("a.old.example");
+        assert_eq!(s.non_mime_charset, "latin1");
+        assert_eq!(
+            s.unrepresentable,
+            postern_route::Unrepresentable::Transliterate
+        );
+        assert_eq!(
+            c.routing.domains.lookup("new.example").non_mime_charset,
+            "us-ascii"
+        );
     }
 
     #[test]

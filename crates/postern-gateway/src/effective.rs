@@ -319,6 +319,12 @@ fn routing_part(c: &Config, o: &mut String) -> std::fmt::Result {
         format!("{:?}", d.content_format).to_lowercase()
     )?;
     writeln!(o, "charset = \"{}\"", d.charset)?;
+    writeln!(o, "non_mime_charset = \"{}\"", d.non_mime_charset)?;
+    writeln!(
+        o,
+        "unrepresentable = {:?}",
+        format!("{:?}", d.unrepresentable).to_lowercase()
+    )?;
     writeln!(o, "max_message_size = {}", d.max_message_size.unwrap_or(0))?;
     writeln!(o, "tls = {:?}", format!("{:?}", d.tls).to_lowercase())?;
     let dequeue = match d.dequeue {

@@ -531,13 +531,58 @@ fn with_params(value: &str, params: &[(String, String)]) -> String {
     s
 }
 
+/// True when a leaf's content is text whose line ends may be rewritten as CRLF without
+/// changing what it says: a `text/*` type in an ASCII-compatible charset, no NUL and no
+/// bare CR; and, for an attachment (a file the recipient saves), line ends that are
+/// already CRLF. Everything else is written octet for octet (base64 where 7bit would
+/// not keep it).
+pub fn is_line_text(part: &Part, bytes: &[u8]) -> bool {
+    if !part.content_type.starts_with("text/") {
+        return false;
+    }
+    let ascii_compatible = part
+        .params
+        .iter()
+        .find(|(n, _)| n == "charset")
+        .is_none_or(|(_, label)| charset_is_ascii_compatible(label));
+    if !ascii_compatible {
+        return false;
+    }
+    let stats = crate::encode::ContentStats::of(bytes);
+    if stats.nul > 0 || stats.bare_cr > 0 {
+        return false;
+    }
+    let attachment = part.disposition.as_deref() == Some("attachment")
+        || part.disposition_params.iter().any(|(n, _)| n == "filename")
+        || part.params.iter().any(|(n, _)| n == "name");
+    !attachment || stats.bare_lf == 0
+}
+
+/// Whether a charset label names an ASCII-compatible charset; unknown labels are taken
+/// as compatible unless they name a UTF-16/32 or UCS form.
+fn charset_is_ascii_compatible(label: &str) -> bool {
+    match crate::charset::lookup(label.as_bytes()) {
+        Some(enc) => enc.is_ascii_compatible(),
+        None => {
+            let l = label.trim().to_ascii_lowercase();
+            !(l.starts_with("utf-16")
+                || l.starts_with("utf-32")
+                || l.starts_with("ucs")
+                || l.starts_with("utf16")
+                || l.starts_with("utf32"))
+        }
+    }
+}
+
 fn write_part(part: &Part, depth: usize, out: &mut Vec<u8>) {
     match &part.body {
         Body::Raw(bytes) => out.extend_from_slice(bytes),
         Body::Data { bytes, encoding } => {
-            let is_text = part.content_type.starts_with("text/");
             // Text travels in canonical form, CRLF line ends, whatever the encoding
-            // (RFC 2045 §6.8: base64 of text encodes CRLF).
+            // (RFC 2045 §6.8: base64 of text encodes CRLF) — but only text that is
+            // safely line-oriented: anything else (UTF-16, NULs, bare CRs, a text file
+            // sent as an attachment) keeps its octets exactly, as non-text does.
+            let is_text = is_line_text(part, bytes);
             let canonical;
             let bytes = if is_text {
                 let mut v = Vec::with_capacity(bytes.len() + bytes.len() / 32);

@@ -1,17 +1,26 @@
 //! Conversions over a parsed message, each writing a new one, as the Exchange IMS did per
 //! e-mail domain:
 //!
-//! * [`mime_to_uuencode`]: the text becomes a single plain body and every attachment (and
-//!   nested message) a uuencoded block after it, for domains set to uuencode (Microsoft
-//!   Mail 3.x gateways and the like).
+//! * [`mime_to_uuencode`] / [`mime_to_uuencode_with`]: the text becomes a single plain
+//!   body (in the domain's *non-MIME charset*) and every attachment (and nested message)
+//!   a uuencoded block after it, for domains set to uuencode (Microsoft Mail 3.x gateways
+//!   and the like).
 //! * [`uuencode_to_mime`]: text parts carrying uuencoded blocks become `multipart/mixed`
 //!   with the text and real attachments.
-//! * [`translate_charset`]: body text re-encoded in a target charset, `Content-Type`
-//!   updated. Characters the target cannot represent become `?` and are counted in
-//!   [`Report::unrepresentable`] — visible in the text, never silently dropped.
+//! * [`translate_charset`] / [`translate_charset_with`]: body text re-encoded in a target
+//!   charset, `Content-Type` updated. Characters the target cannot represent are counted
+//!   in [`Report::unrepresentable`] and follow an [`Unrepresentable`] rule: the part is
+//!   kept in its own charset, or they become `?`, or their ASCII spelling — never
+//!   mislabelled, never silently dropped.
 //! * [`downgrade_to_7bit`]: 8bit/binary parts re-encoded as quoted-printable (mostly
 //!   ASCII text) or base64, raw 8-bit header fields RFC 2047-encoded, for peers without
-//!   8BITMIME.
+//!   8BITMIME. Text carrying uuencoded blocks is never made quoted-printable (a non-MIME
+//!   reader's `uudecode` would get `=3D`): its text is transliterated around the blocks.
+//!
+//! **Decoded content is never changed** by a transfer encoding: text is written in
+//! canonical form (CRLF line ends) only when it is line-oriented (an ASCII-compatible
+//! charset, no NUL or bare CR, and for a text file sent as an attachment, CRLF already);
+//! a UTF-16 part or a text file with Unix line ends keeps every octet (base64).
 //!
 //! **Protected parts are never altered.** `multipart/signed`, `multipart/encrypted`,
 //! `application/(x-)pkcs7-mime`, `application/pgp-encrypted` and text carrying inline PGP
@@ -54,14 +63,58 @@ pub struct Report {
     pub parts_converted: usize,
     /// Files moved into or out of uuencoded blocks.
     pub attachments: usize,
-    /// Characters replaced by `?` because the target charset cannot represent them.
+    /// Characters the target charset cannot represent, whatever was done with them (see
+    /// [`Unrepresentable`]): replaced, transliterated, or left in a part kept in its own
+    /// charset.
     pub unrepresentable: usize,
+    /// Text parts left in their own charset (correctly labelled) because the target
+    /// cannot hold all their characters and the rule is [`Unrepresentable::Keep`].
+    pub kept_charset: usize,
     /// Header fields RFC 2047-encoded (7bit downgrade).
     pub headers_encoded: usize,
     /// Signed or encrypted parts copied unaltered.
     pub protected_parts: usize,
     /// Parts that still need 8BITMIME after a 7bit downgrade (inside protected parts).
     pub left_8bit: usize,
+}
+
+/// What a conversion does with characters the target charset cannot hold. Whatever the
+/// rule, the output is never mislabelled and the characters are counted in
+/// [`Report::unrepresentable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Unrepresentable {
+    /// The text stays in a charset that holds it, correctly labelled: a part is left in
+    /// its own charset (a uuencode body goes as UTF-8). Nothing is lost; the reader must
+    /// know that charset. The default.
+    #[default]
+    Keep,
+    /// Each such character becomes `?`.
+    Replace,
+    /// Each such character becomes its closest ASCII spelling (`é` → `e`, `€` → `EUR`,
+    /// see [`crate::translit`]), `?` where there is none.
+    Transliterate,
+}
+
+impl Unrepresentable {
+    /// The rule named `keep`, `replace` or `transliterate` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Unrepresentable> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "keep" => Some(Unrepresentable::Keep),
+            "replace" => Some(Unrepresentable::Replace),
+            "transliterate" => Some(Unrepresentable::Transliterate),
+            _ => None,
+        }
+    }
+
+    /// The rule's name, as [`Unrepresentable::from_name`] takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unrepresentable::Keep => "keep",
+            Unrepresentable::Replace => "replace",
+            Unrepresentable::Transliterate => "transliterate",
+        }
+    }
 }
 
 /// Why a conversion could not run.
@@ -479,7 +532,14 @@ fn walk<'a>(
 /// octets, NUL, bare CR, lines over 998) as quoted-printable or base64, whichever the
 /// content suits, RFC 2047-encodes raw 8-bit header fields, and converts nested messages
 /// in place (a `message/rfc822` part may not itself be encoded). Protected parts stay as
-/// they were; if they need 8BITMIME, [`Report::left_8bit`] counts them.
+/// they were; if they need 8BITMIME, [`Report::left_8bit`] counts them. A text part
+/// that is not line-oriented (UTF-16, NULs, bare CRs) keeps its octets (base64).
+///
+/// A `text/plain` part carrying uuencoded blocks (what [`mime_to_uuencode_with`] writes)
+/// is not made quoted-printable, which `uudecode` does not undo: the blocks are copied
+/// as they are and the text around them transliterated to ASCII (counted in
+/// [`Report::unrepresentable`]), declared `us-ascii`. A MIME reader then reads the
+/// transliteration; a non-MIME reader can still `uudecode` the files.
 ///
 /// ```
 /// use postern_message::{Message, convert::downgrade_to_7bit};
@@ -503,11 +563,102 @@ pub fn downgrade_to_7bit(msg: &Message<'_>) -> Converted {
         if !needs && !headers_8bit {
             return None;
         }
+        if needs && let Some(p) = seven_bit_uuencoded(part, report) {
+            report.parts_converted += 1;
+            return Some(p);
+        }
         report.parts_converted += 1;
         Some(leaf_like(part, part.decoded_body().into_owned()))
     });
     converted.report.left_8bit = count_protected_8bit(msg);
     converted
+}
+
+/// A text leaf carrying uuencoded blocks, made 7-bit without quoted-printable (which a
+/// non-MIME reader never undoes, so `uudecode` would get `=3D` for `=`): the blocks are
+/// copied as they are (only a non-ASCII file name on a `begin` line is transliterated),
+/// the text around them is transliterated to ASCII (each character counted in
+/// [`Report::unrepresentable`]; NULs dropped, lines over 998 octets broken) and the
+/// part declared `us-ascii`. A "block" that is not 7-bit itself is text. `None` when no
+/// 7-bit block is left; the part then goes the usual way.
+fn seven_bit_uuencoded(part: &Part<'_>, report: &mut Report) -> Option<OutPart> {
+    let raw = part.raw_body();
+    let blocks: Vec<_> = part
+        .uuencoded_blocks()
+        .into_iter()
+        .filter(|b| {
+            let block = &raw[b.start..b.end];
+            let line_end = memchr::memchr(b'\n', block).map_or(block.len(), |n| n + 1);
+            ContentStats::of(&block[line_end..]).is_seven_bit()
+        })
+        .collect();
+    if blocks.is_empty() {
+        return None;
+    }
+    let label = part.content_type().param("charset");
+    let known = label.is_some_and(|l| charset::lookup(l.as_bytes()).is_some());
+    let mut body = Vec::with_capacity(raw.len());
+    let mut count = 0;
+    let mut text = |bytes: &[u8], body: &mut Vec<u8>| {
+        let decoded = match label {
+            Some(l) if known => charset::decode(l.as_bytes(), bytes),
+            _ => String::from_utf8_lossy(bytes),
+        };
+        let (ascii, n) = crate::translit::transliterate(&decoded);
+        count += n;
+        seven_bit_lines(ascii.as_bytes(), body);
+    };
+    let mut at = 0;
+    for b in &blocks {
+        text(&raw[at..b.start], &mut body);
+        let block = &raw[b.start..b.end];
+        let line_end = memchr::memchr(b'\n', block).map_or(block.len(), |n| n + 1);
+        let (begin, rest) = block.split_at(line_end);
+        // The begin line is ASCII but for the name: transliterating that keeps the
+        // block's content (what uudecode writes) exactly as it was.
+        text(begin, &mut body);
+        crate::encode::normalize_line_endings(rest, crate::encode::LineEnding::Crlf, &mut body);
+        at = b.end;
+    }
+    text(&raw[at..], &mut body);
+    report.unrepresentable += count;
+    let mut p = leaf_like(part, Vec::new());
+    p.params.retain(|(n, _)| n != "charset");
+    p.params.insert(0, ("charset".into(), "us-ascii".into()));
+    p.body = Body::Data {
+        bytes: body,
+        encoding: Some(crate::TransferEncoding::SevenBit),
+    };
+    Some(p)
+}
+
+/// Appends ASCII text as 7bit-clean lines: CRLF line ends, no NUL, none longer than
+/// [`MAX_LINE`] (longer ones are broken).
+fn seven_bit_lines(ascii: &[u8], out: &mut Vec<u8>) {
+    let mut line = 0;
+    let mut i = 0;
+    while i < ascii.len() {
+        let b = ascii[i];
+        i += 1;
+        match b {
+            0 => continue,
+            b'\r' | b'\n' => {
+                if b == b'\r' && ascii.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+                out.extend_from_slice(b"\r\n");
+                line = 0;
+                continue;
+            }
+            _ => {}
+        }
+        if line == MAX_LINE {
+            out.extend_from_slice(b"\r\n");
+            line = 0;
+        }
+        out.push(b);
+        line += 1;
+    }
 }
 
 fn count_protected_8bit(msg: &Message<'_>) -> usize {
@@ -520,36 +671,99 @@ fn count_protected_8bit(msg: &Message<'_>) -> usize {
         .count()
 }
 
+/// Labels that name US-ASCII (encoding_rs, after WHATWG, maps them to windows-1252).
+const ASCII_LABELS: &[&str] = &[
+    "us-ascii",
+    "ascii",
+    "ansi_x3.4-1968",
+    "ansi_x3.4-1986",
+    "iso-ir-6",
+    "iso_646.irv:1991",
+    "iso646-us",
+    "us",
+    "ibm367",
+    "cp367",
+    "csascii",
+];
+
+/// Which octets of the encoder's output the declared charset really has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// Whatever the encoder writes.
+    Any,
+    /// ISO-8859-1 proper: not windows-1252's 0x80–0x9F.
+    Latin1,
+    /// US-ASCII: nothing above 0x7F.
+    Ascii,
+}
+
+/// A target charset: the encoder, the label to declare, and what fits.
+#[derive(Debug, Clone)]
+struct Target {
+    enc: &'static Encoding,
+    declared: String,
+    fit: Fit,
+}
+
 /// The encoding to write a target charset with, and the label to declare.
-fn target_encoding(label: &str) -> Result<(&'static Encoding, String, bool), ConvertError> {
-    let lower = label.trim().to_ascii_lowercase();
+fn target_encoding(label: &str) -> Result<Target, ConvertError> {
+    let lower = label.trim().trim_matches('"').to_ascii_lowercase();
     let enc = charset::lookup(lower.as_bytes())
         .ok_or_else(|| ConvertError::UnknownCharset(label.to_string()))?;
     // encoding_rs encodes UTF-16 and replacement as UTF-8: refuse rather than mislabel.
     if enc.output_encoding() != enc {
         return Err(ConvertError::UnknownCharset(label.to_string()));
     }
-    // A true ISO-8859-1 (or US-ASCII) target: encoding_rs treats these as windows-1252,
-    // whose 0x80–0x9F are not in ISO-8859-1, so those count as unrepresentable.
-    let strict_latin1 = enc == WINDOWS_1252 && !lower.contains("1252");
-    let declared = if enc == WINDOWS_1252 && strict_latin1 {
-        if lower.contains("ascii") {
-            "us-ascii".to_string()
-        } else {
-            "iso-8859-1".to_string()
-        }
+    // A true ISO-8859-1 or US-ASCII target: encoding_rs treats both as windows-1252,
+    // whose 0x80–0x9F are not in ISO-8859-1 and whose upper half is not in ASCII.
+    let (declared, fit) = if ASCII_LABELS.contains(&lower.as_str()) {
+        ("us-ascii".to_string(), Fit::Ascii)
+    } else if enc == WINDOWS_1252 && !lower.contains("1252") {
+        ("iso-8859-1".to_string(), Fit::Latin1)
     } else {
-        enc.name().to_ascii_lowercase()
+        (enc.name().to_ascii_lowercase(), Fit::Any)
     };
-    Ok((enc, declared, strict_latin1))
+    Ok(Target { enc, declared, fit })
+}
+
+/// Checks that `label` names a charset the conversions can write text in (known, and
+/// one encoding_rs can encode to: not UTF-16 or the replacement encoding). Returns the
+/// label that would be declared (`latin1` → `iso-8859-1`, `ascii` → `us-ascii`).
+///
+/// ```
+/// use postern_message::convert::check_target_charset;
+/// assert_eq!(check_target_charset("ASCII").unwrap(), "us-ascii");
+/// assert!(check_target_charset("klingon-8").is_err());
+/// ```
+pub fn check_target_charset(label: &str) -> Result<String, ConvertError> {
+    target_encoding(label).map(|t| t.declared)
 }
 
 /// Encodes `text` in `enc`, replacing what it cannot represent by `?`; returns the bytes
-/// and the number of replacements.
-pub fn encode_text(text: &str, enc: &'static Encoding, ascii_only: bool) -> (Vec<u8>, usize) {
+/// and the number of replacements. With `strict_latin1`, windows-1252's 0x80–0x9F count
+/// as not representable (a true ISO-8859-1 target).
+pub fn encode_text(text: &str, enc: &'static Encoding, strict_latin1: bool) -> (Vec<u8>, usize) {
+    let fit = if strict_latin1 { Fit::Latin1 } else { Fit::Any };
+    encode_in(
+        text,
+        &Target {
+            enc,
+            declared: String::new(),
+            fit,
+        },
+        Unrepresentable::Replace,
+    )
+}
+
+/// Encodes `text` for `target`; a character it cannot hold becomes `?` (or, with
+/// [`Unrepresentable::Transliterate`], its ASCII spelling). Returns the bytes and the
+/// number of such characters. `Keep` is the caller's business: here it counts and
+/// replaces like `Replace`.
+fn encode_in(text: &str, target: &Target, rule: Unrepresentable) -> (Vec<u8>, usize) {
+    let enc = target.enc;
     let mut out = Vec::with_capacity(text.len());
     let mut replaced = 0;
-    let mut buf = [0u8; 8];
+    let mut buf = [0u8; 16];
     let mut encoder = enc.new_encoder();
     // ASCII runs are copied as they are in ASCII-compatible charsets; only the other
     // characters go through the encoder, one at a time, to count what does not fit.
@@ -569,27 +783,73 @@ pub fn encode_text(text: &str, enc: &'static Encoding, ascii_only: bool) -> (Vec
             }
         }
         let len = text[i..].chars().next().map_or(1, char::len_utf8);
-        let (result, _, written) =
-            encoder.encode_from_utf8_without_replacement(&text[i..i + len], &mut buf, false);
-        let ok = matches!(result, encoding_rs::EncoderResult::InputEmpty);
-        let encoded = &buf[..written];
-        let fits = ok && (!ascii_only || encoded.iter().all(|&b| !(0x80..0xa0).contains(&b)));
-        if fits {
-            out.extend_from_slice(encoded);
-        } else {
-            out.push(b'?');
-            replaced += 1;
-        }
+        let piece = &text[i..i + len];
         i += len;
+        if let Some(encoded) = encode_char(&mut encoder, piece, target.fit, &mut buf) {
+            out.extend_from_slice(encoded);
+            continue;
+        }
+        replaced += 1;
+        let spelling = match rule {
+            Unrepresentable::Transliterate => piece
+                .chars()
+                .next()
+                .and_then(crate::translit::to_ascii)
+                .unwrap_or(Cow::Borrowed("?")),
+            _ => Cow::Borrowed("?"),
+        };
+        // ASCII spellings fit every ASCII-compatible charset; for the others each
+        // character goes through the encoder too.
+        for c in spelling.chars() {
+            let mut tmp = [0u8; 4];
+            match encode_char(&mut encoder, c.encode_utf8(&mut tmp), Fit::Any, &mut buf) {
+                Some(e) => out.extend_from_slice(e),
+                None => out.push(b'?'),
+            }
+        }
     }
+    // Stateful encoders (ISO-2022-JP) end in their initial state.
+    let (_, _, written) = encoder.encode_from_utf8_without_replacement("", &mut buf, true);
+    out.extend_from_slice(&buf[..written]);
     (out, replaced)
+}
+
+/// One character in the encoder's charset, if it fits the declared one.
+fn encode_char<'b>(
+    encoder: &mut encoding_rs::Encoder,
+    piece: &str,
+    fit: Fit,
+    buf: &'b mut [u8; 16],
+) -> Option<&'b [u8]> {
+    let (result, _, written) = encoder.encode_from_utf8_without_replacement(piece, buf, false);
+    let encoded = &buf[..written];
+    let ok = matches!(result, encoding_rs::EncoderResult::InputEmpty)
+        && match fit {
+            Fit::Any => true,
+            Fit::Latin1 => encoded.iter().all(|&b| !(0x80..0xa0).contains(&b)),
+            Fit::Ascii => encoded.is_ascii(),
+        };
+    ok.then_some(encoded)
+}
+
+/// The text of a part, or `None` when its charset is unknown (no label or one this
+/// library does not know) and its octets are not UTF-8: text of an unknown charset
+/// cannot be translated, only guessed at.
+fn known_text<'a>(part: &Part<'a>) -> Option<Cow<'a, str>> {
+    let label = part.content_type().param("charset");
+    let known = label.is_some_and(|l| charset::lookup(l.as_bytes()).is_some());
+    if !known && std::str::from_utf8(&part.decoded_body()).is_err() {
+        return None;
+    }
+    part.text()
 }
 
 /// Re-encodes the body text (`text/plain` and `text/html` parts that are not attachments)
 /// in `charset`, declaring it in each Content-Type. Characters the charset cannot hold
-/// become `?`, counted in [`Report::unrepresentable`]. `iso-8859-1` and `us-ascii` mean
-/// the real thing here (no windows-1252 extras), though decoding treats them as
-/// windows-1252 as the WHATWG standard does.
+/// become `?`, counted in [`Report::unrepresentable`] (this is
+/// [`translate_charset_with`] and [`Unrepresentable::Replace`]). `iso-8859-1` and
+/// `us-ascii` mean the real thing here (no windows-1252 extras, nothing above 0x7F for
+/// ASCII), though decoding treats them as windows-1252 as the WHATWG standard does.
 ///
 /// ```
 /// use postern_message::{Message, convert::translate_charset};
@@ -601,17 +861,51 @@ pub fn encode_text(text: &str, enc: &'static Encoding, ascii_only: bool) -> (Vec
 /// assert_eq!(back.root().text().as_deref(), Some("naïve ? ??\r\n"));
 /// ```
 pub fn translate_charset(msg: &Message<'_>, charset: &str) -> Result<Converted, ConvertError> {
-    let (enc, declared, strict_latin1) = target_encoding(charset)?;
+    translate_charset_with(msg, charset, Unrepresentable::Replace)
+}
+
+/// Like [`translate_charset`], with `rule` for the characters `charset` cannot hold:
+/// with [`Unrepresentable::Keep`] such a part stays exactly as it was, in its own
+/// (correctly declared) charset, counted in [`Report::kept_charset`]. Text of an unknown
+/// charset (unlabelled or unknown label, not UTF-8) is never relabelled: with `Keep` it
+/// stays as it was; otherwise it is read as windows-1252, as everywhere in this library.
+///
+/// ```
+/// use postern_message::{Message, convert::{translate_charset_with, Unrepresentable}};
+/// let raw = "Content-Type: text/plain; charset=utf-8\r\n\r\nCafé 5 €\r\n";
+/// let msg = Message::parse(raw.as_bytes());
+/// let kept = translate_charset_with(&msg, "us-ascii", Unrepresentable::Keep).unwrap();
+/// assert_eq!(kept.message, raw.as_bytes());
+/// assert_eq!((kept.report.unrepresentable, kept.report.kept_charset), (2, 1));
+/// let t = translate_charset_with(&msg, "us-ascii", Unrepresentable::Transliterate).unwrap();
+/// let back = Message::parse(&t.message);
+/// assert_eq!(back.root().content_type().param("charset"), Some("us-ascii"));
+/// assert_eq!(back.root().text().as_deref(), Some("Cafe 5 EUR\r\n"));
+/// ```
+pub fn translate_charset_with(
+    msg: &Message<'_>,
+    charset: &str,
+    rule: Unrepresentable,
+) -> Result<Converted, ConvertError> {
+    let target = target_encoding(charset)?;
+    let enc = target.enc;
     Ok(walk(msg, false, |part, report| {
         let ct = part.content_type();
         if !(ct.is("text", "plain") || ct.is("text", "html")) || part.is_attachment() {
             return None;
         }
         let current = ct.param("charset").map(str::to_ascii_lowercase);
-        if current.as_deref() == Some(declared.as_str()) {
+        if current.as_deref() == Some(target.declared.as_str()) {
             return None;
         }
-        let text = part.text().unwrap_or(Cow::Borrowed(""));
+        let text = match known_text(part) {
+            Some(t) => t,
+            None if rule == Unrepresentable::Keep => {
+                report.kept_charset += 1;
+                return None;
+            }
+            None => part.text().unwrap_or(Cow::Borrowed("")),
+        };
         // ASCII text reads the same in any ASCII-compatible charset: leave the part (and
         // so the message) exactly as it is.
         if text.is_ascii() && enc.is_ascii_compatible() {
@@ -620,13 +914,18 @@ pub fn translate_charset(msg: &Message<'_>, charset: &str) -> Result<Converted, 
         let (bytes, replaced) = if enc == UTF_8 {
             (text.as_bytes().to_vec(), 0)
         } else {
-            encode_text(&text, enc, strict_latin1)
+            encode_in(&text, &target, rule)
         };
         report.unrepresentable += replaced;
+        if replaced > 0 && rule == Unrepresentable::Keep {
+            report.kept_charset += 1;
+            return None;
+        }
         report.parts_converted += 1;
         let mut p = leaf_like(part, bytes);
         p.params.retain(|(n, _)| n != "charset");
-        p.params.insert(0, ("charset".into(), declared.clone()));
+        p.params
+            .insert(0, ("charset".into(), target.declared.clone()));
         Some(p)
     }))
 }
@@ -668,11 +967,19 @@ fn begin_name(name: &str) -> String {
     }
 }
 
+/// Body text gathered for [`mime_to_uuencode_with`].
+enum TextPiece {
+    /// Text read in its declared charset (or UTF-8).
+    Known(String),
+    /// Octets of an unknown charset (unlabelled, not UTF-8): never relabelled.
+    Unknown(Vec<u8>),
+}
+
 /// Collects the body text and the files of part `i` for [`mime_to_uuencode`].
 fn collect_uu(
     msg: &Message<'_>,
     i: usize,
-    texts: &mut Vec<String>,
+    texts: &mut Vec<TextPiece>,
     files: &mut Vec<(String, Vec<u8>)>,
 ) {
     let part = &msg.parts()[i];
@@ -703,7 +1010,10 @@ fn collect_uu(
         }
         _ => {
             if part.content_type().is("text", "plain") && !part.is_attachment() {
-                texts.push(part.text().unwrap_or_default().into_owned());
+                texts.push(match known_text(part) {
+                    Some(t) => TextPiece::Known(t.into_owned()),
+                    None => TextPiece::Unknown(part.decoded_body().into_owned()),
+                });
             } else {
                 let name = part
                     .filename()
@@ -714,12 +1024,116 @@ fn collect_uu(
     }
 }
 
+/// How [`mime_to_uuencode_with`] writes the text: the IMS's *non-MIME charset* of the
+/// domain, and the rule for characters it cannot hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UuencodeOptions {
+    /// The charset of the plain-text body (the IMS default was `us-ascii`).
+    pub charset: String,
+    /// What to do with characters `charset` cannot hold.
+    pub unrepresentable: Unrepresentable,
+}
+
+impl Default for UuencodeOptions {
+    fn default() -> Self {
+        UuencodeOptions {
+            charset: "utf-8".into(),
+            unrepresentable: Unrepresentable::Keep,
+        }
+    }
+}
+
+/// The text pieces as one body in `target`, line ends CRLF; returns the octets, the
+/// label to declare, and the characters the target could not hold.
+fn uu_text(
+    texts: &[TextPiece],
+    target: &Target,
+    rule: Unrepresentable,
+) -> (Vec<u8>, String, usize) {
+    let mut joined = String::new();
+    let mut unknown = false;
+    for t in texts {
+        match t {
+            TextPiece::Known(s) => joined.push_str(s),
+            // Unknown octets: each 8-bit one is a character no charset can be claimed
+            // for. Kept as they are (then the body says `unknown-8bit`), or replaced.
+            TextPiece::Unknown(b) => {
+                unknown |= !b.is_ascii();
+                joined.push_str(&String::from_utf8_lossy(b));
+            }
+        }
+        if !joined.is_empty() && !joined.ends_with('\n') {
+            joined.push('\n');
+        }
+    }
+    let keep = rule == Unrepresentable::Keep;
+    let (encoded, mut declared, count) = if target.enc == UTF_8 {
+        (joined.into_bytes(), "utf-8".to_string(), 0)
+    } else {
+        let (bytes, count) = encode_in(&joined, target, rule);
+        if count > 0 && keep {
+            (joined.into_bytes(), "utf-8".to_string(), count)
+        } else {
+            (bytes, target.declared.clone(), count)
+        }
+    };
+    let mut bytes = if unknown && keep {
+        // Rebuild from the raw octets: lossy UTF-8 above was only for counting.
+        declared = "unknown-8bit".into();
+        let mut raw = Vec::new();
+        for t in texts {
+            match t {
+                TextPiece::Known(s) => raw.extend_from_slice(s.as_bytes()),
+                TextPiece::Unknown(b) => raw.extend_from_slice(b),
+            }
+            if !raw.is_empty() && !raw.ends_with(b"\n") {
+                raw.push(b'\n');
+            }
+        }
+        raw
+    } else {
+        encoded
+    };
+    let mut crlf = Vec::with_capacity(bytes.len() + bytes.len() / 32);
+    crate::encode::normalize_line_endings(&bytes, crate::encode::LineEnding::Crlf, &mut crlf);
+    bytes = crlf;
+    (bytes, declared, count)
+}
+
+/// A `begin` line's file name in the body's charset: as it is when the body is UTF-8 (or
+/// of unknown charset), else encoded like the text — a name the charset cannot hold is
+/// transliterated even under `Keep` (a file name may be approximated; the file's
+/// content never is).
+fn uu_name(name: &str, declared: &str, target: &Target, rule: Unrepresentable) -> Vec<u8> {
+    if declared == "utf-8" || declared == "unknown-8bit" || !target.enc.is_ascii_compatible() {
+        let (ascii, _) = if declared == "utf-8" {
+            (name.to_string(), 0)
+        } else {
+            crate::translit::transliterate(name)
+        };
+        return ascii.into_bytes();
+    }
+    let rule = match rule {
+        Unrepresentable::Keep => Unrepresentable::Transliterate,
+        r => r,
+    };
+    let (bytes, _) = encode_in(name, target, rule);
+    let bytes: Vec<u8> = bytes
+        .into_iter()
+        .map(|b| if b < 0x20 || b == 0x7f { b'_' } else { b })
+        .collect();
+    if bytes.is_empty() {
+        b"attachment".to_vec()
+    } else {
+        bytes
+    }
+}
+
 /// Turns a MIME message into the form uuencode domains expect: one plain-text body (the
 /// text parts, the plain alternative where there is a choice) followed by every other
 /// part as a classic uuencoded block (`begin 644 NAME` … `end`), nested messages
-/// included. The result has no MIME structure; when the text is not ASCII it keeps a
-/// `Content-Type: text/plain; charset=utf-8` (8bit) so the charset is known. Messages
-/// containing protected parts are returned unchanged.
+/// included. The text is UTF-8 (this is [`mime_to_uuencode_with`] and the default
+/// [`UuencodeOptions`]). Messages containing protected parts are returned unchanged.
 ///
 /// ```
 /// use postern_message::{Message, convert::mime_to_uuencode};
@@ -734,36 +1148,77 @@ fn collect_uu(
 /// assert!(!text.contains("MIME-Version"));
 /// ```
 pub fn mime_to_uuencode(msg: &Message<'_>) -> Converted {
+    match mime_to_uuencode_with(msg, &UuencodeOptions::default()) {
+        Ok(c) => c,
+        // UTF-8 is always a valid target.
+        Err(_) => Converted {
+            message: msg.input().to_vec(),
+            report: Report::default(),
+        },
+    }
+}
+
+/// [`mime_to_uuencode`] with the text in `opts.charset` (the domain's non-MIME charset).
+/// When the body is ASCII the result has no MIME fields at all; otherwise it declares
+/// `Content-Type: text/plain; charset=…` with `Content-Transfer-Encoding: 8bit`, for
+/// the readers that look. The uuencoded blocks are ASCII; their `begin` file names are
+/// written in the body's charset (transliterated where it cannot hold them).
+/// Characters the charset cannot hold follow `opts.unrepresentable`; with `Keep` the
+/// text goes as UTF-8, so declared. Text of an unknown charset (unlabelled, not UTF-8)
+/// is kept as it was under `Keep` and declared `unknown-8bit` (RFC 1428), never
+/// labelled as something it may not be.
+///
+/// A body with 8-bit text needs 8BITMIME on the way; [`downgrade_to_7bit`] makes such a
+/// body 7-bit by transliterating the text around the blocks, never by quoted-printable
+/// (which `uudecode` does not undo).
+///
+/// ```
+/// use postern_message::{Message, convert::{mime_to_uuencode_with, UuencodeOptions, Unrepresentable}};
+/// use postern_message::builder::MessageBuilder;
+/// let raw = MessageBuilder::new()
+///     .text("Grüße\n")
+///     .attachment("a.bin", "application/octet-stream", vec![1, 2, 3])
+///     .build();
+/// let opts = UuencodeOptions { charset: "iso-8859-1".into(), unrepresentable: Unrepresentable::Keep };
+/// let out = mime_to_uuencode_with(&Message::parse(&raw), &opts).unwrap();
+/// assert!(out.message.windows(7).any(|w| w == b"Gr\xfc\xdfe\r\n"));
+/// let back = Message::parse(&out.message);
+/// assert_eq!(back.root().content_type().param("charset"), Some("iso-8859-1"));
+/// assert_eq!(back.root().uuencoded_blocks().len(), 1);
+/// ```
+pub fn mime_to_uuencode_with(
+    msg: &Message<'_>,
+    opts: &UuencodeOptions,
+) -> Result<Converted, ConvertError> {
+    let target = target_encoding(&opts.charset)?;
     let mut report = Report::default();
     if contains_protected(msg, 0) {
         report.protected_parts = (0..msg.parts().len())
             .filter(|&i| is_protected(&msg.parts()[i]))
             .count();
-        return Converted {
+        return Ok(Converted {
             message: msg.input().to_vec(),
             report,
-        };
+        });
     }
     let mut texts = Vec::new();
     let mut files = Vec::new();
     collect_uu(msg, 0, &mut texts, &mut files);
-    let mut body = Vec::new();
-    for t in &texts {
-        crate::encode::normalize_line_endings(
-            t.as_bytes(),
-            crate::encode::LineEnding::Crlf,
-            &mut body,
-        );
-        if !body.is_empty() && !body.ends_with(b"\r\n") {
-            body.extend_from_slice(b"\r\n");
-        }
+    let (mut body, declared, unrepresentable) = uu_text(&texts, &target, opts.unrepresentable);
+    report.unrepresentable = unrepresentable;
+    if unrepresentable > 0 && opts.unrepresentable == Unrepresentable::Keep {
+        report.kept_charset = 1;
     }
     for (name, data) in &files {
         if !body.is_empty() {
             body.extend_from_slice(b"\r\n");
         }
         let mut block = Vec::with_capacity(data.len() * 4 / 3 + 64);
-        uuencode::encode(data, 0o644, name, Format::Classic, &mut block);
+        block.extend_from_slice(b"begin 644 ");
+        block.extend_from_slice(&uu_name(name, &declared, &target, opts.unrepresentable));
+        block.push(b'\n');
+        uuencode::encode_chunk(data, Format::Classic, &mut block);
+        uuencode::encode_footer(Format::Classic, &mut block);
         crate::encode::normalize_line_endings(&block, crate::encode::LineEnding::Crlf, &mut body);
     }
     report.attachments = files.len();
@@ -779,15 +1234,19 @@ pub fn mime_to_uuencode(msg: &Message<'_>) -> Converted {
     );
     if !ascii {
         write_field("MIME-Version", "1.0", &mut out);
-        write_field("Content-Type", "text/plain; charset=utf-8", &mut out);
+        write_field(
+            "Content-Type",
+            &format!("text/plain; charset={declared}"),
+            &mut out,
+        );
         write_field("Content-Transfer-Encoding", "8bit", &mut out);
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
-    Converted {
+    Ok(Converted {
         message: out,
         report,
-    }
+    })
 }
 
 /// A media type for a file name, by extension (for files coming out of uuencode).

@@ -61,3 +61,4 @@ pub mod builder;
 pub mod convert;
 pub mod dsn;
 pub mod encode;
+pub mod translit;

@@ -68,6 +68,8 @@ struct DomainToml {
     max_message_size: Option<u64>,
     tls: Option<TlsPolicy>,
     dequeue: Option<Dequeue>,
+    non_mime_charset: Option<String>,
+    unrepresentable: Option<crate::domain::Unrepresentable>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,6 +261,11 @@ impl std::fmt::Display for RouteReport<'_> {
                 "domain {d}: content {:?}, charset {}, max size {size}, tls {:?}, dequeue {:?}",
                 s.content_format, s.charset, s.tls, s.dequeue
             )?;
+            writeln!(
+                f,
+                "domain {d}: non-MIME charset {}, unrepresentable characters: {:?}",
+                s.non_mime_charset, s.unrepresentable
+            )?;
         }
         Ok(())
     }
@@ -321,6 +328,8 @@ fn overrides(d: &DomainToml) -> DomainOverrides {
         max_message_size: d.max_message_size,
         tls: d.tls,
         dequeue: d.dequeue,
+        non_mime_charset: d.non_mime_charset.clone(),
+        unrepresentable: d.unrepresentable,
     }
 }
 
@@ -339,6 +348,8 @@ fn domain_table(file: &File) -> Result<DomainTable, ConfigError> {
         defaults.max_message_size = o.max_message_size.filter(|&n| n > 0);
         defaults.tls = o.tls.unwrap_or(defaults.tls);
         defaults.dequeue = o.dequeue.unwrap_or(defaults.dequeue);
+        defaults.non_mime_charset = o.non_mime_charset.unwrap_or(defaults.non_mime_charset);
+        defaults.unrepresentable = o.unrepresentable.unwrap_or(defaults.unrepresentable);
     }
     let mut table = DomainTable::new(defaults);
     for d in &file.domain {

@@ -51,6 +51,22 @@ pub enum Dequeue {
     HoldForEtrn,
 }
 
+/// What outbound conversion does with characters the domain's charset cannot hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Unrepresentable {
+    /// The text stays in a charset that holds it (usually UTF-8), correctly labelled;
+    /// nothing is lost (the default).
+    #[default]
+    Keep,
+    /// Each such character becomes `?`.
+    Replace,
+    /// Each such character becomes its closest ASCII spelling (`é` → `e`, `€` → `EUR`),
+    /// `?` where there is none.
+    Transliterate,
+}
+
 /// The effective settings for one domain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
@@ -59,6 +75,13 @@ pub struct DomainSettings {
     pub content_format: ContentFormat,
     /// Charset for outbound text. Default `iso-8859-1` (the IMS default).
     pub charset: String,
+    /// Charset of the plain-text body of uuencode (non-MIME) mail. Default `us-ascii`
+    /// (the IMS default "non-MIME character set").
+    #[serde(default = "default_non_mime_charset")]
+    pub non_mime_charset: String,
+    /// What to do with characters the charset cannot hold. Default keep.
+    #[serde(default)]
+    pub unrepresentable: Unrepresentable,
     /// Largest message accepted for the domain, in bytes; `None` for no limit (default).
     pub max_message_size: Option<u64>,
     /// TLS policy. Default opportunistic.
@@ -67,11 +90,17 @@ pub struct DomainSettings {
     pub dequeue: Dequeue,
 }
 
+fn default_non_mime_charset() -> String {
+    "us-ascii".to_owned()
+}
+
 impl Default for DomainSettings {
     fn default() -> Self {
         DomainSettings {
             content_format: ContentFormat::Mime,
             charset: "iso-8859-1".to_owned(),
+            non_mime_charset: default_non_mime_charset(),
+            unrepresentable: Unrepresentable::Keep,
             max_message_size: None,
             tls: TlsPolicy::Opportunistic,
             dequeue: Dequeue::Send,
@@ -93,11 +122,20 @@ pub struct DomainOverrides {
     pub tls: Option<TlsPolicy>,
     /// Send or hold for ETRN.
     pub dequeue: Option<Dequeue>,
+    /// Charset of uuencode (non-MIME) bodies.
+    #[serde(default)]
+    pub non_mime_charset: Option<String>,
+    /// What to do with characters the charset cannot hold.
+    #[serde(default)]
+    pub unrepresentable: Option<Unrepresentable>,
 }
+
+/// How many settings a domain has (one `filled` flag each).
+const FIELDS: usize = 7;
 
 impl DomainOverrides {
     /// Fills each field of `into` that this sets and `filled` does not yet say is set.
-    fn apply(&self, into: &mut DomainSettings, filled: &mut [bool; 5]) {
+    fn apply(&self, into: &mut DomainSettings, filled: &mut [bool; FIELDS]) {
         fn put<T: Clone>(v: &Option<T>, slot: &mut T, done: &mut bool) {
             if let (Some(v), false) = (v, *done) {
                 *slot = v.clone();
@@ -116,6 +154,16 @@ impl DomainOverrides {
         }
         put(&self.tls, &mut into.tls, &mut filled[3]);
         put(&self.dequeue, &mut into.dequeue, &mut filled[4]);
+        put(
+            &self.non_mime_charset,
+            &mut into.non_mime_charset,
+            &mut filled[5],
+        );
+        put(
+            &self.unrepresentable,
+            &mut into.unrepresentable,
+            &mut filled[6],
+        );
     }
 }
 
@@ -208,6 +256,35 @@ impl DomainTable {
         &self.defaults
     }
 
+    /// Every charset the defaults and patterns name, as (pattern or `None` for the
+    /// defaults, key, label): for the application to check labels it knows.
+    pub fn charsets(&self) -> Vec<(Option<String>, &'static str, &str)> {
+        let mut out = vec![
+            (None, "charset", self.defaults.charset.as_str()),
+            (
+                None,
+                "non_mime_charset",
+                self.defaults.non_mime_charset.as_str(),
+            ),
+        ];
+        let named = self
+            .exact
+            .iter()
+            .map(|(k, o)| (k.to_string(), o))
+            .chain(self.subdomains.iter().map(|(k, o)| (format!("*.{k}"), o)))
+            .chain(self.ips.iter().map(|(k, o)| (k.to_string(), o)))
+            .chain(self.any.iter().map(|o| ("*".to_string(), o)));
+        for (pattern, o) in named {
+            if let Some(c) = &o.charset {
+                out.push((Some(pattern.clone()), "charset", c.as_str()));
+            }
+            if let Some(c) = &o.non_mime_charset {
+                out.push((Some(pattern), "non_mime_charset", c.as_str()));
+            }
+        }
+        out
+    }
+
     /// True when the defaults or any pattern sets this TLS policy (the gateway loads
     /// trusted roots only when some domain asks for [`TlsPolicy::Verify`]).
     pub fn uses_tls(&self, policy: TlsPolicy) -> bool {
@@ -264,7 +341,7 @@ impl DomainTable {
     /// number of labels, not the table size.
     pub fn lookup(&self, domain: &str) -> DomainSettings {
         let mut out = self.defaults.clone();
-        let mut filled = [false; 5];
+        let mut filled = [false; FIELDS];
         let d = domain.trim().trim_end_matches('.');
         if let Some(ip) = parse_ip_literal(d) {
             if let Some(o) = self.ips.get(&ip) {

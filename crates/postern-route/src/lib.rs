@@ -64,7 +64,10 @@ mod x400;
 
 pub use address_type::AddressType;
 pub use config::{ConnectorConfig, DnsConfig, NextHopPolicy, RouteReport, RoutingConfig};
-pub use domain::{ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy};
+pub use domain::{
+    ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy,
+    Unrepresentable,
+};
 pub use error::{ConfigError, DomainError, PatternError, TableError, X400Error};
 pub use glob::Glob;
 pub use limits::Limits;

@@ -17,6 +17,9 @@
 //!   any tokio stream: `driver::serve` with a handler of async decisions, `driver::send`
 //!   for one message.
 //!
+//! * [`codec`] (feature `codec`) — `tokio-util` codecs for the command phase, for
+//!   embedders who use `Framed`: command lines out as `Bytes`, replies in and out.
+//!
 //! Every limit is a named field of [`Limits`] with a documented default.
 //!
 //! ## Quick start
@@ -87,6 +90,8 @@
 #![deny(missing_docs)]
 
 pub mod client;
+#[cfg(feature = "codec")]
+pub mod codec;
 mod command;
 mod data;
 #[cfg(feature = "tokio")]

@@ -1,38 +1,58 @@
 //! Per-domain content conversion before a message goes out, as the IMS did per e-mail
-//! domain: uuencoded attachments for `content_format = "uuencode"`, text in the domain's
-//! `charset`, and 8bit→7bit for a peer without 8BITMIME. postern-message does the work
-//! and never alters signed or encrypted parts.
+//! domain: uuencoded attachments for `content_format = "uuencode"` with the text in the
+//! domain's `non_mime_charset`, MIME text in the domain's `charset`, and 8bit→7bit for
+//! a peer without 8BITMIME. Characters a charset cannot hold follow the domain's
+//! `unrepresentable` rule and are never mislabelled. postern-message does the work and
+//! never alters signed or encrypted parts.
 
 use std::borrow::Cow;
 
 use postern_message::Message;
-use postern_message::convert::{downgrade_to_7bit, mime_to_uuencode, translate_charset};
-use postern_route::{ContentFormat, DomainSettings};
+use postern_message::convert::{
+    self, UuencodeOptions, downgrade_to_7bit, mime_to_uuencode_with, translate_charset_with,
+};
+use postern_route::{ContentFormat, DomainSettings, Unrepresentable};
 use postern_smtp::Body;
 
-/// The message as the domain wants it: uuencoded attachments if so configured, then text
-/// parts re-encoded in the domain's charset. A translation that would replace characters
-/// the charset cannot represent is not applied: the text goes in its own charset
-/// rather than with `?` in it (losing text silently is worse than a foreign charset).
+/// The message as the domain wants it: uuencoded attachments with the text in the
+/// domain's non-MIME charset if so configured, else text parts re-encoded in the
+/// domain's (MIME) charset. Characters a charset cannot hold follow the domain's
+/// `unrepresentable` rule: kept (the part stays in a charset that holds it, correctly
+/// labelled), replaced by `?`, or transliterated. A uuencode body with 8-bit text goes
+/// as 8BITMIME where the next hop takes it; [`for_peer`] otherwise transliterates its
+/// text, never touching the uuencoded blocks.
 pub fn for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, [u8]> {
     blocking_if_large(body.len(), || convert_for_domain(body, settings))
 }
 
+/// The postern-message rule for a domain's setting.
+fn rule(r: Unrepresentable) -> convert::Unrepresentable {
+    match r {
+        Unrepresentable::Replace => convert::Unrepresentable::Replace,
+        Unrepresentable::Transliterate => convert::Unrepresentable::Transliterate,
+        _ => convert::Unrepresentable::Keep,
+    }
+}
+
 fn convert_for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, [u8]> {
-    let mut out = Cow::Borrowed(body);
+    let rule = rule(settings.unrepresentable);
     if settings.content_format == ContentFormat::Uuencode {
-        let c = mime_to_uuencode(&Message::parse(&out));
-        if c.report.changed {
-            out = Cow::Owned(c.message);
+        let opts = UuencodeOptions {
+            charset: settings.non_mime_charset.clone(),
+            unrepresentable: rule,
+        };
+        // Charsets are checked when the configuration is read; an unknown one here
+        // leaves the message as MIME rather than guessing.
+        if let Ok(c) = mime_to_uuencode_with(&Message::parse(body), &opts)
+            && c.report.changed
+        {
+            return Cow::Owned(c.message);
         }
     }
-    if let Ok(c) = translate_charset(&Message::parse(&out), &settings.charset)
-        && c.report.changed
-        && c.report.unrepresentable == 0
-    {
-        out = Cow::Owned(c.message);
+    match translate_charset_with(&Message::parse(body), &settings.charset, rule) {
+        Ok(c) if c.report.changed => Cow::Owned(c.message),
+        _ => Cow::Borrowed(body),
     }
-    out
 }
 
 /// The body and its `BODY=` parameter for a peer that does (`peer_8bit`) or does not offer
@@ -102,6 +122,59 @@ mod tests {
         let (b, p) = for_peer(raw.as_bytes(), true);
         assert_eq!(&*b, raw.as_bytes());
         assert_eq!(p, Some(Body::EightBitMime));
+    }
+
+    #[test]
+    fn unrepresentable_text_follows_the_rule() {
+        let raw = "Content-Type: text/plain; charset=utf-8\r\n\r\nCaf\u{e9} 5 \u{20ac}\r\n";
+        let mut s = DomainSettings {
+            charset: "us-ascii".into(),
+            ..DomainSettings::default()
+        };
+        // keep: left as it was, still (correctly) UTF-8.
+        assert_eq!(&*for_domain(raw.as_bytes(), &s), raw.as_bytes());
+        s.unrepresentable = Unrepresentable::Replace;
+        let out = for_domain(raw.as_bytes(), &s);
+        assert!(
+            out.ends_with(b"Caf? 5 ?\r\n"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(String::from_utf8_lossy(&out).contains("charset=us-ascii"));
+        s.unrepresentable = Unrepresentable::Transliterate;
+        let out = for_domain(raw.as_bytes(), &s);
+        assert!(out.ends_with(b"Cafe 5 EUR\r\n"));
+    }
+
+    #[test]
+    fn uuencode_text_in_the_non_mime_charset() {
+        let raw = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+                   Content-Type: text/plain; charset=utf-8\r\n\r\nGr\u{fc}\u{df}e\r\n--b\r\n\
+                   Content-Type: application/octet-stream; name=a.bin\r\n\
+                   Content-Transfer-Encoding: base64\r\n\r\nAQID\r\n--b--\r\n";
+        let mut s = DomainSettings {
+            content_format: ContentFormat::Uuencode,
+            non_mime_charset: "iso-8859-1".into(),
+            ..DomainSettings::default()
+        };
+        let out = for_domain(raw.as_bytes(), &s);
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("charset=iso-8859-1"), "{text}");
+        assert!(out.windows(7).any(|w| w == b"Gr\xfc\xdfe\r\n"));
+        assert!(text.contains("begin 644 a.bin\r\n#`0(#\r\n`\r\nend\r\n"));
+        // A 7-bit peer: the blocks are copied, the text transliterated, no QP.
+        let (seven, param) = for_peer(&out, false);
+        assert_eq!(param, None);
+        let seven = String::from_utf8(seven.into_owned()).unwrap();
+        assert!(seven.contains("\r\n\r\nGrusse\r\n"), "{seven}");
+        assert!(seven.contains("begin 644 a.bin\r\n#`0(#\r\n`\r\nend\r\n"));
+        assert!(!seven.contains("quoted-printable"));
+        // The default non-MIME charset is US-ASCII, as in the IMS.
+        s.non_mime_charset = DomainSettings::default().non_mime_charset;
+        s.unrepresentable = Unrepresentable::Transliterate;
+        let out = for_domain(raw.as_bytes(), &s);
+        assert!(out.is_ascii());
+        assert!(String::from_utf8_lossy(&out).contains("Grusse\r\n"));
     }
 
     #[test]
