@@ -17,7 +17,7 @@
 //!   any tokio stream: `driver::serve` with a handler of async decisions, `driver::send`
 //!   for one message.
 //!
-//! * [`codec`] (feature `codec`) — `tokio-util` codecs for the command phase, for
+//! * `codec` (feature `codec`) — `tokio-util` codecs for the command phase, for
 //!   embedders who use `Framed`: command lines out as `Bytes`, replies in and out.
 //!
 //! Every limit is a named field of [`Limits`] with a documented default.
