@@ -11,7 +11,8 @@
 //!
 //! The example speaks plain SMTP only (`TlsPolicy::Disabled`): `driver::send` runs no TLS.
 //! With TLS, drive `ClientSession` yourself: run the handshake on `ClientEvent::StartTls`
-//! and call `session.tls_established()`.
+//! and call `session.tls_established()` (`examples/smtp_server.rs` does, and
+//! `examples/send_pipelined.rs` shows the client session's loop by hand).
 
 use std::process::ExitCode;
 

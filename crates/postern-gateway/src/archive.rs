@@ -27,7 +27,8 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn name(self) -> &'static str {
+    /// `inbound` or `outbound`, as the tracking event's reason says it.
+    pub fn name(self) -> &'static str {
         match self {
             Direction::Inbound => "inbound",
             Direction::Outbound => "outbound",
@@ -142,6 +143,13 @@ impl Archive {
     }
 }
 
+impl Record<'_> {
+    /// The Message-ID in the header block of the message, as `<id>`, if it has one.
+    pub fn message_id(&self) -> Option<String> {
+        message_id_of(self.body)
+    }
+}
+
 /// The Message-ID in the header block of `body`, as `<id>`, if it has one.
 fn message_id_of(body: &[u8]) -> Option<String> {
     // Only the header block is parsed: the body may be large.
@@ -149,38 +157,6 @@ fn message_id_of(body: &[u8]) -> Option<String> {
     postern_message::Message::parse(&body[..head_end])
         .message_id()
         .map(|id| format!("<{id}>"))
-}
-
-/// Records the result of writing `record`: an `archived` tracking event (its reason the
-/// direction, with the connector for outbound copies, and the message's Message-ID when
-/// `record.body` has one, so `postern track --message-id` finds the copy), or the error
-/// on stderr. One place for both directions.
-pub fn track_write(
-    ctx: &crate::context::Context,
-    record: &Record<'_>,
-    result: io::Result<PathBuf>,
-    connector: Option<&str>,
-) {
-    match result {
-        Ok(_) => ctx.track(postern_track::EventKind::Archived, |e| {
-            let e = record
-                .recipients
-                .iter()
-                .fold(e.queue_id(record.queue_id).sender(record.sender), |e, r| {
-                    e.recipient(r.as_str())
-                })
-                .reason(record.direction.name());
-            let e = match message_id_of(record.body) {
-                Some(id) => e.message_id(id),
-                None => e,
-            };
-            match connector {
-                Some(c) => e.connector(c),
-                None => e,
-            }
-        }),
-        Err(e) => eprintln!("postern: archive of {}: {e}", record.queue_id),
-    }
 }
 
 /// `base.eml`, or `base-2.eml`, `base-3.eml`… if taken (a message archived twice, e.g.

@@ -3,14 +3,15 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use postern_queue::{Queue, SpoolError, Target, Timestamp};
 use postern_route::{ConnectorStatus, NextHopResolver};
 use postern_track::{Event, EventKind, Writer};
 use tokio::sync::{Notify, watch};
 
-use crate::archive::Archive;
+use crate::archive::{Archive, Record};
+// The clock is a leaf module: the protocol log reads it without importing the context.
+pub use crate::clock::now;
 use crate::config::{Config, TransferMode};
 use crate::delivery::etrn::EtrnGate;
 use crate::policy::ConnectionCounter;
@@ -119,6 +120,38 @@ impl Context {
         }
     }
 
+    /// Records the result of writing an archive copy: an `archived` tracking event (its
+    /// reason the direction, with the connector for outbound copies, and the message's
+    /// Message-ID when `record.body` has one, so `postern track --message-id` finds the
+    /// copy), or the error on stderr. One place for both directions.
+    pub fn track_archived(
+        &self,
+        record: &Record<'_>,
+        result: std::io::Result<std::path::PathBuf>,
+        connector: Option<&str>,
+    ) {
+        match result {
+            Ok(_) => self.track(EventKind::Archived, |e| {
+                let e = record
+                    .recipients
+                    .iter()
+                    .fold(e.queue_id(record.queue_id).sender(record.sender), |e, r| {
+                        e.recipient(r.as_str())
+                    })
+                    .reason(record.direction.name());
+                let e = match record.message_id() {
+                    Some(id) => e.message_id(id),
+                    None => e,
+                };
+                match connector {
+                    Some(c) => e.connector(c),
+                    None => e,
+                }
+            }),
+            Err(e) => eprintln!("postern: archive of {}: {e}", record.queue_id),
+        }
+    }
+
     /// The transfer mode in force.
     pub fn transfer_mode(&self) -> TransferMode {
         match self.transfer_mode.load(Ordering::Relaxed) {
@@ -158,14 +191,6 @@ impl Context {
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    Timestamp(ms)
 }
 
 impl std::fmt::Debug for Context {

@@ -9,6 +9,54 @@
 //!
 //! `postern serve` runs it: [`Gateway::start`] with a [`Config`], [`Gateway::reload`]
 //! on SIGHUP, then [`Gateway::shutdown`] on SIGINT/SIGTERM.
+//!
+//! ## Quick start
+//!
+//! A gateway embedded in a program: one listener on a free port of 127.0.0.1, a data
+//! directory, and one connector that delivers mail for `localhost` into Maildir folders.
+//! `examples/postern.toml` at the repository root documents every other setting.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use postern_gateway::{Config, Gateway};
+//! use tokio::io::AsyncReadExt as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = std::env::temp_dir().join(format!("postern-gateway-doc-{}", std::process::id()));
+//! let config = Config::from_toml_str(&format!(
+//!     r#"
+//! [server]
+//! hostname = "gw.example"
+//! data_dir = "{}"
+//!
+//! [connections]
+//! listen = ["127.0.0.1:0"]
+//!
+//! [[connector]]
+//! name = "local"
+//! kind = "maildir"
+//!   [[connector.address_space]]
+//!   pattern = "localhost"
+//! "#,
+//!     dir.display()
+//! ))?;
+//! let gateway = Gateway::start(config).await?;
+//!
+//! // It answers SMTP on the port the system picked.
+//! let mut client = tokio::net::TcpStream::connect(gateway.local_addrs()[0]).await?;
+//! let mut greeting = [0u8; 64];
+//! let n = client.read(&mut greeting).await?;
+//! assert!(greeting[..n].starts_with(b"220 gw.example"));
+//! drop(client);
+//!
+//! // Sessions get the grace period to finish; the queue is closed cleanly.
+//! gateway.shutdown(Duration::from_secs(1)).await;
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,6 +66,7 @@ pub mod archive;
 pub mod auth;
 pub mod auth_guard;
 pub mod bodies;
+pub mod clock;
 pub mod compaction;
 pub mod config;
 pub mod context;

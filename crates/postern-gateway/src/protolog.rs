@@ -125,7 +125,7 @@ pub struct Transcript {
 }
 
 /// The current time (chrono is built without its clock; the gateway's clock is
-/// [`crate::context::now`]).
+/// [`crate::clock::now`]).
 /// A character a transcript line must not carry as it is: a control character (C0, DEL,
 /// C1 such as NEL), a line or paragraph separator (U+2028, U+2029: a line break to some
 /// readers), or an invisible format character (bidirectional overrides and isolates,
@@ -172,7 +172,7 @@ fn escape(text: &str, max: usize) -> String {
 }
 
 fn utc_now() -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_millis(crate::context::now().0 as i64).unwrap_or_default()
+    DateTime::<Utc>::from_timestamp_millis(crate::clock::now().0 as i64).unwrap_or_default()
 }
 
 fn now_text() -> String {

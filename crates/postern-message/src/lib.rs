@@ -27,9 +27,13 @@
 //! assert_eq!(&pdf.decoded_body()[..], b"%PDF");
 //! assert_eq!(msg.path(2), "2");
 //! ```
+//!
+//! A runnable tour in the repository's `examples/mime_tour.rs`: build a message, parse it,
+//! walk its MIME tree, save its attachments, and convert it MIME → uuencode → MIME
+//! (`cargo run --example mime_tour`).
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod uuencode;
 

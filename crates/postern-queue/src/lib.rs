@@ -70,9 +70,13 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A runnable program in the repository's `examples/durable_queue.rs` sets its own retry
+//! policy, defers a recipient twice and reopens the queue between attempts, as after a
+//! restart (`cargo run --example durable_queue`).
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod backoff;
 pub mod control;

@@ -108,7 +108,7 @@ pub enum TableError {
         /// The connector.
         connector: String,
         /// The scope asked for.
-        scope: crate::table::Scope,
+        scope: crate::scope::Scope,
     },
     /// A connector name that is empty or has control characters.
     #[error("bad connector name {0:?}")]

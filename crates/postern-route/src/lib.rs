@@ -38,9 +38,13 @@
 //! ([`RoutingTableBuilder`], [`RoutingTable`]), resolution ([`RouteRequest`], [`Route`],
 //! [`Explanation`]), per-domain settings ([`DomainTable`]), the SMTP next hop
 //! ([`NextHopResolver`]) and the config file ([`RoutingConfig`]).
+//!
+//! A runnable program in the repository's `examples/routing_table.rs` builds a table from
+//! code and the same one from TOML, and shows failover and [`RoutingTable::explain`]
+//! (`cargo run --example routing_table`).
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod address_type;
 mod cache;
@@ -54,6 +58,7 @@ mod nexthop;
 mod pattern;
 mod quality;
 mod resolve;
+mod scope;
 mod table;
 mod x400;
 

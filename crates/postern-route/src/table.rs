@@ -7,7 +7,6 @@
 //! Other types index their literal patterns by hash and scan their wildcard patterns.
 
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
 
 use crate::address_type::AddressType;
 use crate::error::{PatternError, TableError};
@@ -15,21 +14,10 @@ use crate::hash::fnv1a;
 use crate::limits::Limits;
 use crate::pattern::{AddressPattern, PatternKind, split_smtp};
 use crate::quality::MatchQuality;
+// The scope lives in its own leaf module so that `error` can name it without importing
+// the table (which imports `error`).
+pub use crate::scope::Scope;
 use crate::x400::OrAddress;
-
-/// Who may use an address space: the restriction Exchange calls its scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Scope {
-    /// Any sender in the organization.
-    #[default]
-    Organization,
-    /// Only senders in the connector's site.
-    Site,
-    /// Only senders in the connector's site and location.
-    Location,
-}
 
 /// A connector: a way out that owns address spaces.
 #[derive(Debug, Clone, PartialEq, Eq)]

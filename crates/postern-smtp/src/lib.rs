@@ -13,17 +13,81 @@
 //!   bare-LF policy against SMTP smuggling) and BDAT chunks.
 //! * [`server::ServerSession`] and [`client::ClientSession`] — the two state machines.
 //!
-//! * [`driver`] (feature `tokio`) — the read/write/timeout loop around both sessions, for
+//! * `driver` (feature `tokio`) — the read/write/timeout loop around both sessions, for
 //!   any tokio stream: `driver::serve` with a handler of async decisions, `driver::send`
 //!   for one message.
 //!
-//! * [`codec`] (feature `codec`) — `tokio-util` codecs for the command phase, for
+//! * `codec` (feature `codec`) — `tokio-util` codecs for the command phase, for
 //!   embedders who use `Framed`: command lines out as `Bytes`, replies in and out.
 //!
 //! Every limit is a named field of [`Limits`] with a documented default.
+//!
+//! ## Quick start
+//!
+//! The two sessions talk to each other here with no socket at all: each one's output is
+//! the other's input. An application does the same with a stream in between.
+//!
+//! ```
+//! use postern_smtp::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
+//! use postern_smtp::server::{Event, ServerConfig, ServerSession};
+//!
+//! // The server offers no STARTTLS (ServerConfig::starttls is off by default), so the
+//! // client's default, opportunistic TLS carries on in plain text.
+//! let mut server = ServerSession::new(ServerConfig::new("mx.example.org"));
+//! let mut client = ClientSession::new(ClientConfig::new("client.example"));
+//! server.greet();
+//!
+//! let mut received = Vec::new(); // What the server application keeps.
+//! let mut results = None; // What the client application learns.
+//! for _round in 0..20 {
+//!     // The server: content arrives as events; every decision is accepted here.
+//!     while let Some(event) = server.poll_event() {
+//!         if let Event::DataChunk(chunk) = &event {
+//!             received.extend_from_slice(chunk);
+//!         }
+//!         if server.pending_decision().is_some() {
+//!             server.accept()?;
+//!         }
+//!     }
+//!     let out = server.pending_output().to_vec();
+//!     server.consume_output(out.len());
+//!     client.receive(&out);
+//!     // The client: send one message when ready, then quit.
+//!     while let Some(event) = client.poll_event() {
+//!         match event {
+//!             ClientEvent::Ready => {
+//!                 client.send(Envelope::new("jo@example.org", ["ann@example.net"]))?
+//!             }
+//!             ClientEvent::SendBody => {
+//!                 client.write_body(b"Subject: hi\r\n\r\nHello.\r\n")?;
+//!                 client.finish_body()?;
+//!             }
+//!             ClientEvent::Delivered { recipients, .. } => {
+//!                 results = Some(recipients);
+//!                 client.quit();
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//!     let out = client.pending_output().to_vec();
+//!     client.consume_output(out.len());
+//!     server.receive(&out);
+//!     if client.is_closed() {
+//!         break;
+//!     }
+//! }
+//! assert_eq!(received, b"Subject: hi\r\n\r\nHello.\r\n");
+//! assert!(results.unwrap()[0].status.is_accepted());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Runnable programs in the repository's `examples/`: `smtp_server.rs` (a tokio server with
+//! STARTTLS, PIPELINING and CHUNKING on [`server::ServerSession`]), `send_pipelined.rs`
+//! (several messages and recipients with [`client::ClientSession`], per-recipient
+//! results), `smtp_sink.rs` and `send_mail.rs` (the `driver` functions).
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod client;
 #[cfg(feature = "codec")]

@@ -28,9 +28,13 @@
 //! # std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<(), postern_track::TrackError>(())
 //! ```
+//!
+//! A runnable program in the repository's `examples/tracking.rs` records a message's life
+//! across midnight (two daily files), then searches by recipient and kind and traces the
+//! message to the bounce it caused (`cargo run --example tracking`).
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod clock;
 mod error;

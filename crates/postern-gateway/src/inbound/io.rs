@@ -6,21 +6,13 @@ use postern_smtp::{EnhancedCode, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::Instant;
 
+use super::flow::{Flow, shutting_down};
 use super::session::Inbound;
 
 /// Size of one socket read once a session is busy.
 const READ_CHUNK: usize = 16 * 1024;
 /// The read buffer a session starts with (most commands fit; idle sessions stay small).
 const FIRST_READ: usize = 1024;
-
-/// How a stretch of the session on one stream ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Flow {
-    /// The client asked for STARTTLS and the `220` is sent: run the handshake.
-    StartTls,
-    /// The session or the connection is over.
-    Close,
-}
 
 /// What waiting for the client produced.
 enum Input {
@@ -139,15 +131,6 @@ impl Inbound {
             }
         }
     }
-}
-
-/// `421 4.3.2`: the gateway is stopping.
-pub(super) fn shutting_down() -> Reply {
-    Reply::new(
-        421,
-        Some(EnhancedCode::new(4, 3, 2)),
-        "Service shutting down",
-    )
 }
 
 /// `451 4.4.2`: below `limits.min_data_rate`.

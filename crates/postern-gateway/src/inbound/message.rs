@@ -119,7 +119,7 @@ pub fn received_header(t: &Trace<'_>) -> String {
 }
 
 /// `name: value` with the words joined by spaces, folded before a word that would pass
-/// [`FOLD_WIDTH`], and CRLF at the end.
+/// `FOLD_WIDTH` (78) columns, and CRLF at the end.
 pub fn fold(name: &str, words: &[String]) -> String {
     let mut out = String::from(name);
     let mut col = out.len();

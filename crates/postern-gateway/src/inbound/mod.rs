@@ -3,6 +3,7 @@
 //!
 //! [`ServerSession`]: postern_smtp::server::ServerSession
 
+mod flow;
 mod io;
 pub mod message;
 pub mod rate;

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::io::{Flow, shutting_down};
+use super::flow::{Flow, shutting_down};
 use super::message::{HeaderInfo, Trace, inspect, protocol, received_header, submission_fields};
 use super::rate::RateMeter;
 use crate::archive::{Direction, Record};
@@ -57,7 +57,7 @@ fn archive_inbound(ctx: &Context, id: QueueId, envelope: &Envelope, data: &[u8],
         body: data,
         now_ms,
     };
-    crate::archive::track_write(ctx, &record, archive.write(&record), None);
+    ctx.track_archived(&record, archive.write(&record), None);
 }
 
 /// The transaction in progress: what MAIL, RCPT and DATA gave so far.

@@ -234,7 +234,7 @@ async fn archive_sent(
             body: &body,
             now_ms: now,
         };
-        crate::archive::track_write(ctx, &record, result, Some(job.connector.name.as_str()));
+        ctx.track_archived(&record, result, Some(job.connector.name.as_str()));
     }
 }
 
