@@ -13,7 +13,7 @@ use crate::domain::{
     ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy,
 };
 use crate::error::ConfigError;
-use crate::nexthop::{NextHopOptions, NextHopResolver, SmartHost};
+use crate::nexthop::{NextHopOptions, SmartHost};
 use crate::pattern::split_smtp;
 use crate::resolve::{ConnectorState, Explanation, RouteRequest};
 use crate::table::{AddressSpace, Connector, RoutingTable, RoutingTableBuilder, Scope};
@@ -198,10 +198,12 @@ impl RoutingConfig {
         self.connectors.iter().find(|c| c.name == name)
     }
 
-    /// A next-hop resolver for the `[dns]` name servers, or `None` when none are set.
-    pub fn next_hop_resolver(&self) -> Option<NextHopResolver> {
+    /// A next-hop resolver for the `[dns]` name servers, or `None` when none are set
+    /// (features `config` and `dns`).
+    #[cfg(feature = "dns")]
+    pub fn next_hop_resolver(&self) -> Option<crate::NextHopResolver> {
         (!self.dns.name_servers.is_empty())
-            .then(|| NextHopResolver::new(&self.dns.name_servers, self.dns.options.clone()))
+            .then(|| crate::NextHopResolver::new(&self.dns.name_servers, self.dns.options.clone()))
     }
 }
 
