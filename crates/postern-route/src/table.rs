@@ -7,7 +7,6 @@
 //! Other types index their literal patterns by hash and scan their wildcard patterns.
 
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
 
 use crate::address_type::AddressType;
 use crate::error::{PatternError, TableError};
@@ -18,8 +17,9 @@ use crate::quality::MatchQuality;
 use crate::x400::OrAddress;
 
 /// Who may use an address space: the restriction Exchange calls its scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "config", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "config", serde(rename_all = "lowercase"))]
 #[non_exhaustive]
 pub enum Scope {
     /// Any sender in the organization.
