@@ -27,6 +27,11 @@
 //! assert_eq!(&pdf.decoded_body()[..], b"%PDF");
 //! assert_eq!(msg.path(2), "2");
 //! ```
+//!
+//! ## Features
+//!
+//! Default features: none, and the crate has no optional features: parsing, building and
+//! conversion need only its listed dependencies (chrono without its default features).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

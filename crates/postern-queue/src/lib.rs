@@ -70,6 +70,25 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Features
+//!
+//! Default features: none, and the crate has no optional features: it depends on `thiserror`
+//! only. Its calls block (file I/O, fsync): see [Blocking calls](#blocking-calls).
+//!
+//! # Blocking calls
+//!
+//! Everything that writes the spool waits for its bytes to be on disk (fsync, shared with
+//! concurrent writers by group commit) before it returns: [`Queue::enqueue`],
+//! [`Queue::report`], [`Queue::hold`], [`Queue::release`], [`Queue::retry`],
+//! [`Queue::delete`], [`Queue::apply`], [`Queue::poll_control`],
+//! [`Queue::take_delay_notices`], [`Queue::compact`] and [`Queue::open`] (recovery reads
+//! the whole spool). [`Queue::body`] and [`Queue::body_reader`] read a file. These calls
+//! can take milliseconds and more on a busy disk, so an async caller runs them off the
+//! runtime's worker threads, e.g. with `tokio::task::spawn_blocking` (the postern gateway
+//! does). The calls that only look at memory ([`Queue::due`], [`Queue::next_wakeup`],
+//! [`Queue::message`], [`Queue::messages`], [`Queue::summary`]) are cheap but take the
+//! queue's lock, which a blocking call may hold for the length of an fsync.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

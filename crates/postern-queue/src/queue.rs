@@ -219,6 +219,9 @@ impl Queue {
     }
 
     /// Stores a message durably and schedules it for every destination at `now`.
+    ///
+    /// Blocks until the record is on disk (fsync): async callers run it off the runtime
+    /// (`spawn_blocking`), see [the crate docs](crate#blocking-calls).
     pub fn enqueue(
         &self,
         envelope: &Envelope,
@@ -302,6 +305,9 @@ impl Queue {
 
     /// Applies the outcomes of an attempt (`(envelope index, outcome)` pairs), persists the
     /// new state durably, and re-schedules or completes the message.
+    ///
+    /// Blocks until the new state is on disk (fsync): async callers run it off the runtime
+    /// (`spawn_blocking`), see [the crate docs](crate#blocking-calls).
     pub fn report(
         &self,
         delivery: &Delivery,
@@ -640,6 +646,18 @@ impl Queue {
     /// A message's body.
     pub fn body(&self, id: QueueId) -> Result<Vec<u8>, SpoolError> {
         Ok(self.spool.read(id)?.1)
+    }
+
+    /// A message's body as a reader, for callers that pass it on (to a socket, a file, a
+    /// parser) with `std::io::copy` instead of holding it. The record is read and its
+    /// checksum verified when this is called, so a reader never yields bytes of a damaged
+    /// record and a later compaction cannot pull the bytes from under it. Blocks on file
+    /// I/O, see [the crate docs](crate#blocking-calls).
+    pub fn body_reader(
+        &self,
+        id: QueueId,
+    ) -> Result<impl std::io::Read + Send + use<>, SpoolError> {
+        Ok(std::io::Cursor::new(self.spool.read(id)?.1))
     }
 
     /// The qshape-like summary as of `now`.

@@ -18,6 +18,12 @@
 //!   for one message.
 //!
 //! Every limit is a named field of [`Limits`] with a documented default.
+//!
+//! ## Features
+//!
+//! Default features: none — the sans-IO core needs only `base64`, `memchr` and `thiserror`.
+//! Feature `tokio` adds [`driver`]. The postern gateway does not enable it (it drives the
+//! sessions itself).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -28,6 +28,11 @@
 //! # std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<(), postern_track::TrackError>(())
 //! ```
+//!
+//! ## Features
+//!
+//! Default features: none, and the crate has no optional features: it depends on `memchr`
+//! and `thiserror` only.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
