@@ -109,6 +109,28 @@ pub struct ConnectorConfig {
     /// router does not interpret it, the application does (the postern gateway keeps
     /// delivering through such connectors in transfer mode `inbound`).
     pub inbound: bool,
+    /// `site`, as written; default none.
+    pub site: Option<String>,
+    /// `location`, as written; default none.
+    pub location: Option<String>,
+    /// `max_attempts`; default [`Connector::DEFAULT_MAX_ATTEMPTS`].
+    pub max_attempts: u32,
+    /// The connector's `[[connector.address_space]]` entries, in file order.
+    pub address_spaces: Vec<AddressSpaceConfig>,
+}
+
+/// One `[[connector.address_space]]` as the config gave it (defaults filled in), so the
+/// file can be written back (`postern config check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressSpaceConfig {
+    /// `type`; default `"SMTP"`.
+    pub address_type: String,
+    /// `pattern`.
+    pub pattern: String,
+    /// `cost`; default [`AddressSpace::DEFAULT_COST`].
+    pub cost: u32,
+    /// `scope`; default organization.
+    pub scope: Scope,
 }
 
 /// The `[dns]` section.
@@ -182,6 +204,19 @@ impl RoutingConfig {
                     .map_or_else(|| "smtp".to_owned(), |k| k.trim().to_ascii_lowercase()),
                 next_hop: next_hop_policy(c)?,
                 inbound: c.inbound.unwrap_or(false),
+                site: c.site.clone(),
+                location: c.location.clone(),
+                max_attempts: c.max_attempts.unwrap_or(Connector::DEFAULT_MAX_ATTEMPTS),
+                address_spaces: c
+                    .address_space
+                    .iter()
+                    .map(|s| AddressSpaceConfig {
+                        address_type: s.address_type.clone(),
+                        pattern: s.pattern.clone(),
+                        cost: s.cost.unwrap_or(AddressSpace::DEFAULT_COST),
+                        scope: s.scope,
+                    })
+                    .collect(),
             });
         }
         let table = builder.build()?;

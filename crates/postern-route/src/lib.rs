@@ -76,7 +76,9 @@ mod x400;
 
 pub use address_type::AddressType;
 #[cfg(feature = "config")]
-pub use config::{ConnectorConfig, DnsConfig, NextHopPolicy, RouteReport, RoutingConfig};
+pub use config::{
+    AddressSpaceConfig, ConnectorConfig, DnsConfig, NextHopPolicy, RouteReport, RoutingConfig,
+};
 pub use domain::{ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy};
 pub use error::{ConfigError, DomainError, PatternError, TableError, X400Error};
 pub use glob::Glob;
