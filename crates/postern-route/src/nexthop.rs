@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::domain::parse_ip_literal;
 
-/// Settings for [`NextHopResolver`].
+/// Settings for `NextHopResolver` (feature `dns`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NextHopOptions {
