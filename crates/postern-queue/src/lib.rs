@@ -16,6 +16,7 @@
 //! | [`spool`], [`record`] | the durable log: group commit, recovery, quarantine, compaction |
 //! | [`scheduler`] | due jobs in time order, holds, retry now |
 //! | [`queue`] | all of the above composed: what a gateway embeds |
+//! | [`body`] | a message body streamed from its spool record, checksum checked at the end |
 //! | [`summary`], [`control`] | qshape-like summary; requests from `postern queue` |
 //! | [`wait`] | a recipient's real next attempt (schedule or backoff); the published backoff table |
 //!
@@ -94,6 +95,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod body;
 pub mod control;
 pub mod envelope;
 pub mod id;

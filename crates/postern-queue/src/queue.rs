@@ -649,15 +649,26 @@ impl Queue {
     }
 
     /// A message's body as a reader, for callers that pass it on (to a socket, a file, a
-    /// parser) with `std::io::copy` instead of holding it. The record is read and its
-    /// checksum verified when this is called, so a reader never yields bytes of a damaged
-    /// record and a later compaction cannot pull the bytes from under it. Blocks on file
-    /// I/O, see [the crate docs](crate#blocking-calls).
-    pub fn body_reader(
-        &self,
-        id: QueueId,
-    ) -> Result<impl std::io::Read + Send + use<>, SpoolError> {
-        Ok(std::io::Cursor::new(self.spool.read(id)?.1))
+    /// parser) with `std::io::copy` instead of holding it: it reads the spool a buffer at
+    /// a time, and a compaction that moves or deletes the record meanwhile does not
+    /// disturb it. A damaged record ends in an `InvalidData` error instead of the end of
+    /// the body ([`crate::body`]). Blocks on file I/O, see
+    /// [the crate docs](crate#blocking-calls).
+    pub fn body_reader(&self, id: QueueId) -> Result<crate::body::BodyReader, SpoolError> {
+        let size = self
+            .lock()
+            .msgs
+            .get(&id)
+            .map(|m| m.size)
+            .ok_or(SpoolError::NotFound(id))?;
+        let (file, path, off, len) = self.spool.enqueue_record(id)?;
+        crate::body::BodyReader::new(file, path.clone(), off, len, size).map_err(|source| {
+            SpoolError::Io {
+                op: "read",
+                path,
+                source,
+            }
+        })
     }
 
     /// The qshape-like summary as of `now`.
