@@ -21,7 +21,7 @@
 
 use std::path::Path;
 
-use postern_message::builder::{Mailbox, MessageBuilder};
+use postern_message::builder::{MailboxSpec, MessageBuilder};
 use postern_message::{Message, PartKind, convert};
 
 /// A message with a text body, a PDF and a nested message with its own attachment.
@@ -34,7 +34,7 @@ fn sample() -> Vec<u8> {
         .attachment("numbers.csv", "text/csv", b"a,b\n1,2\n".to_vec())
         .build();
     MessageBuilder::new()
-        .from(Mailbox::with_name("Jörg Müller", "jorg@example.org"))
+        .from(MailboxSpec::with_name("Jörg Müller", "jorg@example.org"))
         .to("ann@example.com")
         .subject("Grüße: the report")
         .message_id("tour-1@example.org")

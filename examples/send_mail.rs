@@ -9,7 +9,7 @@
 //! recipient was accepted and the message delivered; 1 when the server refused something;
 //! 2 on bad arguments or I/O errors.
 //!
-//! The example speaks plain SMTP only (`TlsPolicy::Disabled`): `driver::send` runs no TLS.
+//! The example speaks plain SMTP only (`TlsPolicy::Off`): `driver::send` runs no TLS.
 //! With TLS, drive `ClientSession` yourself: run the handshake on `ClientEvent::StartTls`
 //! and call `session.tls_established()` (`examples/smtp_server.rs` does, and
 //! `examples/send_pipelined.rs` shows the client session's loop by hand).
@@ -91,7 +91,7 @@ async fn main() -> ExitCode {
 async fn run(args: &Args, message: &[u8]) -> Result<bool, driver::DriveError> {
     let stream = TcpStream::connect(&args.server).await?;
     let mut config = ClientConfig::new(args.helo.clone());
-    config.tls = TlsPolicy::Disabled;
+    config.tls = TlsPolicy::Off;
     let mut envelope = Envelope::new(args.from.clone(), args.to.iter().cloned());
     envelope.size = Some(message.len() as u64);
     if !message.is_ascii() {

@@ -82,7 +82,7 @@ impl Pair {
         cc.tls = if setup.starttls {
             TlsPolicy::Required
         } else {
-            TlsPolicy::Disabled
+            TlsPolicy::Off
         };
         cc.pipelining = setup.pipelining;
         if setup.auth {

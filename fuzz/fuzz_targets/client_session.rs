@@ -19,7 +19,7 @@ const MAX_OUTPUT: usize = 64 * 1024;
 fn config(mode: u8) -> ClientConfig {
     let mut c = ClientConfig::new("client.fuzz");
     c.tls = match mode & 3 {
-        0 => TlsPolicy::Disabled,
+        0 => TlsPolicy::Off,
         1 => TlsPolicy::Opportunistic,
         _ => TlsPolicy::Required,
     };

@@ -76,7 +76,10 @@ fuzz_target!(|data: &[u8]| {
         // Differential: the indexes find what a scan finds.
         let ty = AddressType::parse(t).unwrap();
         let x400_ok = ty != AddressType::X400 || postern_route::OrAddress::parse(address, &limits).is_ok();
-        if address.len() <= limits.max_address_len && x400_ok {
+        // SMTP text that is no mailbox is refused before any lookup.
+        let smtp_refused = ty == AddressType::Smtp
+            && matches!(e.result, Err(postern_route::Unroutable::InvalidAddress(_)));
+        if address.len() <= limits.max_address_len && x400_ok && !smtp_refused {
             let want = entries
                 .iter()
                 .filter(|(_, et, p)| *et == ty && p.matches(address, &limits).is_some())

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 /// `postern config` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ConfigCmd {
-    /// Validate a config file and print the effective settings (defaults filled in).
-    /// Exit status: 0 valid, 2 invalid (the error names the key and line).
+    /// Validate a config file and print the effective settings (defaults filled in) as a
+    /// TOML config file that `postern serve -c` accepts unchanged. Exit status: 0 valid,
+    /// 2 invalid (the error names the key and line).
     Check {
         /// The config file; without it, the embedded default `postern serve` uses.
         #[arg(short = 'c', long = "config")]
@@ -24,6 +25,9 @@ pub fn run(cmd: ConfigCmd) -> ExitCode {
     match cmd {
         ConfigCmd::Check { config } => match super::serve::load(config.as_ref()) {
             Ok(c) => {
+                if let (Some(p), true) = (&config, c.inherits_default_connector()) {
+                    eprintln!("{}", postern_gateway::gateway::inherited_connector_note(p));
+                }
                 out!("{}", postern_gateway::effective::effective_settings(&c));
                 let name = config.map_or("embedded default".into(), |p| p.display().to_string());
                 eprintln!("postern config check: {name}: OK");

@@ -45,6 +45,28 @@ kind = "maildir"
   pattern = "localhost"
 "#;
 
+/// The connector a file without any `[[connector]]` inherits from [`EMBEDDED`]: mail for
+/// `localhost` into Maildir folders. A file that only changes, say, `listen` then still
+/// delivers `jo@localhost` as the default does; a file that names any connector gets
+/// only its own. `postern serve` says so at start, `postern config check` prints it.
+pub const DEFAULT_CONNECTOR: &str = r#"
+[[connector]]
+name = "local"
+kind = "maildir"
+  [[connector.address_space]]
+  pattern = "localhost"
+"#;
+
+/// The routing text of a file: the file, plus [`DEFAULT_CONNECTOR`] when it has no
+/// `connector` key at all (an explicit `connector = []` means none).
+fn with_default_connector<'t>(text: &'t str, file: &File) -> std::borrow::Cow<'t, str> {
+    if file.connector.is_some() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("{text}\n{DEFAULT_CONNECTOR}"))
+    }
+}
+
 /// Why a configuration was refused. Each names the key and, where the file has it, the
 /// line.
 #[derive(Debug, thiserror::Error)]
@@ -941,6 +963,11 @@ fn find_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
 }
 
 impl Config {
+    /// True when the file named no `[[connector]]` and so got [`DEFAULT_CONNECTOR`].
+    pub fn inherits_default_connector(&self) -> bool {
+        toml::from_str::<File>(&self.source).is_ok_and(|f| f.connector.is_none())
+    }
+
     /// The embedded default ([`EMBEDDED`]).
     pub fn embedded() -> Config {
         Config::from_toml_str(EMBEDDED).expect("the embedded configuration is valid")
@@ -959,13 +986,14 @@ impl Config {
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
         let file: File = toml::from_str(text)
             .map_err(|e| ConfigError::Toml(e.to_string().trim_end().to_owned()))?;
-        let routing = RoutingConfig::from_toml_str(text).map_err(|e| {
-            let why = e.to_string();
-            ConfigError::Routing {
-                line: routing_error_line(text, &why),
-                why,
-            }
-        })?;
+        let routing =
+            RoutingConfig::from_toml_str(&with_default_connector(text, &file)).map_err(|e| {
+                let why = e.to_string();
+                ConfigError::Routing {
+                    line: routing_error_line(text, &why),
+                    why,
+                }
+            })?;
         let c = Checker { text };
         domain_charsets(&c, &routing)?;
         let server = server(&c, &file.server)?;
@@ -1556,6 +1584,34 @@ mod tests {
 
     fn err(text: &str) -> String {
         Config::from_toml_str(text).unwrap_err().to_string()
+    }
+
+    /// A file that names no connector delivers for `localhost` as the embedded default
+    /// does; one that names any gets only its own.
+    #[test]
+    fn no_connector_inherits_the_default_one() {
+        let only_listen =
+            Config::from_toml_str("[connections]\nlisten = [\"127.0.0.1:2600\"]\n").unwrap();
+        assert!(only_listen.inherits_default_connector());
+        assert_eq!(
+            only_listen.routing.connectors,
+            Config::embedded().routing.connectors
+        );
+        assert!(only_listen.is_local_connector("local"));
+        let req = postern_route::RouteRequest::smtp("jo@localhost");
+        let route = only_listen.routing.table.route(&req, &()).unwrap();
+        assert_eq!(route.first().connector, "local");
+
+        let own = Config::from_toml_str(
+            "[[connector]]\nname = \"out\"\n[[connector.address_space]]\npattern = \"example.com\"\n",
+        )
+        .unwrap();
+        assert!(!own.inherits_default_connector());
+        assert_eq!(own.routing.connectors.len(), 1);
+        assert!(own.routing.table.route(&req, &()).is_err());
+        let none = Config::from_toml_str("connector = []\n").unwrap();
+        assert!(none.routing.connectors.is_empty());
+        assert!(!Config::embedded().inherits_default_connector());
     }
 
     #[test]

@@ -108,6 +108,23 @@ impl Gateway {
         // Built first and from a copy, so that a bad certificate fails before any
         // directory or socket is touched.
         let live = live_settings(config.clone()).map_err(|e| StartError::Tls(e.to_string()))?;
+        // The ports next, before anything is created on disk: a port in use (another
+        // gateway, a typo) leaves no data directory behind.
+        let mut listeners = Vec::new();
+        for &addr in &config.connections.listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?;
+            listeners.push(l);
+        }
+        let metrics = match config.status.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         mkdir(&config.server.data_dir)?;
         mkdir(&config.maildir.root)?;
         // A pickup or archive folder that cannot be one is refused now, not found out
@@ -141,21 +158,6 @@ impl Gateway {
             )
         } else {
             None
-        };
-        let mut listeners = Vec::new();
-        for &addr in &config.connections.listen {
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Listen { addr, source })?;
-            listeners.push(l);
-        }
-        let metrics = match config.status.metrics_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Listen { addr, source })?,
-            ),
-            None => None,
         };
         let local_addrs = listeners
             .iter()
@@ -397,6 +399,9 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
     // Before anything else, so that a signal sent once the start-up line is out finds
     // its handler (SIGHUP's default would end the process).
     let mut signals = Signals::new();
+    if let (Some(p), true) = (path, config.inherits_default_connector()) {
+        eprintln!("{}", inherited_connector_note(p));
+    }
     let gw = Gateway::start(config).await?;
     // The data directory only changes with a restart. A request left from before the
     // start is stale: this start has just read the file.
@@ -423,6 +428,15 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
     gw.shutdown(grace).await;
     eprintln!("postern: stopped");
     Ok(())
+}
+
+/// What `serve` and `config check` say when a file names no `[[connector]]`.
+pub fn inherited_connector_note(path: &Path) -> String {
+    format!(
+        "postern: {} names no [[connector]]: using the default connector \"local\" \
+         (mail for localhost into Maildir folders); add a [[connector]] to route otherwise",
+        path.display()
+    )
 }
 
 /// How often `serve` looks for a `postern reload` request.

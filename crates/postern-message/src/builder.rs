@@ -2,8 +2,13 @@
 //!
 //! [`MessageBuilder`] covers the usual message: from, to, cc, reply-to, subject, date,
 //! message-id, a text and/or HTML body, attachments and nested messages. Underneath,
-//! [`Part`] is a general MIME tree (leaves, multiparts, nested messages, and parts copied
+//! [`PartSpec`] is a general MIME tree (leaves, multiparts, nested messages, and parts copied
 //! byte for byte) that [`write_message`] writes; the conversions use it directly.
+//!
+//! The builder's types are named for what they are, descriptions of what to write —
+//! [`MailboxSpec`], [`PartSpec`] — so they never collide with the parser's
+//! [`Mailbox`](crate::Mailbox) and [`Part`](crate::Part), which borrow from a parsed
+//! message. Both can be imported side by side.
 //!
 //! What it writes:
 //! * CRLF line ends; header fields folded at white space to at most 78 characters where
@@ -33,17 +38,17 @@ pub const HEADER_LINE: usize = 78;
 
 /// A mailbox: an address with an optional display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mailbox {
+pub struct MailboxSpec {
     /// The display name, any Unicode (encoded as needed when written).
     pub name: Option<String>,
     /// The address, `local@domain`, written as given.
     pub address: String,
 }
 
-impl Mailbox {
+impl MailboxSpec {
     /// A mailbox with no display name.
     pub fn new(address: impl Into<String>) -> Self {
-        Mailbox {
+        MailboxSpec {
             name: None,
             address: address.into(),
         }
@@ -51,7 +56,7 @@ impl Mailbox {
 
     /// A mailbox with a display name.
     pub fn with_name(name: impl Into<String>, address: impl Into<String>) -> Self {
-        Mailbox {
+        MailboxSpec {
             name: Some(name.into()),
             address: address.into(),
         }
@@ -66,19 +71,19 @@ impl Mailbox {
     }
 }
 
-impl From<&str> for Mailbox {
+impl From<&str> for MailboxSpec {
     fn from(address: &str) -> Self {
-        Mailbox::new(address)
+        MailboxSpec::new(address)
     }
 }
 
-impl From<(&str, &str)> for Mailbox {
+impl From<(&str, &str)> for MailboxSpec {
     fn from((name, address): (&str, &str)) -> Self {
-        Mailbox::with_name(name, address)
+        MailboxSpec::with_name(name, address)
     }
 }
 
-/// The content of a [`Part`].
+/// The content of a [`PartSpec`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// A leaf's decoded octets; written in `encoding`, or in the one chosen by content.
@@ -89,7 +94,7 @@ pub enum Body {
         encoding: Option<TransferEncoding>,
     },
     /// The children of a multipart.
-    Parts(Vec<Part>),
+    Parts(Vec<PartSpec>),
     /// A nested message (`message/rfc822`), as raw RFC 5322 octets.
     Message(Vec<u8>),
     /// A whole part, header and body, already formatted: copied byte for byte. For parts no
@@ -99,7 +104,7 @@ pub enum Body {
 
 /// A MIME part (or, at the top, a message's body) to be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
+pub struct PartSpec {
     /// Media type, `type/subtype`, lower case (`text/plain`, `multipart/mixed`).
     pub content_type: String,
     /// Content-Type parameters, decoded values (`boundary` is added for multiparts).
@@ -118,10 +123,10 @@ pub struct Part {
     pub body: Body,
 }
 
-impl Part {
+impl PartSpec {
     /// A leaf of `content_type` holding `bytes`, transfer encoding chosen by content.
     pub fn leaf(content_type: &str, bytes: Vec<u8>) -> Self {
-        Part {
+        PartSpec {
             content_type: content_type.to_ascii_lowercase(),
             params: Vec::new(),
             disposition: None,
@@ -137,14 +142,14 @@ impl Part {
 
     /// A UTF-8 text leaf (`text/plain` or `text/html`, `charset=utf-8`).
     pub fn text(subtype: &str, text: &str) -> Self {
-        let mut p = Part::leaf(&format!("text/{subtype}"), text.as_bytes().to_vec());
+        let mut p = PartSpec::leaf(&format!("text/{subtype}"), text.as_bytes().to_vec());
         p.params.push(("charset".into(), "utf-8".into()));
         p
     }
 
     /// An attachment: `content_type` with `name`, disposition `attachment; filename`.
     pub fn attachment(filename: &str, content_type: &str, bytes: Vec<u8>) -> Self {
-        let mut p = Part::leaf(content_type, bytes);
+        let mut p = PartSpec::leaf(content_type, bytes);
         p.params.push(("name".into(), filename.into()));
         p.disposition = Some("attachment".into());
         p.disposition_params
@@ -153,8 +158,8 @@ impl Part {
     }
 
     /// A `multipart/SUBTYPE` of `parts`.
-    pub fn multipart(subtype: &str, parts: Vec<Part>) -> Self {
-        Part {
+    pub fn multipart(subtype: &str, parts: Vec<PartSpec>) -> Self {
+        PartSpec {
             content_type: format!("multipart/{}", subtype.to_ascii_lowercase()),
             params: Vec::new(),
             disposition: None,
@@ -167,7 +172,7 @@ impl Part {
 
     /// A nested message (`message/rfc822`).
     pub fn message(raw: Vec<u8>) -> Self {
-        Part {
+        PartSpec {
             content_type: "message/rfc822".into(),
             params: Vec::new(),
             disposition: None,
@@ -180,7 +185,7 @@ impl Part {
 
     /// A part copied byte for byte (header and body, as between two boundaries).
     pub fn raw(bytes: Vec<u8>) -> Self {
-        Part {
+        PartSpec {
             content_type: String::new(),
             params: Vec::new(),
             disposition: None,
@@ -196,11 +201,11 @@ impl Part {
 ///
 /// ```
 /// use chrono::DateTime;
-/// use postern_message::builder::{MessageBuilder, Mailbox};
+/// use postern_message::builder::{MessageBuilder, MailboxSpec};
 ///
 /// let date = DateTime::parse_from_rfc2822("Mon, 23 Nov 2026 10:00:00 +0100").unwrap();
 /// let raw = MessageBuilder::new()
-///     .from(Mailbox::with_name("Zoë Smith", "zoe@example.org"))
+///     .from(MailboxSpec::with_name("Zoë Smith", "zoe@example.org"))
 ///     .to("bob@example.com")
 ///     .subject("Grüße")
 ///     .date(date)
@@ -216,10 +221,10 @@ impl Part {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MessageBuilder {
-    from: Vec<Mailbox>,
-    reply_to: Vec<Mailbox>,
-    to: Vec<Mailbox>,
-    cc: Vec<Mailbox>,
+    from: Vec<MailboxSpec>,
+    reply_to: Vec<MailboxSpec>,
+    to: Vec<MailboxSpec>,
+    cc: Vec<MailboxSpec>,
     subject: Option<String>,
     date: Option<DateTime<FixedOffset>>,
     message_id: Option<String>,
@@ -228,7 +233,7 @@ pub struct MessageBuilder {
     headers: Vec<(String, String)>,
     text: Option<String>,
     html: Option<String>,
-    attachments: Vec<Part>,
+    attachments: Vec<PartSpec>,
 }
 
 impl MessageBuilder {
@@ -238,25 +243,25 @@ impl MessageBuilder {
     }
 
     /// Adds an author (`From`).
-    pub fn from(mut self, mailbox: impl Into<Mailbox>) -> Self {
+    pub fn from(mut self, mailbox: impl Into<MailboxSpec>) -> Self {
         self.from.push(mailbox.into());
         self
     }
 
     /// Adds a `Reply-To` mailbox.
-    pub fn reply_to(mut self, mailbox: impl Into<Mailbox>) -> Self {
+    pub fn reply_to(mut self, mailbox: impl Into<MailboxSpec>) -> Self {
         self.reply_to.push(mailbox.into());
         self
     }
 
     /// Adds a `To` recipient.
-    pub fn to(mut self, mailbox: impl Into<Mailbox>) -> Self {
+    pub fn to(mut self, mailbox: impl Into<MailboxSpec>) -> Self {
         self.to.push(mailbox.into());
         self
     }
 
     /// Adds a `Cc` recipient.
-    pub fn cc(mut self, mailbox: impl Into<Mailbox>) -> Self {
+    pub fn cc(mut self, mailbox: impl Into<MailboxSpec>) -> Self {
         self.cc.push(mailbox.into());
         self
     }
@@ -312,7 +317,7 @@ impl MessageBuilder {
         content_type: impl AsRef<str>,
         data: Vec<u8>,
     ) -> Self {
-        self.attachments.push(Part::attachment(
+        self.attachments.push(PartSpec::attachment(
             filename.as_ref(),
             content_type.as_ref(),
             data,
@@ -322,34 +327,34 @@ impl MessageBuilder {
 
     /// Adds a nested message (`message/rfc822`), given as raw octets.
     pub fn message(mut self, raw: Vec<u8>) -> Self {
-        self.attachments.push(Part::message(raw));
+        self.attachments.push(PartSpec::message(raw));
         self
     }
 
     /// Adds any prepared part beside the attachments.
-    pub fn part(mut self, part: Part) -> Self {
+    pub fn part(mut self, part: PartSpec) -> Self {
         self.attachments.push(part);
         self
     }
 
     /// The body tree this builder describes.
-    pub fn body(&self) -> Part {
+    pub fn body(&self) -> PartSpec {
         let main = match (&self.text, &self.html) {
-            (Some(t), Some(h)) => Some(Part::multipart(
+            (Some(t), Some(h)) => Some(PartSpec::multipart(
                 "alternative",
-                vec![Part::text("plain", t), Part::text("html", h)],
+                vec![PartSpec::text("plain", t), PartSpec::text("html", h)],
             )),
-            (Some(t), None) => Some(Part::text("plain", t)),
-            (None, Some(h)) => Some(Part::text("html", h)),
+            (Some(t), None) => Some(PartSpec::text("plain", t)),
+            (None, Some(h)) => Some(PartSpec::text("html", h)),
             (None, None) => None,
         };
         match (main, self.attachments.is_empty()) {
             (Some(m), true) => m,
-            (None, true) => Part::text("plain", ""),
+            (None, true) => PartSpec::text("plain", ""),
             (main, false) => {
-                let mut parts: Vec<Part> = main.into_iter().collect();
+                let mut parts: Vec<PartSpec> = main.into_iter().collect();
                 parts.extend(self.attachments.iter().cloned());
-                Part::multipart("mixed", parts)
+                PartSpec::multipart("mixed", parts)
             }
         }
     }
@@ -357,9 +362,9 @@ impl MessageBuilder {
     /// The top-level header fields, names and ASCII (encoded, unfolded) values, in order.
     pub fn header_fields(&self) -> Vec<(String, String)> {
         let mut h = Vec::new();
-        let list = |v: &[Mailbox]| {
+        let list = |v: &[MailboxSpec]| {
             v.iter()
-                .map(Mailbox::to_header)
+                .map(MailboxSpec::to_header)
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -441,7 +446,7 @@ fn angle(id: &str) -> String {
 /// Writes a message: `headers` (names and ASCII values, folded here), `MIME-Version: 1.0`,
 /// then `body` (its Content-* fields and content). A [`Body::Raw`] top part is copied as
 /// is after the header fields.
-pub fn write_message(headers: &[(String, String)], body: &Part, out: &mut Vec<u8>) {
+pub fn write_message(headers: &[(String, String)], body: &PartSpec, out: &mut Vec<u8>) {
     for (name, value) in headers {
         write_field(name, value, out);
     }
@@ -536,7 +541,7 @@ fn with_params(value: &str, params: &[(String, String)]) -> String {
 /// bare CR; and, for an attachment (a file the recipient saves), line ends that are
 /// already CRLF. Everything else is written octet for octet (base64 where 7bit would
 /// not keep it).
-pub fn is_line_text(part: &Part, bytes: &[u8]) -> bool {
+pub fn is_line_text(part: &PartSpec, bytes: &[u8]) -> bool {
     if !part.content_type.starts_with("text/") {
         return false;
     }
@@ -574,7 +579,7 @@ fn charset_is_ascii_compatible(label: &str) -> bool {
     }
 }
 
-fn write_part(part: &Part, depth: usize, out: &mut Vec<u8>) {
+fn write_part(part: &PartSpec, depth: usize, out: &mut Vec<u8>) {
     match &part.body {
         Body::Raw(bytes) => out.extend_from_slice(bytes),
         Body::Data { bytes, encoding } => {
@@ -643,7 +648,7 @@ fn write_part(part: &Part, depth: usize, out: &mut Vec<u8>) {
 }
 
 fn write_content_fields(
-    part: &Part,
+    part: &PartSpec,
     params: &[(String, String)],
     enc: Option<TransferEncoding>,
     out: &mut Vec<u8>,
@@ -682,7 +687,7 @@ pub fn write_raw_field(name: &str, raw: &[u8], out: &mut Vec<u8>) {
 
 /// Writes a MIME part (its Content-* fields, a blank line, and its content) on its own,
 /// e.g. after header fields written with [`write_field`] and [`write_raw_field`].
-pub fn write_body(part: &Part, out: &mut Vec<u8>) {
+pub fn write_body(part: &PartSpec, out: &mut Vec<u8>) {
     write_part(part, 0, out);
 }
 
@@ -726,7 +731,7 @@ impl Fnv {
         self.0 = (self.0 ^ 0xff).wrapping_mul(0x100_0000_01b3);
     }
 
-    fn add_part(&mut self, part: &Part) {
+    fn add_part(&mut self, part: &PartSpec) {
         self.add(part.content_type.as_bytes());
         for (n, v) in part.params.iter().chain(&part.disposition_params) {
             self.add(n.as_bytes());

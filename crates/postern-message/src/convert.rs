@@ -37,7 +37,7 @@ use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
-use crate::builder::{Body, Part as OutPart, write_body, write_field, write_raw_field};
+use crate::builder::{Body, PartSpec as OutPart, write_body, write_field, write_raw_field};
 use crate::charset;
 use crate::encode::{ContentStats, MAX_LINE, encode_unstructured};
 use crate::header::Header;
@@ -215,7 +215,7 @@ fn write_fields<'h, 'a: 'h>(
                 h.addresses()
                     .mailboxes()
                     .map(|m| {
-                        crate::builder::Mailbox {
+                        crate::builder::MailboxSpec {
                             name: m.name.as_ref().map(|n| n.to_string()),
                             address: m.address.to_string(),
                         }

@@ -25,7 +25,7 @@
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::builder::{MessageBuilder, Part, write_message};
+use crate::builder::{MessageBuilder, PartSpec, write_message};
 
 /// What happened to a recipient (RFC 3464 section 2.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,19 +318,20 @@ impl DeliveryReport {
         );
         let returned = match self.return_content {
             ReturnContent::Full if original.len() <= self.max_returned => {
-                Part::message(original.to_vec())
+                PartSpec::message(original.to_vec())
             }
-            _ => Part::leaf("text/rfc822-headers", header_block(original).to_vec()),
+            _ => PartSpec::leaf("text/rfc822-headers", header_block(original).to_vec()),
         };
-        let mut status = Part::leaf("message/delivery-status", self.status_fields().into_bytes());
+        let mut status =
+            PartSpec::leaf("message/delivery-status", self.status_fields().into_bytes());
         status
             .headers
             .push(("Content-Description".into(), "Delivery report".into()));
-        let mut human = Part::text("plain", &self.human_text());
+        let mut human = PartSpec::text("plain", &self.human_text());
         human
             .headers
             .push(("Content-Description".into(), "Notification".into()));
-        let mut report = Part::multipart("report", vec![human, status, returned]);
+        let mut report = PartSpec::multipart("report", vec![human, status, returned]);
         report
             .params
             .push(("report-type".into(), "delivery-status".into()));

@@ -31,6 +31,10 @@
 //! A runnable tour in the repository's `examples/mime_tour.rs`: build a message, parse it,
 //! walk its MIME tree, save its attachments, and convert it MIME → uuencode → MIME
 //! (`cargo run --example mime_tour`).
+//! ## Features
+//!
+//! Default features: none, and the crate has no optional features: parsing, building and
+//! conversion need only its listed dependencies (chrono without its default features).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -41,6 +41,7 @@ use memchr::{memchr, memmem};
 
 /// How forgiving [`decode`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Strictness {
     /// Accept what real senders wrote: space or backtick padding, CRLF, short or
     /// over-long lines, a missing `end`, trailing garbage.
@@ -54,6 +55,7 @@ pub enum Strictness {
 
 /// Which of the two GNU formats a block uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// Classic `begin MODE NAME` … `` ` `` … `end`.
     Classic,

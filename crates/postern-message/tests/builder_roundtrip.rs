@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, FixedOffset, TimeZone};
 use postern_message::Message;
-use postern_message::builder::{Mailbox, MessageBuilder};
+use postern_message::builder::{MailboxSpec, MessageBuilder};
 use proptest::prelude::*;
 
 fn phrase() -> impl Strategy<Value = String> {
@@ -73,7 +73,7 @@ fn spec() -> impl Strategy<Value = Spec> {
 
 fn build(s: &Spec) -> Vec<u8> {
     let mut b = MessageBuilder::new()
-        .from(Mailbox::with_name(&s.from.0, &s.from.1))
+        .from(MailboxSpec::with_name(&s.from.0, &s.from.1))
         .subject(&s.subject)
         .date(s.date)
         .message_id(&s.id);
@@ -81,7 +81,7 @@ fn build(s: &Spec) -> Vec<u8> {
         b = b.to(t.as_str());
     }
     for (n, a) in &s.cc {
-        b = b.cc(Mailbox::with_name(n, a));
+        b = b.cc(MailboxSpec::with_name(n, a));
     }
     if let Some(t) = &s.text {
         b = b.text(t);

@@ -2,7 +2,7 @@
 //! in CRLF, header lines stay within 78 characters (values here have no word longer than
 //! that), the message is ASCII, and no boundary delimiter occurs inside a part.
 
-use postern_message::builder::{Mailbox, MessageBuilder};
+use postern_message::builder::{MailboxSpec, MessageBuilder};
 use proptest::prelude::*;
 
 fn words() -> impl Strategy<Value = String> {
@@ -35,7 +35,7 @@ fn builder() -> impl Strategy<Value = MessageBuilder> {
     )
         .prop_map(|(subject, name, text, html, atts, nested)| {
             let mut b = MessageBuilder::new()
-                .from(Mailbox::with_name(name, "a@example.org"))
+                .from(MailboxSpec::with_name(name, "a@example.org"))
                 .to("b@example.org")
                 .subject(subject);
             if let Some(t) = text {

@@ -26,6 +26,7 @@ use crate::time::{Timestamp, millis};
 
 /// Which step of a delivery attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FailureClass {
     /// The destination could not be reached: connect refused or timed out, the
     /// connection lost or timed out mid-session, no next hop or every route down.

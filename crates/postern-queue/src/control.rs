@@ -34,6 +34,7 @@ pub const MAX_REQUEST: u64 = 4096;
 
 /// An administrative command.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Command {
     /// Hold a message, a destination, or everything.
     Hold(Target),

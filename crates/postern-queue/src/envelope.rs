@@ -126,6 +126,7 @@ impl Envelope {
 
 /// Why a recipient failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FailReason {
     /// The remote side refused permanently (5xx).
     Rejected,

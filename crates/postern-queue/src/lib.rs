@@ -16,6 +16,7 @@
 //! | [`spool`], [`record`] | the durable log: group commit, recovery, quarantine, compaction |
 //! | [`scheduler`] | due jobs in time order, holds, retry now |
 //! | [`queue`] | all of the above composed: what a gateway embeds |
+//! | [`body`] | a message body streamed from its spool record, checksum checked at the end |
 //! | [`summary`], [`control`] | qshape-like summary; requests from `postern queue` |
 //! | [`wait`] | a recipient's real next attempt (schedule or backoff); the published backoff table |
 //!
@@ -74,11 +75,30 @@
 //! A runnable program in the repository's `examples/durable_queue.rs` sets its own retry
 //! policy, defers a recipient twice and reopens the queue between attempts, as after a
 //! restart (`cargo run --example durable_queue`).
+//! ## Features
+//!
+//! Default features: none, and the crate has no optional features: it depends on `thiserror`
+//! only. Its calls block (file I/O, fsync): see [Blocking calls](#blocking-calls).
+//!
+//! # Blocking calls
+//!
+//! Everything that writes the spool waits for its bytes to be on disk (fsync, shared with
+//! concurrent writers by group commit) before it returns: [`Queue::enqueue`],
+//! [`Queue::report`], [`Queue::hold`], [`Queue::release`], [`Queue::retry`],
+//! [`Queue::delete`], [`Queue::apply`], [`Queue::poll_control`],
+//! [`Queue::take_delay_notices`], [`Queue::compact`] and [`Queue::open`] (recovery reads
+//! the whole spool). [`Queue::body`] and [`Queue::body_reader`] read a file. These calls
+//! can take milliseconds and more on a busy disk, so an async caller runs them off the
+//! runtime's worker threads, e.g. with `tokio::task::spawn_blocking` (the postern gateway
+//! does). The calls that only look at memory ([`Queue::due`], [`Queue::next_wakeup`],
+//! [`Queue::message`], [`Queue::messages`], [`Queue::summary`]) are cheap but take the
+//! queue's lock, which a blocking call may hold for the length of an fsync.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod backoff;
+pub mod body;
 pub mod control;
 pub mod envelope;
 pub mod id;

@@ -242,6 +242,9 @@ impl Queue {
     }
 
     /// Stores a message durably and schedules it for every destination at `now`.
+    ///
+    /// Blocks until the record is on disk (fsync): async callers run it off the runtime
+    /// (`spawn_blocking`), see [the crate docs](crate#blocking-calls).
     pub fn enqueue(
         &self,
         envelope: &Envelope,
@@ -325,6 +328,9 @@ impl Queue {
 
     /// Applies the outcomes of an attempt (`(envelope index, outcome)` pairs), persists the
     /// new state durably, and re-schedules or completes the message.
+    ///
+    /// Blocks until the new state is on disk (fsync): async callers run it off the runtime
+    /// (`spawn_blocking`), see [the crate docs](crate#blocking-calls).
     pub fn report(
         &self,
         delivery: &Delivery,
@@ -672,6 +678,29 @@ impl Queue {
     /// A message's body.
     pub fn body(&self, id: QueueId) -> Result<Vec<u8>, SpoolError> {
         Ok(self.spool.read(id)?.1)
+    }
+
+    /// A message's body as a reader, for callers that pass it on (to a socket, a file, a
+    /// parser) with `std::io::copy` instead of holding it: it reads the spool a buffer at
+    /// a time, and a compaction that moves or deletes the record meanwhile does not
+    /// disturb it. A damaged record ends in an `InvalidData` error instead of the end of
+    /// the body ([`crate::body`]). Blocks on file I/O, see
+    /// [the crate docs](crate#blocking-calls).
+    pub fn body_reader(&self, id: QueueId) -> Result<crate::body::BodyReader, SpoolError> {
+        let size = self
+            .lock()
+            .msgs
+            .get(&id)
+            .map(|m| m.size)
+            .ok_or(SpoolError::NotFound(id))?;
+        let (file, path, off, len) = self.spool.enqueue_record(id)?;
+        crate::body::BodyReader::new(file, path.clone(), off, len, size).map_err(|source| {
+            SpoolError::Io {
+                op: "read",
+                path,
+                source,
+            }
+        })
     }
 
     /// The qshape-like summary as of `now`.

@@ -123,8 +123,14 @@ const CRC_TABLES: [[u32; 256]; 8] = {
 
 /// CRC-32C (Castagnoli), eight bytes at a time.
 pub fn crc32c(data: &[u8]) -> u32 {
+    crc32c_append(0, data)
+}
+
+/// The CRC-32C of `a` followed by `data`, given `crc32c(a)`: a checksum computed piece by
+/// piece (`crc32c_append(crc32c(a), b) == crc32c(a ++ b)`).
+pub fn crc32c_append(crc: u32, data: &[u8]) -> u32 {
     let t = &CRC_TABLES;
-    let mut c = !0u32;
+    let mut c = !crc;
     let mut chunks = data.chunks_exact(8);
     for b in &mut chunks {
         let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
@@ -490,6 +496,15 @@ pub fn encode_remove(out: &mut Vec<u8>, id: QueueId) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn crc32c_in_pieces_equals_whole() {
+        let data: Vec<u8> = (0..100u8).collect();
+        for cut in [0, 1, 7, 8, 9, 50, 100] {
+            let (a, b) = data.split_at(cut);
+            assert_eq!(crc32c_append(crc32c(a), b), crc32c(&data), "cut {cut}");
+        }
+    }
 
     #[test]
     fn crc32c_check_value() {

@@ -1241,6 +1241,35 @@ impl Spool {
         Err(SpoolError::NotFound(id))
     }
 
+    /// The open segment file holding message `id`'s enqueue record, its path, and the
+    /// record's offset and length there; for [`crate::body::BodyReader`]. The file stays
+    /// readable through the handle even if a compaction removes it afterwards.
+    pub(crate) fn enqueue_record(
+        &self,
+        id: QueueId,
+    ) -> Result<(Arc<File>, PathBuf, u64, u32), SpoolError> {
+        // A concurrent compaction may move the record; look it up again once if so.
+        for _ in 0..2 {
+            let loc = lock(&self.shared.inner)
+                .index
+                .get(&id)
+                .map(|e| e.enq)
+                .ok_or(SpoolError::NotFound(id))?;
+            let path = self.shared.dir.join("seg").join(segment_name(loc.seg));
+            let cached = lock(&self.shared.readers).get(&loc.seg).map(Arc::clone);
+            let file = match cached {
+                Some(f) => f,
+                None => match File::open(&path) {
+                    Ok(f) => Arc::new(f),
+                    Err(_) if !self.contains_at(id, loc) => continue,
+                    Err(e) => return Err(io_err("open", &path)(e)),
+                },
+            };
+            return Ok((file, path, loc.off, loc.len));
+        }
+        Err(SpoolError::NotFound(id))
+    }
+
     fn contains_at(&self, id: QueueId, loc: Loc) -> bool {
         lock(&self.shared.inner)
             .index

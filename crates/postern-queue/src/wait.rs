@@ -33,6 +33,7 @@ pub const MAX_PUBLISHED_LINES: usize = 100_000;
 
 /// What a recipient is waiting for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitsFor {
     /// Its own retry schedule (or, never tried, nothing: it is due).
     Schedule,

@@ -13,7 +13,7 @@ use crate::domain::{
     ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy,
 };
 use crate::error::ConfigError;
-use crate::nexthop::{NextHopOptions, NextHopResolver, SmartHost};
+use crate::nexthop::{NextHopOptions, SmartHost};
 use crate::pattern::split_smtp;
 use crate::resolve::{ConnectorState, Explanation, RouteRequest};
 use crate::table::{AddressSpace, Connector, RoutingTable, RoutingTableBuilder, Scope};
@@ -120,6 +120,28 @@ pub struct ConnectorConfig {
     /// How often to send them (`etrn_interval_secs`; besides at start and on demand).
     /// `None` (0, the default): at start and on demand only.
     pub etrn_interval: Option<std::time::Duration>,
+    /// `site`, as written; default none.
+    pub site: Option<String>,
+    /// `location`, as written; default none.
+    pub location: Option<String>,
+    /// `max_attempts`; default [`Connector::DEFAULT_MAX_ATTEMPTS`].
+    pub max_attempts: u32,
+    /// The connector's `[[connector.address_space]]` entries, in file order.
+    pub address_spaces: Vec<AddressSpaceConfig>,
+}
+
+/// One `[[connector.address_space]]` as the config gave it (defaults filled in), so the
+/// file can be written back (`postern config check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressSpaceConfig {
+    /// `type`; default `"SMTP"`.
+    pub address_type: String,
+    /// `pattern`.
+    pub pattern: String,
+    /// `cost`; default [`AddressSpace::DEFAULT_COST`].
+    pub cost: u32,
+    /// `scope`; default organization.
+    pub scope: Scope,
 }
 
 /// The `[dns]` section.
@@ -198,6 +220,19 @@ impl RoutingConfig {
                     .etrn_interval_secs
                     .filter(|&n| n > 0)
                     .map(std::time::Duration::from_secs),
+                site: c.site.clone(),
+                location: c.location.clone(),
+                max_attempts: c.max_attempts.unwrap_or(Connector::DEFAULT_MAX_ATTEMPTS),
+                address_spaces: c
+                    .address_space
+                    .iter()
+                    .map(|s| AddressSpaceConfig {
+                        address_type: s.address_type.clone(),
+                        pattern: s.pattern.clone(),
+                        cost: s.cost.unwrap_or(AddressSpace::DEFAULT_COST),
+                        scope: s.scope,
+                    })
+                    .collect(),
             });
         }
         let table = builder.build()?;
@@ -214,10 +249,12 @@ impl RoutingConfig {
         self.connectors.iter().find(|c| c.name == name)
     }
 
-    /// A next-hop resolver for the `[dns]` name servers, or `None` when none are set.
-    pub fn next_hop_resolver(&self) -> Option<NextHopResolver> {
+    /// A next-hop resolver for the `[dns]` name servers, or `None` when none are set
+    /// (features `config` and `dns`).
+    #[cfg(feature = "dns")]
+    pub fn next_hop_resolver(&self) -> Option<crate::NextHopResolver> {
         (!self.dns.name_servers.is_empty())
-            .then(|| NextHopResolver::new(&self.dns.name_servers, self.dns.options.clone()))
+            .then(|| crate::NextHopResolver::new(&self.dns.name_servers, self.dns.options.clone()))
     }
 }
 

@@ -5,13 +5,13 @@
 use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 
 /// How attachments and non-text content are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "config", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "config", serde(rename_all = "lowercase"))]
 #[non_exhaustive]
 pub enum ContentFormat {
     /// MIME (the default).
@@ -22,8 +22,9 @@ pub enum ContentFormat {
 }
 
 /// Whether outbound SMTP uses TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "config", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "config", serde(rename_all = "lowercase"))]
 #[non_exhaustive]
 pub enum TlsPolicy {
     /// Never use STARTTLS.
@@ -40,8 +41,9 @@ pub enum TlsPolicy {
 }
 
 /// When queued mail for the domain is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "config", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "config", serde(rename_all = "kebab-case"))]
 #[non_exhaustive]
 pub enum Dequeue {
     /// Send as soon as possible (the default).
@@ -52,8 +54,9 @@ pub enum Dequeue {
 }
 
 /// What outbound conversion does with characters the domain's charset cannot hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "config", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "config", serde(rename_all = "lowercase"))]
 #[non_exhaustive]
 pub enum Unrepresentable {
     /// The text stays in a charset that holds it (usually UTF-8), correctly labelled;
@@ -68,8 +71,12 @@ pub enum Unrepresentable {
 }
 
 /// The effective settings for one domain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "config", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "config",
+    serde(deny_unknown_fields, rename_all = "snake_case")
+)]
 pub struct DomainSettings {
     /// Content format. Default MIME.
     pub content_format: ContentFormat,
@@ -77,10 +84,10 @@ pub struct DomainSettings {
     pub charset: String,
     /// Charset of the plain-text body of uuencode (non-MIME) mail. Default `us-ascii`
     /// (the IMS default "non-MIME character set").
-    #[serde(default = "default_non_mime_charset")]
+    #[cfg_attr(feature = "config", serde(default = "default_non_mime_charset"))]
     pub non_mime_charset: String,
     /// What to do with characters the charset cannot hold. Default keep.
-    #[serde(default)]
+    #[cfg_attr(feature = "config", serde(default))]
     pub unrepresentable: Unrepresentable,
     /// Largest message accepted for the domain, in bytes; `None` for no limit (default).
     pub max_message_size: Option<u64>,
@@ -109,8 +116,12 @@ impl Default for DomainSettings {
 }
 
 /// Settings for one pattern; unset fields fall through to less specific patterns.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "config", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "config",
+    serde(deny_unknown_fields, rename_all = "snake_case")
+)]
 pub struct DomainOverrides {
     /// Content format.
     pub content_format: Option<ContentFormat>,
@@ -123,10 +134,10 @@ pub struct DomainOverrides {
     /// Send or hold for ETRN.
     pub dequeue: Option<Dequeue>,
     /// Charset of uuencode (non-MIME) bodies.
-    #[serde(default)]
+    #[cfg_attr(feature = "config", serde(default))]
     pub non_mime_charset: Option<String>,
     /// What to do with characters the charset cannot hold.
-    #[serde(default)]
+    #[cfg_attr(feature = "config", serde(default))]
     pub unrepresentable: Option<Unrepresentable>,
 }
 

@@ -37,23 +37,40 @@
 //! Modules: patterns ([`AddressPattern`], [`OrAddress`], [`X400Pattern`]), the table
 //! ([`RoutingTableBuilder`], [`RoutingTable`]), resolution ([`RouteRequest`], [`Route`],
 //! [`Explanation`]), per-domain settings ([`DomainTable`]), the SMTP next hop
-//! ([`NextHopResolver`]) and the config file ([`RoutingConfig`]).
+//! (`NextHopResolver`, feature `dns`) and the config file (`RoutingConfig`, feature
+//! `config`).
 //!
 //! A runnable program in the repository's `examples/routing_table.rs` builds a table from
 //! code and the same one from TOML, and shows failover and [`RoutingTable::explain`]
 //! (`cargo run --example routing_table`).
+//!
+//! ## Features
+//!
+//! None is on by default: the routing table, per-domain settings, smart-host parsing and
+//! the next-hop data types need only `thiserror` and `rustc-hash`.
+//!
+//! | feature  | adds                                                              | pulls in                          |
+//! |----------|-------------------------------------------------------------------|-----------------------------------|
+//! | `dns`    | `NextHopResolver`: MX lookup (RFC 5321 §5.1) through hickory       | hickory-resolver, tokio           |
+//! | `config` | `RoutingConfig` from TOML, serde derives, `Explanation::to_json`   | serde, toml, serde_json           |
+//!
+//! The postern gateway enables both.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod address_type;
+#[cfg(feature = "dns")]
 mod cache;
+#[cfg(feature = "config")]
 mod config;
 mod domain;
 mod error;
 mod glob;
 mod hash;
 mod limits;
+#[cfg(feature = "dns")]
+mod mx;
 mod nexthop;
 mod pattern;
 mod quality;
@@ -63,7 +80,10 @@ mod table;
 mod x400;
 
 pub use address_type::AddressType;
-pub use config::{ConnectorConfig, DnsConfig, NextHopPolicy, RouteReport, RoutingConfig};
+#[cfg(feature = "config")]
+pub use config::{
+    AddressSpaceConfig, ConnectorConfig, DnsConfig, NextHopPolicy, RouteReport, RoutingConfig,
+};
 pub use domain::{
     ContentFormat, Dequeue, DomainOverrides, DomainSettings, DomainTable, TlsPolicy,
     Unrepresentable,
@@ -71,9 +91,9 @@ pub use domain::{
 pub use error::{ConfigError, DomainError, PatternError, TableError, X400Error};
 pub use glob::Glob;
 pub use limits::Limits;
-pub use nexthop::{
-    NextHop, NextHopError, NextHopHost, NextHopOptions, NextHopResolver, NextHopSource, SmartHost,
-};
+#[cfg(feature = "dns")]
+pub use mx::NextHopResolver;
+pub use nexthop::{NextHop, NextHopError, NextHopHost, NextHopOptions, NextHopSource, SmartHost};
 pub use pattern::AddressPattern;
 pub use quality::MatchQuality;
 pub use resolve::{

@@ -176,6 +176,36 @@ pub(crate) fn split_smtp(address: &str) -> (&str, &str) {
     }
 }
 
+/// Why `address` cannot be an SMTP mailbox (`local@domain`), or `None` when it can. The
+/// check is deliberately loose (the SMTP layer parsed it already): both parts present, no
+/// control characters, no unquoted space in the local part, and a domain of non-empty
+/// labels or an address literal in brackets. Without it, text like `not an address` would
+/// match only the type-only entry `*` and leave by the default route.
+pub(crate) fn smtp_address_problem(address: &str) -> Option<&'static str> {
+    if address.chars().any(char::is_control) {
+        return Some("control character in the address");
+    }
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Some("no @domain");
+    };
+    let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+    if local.is_empty() {
+        Some("empty local part")
+    } else if !quoted && local.contains(char::is_whitespace) {
+        Some("space in the local part")
+    } else if domain.starts_with('[') {
+        (!domain.ends_with(']') || domain.len() < 3).then_some("malformed address literal")
+    } else if trim_dot(domain).is_empty() {
+        Some("empty domain")
+    } else if trim_dot(domain).split('.').any(str::is_empty) {
+        Some("empty label in the domain")
+    } else if domain.contains(|c: char| c.is_whitespace() || "[]@()<>,;:\\\"".contains(c)) {
+        Some("invalid character in the domain")
+    } else {
+        None
+    }
+}
+
 fn trim_dot(s: &str) -> &str {
     s.strip_suffix('.').unwrap_or(s)
 }

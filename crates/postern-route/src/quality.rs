@@ -1,12 +1,11 @@
 //! How well an address space matches an address.
 
-use serde::Serialize;
-
 /// Match quality, ordered worst to best: a type-only entry (`*`) loses to any wildcard
 /// pattern, a wildcard pattern with more literal characters beats one with fewer, and an
 /// exact pattern (no wildcard) beats them all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "config", derive(serde::Serialize))]
+#[cfg_attr(feature = "config", serde(rename_all = "kebab-case", tag = "kind"))]
 pub enum MatchQuality {
     /// The pattern is `*`: it names only the address type.
     TypeOnly,

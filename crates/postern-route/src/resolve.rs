@@ -18,7 +18,6 @@ use std::cmp::Reverse;
 use std::fmt;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::Serialize;
 
 use crate::hash::{fnv1a, mix};
 use crate::quality::MatchQuality;
@@ -49,7 +48,9 @@ impl<'a> RouteRequest<'a> {
         }
     }
 
-    /// Shorthand for an SMTP address.
+    /// Shorthand for an SMTP address. Routing refuses text that is not `local@domain`
+    /// (`"not an address"`, `"@example.com"`, `"jo@"`) as [`Unroutable::InvalidAddress`]
+    /// instead of sending it by the type-only entry `*`.
     pub fn smtp(address: &'a str) -> RouteRequest<'a> {
         RouteRequest::new("SMTP", address)
     }
@@ -145,7 +146,8 @@ impl ConnectorState for ConnectorStatus {
 }
 
 /// One connector to try, with the entry that put it there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "config", derive(serde::Serialize))]
 pub struct Candidate<'t> {
     /// The connector's name.
     pub connector: &'t str,
@@ -160,7 +162,8 @@ pub struct Candidate<'t> {
 }
 
 /// The connectors to try, best first. Never empty.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "config", derive(serde::Serialize))]
 pub struct Route<'t> {
     /// The candidates, in the order to try them.
     pub candidates: Vec<Candidate<'t>>,
@@ -179,8 +182,12 @@ impl<'t> Route<'t> {
 }
 
 /// Why an address has no route.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[serde(rename_all = "kebab-case", tag = "reason", content = "detail")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "config", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "config",
+    serde(rename_all = "kebab-case", tag = "reason", content = "detail")
+)]
 #[non_exhaustive]
 pub enum Unroutable {
     /// The address is not a valid address of its type (or is over the length limit).
@@ -223,8 +230,9 @@ impl Unroutable {
 }
 
 /// Why an entry did or did not make the candidate list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "verdict")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "config", derive(serde::Serialize))]
+#[cfg_attr(feature = "config", serde(rename_all = "kebab-case", tag = "verdict"))]
 #[non_exhaustive]
 pub enum Verdict {
     /// In the list at this zero-based position.
@@ -250,20 +258,22 @@ pub enum Verdict {
 }
 
 /// One matching entry and what became of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "config", derive(serde::Serialize))]
 pub struct Considered<'t> {
     /// The entry.
-    #[serde(flatten)]
+    #[cfg_attr(feature = "config", serde(flatten))]
     pub entry: Candidate<'t>,
     /// Its scope.
     pub scope: Scope,
     /// What happened to it.
-    #[serde(flatten)]
+    #[cfg_attr(feature = "config", serde(flatten))]
     pub verdict: Verdict,
 }
 
 /// A routing decision with its reasons, for people (`Display`) and tools (`to_json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "config", derive(serde::Serialize))]
 pub struct Explanation<'t> {
     /// The address type asked for.
     pub address_type: String,
@@ -274,13 +284,17 @@ pub struct Explanation<'t> {
     /// Entries of the same type that did not match.
     pub not_matching: usize,
     /// The decision.
-    #[serde(flatten, serialize_with = "serialize_result")]
+    #[cfg_attr(
+        feature = "config",
+        serde(flatten, serialize_with = "serialize_result")
+    )]
     pub result: Result<Route<'t>, Unroutable>,
 }
 
 /// How the decision looks in JSON: `"outcome": "routed"` with the candidates, or
 /// `"outcome": "unroutable"` with the reason and the SMTP codes.
-#[derive(Serialize)]
+#[cfg(feature = "config")]
+#[derive(serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 enum Outcome<'a, 't> {
     Routed {
@@ -293,10 +307,12 @@ enum Outcome<'a, 't> {
     },
 }
 
+#[cfg(feature = "config")]
 fn serialize_result<S: serde::Serializer>(
     r: &Result<Route<'_>, Unroutable>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
     match r {
         Ok(route) => Outcome::Routed {
             candidates: &route.candidates,
@@ -310,8 +326,9 @@ fn serialize_result<S: serde::Serializer>(
     .serialize(s)
 }
 
+#[cfg(feature = "config")]
 impl Explanation<'_> {
-    /// The explanation as one JSON object.
+    /// The explanation as one JSON object (feature `config`).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
@@ -420,6 +437,11 @@ impl RoutingTable {
         state: &dyn ConnectorState,
         mut explain: Option<&mut Vec<Considered<'t>>>,
     ) -> Result<Route<'t>, Unroutable> {
+        if crate::AddressType::from_valid(req.address_type) == crate::AddressType::Smtp {
+            if let Some(why) = crate::pattern::smtp_address_problem(req.address) {
+                return Err(Unroutable::InvalidAddress(why.to_owned()));
+            }
+        }
         let mut hits = Vec::with_capacity(8);
         self.collect(req.address_type, req.address, &mut hits)
             .map_err(|e| match e {

@@ -1,11 +1,10 @@
 //! Who may use an address space: the restriction Exchange calls its scope. A leaf
 //! module: the table and its errors both name it.
 
-use serde::{Deserialize, Serialize};
-
 /// Who may use an address space: the restriction Exchange calls its scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "config", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "config", serde(rename_all = "lowercase"))]
 #[non_exhaustive]
 pub enum Scope {
     /// Any sender in the organization.

@@ -220,7 +220,7 @@ pub(crate) struct Hit {
 }
 
 /// A compiled, immutable routing table. Build it with [`RoutingTableBuilder`] (or from a
-/// config file with [`RoutingConfig`](crate::RoutingConfig)); query it with
+/// config file with `RoutingConfig`, feature `config`); query it with
 /// [`RoutingTable::route`] and [`RoutingTable::explain`]. Cheap to share across threads.
 #[derive(Debug, Clone)]
 pub struct RoutingTable {

@@ -37,6 +37,15 @@ fn smtp_address() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The test's own statement of which SMTP addresses the table accepts (the generators
+/// make no spaces, quotes or brackets).
+fn plausible(address: &str) -> bool {
+    address.rsplit_once('@').is_some_and(|(local, domain)| {
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        !local.is_empty() && !domain.is_empty() && domain.split('.').all(|l| !l.is_empty())
+    })
+}
+
 /// One connector per pattern (`c0`, `c1`, …), with the given costs.
 fn table_of(patterns: &[(String, u32)]) -> RoutingTable {
     let mut b = RoutingTableBuilder::new();
@@ -64,6 +73,12 @@ proptest! {
         let patterns: Vec<_> = patterns.into_iter().filter(|(p, _)| valid(p)).collect();
         let t = table_of(&patterns);
         let explained = t.explain(&RouteRequest::smtp(&address), &());
+        let refused = matches!(explained.result, Err(Unroutable::InvalidAddress(_)));
+        prop_assert_eq!(refused, !plausible(&address), "{:?}", address);
+        if refused {
+            prop_assert!(explained.considered.is_empty());
+            return Ok(());
+        }
         let got: HashSet<(String, String)> = explained
             .considered
             .iter()
@@ -126,6 +141,7 @@ proptest! {
                 prop_assert!(e.considered.iter().all(|c| is_down(c.entry.connector)));
             }
             Err(Unroutable::NoAddressSpace) => {}
+            Err(Unroutable::InvalidAddress(_)) => prop_assert!(!plausible(&address)),
             Err(other) => prop_assert!(false, "unexpected {:?}", other),
         }
     }

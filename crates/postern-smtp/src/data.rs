@@ -11,6 +11,7 @@ use crate::reply::{EnhancedCode, Reply};
 /// Under either policy the end of data is only `CRLF.CRLF`: `<LF>.<LF>`, `<LF>.<CR><LF>`,
 /// `<CR><LF>.<LF>`, `<CR>.<CR>` and `<CR><LF>.<CR>` never end a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum BareLinePolicy {
     /// Refuse: the message is consumed up to the real `CRLF.CRLF` and then rejected with
     /// [`DataError::BareLineEnding`]. A bare LF or CR never ends the message.

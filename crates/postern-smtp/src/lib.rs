@@ -85,6 +85,14 @@
 //! STARTTLS, PIPELINING and CHUNKING on [`server::ServerSession`]), `send_pipelined.rs`
 //! (several messages and recipients with [`client::ClientSession`], per-recipient
 //! results), `smtp_sink.rs` and `send_mail.rs` (the `driver` functions).
+//!
+//! ## Features
+//!
+//! Default features: none — the sans-IO core needs only `base64`, `memchr` and `thiserror`.
+//! Feature `tokio` adds the `driver` module (the read/write/timeout loop for both
+//! sessions); feature `codec` adds the `codec` module (`tokio-util` codecs for the command
+//! phase, with `bytes`). The postern gateway enables neither (it drives the sessions
+//! itself).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -110,7 +110,7 @@ async fn server() -> (std::net::SocketAddr, Arc<Mutex<Vec<Kept>>>) {
 
 fn client_config() -> ClientConfig {
     let mut config = ClientConfig::new("client.test");
-    config.tls = TlsPolicy::Disabled;
+    config.tls = TlsPolicy::Off;
     config
 }
 

@@ -32,6 +32,10 @@
 //! A runnable program in the repository's `examples/tracking.rs` records a message's life
 //! across midnight (two daily files), then searches by recipient and kind and traces the
 //! message to the bounce it caused (`cargo run --example tracking`).
+//! ## Features
+//!
+//! Default features: none, and the crate has no optional features: it depends on `memchr`
+//! and `thiserror` only.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

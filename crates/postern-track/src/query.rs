@@ -151,6 +151,7 @@ impl Filter {
 
 /// Whether queries use the per-day index files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum IndexMode {
     /// Use a day's index for message-id and queue-id lookups, building or rebuilding it
     /// when missing or stale (and scanning instead if it cannot be written).

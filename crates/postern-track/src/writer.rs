@@ -21,6 +21,7 @@ use crate::{Day, Event, Timestamp, TrackError};
 
 /// What [`Writer::record`] does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Overflow {
     /// Drop the event, count it, and return [`TrackError::QueueFull`]; the log gets a
     /// `#Dropped: N events` line where the gap is. Never blocks the caller.
@@ -32,6 +33,7 @@ pub enum Overflow {
 
 /// When written lines reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Durability {
     /// Each batch is written to the OS at once (survives a crash of the process, not of
     /// the machine). The default: tracking is a record, not the mail itself.

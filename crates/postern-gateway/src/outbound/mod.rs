@@ -448,7 +448,7 @@ fn client_config(live: &Live, tls: TlsPolicy) -> ClientConfig {
     let t = &live.config.timeouts;
     let mut c = ClientConfig::new(live.config.server.hostname.clone());
     c.tls = match tls {
-        TlsPolicy::Off => client::TlsPolicy::Disabled,
+        TlsPolicy::Off => client::TlsPolicy::Off,
         TlsPolicy::Required | TlsPolicy::Verify => client::TlsPolicy::Required,
         _ => client::TlsPolicy::Opportunistic,
     };

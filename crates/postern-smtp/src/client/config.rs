@@ -6,9 +6,10 @@ use crate::limits::Limits;
 
 /// When the client upgrades the connection with STARTTLS (RFC 3207).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum TlsPolicy {
     /// Never send STARTTLS.
-    Disabled,
+    Off,
     /// Send STARTTLS when the server offers it; carry on in plain text when it does not, or
     /// when it refuses the command.
     #[default]
@@ -99,7 +100,9 @@ impl Default for Timeouts {
 pub struct ClientConfig {
     /// The name sent with EHLO/HELO: a domain, or an address literal such as `[192.0.2.1]`.
     pub helo_name: String,
-    /// STARTTLS policy. Default [`TlsPolicy::Opportunistic`].
+    /// STARTTLS policy. Default [`TlsPolicy::Opportunistic`]. A policy, where the server
+    /// has a plain `bool` ([`ServerConfig::starttls`](crate::server::ServerConfig::starttls)):
+    /// the client decides whether plain text is acceptable, the server only offers TLS.
     pub tls: TlsPolicy,
     /// The transport is already TLS (SMTPS on port 465): no STARTTLS, and AUTH is allowed.
     /// Default false.

@@ -20,7 +20,6 @@ pub struct OriginalRecipient {
 
 /// One recipient of an [`Envelope`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Recipient {
     /// `local@domain`, without angle brackets; `Postmaster` alone is allowed.
     pub address: String,
@@ -50,10 +49,10 @@ impl Recipient {
 /// `MT-PRIORITY`) are silently dropped when the server does not offer the extension — the
 /// message still goes, as RFC 3461 §4.1 expects of a relaying client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Envelope {
-    /// The sender, `local@domain` without angle brackets; `""` is the null sender `<>`.
-    pub from: String,
+    /// The sender (MAIL FROM), `local@domain` without angle brackets; `""` is the null
+    /// sender `<>`. Named `sender` as in `postern_queue::Envelope`.
+    pub sender: String,
     /// The recipients, in order; at least one.
     pub recipients: Vec<Recipient>,
     /// The message size in octets (`SIZE=`, RFC 1870), checked against the server's SIZE.
@@ -74,14 +73,14 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// An envelope from `from` to `recipients`, without parameters.
-    pub fn new<I, S>(from: impl Into<String>, recipients: I) -> Self
+    /// An envelope from `sender` to `recipients`, without parameters.
+    pub fn new<I, S>(sender: impl Into<String>, recipients: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         Envelope {
-            from: from.into(),
+            sender: sender.into(),
             recipients: recipients.into_iter().map(|r| Recipient::new(r)).collect(),
             size: None,
             body: None,
@@ -95,7 +94,7 @@ impl Envelope {
 
     /// True when any address (sender, recipient, ORCPT) is not ASCII.
     pub(crate) fn has_utf8_address(&self) -> bool {
-        !self.from.is_ascii() || self.recipients.iter().any(|r| !r.address.is_ascii())
+        !self.sender.is_ascii() || self.recipients.iter().any(|r| !r.address.is_ascii())
     }
 }
 

@@ -51,6 +51,7 @@ pub struct RecipientResult {
 
 /// Why a message was not delivered (the session stays usable).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Rejection {
     /// MAIL FROM was refused.
     Mail(Reply),

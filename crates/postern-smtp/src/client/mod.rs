@@ -16,7 +16,7 @@
 //! use postern_smtp::client::{ClientConfig, ClientEvent, ClientSession, TlsPolicy};
 //!
 //! let mut config = ClientConfig::new("client.example");
-//! config.tls = TlsPolicy::Disabled;
+//! config.tls = TlsPolicy::Off;
 //! let mut session = ClientSession::new(config);
 //! // Nothing is sent before the server's greeting.
 //! assert!(session.pending_output().is_empty());
@@ -520,7 +520,7 @@ impl ClientSession {
     /// After EHLO/HELO, STARTTLS and AUTH: do the next step still due, or become ready.
     fn continue_setup(&mut self) {
         let caps = self.caps.as_ref().expect("setup continues after EHLO");
-        if !self.tls && !self.starttls_tried && self.config.tls != TlsPolicy::Disabled {
+        if !self.tls && !self.starttls_tried && self.config.tls != TlsPolicy::Off {
             if caps.starttls {
                 return self.write(Command::StartTls, Expect::StartTls);
             }
@@ -770,7 +770,7 @@ impl ClientSession {
         let env = &txn.envelope;
         let limits = &self.config.limits;
         // Checked by `send`; an error here would be a bug, so write the null path.
-        let from = match env.from.as_str() {
+        let from = match env.sender.as_str() {
             "" => ReversePath::Null,
             a => envelope::mailbox(a, limits).map_or(ReversePath::Null, ReversePath::Mailbox),
         };
@@ -944,8 +944,8 @@ fn check_envelope(
         return Err(SendError::NoRecipients);
     }
     let limits = &config.limits;
-    if !env.from.is_empty() {
-        envelope::mailbox(&env.from, limits)?;
+    if !env.sender.is_empty() {
+        envelope::mailbox(&env.sender, limits)?;
     }
     for r in &env.recipients {
         if !r.address.eq_ignore_ascii_case("postmaster") {

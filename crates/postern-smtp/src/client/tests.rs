@@ -102,7 +102,7 @@ impl Driver {
 
 fn config() -> ClientConfig {
     let mut c = ClientConfig::new("client.example");
-    c.tls = TlsPolicy::Disabled;
+    c.tls = TlsPolicy::Off;
     c
 }
 

@@ -43,7 +43,7 @@ pub enum DriveError {
     #[error("cannot send: {0}")]
     Send(SendError),
     /// The server offered STARTTLS and the configuration asks for it; this driver has no
-    /// TLS. Set [`ClientConfig::tls`] to `TlsPolicy::Disabled`, or drive
+    /// TLS. Set [`ClientConfig::tls`] to `TlsPolicy::Off`, or drive
     /// [`ClientSession`] yourself and run the handshake on [`ClientEvent::StartTls`].
     #[error("STARTTLS needed, and this driver does not run TLS")]
     TlsUnsupported,

@@ -21,7 +21,7 @@
 //!
 //! let stream = tokio::net::TcpStream::connect("127.0.0.1:2525").await?;
 //! let mut config = ClientConfig::new("client.example");
-//! config.tls = TlsPolicy::Disabled;
+//! config.tls = TlsPolicy::Off;
 //! let envelope = Envelope::new("a@example.org", ["b@example.net"]);
 //! let body = b"Subject: hi\r\n\r\nHello.\r\n";
 //! let report = driver::send(stream, config, envelope, body).await?;

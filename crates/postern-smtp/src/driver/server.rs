@@ -12,6 +12,7 @@ use crate::server::{AuthMechanism, Event, ServerSession};
 
 /// The application's answer to a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// The session's default positive reply (`250 2.1.0 Ok`, `354 …`, `235 …`).
     Accept,

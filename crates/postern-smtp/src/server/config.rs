@@ -58,6 +58,12 @@ pub struct ServerConfig {
     pub bare_line_policy: BareLinePolicy,
     /// Announce and accept `STARTTLS` (RFC 3207). The application must then run the TLS
     /// handshake when it sees [`Event::StartTls`](super::Event::StartTls). Default false.
+    ///
+    /// A `bool`, like the other announced extensions, where the client has
+    /// [`ClientConfig::tls`](crate::client::ClientConfig::tls), a
+    /// [`TlsPolicy`](crate::client::TlsPolicy): a server can only offer STARTTLS; refusing
+    /// mail from clients that do not use it is the application's decision (it asks
+    /// [`ServerSession::is_tls`](super::ServerSession::is_tls)).
     pub starttls: bool,
     /// Announce `AUTH PLAIN LOGIN` (RFC 4954); the session runs the exchanges and hands
     /// the credentials over in [`Event::Auth`](super::Event::Auth). Default false.

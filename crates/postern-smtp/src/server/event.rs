@@ -117,6 +117,7 @@ pub enum Event<'a> {
 
 /// A SASL mechanism the session runs itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AuthMechanism {
     /// `PLAIN` (RFC 4616).
     Plain,
