@@ -128,7 +128,11 @@ fn listen_only_file_still_delivers_to_localhost_and_says_so() {
     .unwrap();
     let (child, lines) = serve(&file, &dir);
     let started = until_started(&lines);
-    let note = started.join("\n");
+    // The start-up line comes first (tools read the address from it); the note next.
+    assert_eq!(started.len(), 1, "{started:?}");
+    let note = lines
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the note follows the start-up line");
     assert!(
         note.contains("names no [[connector]]") && note.contains("\"local\""),
         "{note}"

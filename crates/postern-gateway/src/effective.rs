@@ -435,6 +435,12 @@ fn domains_part(c: &Config, o: &mut String) -> std::fmt::Result {
         if let Some(cs) = &set.charset {
             writeln!(o, "charset = {}", q(cs))?;
         }
+        if let Some(cs) = &set.non_mime_charset {
+            writeln!(o, "non_mime_charset = {}", q(cs))?;
+        }
+        if let Some(u) = set.unrepresentable {
+            writeln!(o, "unrepresentable = {}", q(lower(u)))?;
+        }
         if let Some(n) = set.max_message_size {
             writeln!(o, "max_message_size = {n}")?;
         }

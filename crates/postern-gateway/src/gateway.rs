@@ -399,15 +399,17 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
     // Before anything else, so that a signal sent once the start-up line is out finds
     // its handler (SIGHUP's default would end the process).
     let mut signals = Signals::new();
-    if let (Some(p), true) = (path, config.inherits_default_connector()) {
-        eprintln!("{}", inherited_connector_note(p));
-    }
+    let inherited = path.filter(|_| config.inherits_default_connector());
     let gw = Gateway::start(config).await?;
     // The data directory only changes with a restart. A request left from before the
     // start is stale: this start has just read the file.
     let data_dir = gw.ctx.live().config.server.data_dir.clone();
     let _ = std::fs::remove_file(crate::admin::reload_request_file(&data_dir));
+    // The start-up line stays the first line (README; tools read the address from it).
     eprintln!("{}", gw.startup_line());
+    if let Some(p) = inherited {
+        eprintln!("{}", inherited_connector_note(p));
+    }
     let mut poll = tokio::time::interval(RELOAD_REQUEST_POLL);
     loop {
         tokio::select! {
