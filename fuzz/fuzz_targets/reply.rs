@@ -2,24 +2,17 @@
 //! Feeds arbitrary bytes to `ReplyParser` in fuzzer-chosen chunks: it must never panic,
 //! must keep its buffer within the limits, must give the same replies as a one-shot
 //! feed, and `Capabilities::from_reply` must accept every reply it produces.
+mod chunks;
+
+use chunks::chunks;
 use libfuzzer_sys::fuzz_target;
 use postern_smtp::{Capabilities, Limits, Reply, ReplyError, ReplyParser};
 
 fn parse(limits: &Limits, input: &[u8], chunk_seed: u8) -> Vec<Result<Reply, ReplyError>> {
     let mut p = ReplyParser::new(limits);
     let mut out = Vec::new();
-    let mut rest = input;
-    let mut state = u32::from(chunk_seed) | 1;
-    while !rest.is_empty() {
-        // A small LCG picks chunk lengths of 1..=64 octets (or all at once for seed 0).
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        let n = if chunk_seed == 0 {
-            rest.len()
-        } else {
-            1 + (state >> 16) as usize % 64
-        };
-        let (chunk, tail) = rest.split_at(n.min(rest.len()));
-        rest = tail;
+    // Chunk lengths of 1..=64 octets (or all at once for seed 0).
+    for chunk in chunks(input, chunk_seed, 64) {
         p.feed(chunk);
         assert!(p.buffered() <= limits.max_reply_line * (limits.max_reply_lines + 1));
         while let Some(r) = p.next_reply() {

@@ -2,7 +2,10 @@
 //! Feeds arbitrary bytes to `codec::ServerCodec` in fuzzer-chosen chunks: it must never
 //! panic, never hold more than one line's limit of a line it is discarding, and give the
 //! same lines as a one-shot feed.
+mod chunks;
+
 use bytes::BytesMut;
+use chunks::chunks;
 use libfuzzer_sys::fuzz_target;
 use postern_smtp::Limits;
 use postern_smtp::codec::{CommandLine, ServerCodec};
@@ -14,17 +17,7 @@ fn frame(input: &[u8], chunk_seed: u8) -> Vec<CommandLine> {
     let mut codec = ServerCodec::new(&limits);
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
-    let mut rest = input;
-    let mut state = u32::from(chunk_seed) | 1;
-    while !rest.is_empty() {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        let n = if chunk_seed == 0 {
-            rest.len()
-        } else {
-            1 + (state >> 16) as usize % 100
-        };
-        let (chunk, tail) = rest.split_at(n.min(rest.len()));
-        rest = tail;
+    for chunk in chunks(input, chunk_seed, 100) {
         buf.extend_from_slice(chunk);
         while let Some(line) = codec.decode(&mut buf).expect("framing never fails") {
             if let CommandLine::Line(l) = &line {
