@@ -89,6 +89,8 @@ pub struct Context {
     /// Recipient verification for accepted domains: the recipients file as last read
     /// and the callout answers (kept across reloads).
     pub verifier: crate::policy::Verifier,
+    /// Rejections by reason and the latency histograms ([`crate::metrics::render`]).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Context {

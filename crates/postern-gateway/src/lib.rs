@@ -75,6 +75,7 @@ pub mod effective;
 pub mod gateway;
 pub mod inbound;
 pub mod maildir;
+pub mod metrics;
 pub mod notify;
 pub mod outbound;
 pub mod pickup;
