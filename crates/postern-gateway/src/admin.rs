@@ -114,16 +114,12 @@ fn read_transfer_mode(ctx: &Context, seen: &mut Option<SystemTime>) {
             if mode != ctx.transfer_mode() {
                 ctx.set_transfer_mode(mode);
                 ctx.wake.notify_one();
-                eprintln!("postern: transfer mode is now {}", mode.name());
+                tracing::info!("transfer mode is now {}", mode.name());
             }
             format!("transfer mode is now {}", mode.name())
         }
         None => {
-            eprintln!(
-                "postern: {}: not a transfer mode: {:?}",
-                path.display(),
-                name.trim()
-            );
+            tracing::warn!("{}: not a transfer mode: {:?}", path.display(), name.trim());
             format!("error: not a transfer mode: {:?}", name.trim())
         }
     };
@@ -214,7 +210,7 @@ fn submit(ctx: &Context, config: &Config, path: &Path, sub: pickup::Submission) 
             });
             ctx.wake.notify_one();
         }
-        Err(e) => eprintln!("postern: pickup {}: cannot queue: {e}", path.display()),
+        Err(e) => tracing::error!("pickup {}: cannot queue: {e}", path.display()),
     }
 }
 

@@ -150,7 +150,9 @@ impl Context {
                     None => e,
                 }
             }),
-            Err(e) => eprintln!("postern: archive of {}: {e}", record.queue_id),
+            Err(e) => {
+                tracing::error!(queue_id = %record.queue_id, "archive of {}: {e}", record.queue_id)
+            }
         }
     }
 

@@ -74,6 +74,7 @@ pub mod delivery;
 pub mod effective;
 pub mod gateway;
 pub mod inbound;
+pub mod logging;
 pub mod maildir;
 pub mod metrics;
 pub mod notify;
