@@ -31,6 +31,25 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// would grow without bound).
 pub const MAX_DESTINATION_SERIES: usize = 200;
 
+/// The reasons [`Metrics::rejected`] counts, each with a series from the start (at 0),
+/// so that a rate over them works before the first refusal: refused at connect by
+/// `[connections]` rules, by the connection limits or by the transfer mode; a recipient
+/// refused (relay, unknown), by a delivery restriction, or by recipient verification;
+/// MAIL before a required AUTH; a message refused as a mail loop; a message the queue
+/// could not store.
+pub const REJECT_REASONS: [&str; 10] = [
+    "connection_rule",
+    "max_connections",
+    "max_connections_per_ip",
+    "transfer_mode",
+    "recipient",
+    "restriction",
+    "recipient_verification",
+    "auth_required",
+    "loop",
+    "queue_error",
+];
+
 /// The label `destination="other"` falls back to.
 const OTHER: &str = "other";
 
@@ -45,6 +64,10 @@ fn latency_histogram() -> Histogram {
 /// Queue-age buckets, seconds: 10 ms to about 7 days, by powers of 4.
 fn age_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.01, 4.0, 15))
+}
+
+fn reason_label(reason: &str) -> Labels {
+    vec![("reason".to_owned(), reason.to_owned())]
 }
 
 /// What the metrics alone count: rejections by reason and the latency histograms.
@@ -62,8 +85,12 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Metrics {
+        let rejected = Family::<Labels, Counter>::default();
+        for reason in REJECT_REASONS {
+            rejected.get_or_create(&reason_label(reason));
+        }
         Metrics {
-            rejected: Family::default(),
+            rejected,
             connections: Counter::default(),
             accept_latency: latency_histogram(),
             delivery_latency: Family::new_with_constructor(latency_histogram),
@@ -76,11 +103,10 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts a refusal: a connection refused at connect, a command or a message
-    /// refused. `reason` is a short fixed word (`max_connections`, `recipient`, …).
+    /// refused. `reason` is one of [`REJECT_REASONS`].
     pub fn rejected(&self, reason: &str) {
-        self.rejected
-            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
-            .inc();
+        debug_assert!(REJECT_REASONS.contains(&reason), "{reason}");
+        self.rejected.get_or_create(&reason_label(reason)).inc();
     }
 
     /// Counts an inbound TCP connection, refused or not.
