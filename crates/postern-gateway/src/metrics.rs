@@ -87,7 +87,7 @@ impl Default for Metrics {
     fn default() -> Metrics {
         let rejected = Family::<Labels, Counter>::default();
         for reason in REJECT_REASONS {
-            rejected.get_or_create(&reason_label(reason));
+            let _ = rejected.get_or_create(&reason_label(reason));
         }
         Metrics {
             rejected,
