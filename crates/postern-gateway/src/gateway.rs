@@ -409,9 +409,10 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
     let data_dir = gw.ctx.live().config.server.data_dir.clone();
     let _ = std::fs::remove_file(crate::admin::reload_request_file(&data_dir));
     // The start-up line stays the first line (README; tools read the address from it).
-    tracing::info!("{}", crate::logging::message(&gw.startup_line()));
+    tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&gw.startup_line()));
     if let Some(p) = inherited {
-        tracing::info!("{}", crate::logging::message(&inherited_connector_note(p)));
+        let note = inherited_connector_note(p);
+        tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&note));
     }
     let mut poll = tokio::time::interval(RELOAD_REQUEST_POLL);
     loop {
@@ -429,9 +430,9 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
             }
         }
     }
-    tracing::info!("shutting down");
+    tracing::info!(target: crate::logging::LIFECYCLE, "shutting down");
     gw.shutdown(grace).await;
-    tracing::info!("stopped");
+    tracing::info!(target: crate::logging::LIFECYCLE, "stopped");
     Ok(())
 }
 
@@ -439,9 +440,9 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
 fn log_reload(line: &str) {
     let text = crate::logging::message(line);
     if text.contains(" refused: ") {
-        tracing::warn!("{text}");
+        tracing::warn!(target: crate::logging::LIFECYCLE, "{text}");
     } else {
-        tracing::info!("{text}");
+        tracing::info!(target: crate::logging::LIFECYCLE, "{text}");
     }
 }
 

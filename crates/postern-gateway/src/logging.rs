@@ -4,7 +4,9 @@
 //! The gateway's code only emits spans and events (a span `session` per inbound SMTP
 //! session with `peer` and `session`, a span `delivery` per delivery attempt with
 //! `queue_id` and `destination`, events for accept, deliver, defer, fail, notices,
-//! reload, start and stop). An embedder that installs no subscriber gets no output;
+//! reload, start and stop; refused recipients at debug). The start-up line, reloads,
+//! shutting down and stopped (target [`LIFECYCLE`]) pass any filter that does not name
+//! that target. An embedder that installs no subscriber gets no output;
 //! [`init`] installs one that writes either format:
 //!
 //! - `human` (the default): one line per event, `postern: MESSAGE key=value …`, then the
@@ -27,6 +29,11 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// The environment variable whose filter, when set, replaces `[log] level`.
 pub const FILTER_ENV: &str = "RUST_LOG";
+
+/// The target of the start-up line, reloads, shutting down and stopped: logged at info
+/// whatever the filter, unless the filter names this target itself (tools read the
+/// start-up line; an operator at `level = "warn"` still sees the gateway start and stop).
+pub const LIFECYCLE: &str = "postern::lifecycle";
 
 /// `[log] level` by default: events at info and above.
 pub const DEFAULT_LEVEL: &str = "info";
@@ -109,11 +116,23 @@ pub(crate) fn log_section(t: &LogToml) -> Result<LogSection, (&'static str, Stri
 /// `RUST_LOG` when that is set), written to stderr in `format`. Fails when a subscriber
 /// is already installed or the filter does not parse.
 pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
-    let filter = match std::env::var(FILTER_ENV) {
+    let (text, filter) = match std::env::var(FILTER_ENV) {
         Ok(env) if !env.trim().is_empty() => {
-            EnvFilter::try_new(&env).map_err(|e| format!("{FILTER_ENV}={env:?}: {e}"))?
+            let f = EnvFilter::try_new(&env).map_err(|e| format!("{FILTER_ENV}={env:?}: {e}"))?;
+            (env, f)
         }
-        _ => EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?,
+        _ => {
+            let f = EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?;
+            (level.to_owned(), f)
+        }
+    };
+    let filter = if text.contains(LIFECYCLE) {
+        filter
+    } else {
+        let lifecycle = format!("{LIFECYCLE}=info")
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        filter.add_directive(lifecycle)
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -18,13 +18,14 @@ use postern_gateway::Config;
 use postern_gateway::logging::{self, LogFormat};
 use serde_json::Value;
 
-/// Set in the child: `FORMAT:CONFIG_PATH`.
+/// Set in the child: `FORMAT,LEVEL:CONFIG_PATH`.
 const CHILD_ENV: &str = "POSTERN_LOGS_TEST_CHILD";
 
 /// The child's side: log to stderr in the format asked for, serve until SIGTERM.
 fn child(spec: &str) {
-    let (format, path) = spec.split_once(':').unwrap();
-    logging::init(LogFormat::from_name(format).unwrap(), "info").unwrap();
+    let (how, path) = spec.split_once(':').unwrap();
+    let (format, level) = how.split_once(',').unwrap();
+    logging::init(LogFormat::from_name(format).unwrap(), level).unwrap();
     let path = Path::new(path);
     let config = Config::load(path).unwrap();
     tokio::runtime::Runtime::new()
@@ -37,8 +38,9 @@ fn child(spec: &str) {
         .unwrap();
 }
 
-/// A gateway child running test `name` with logs in `format`, and its stderr lines.
-fn spawn(name: &str, format: &str, dir: &Path) -> (Child, Receiver<String>) {
+/// A gateway child running test `name` with logs in `how` (`FORMAT,LEVEL`), and its
+/// stderr lines.
+fn spawn(name: &str, how: &str, dir: &Path) -> (Child, Receiver<String>) {
     std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("postern.toml");
     std::fs::write(
@@ -54,7 +56,7 @@ fn spawn(name: &str, format: &str, dir: &Path) -> (Child, Receiver<String>) {
     .unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, format!("{format}:{}", config.display()))
+        .env(CHILD_ENV, format!("{how}:{}", config.display()))
         .env_remove(logging::FILTER_ENV)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -179,7 +181,7 @@ fn json_lines_carry_the_session_and_delivery_spans() {
         return child(&spec);
     }
     let dir = common::temp_dir("logs", "json");
-    let (gw, lines) = spawn(NAME, "json", &dir);
+    let (gw, lines) = spawn(NAME, "json,info", &dir);
     let mut seen = Vec::new();
     until(&lines, &mut seen, "start-up line", |l| {
         l.contains("listening on ")
@@ -240,7 +242,7 @@ fn human_lines_keep_the_start_up_line_first() {
         return child(&spec);
     }
     let dir = common::temp_dir("logs", "human");
-    let (gw, lines) = spawn(NAME, "human", &dir);
+    let (gw, lines) = spawn(NAME, "human,info", &dir);
     let mut seen = vec![next(&lines, "start-up line", &[])];
     assert!(
         seen[0].starts_with("postern: listening on 127.0.0.1:"),
@@ -270,5 +272,32 @@ fn human_lines_keep_the_start_up_line_first() {
         "{delivered}"
     );
     assert_eq!(seen.last().map(String::as_str), Some("postern: stopped"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn start_and_stop_show_at_any_level() {
+    const NAME: &str = "start_and_stop_show_at_any_level";
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        return child(&spec);
+    }
+    let dir = common::temp_dir("logs", "warn");
+    let (gw, lines) = spawn(NAME, "human,warn", &dir);
+    let mut seen = vec![next(&lines, "start-up line", &[])];
+    assert!(seen[0].starts_with("postern: listening on "), "{seen:?}");
+    send_one(startup_addr(&seen[0]));
+    // The message is delivered (its Maildir file appears) but nothing says so at warn.
+    let new = dir.join("data/mail/localhost/al/new");
+    let delivered = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        std::fs::read_dir(&new).is_ok_and(|d| d.count() == 1)
+    });
+    assert!(delivered, "no file in {}", new.display());
+    stop(gw, &lines, &mut seen);
+    assert_eq!(
+        seen[1..],
+        ["postern: shutting down", "postern: stopped"],
+        "{seen:#?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -437,7 +437,9 @@ impl Inbound {
                 connectors: &accepted.connectors,
             };
             if let Err(reply) = self.ctx.verifier.verify(&self.live, r).await {
-                tracing::info!(code = reply.code, reply = %reply.text(), "recipient refused by verification");
+                // Debug, as every refused RCPT: a spam run would flood the log at info
+                // (the metrics count them by reason).
+                tracing::debug!(code = reply.code, reply = %reply.text(), "recipient refused by verification");
                 self.ctx.metrics.rejected("recipient_verification");
                 self.answer(reply);
                 return;
@@ -457,7 +459,8 @@ impl Inbound {
         } else {
             "recipient"
         };
-        tracing::info!(reason, code = refusal.reply.code, reply = %refusal.reply.text(), "recipient refused");
+        // Debug: see `rcpt` (the metrics count refusals by reason).
+        tracing::debug!(reason, code = refusal.reply.code, reply = %refusal.reply.text(), "recipient refused");
         self.ctx.metrics.rejected(reason);
         if let Some(connector) = &refusal.restricted {
             self.ctx.track(EventKind::CommandRejected, |e| {
