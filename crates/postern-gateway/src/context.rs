@@ -90,7 +90,7 @@ pub struct Context {
     /// and the callout answers (kept across reloads).
     pub verifier: crate::policy::Verifier,
     /// Rejections by reason and the latency histograms ([`crate::metrics::render`]).
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: crate::metrics::recorder::Metrics,
 }
 
 impl Context {

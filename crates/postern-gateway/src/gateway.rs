@@ -181,7 +181,7 @@ impl Gateway {
             bodies: crate::bodies::BodyCache::new(),
             auth_guard: crate::auth_guard::AuthGuard::new(),
             verifier: crate::policy::Verifier::new(),
-            metrics: crate::metrics::Metrics::default(),
+            metrics: crate::metrics::recorder::Metrics::default(),
         });
         ctx.set_transfer_mode(config.transfer_mode);
         let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());

@@ -585,7 +585,8 @@ fn dsn_status(reply: &str) -> Option<&str> {
     ok.then_some(code)
 }
 
-/// Feeds the delivery-latency and queue-age histograms when the attempt delivered.
+/// Feeds the delivery-latency and queue-age histograms, once per attempt that delivered
+/// to at least one recipient.
 fn observe(
     ctx: &Context,
     d: &Delivery,
@@ -593,20 +594,17 @@ fn observe(
     started: Instant,
     arrival: Option<Timestamp>,
 ) {
-    let delivered = outcomes
+    if !outcomes
         .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Delivered(_)))
-        .count();
-    if delivered == 0 {
+        .any(|(_, o)| matches!(o, Outcome::Delivered(_)))
+    {
         return;
     }
     let queued = arrival.map_or(Duration::ZERO, |a| {
         Duration::from_millis(ctx.now().0.saturating_sub(a.0))
     });
-    for _ in 0..delivered {
-        ctx.metrics
-            .delivered(&d.destination, started.elapsed(), queued);
-    }
+    ctx.metrics
+        .delivered(&d.destination, started.elapsed(), queued);
 }
 
 fn track_decisions(
