@@ -18,7 +18,7 @@
 //!   (the message and the event's fields), `span` (the innermost span) and `spans` (all
 //!   of them, outermost first, each with its `name` and fields).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::Deserialize;
 use tracing::{Event, Level, Subscriber};
@@ -169,27 +169,49 @@ where
         mut writer: format::Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        writer.write_str("postern: ")?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        let mut line = String::from("postern: ");
+        ctx.field_format()
+            .format_fields(format::Writer::new(&mut line), event)?;
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
-                write!(writer, " [{}", span.name())?;
+                write!(line, " [{}", span.name())?;
                 let ext = span.extensions();
                 if let Some(fields) = ext.get::<FormattedFields<N>>()
                     && !fields.is_empty()
                 {
-                    write!(writer, " {fields}")?;
+                    write!(line, " {fields}")?;
                 }
-                writer.write_char(']')?;
+                line.push(']');
             }
         }
         match *event.metadata().level() {
-            Level::ERROR => writer.write_str(" level=error")?,
-            Level::WARN => writer.write_str(" level=warn")?,
+            Level::ERROR => line.push_str(" level=error"),
+            Level::WARN => line.push_str(" level=warn"),
             _ => {}
         }
-        writeln!(writer)
+        writeln!(writer, "{}", one_line(&line))
     }
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`, …): what a client or
+/// a remote server sent (a multi-line reply, say) never starts a line of its own.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 #[cfg(test)]
@@ -210,5 +232,7 @@ mod tests {
         let bad: LogToml = toml::from_str("level = \"info,[[\"").unwrap();
         assert_eq!(log_section(&bad).unwrap_err().0, "level");
         assert_eq!(message("postern: reloaded x"), "reloaded x");
+        assert_eq!(one_line("250 ok"), "250 ok");
+        assert_eq!(one_line("a\r\nb\x1b"), "a\\r\\nb\\u{1b}");
     }
 }
