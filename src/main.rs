@@ -21,7 +21,7 @@ enum Command {
     /// SIGHUP (or `postern reload`) re-reads the -c file and puts it in force for new sessions and deliveries
     /// (sessions under way keep their settings); a file that is refused is reported on
     /// stderr and the running settings stay. Listeners, data directory, [retry],
-    /// [tracking], [archive], [protocol_log] and [status] metrics_listen need a restart.
+    /// [tracking], [archive], [protocol_log], [log] and [status] metrics_listen need a restart.
     /// SIGINT or SIGTERM stop it.
     Serve(cli::serve::ServeArgs),
     /// The live gateway: sessions, queue by destination, recent deliveries and failures.

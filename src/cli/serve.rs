@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use postern_gateway::Config;
+use postern_gateway::logging::{self, LogFormat};
 
 /// `postern serve` arguments.
 #[derive(Debug, clap::Args)]
@@ -18,6 +19,14 @@ pub struct ServeArgs {
     /// Seconds sessions and deliveries get to finish after SIGINT/SIGTERM.
     #[arg(long, default_value_t = 10)]
     grace: u64,
+    /// The log's format on stderr: human or json (default: `[log] format`, else human).
+    /// `RUST_LOG`, when set, replaces the filter `[log] level`.
+    #[arg(long = "log-format", value_parser = parse_log_format)]
+    log_format: Option<LogFormat>,
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    LogFormat::from_name(s).ok_or_else(|| format!("{s:?} is not a log format (human or json)"))
 }
 
 /// Loads the config named by `-c`, or the embedded default.
@@ -33,17 +42,23 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let config = match load(args.config.as_ref()) {
         Ok(c) => c,
         Err(e) => {
+            // No log yet: the configuration names its format.
             eprintln!("postern serve: {e}");
             return ExitCode::from(2);
         }
     };
+    let format = args.log_format.unwrap_or(config.log.format);
+    if let Err(e) = logging::init(format, &config.log.level) {
+        eprintln!("postern serve: {e}");
+        return ExitCode::from(2);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("postern serve: cannot start the runtime: {e}");
+            tracing::error!("serve: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -54,7 +69,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("postern serve: {e}");
+            tracing::error!("serve: {e}");
             ExitCode::FAILURE
         }
     }

@@ -114,16 +114,12 @@ fn read_transfer_mode(ctx: &Context, seen: &mut Option<SystemTime>) {
             if mode != ctx.transfer_mode() {
                 ctx.set_transfer_mode(mode);
                 ctx.wake.notify_one();
-                eprintln!("postern: transfer mode is now {}", mode.name());
+                tracing::info!("transfer mode is now {}", mode.name());
             }
             format!("transfer mode is now {}", mode.name())
         }
         None => {
-            eprintln!(
-                "postern: {}: not a transfer mode: {:?}",
-                path.display(),
-                name.trim()
-            );
+            tracing::warn!("{}: not a transfer mode: {:?}", path.display(), name.trim());
             format!("error: not a transfer mode: {:?}", name.trim())
         }
     };
@@ -214,7 +210,7 @@ fn submit(ctx: &Context, config: &Config, path: &Path, sub: pickup::Submission) 
             });
             ctx.wake.notify_one();
         }
-        Err(e) => eprintln!("postern: pickup {}: cannot queue: {e}", path.display()),
+        Err(e) => tracing::error!("pickup {}: cannot queue: {e}", path.display()),
     }
 }
 
@@ -407,37 +403,13 @@ async fn answer_metrics(ctx: &Context, mut stream: tokio::net::TcpStream) -> std
     }
     let ok = req.starts_with(b"GET /metrics ") || req.starts_with(b"GET / ");
     let (status, body) = if ok {
-        let s = ctx.queue.summary(ctx.now());
-        let spool = ctx.queue.spool().stats();
-        let extra = [
-            ("queue_messages", "Messages in the queue", s.messages as i64),
-            (
-                "queue_recipients_deferred",
-                "Recipients waiting for a retry",
-                s.states.deferred as i64,
-            ),
-            (
-                "queue_oldest_seconds",
-                "Age of the oldest queued message",
-                s.oldest.as_secs() as i64,
-            ),
-            (
-                "spool_bytes",
-                "Bytes of the spool's segment files",
-                spool.bytes as i64,
-            ),
-            (
-                "spool_live_bytes",
-                "Bytes of the spool the queued messages need",
-                spool.live_bytes as i64,
-            ),
-        ];
-        ("200 OK", ctx.stats.prometheus(&extra))
+        ("200 OK", crate::metrics::render(ctx))
     } else {
         ("404 Not Found", "not found\n".to_owned())
     };
     let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        crate::metrics::CONTENT_TYPE,
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;

@@ -119,7 +119,7 @@ pub async fn run(ctx: Arc<Context>, settings: SpoolSection) {
             let c = Arc::clone(&ctx);
             let done = tokio::task::spawn_blocking(move || compact(&c, decision, &stats)).await;
             if let Ok(Err(e)) = done {
-                eprintln!("postern: spool compaction: {e}");
+                tracing::error!("spool compaction: {e}");
             }
             activity.reset();
         }

@@ -503,6 +503,8 @@ pub struct Config {
     pub retention: RetentionSection,
     /// `[inbound]`: accepted domains and recipient verification.
     pub inbound: crate::policy::InboundSection,
+    /// `[log]`: the log's format and filter (see [`crate::logging`]).
+    pub log: crate::logging::LogSection,
     /// Connectors, address spaces, per-domain settings, DNS.
     pub routing: RoutingConfig,
     /// The text the configuration was read from.
@@ -546,6 +548,8 @@ struct File {
     protocol_log: ProtocolLogToml,
     #[serde(default)]
     status: StatusToml,
+    #[serde(default)]
+    log: crate::logging::LogToml,
     #[serde(default)]
     spool: SpoolToml,
     #[serde(default)]
@@ -1044,6 +1048,8 @@ impl Config {
         let retention = retention_section(&file.retention);
         let inbound = crate::policy::accepted::inbound_section(&file.inbound)
             .map_err(|(key, why)| c.err("inbound", key, why))?;
+        let log =
+            crate::logging::log_section(&file.log).map_err(|(key, why)| c.err("log", key, why))?;
         for conn in &routing.connectors {
             if conn.kind != "smtp" && conn.kind != "maildir" {
                 return Err(c.err(
@@ -1076,6 +1082,7 @@ impl Config {
             spool,
             retention,
             inbound,
+            log,
             routing,
             source: text.to_owned(),
         })

@@ -89,6 +89,8 @@ pub struct Context {
     /// Recipient verification for accepted domains: the recipients file as last read
     /// and the callout answers (kept across reloads).
     pub verifier: crate::policy::Verifier,
+    /// Rejections by reason and the latency histograms ([`crate::metrics::render`]).
+    pub metrics: crate::metrics::recorder::Metrics,
 }
 
 impl Context {
@@ -148,7 +150,9 @@ impl Context {
                     None => e,
                 }
             }),
-            Err(e) => eprintln!("postern: archive of {}: {e}", record.queue_id),
+            Err(e) => {
+                tracing::error!(queue_id = %record.queue_id, "archive of {}: {e}", record.queue_id)
+            }
         }
     }
 

@@ -334,6 +334,9 @@ fn admin_part(c: &Config, o: &mut String) -> std::fmt::Result {
         Some(a) => writeln!(o, "metrics_listen = \"{a}\"")?,
         None => writeln!(o, "# no metrics endpoint")?,
     }
+    writeln!(o, "\n[log]")?;
+    writeln!(o, "format = \"{}\"", c.log.format.name())?;
+    writeln!(o, "level = {}", q(&c.log.level))?;
     Ok(())
 }
 
@@ -487,6 +490,7 @@ mod tests {
         assert_eq!(a.pickup, b.pickup);
         assert_eq!(a.protocol_log, b.protocol_log);
         assert_eq!(a.status, b.status);
+        assert_eq!(a.log, b.log);
         assert_eq!(a.spool, b.spool);
         assert_eq!(a.retention, b.retention);
         assert_eq!(a.inbound, b.inbound);

@@ -181,6 +181,7 @@ impl Gateway {
             bodies: crate::bodies::BodyCache::new(),
             auth_guard: crate::auth_guard::AuthGuard::new(),
             verifier: crate::policy::Verifier::new(),
+            metrics: crate::metrics::recorder::Metrics::default(),
         });
         ctx.set_transfer_mode(config.transfer_mode);
         let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
@@ -354,6 +355,8 @@ fn carry_start_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
     carry("archive", &r.archive, &mut n.archive, c);
     carry("status.metrics_listen", &r.status, &mut n.status, c);
     carry("spool", &r.spool, &mut n.spool, c);
+    // The subscriber is installed once, by `postern serve`.
+    carry("log", &r.log, &mut n.log, c);
     // The mode at start-up; the mode in force is changed with `postern transfer-mode`.
     carry("transfer.mode", &r.transfer_mode, &mut n.transfer_mode, c);
     changed
@@ -406,30 +409,41 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
     let data_dir = gw.ctx.live().config.server.data_dir.clone();
     let _ = std::fs::remove_file(crate::admin::reload_request_file(&data_dir));
     // The start-up line stays the first line (README; tools read the address from it).
-    eprintln!("{}", gw.startup_line());
+    tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&gw.startup_line()));
     if let Some(p) = inherited {
-        eprintln!("{}", inherited_connector_note(p));
+        let note = inherited_connector_note(p);
+        tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&note));
     }
     let mut poll = tokio::time::interval(RELOAD_REQUEST_POLL);
     loop {
         tokio::select! {
             wanted = signals.next() => match wanted {
                 Wanted::Stop => break,
-                Wanted::Reload => eprintln!("{}", reload_from(&gw, path)),
+                Wanted::Reload => log_reload(&reload_from(&gw, path)),
             },
             _ = poll.tick() => {
                 if let Some(token) = take_reload_request(&data_dir) {
                     let line = reload_from(&gw, path);
-                    eprintln!("{line}");
+                    log_reload(&line);
                     answer_reload_request(&data_dir, &token, &line);
                 }
             }
         }
     }
-    eprintln!("postern: shutting down");
+    tracing::info!(target: crate::logging::LIFECYCLE, "shutting down");
     gw.shutdown(grace).await;
-    eprintln!("postern: stopped");
+    tracing::info!(target: crate::logging::LIFECYCLE, "stopped");
     Ok(())
+}
+
+/// Logs what came of a reload: a refusal as a warning.
+fn log_reload(line: &str) {
+    let text = crate::logging::message(line);
+    if text.contains(" refused: ") {
+        tracing::warn!(target: crate::logging::LIFECYCLE, "{text}");
+    } else {
+        tracing::info!(target: crate::logging::LIFECYCLE, "{text}");
+    }
 }
 
 /// What `serve` and `config check` say when a file names no `[[connector]]`.
@@ -461,10 +475,7 @@ fn answer_reload_request(data_dir: &Path, token: &str, line: &str) {
     let written = std::fs::write(&tmp, format!("{token}\n{line}\n"))
         .and_then(|()| std::fs::rename(&tmp, &path));
     if let Err(e) = written {
-        eprintln!(
-            "postern: cannot answer the reload request: {}: {e}",
-            path.display()
-        );
+        tracing::error!("cannot answer the reload request: {}: {e}", path.display());
     }
 }
 

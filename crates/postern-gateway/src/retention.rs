@@ -222,9 +222,12 @@ pub async fn run(ctx: Arc<Context>) {
         if let Ok(s) = swept
             && s.files > 0
         {
-            eprintln!(
-                "postern: retention: removed {} file(s), {} bytes",
-                s.files, s.bytes
+            tracing::info!(
+                files = s.files,
+                bytes = s.bytes,
+                "retention: removed {} file(s), {} bytes",
+                s.files,
+                s.bytes
             );
         }
         tokio::select! {

@@ -12,13 +12,16 @@
 //! uses it throughout, notices included: a reload meanwhile applies to the next attempt.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use postern_message::Message;
 use postern_queue::{
     AttemptResult, Delivery, DeliveryRecipient, FailReason, FailureClass, Outcome, RecipientState,
+    Timestamp,
 };
 use postern_route::{ConnectorConfig, Dequeue, DomainSettings, RouteRequest};
 use postern_track::EventKind;
+use tracing::Instrument as _;
 
 use super::Shared;
 use super::etrn::HELD_REPLY;
@@ -71,6 +74,8 @@ struct Learned<'a> {
     dsn_passed: Vec<usize>,
     /// The envelope may carry RFC 3461 parameters (assumed when not read).
     dsn: bool,
+    /// When the message arrived, when it was read (for the queue-age metric).
+    arrival: Option<Timestamp>,
 }
 
 impl Learned<'_> {
@@ -81,13 +86,28 @@ impl Learned<'_> {
             body: None,
             dsn_passed: Vec::new(),
             dsn: true,
+            arrival: None,
         }
     }
 }
 
 /// Runs one delivery and reports it. Never returns without reporting, except when the
-/// spool itself fails (then the delivery is attempted again after a restart).
+/// spool itself fails (then the delivery is attempted again after a restart). Its log
+/// lines carry the span `delivery` with the queue id and the destination.
 pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
+    let span = tracing::info_span!(
+        "delivery",
+        queue_id = %delivery.id,
+        destination = %delivery.destination,
+        recipients = delivery.recipients.len(),
+    );
+    attempt(shared, delivery, Instant::now())
+        .instrument(span)
+        .await;
+}
+
+/// [`run`] inside its span; `started` is when the attempt began (delivery latency).
+async fn attempt(shared: Arc<Shared>, delivery: Delivery, started: Instant) {
     let ctx = &shared.ctx;
     let live = ctx.live();
     let settings = live.config.routing.domains.lookup(&delivery.destination);
@@ -96,7 +116,15 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
             class: FailureClass::Session,
             reply: HELD_REPLY.to_owned(),
         });
-        report(&shared, &live, &delivery, outcomes, Learned::nothing()).await;
+        report(
+            &shared,
+            &live,
+            &delivery,
+            outcomes,
+            Learned::nothing(),
+            started,
+        )
+        .await;
         return;
     }
     let body = match read_body(ctx, &delivery).await {
@@ -107,7 +135,15 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
                 class: FailureClass::Data,
                 reply: reply.clone(),
             });
-            report(&shared, &live, &delivery, outcomes, Learned::nothing()).await;
+            report(
+                &shared,
+                &live,
+                &delivery,
+                outcomes,
+                Learned::nothing(),
+                started,
+            )
+            .await;
             return;
         }
     };
@@ -117,6 +153,8 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
         .message_id()
         .map(|id| format!("<{id}>"))
         .unwrap_or_default();
+    let envelope = ctx.queue.message(delivery.id).map(|m| m.envelope);
+    let arrival = envelope.as_ref().map(|e| e.arrival);
     let msg = Msg {
         live: &live,
         delivery: &delivery,
@@ -128,11 +166,7 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
         },
         body,
         settings,
-        dsn: ctx
-            .queue
-            .message(delivery.id)
-            .map(|m| m.envelope)
-            .filter(postern_queue::Envelope::has_dsn),
+        dsn: envelope.filter(postern_queue::Envelope::has_dsn),
         dsn_passed: std::sync::Mutex::default(),
     };
     let (mut outcomes, groups) = route(&shared, &msg);
@@ -145,8 +179,9 @@ pub async fn run(shared: Arc<Shared>, delivery: Delivery) {
         body: Some(&msg.body),
         dsn_passed: passed,
         dsn: msg.dsn.is_some(),
+        arrival,
     };
-    report(&shared, &live, &delivery, outcomes, learned).await;
+    report(&shared, &live, &delivery, outcomes, learned, started).await;
 }
 
 async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Arc<Vec<u8>>, String> {
@@ -437,12 +472,14 @@ async fn report(
     d: &Delivery,
     outcomes: Vec<(usize, Outcome)>,
     learned: Learned<'_>,
+    started: Instant,
 ) {
     let Learned {
         message_id: mid,
         body,
         dsn_passed,
         dsn,
+        arrival,
     } = learned;
     let ctx = Arc::clone(&shared.ctx);
     let sh = Arc::clone(shared);
@@ -479,27 +516,22 @@ async fn report(
             if let Some(e) = &r.0.unrecorded {
                 // The outcome stands; the spool keeps its record and writes it once it
                 // can (issue 25): nothing is delivered again meanwhile.
-                eprintln!(
-                    "postern: delivery of {}: outcome not yet on disk, kept: {e}",
-                    d.id
-                );
+                tracing::warn!("outcome not yet on disk, kept: {e}");
             }
             r
         }
         Ok(Err(e)) => {
-            eprintln!(
-                "postern: delivery of {}: cannot record the outcome: {e}",
-                d.id
-            );
+            tracing::error!("cannot record the outcome: {e}");
             return;
         }
         Err(e) => {
-            eprintln!("postern: delivery of {}: report task failed: {e}", d.id);
+            tracing::error!("report task failed: {e}");
             return;
         }
     };
     // Tracked before any notice, so the log reads in the order things happened.
     track_decisions(&shared.ctx, d, &outcomes, &result, mid);
+    observe(&shared.ctx, d, &outcomes, started, arrival);
     let Some((before, body)) = keep else { return };
     let ctx = Arc::clone(&shared.ctx);
     let live = Arc::clone(live);
@@ -553,6 +585,28 @@ fn dsn_status(reply: &str) -> Option<&str> {
     ok.then_some(code)
 }
 
+/// Feeds the delivery-latency and queue-age histograms, once per attempt that delivered
+/// to at least one recipient.
+fn observe(
+    ctx: &Context,
+    d: &Delivery,
+    outcomes: &[(usize, Outcome)],
+    started: Instant,
+    arrival: Option<Timestamp>,
+) {
+    if !outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Delivered(_)))
+    {
+        return;
+    }
+    let queued = arrival.map_or(Duration::ZERO, |a| {
+        Duration::from_millis(ctx.now().0.saturating_sub(a.0))
+    });
+    ctx.metrics
+        .delivered(&d.destination, started.elapsed(), queued);
+}
+
 fn track_decisions(
     ctx: &Context,
     d: &Delivery,
@@ -581,8 +635,12 @@ fn track_decisions(
             reply: reply.to_owned(),
         };
         match outcome {
-            Outcome::Delivered(reply) => ctx.stats.delivered(recent(reply)),
-            Outcome::Deferred { .. } => {
+            Outcome::Delivered(reply) => {
+                tracing::info!(recipient = %r.address, reply = %reply, "delivered");
+                ctx.stats.delivered(recent(reply));
+            }
+            Outcome::Deferred { reply, .. } => {
+                tracing::info!(recipient = %r.address, reply = %reply, "deferred");
                 ctx.stats
                     .deferred
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -590,6 +648,12 @@ fn track_decisions(
             Outcome::Failed(_) => {}
         }
         if let Some(f) = result.failed.iter().find(|f| f.index == *index) {
+            tracing::warn!(
+                recipient = %r.address,
+                reply = %f.reply,
+                reason = f.reason.name(),
+                "failed"
+            );
             ctx.stats.failed(recent(&f.reply));
             let kind = if f.reason == FailReason::Expired {
                 EventKind::Expired

@@ -41,7 +41,7 @@ pub async fn run(ctx: Arc<Context>) {
             if due {
                 last.insert(conn.name.clone(), Instant::now());
                 let answer = send(&live, conn).await;
-                eprintln!("postern: ETRN via connector {}: {answer}", conn.name);
+                tracing::info!(connector = %conn.name, "ETRN via connector {}: {answer}", conn.name);
             }
         }
         drop(live);

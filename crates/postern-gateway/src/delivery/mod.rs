@@ -111,7 +111,7 @@ pub async fn run(ctx: Arc<Context>) {
         }
         close_all(shared.pool.expired());
         for name in shared.down.expire(&ctx) {
-            eprintln!("postern: connector {name}: down mark expired, trying it again");
+            tracing::info!(connector = %name, "connector {name}: down mark expired, trying it again");
         }
         while tasks.try_join_next().is_some() {}
         // Transfer mode "none": mail queues up until the mode changes; "inbound" and
@@ -146,7 +146,7 @@ pub async fn run(ctx: Arc<Context>) {
     // Outcomes the spool could not write yet (a full disk): one more try before the
     // gateway stops, so a restart does not deliver them again.
     if !spool_writable(&ctx).await {
-        eprintln!("postern: spool still cannot write; unrecorded outcomes are lost at exit");
+        tracing::error!("spool still cannot write; unrecorded outcomes are lost at exit");
     }
     close_all(shared.pool.drain());
     let _ = delay_timer.await;
@@ -227,7 +227,7 @@ async fn poll_control(shared: &Arc<Shared>) {
     let s = Arc::clone(shared);
     let r = tokio::task::spawn_blocking(move || control::poll(&s, s.ctx.now())).await;
     if let Ok(Err(e)) = r {
-        eprintln!("postern: queue control requests: {e}");
+        tracing::error!("queue control requests: {e}");
     }
 }
 

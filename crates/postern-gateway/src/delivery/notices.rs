@@ -174,6 +174,17 @@ fn one(ctx: &Context, config: &Config, before: &SpooledMessage, body: &[u8], lis
             match ctx.queue.enqueue(&envelope, &n.body, now) {
                 Ok(id) => {
                     ctx.stats.notices.fetch_add(1, Ordering::Relaxed);
+                    let ndr = list.iter().any(|r| r.action == Action::Failed);
+                    if ndr {
+                        ctx.metrics.ndr();
+                    }
+                    tracing::info!(
+                        queue_id = %qid,
+                        notice_id = %id,
+                        recipients = n.recipients.len(),
+                        kind = if ndr { "ndr" } else { "notice" },
+                        "notice queued"
+                    );
                     ctx.track(EventKind::DsnGenerated, |e| {
                         let e = e
                             .queue_id(id.to_string())
@@ -185,7 +196,7 @@ fn one(ctx: &Context, config: &Config, before: &SpooledMessage, body: &[u8], lis
                     });
                     ctx.wake.notify_one();
                 }
-                Err(e) => eprintln!("postern: cannot queue a notice about {qid}: {e}"),
+                Err(e) => tracing::error!(queue_id = %qid, "cannot queue a notice: {e}"),
             }
         }
     }
@@ -224,7 +235,7 @@ pub fn send_due_delays(ctx: &Context) -> Option<Timestamp> {
     let (due, next) = match ctx.queue.take_delay_notices(ctx.now()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("postern: delay notices: {e}");
+            tracing::error!("delay notices: {e}");
             // Try again at the next look rather than never.
             return None;
         }

@@ -20,6 +20,7 @@ use postern_track::EventKind;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use crate::config::Config;
 use crate::context::Context;
@@ -64,6 +65,7 @@ async fn connection(
     let live = ctx.live();
     let config = &live.config;
     let ip = peer.ip().to_canonical();
+    ctx.metrics.connection();
     if !connection_allowed(&config.connections.rules, ip) {
         // KB Q155920: the IMS refuses such hosts at connect.
         let text = format!("{} does not accept mail from you", config.server.hostname);
@@ -110,9 +112,10 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     ctx.stats.sessions.fetch_add(1, Ordering::Relaxed);
     ctx.stats.sessions_total.fetch_add(1, Ordering::Relaxed);
-    session::Inbound::new(ctx.clone(), Arc::clone(&live), peer)
-        .run(stream)
-        .await;
+    let inbound = session::Inbound::new(ctx.clone(), Arc::clone(&live), peer);
+    // Every log line of the session carries its client and its id (the protocol log's).
+    let span = tracing::info_span!("session", peer = %peer, session = %inbound.id());
+    inbound.run(stream).instrument(span).await;
     ctx.stats.sessions.fetch_sub(1, Ordering::Relaxed);
     drop(guard);
 }
@@ -126,6 +129,8 @@ async fn refuse(
     reply: Reply,
     reason: &str,
 ) {
+    tracing::info!(peer = %ip, reason, "connection refused");
+    ctx.metrics.rejected(&reason.replace(' ', "_"));
     ctx.track(EventKind::ConnectionRejected, |e| {
         e.remote_ip(ip).reply(reply.text()).reason(reason)
     });

@@ -231,8 +231,14 @@ impl Inbound {
         }
     }
 
+    /// The session id (as in the protocol log and the `Received:` field).
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Greets, serves the client (switching to TLS on STARTTLS), and closes.
     pub(super) async fn run(mut self, mut tcp: TcpStream) {
+        tracing::debug!("connected");
         self.transcript.note("connected");
         self.pregreet(&tcp).await;
         if self.ctx.is_shutting_down() {
@@ -387,7 +393,11 @@ impl Inbound {
             Action::MessageEnd => {
                 self.in_data = false;
                 self.rate.stop();
+                let data_end = Instant::now();
                 let answer = self.finish_message().await;
+                if answer.code == 250 {
+                    self.ctx.metrics.accepted_after(data_end.elapsed());
+                }
                 self.answer(answer);
             }
             Action::Abandon => self.abandon(),
@@ -427,6 +437,10 @@ impl Inbound {
                 connectors: &accepted.connectors,
             };
             if let Err(reply) = self.ctx.verifier.verify(&self.live, r).await {
+                // Debug, as every refused RCPT: a spam run would flood the log at info
+                // (the metrics count them by reason).
+                tracing::debug!(code = reply.code, reply = %reply.text(), "recipient refused by verification");
+                self.ctx.metrics.rejected("recipient_verification");
                 self.answer(reply);
                 return;
             }
@@ -440,6 +454,14 @@ impl Inbound {
 
     /// A refused recipient; a refusal by a delivery restriction is tracked.
     fn refuse_rcpt(&mut self, refusal: Refusal) {
+        let reason = if refusal.restricted.is_some() {
+            "restriction"
+        } else {
+            "recipient"
+        };
+        // Debug: see `rcpt` (the metrics count refusals by reason).
+        tracing::debug!(reason, code = refusal.reply.code, reply = %refusal.reply.text(), "recipient refused");
+        self.ctx.metrics.rejected(reason);
         if let Some(connector) = &refusal.restricted {
             self.ctx.track(EventKind::CommandRejected, |e| {
                 e.sender(self.tx.sender.as_str())
@@ -454,6 +476,7 @@ impl Inbound {
 
     fn mail(&mut self, sender: String, mt_priority: Option<i8>, dsn: MailDsn, size: Option<u64>) {
         if self.live.config.security.require_auth && !self.smtp.is_authenticated() {
+            self.ctx.metrics.rejected("auth_required");
             let _ = self
                 .smtp
                 .reply(reply(530, (5, 7, 0), "Authentication required"));
@@ -515,6 +538,8 @@ impl Inbound {
         let tx = std::mem::take(&mut self.tx);
         let info = inspect(&tx.body, tx.mt_priority);
         if info.received > self.live.config.limits.max_received_headers {
+            tracing::info!(received = info.received, "message refused: too many hops");
+            self.ctx.metrics.rejected("loop");
             return reply(554, (5, 4, 6), "Too many hops (mail loop?)");
         }
         self.messages += 1;
@@ -544,15 +569,31 @@ impl Inbound {
                 self.ctx.bodies.insert(id, Arc::new(data), cache);
                 self.ctx.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 self.transcript.note(&format!("queued as {id}"));
+                tracing::info!(
+                    queue_id = %id,
+                    sender = %envelope.sender,
+                    recipients = envelope.recipients.len(),
+                    size,
+                    "accepted"
+                );
                 self.track_received(id, &envelope, &info, message_id, size);
                 self.ctx.wake.notify_one();
                 reply(250, (2, 0, 0), &format!("Ok: queued as {id}"))
             }
-            _ => reply(
-                451,
-                (4, 3, 0),
-                "Error: queue file write error, try again later",
-            ),
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                    Ok(Ok(_)) => String::new(),
+                };
+                tracing::error!("cannot queue the message: {why}");
+                self.ctx.metrics.rejected("queue_error");
+                reply(
+                    451,
+                    (4, 3, 0),
+                    "Error: queue file write error, try again later",
+                )
+            }
         }
     }
 

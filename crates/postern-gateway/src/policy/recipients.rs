@@ -151,8 +151,8 @@ impl RecipientsCache {
                 Some(list)
             }
             Err(why) => {
-                eprintln!(
-                    "postern: [inbound] recipients_file {}: {why}; keeping the list read before",
+                tracing::warn!(
+                    "[inbound] recipients_file {}: {why}; keeping the list read before",
                     path.display()
                 );
                 let l = slot.as_mut().filter(|l| l.path == path)?;

@@ -1,0 +1,238 @@
+//! The gateway's log on stderr, through `tracing`: `[log]` in the configuration and the
+//! subscriber `postern serve` installs.
+//!
+//! The gateway's code only emits spans and events (a span `session` per inbound SMTP
+//! session with `peer` and `session`, a span `delivery` per delivery attempt with
+//! `queue_id` and `destination`, events for accept, deliver, defer, fail, notices,
+//! reload, start and stop; refused recipients at debug). The start-up line, reloads,
+//! shutting down and stopped (target [`LIFECYCLE`]) pass any filter that does not name
+//! that target. An embedder that installs no subscriber gets no output;
+//! [`init`] installs one that writes either format:
+//!
+//! - `human` (the default): one line per event, `postern: MESSAGE key=value …`, then the
+//!   spans it happened in as `[session peer=… session=…]`, and ` level=warn` or
+//!   ` level=error` when it is one. No time stamp: stderr is usually captured by
+//!   something that adds its own (journald, a supervisor), and the first line stays the
+//!   start-up line `postern: listening on …` that tools read the address from.
+//! - `json`: one JSON object per line with `timestamp`, `level`, `target`, `fields`
+//!   (the message and the event's fields), `span` (the innermost span) and `spans` (all
+//!   of them, outermost first, each with its `name` and fields).
+
+use std::fmt::{self, Write as _};
+
+use serde::Deserialize;
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The environment variable whose filter, when set, replaces `[log] level`.
+pub const FILTER_ENV: &str = "RUST_LOG";
+
+/// The target of the start-up line, reloads, shutting down and stopped: logged at info
+/// whatever the filter, unless the filter names this target itself (tools read the
+/// start-up line; an operator at `level = "warn"` still sees the gateway start and stop).
+pub const LIFECYCLE: &str = "postern::lifecycle";
+
+/// `[log] level` by default: events at info and above.
+pub const DEFAULT_LEVEL: &str = "info";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// `postern: MESSAGE key=value … [span …]` (the default).
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The format called `name` (`human` or `json`).
+    pub fn from_name(name: &str) -> Option<LogFormat> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "human" => Some(LogFormat::Human),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// Its name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Human => "human",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// `[log]`: the gateway's log on stderr. Takes effect at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSection {
+    /// `format`: `human` or `json`. Default `human`; `postern serve --log-format`
+    /// overrides it.
+    pub format: LogFormat,
+    /// `level`: a filter in the `RUST_LOG` syntax (`info`, `debug`,
+    /// `warn,postern_gateway=debug`, …). Default `info`; the environment variable
+    /// `RUST_LOG`, when set, overrides it.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> LogSection {
+        LogSection {
+            format: LogFormat::Human,
+            level: DEFAULT_LEVEL.to_owned(),
+        }
+    }
+}
+
+/// `[log]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogToml {
+    format: Option<String>,
+    level: Option<String>,
+}
+
+/// `[log]` validated; on error, the key and why.
+pub(crate) fn log_section(t: &LogToml) -> Result<LogSection, (&'static str, String)> {
+    let format = match &t.format {
+        None => LogFormat::Human,
+        Some(f) => LogFormat::from_name(f).ok_or_else(|| {
+            (
+                "format",
+                format!("{f:?} is not a log format (human or json)"),
+            )
+        })?,
+    };
+    let level = t.level.clone().unwrap_or_else(|| DEFAULT_LEVEL.to_owned());
+    EnvFilter::try_new(&level).map_err(|e| ("level", format!("{level:?}: {e}")))?;
+    Ok(LogSection { format, level })
+}
+
+/// Installs the process's log subscriber: events passing `level` (or the filter in
+/// `RUST_LOG` when that is set), written to stderr in `format`. Fails when a subscriber
+/// is already installed or the filter does not parse.
+pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
+    let (text, filter) = match std::env::var(FILTER_ENV) {
+        Ok(env) if !env.trim().is_empty() => {
+            let f = EnvFilter::try_new(&env).map_err(|e| format!("{FILTER_ENV}={env:?}: {e}"))?;
+            (env, f)
+        }
+        _ => {
+            let f = EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?;
+            (level.to_owned(), f)
+        }
+    };
+    let filter = if text.contains(LIFECYCLE) {
+        filter
+    } else {
+        let lifecycle = format!("{LIFECYCLE}=info")
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        filter.add_directive(lifecycle)
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let installed = match format {
+        LogFormat::Human => builder.event_format(Human).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
+    installed.map_err(|e| e.to_string())
+}
+
+/// `text` without the `postern: ` the human format puts back (lines the gateway also
+/// writes elsewhere, such as the answer to `postern reload`, carry it).
+pub fn message(text: &str) -> &str {
+    text.strip_prefix("postern: ").unwrap_or(text)
+}
+
+/// The human format (see the module documentation).
+struct Human;
+
+impl<S, N> FormatEvent<S, N> for Human
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: format::Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut line = String::from("postern: ");
+        ctx.field_format()
+            .format_fields(format::Writer::new(&mut line), event)?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                write!(line, " [{}", span.name())?;
+                let ext = span.extensions();
+                if let Some(fields) = ext.get::<FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    write!(line, " {fields}")?;
+                }
+                line.push(']');
+            }
+        }
+        match *event.metadata().level() {
+            Level::ERROR => line.push_str(" level=error"),
+            Level::WARN => line.push_str(" level=warn"),
+            _ => {}
+        }
+        writeln!(writer, "{}", one_line(&line))
+    }
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`, …): what a client or
+/// a remote server sent (a multi-line reply, say) never starts a line of its own.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_and_errors() {
+        let t: LogToml = toml::from_str("format = \"JSON\"\nlevel = \"debug\"").unwrap();
+        let s = log_section(&t).unwrap();
+        assert_eq!((s.format, s.level.as_str()), (LogFormat::Json, "debug"));
+        assert_eq!(
+            log_section(&LogToml::default()).unwrap(),
+            LogSection::default()
+        );
+        let bad: LogToml = toml::from_str("format = \"xml\"").unwrap();
+        assert_eq!(log_section(&bad).unwrap_err().0, "format");
+        let bad: LogToml = toml::from_str("level = \"info,[[\"").unwrap();
+        assert_eq!(log_section(&bad).unwrap_err().0, "level");
+        assert_eq!(message("postern: reloaded x"), "reloaded x");
+        assert_eq!(one_line("250 ok"), "250 ok");
+        assert_eq!(one_line("a\r\nb\x1b"), "a\\r\\nb\\u{1b}");
+    }
+}
