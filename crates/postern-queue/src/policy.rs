@@ -97,6 +97,7 @@ pub enum RetrySchedule {
 
 /// A retry schedule plus an optional jitter.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// The schedule.
     pub schedule: RetrySchedule,
