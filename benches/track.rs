@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use postern_track::{
-    Event, EventKind, Filter, IndexMode, ManualClock, Overflow, Reader, Retention, Timestamp,
-    Writer, WriterConfig,
+    Event, EventKind, Filter, IndexMode, ManualClock, Overflow, Reader, Timestamp, Writer,
+    WriterConfig,
 };
 
 const DAYS: u64 = 10;
@@ -72,10 +72,8 @@ fn writer(dir: &Path) -> Writer {
     let mut cfg = WriterConfig::new(dir);
     cfg.overflow = Overflow::Block;
     cfg.queue_capacity = 65_536;
-    cfg.retention = Retention {
-        max_age_days: None,
-        max_total_bytes: None,
-    };
+    cfg.retention.max_age_days = None;
+    cfg.retention.max_total_bytes = None;
     Writer::with_clock(cfg, ManualClock::new(start())).unwrap()
 }
 

@@ -31,18 +31,16 @@ const MINUTE: u64 = 60_000;
 /// Retry after 5 minutes, then 10, 20, …, at most 6 retries (the Exchange IMS default is
 /// 60 minutes × 1.5, 8 retries; interval lists and Exim-style rules exist too).
 fn config() -> QueueConfig {
-    QueueConfig {
-        retry: RetryPolicy {
-            schedule: RetrySchedule::Geometric {
-                first: Duration::from_secs(5 * 60),
-                factor: 2.0,
-                max_retries: 6,
-            },
-            jitter_percent: 0,
-        },
-        // Time-outs, delay notices, destination backoff and spool settings as documented.
-        ..QueueConfig::default()
-    }
+    // Time-outs, delay notices, destination backoff and spool settings as documented.
+    let mut config = QueueConfig::default();
+    config.retry = RetryPolicy::default();
+    config.retry.schedule = RetrySchedule::Geometric {
+        first: Duration::from_secs(5 * 60),
+        factor: 2.0,
+        max_retries: 6,
+    };
+    config.retry.jitter_percent = 0;
+    config
 }
 
 /// One round of the delivery loop: every attempt due at `now`, answered by a pretend

@@ -72,10 +72,8 @@ fn main() {
         print!("round {round}: naive {naive:.0}/s");
         for inflight in [1, 4, 8] {
             let dir = fresh(&root.join("spool"));
-            let opts = SpoolOptions {
-                max_inflight: inflight,
-                ..SpoolOptions::default()
-            };
+            let mut opts = SpoolOptions::default();
+            opts.max_inflight = inflight;
             let (spool, _) = Spool::open(&dir, opts).unwrap();
             let (env, body) = (env.clone(), body.clone());
             let rate = parallel(

@@ -56,6 +56,7 @@ impl FailureClass {
 
 /// How long a failing destination waits: `initial`, doubling (`factor`) up to `max`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BackoffPolicy {
     /// The wait after the first failure. Default 1 min.
     pub initial: Duration,

@@ -108,6 +108,7 @@ impl Priority {
 
 /// Per-priority message time-outs, counted from arrival.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Lifetimes {
     /// Urgent messages. Default 24 h (the IMS default).
     pub urgent: Duration,
@@ -161,6 +162,7 @@ impl Lifetimes {
 /// The field keeps its old name `intervals` so configurations and callers built against
 /// it still compile; its entries are ages, in any order.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DelayNotices {
     /// The ages; empty disables delay notices.
     pub intervals: Vec<Duration>,

@@ -34,6 +34,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use nom::bytes::complete::{take_while, take_while_m_n};
+use nom::combinator::{all_consuming, map_opt, map_res};
+use nom::multi::fold;
+use nom::{IResult, Parser};
+
 use crate::time::{Timestamp, format_duration, millis};
 
 /// Longest accepted policy string, in bytes.
@@ -97,6 +102,7 @@ pub enum RetrySchedule {
 
 /// A retry schedule plus an optional jitter.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// The schedule.
     pub schedule: RetrySchedule,
@@ -339,46 +345,57 @@ pub enum PolicyError {
 }
 
 /// Parses a duration such as `90s`, `15m`, `1h30m`, `250ms`.
+///
+/// The grammar (`1*( 1*12digit unit )`, surrounding whitespace ignored) is a nom parser;
+/// the sum must be non-zero and at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, PolicyError> {
     let bad = || PolicyError::Duration(s.chars().take(40).collect());
-    let s = s.trim();
-    let bytes = s.as_bytes();
-    if bytes.is_empty() {
-        return Err(bad());
-    }
-    let (mut i, mut total) = (0usize, 0u64);
-    while i < bytes.len() {
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start || i - start > 12 {
-            return Err(bad());
-        }
-        let n: u64 = s[start..i].parse().map_err(|_| bad())?;
-        let unit_start = i;
-        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let size: u64 = match &s[unit_start..i] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            _ => return Err(bad()),
-        };
-        total = n
-            .checked_mul(size)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-    }
+    let total = all_consuming(duration_millis)
+        .parse(s.trim())
+        .ok()
+        .and_then(|(_, total)| total)
+        .ok_or_else(bad)?;
     let d = Duration::from_millis(total);
     if d.is_zero() || d > MAX_DURATION {
         return Err(bad());
     }
     Ok(d)
+}
+
+/// One or more `number unit` terms summed in milliseconds; `None` if the sum overflows.
+fn duration_millis(input: &str) -> IResult<&str, Option<u64>> {
+    fold(
+        1..,
+        duration_term,
+        || Some(0u64),
+        |total, term| total.zip(term).and_then(|(a, b)| a.checked_add(b)),
+    )
+    .parse(input)
+}
+
+/// `12h`: up to 12 digits and a unit, in milliseconds; `None` if the product overflows.
+fn duration_term(input: &str) -> IResult<&str, Option<u64>> {
+    let number = map_res(
+        take_while_m_n(1, 12, |c: char| c.is_ascii_digit()),
+        str::parse,
+    );
+    let unit = map_opt(take_while(|c: char| c.is_ascii_alphabetic()), unit_millis);
+    (number, unit)
+        .map(|(n, size): (u64, u64)| n.checked_mul(size))
+        .parse(input)
+}
+
+/// Milliseconds in one `unit`.
+fn unit_millis(unit: &str) -> Option<u64> {
+    Some(match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 604_800_000,
+        _ => return None,
+    })
 }
 
 fn parse_factor(s: &str) -> Result<f64, PolicyError> {
@@ -664,6 +681,71 @@ mod tests {
         );
     }
 
+    /// The hand-written `parse_duration` the nom parser replaced, kept as the oracle of
+    /// the differential property test below.
+    fn parse_duration_by_hand(s: &str) -> Result<Duration, PolicyError> {
+        let bad = || PolicyError::Duration(s.chars().take(40).collect());
+        let s = s.trim();
+        let bytes = s.as_bytes();
+        if bytes.is_empty() {
+            return Err(bad());
+        }
+        let (mut i, mut total) = (0usize, 0u64);
+        while i < bytes.len() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i == start || i - start > 12 {
+                return Err(bad());
+            }
+            let n: u64 = s[start..i].parse().map_err(|_| bad())?;
+            let unit_start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let size: u64 = match &s[unit_start..i] {
+                "ms" => 1,
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                "w" => 604_800_000,
+                _ => return Err(bad()),
+            };
+            total = n
+                .checked_mul(size)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(bad)?;
+        }
+        let d = Duration::from_millis(total);
+        if d.is_zero() || d > MAX_DURATION {
+            return Err(bad());
+        }
+        Ok(d)
+    }
+
+    /// Text made of the duration grammar's own pieces, so near-durations abound.
+    fn duration_like() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("1".to_string()),
+            Just("0".to_string()),
+            Just("999999".to_string()),
+            Just("9999999999999".to_string()),
+            Just("ms".to_string()),
+            Just("s".to_string()),
+            Just("m".to_string()),
+            Just("h".to_string()),
+            Just("d".to_string()),
+            Just("w".to_string()),
+            Just("x".to_string()),
+            Just(" ".to_string()),
+            Just(",".to_string()),
+            "\\PC{0,2}",
+        ];
+        proptest::collection::vec(piece, 0..10).prop_map(|ps| ps.concat())
+    }
+
     fn arb_dur() -> impl Strategy<Value = Duration> {
         (1u64..=100_000_000).prop_map(Duration::from_millis)
     }
@@ -725,6 +807,16 @@ mod tests {
                 RetryDecision::GiveUp(GiveUpReason::Expired) => prop_assert!(now >= input.expires),
                 RetryDecision::GiveUp(_) => {}
             }
+        }
+
+        #[test]
+        fn nom_duration_agrees_with_the_hand_written_one(s in duration_like()) {
+            prop_assert_eq!(parse_duration(&s), parse_duration_by_hand(&s));
+        }
+
+        #[test]
+        fn nom_duration_agrees_on_any_text(s in "\\PC{0,30}") {
+            prop_assert_eq!(parse_duration(&s), parse_duration_by_hand(&s));
         }
 
         #[test]

@@ -31,6 +31,7 @@ const HOLDS_FILE: &str = "holds";
 
 /// Everything a queue is configured with.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct QueueConfig {
     /// When to retry deferred recipients (default: the IMS schedule).
     pub retry: RetryPolicy,

@@ -44,6 +44,7 @@ pub const SEGMENT_HEADER: u64 = 16;
 
 /// Settings of a spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpoolOptions {
     /// A new segment starts once the current one would pass this size. Default 64 MiB.
     pub segment_size: u64,

@@ -24,10 +24,9 @@ const ROUNDS: usize = 60;
 const TIME_LIMIT: Duration = Duration::from_secs(45);
 
 fn opts() -> SpoolOptions {
-    SpoolOptions {
-        segment_size: 256 << 10,
-        ..SpoolOptions::default()
-    }
+    let mut opts = SpoolOptions::default();
+    opts.segment_size = 256 << 10;
+    opts
 }
 
 struct Rng(u64);

@@ -97,10 +97,8 @@ fn child() {
     let root = std::env::temp_dir().join(format!("postern-disk-full-{}", std::process::id()));
     mount_tmpfs(&root);
     let dir = root.join("spool");
-    let opts = SpoolOptions {
-        segment_size: 64 << 10,
-        ..SpoolOptions::default()
-    };
+    let mut opts = SpoolOptions::default();
+    opts.segment_size = 64 << 10;
     let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
     // Space to give back later.
     let filler = root.join("filler");
@@ -207,10 +205,8 @@ fn concurrent_writers_through_two_full_disks() {
     let root = std::env::temp_dir().join(format!("postern-disk-full2-{}", std::process::id()));
     mount_tmpfs_sized(&root, "4m");
     let dir = root.join("spool");
-    let opts = SpoolOptions {
-        segment_size: 128 << 10,
-        ..SpoolOptions::default()
-    };
+    let mut opts = SpoolOptions::default();
+    opts.segment_size = 128 << 10;
     let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
     let fillers: Vec<_> = (0..3).map(|i| root.join(format!("filler{i}"))).collect();
     for f in &fillers {

@@ -10,10 +10,8 @@ use postern_queue::{Envelope, Spool, SpoolOptions, Timestamp};
 fn inspect_while_writing_sees_no_damage() {
     let dir = std::env::temp_dir().join(format!("postern-inspect-live-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let opts = SpoolOptions {
-        segment_size: 16 << 10,
-        ..SpoolOptions::default()
-    };
+    let mut opts = SpoolOptions::default();
+    opts.segment_size = 16 << 10;
     let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..3)

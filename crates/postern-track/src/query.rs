@@ -163,6 +163,7 @@ pub enum IndexMode {
 
 /// Bounds on what a query reads and returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadLimits {
     /// Longer lines are skipped as malformed. Default 32 MiB (the writer's defaults keep
     /// lines far below it).

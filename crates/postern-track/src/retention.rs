@@ -7,6 +7,7 @@ use crate::{Day, TrackError};
 /// How long and how much to keep. Applied by the writer when it opens and whenever it
 /// starts a new day; [`apply`] runs it by hand (e.g. from a cron job).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Retention {
     /// Keep files of the last `n` days, today included (`Some(1)` keeps only today).
     /// Default `Some(7)`, Exchange's default for tracking logs. `None` keeps all ages.

@@ -47,6 +47,7 @@ pub enum Durability {
 
 /// Writer settings. `WriterConfig::new(dir)` gives the documented defaults.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WriterConfig {
     /// The directory of the daily files (created if missing).
     pub dir: PathBuf,

@@ -4,7 +4,7 @@ mod common;
 
 use common::{TempDir, names, ts};
 use postern_track::{
-    Event, EventKind, Filter, IndexMode, ManualClock, Reader, Retention, Writer, WriterConfig,
+    Event, EventKind, Filter, IndexMode, ManualClock, Reader, Writer, WriterConfig,
 };
 
 const MODES: [IndexMode; 2] = [IndexMode::Off, IndexMode::Auto];
@@ -13,10 +13,8 @@ const MODES: [IndexMode; 2] = [IndexMode::Off, IndexMode::Auto];
 /// delivery is traced), an unrelated message, and a refused command.
 fn sample(dir: &std::path::Path) {
     let mut cfg = WriterConfig::new(dir);
-    cfg.retention = Retention {
-        max_age_days: None,
-        max_total_bytes: None,
-    };
+    cfg.retention.max_age_days = None;
+    cfg.retention.max_total_bytes = None;
     let w = Writer::with_clock(cfg, ManualClock::new(ts("2026-11-23T00:00:00Z"))).unwrap();
     let m = |t: &str, k| {
         Event::new(ts(t), k)
@@ -282,12 +280,9 @@ fn malformed_lines_are_skipped_not_fatal() {
     text.push(b'\n');
     std::fs::write(&log, text).unwrap();
     for mode in MODES {
-        let r = Reader::new(dir.path())
-            .index_mode(mode)
-            .limits(postern_track::ReadLimits {
-                max_line_len: 50_000,
-                ..Default::default()
-            });
+        let mut limits = postern_track::ReadLimits::default();
+        limits.max_line_len = 50_000;
+        let r = Reader::new(dir.path()).index_mode(mode).limits(limits);
         let res = r.search(&Filter::new()).unwrap();
         assert_eq!(res.events.len(), 8);
         assert_eq!(res.stats.malformed_lines, 4, "{mode:?}");
@@ -302,10 +297,9 @@ fn malformed_lines_are_skipped_not_fatal() {
 fn max_results_truncates() {
     let dir = TempDir::new("max");
     sample(dir.path());
-    let r = Reader::new(dir.path()).limits(postern_track::ReadLimits {
-        max_results: 3,
-        ..Default::default()
-    });
+    let mut limits = postern_track::ReadLimits::default();
+    limits.max_results = 3;
+    let r = Reader::new(dir.path()).limits(limits);
     let res = r.search(&Filter::new()).unwrap();
     assert!(res.truncated);
     assert_eq!(res.events.len(), 3);

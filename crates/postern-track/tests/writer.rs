@@ -8,6 +8,14 @@ use postern_track::{
     Writer, WriterConfig,
 };
 
+/// A retention rule (the struct is `#[non_exhaustive]`: built from its default).
+fn retention(max_age_days: Option<u32>, max_total_bytes: Option<u64>) -> Retention {
+    let mut r = Retention::default();
+    r.max_age_days = max_age_days;
+    r.max_total_bytes = max_total_bytes;
+    r
+}
+
 fn hostile(kind: EventKind, i: usize) -> Event {
     let long = "x".repeat(3000);
     Event::new(ts("2026-11-23T10:00:00Z").saturating_add_ms(i as i64), kind)
@@ -156,10 +164,8 @@ fn retention_by_age_and_size() {
     // Ten days of files, written with the clock moving along.
     let clock = ManualClock::new(ts("2026-11-01T12:00:00Z"));
     let mut cfg = WriterConfig::new(dir.path());
-    cfg.retention = Retention {
-        max_age_days: None,
-        max_total_bytes: None,
-    };
+    cfg.retention.max_age_days = None;
+    cfg.retention.max_total_bytes = None;
     let w = Writer::with_clock(cfg, clock.clone()).unwrap();
     for _ in 0..10 {
         w.record(Event::new(w.now(), EventKind::Received).reason("y".repeat(1000)))
@@ -172,10 +178,8 @@ fn retention_by_age_and_size() {
     // Reopening on 2026-11-10 with a 3-day age limit keeps the 8th, 9th and 10th.
     let clock = ManualClock::new(ts("2026-11-10T01:00:00Z"));
     let mut cfg = WriterConfig::new(dir.path());
-    cfg.retention = Retention {
-        max_age_days: Some(3),
-        max_total_bytes: None,
-    };
+    cfg.retention.max_age_days = Some(3);
+    cfg.retention.max_total_bytes = None;
     Writer::with_clock(cfg, clock).unwrap().shutdown().unwrap();
     assert_eq!(
         names(dir.path()),
@@ -188,10 +192,7 @@ fn retention_by_age_and_size() {
         .len();
     let report = postern_track::retention::apply(
         dir.path(),
-        &Retention {
-            max_age_days: None,
-            max_total_bytes: Some(one + 10),
-        },
+        &retention(None, Some(one + 10)),
         postern_track::Day::from_ymd(2026, 11, 10).unwrap(),
     )
     .unwrap();
@@ -199,10 +200,7 @@ fn retention_by_age_and_size() {
     assert_eq!(names(dir.path()), ["20261110.log"]);
     let report = postern_track::retention::apply(
         dir.path(),
-        &Retention {
-            max_age_days: Some(1),
-            max_total_bytes: Some(0),
-        },
+        &retention(Some(1), Some(0)),
         postern_track::Day::from_ymd(2026, 11, 10).unwrap(),
     )
     .unwrap();
@@ -214,10 +212,8 @@ fn retention_runs_when_the_day_turns() {
     let dir = TempDir::new("retention-rotate");
     let clock = ManualClock::new(ts("2026-11-01T12:00:00Z"));
     let mut cfg = WriterConfig::new(dir.path());
-    cfg.retention = Retention {
-        max_age_days: Some(2),
-        max_total_bytes: None,
-    };
+    cfg.retention.max_age_days = Some(2);
+    cfg.retention.max_total_bytes = None;
     let w = Writer::with_clock(cfg, clock.clone()).unwrap();
     for _ in 0..4 {
         w.record(Event::new(w.now(), EventKind::Received)).unwrap();
