@@ -91,6 +91,8 @@ pub const MAX_ENTRIES: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MimeTypes {
     entries: Vec<(String, String)>,
+    /// How many entries, at the front, were added with [`MimeTypes::with`].
+    added: usize,
 }
 
 impl Default for MimeTypes {
@@ -107,6 +109,7 @@ impl MimeTypes {
                 .iter()
                 .map(|(t, e)| (t.to_string(), e.to_string()))
                 .collect(),
+            added: 0,
         }
     }
 
@@ -114,6 +117,7 @@ impl MimeTypes {
     pub fn empty() -> Self {
         MimeTypes {
             entries: Vec::new(),
+            added: 0,
         }
     }
 
@@ -137,18 +141,34 @@ impl MimeTypes {
                 added.push((t, e));
             }
         }
-        // Drop the built-in pairs an added extension overrides, then put the added first.
-        self.entries
-            .retain(|(_, e)| !added.iter().any(|(_, a)| a == e));
-        added.append(&mut self.entries);
+        // Drop the pairs an added extension overrides, then put the added first.
+        let before = self.added;
+        let mut kept_added = 0;
+        let mut rest = Vec::with_capacity(self.entries.len());
+        for (i, (t, e)) in self.entries.into_iter().enumerate() {
+            if added.iter().any(|(_, a)| *a == e) {
+                continue;
+            }
+            kept_added += usize::from(i < before);
+            rest.push((t, e));
+        }
+        let added_now = (added.len() + kept_added).min(MAX_ENTRIES);
+        added.append(&mut rest);
         added.truncate(MAX_ENTRIES);
-        self.entries = added;
-        self
+        MimeTypes {
+            entries: added,
+            added: added_now,
+        }
     }
 
     /// The entries, `(content type, extension)`, in lookup order.
     pub fn entries(&self) -> &[(String, String)] {
         &self.entries
+    }
+
+    /// The entries added with [`MimeTypes::with`] (over the base table), in lookup order.
+    pub fn added(&self) -> &[(String, String)] {
+        &self.entries[..self.added.min(self.entries.len())]
     }
 
     /// The content type for a file name, by its extension; `application/octet-stream`
@@ -190,6 +210,12 @@ mod tests {
         assert_eq!(
             MimeTypes::empty().type_for("a.pdf"),
             "application/octet-stream"
+        );
+        let again = t.with([("text/x-note", "note")]);
+        assert_eq!(again.added().len(), 2);
+        assert_eq!(
+            again.added()[1],
+            ("application/x-word".into(), "doc".into())
         );
     }
 

@@ -3,7 +3,7 @@
 //!
 //! They live in sections of their own rather than in `[[domain]]`, which postern-route
 //! reads (and checks strictly); the `pattern` matches as there: an exact domain,
-//! `*.suffix` (the suffix and its subdomains), or `*`. The most specific pattern wins
+//! `*.suffix` (its subdomains, not itself), or `*`. The most specific pattern wins
 //! (exact, then the longest suffix, then `*`); a domain no pattern matches gets the
 //! defaults.
 
@@ -110,7 +110,7 @@ fn specificity(pattern: &str, domain: &str) -> Option<usize> {
     if let Some(suffix) = pattern.strip_prefix("*.") {
         let under = domain
             .strip_suffix(suffix)
-            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'));
+            .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'));
         return under.then_some(1 + suffix.len());
     }
     (pattern == domain).then_some(usize::MAX)
@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(t.lookup("A.Example.").auto_replies, AutoReplies::Drop);
         assert_eq!(t.lookup("a.example").rich_text, RichText::Always);
         assert_eq!(t.lookup("b.a.example").rich_text, RichText::Never);
-        assert_eq!(t.lookup("example").rich_text, RichText::Never);
+        assert_eq!(t.lookup("example").rich_text, RichText::Always);
         assert_eq!(t.lookup("xexample").rich_text, RichText::Always);
         assert!(!t.lookup("other.test").send_display_names);
         assert!(DomainOptionsTable::default().lookup("x").send_display_names);
