@@ -126,7 +126,7 @@ impl MimeTypes {
     /// added extension's type is the one read). Extensions lose a leading dot; both are
     /// lower-cased. Entries past [`MAX_ENTRIES`] are ignored.
     pub fn with<T: AsRef<str>, E: AsRef<str>>(
-        mut self,
+        self,
         entries: impl IntoIterator<Item = (T, E)>,
     ) -> Self {
         let mut added = Vec::new();

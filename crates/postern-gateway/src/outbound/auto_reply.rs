@@ -25,7 +25,8 @@ pub const DROPPED_REPLY: &str =
 pub fn marker(body: &[u8]) -> Option<&'static str> {
     let msg = Message::parse(body);
     let value = |name: &str| {
-        msg.root().header_value(name)
+        msg.root()
+            .header_value(name)
             .map(|v| v.trim().to_ascii_lowercase())
     };
     if let Some(v) = value("Auto-Submitted")
