@@ -7,7 +7,8 @@
 //! their octets. A part that does not decode as TNEF is left as it was.
 
 use super::{Tnef, TnefAttachment, decode};
-use crate::builder::{PartSpec, write_body, write_field, write_message, write_raw_field};
+use crate::TransferEncoding;
+use crate::builder::{Body, PartSpec, write_body, write_field, write_message, write_raw_field};
 use crate::encode::encode_unstructured;
 use crate::message::{Message, Part, PartKind};
 use crate::mime_types::MimeTypes;
@@ -122,7 +123,14 @@ fn file_part(a: &TnefAttachment, n: usize, types: &MimeTypes, depth: usize) -> P
         Some(t) if t.contains('/') && t.is_ascii() => t.to_ascii_lowercase(),
         _ => types.type_for(&name).to_string(),
     };
-    PartSpec::attachment(&name, &ty, a.data.clone())
+    let mut p = PartSpec::attachment(&name, &ty, Vec::new());
+    // Base64 whatever the type: a text file keeps its line ends octet for octet, as the
+    // TNEF held it.
+    p.body = Body::Data {
+        bytes: a.data.clone(),
+        encoding: Some(TransferEncoding::Base64),
+    };
+    p
 }
 
 /// An embedded message as an RFC 5322 message: its subject, body text and files.
@@ -202,13 +210,10 @@ fn splice(msg: &Message<'_>, replacements: &[(usize, Vec<PartSpec>)]) -> Vec<u8>
     out
 }
 
-/// A part's content fields and body, without its final line break (the boundary line
-/// that follows brings its own).
+/// A part's content fields and body. Nothing is cut from its end: the line break before
+/// the boundary line that follows belongs to the boundary, so the content keeps its own.
 fn render_part(spec: &PartSpec) -> Vec<u8> {
     let mut v = Vec::new();
     write_body(spec, &mut v);
-    if v.ends_with(b"\r\n") {
-        v.truncate(v.len() - 2);
-    }
     v
 }
