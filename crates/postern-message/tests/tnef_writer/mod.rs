@@ -32,7 +32,7 @@ fn attr(out: &mut Vec<u8>, level: u8, tag: u32, data: &[u8], bad: bool) {
 }
 
 fn pad(v: &mut Vec<u8>) {
-    while !v.len().is_multiple_of(4) {
+    while v.len() & 3 != 0 {
         v.push(0);
     }
 }
