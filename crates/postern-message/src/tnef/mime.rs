@@ -69,7 +69,8 @@ pub fn expand_message(msg: &Message<'_>, types: &MimeTypes) -> Option<Expanded> 
     let mut replacements = Vec::new();
     for (i, t) in &found {
         let mut specs = Vec::new();
-        if !body_text_added && let Some(body) = t.body.as_deref().filter(|b| !b.trim().is_empty()) {
+        let body = t.body.as_deref().filter(|b| !b.trim().is_empty());
+        if let (false, Some(body)) = (body_text_added, body) {
             specs.push(PartSpec::text("plain", body));
             body_text_added = true;
         }

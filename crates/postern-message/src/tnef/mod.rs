@@ -316,10 +316,8 @@ fn attachment_props(
                 if p.is_object() {
                     // An object value starts with the 16-octet interface id.
                     let inner = bytes.get(16..).unwrap_or_default();
-                    if depth < limits.max_depth
-                        && let Ok(t) = decode_depth(inner, limits, depth + 1)
-                    {
-                        att.embedded = Some(Box::new(t));
+                    if depth < limits.max_depth {
+                        att.embedded = decode_depth(inner, limits, depth + 1).ok().map(Box::new);
                     }
                     att.data = inner.to_vec();
                 } else {
