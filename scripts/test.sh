@@ -10,5 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$(cd "$root/.." && pwd)/shared"
 "$shared/tools/install-peers.sh"
+# The Debian `tnef` tool, which the TNEF decoder's differential test judges against.
+command -v tnef >/dev/null || apt-get install -y -qq tnef >/dev/null
 cd "$root"
 exec "$shared/tools/netns-run" cargo test --workspace "$@"

@@ -205,7 +205,53 @@ fn part_json(msg: &Message<'_>, i: usize, out: &mut String) {
         }
         part_json(msg, c, out);
     }
+    tnef_json(part, &msg.path(i), !part.children().is_empty(), out);
     out.push_str("]}");
+}
+
+/// The files inside a TNEF part (`application/ms-tnef`, `winmail.dat`), as children of
+/// it: path `PATH.tnefN`, the name and type the TNEF gives, size and SHA-256; an
+/// embedded message's files as its children. `comma` when children were written before.
+fn tnef_json(part: &Part<'_>, path: &str, comma: bool, out: &mut String) {
+    if !postern_message::tnef::is_tnef_part(part) {
+        return;
+    }
+    let Ok(t) = postern_message::tnef::decode(&part.decoded_body()) else {
+        return;
+    };
+    tnef_children_json(&t, path, comma, out);
+}
+
+fn tnef_children_json(t: &postern_message::tnef::Tnef, path: &str, comma: bool, out: &mut String) {
+    for (n, a) in t.attachments.iter().enumerate() {
+        if comma || n > 0 {
+            out.push(',');
+        }
+        let child = format!("{path}.tnef{}", n + 1);
+        out.push('{');
+        field(out, "path", &child);
+        out.push(',');
+        field(out, "source", "tnef");
+        out.push_str(",\"content_type\":");
+        let ty = if a.embedded.is_some() {
+            Some("message/rfc822")
+        } else {
+            a.mime_tag.as_deref()
+        };
+        opt(out, ty);
+        out.push_str(",\"filename\":");
+        opt(out, a.name());
+        let _ = write!(
+            out,
+            ",\"decoded_size\":{},\"decoded_sha256\":\"{}\",\"children\":[",
+            a.data.len(),
+            hex(&sha256(&a.data))
+        );
+        if let Some(inner) = &a.embedded {
+            tnef_children_json(inner, &child, false, out);
+        }
+        out.push_str("]}");
+    }
 }
 
 /// Uuencoded blocks inside a text leaf, as an extra `uuencoded` array.
@@ -299,6 +345,38 @@ fn extract(file: &Path, dir: &Path, only: Option<&str>) -> Result<(), String> {
             let fallback = format!("{}-uu{}.bin", fallback.trim_end_matches(".bin"), n + 1);
             let name = safe_name(&String::from_utf8_lossy(b.name), &fallback);
             write_unique(dir, &name, &content, &mut used)?;
+        }
+        extract_tnef(dir, part, &fallback, &mut used)?;
+    }
+    Ok(())
+}
+
+/// The files inside a TNEF part (`winmail.dat`), written beside it under the names the
+/// TNEF gives (`FALLBACK-tnefN.bin` when it gives none); an embedded message's files too.
+fn extract_tnef(
+    dir: &Path,
+    part: &Part<'_>,
+    fallback: &str,
+    used: &mut std::collections::HashSet<String>,
+) -> Result<(), String> {
+    if !postern_message::tnef::is_tnef_part(part) {
+        return Ok(());
+    }
+    let Ok(t) = postern_message::tnef::decode(&part.decoded_body()) else {
+        return Ok(());
+    };
+    let stem = fallback.trim_end_matches(".bin");
+    let mut stack = vec![(t, format!("{stem}-tnef"))];
+    while let Some((t, prefix)) = stack.pop() {
+        for (n, a) in t.attachments.into_iter().enumerate() {
+            let fallback = format!("{prefix}{}.bin", n + 1);
+            let name = a
+                .name()
+                .map_or(fallback.clone(), |x| safe_name(x, &fallback));
+            match a.embedded {
+                Some(inner) => stack.push((*inner, format!("{prefix}{}-", n + 1))),
+                None => write_unique(dir, &name, &a.data, used)?,
+            }
         }
     }
     Ok(())

@@ -507,6 +507,10 @@ pub struct Config {
     pub log: crate::logging::LogSection,
     /// Connectors, address spaces, per-domain settings, DNS.
     pub routing: RoutingConfig,
+    /// `[[domain_options]]`: rich text, display names and automatic replies per domain.
+    pub domain_options: crate::outbound::options::DomainOptionsTable,
+    /// `[[mime_types]]` over the built-in MIME types table.
+    pub mime_types: postern_message::mime_types::MimeTypes,
     /// The text the configuration was read from.
     pub source: String,
 }
@@ -556,6 +560,10 @@ struct File {
     retention: RetentionToml,
     #[serde(default)]
     inbound: crate::policy::accepted::InboundToml,
+    #[serde(default)]
+    domain_options: Vec<crate::outbound::options::DomainOptionsToml>,
+    #[serde(default)]
+    mime_types: Vec<crate::outbound::options::MimeTypeToml>,
     // Routing sections: parsed and checked by postern-route; named here only so that
     // deny_unknown_fields lets them through.
     #[allow(dead_code)]
@@ -1050,6 +1058,10 @@ impl Config {
             .map_err(|(key, why)| c.err("inbound", key, why))?;
         let log =
             crate::logging::log_section(&file.log).map_err(|(key, why)| c.err("log", key, why))?;
+        let domain_options = crate::outbound::options::domain_options(&file.domain_options)
+            .map_err(|(key, why)| c.err("domain_options", key, why))?;
+        let mime_types = crate::outbound::options::mime_types(&file.mime_types)
+            .map_err(|(key, why)| c.err("mime_types", key, why))?;
         for conn in &routing.connectors {
             if conn.kind != "smtp" && conn.kind != "maildir" {
                 return Err(c.err(
@@ -1084,6 +1096,8 @@ impl Config {
             inbound,
             log,
             routing,
+            domain_options,
+            mime_types,
             source: text.to_owned(),
         })
     }

@@ -53,7 +53,50 @@ pub fn effective_settings(c: &Config) -> String {
     let _ = spool_retention_part(c, &mut o);
     let _ = routing_part(c, &mut o);
     let _ = inbound_part(c, &mut o);
+    let _ = domain_options_part(c, &mut o);
     o
+}
+
+/// `[[domain_options]]` (every key, defaults filled in) and `[[mime_types]]` (the
+/// entries added to the built-in table, which is listed as a comment).
+fn domain_options_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    use crate::outbound::options::{AutoReplies, RichText};
+    for (pattern, opts) in c.domain_options.entries() {
+        writeln!(o, "\n[[domain_options]]")?;
+        writeln!(o, "pattern = {}", q(pattern))?;
+        let rich = match opts.rich_text {
+            RichText::Always => "always",
+            RichText::Never => "never",
+        };
+        writeln!(o, "rich_text = {}", q(rich))?;
+        writeln!(o, "send_display_names = {}", opts.send_display_names)?;
+        let auto = match opts.auto_replies {
+            AutoReplies::Send => "send",
+            AutoReplies::Drop => "drop",
+        };
+        writeln!(o, "auto_replies = {}", q(auto))?;
+    }
+    // In order: read back, they are added in one go, in front of the built-in ones.
+    let added = c.mime_types.added();
+    writeln!(
+        o,
+        "\n# MIME types in force (type = extension), first match wins:"
+    )?;
+    let shown: Vec<String> = c
+        .mime_types
+        .entries()
+        .iter()
+        .map(|(t, e)| format!("{t} = .{e}"))
+        .collect();
+    for line in shown.chunks(4) {
+        writeln!(o, "#   {}", line.join(", "))?;
+    }
+    for (t, e) in added {
+        writeln!(o, "[[mime_types]]")?;
+        writeln!(o, "type = {}", q(t))?;
+        writeln!(o, "extension = {}", q(e))?;
+    }
+    Ok(())
 }
 
 /// `[inbound]`: accepted domains and recipient verification.
@@ -494,6 +537,8 @@ mod tests {
         assert_eq!(a.spool, b.spool);
         assert_eq!(a.retention, b.retention);
         assert_eq!(a.inbound, b.inbound);
+        assert_eq!(a.domain_options, b.domain_options);
+        assert_eq!(a.mime_types, b.mime_types);
         assert_eq!(a.routing.connectors, b.routing.connectors);
         assert_eq!(a.routing.dns, b.routing.dns);
         assert_eq!(a.routing.table.len(), b.routing.table.len());
@@ -540,7 +585,11 @@ mod tests {
              [[connector.address_space]]\ntype = \"X400\"\npattern = \"c=US;p=Org;\"\n\
              [[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
              [[connector.address_space]]\npattern = \"localhost\"\n\
-             [[domain]]\npattern = \"*.legacy.test\"\ncontent_format = \"uuencode\"\n",
+             [[domain]]\npattern = \"*.legacy.test\"\ncontent_format = \"uuencode\"\n\
+             [[domain_options]]\npattern = \"*.legacy.test\"\nrich_text = \"never\"\n\
+             send_display_names = false\nauto_replies = \"drop\"\n\
+             [[mime_types]]\ntype = \"application/x-report\"\nextension = \".rpt\"\n\
+             [[mime_types]]\ntype = \"text/x-notes\"\nextension = \"txt\"\n",
         ))
         .unwrap();
         assert_eq!(c.routing.connectors[0].address_spaces.len(), 2);

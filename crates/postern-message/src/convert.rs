@@ -42,6 +42,7 @@ use crate::charset;
 use crate::encode::{ContentStats, MAX_LINE, encode_unstructured};
 use crate::header::Header;
 use crate::message::{Message, Part, PartKind};
+use crate::mime_types::MimeTypes;
 use crate::uuencode::{self, Format, Strictness};
 
 /// A converted message and what the conversion did.
@@ -930,19 +931,16 @@ pub fn translate_charset_with(
     }))
 }
 
-/// A file name for a part that has none, from its path and type.
-fn default_name(msg: &Message<'_>, i: usize) -> String {
+/// A file name for a part that has none, from its path and type; the extension from
+/// the MIME types table (`txt`/`eml`/`bin` for text, messages and unknown types).
+fn default_name(msg: &Message<'_>, i: usize, types: &MimeTypes) -> String {
     let part = &msg.parts()[i];
     let ct = part.content_type();
-    let ext = match (ct.ty(), ct.subtype()) {
-        ("text", "html") => "html",
-        ("text", _) => "txt",
-        ("message", _) => "eml",
-        ("image", "jpeg") => "jpg",
-        ("image", s) | ("audio", s) | ("video", s) if s.len() <= 4 => s,
-        ("application", "pdf") => "pdf",
-        ("application", "zip") => "zip",
-        _ => "bin",
+    let ext = match types.extension_for(&ct.essence()) {
+        Some(e) => e,
+        None if ct.ty() == "text" => "txt",
+        None if ct.ty() == "message" => "eml",
+        None => "bin",
     };
     let path = msg.path(i);
     let stem = if path.is_empty() {
@@ -979,6 +977,7 @@ enum TextPiece {
 fn collect_uu(
     msg: &Message<'_>,
     i: usize,
+    types: &MimeTypes,
     texts: &mut Vec<TextPiece>,
     files: &mut Vec<(String, Vec<u8>)>,
 ) {
@@ -990,18 +989,18 @@ fn collect_uu(
                 .iter()
                 .find(|&&c| msg.parts()[c].content_type().is("text", "plain"));
             if let Some(&c) = plain.or(children.last()) {
-                collect_uu(msg, c, texts, files);
+                collect_uu(msg, c, types, texts, files);
             }
         }
         PartKind::Multipart { .. } => {
             for &c in part.children() {
-                collect_uu(msg, c, texts, files);
+                collect_uu(msg, c, types, texts, files);
             }
         }
         PartKind::Message => {
             let name = part
                 .filename()
-                .map_or_else(|| default_name(msg, i), Cow::into_owned);
+                .map_or_else(|| default_name(msg, i, types), Cow::into_owned);
             let nested = part
                 .children()
                 .first()
@@ -1017,7 +1016,7 @@ fn collect_uu(
             } else {
                 let name = part
                     .filename()
-                    .map_or_else(|| default_name(msg, i), Cow::into_owned);
+                    .map_or_else(|| default_name(msg, i, types), Cow::into_owned);
                 files.push((begin_name(&name), part.decoded_body().into_owned()));
             }
         }
@@ -1190,6 +1189,16 @@ pub fn mime_to_uuencode_with(
     msg: &Message<'_>,
     opts: &UuencodeOptions,
 ) -> Result<Converted, ConvertError> {
+    mime_to_uuencode_types(msg, opts, &MimeTypes::builtin())
+}
+
+/// [`mime_to_uuencode_with`] with a MIME types table of the caller's: a part without a
+/// file name is named `partN.EXT`, the extension the table gives its content type.
+pub fn mime_to_uuencode_types(
+    msg: &Message<'_>,
+    opts: &UuencodeOptions,
+    types: &MimeTypes,
+) -> Result<Converted, ConvertError> {
     let target = target_encoding(&opts.charset)?;
     let mut report = Report::default();
     if contains_protected(msg, 0) {
@@ -1203,7 +1212,7 @@ pub fn mime_to_uuencode_with(
     }
     let mut texts = Vec::new();
     let mut files = Vec::new();
-    collect_uu(msg, 0, &mut texts, &mut files);
+    collect_uu(msg, 0, types, &mut texts, &mut files);
     let (mut body, declared, unrepresentable) = uu_text(&texts, &target, opts.unrepresentable);
     report.unrepresentable = unrepresentable;
     if unrepresentable > 0 && opts.unrepresentable == Unrepresentable::Keep {
@@ -1249,30 +1258,20 @@ pub fn mime_to_uuencode_with(
     })
 }
 
-/// A media type for a file name, by extension (for files coming out of uuencode).
+/// A media type for a file name, by extension (for files coming out of uuencode), from
+/// the built-in MIME types table ([`MimeTypes::builtin`]).
 pub fn media_type_for(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "txt" | "text" | "asc" => "text/plain",
-        "htm" | "html" => "text/html",
-        "eml" => "message/rfc822",
-        "pdf" => "application/pdf",
-        "zip" => "application/zip",
-        "gz" | "tgz" => "application/gzip",
-        "gif" => "image/gif",
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "doc" => "application/msword",
-        "xls" => "application/vnd.ms-excel",
-        _ => "application/octet-stream",
-    }
+    static BUILTIN: std::sync::LazyLock<MimeTypes> = std::sync::LazyLock::new(MimeTypes::builtin);
+    BUILTIN.type_for(name)
 }
 
 /// The text of a leaf with its uuencoded blocks cut out, and the blocks as attachments.
-fn split_uu(part: &Part<'_>, blocks: &[uuencode::Block<'_>], report: &mut Report) -> Vec<OutPart> {
+fn split_uu(
+    part: &Part<'_>,
+    blocks: &[uuencode::Block<'_>],
+    types: &MimeTypes,
+    report: &mut Report,
+) -> Vec<OutPart> {
     let raw = part.raw_body();
     let mut text = Vec::with_capacity(raw.len());
     let mut at = 0;
@@ -1284,7 +1283,7 @@ fn split_uu(part: &Part<'_>, blocks: &[uuencode::Block<'_>], report: &mut Report
         // Lenient decoding never fails.
         let _ = b.decode(Strictness::Lenient, &mut data);
         let name = charset::decode_lenient(b.name).into_owned();
-        let ty = media_type_for(&name);
+        let ty = types.type_for(&name);
         // A text file keeps its octets: mark it binary-safe by sending it as is.
         files.push(OutPart::attachment(&name, ty, data));
         report.attachments += 1;
@@ -1323,13 +1322,19 @@ fn split_uu(part: &Part<'_>, blocks: &[uuencode::Block<'_>], report: &mut Report
 /// assert_eq!(&att.decoded_body()[..], &[1, 2, 3]);
 /// ```
 pub fn uuencode_to_mime(msg: &Message<'_>) -> Converted {
+    uuencode_to_mime_types(msg, &MimeTypes::builtin())
+}
+
+/// [`uuencode_to_mime`] with a MIME types table of the caller's: each file is typed by the
+/// content type the table gives its extension.
+pub fn uuencode_to_mime_types(msg: &Message<'_>, types: &MimeTypes) -> Converted {
     walk(msg, false, |part, report| {
         let blocks = part.uuencoded_blocks();
         if blocks.is_empty() {
             return None;
         }
         report.parts_converted += 1;
-        let parts = split_uu(part, &blocks, report);
+        let parts = split_uu(part, &blocks, types, report);
         Some(OutPart::multipart("mixed", parts))
     })
 }

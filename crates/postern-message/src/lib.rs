@@ -65,4 +65,6 @@ pub mod builder;
 pub mod convert;
 pub mod dsn;
 pub mod encode;
+pub mod mime_types;
+pub mod tnef;
 pub mod translit;

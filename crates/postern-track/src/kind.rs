@@ -32,6 +32,7 @@
 //! | [`Archived`](EventKind::Archived) | `archived` | – | – | `always_bcc` |
 //! | [`PostmasterCopy`](EventKind::PostmasterCopy) | `postmaster-copy` | – | – | `notify_classes` |
 //! | [`DeletedByAdmin`](EventKind::DeletedByAdmin) | `deleted` | 50 gateway deleted message | – | `postsuper -d` |
+//! | [`Dropped`](EventKind::Dropped) | `dropped` | – | – | `header_checks DISCARD` |
 //!
 //! Other Exchange 5.5 numbers, for reference when reading old logs: 1013 SMTP transferred
 //! inbound, 1015 SMTP report transferred in, 1016 SMTP report transferred out, 28 message
@@ -80,11 +81,15 @@ pub enum EventKind {
     PostmasterCopy,
     /// An administrator deleted the message from the queue.
     DeletedByAdmin,
+    /// The message was deliberately not sent to a recipient, by a policy (an automatic
+    /// reply the domain does not let out, say), without a non-delivery report; the
+    /// reason column says which policy.
+    Dropped,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::ConnectionRejected,
         EventKind::CommandRejected,
         EventKind::Received,
@@ -101,6 +106,7 @@ impl EventKind {
         EventKind::Archived,
         EventKind::PostmasterCopy,
         EventKind::DeletedByAdmin,
+        EventKind::Dropped,
     ];
 
     /// The readable name written in the log's `event` column.
@@ -122,6 +128,7 @@ impl EventKind {
             EventKind::Archived => "archived",
             EventKind::PostmasterCopy => "postmaster-copy",
             EventKind::DeletedByAdmin => "deleted",
+            EventKind::Dropped => "dropped",
         }
     }
 

@@ -9,8 +9,12 @@ use std::borrow::Cow;
 
 use postern_message::Message;
 use postern_message::convert::{
-    self, UuencodeOptions, downgrade_to_7bit, mime_to_uuencode_with, translate_charset_with,
+    self, UuencodeOptions, downgrade_to_7bit, mime_to_uuencode_types, translate_charset_with,
 };
+use postern_message::mime_types::MimeTypes;
+
+use super::SmtpJob;
+use super::options::RichText;
 use postern_message::encode::{ContentStats, MAX_LINE};
 use postern_route::{ContentFormat, DomainSettings, Unrepresentable};
 use postern_smtp::Body;
@@ -23,7 +27,44 @@ use postern_smtp::Body;
 /// as 8BITMIME where the next hop takes it; [`for_peer`] otherwise transliterates its
 /// text, never touching the uuencoded blocks.
 pub fn for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, [u8]> {
-    blocking_if_large(body.len(), || convert_for_domain(body, settings))
+    for_domain_with(body, settings, &MimeTypes::builtin())
+}
+
+/// [`for_domain`] with the gateway's MIME types table (`[[mime_types]]`), which names
+/// the files of parts without a file name when they are uuencoded.
+pub fn for_domain_with<'a>(
+    body: &'a [u8],
+    settings: &DomainSettings,
+    types: &MimeTypes,
+) -> Cow<'a, [u8]> {
+    blocking_if_large(body.len(), || convert_for_domain(body, settings, types))
+}
+
+/// The message as the job's domain wants it: first its `[[domain_options]]` (TNEF
+/// expanded for `rich_text = "never"`, display names left out for
+/// `send_display_names = false`), then [`for_domain_with`].
+pub fn for_job<'a>(job: &SmtpJob<'a>) -> Cow<'a, [u8]> {
+    let config = &job.live.config;
+    let opts = config.domain_options.lookup(job.destination);
+    let mut body = Cow::Borrowed(job.body);
+    if opts.rich_text == RichText::Never
+        && let Some(b) = blocking_if_large(body.len(), || {
+            super::rich_text::without_tnef(&body, &config.mime_types)
+        })
+    {
+        body = Cow::Owned(b);
+    }
+    if !opts.send_display_names
+        && let Some(b) = super::display_names::without_display_names(&body)
+    {
+        body = Cow::Owned(b);
+    }
+    match body {
+        Cow::Borrowed(b) => for_domain_with(b, job.settings, &config.mime_types),
+        Cow::Owned(b) => {
+            Cow::Owned(for_domain_with(&b, job.settings, &config.mime_types).into_owned())
+        }
+    }
 }
 
 /// The postern-message rule for a domain's setting.
@@ -35,7 +76,11 @@ fn rule(r: Unrepresentable) -> convert::Unrepresentable {
     }
 }
 
-fn convert_for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, [u8]> {
+fn convert_for_domain<'a>(
+    body: &'a [u8],
+    settings: &DomainSettings,
+    types: &MimeTypes,
+) -> Cow<'a, [u8]> {
     let rule = rule(settings.unrepresentable);
     if settings.content_format == ContentFormat::Uuencode {
         let opts = UuencodeOptions {
@@ -44,7 +89,7 @@ fn convert_for_domain<'a>(body: &'a [u8], settings: &DomainSettings) -> Cow<'a, 
         };
         // Charsets are checked when the configuration is read; an unknown one here
         // leaves the message as MIME rather than guessing.
-        if let Ok(c) = mime_to_uuencode_with(&Message::parse(body), &opts)
+        if let Ok(c) = mime_to_uuencode_types(&Message::parse(body), &opts, types)
             && c.report.changed
         {
             return Cow::Owned(c.message);

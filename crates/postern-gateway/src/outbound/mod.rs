@@ -10,9 +10,13 @@
 //! When no host can be reached (connect, greeting or EHLO fail everywhere) the result is
 //! [`SmtpResult::Unreachable`], so the caller can fail over to the next connector.
 
+pub mod auto_reply;
 pub mod conn;
 pub mod content;
+pub mod display_names;
+pub mod options;
 pub mod pool;
+pub mod rich_text;
 pub mod transport;
 
 use std::net::{IpAddr, SocketAddr};
@@ -78,6 +82,9 @@ pub async fn deliver(ctx: &Context, pool: &Pool, job: &SmtpJob<'_>) -> SmtpResul
         );
         return SmtpResult::Done(all(job.recipients, |_| Outcome::Failed(reply.clone())));
     }
+    if let Some(dropped) = auto_reply::check(ctx, job) {
+        return dropped;
+    }
     let hops = match next_hops(job).await {
         Ok(h) => h,
         Err(HopError::Permanent(reply)) => {
@@ -85,7 +92,7 @@ pub async fn deliver(ctx: &Context, pool: &Pool, job: &SmtpJob<'_>) -> SmtpResul
         }
         Err(HopError::Temporary(reply)) => return SmtpResult::Unreachable(reply),
     };
-    let body = content::for_domain(job.body, job.settings);
+    let body = content::for_job(job);
     let tls = tls_name(job.settings.tls);
     for (host, peer) in &hops {
         let key = PoolKey { peer: *peer, tls };
