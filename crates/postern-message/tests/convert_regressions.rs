@@ -11,27 +11,27 @@ use postern_message::convert::{
 const FOUND: &[(&str, &[u8])] = &[
     (
         "8bit in base64",
-        include_bytes!("../../../fuzz/seeds/convert/regression_8bit_in_base64"),
+        include_bytes!("fuzz/convert-regression_8bit_in_base64"),
     ),
     (
         "8bit address",
-        include_bytes!("../../../fuzz/seeds/convert/regression_8bit_address"),
+        include_bytes!("fuzz/convert-regression_8bit_address"),
     ),
     (
         "8bit parameter name",
-        include_bytes!("../../../fuzz/seeds/convert/regression_8bit_param_name"),
+        include_bytes!("fuzz/convert-regression_8bit_param_name"),
     ),
     (
         "8bit container fields",
-        include_bytes!("../../../fuzz/seeds/convert/regression_8bit_container_fields"),
+        include_bytes!("fuzz/convert-regression_8bit_container_fields"),
     ),
     (
         "8bit skipped line",
-        include_bytes!("../../../fuzz/seeds/convert/regression_8bit_skipped_from_line"),
+        include_bytes!("fuzz/convert-regression_8bit_skipped_from_line"),
     ),
     (
         "8bit skipped line in an unchanged leaf",
-        include_bytes!("../../../fuzz/seeds/convert/regression_8bit_skipped_line_in_leaf"),
+        include_bytes!("fuzz/convert-regression_8bit_skipped_line_in_leaf"),
     ),
 ];
 

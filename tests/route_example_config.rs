@@ -4,7 +4,7 @@ use postern_route::{
     ConnectorStatus, ContentFormat, Dequeue, NextHopPolicy, RouteRequest, RoutingConfig, TlsPolicy,
 };
 
-const EXAMPLE: &str = include_str!("../../../examples/postern.toml");
+const EXAMPLE: &str = include_str!("../examples/postern.toml");
 
 fn cfg() -> RoutingConfig {
     RoutingConfig::from_toml_str(EXAMPLE).expect("examples/postern.toml is valid")
