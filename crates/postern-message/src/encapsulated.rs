@@ -24,27 +24,23 @@
 //! assert_eq!(msg.parts()[1].raw_body(), b"body\n");
 //! ```
 
+use std::collections::HashMap;
+
 use crate::limits::Limits;
 use crate::message::{Message, Part, PartKind};
 use crate::transfer::TransferEncoding;
-
-/// One decoded message part: where its encoded body starts, and the decoded bytes.
-#[derive(Debug, Clone)]
-struct Buffer {
-    /// The source holding the encoded body: 0 for the input, `k` for buffer `k - 1`.
-    source: usize,
-    /// Offset of the encoded body in that source.
-    offset: usize,
-    /// The decoded content (the nested message).
-    bytes: Vec<u8>,
-}
 
 /// The decoded content of every encoded `message/*` part of one input (see the module
 /// documentation). Memory: each nesting level holds at most as many bytes as the input, so
 /// at most [`Limits::max_encapsulation_depth`] times the input in all.
 #[derive(Debug, Clone, Default)]
 pub struct Encapsulated {
-    buffers: Vec<Buffer>,
+    /// The decoded contents (nested messages). Source number `k` is `buffers[k - 1]`;
+    /// source 0 is the input itself.
+    buffers: Vec<Vec<u8>>,
+    /// (source holding the encoded body, offset of the body in it) → index in `buffers`,
+    /// so lookups stay O(1) however many there are.
+    index: HashMap<(usize, usize), usize>,
 }
 
 impl Encapsulated {
@@ -65,17 +61,14 @@ impl Encapsulated {
     /// Finds the decoded buffer for an encoded body starting at `offset` in `source`:
     /// its source number and bytes.
     pub(crate) fn find(&self, source: usize, offset: usize) -> Option<(usize, &[u8])> {
-        self.buffers
-            .iter()
-            .position(|b| b.source == source && b.offset == offset)
-            .map(|k| (k + 1, self.buffers[k].bytes.as_slice()))
+        self.index
+            .get(&(source, offset))
+            .map(|&k| (k + 1, self.buffers[k].as_slice()))
     }
 
     /// The bytes of source `k` (0 is not a buffer: the caller holds the input).
     pub(crate) fn source(&self, k: usize) -> Option<&[u8]> {
-        self.buffers
-            .get(k.checked_sub(1)?)
-            .map(|b| b.bytes.as_slice())
+        self.buffers.get(k.checked_sub(1)?).map(Vec::as_slice)
     }
 
     fn collect(&mut self, src: &[u8], source: usize, level: usize, limits: &Limits) {
@@ -85,16 +78,15 @@ impl Encapsulated {
         let msg = Message::parse_with(src, limits);
         for part in msg.parts().iter().filter(|p| is_encoded_message(p)) {
             // The body is a subslice of `src`; its offset keys the buffer.
-            let offset = part.raw_body().as_ptr() as usize - src.as_ptr() as usize;
+            let offset = (part.raw_body().as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
             let bytes = part.decoded_body().into_owned();
-            self.buffers.push(Buffer {
-                source,
-                offset,
-                bytes: Vec::new(),
-            });
+            self.index.insert((source, offset), self.buffers.len());
+            // Pushed before recursing so the numbering is fixed; filled in after, since
+            // the recursion reads `bytes` while it pushes more buffers.
+            self.buffers.push(Vec::new());
             let k = self.buffers.len();
             self.collect(&bytes, k, level + 1, limits);
-            self.buffers[k - 1].bytes = bytes;
+            self.buffers[k - 1] = bytes;
         }
     }
 }
