@@ -1,7 +1,8 @@
 #![no_main]
-//! Message parsing: any input parses (with tight limits too) and every accessor runs.
+//! Message parsing: any input parses (with tight limits too) and every accessor runs;
+//! encoded message/rfc822 parts decoded and parsed as nested messages stay bounded.
 use libfuzzer_sys::fuzz_target;
-use postern_message::{Limits, Message, PartKind, TransferEncoding};
+use postern_message::{Encapsulated, Limits, Message, PartKind, TransferEncoding};
 
 fn exercise(msg: &Message<'_>) {
     for (i, part) in msg.parts().iter().enumerate() {
@@ -26,6 +27,7 @@ fn exercise(msg: &Message<'_>) {
             }
         }
         assert_eq!(msg.find_path(&msg.path(i)), Some(i));
+        assert!(part.span().end <= msg.source(i).len());
     }
     for a in msg.attachments() {
         let _ = a.content();
@@ -41,7 +43,14 @@ fuzz_target!(|data: &[u8]| {
     tight.max_parts = 5;
     tight.max_headers = 4;
     tight.max_header_block = 64;
+    tight.max_encapsulation_depth = 2;
     let msg = Message::parse_with(data, &tight);
     assert!(msg.parts().len() <= 5);
     exercise(&msg);
+    for limits in [Limits::default(), tight] {
+        let store = Encapsulated::new(data, &limits);
+        let msg = Message::parse_nested(data, &store, &limits);
+        assert!(msg.parts().len() <= limits.max_parts);
+        exercise(&msg);
+    }
 });

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use postern_message::{Message, Part, PartKind};
+use postern_message::{Encapsulated, Limits, Message, Part, PartKind};
 
 /// `postern message` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -17,7 +17,12 @@ pub enum MessageCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Write each leaf part's decoded content (and uuencoded blocks) to a directory.
+    /// Write each leaf part's decoded content (and uuencoded blocks) to a directory, one
+    /// file per leaf (empty parts as empty files), named by part path as in
+    /// `inspect --json`: `PATH-NAME` with the part's file name, else `PATH.bin`
+    /// (`1.2-report.pdf`, `2.bin`; the message itself is `0`); a uuencoded block in part
+    /// PATH is `PATH-uuN-NAME`. Base64/QP-encoded `message/rfc822` parts are decoded and
+    /// their parts extracted too.
     Extract {
         /// The message file.
         file: PathBuf,
@@ -104,9 +109,18 @@ pub fn warn_if_not_message(file: &Path, msg: &Message<'_>) {
     }
 }
 
+/// Parses `data` with its encoded `message/rfc822` parts decoded into `store` (built by the
+/// caller, which must outlive the message) and parsed as nested messages.
+fn parse_deep<'a>(data: &'a [u8], store: &'a mut Encapsulated) -> Message<'a> {
+    let limits = Limits::default();
+    *store = Encapsulated::new(data, &limits);
+    Message::parse_nested(data, store, &limits)
+}
+
 fn inspect(file: &Path, json: bool) -> Result<(), String> {
     let data = read(file)?;
-    let msg = Message::parse(&data);
+    let mut store = Encapsulated::default();
+    let msg = parse_deep(&data, &mut store);
     warn_if_not_message(file, &msg);
     let mut out = String::new();
     if json {
@@ -309,7 +323,8 @@ fn hex(bytes: &[u8]) -> String {
 
 fn extract(file: &Path, dir: &Path, only: Option<&str>) -> Result<(), String> {
     let data = read(file)?;
-    let msg = Message::parse(&data);
+    let mut store = Encapsulated::default();
+    let msg = parse_deep(&data, &mut store);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let selected: Vec<usize> = match only {
         Some(path) => vec![
@@ -321,18 +336,8 @@ fn extract(file: &Path, dir: &Path, only: Option<&str>) -> Result<(), String> {
     let mut used = std::collections::HashSet::new();
     for i in selected {
         let part = &msg.parts()[i];
-        let path = msg.path(i);
-        let fallback = format!(
-            "part-{}.bin",
-            if path.is_empty() {
-                "0".to_string()
-            } else {
-                path.clone()
-            }
-        );
-        let name = part
-            .filename()
-            .map_or(fallback.clone(), |n| safe_name(&n, &fallback));
+        let label = path_label(&msg, i);
+        let name = part_file_name(&label, part.filename().as_deref());
         write_unique(dir, &name, &part.decoded_body(), &mut used)?;
         for (n, b) in part.uuencoded_blocks().iter().enumerate() {
             let mut content = Vec::new();
@@ -342,8 +347,7 @@ fn extract(file: &Path, dir: &Path, only: Option<&str>) -> Result<(), String> {
                 postern_message::uuencode::Strictness::Lenient,
                 &mut content,
             );
-            let fallback = format!("{}-uu{}.bin", fallback.trim_end_matches(".bin"), n + 1);
-            let name = safe_name(&String::from_utf8_lossy(b.name), &fallback);
+            let name = uu_file_name(&label, n + 1, &String::from_utf8_lossy(b.name));
             write_unique(dir, &name, &content, &mut used)?;
         }
         extract_tnef(dir, part, &fallback, &mut used)?;
@@ -380,6 +384,36 @@ fn extract_tnef(
         }
     }
     Ok(())
+}
+
+/// The part path as used in extracted file names: `inspect --json`'s `path`, with `0`
+/// for the message itself (whose path is empty).
+fn path_label(msg: &Message<'_>, index: usize) -> String {
+    let path = msg.path(index);
+    if path.is_empty() {
+        "0".to_string()
+    } else {
+        path
+    }
+}
+
+/// `PATH-NAME` for a part with a (sanitised) file name, else `PATH.bin`.
+fn part_file_name(label: &str, filename: Option<&str>) -> String {
+    let fallback = format!("{label}.bin");
+    match filename.map(|n| safe_name(n, "")) {
+        Some(n) if !n.is_empty() => format!("{label}-{n}"),
+        _ => fallback,
+    }
+}
+
+/// `PATH-uuN-NAME` for the `n`th uuencoded block of part PATH (`PATH-uuN.bin` unnamed).
+fn uu_file_name(label: &str, n: usize, block_name: &str) -> String {
+    let name = safe_name(block_name, "");
+    if name.is_empty() {
+        format!("{label}-uu{n}.bin")
+    } else {
+        format!("{label}-uu{n}-{name}")
+    }
 }
 
 /// The last path component of a sender-chosen name, without control characters; never
@@ -529,6 +563,20 @@ mod tests {
         assert!(out.contains("\"filename\":\"a.pdf\",\"decoded_size\":3,\"decoded_sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\""));
         assert!(out.contains("\"decoded_size\":null"));
         assert_eq!(out.matches('{').count(), out.matches('}').count());
+    }
+
+    #[test]
+    fn extract_names_follow_part_paths() {
+        assert_eq!(
+            part_file_name("1.2.3", Some("../r\u{7}.pdf")),
+            "1.2.3-r.pdf"
+        );
+        assert_eq!(part_file_name("2", Some("..")), "2.bin");
+        assert_eq!(part_file_name("0", None), "0.bin");
+        assert_eq!(uu_file_name("1", 2, "a.txt"), "1-uu2-a.txt");
+        assert_eq!(uu_file_name("1", 1, "/"), "1-uu1.bin");
+        let msg = Message::parse(b"Subject: x\n\nbody\n");
+        assert_eq!(path_label(&msg, 0), "0");
     }
 
     #[test]

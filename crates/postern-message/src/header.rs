@@ -9,7 +9,8 @@
 //!   first line of the body);
 //! - a leading `From ` line (mbox envelope) and any `From ` line inside the block are
 //!   skipped, as is a line starting with `:` (no name) and its continuations;
-//! - lines end with LF or CRLF.
+//! - lines end with LF or CRLF (any number of CRs before the LF: `\r\r\n` from a broken
+//!   line-ending conversion is one line break, so such a blank line still ends the block).
 //!
 //! Values keep their raw bytes (8-bit and UTF-8 included). [`Header::value`] unfolds
 //! (drops the line breaks, keeps the whitespace after them), decodes RFC 2047 words, and
@@ -129,7 +130,8 @@ pub(crate) fn parse_block<'a>(
         let eol = memchr::memchr(b'\n', &input[pos..end]).map_or(end, |i| pos + i);
         let next = (eol + 1).min(end);
         let line = &input[pos..eol];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // CRs before the LF are line break (a doubled `\r\r\n` included).
+        let line = &line[..line.len() - line.iter().rev().take_while(|&&c| c == b'\r').count()];
         if line.starts_with(b"--") && is_boundary(pos) {
             return BlockEnd {
                 body_start: pos,

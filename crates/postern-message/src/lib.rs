@@ -45,6 +45,7 @@ pub mod uuencode;
 pub mod address;
 pub mod charset;
 pub mod date;
+pub mod encapsulated;
 pub mod encoded_word;
 pub mod header;
 pub mod limits;
@@ -54,6 +55,7 @@ pub mod params;
 pub mod transfer;
 
 pub use address::{Address, AddressList, Group, Mailbox};
+pub use encapsulated::Encapsulated;
 pub use header::Header;
 pub use limits::Limits;
 pub use message::{Attachment, Message, Part, PartKind};

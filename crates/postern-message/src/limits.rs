@@ -22,6 +22,12 @@ pub struct Limits {
     /// Maximum size in bytes of one header block (default 256 KiB). Past it, the block
     /// ends and the rest is body, as if a non-header line had been met.
     pub max_header_block: usize,
+    /// Maximum nesting of base64- or quoted-printable-encoded `message/rfc822` parts that
+    /// [`crate::message::Encapsulated`] decodes and parses as nested messages (default 8).
+    /// Each level holds at most as many decoded bytes as the level that contains it, so the
+    /// decoded copies of one input take at most this many times its size. An encoded
+    /// message deeper than this stays a leaf (its decoded content is still available).
+    pub max_encapsulation_depth: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +37,7 @@ impl Default for Limits {
             max_parts: 4096,
             max_headers: 1000,
             max_header_block: 256 * 1024,
+            max_encapsulation_depth: 8,
         }
     }
 }

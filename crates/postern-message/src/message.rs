@@ -11,12 +11,14 @@
 //!   line; the line break before it belongs to the boundary;
 //! - a boundary of *any* enclosing multipart ends the current part, so missing end
 //!   boundaries and truncated messages are tolerated;
-//! - consecutive boundary lines make no empty parts;
+//! - nothing between two boundary lines is an empty part (mime4j and MIME-tools keep
+//!   it; Python drops it);
 //! - a multipart without a boundary parameter, or whose first boundary never appears, is
 //!   a leaf holding its whole body;
-//! - `message/*` parts (except `message/delivery-status`) contain a nested message, unless
-//!   they are base64 or quoted-printable encoded (then they are leaves: decode and parse
-//!   the content yourself);
+//! - `message/*` parts (except `message/delivery-status` and `message/partial`, whose
+//!   fragments are leaves) contain a nested message; when they are base64 or
+//!   quoted-printable encoded, [`Message::parse_with`] keeps them as leaves and
+//!   [`Message::parse_nested`] decodes and parses them (see [`crate::encapsulated`]);
 //! - without a Content-Type, a part is `text/plain`, or `message/rfc822` directly inside a
 //!   `multipart/digest`; an unparseable Content-Type means `text/plain`.
 //!
@@ -30,6 +32,7 @@ use memchr::memmem;
 
 use crate::address::AddressList;
 use crate::charset;
+use crate::encapsulated::{self, Encapsulated};
 use crate::header::{self, Header};
 use crate::limits::Limits;
 use crate::params::{ContentDisposition, ContentType};
@@ -66,6 +69,7 @@ pub struct Part<'a> {
     kind: PartKind,
     parent: Option<usize>,
     children: Vec<usize>,
+    source: usize,
 }
 
 impl<'a> Part<'a> {
@@ -156,7 +160,8 @@ impl<'a> Part<'a> {
         self.body
     }
 
-    /// Offsets of the whole part in the input, header block included.
+    /// Offsets of the whole part in its source ([`Message::source`]: the input, or the
+    /// decoded content of an encoded message part), header block included.
     pub fn span(&self) -> Range<usize> {
         self.span.clone()
     }
@@ -261,6 +266,7 @@ pub struct Message<'a> {
     input: &'a [u8],
     parts: Vec<Part<'a>>,
     limited: bool,
+    store: Option<&'a Encapsulated>,
 }
 
 impl<'a> Message<'a> {
@@ -271,6 +277,18 @@ impl<'a> Message<'a> {
 
     /// Parses a message with explicit limits.
     pub fn parse_with(input: &'a [u8], limits: &Limits) -> Self {
+        Self::parse_store(input, None, limits)
+    }
+
+    /// Parses a message whose base64- or quoted-printable-encoded `message/*` parts were
+    /// decoded into `store` (built from the same `input` with [`Encapsulated::new`]): each
+    /// becomes a [`PartKind::Message`] part whose raw body is still the encoded text and
+    /// whose child is the decoded message, parsed like any other.
+    pub fn parse_nested(input: &'a [u8], store: &'a Encapsulated, limits: &Limits) -> Self {
+        Self::parse_store(input, Some(store), limits)
+    }
+
+    fn parse_store(input: &'a [u8], store: Option<&'a Encapsulated>, limits: &Limits) -> Self {
         let mut p = Parser {
             input,
             limits,
@@ -278,13 +296,24 @@ impl<'a> Message<'a> {
             bounds: Vec::new(),
             limited: false,
             finder: memmem::Finder::new(b"\n--"),
+            store,
+            source: 0,
         };
         p.part(0, None, 0, ContentType::text_plain());
         Message {
             input,
             parts: p.parts,
             limited: p.limited,
+            store,
         }
+    }
+
+    /// The bytes that part `index`'s offsets ([`Part::span`], preamble, epilogue) refer
+    /// to: the input, or for a part inside an encoded message, that message's decoded
+    /// content.
+    pub fn source(&self, index: usize) -> &'a [u8] {
+        let k = self.parts[index].source;
+        self.store.and_then(|s| s.source(k)).unwrap_or(self.input)
     }
 
     /// The input this message borrows from.
@@ -445,6 +474,10 @@ struct Parser<'a, 'l> {
     bounds: Vec<Vec<u8>>,
     limited: bool,
     finder: memmem::Finder<'static>,
+    /// Decoded encoded-message parts, when parsing with [`Message::parse_nested`].
+    store: Option<&'a Encapsulated>,
+    /// Which source `input` is (0: the message; `k`: buffer `k` of the store).
+    source: usize,
 }
 
 impl<'a> Parser<'a, '_> {
@@ -489,6 +522,7 @@ impl<'a> Parser<'a, '_> {
             kind: PartKind::Leaf,
             parent,
             children: Vec::new(),
+            source: self.source,
         });
         if let Some(p) = parent {
             self.parts[p].children.push(index);
@@ -515,11 +549,14 @@ impl<'a> Parser<'a, '_> {
                     self.limited = true;
                 }
             }
-        } else if ct.ty() == "message" && ct.subtype() != "delivery-status" {
+        } else if ct.ty() == "message" && encapsulated::nests(ct.subtype()) {
             let identity = !matches!(
                 self.parts[index].encoding,
                 TransferEncoding::Base64 | TransferEncoding::QuotedPrintable
             );
+            if !identity {
+                return self.encoded_message(index, body_start, depth, container_ok);
+            }
             if identity && container_ok {
                 self.parts[index].kind = PartKind::Message;
                 let stop = self.part(
@@ -535,6 +572,35 @@ impl<'a> Parser<'a, '_> {
             }
         }
         self.leaf(index, body_start)
+    }
+
+    /// A base64/QP `message/*` part: a leaf, or with its decoded content in the store, a
+    /// message part whose child is parsed from that content (enclosing boundaries do not
+    /// apply inside it: the encoding hid them).
+    fn encoded_message(
+        &mut self,
+        index: usize,
+        body_start: usize,
+        depth: usize,
+        container_ok: bool,
+    ) -> usize {
+        let stop = self.leaf(index, body_start);
+        let Some((source, bytes)) = self.store.and_then(|s| s.find(self.source, body_start)) else {
+            return stop;
+        };
+        if !container_ok {
+            self.limited = true;
+            return stop;
+        }
+        self.parts[index].kind = PartKind::Message;
+        let input = std::mem::replace(&mut self.input, bytes);
+        let bounds = std::mem::take(&mut self.bounds);
+        let outer = std::mem::replace(&mut self.source, source);
+        self.part(0, Some(index), depth + 1, ContentType::text_plain());
+        self.input = input;
+        self.bounds = bounds;
+        self.source = outer;
+        stop
     }
 
     fn leaf(&mut self, index: usize, body_start: usize) -> usize {
@@ -581,14 +647,8 @@ impl<'a> Parser<'a, '_> {
         let mut at = hit;
         let mut closed = false;
         loop {
-            // Skip the separator and any boundary lines right after it.
-            let mut child_start = at.next;
-            while let Some(h) = self
-                .boundary_at_ordered(child_start, true)
-                .filter(|h| h.level == own)
-            {
-                child_start = h.next;
-            }
+            // A boundary line right after the separator ends an empty part.
+            let child_start = at.next;
             if self.parts.len() >= self.limits.max_parts {
                 self.limited = true;
                 match self.skip_to_close(child_start, own) {
@@ -710,14 +770,13 @@ impl<'a> Parser<'a, '_> {
                 .take_while(|&&c| c == b' ' || c == b'\t')
                 .count();
             let tail = &after[ws..];
-            let eol = if tail.starts_with(b"\r\n") {
-                2
-            } else if tail.is_empty() {
-                0
-            } else if tail[0] == b'\n' || tail[0] == b'\r' {
-                1
-            } else {
-                continue;
+            // The line break: LF, CRLF, a bare CR, or CRs doubled by a broken CRLF
+            // conversion (`\r\r\n`), which all count as one.
+            let crs = tail.iter().take_while(|&&c| c == b'\r').count();
+            let eol = match tail.get(crs) {
+                Some(b'\n') => crs + 1,
+                Some(_) if crs == 0 => continue,
+                _ => crs,
             };
             let next = self.input.len() - tail.len() + eol;
             return Some(BoundaryHit {
@@ -842,11 +901,13 @@ mod tests {
     }
 
     #[test]
-    fn consecutive_boundaries_make_no_empty_parts() {
+    fn consecutive_boundaries_make_an_empty_part() {
         let m =
             Message::parse(b"Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\nx\n--b--\n");
-        assert_eq!(m.parts().len(), 2);
-        assert_eq!(m.parts()[1].raw_body(), b"x");
+        assert_eq!(m.parts().len(), 3);
+        assert_eq!(m.parts()[1].raw_body(), b"");
+        assert!(m.parts()[1].headers().is_empty());
+        assert_eq!(m.parts()[2].raw_body(), b"x");
     }
 
     #[test]
