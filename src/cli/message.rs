@@ -350,17 +350,18 @@ fn extract(file: &Path, dir: &Path, only: Option<&str>) -> Result<(), String> {
             let name = uu_file_name(&label, n + 1, &String::from_utf8_lossy(b.name));
             write_unique(dir, &name, &content, &mut used)?;
         }
-        extract_tnef(dir, part, &fallback, &mut used)?;
+        extract_tnef(dir, part, &label, &mut used)?;
     }
     Ok(())
 }
 
-/// The files inside a TNEF part (`winmail.dat`), written beside it under the names the
-/// TNEF gives (`FALLBACK-tnefN.bin` when it gives none); an embedded message's files too.
+/// The files inside a TNEF part (`winmail.dat`), written beside it and named by path as
+/// `inspect --json` shows them: `LABEL.tnefN-NAME` (`LABEL.tnefN.bin` when the TNEF gives
+/// no name); an embedded message's files under `LABEL.tnefN.tnefM…`.
 fn extract_tnef(
     dir: &Path,
     part: &Part<'_>,
-    fallback: &str,
+    label: &str,
     used: &mut std::collections::HashSet<String>,
 ) -> Result<(), String> {
     if !postern_message::tnef::is_tnef_part(part) {
@@ -369,17 +370,16 @@ fn extract_tnef(
     let Ok(t) = postern_message::tnef::decode(&part.decoded_body()) else {
         return Ok(());
     };
-    let stem = fallback.trim_end_matches(".bin");
-    let mut stack = vec![(t, format!("{stem}-tnef"))];
-    while let Some((t, prefix)) = stack.pop() {
+    let mut stack = vec![(t, label.to_string())];
+    while let Some((t, base)) = stack.pop() {
         for (n, a) in t.attachments.into_iter().enumerate() {
-            let fallback = format!("{prefix}{}.bin", n + 1);
-            let name = a
-                .name()
-                .map_or(fallback.clone(), |x| safe_name(x, &fallback));
+            let label = format!("{base}.tnef{}", n + 1);
             match a.embedded {
-                Some(inner) => stack.push((*inner, format!("{prefix}{}-", n + 1))),
-                None => write_unique(dir, &name, &a.data, used)?,
+                Some(inner) => stack.push((*inner, label)),
+                None => {
+                    let name = part_file_name(&label, a.name());
+                    write_unique(dir, &name, &a.data, used)?
+                }
             }
         }
     }

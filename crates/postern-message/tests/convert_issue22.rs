@@ -183,8 +183,7 @@ fn text_attachment_with_bare_lf_keeps_its_octets() {
 /// and nothing panics). A real block beside such a one is still copied as it is.
 #[test]
 fn a_block_with_8bit_lines_is_text() {
-    let raw: &[u8] =
-        include_bytes!("fuzz/convert-regression_uu_block_with_8bit_body");
+    let raw: &[u8] = include_bytes!("fuzz/convert-regression_uu_block_with_8bit_body");
     let msg = Message::parse(raw);
     let uu = mime_to_uuencode_with(&msg, &opts("us-ascii", Unrepresentable::Keep)).unwrap();
     let back = Message::parse(&uu.message);
