@@ -202,15 +202,6 @@ fn limits_part(c: &Config, o: &mut String) -> std::fmt::Result {
     retry_schedule(&q.retry, o)?;
     writeln!(o, "backoff_first = {}", dur(q.backoff.initial))?;
     writeln!(o, "backoff_max = {}", dur(q.backoff.max))?;
-    if let Some(p) = &q.retry_urgent {
-        writeln!(o, "# policy for urgent messages ([retry.urgent]): {p}")?;
-    }
-    if let Some(p) = &q.retry_non_urgent {
-        writeln!(
-            o,
-            "# policy for non-urgent messages ([retry.non_urgent]): {p}"
-        )?;
-    }
     writeln!(o, "urgent_timeout = \"{}s\"", secs(q.lifetimes.urgent))?;
     writeln!(o, "normal_timeout = \"{}s\"", secs(q.lifetimes.normal))?;
     writeln!(
@@ -236,6 +227,17 @@ fn limits_part(c: &Config, o: &mut String) -> std::fmt::Result {
         c.retry.poll_interval.as_millis()
     )?;
     writeln!(o, "down_expiry = \"{}s\"", c.retry.down_expiry.as_secs())?;
+    // Sub-tables last: in TOML every key after a `[retry.urgent]` header belongs to it.
+    for (name, p) in [
+        ("urgent", &q.retry_urgent),
+        ("non_urgent", &q.retry_non_urgent),
+    ] {
+        if let Some(p) = p {
+            writeln!(o, "\n[retry.{name}]")?;
+            writeln!(o, "# policy: {p}")?;
+            retry_schedule(p, o)?;
+        }
+    }
     Ok(())
 }
 
@@ -564,6 +566,22 @@ mod tests {
     fn documented_example_round_trips() {
         let example = include_str!("../../../examples/postern.toml");
         round_trip(&Config::from_toml_str(example).unwrap());
+    }
+
+    #[test]
+    fn priority_schedules_round_trip_as_tables() {
+        let c = Config::from_toml_str(
+            "[retry]\nfirst = \"10m\"\n\
+             [retry.urgent]\nfirst = \"1m\"\nfactor = 2.0\nmax_retries = 4\n\
+             [retry.non_urgent]\nintervals = [\"2h\", \"6h\"]\njitter_percent = 5\n",
+        )
+        .unwrap();
+        assert!(c.retry.queue.retry_urgent.is_some());
+        assert!(c.retry.queue.retry_non_urgent.is_some());
+        let text = effective_settings(&c);
+        assert!(text.contains("\n[retry.urgent]\n"), "{text}");
+        assert!(text.contains("\n[retry.non_urgent]\n"), "{text}");
+        round_trip(&c);
     }
 
     #[test]
