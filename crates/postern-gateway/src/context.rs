@@ -89,6 +89,8 @@ pub struct Context {
     /// Recipient verification for accepted domains: the recipients file as last read
     /// and the callout answers (kept across reloads).
     pub verifier: crate::policy::Verifier,
+    /// Requests from the admin API to the delivery loop and to `serve`.
+    pub requests: crate::api::Requests,
 }
 
 impl Context {
