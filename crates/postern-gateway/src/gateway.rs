@@ -484,7 +484,6 @@ pub fn inherited_connector_note(path: &Path) -> String {
     )
 }
 
-
 /// Reloads `path` into `gw`; the line to print about it.
 fn reload_from(gw: &Gateway, path: Option<&Path>) -> String {
     let Some(path) = path else {

@@ -7,6 +7,7 @@
 //! cookie: a page from another origin cannot make a browser send it, so no CSRF.
 //! Errors are JSON ([`model::ApiError`]) with their status code.
 
+pub mod client;
 pub mod model;
 pub mod requests;
 mod routes;
@@ -50,7 +51,10 @@ impl Listener {
                 {
                     let _ = std::fs::remove_file(p);
                 }
-                Some(Listener::Unix(tokio::net::UnixListener::bind(p)?, p.clone()))
+                Some(Listener::Unix(
+                    tokio::net::UnixListener::bind(p)?,
+                    p.clone(),
+                ))
             }
         })
     }
@@ -66,10 +70,7 @@ impl Listener {
     /// What [`address_file`] holds.
     pub fn describe(&self) -> String {
         match self {
-            Listener::Tcp(l) => l
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
+            Listener::Tcp(l) => l.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             Listener::Unix(_, p) => format!("unix:{}", p.display()),
         }
     }

@@ -88,6 +88,10 @@ pub struct QueueSummary {
     pub destinations: Vec<DestinationRow>,
     /// Destinations backed off after failures.
     pub backoff: Vec<Backoff>,
+    /// Whether everything is held (`hold --all`).
+    pub all_held: bool,
+    /// The destinations held.
+    pub held_destinations: Vec<String>,
 }
 
 /// One destination's queue.
@@ -162,7 +166,7 @@ pub struct QueuedMessage {
     pub size: u64,
     /// Arrival, ms since the epoch.
     pub arrival_ms: u64,
-    /// Held by an administrator.
+    /// Held by an administrator: the message itself, its destination, or everything.
     pub held: bool,
     /// `held`, `deferred`, `pending` or `done` (every recipient finished).
     pub state: String,
@@ -340,14 +344,20 @@ pub struct TrackEvent {
 
 impl From<&postern_track::Event> for TrackEvent {
     fn from(e: &postern_track::Event) -> TrackEvent {
-        let s = |t: &Option<postern_track::text::Text>| t.as_ref().map(|t| t.to_str_lossy().into_owned());
+        let s = |t: &Option<postern_track::text::Text>| {
+            t.as_ref().map(|t| t.to_str_lossy().into_owned())
+        };
         TrackEvent {
             time_ms: e.time.unix_ms(),
             kind: e.kind.name().to_owned(),
             queue_id: s(&e.queue_id),
             message_id: s(&e.message_id),
             sender: s(&e.sender),
-            recipients: e.recipients.iter().map(|r| r.to_str_lossy().into_owned()).collect(),
+            recipients: e
+                .recipients
+                .iter()
+                .map(|r| r.to_str_lossy().into_owned())
+                .collect(),
             connector: s(&e.connector),
             remote_host: s(&e.remote_host),
             reply: s(&e.reply),

@@ -142,7 +142,13 @@ async fn queue_list(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<Q
     }
     let ctx = s.ctx;
     blocking(move || {
-        let mut all: Vec<QueuedMessage> = ctx.queue.messages().iter().map(views::message).collect();
+        let holds = ctx.queue.holds();
+        let mut all: Vec<QueuedMessage> = ctx
+            .queue
+            .messages()
+            .iter()
+            .map(|m| views::message(m, &holds))
+            .collect();
         all.retain(|m| views::matches(&q, m));
         all.sort_by(|a, b| (a.arrival_ms, &a.id).cmp(&(b.arrival_ms, &b.id)));
         let offset = q.offset.unwrap_or(0);
@@ -166,7 +172,7 @@ fn queue_id(id: &str) -> Result<QueueId, Failure> {
 async fn queue_show(State(s): State<ApiState>, Path(id): Path<String>) -> Answer<QueuedMessage> {
     let qid = queue_id(&id)?;
     match s.ctx.queue.message(qid) {
-        Some(m) => Ok(axum::Json(views::message(&m))),
+        Some(m) => Ok(axum::Json(views::message(&m, &s.ctx.queue.holds()))),
         None => Err(Failure::new(
             StatusCode::NOT_FOUND,
             format!("no message {id} in the queue"),
@@ -327,7 +333,10 @@ struct AddressQuery {
 async fn route_test(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<RouteTest> {
     let q: AddressQuery = query(uri.query())?;
     if !q.address.contains('@') {
-        return Err(bad(format!("{:?} is not an address (user@domain)", q.address)));
+        return Err(bad(format!(
+            "{:?} is not an address (user@domain)",
+            q.address
+        )));
     }
     Ok(axum::Json(views::route(&s.ctx, &q.address)))
 }
@@ -418,9 +427,5 @@ async fn track_trace(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<
 
 async fn metrics(State(s): State<ApiState>) -> Response {
     let body = crate::admin::metrics_text(&s.ctx);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -18,6 +18,7 @@ pub fn status(ctx: &Context) -> Status {
     let now = ctx.now();
     let s = ctx.queue.summary(now);
     let spool = ctx.queue.spool().stats();
+    let (all_held, held_destinations) = ctx.queue.holds();
     let recent = |v: Vec<RecentEvent>| {
         v.into_iter()
             .map(|e| Recent {
@@ -64,6 +65,8 @@ pub fn status(ctx: &Context) -> Status {
                     until_ms: e.until.0,
                 })
                 .collect(),
+            all_held,
+            held_destinations,
         },
         spool: SpoolSpace {
             segments: spool.segments as u64,
@@ -144,8 +147,11 @@ pub fn route(ctx: &Context, address: &str) -> RouteTest {
     }
 }
 
-/// One queued message as the API shows it.
-pub fn message(m: &SpooledMessage) -> QueuedMessage {
+/// What is held besides single messages: everything, or these destinations.
+pub type Holds = (bool, Vec<String>);
+
+/// One queued message as the API shows it, given the queue's [`Holds`].
+pub fn message(m: &SpooledMessage, holds: &Holds) -> QueuedMessage {
     let recipients: Vec<QueuedRecipient> = m
         .envelope
         .recipients
@@ -153,7 +159,15 @@ pub fn message(m: &SpooledMessage) -> QueuedMessage {
         .zip(&m.state.recipients)
         .map(|(r, s)| recipient(&r.address, &r.destination, s))
         .collect();
-    let state = if m.state.held {
+    let held = m.state.held
+        || holds.0
+        || recipients.iter().any(|r| {
+            holds
+                .1
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&r.destination))
+        });
+    let state = if held {
         "held"
     } else if recipients.iter().any(|r| r.state == "deferred") {
         "deferred"
@@ -167,7 +181,7 @@ pub fn message(m: &SpooledMessage) -> QueuedMessage {
         sender: m.envelope.sender.clone(),
         size: m.size,
         arrival_ms: m.envelope.arrival.0,
-        held: m.state.held,
+        held,
         state: state.to_owned(),
         recipients,
     }
@@ -211,7 +225,7 @@ pub fn matches(q: &QueueQuery, m: &QueuedMessage) -> bool {
             .any(|r| r.destination.eq_ignore_ascii_case(d))
     }) && q.state.as_deref().is_none_or(|s| m.state == s)
         && q.sender.as_deref().is_none_or(|s| has(&m.sender, s))
-        && q.recipient.as_deref().is_none_or(|s| {
-            m.recipients.iter().any(|r| has(&r.address, s))
-        })
+        && q.recipient
+            .as_deref()
+            .is_none_or(|s| m.recipients.iter().any(|r| has(&r.address, s)))
 }
