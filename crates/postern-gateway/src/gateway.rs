@@ -153,14 +153,14 @@ impl Gateway {
         mkdir(&config.server.data_dir)?;
         mkdir(&config.maildir.root)?;
         let admin_token = match &admin {
-            Some(_) => Some(
-                crate::api::token::load_or_create(&config.admin_api.token_file).map_err(
-                    |source| StartError::DataDir {
+            Some(l) => {
+                Some(
+                    crate::api::prepare(&config, l).map_err(|source| StartError::DataDir {
                         path: config.admin_api.token_file.clone(),
                         source,
-                    },
-                )?,
-            ),
+                    })?,
+                )
+            }
             None => None,
         };
         // A pickup or archive folder that cannot be one is refused now, not found out

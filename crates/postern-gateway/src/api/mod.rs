@@ -81,12 +81,20 @@ impl Listener {
     }
 }
 
+/// Readies `listener` to serve: writes [`address_file`] and returns the write token
+/// ([`token::load_or_create`]). Called at start, before the gateway says it runs, so
+/// the command line finds both as soon as it does.
+pub fn prepare(config: &crate::config::Config, listener: &Listener) -> std::io::Result<String> {
+    let token = token::load_or_create(&config.admin_api.token_file)?;
+    std::fs::write(
+        address_file(&config.server.data_dir),
+        format!("{}\n", listener.describe()),
+    )?;
+    Ok(token)
+}
+
 /// Serves the API on `listener` until the gateway shuts down. `token` guards writes.
 pub async fn serve(ctx: Arc<Context>, listener: Listener, token: String) {
-    let _ = std::fs::write(
-        address_file(&ctx.live().config.server.data_dir),
-        format!("{}\n", listener.describe()),
-    );
     let state = routes::ApiState {
         ctx: Arc::clone(&ctx),
         token: Arc::from(token),
