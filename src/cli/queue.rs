@@ -1,25 +1,28 @@
 //! `postern queue …`: inspect and manage the mail queue, like `mailq`/`postqueue`/`postsuper`.
 //!
-//! Every subcommand works on a spool directory (`--spool`, default `./postern-data/spool`),
-//! whether or not a gateway is running on it:
+//! The gateway is named by `-c FILE` (the config `postern serve` used; default the
+//! embedded one, data in ./postern-data): its spool is `DATA_DIR/spool` and its admin
+//! API is found from the config. `--spool DIR` names a spool directly instead, to work
+//! on a stopped gateway's files.
 //!
 //! * `list`, `show`, `summary` only read the spool (`Spool::inspect`): no lock is taken and
 //!   nothing is changed, so they are safe beside a running gateway.
-//! * `hold`, `release`, `retry`, `delete` change it. When no gateway holds the spool lock the
-//!   command opens the queue itself and applies the change durably. When a gateway runs, the
-//!   command drops a request into the spool's `control/` directory (atomically: temporary
-//!   file, fsync, rename) and waits (`--wait`, default 10 s) for the gateway's answer: the
-//!   gateway's scheduler calls `Queue::poll_control` each time it wakes, at least once a
-//!   second, applies each request, writes `<request>.done` and removes the request. If no
-//!   answer comes in time the request stays queued and is applied when the gateway next
-//!   polls (exit status 75, EX_TEMPFAIL).
+//! * `hold`, `release`, `retry`, `delete`, `etrn` ask the running gateway's admin API
+//!   (`POST /api/v1/queue/actions/…`), which applies them and answers. When no API
+//!   answers and no gateway holds the spool lock, the command opens the queue itself and
+//!   applies the change durably (and says so). When a gateway holds the lock but its API
+//!   does not answer within `--wait` seconds, nothing changes (exit status 75,
+//!   EX_TEMPFAIL).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use postern_queue::control::{self, Command};
+use super::gateway::{self, ConfigArg};
+use postern_gateway::api::client::{Client, ClientError};
+use postern_gateway::api::model::{ActionRequest, ActionResult};
+use postern_queue::control::Command;
 use postern_queue::queue::read_holds;
 use postern_queue::summary::{AGE_BUCKETS_MINUTES, Summary, summarize};
 use postern_queue::wait::{self, NextAttempt, Published};
@@ -31,8 +34,14 @@ use postern_queue::{
 /// Options shared by every `postern queue` subcommand.
 #[derive(Debug, clap::Args)]
 pub struct Opts {
-    /// The spool directory.
-    #[arg(long, default_value = "./postern-data/spool")]
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The spool directory, read or changed directly (a stopped gateway's); default
+    /// the config's `DATA_DIR/spool`.
+    #[arg(long = "spool")]
+    spool_arg: Option<PathBuf>,
+    /// The spool directory in use (`--spool`, or from the config).
+    #[arg(skip)]
     spool: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -117,7 +126,11 @@ pub enum QueueCmd {
 }
 
 /// Runs a `postern queue` subcommand.
-pub fn run(cmd: QueueCmd) -> ExitCode {
+pub fn run(mut cmd: QueueCmd) -> ExitCode {
+    if let Err(e) = resolve(&mut cmd) {
+        eprintln!("postern queue: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cmd {
         QueueCmd::List { opts } => list(&opts),
         QueueCmd::Show { id, opts } => parse_id(&id).and_then(|id| show(id, &opts)),
@@ -142,6 +155,89 @@ pub fn run(cmd: QueueCmd) -> ExitCode {
             eprintln!("postern queue: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Fills in the spool directory: `--spool`, or the config's.
+fn resolve(cmd: &mut QueueCmd) -> Result<(), String> {
+    let opts = match cmd {
+        QueueCmd::List { opts }
+        | QueueCmd::Show { opts, .. }
+        | QueueCmd::Hold { opts, .. }
+        | QueueCmd::Release { opts, .. }
+        | QueueCmd::Retry { opts, .. }
+        | QueueCmd::Etrn { opts, .. }
+        | QueueCmd::Delete { opts, .. }
+        | QueueCmd::Summary { opts } => opts,
+    };
+    opts.spool = match &opts.spool_arg {
+        Some(p) => p.clone(),
+        None => gateway::load(&opts.config, None)?.spool_dir(),
+    };
+    Ok(())
+}
+
+/// The config naming the gateway whose API to ask: `-c`'s, or for `--spool DIR`
+/// alone the default one with its data in the spool's parent directory.
+fn api_config(opts: &Opts) -> Result<postern_gateway::Config, String> {
+    let data = match (&opts.config.config, &opts.spool_arg) {
+        (None, Some(spool)) => spool.parent().map(PathBuf::from),
+        _ => None,
+    };
+    gateway::load(&opts.config, data.as_deref())
+}
+
+/// The API request doing `cmd`.
+fn api_call(c: &Client, cmd: &Command) -> Result<ActionResult, ClientError> {
+    let (action, target) = match cmd {
+        Command::Hold(t) => ("hold", t),
+        Command::Release(t) => ("release", t),
+        Command::Retry(t) => ("retry", t),
+        Command::Delete(t) => ("delete", t),
+        Command::Etrn(connector) => {
+            let path = format!("/api/v1/connectors/{}/etrn", url_segment(connector));
+            return c.send("POST", &path, &serde_json::json!({}));
+        }
+        other => {
+            return Err(ClientError::Garbled(format!(
+                "{other:?}: no admin API request does this"
+            )));
+        }
+    };
+    let mut req = ActionRequest::default();
+    match target {
+        Target::Message(id) => req.id = Some(id.to_string()),
+        Target::Destination(d) => req.destination = Some(d.clone()),
+        Target::All => req.all = true,
+    }
+    c.send("POST", &format!("/api/v1/queue/actions/{action}"), &req)
+}
+
+/// `s` percent-encoded for a URL path segment.
+fn url_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Prints the gateway's answer to a change; the exit status.
+fn api_answer(answer: Result<ActionResult, ClientError>, json: bool) -> Result<ExitCode, String> {
+    match answer {
+        Ok(r) if json => {
+            gateway::print_json(&r);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(r) => {
+            outln!("gateway: {}", r.message);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(format!("gateway: {e}")),
     }
 }
 
@@ -178,13 +274,19 @@ fn inspect_all(opts: &Opts) -> Result<postern_queue::Recovered, String> {
     Ok(rec)
 }
 
-/// Applies a change directly when no gateway runs, else through `control/`.
+/// Asks the running gateway's API to make the change; applies it to the spool files
+/// directly when no API answers and no gateway holds the spool.
 fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
+    let config = api_config(opts)?;
+    let why = match gateway::ask(&config, Duration::ZERO, |c| api_call(c, &cmd)) {
+        Ok(answer) => return api_answer(answer, opts.json),
+        Err(why) => why,
+    };
     let now = Timestamp::now();
     match Queue::open(&opts.spool, QueueConfig::default(), now) {
-        Ok(_) if matches!(cmd, Command::Etrn(_)) => {
-            Err("no gateway is running on this spool: only a running gateway sends ETRN".into())
-        }
+        Ok(_) if matches!(cmd, Command::Etrn(_)) => Err(format!(
+            "no gateway is running on this spool ({why}): only a running gateway sends ETRN"
+        )),
         Ok((q, rec)) => {
             for q in &rec.quarantined {
                 eprintln!(
@@ -195,25 +297,28 @@ fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
                     q.reason
                 );
             }
+            eprintln!(
+                "postern queue: no gateway answered ({why}); changing the spool files in {} directly",
+                opts.spool.display()
+            );
             let answer = q.apply(&cmd, now).map_err(|e| e.to_string())?;
-            outln!("{answer}");
+            if opts.json {
+                gateway::print_json(&ActionResult { message: answer });
+            } else {
+                outln!("{answer}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(SpoolError::Locked(_)) => {
-            let req = control::submit(&opts.spool, &cmd).map_err(|e| e.to_string())?;
-            match control::wait_answer(&req, Duration::from_secs(opts.wait)) {
-                Some(answer) => {
-                    outln!("gateway: {answer}");
-                    Ok(if answer.starts_with("ok") {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    })
-                }
-                None => {
-                    outln!(
-                        "request {} queued; the running gateway applies it when its scheduler next polls",
-                        req.display()
+            match gateway::ask(&config, Duration::from_secs(opts.wait), |c| {
+                api_call(c, &cmd)
+            }) {
+                Ok(answer) => api_answer(answer, opts.json),
+                Err(why) => {
+                    eprintln!(
+                        "postern queue: a gateway holds the spool {} but its admin API did not answer within {} s ({why}); nothing changed",
+                        opts.spool.display(),
+                        opts.wait
                     );
                     Ok(ExitCode::from(75))
                 }

@@ -18,7 +18,7 @@ use crate::pickup;
 
 /// How often the housekeeping runs.
 const TICK: Duration = Duration::from_millis(250);
-/// How often the status file is rewritten.
+/// How often the destination backoff is published in the spool.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Most bytes of an HTTP request the metrics endpoint reads.
 const MAX_REQUEST: usize = 8 * 1024;
@@ -287,32 +287,4 @@ pub fn metrics_text(ctx: &Context) -> String {
         ];
         ctx.stats.prometheus(&extra)
     }
-}
-
-// The file names the command line of before the admin API used. The gateway no longer
-// reads or writes them; kept only until `src/cli/status.rs` moves to [`crate::api`].
-
-/// Formerly the transfer-mode request file (no longer read by the gateway).
-pub fn transfer_mode_file(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("transfer-mode")
-}
-
-/// Formerly the transfer-mode acknowledgement file (no longer written).
-pub fn transfer_mode_ack_file(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("transfer-mode.applied")
-}
-
-/// Formerly the reload request file (no longer read).
-pub fn reload_request_file(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("reload.request")
-}
-
-/// Formerly the reload answer file (no longer written).
-pub fn reload_answer_file(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("reload.answer")
-}
-
-/// Formerly the status file (no longer written).
-pub fn status_file(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("status.json")
 }
