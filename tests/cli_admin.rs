@@ -267,6 +267,15 @@ fn track_on_a_missing_directory_says_so() {
             "{err}"
         );
     }
+    // With -c the directory is the config's [tracking] dir (DATA_DIR/tracking).
+    let dir = temp_dir("track-config");
+    let (file, _) = write_config(&dir);
+    let out = postern(&["track", "trace", "<x@y>", "-c", file.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let want = dir.join("data").join("tracking");
+    assert!(err.contains(want.to_str().unwrap()), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Failed and expired events carry Exchange number 1030 in the log and `--event 1030`
