@@ -38,7 +38,7 @@ pub struct Opts {
     config: ConfigArg,
     /// The spool directory, read or changed directly (a stopped gateway's); default
     /// the config's `DATA_DIR/spool`.
-    #[arg(long = "spool")]
+    #[arg(long = "spool", value_name = "DIR")]
     spool_arg: Option<PathBuf>,
     /// The spool directory in use (`--spool`, or from the config).
     #[arg(skip)]
@@ -46,7 +46,7 @@ pub struct Opts {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Seconds to wait for a running gateway to apply a change.
+    /// Seconds to wait for a running gateway's admin API to answer a change.
     #[arg(long, default_value_t = 10)]
     wait: u64,
 }
