@@ -155,6 +155,17 @@ async fn queue_changes_use_the_api_and_fall_back_to_the_files() {
     assert!(!out.status.success());
     gw.shutdown(Duration::from_secs(5)).await;
 
+    // `list --json` is the API's schema: still held by the `--all` of before.
+    let out = postern(&["queue", "list", "--json", "-c", &file]);
+    let page: postern_gateway::api::model::QueuePage = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page.total, 1, "{page:?}");
+    assert_eq!(page.messages[0].id, id);
+    assert_eq!(page.messages[0].state, "held", "{page:?}");
+    assert_eq!(
+        page.messages[0].recipients[0].waits_for.as_deref(),
+        Some("held"),
+        "{page:?}"
+    );
     let out = postern(&["queue", "release", "--all", "-c", &file]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(

@@ -91,9 +91,9 @@ fn client(config: &Config) -> Result<Client, NoAnswer> {
     })
 }
 
-/// Prints `value` as JSON (the API's schema).
+/// Prints `value` as JSON (the API's schema) on one line.
 pub fn print_json<T: serde::Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
+    match serde_json::to_string(value) {
         Ok(s) => outln!("{s}"),
         Err(e) => eprintln!("postern: cannot write JSON: {e}"),
     }

@@ -13,6 +13,10 @@
 //!   applies the change durably (and says so). When a gateway holds the lock but its API
 //!   does not answer within `--wait` seconds, nothing changes (exit status 75,
 //!   EX_TEMPFAIL).
+//!
+//! `--json` prints the admin API's objects (`api::model`): a `QueuePage` for `list`, a
+//! `QueuedMessage` for `show` (each unfinished recipient with `waits_for`), an
+//! `ActionResult` for a change. `summary --json` is its own (it has the age buckets).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -21,7 +25,7 @@ use std::time::Duration;
 
 use super::gateway::{self, ConfigArg};
 use postern_gateway::api::client::{Client, ClientError};
-use postern_gateway::api::model::{ActionRequest, ActionResult};
+use postern_gateway::api::model::{ActionRequest, ActionResult, QueuePage, QueuedMessage};
 use postern_queue::control::Command;
 use postern_queue::queue::read_holds;
 use postern_queue::summary::{AGE_BUCKETS_MINUTES, Summary, summarize};
@@ -43,7 +47,8 @@ pub struct Opts {
     /// The spool directory in use (`--spool`, or from the config).
     #[arg(skip)]
     spool: PathBuf,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (`list`, `show` and the changes: the admin API's
+    /// objects; `summary`: its own, with the age buckets).
     #[arg(long)]
     json: bool,
     /// Seconds to wait for a running gateway's admin API to answer a change.
@@ -422,76 +427,36 @@ fn state_text(s: &RecipientState, next: Option<&NextAttempt>, now: Timestamp) ->
     }
 }
 
-/// `"next_try":…,"waits_for":…` for an unfinished recipient: the real next attempt.
-fn next_json(next: Option<&NextAttempt>) -> String {
-    next.map_or_else(String::new, |n| {
-        format!(
-            r#","next_try":{},"waits_for":"{}""#,
-            json_str(&iso(n.at)),
-            n.waits_for.name()
-        )
-    })
-}
-
-fn state_json(s: &RecipientState) -> String {
-    match s {
-        RecipientState::Pending => r#""state":"pending""#.into(),
-        RecipientState::Deferred {
-            attempts,
-            first_failure,
-            next_attempt,
-            last_reply,
-            ..
-        } => format!(
-            r#""state":"deferred","attempts":{attempts},"first_failure":{},"next_attempt":{},"last_reply":{}"#,
-            json_str(&iso(*first_failure)),
-            json_str(&iso(*next_attempt)),
-            json_str(last_reply)
-        ),
-        RecipientState::Delivered { at, reply } => {
-            format!(
-                r#""state":"delivered","at":{},"reply":{}"#,
-                json_str(&iso(*at)),
-                json_str(reply)
-            )
-        }
-        RecipientState::Failed { at, reason, reply } => format!(
-            r#""state":"failed","at":{},"reason":{},"reply":{}"#,
-            json_str(&iso(*at)),
-            json_str(reason.name()),
-            json_str(reply)
-        ),
-    }
-}
-
-fn message_json(m: &SpooledMessage, waits: &Waits) -> String {
-    let rcpts: Vec<String> = m
-        .envelope
-        .recipients
+/// One message in the admin API's schema ([`QueuedMessage`]), with why each unfinished
+/// recipient waits and until when.
+fn message_model(m: &SpooledMessage, waits: &Waits) -> QueuedMessage {
+    let all = waits.holds.iter().any(|t| matches!(t, Target::All));
+    let dests = waits
+        .holds
         .iter()
-        .zip(&m.state.recipients)
-        .map(|(r, s)| {
-            format!(
-                r#"{{"address":{},"destination":{},{}{}}}"#,
-                json_str(&r.address),
-                json_str(&r.destination),
-                state_json(s),
-                next_json(waits.next(m, &r.destination, s).as_ref())
-            )
+        .filter_map(|t| match t {
+            Target::Destination(d) => Some(d.clone()),
+            _ => None,
         })
         .collect();
-    format!(
-        r#"{{"id":"{}","arrival":{},"size":{},"sender":{},"priority":"{}","held":{},"delay_notices_sent":{},"version":{},"recipients":[{}]}}"#,
-        m.id,
-        json_str(&iso(m.envelope.arrival)),
-        m.size,
-        json_str(&m.envelope.sender),
-        m.envelope.priority.name(),
-        m.state.held,
-        m.state.delay_notices_sent,
-        m.state.version,
-        rcpts.join(",")
-    )
+    let mut q = postern_gateway::api::views::message(m, &(all, dests));
+    if !q.held
+        && waits
+            .holds
+            .iter()
+            .any(|t| matches!(t, Target::Message(id) if *id == m.id))
+    {
+        q.held = true;
+        q.state = "held".into();
+    }
+    let states = m.envelope.recipients.iter().zip(&m.state.recipients);
+    for (r, (e, s)) in q.recipients.iter_mut().zip(states) {
+        if let Some(n) = waits.next(m, &e.destination, s) {
+            r.waits_for = Some(n.waits_for.name().to_owned());
+            r.next_attempt_ms = Some(n.at.0);
+        }
+    }
+    q
 }
 
 fn message_text(m: &SpooledMessage, waits: &Waits, out: &mut String) {
@@ -561,8 +526,12 @@ fn list(opts: &Opts) -> Result<ExitCode, String> {
     let msgs = inspect(opts)?;
     let waits = Waits::read(opts);
     if opts.json {
-        let items: Vec<String> = msgs.iter().map(|m| message_json(m, &waits)).collect();
-        outln!("[{}]", items.join(","));
+        let messages: Vec<QueuedMessage> = msgs.iter().map(|m| message_model(m, &waits)).collect();
+        gateway::print_json(&QueuePage {
+            total: messages.len(),
+            offset: 0,
+            messages,
+        });
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -595,7 +564,7 @@ fn show(id: QueueId, opts: &Opts) -> Result<ExitCode, String> {
         .ok_or_else(|| format!("no message {id} in the queue"))?;
     let waits = Waits::read(opts);
     if opts.json {
-        outln!("{}", message_json(m, &waits));
+        gateway::print_json(&message_model(m, &waits));
     } else {
         let mut out = String::new();
         let _ = writeln!(out, "id:        {}", m.id);

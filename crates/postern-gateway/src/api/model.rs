@@ -185,10 +185,16 @@ pub struct QueuedRecipient {
     pub state: String,
     /// Attempts so far (deferred).
     pub attempts: u32,
-    /// Next attempt, ms since the epoch (deferred).
+    /// Next attempt, ms since the epoch (deferred; with `waits_for`, when it waits).
     pub next_attempt_ms: Option<u64>,
     /// The last reply or failure reason.
     pub last_reply: Option<String>,
+    /// Why it waits, when it is unfinished and `postern queue` knows (`schedule`,
+    /// `destination-backoff`, `connector-down`, `hold-for-etrn`, `transfer-mode`,
+    /// `held`; from the spool and what the gateway publishes there, see
+    /// `postern_queue::wait`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits_for: Option<String>,
 }
 
 /// The filters and page of `GET /api/v1/queue` (query string).

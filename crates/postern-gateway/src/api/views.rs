@@ -213,6 +213,7 @@ fn recipient(address: &str, destination: &str, s: &RecipientState) -> QueuedReci
         attempts,
         next_attempt_ms: next,
         last_reply: last,
+        waits_for: None,
     }
 }
 
