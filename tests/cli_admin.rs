@@ -153,6 +153,21 @@ async fn queue_changes_use_the_api_and_fall_back_to_the_files() {
     assert!(answer.message.contains("release"), "{answer:?}");
     let out = tokio::task::block_in_place(|| postern(&["queue", "hold", "0123", "-c", &file]));
     assert!(!out.status.success());
+    // `route test --live` asks the same gateway's live table.
+    let out = tokio::task::block_in_place(|| {
+        postern(&[
+            "route",
+            "test",
+            "x@localhost",
+            "--live",
+            "-c",
+            &file,
+            "--json",
+        ])
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let test: postern_gateway::api::model::RouteTest = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(test.candidates[0].connector, "local", "{test:?}");
     gw.shutdown(Duration::from_secs(5)).await;
 
     // `list --json` is the API's schema: still held by the `--all` of before.
