@@ -73,8 +73,9 @@ pub struct ReloadArgs {
 /// as an LSB init script's `status` says "program is not running".
 const NOT_RUNNING: u8 = 3;
 
-/// How long `status` waits for the API before reading the spool instead.
-const STATUS_WAIT: Duration = Duration::from_secs(2);
+/// How long `status` waits for the API before reading the spool instead: it asks
+/// once (a gateway writes its API address before it starts serving).
+const STATUS_WAIT: Duration = Duration::ZERO;
 
 fn config_or_exit(
     what: &str,
