@@ -409,7 +409,7 @@ fn carry_start_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
 
 /// Points the directories `new` leaves at their defaults (`DATA_DIR/mail`, …) under the
 /// data directory in force, `running`: until a restart moves the data directory, the
-/// Maildir folders, the pickup folder and the logs stay beside the spool.
+/// Maildir folders, the pickup folder, the logs and the admin token stay beside the spool.
 fn follow_data_dir(running: &Path, new: &mut Config) {
     let asked = new.server.data_dir.clone();
     let dirs = [
@@ -418,6 +418,7 @@ fn follow_data_dir(running: &Path, new: &mut Config) {
         (&mut new.tracking.dir, "tracking"),
         (&mut new.archive.dir, "archive"),
         (&mut new.protocol_log.dir, "protocol"),
+        (&mut new.admin_api.token_file, "admin.token"),
     ];
     for (dir, leaf) in dirs {
         if *dir == asked.join(leaf) {
