@@ -240,7 +240,7 @@ deferred_count() {
 wait_at_least 1 deferred_count || fail "jo@unverified.test not deferred with 4.7.5"
 [ ! -e "$work/aio-self/1.eml" ] || fail "sent to a server whose certificate no trusted root issued"
 "$postern" queue delete --spool "$work/data/spool" "$("$postern" queue list --spool "$work/data/spool" --json \
-  | python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin) if "unverified" in json.dumps(m)][0])')" \
+  | python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin)["messages"] if "unverified" in json.dumps(m)][0])')" \
   > /dev/null || fail "could not delete the deferred message"
 pass "tls = verify: STARTTLS to aiosmtpd with a test-CA certificate delivered; untrusted certificate deferred (4.7.5), nothing sent"
 

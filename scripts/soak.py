@@ -7,7 +7,7 @@ SINK_DOWN seconds every SINK_CYCLE seconds, `postern reload` runs every RELOAD_E
 seconds, and one message in DEAD_EVERY goes to a domain whose host accepts TCP and
 never answers (it fails at its time-out, 5 min here, with a notice to the sender). Every
 SAMPLE seconds it records the gateway's RSS, open fds, spool bytes (files, and live
-bytes from status.json), queue length and tracking-log bytes.
+bytes from the admin API's status), queue length and tracking-log bytes.
 
 Accounting. A message is *accepted* when the gateway answered 250 to its data. A message
 refused with a 4xx (while the sink is away the gateway may answer RCPT with 451 until
@@ -281,9 +281,13 @@ def fd_count(pid):
 
 
 def status(data):
+    """The gateway's status document, from its admin API (address in DATA/admin.address)."""
+    import urllib.request
     try:
-        with open(os.path.join(data, "status.json")) as f:
-            return json.load(f)
+        with open(os.path.join(data, "admin.address")) as f:
+            addr = f.read().strip()
+        with urllib.request.urlopen(f"http://{addr}/api/v1/status", timeout=5) as r:
+            return json.load(r)
     except (OSError, ValueError):
         return {}
 

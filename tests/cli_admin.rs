@@ -1,11 +1,12 @@
-//! Issue 22 item 9, the commands: `postern status` after the gateway stopped, `config
+//! Issue 22 item 9 and issue 16 item 2, the commands: `postern status` and `postern
+//! queue` against a running gateway (its admin API) and after it stopped, `config
 //! check` listing `[[domain]]` entries, the documented defaults of `delay_notices` and
 //! `notification_timeout` being the effective ones, and `postern track` on a missing
 //! directory and with the Exchange number 1030. Runs the real `postern` binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postern_gateway::{Config, Gateway};
 use postern_track::{Event, EventKind, Writer, WriterConfig};
@@ -28,68 +29,164 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn status(data: &Path, json: bool) -> Output {
-    let mut args = vec!["status", "--data", data.to_str().unwrap()];
+fn status(how: &[&str], json: bool) -> Output {
+    let mut args = vec!["status"];
+    args.extend_from_slice(how);
     if json {
         args.push("--json");
     }
     postern(&args)
 }
 
-/// A running gateway's status is live (0); once it has stopped, `postern status` says it
-/// is not running, how old the figures are, and exits 3 (LSB "not running").
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_says_when_the_gateway_stopped() {
-    let dir = temp_dir("status");
+fn write_config(dir: &Path) -> (PathBuf, String) {
     let config = format!(
         "[server]\nhostname = \"gw.test\"\ndata_dir = \"{}\"\n\
          [connections]\nlisten = [\"127.0.0.1:0\"]\n",
-        dir.display()
+        dir.join("data").display()
     );
+    let file = dir.join("postern.toml");
+    std::fs::write(&file, &config).unwrap();
+    (file, config)
+}
+
+/// A running gateway's status comes from its admin API (0), found through `-c` or
+/// `--data`; once it has stopped, `postern status` says it is not running, shows what
+/// its spool files say, and exits 3 (LSB "not running"). `--json` is the API's schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_says_when_the_gateway_stopped() {
+    let dir = temp_dir("status");
+    let (file, config) = write_config(&dir);
+    let (file, data) = (file.to_str().unwrap(), dir.join("data"));
+    let data = data.to_str().unwrap();
     let gw = Gateway::start(Config::from_toml_str(&config).unwrap())
         .await
         .unwrap();
-    let file = dir.join("status.json");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !file.exists() {
-        assert!(Instant::now() < deadline, "no status file");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for how in [&["-c", file][..], &["--data", data][..]] {
+        let live = tokio::task::block_in_place(|| status(how, false));
+        assert_eq!(live.status.code(), Some(0), "{}", text(&live.stderr));
+        let out = text(&live.stdout);
+        assert!(
+            out.contains("gateway gw.test") && !out.contains("NOT RUNNING"),
+            "{out}"
+        );
+        assert!(out.contains("sessions open 0"), "{out}");
     }
-    let live = status(&dir, false);
-    assert_eq!(live.status.code(), Some(0), "{}", text(&live.stderr));
-    assert!(!text(&live.stdout).contains("NOT RUNNING"));
+    let json = tokio::task::block_in_place(|| status(&["-c", file], true));
+    let doc: postern_gateway::api::model::Status = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(doc.running && doc.hostname == "gw.test", "{doc:?}");
     gw.shutdown(Duration::from_secs(5)).await;
-    let stopped = status(&dir, false);
+
+    let stopped = status(&["-c", file], false);
     let err = text(&stopped.stderr);
     assert_eq!(stopped.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("not running") && err.contains(" s old"),
+        err.contains("not running") && err.contains("read from its spool files"),
         "{err}"
     );
     assert!(text(&stopped.stdout).contains("gateway gw.test"));
     assert!(text(&stopped.stdout).contains("NOT RUNNING"));
-    let json = status(&dir, true);
+    let json = status(&["-c", file], true);
     assert_eq!(json.status.code(), Some(3));
-    assert!(text(&json.stdout).contains("\"running\":false"));
+    let doc: postern_gateway::api::model::Status = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(!doc.running, "{doc:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A gateway that died without saying so (killed, crashed): its status file stops
-/// being rewritten, and an old one is reported as not running.
+/// With no gateway and not even a spool there is nothing to show: exit 69.
 #[test]
-fn status_of_a_stale_file_is_not_running() {
-    let dir = temp_dir("stale");
-    std::fs::write(
-        dir.join("status.json"),
-        "{\"time_ms\":1000,\"running\":true,\"hostname\":\"gw.test\",\"transfer_mode\":\"both\"}\n",
-    )
-    .unwrap();
-    let out = status(&dir, false);
+fn status_without_a_gateway_or_spool() {
+    let dir = temp_dir("nothing");
+    let out = status(&["--data", dir.to_str().unwrap()], false);
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(69), "{err}");
     assert!(
-        err.contains("not running (or hung)") && err.contains("s ago"),
+        err.contains("not running") && err.contains("no spool"),
         "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `postern queue hold/release -c FILE` go through the admin API of a running gateway,
+/// and straight to the spool files of a stopped one, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_changes_use_the_api_and_fall_back_to_the_files() {
+    let dir = temp_dir("queue");
+    let (file, config) = write_config(&dir);
+    let file = file.to_str().unwrap().to_owned();
+    let spool = dir.join("data").join("spool");
+    let now = postern_queue::Timestamp::now();
+    let (q, _) =
+        postern_queue::Queue::open(&spool, postern_queue::QueueConfig::default(), now).unwrap();
+    let id = q
+        .enqueue(
+            &postern_queue::Envelope::new("s@src.test", ["r@nowhere.test"], now),
+            b"Subject: x\r\n\r\nx\r\n",
+            now,
+        )
+        .unwrap()
+        .to_string();
+    drop(q);
+    // Stopped: applied to the files, and said so.
+    let out = postern(&["queue", "hold", "--all", "-c", &file]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no gateway answered"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let gw = Gateway::start(Config::from_toml_str(&config).unwrap())
+        .await
+        .unwrap();
+    let out = tokio::task::block_in_place(|| postern(&["queue", "hold", &id, "-c", &file]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("gateway: "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+    let out =
+        tokio::task::block_in_place(|| postern(&["queue", "release", &id, "-c", &file, "--json"]));
+    let answer: postern_gateway::api::model::ActionResult =
+        serde_json::from_slice(&out.stdout).unwrap();
+    assert!(answer.message.contains("release"), "{answer:?}");
+    let out = tokio::task::block_in_place(|| postern(&["queue", "hold", "0123", "-c", &file]));
+    assert!(!out.status.success());
+    // `route test --live` asks the same gateway's live table.
+    let out = tokio::task::block_in_place(|| {
+        postern(&[
+            "route",
+            "test",
+            "x@localhost",
+            "--live",
+            "-c",
+            &file,
+            "--json",
+        ])
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let test: postern_gateway::api::model::RouteTest = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(test.candidates[0].connector, "local", "{test:?}");
+    gw.shutdown(Duration::from_secs(5)).await;
+
+    // `list --json` is the API's schema: still held by the `--all` of before.
+    let out = postern(&["queue", "list", "--json", "-c", &file]);
+    let page: postern_gateway::api::model::QueuePage = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page.total, 1, "{page:?}");
+    assert_eq!(page.messages[0].id, id);
+    assert_eq!(page.messages[0].state, "held", "{page:?}");
+    assert_eq!(
+        page.messages[0].recipients[0].waits_for.as_deref(),
+        Some("held"),
+        "{page:?}"
+    );
+    let out = postern(&["queue", "release", "--all", "-c", &file]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("directly"),
+        "{}",
+        text(&out.stderr)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -196,6 +293,15 @@ fn track_on_a_missing_directory_says_so() {
             "{err}"
         );
     }
+    // With -c the directory is the config's [tracking] dir (DATA_DIR/tracking).
+    let dir = temp_dir("track-config");
+    let (file, _) = write_config(&dir);
+    let out = postern(&["track", "trace", "<x@y>", "-c", file.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let want = dir.join("data").join("tracking");
+    assert!(err.contains(want.to_str().unwrap()), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Failed and expired events carry Exchange number 1030 in the log and `--event 1030`

@@ -114,11 +114,12 @@ fn sighup_reloads_and_refuses_a_broken_file() {
     let r = rcpt_reply(addr, "x@b.test");
     assert!(r.starts_with("250"), "the settings before stay: {r}");
 
-    // `postern reload` asks through the data directory and prints the gateway's answer.
+    // `postern reload -c FILE` asks the gateway's admin API (found from the config's
+    // data directory) and prints the gateway's answer.
     write_config(&config, &data, &["a.test", "b.test", "c.test"]);
     let out = Command::new(env!("CARGO_BIN_EXE_postern"))
-        .args(["reload", "--data"])
-        .arg(&data)
+        .args(["reload", "-c"])
+        .arg(&config)
         .output()
         .expect("postern reload runs");
     let said = String::from_utf8_lossy(&out.stdout);

@@ -18,12 +18,17 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-fn transfer_mode(data: &Path, mode: &str, wait: &str) -> Output {
+/// `postern transfer-mode MODE --wait WAIT --data DIR` (or `-c FILE` for `how = "-c"`).
+fn transfer_mode_by(how: &str, path: &Path, mode: &str, wait: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_postern"))
-        .args(["transfer-mode", mode, "--wait", wait, "--data"])
-        .arg(data)
+        .args(["transfer-mode", mode, "--wait", wait, how])
+        .arg(path)
         .output()
         .expect("postern transfer-mode runs")
+}
+
+fn transfer_mode(data: &Path, mode: &str, wait: &str) -> Output {
+    transfer_mode_by("--data", data, mode, wait)
 }
 
 /// The greeting of a new session.
@@ -71,7 +76,8 @@ fn transfer_mode_waits_for_the_gateway_and_refuses_without_one() {
         "transfer mode is now none"
     );
     assert!(greeting(addr).starts_with("421"));
-    let out = transfer_mode(&data, "both", "10");
+    // The config `serve` was given finds the same gateway (its admin API).
+    let out = transfer_mode_by("-c", &config, "both", "10");
     assert!(out.status.success(), "{out:?}");
     assert!(greeting(addr).starts_with("220"));
 

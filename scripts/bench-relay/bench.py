@@ -298,8 +298,12 @@ smart_hosts = ["[127.0.0.1]:{SINK_PORT}"]
 
     def queue_len(self):
         try:
-            with open(os.path.join(self.data, "status.json")) as f:
-                return json.load(f)["queue"]["messages"]
+            import urllib.request
+            with open(os.path.join(self.data, "admin.address")) as f:
+                addr = f.read().strip()
+            url = f"http://{addr}/api/v1/status"
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.load(r)["queue"]["messages"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

@@ -15,6 +15,7 @@ macro_rules! outln {
 
 pub mod config;
 pub mod convert;
+pub mod gateway;
 pub mod json;
 pub mod message;
 pub mod queue;

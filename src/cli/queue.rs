@@ -1,25 +1,32 @@
 //! `postern queue …`: inspect and manage the mail queue, like `mailq`/`postqueue`/`postsuper`.
 //!
-//! Every subcommand works on a spool directory (`--spool`, default `./postern-data/spool`),
-//! whether or not a gateway is running on it:
+//! The gateway is named by `-c FILE` (the config `postern serve` used; default the
+//! embedded one, data in ./postern-data): its spool is `DATA_DIR/spool` and its admin
+//! API is found from the config. `--spool DIR` names a spool directly instead, to work
+//! on a stopped gateway's files.
 //!
 //! * `list`, `show`, `summary` only read the spool (`Spool::inspect`): no lock is taken and
 //!   nothing is changed, so they are safe beside a running gateway.
-//! * `hold`, `release`, `retry`, `delete` change it. When no gateway holds the spool lock the
-//!   command opens the queue itself and applies the change durably. When a gateway runs, the
-//!   command drops a request into the spool's `control/` directory (atomically: temporary
-//!   file, fsync, rename) and waits (`--wait`, default 10 s) for the gateway's answer: the
-//!   gateway's scheduler calls `Queue::poll_control` each time it wakes, at least once a
-//!   second, applies each request, writes `<request>.done` and removes the request. If no
-//!   answer comes in time the request stays queued and is applied when the gateway next
-//!   polls (exit status 75, EX_TEMPFAIL).
+//! * `hold`, `release`, `retry`, `delete`, `etrn` ask the running gateway's admin API
+//!   (`POST /api/v1/queue/actions/…`), which applies them and answers. When no API
+//!   answers and no gateway holds the spool lock, the command opens the queue itself and
+//!   applies the change durably (and says so). When a gateway holds the lock but its API
+//!   does not answer within `--wait` seconds, nothing changes (exit status 75,
+//!   EX_TEMPFAIL).
+//!
+//! `--json` prints the admin API's objects (`api::model`): a `QueuePage` for `list`, a
+//! `QueuedMessage` for `show` (each unfinished recipient with `waits_for`), an
+//! `ActionResult` for a change. `summary --json` is its own (it has the age buckets).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use postern_queue::control::{self, Command};
+use super::gateway::{self, ConfigArg};
+use postern_gateway::api::client::{Client, ClientError};
+use postern_gateway::api::model::{ActionRequest, ActionResult, QueuePage, QueuedMessage};
+use postern_queue::control::Command;
 use postern_queue::queue::read_holds;
 use postern_queue::summary::{AGE_BUCKETS_MINUTES, Summary, summarize};
 use postern_queue::wait::{self, NextAttempt, Published};
@@ -31,13 +38,20 @@ use postern_queue::{
 /// Options shared by every `postern queue` subcommand.
 #[derive(Debug, clap::Args)]
 pub struct Opts {
-    /// The spool directory.
-    #[arg(long, default_value = "./postern-data/spool")]
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The spool directory, read or changed directly (a stopped gateway's); default
+    /// the config's `DATA_DIR/spool`.
+    #[arg(long = "spool", value_name = "DIR")]
+    spool_arg: Option<PathBuf>,
+    /// The spool directory in use (`--spool`, or from the config).
+    #[arg(skip)]
     spool: PathBuf,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (`list`, `show` and the changes: the admin API's
+    /// objects; `summary`: its own, with the age buckets).
     #[arg(long)]
     json: bool,
-    /// Seconds to wait for a running gateway to apply a change.
+    /// Seconds to wait for a running gateway's admin API to answer a change.
     #[arg(long, default_value_t = 10)]
     wait: u64,
 }
@@ -117,7 +131,11 @@ pub enum QueueCmd {
 }
 
 /// Runs a `postern queue` subcommand.
-pub fn run(cmd: QueueCmd) -> ExitCode {
+pub fn run(mut cmd: QueueCmd) -> ExitCode {
+    if let Err(e) = resolve(&mut cmd) {
+        eprintln!("postern queue: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cmd {
         QueueCmd::List { opts } => list(&opts),
         QueueCmd::Show { id, opts } => parse_id(&id).and_then(|id| show(id, &opts)),
@@ -142,6 +160,89 @@ pub fn run(cmd: QueueCmd) -> ExitCode {
             eprintln!("postern queue: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Fills in the spool directory: `--spool`, or the config's.
+fn resolve(cmd: &mut QueueCmd) -> Result<(), String> {
+    let opts = match cmd {
+        QueueCmd::List { opts }
+        | QueueCmd::Show { opts, .. }
+        | QueueCmd::Hold { opts, .. }
+        | QueueCmd::Release { opts, .. }
+        | QueueCmd::Retry { opts, .. }
+        | QueueCmd::Etrn { opts, .. }
+        | QueueCmd::Delete { opts, .. }
+        | QueueCmd::Summary { opts } => opts,
+    };
+    opts.spool = match &opts.spool_arg {
+        Some(p) => p.clone(),
+        None => gateway::load(&opts.config, None)?.spool_dir(),
+    };
+    Ok(())
+}
+
+/// The config naming the gateway whose API to ask: `-c`'s, or for `--spool DIR`
+/// alone the default one with its data in the spool's parent directory.
+fn api_config(opts: &Opts) -> Result<postern_gateway::Config, String> {
+    let data = match (&opts.config.config, &opts.spool_arg) {
+        (None, Some(spool)) => spool.parent().map(PathBuf::from),
+        _ => None,
+    };
+    gateway::load(&opts.config, data.as_deref())
+}
+
+/// The API request doing `cmd`.
+fn api_call(c: &Client, cmd: &Command) -> Result<ActionResult, ClientError> {
+    let (action, target) = match cmd {
+        Command::Hold(t) => ("hold", t),
+        Command::Release(t) => ("release", t),
+        Command::Retry(t) => ("retry", t),
+        Command::Delete(t) => ("delete", t),
+        Command::Etrn(connector) => {
+            let path = format!("/api/v1/connectors/{}/etrn", url_segment(connector));
+            return c.send("POST", &path, &serde_json::json!({}));
+        }
+        other => {
+            return Err(ClientError::Garbled(format!(
+                "{other:?}: no admin API request does this"
+            )));
+        }
+    };
+    let mut req = ActionRequest::default();
+    match target {
+        Target::Message(id) => req.id = Some(id.to_string()),
+        Target::Destination(d) => req.destination = Some(d.clone()),
+        Target::All => req.all = true,
+    }
+    c.send("POST", &format!("/api/v1/queue/actions/{action}"), &req)
+}
+
+/// `s` percent-encoded for a URL path segment.
+fn url_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Prints the gateway's answer to a change; the exit status.
+fn api_answer(answer: Result<ActionResult, ClientError>, json: bool) -> Result<ExitCode, String> {
+    match answer {
+        Ok(r) if json => {
+            gateway::print_json(&r);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(r) => {
+            outln!("gateway: {}", r.message);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(format!("gateway: {e}")),
     }
 }
 
@@ -178,13 +279,19 @@ fn inspect_all(opts: &Opts) -> Result<postern_queue::Recovered, String> {
     Ok(rec)
 }
 
-/// Applies a change directly when no gateway runs, else through `control/`.
+/// Asks the running gateway's API to make the change; applies it to the spool files
+/// directly when no API answers and no gateway holds the spool.
 fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
+    let config = api_config(opts)?;
+    let why = match gateway::ask(&config, Duration::ZERO, |c| api_call(c, &cmd)) {
+        Ok(answer) => return api_answer(answer, opts.json),
+        Err(why) => why,
+    };
     let now = Timestamp::now();
     match Queue::open(&opts.spool, QueueConfig::default(), now) {
-        Ok(_) if matches!(cmd, Command::Etrn(_)) => {
-            Err("no gateway is running on this spool: only a running gateway sends ETRN".into())
-        }
+        Ok(_) if matches!(cmd, Command::Etrn(_)) => Err(format!(
+            "no gateway is running on this spool ({why}): only a running gateway sends ETRN"
+        )),
         Ok((q, rec)) => {
             for q in &rec.quarantined {
                 eprintln!(
@@ -195,25 +302,28 @@ fn change(cmd: Command, opts: &Opts) -> Result<ExitCode, String> {
                     q.reason
                 );
             }
+            eprintln!(
+                "postern queue: no gateway answered ({why}); changing the spool files in {} directly",
+                opts.spool.display()
+            );
             let answer = q.apply(&cmd, now).map_err(|e| e.to_string())?;
-            outln!("{answer}");
+            if opts.json {
+                gateway::print_json(&ActionResult { message: answer });
+            } else {
+                outln!("{answer}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(SpoolError::Locked(_)) => {
-            let req = control::submit(&opts.spool, &cmd).map_err(|e| e.to_string())?;
-            match control::wait_answer(&req, Duration::from_secs(opts.wait)) {
-                Some(answer) => {
-                    outln!("gateway: {answer}");
-                    Ok(if answer.starts_with("ok") {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    })
-                }
-                None => {
-                    outln!(
-                        "request {} queued; the running gateway applies it when its scheduler next polls",
-                        req.display()
+            match gateway::ask(&config, Duration::from_secs(opts.wait), |c| {
+                api_call(c, &cmd)
+            }) {
+                Ok(answer) => api_answer(answer, opts.json),
+                Err(why) => {
+                    eprintln!(
+                        "postern queue: a gateway holds the spool {} but its admin API did not answer within {} s ({why}); nothing changed",
+                        opts.spool.display(),
+                        opts.wait
                     );
                     Ok(ExitCode::from(75))
                 }
@@ -317,76 +427,36 @@ fn state_text(s: &RecipientState, next: Option<&NextAttempt>, now: Timestamp) ->
     }
 }
 
-/// `"next_try":…,"waits_for":…` for an unfinished recipient: the real next attempt.
-fn next_json(next: Option<&NextAttempt>) -> String {
-    next.map_or_else(String::new, |n| {
-        format!(
-            r#","next_try":{},"waits_for":"{}""#,
-            json_str(&iso(n.at)),
-            n.waits_for.name()
-        )
-    })
-}
-
-fn state_json(s: &RecipientState) -> String {
-    match s {
-        RecipientState::Pending => r#""state":"pending""#.into(),
-        RecipientState::Deferred {
-            attempts,
-            first_failure,
-            next_attempt,
-            last_reply,
-            ..
-        } => format!(
-            r#""state":"deferred","attempts":{attempts},"first_failure":{},"next_attempt":{},"last_reply":{}"#,
-            json_str(&iso(*first_failure)),
-            json_str(&iso(*next_attempt)),
-            json_str(last_reply)
-        ),
-        RecipientState::Delivered { at, reply } => {
-            format!(
-                r#""state":"delivered","at":{},"reply":{}"#,
-                json_str(&iso(*at)),
-                json_str(reply)
-            )
-        }
-        RecipientState::Failed { at, reason, reply } => format!(
-            r#""state":"failed","at":{},"reason":{},"reply":{}"#,
-            json_str(&iso(*at)),
-            json_str(reason.name()),
-            json_str(reply)
-        ),
-    }
-}
-
-fn message_json(m: &SpooledMessage, waits: &Waits) -> String {
-    let rcpts: Vec<String> = m
-        .envelope
-        .recipients
+/// One message in the admin API's schema ([`QueuedMessage`]), with why each unfinished
+/// recipient waits and until when.
+fn message_model(m: &SpooledMessage, waits: &Waits) -> QueuedMessage {
+    let all = waits.holds.iter().any(|t| matches!(t, Target::All));
+    let dests = waits
+        .holds
         .iter()
-        .zip(&m.state.recipients)
-        .map(|(r, s)| {
-            format!(
-                r#"{{"address":{},"destination":{},{}{}}}"#,
-                json_str(&r.address),
-                json_str(&r.destination),
-                state_json(s),
-                next_json(waits.next(m, &r.destination, s).as_ref())
-            )
+        .filter_map(|t| match t {
+            Target::Destination(d) => Some(d.clone()),
+            _ => None,
         })
         .collect();
-    format!(
-        r#"{{"id":"{}","arrival":{},"size":{},"sender":{},"priority":"{}","held":{},"delay_notices_sent":{},"version":{},"recipients":[{}]}}"#,
-        m.id,
-        json_str(&iso(m.envelope.arrival)),
-        m.size,
-        json_str(&m.envelope.sender),
-        m.envelope.priority.name(),
-        m.state.held,
-        m.state.delay_notices_sent,
-        m.state.version,
-        rcpts.join(",")
-    )
+    let mut q = postern_gateway::api::views::message(m, &(all, dests));
+    if !q.held
+        && waits
+            .holds
+            .iter()
+            .any(|t| matches!(t, Target::Message(id) if *id == m.id))
+    {
+        q.held = true;
+        q.state = "held".into();
+    }
+    let states = m.envelope.recipients.iter().zip(&m.state.recipients);
+    for (r, (e, s)) in q.recipients.iter_mut().zip(states) {
+        if let Some(n) = waits.next(m, &e.destination, s) {
+            r.waits_for = Some(n.waits_for.name().to_owned());
+            r.next_attempt_ms = Some(n.at.0);
+        }
+    }
+    q
 }
 
 fn message_text(m: &SpooledMessage, waits: &Waits, out: &mut String) {
@@ -456,8 +526,12 @@ fn list(opts: &Opts) -> Result<ExitCode, String> {
     let msgs = inspect(opts)?;
     let waits = Waits::read(opts);
     if opts.json {
-        let items: Vec<String> = msgs.iter().map(|m| message_json(m, &waits)).collect();
-        outln!("[{}]", items.join(","));
+        let messages: Vec<QueuedMessage> = msgs.iter().map(|m| message_model(m, &waits)).collect();
+        gateway::print_json(&QueuePage {
+            total: messages.len(),
+            offset: 0,
+            messages,
+        });
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -490,7 +564,7 @@ fn show(id: QueueId, opts: &Opts) -> Result<ExitCode, String> {
         .ok_or_else(|| format!("no message {id} in the queue"))?;
     let waits = Waits::read(opts);
     if opts.json {
-        outln!("{}", message_json(m, &waits));
+        gateway::print_json(&message_model(m, &waits));
     } else {
         let mut out = String::new();
         let _ = writeln!(out, "id:        {}", m.id);

@@ -48,6 +48,10 @@ pub enum RouteCmd {
         /// The sender's location.
         #[arg(long)]
         location: Option<String>,
+        /// Ask the running gateway `-c` names (its admin API) how its live table routes
+        /// an SMTP address, with the connectors' up/down state as it is now.
+        #[arg(long, conflicts_with_all = ["message_id", "arrived_on", "down", "site", "location"])]
+        live: bool,
     },
 }
 
@@ -64,7 +68,11 @@ pub fn run(cmd: RouteCmd) -> ExitCode {
             down,
             site,
             location,
+            live,
         } => {
+            if live {
+                return live_test(&address, config, json);
+            }
             let text = match &config {
                 Some(path) => match std::fs::read_to_string(path) {
                     Ok(t) => t,
@@ -112,4 +120,66 @@ pub fn run(cmd: RouteCmd) -> ExitCode {
             }
         }
     }
+}
+
+/// `route test --live`: the running gateway's answer (`GET /api/v1/route`). Exit
+/// status 0 routed, 1 unroutable, 2 no answer.
+fn live_test(address: &str, config: Option<PathBuf>, json: bool) -> ExitCode {
+    use postern_gateway::api::model::RouteTest;
+    let arg = super::gateway::ConfigArg { config };
+    let cfg = match super::gateway::load(&arg, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("postern route test: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = format!("/api/v1/route?address={}", query_value(address));
+    let test: RouteTest =
+        match super::gateway::ask(&cfg, std::time::Duration::ZERO, |c| c.get(&path)) {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                eprintln!("postern route test: {e}");
+                return ExitCode::from(2);
+            }
+            Err(why) => {
+                eprintln!("postern route test: no running gateway answered ({why})");
+                return ExitCode::from(2);
+            }
+        };
+    if json {
+        super::gateway::print_json(&test);
+    } else {
+        for c in &test.candidates {
+            let state = if c.up { "up" } else { "down" };
+            outln!(
+                "{}  cost {}  {}:{}  {state}",
+                c.connector,
+                c.cost,
+                c.address_type,
+                c.pattern
+            );
+        }
+        if let Some(why) = &test.unroutable {
+            outln!("unroutable: {why}");
+        }
+    }
+    if test.candidates.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `s` percent-encoded for a query string value.
+fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

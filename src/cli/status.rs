@@ -1,26 +1,34 @@
 //! `postern status`, `postern transfer-mode` and `postern reload`: the live gateway's
 //! Queues tab, the IMS transfer mode changed without a restart, and the configuration
-//! re-read without one. All three talk to the gateway through files in its data
-//! directory, as the queue commands do through the spool's `control/`.
+//! re-read without one. All three ask the running gateway's admin API, found through
+//! `-c FILE` (the config `postern serve` used) or `--data DIR`. A stopped gateway has
+//! only its spool: `status` then shows what the spool files say and exits 3.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use postern_gateway::admin::{
-    reload_answer_file, reload_request_file, status_file, transfer_mode_ack_file,
-    transfer_mode_file,
+use postern_gateway::Config;
+use postern_gateway::api::client::ClientError;
+use postern_gateway::api::model::{
+    Backoff, DestinationRow, QueueSummary, ReloadResult, SpoolSpace, Status, TransferModeBody,
 };
 use postern_gateway::config::TransferMode;
+use postern_queue::{SpoolOptions, Target, Timestamp};
 
-/// `postern status` arguments. Exit status 0 when the gateway is running, 3 when it is
-/// not (it stopped, or its status file is more than 10 s old: the figures are printed
-/// with a warning saying how old they are), 69 when there is no status file.
+use super::gateway::{self, ConfigArg};
+
+/// `postern status` arguments. Exit status 0 when the gateway answers, 3 when it does
+/// not (the queue figures are then read from its spool files, with a warning), 69 when
+/// there is not even a spool to read.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The gateway's data directory.
-    #[arg(long, default_value = "./postern-data")]
-    data: PathBuf,
-    /// Print the status document (JSON) as the gateway wrote it.
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The gateway's data directory (overrides the config's `[server] data_dir`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Print the status document (JSON, the admin API's schema).
     #[arg(long)]
     json: bool,
 }
@@ -32,237 +40,295 @@ pub struct TransferModeArgs {
     /// (deliver to the Internet, hold mail to the organisation, refuse new inbound
     /// sessions) or none.
     mode: String,
-    /// The gateway's data directory.
-    #[arg(long, default_value = "./postern-data")]
-    data: PathBuf,
-    /// Seconds to wait for the running gateway to apply the mode.
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The gateway's data directory (overrides the config's `[server] data_dir`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Seconds to wait for the running gateway's admin API to answer.
     #[arg(long, default_value_t = 10)]
     wait: u64,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `postern reload` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ReloadArgs {
-    /// The gateway's data directory.
-    #[arg(long, default_value = "./postern-data")]
-    data: PathBuf,
-    /// Seconds to wait for the gateway's answer.
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The gateway's data directory (overrides the config's `[server] data_dir`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Seconds to wait for the running gateway's admin API to answer.
     #[arg(long, default_value_t = 10)]
     wait: u64,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit status when the gateway is not running (the figures shown are its spool's),
+/// as an LSB init script's `status` says "program is not running".
+const NOT_RUNNING: u8 = 3;
+
+/// How long `status` waits for the API before reading the spool instead: it asks
+/// once (a gateway writes its API address before it starts serving).
+const STATUS_WAIT: Duration = Duration::ZERO;
+
+fn config_or_exit(
+    what: &str,
+    config: &ConfigArg,
+    data: Option<&PathBuf>,
+) -> Result<Config, ExitCode> {
+    gateway::load(config, data.map(PathBuf::as_path)).map_err(|e| {
+        eprintln!("postern {what}: {e}");
+        ExitCode::from(2)
+    })
 }
 
 /// Runs `postern reload`: asks the running gateway to re-read its `-c` file (as SIGHUP
 /// does) and prints its answer. Exit status 0 reloaded, 1 refused, 2 no answer.
 pub fn reload(args: ReloadArgs) -> ExitCode {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let token = format!("{}-{nanos}", std::process::id());
-    if let Err(e) = write_atomically(&reload_request_file(&args.data), &token) {
-        eprintln!("postern reload: {e}");
-        return ExitCode::from(2);
-    }
-    let answer = reload_answer_file(&args.data);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
-    while std::time::Instant::now() < deadline {
-        let text = std::fs::read_to_string(&answer).unwrap_or_default();
-        if let Some((t, line)) = text.split_once('\n')
-            && t == token
-        {
-            let line = line.trim_end();
-            outln!("{line}");
-            return if line.contains(" refused: ") {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
+    let config = match config_or_exit("reload", &args.config, args.data.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // A refusal comes as 422 with a ReloadResult: read the body whatever the status.
+    let answer = gateway::ask(&config, Duration::from_secs(args.wait), |c| {
+        let (code, body) = c.request("POST", "/api/v1/reload", None)?;
+        match serde_json::from_slice::<ReloadResult>(&body) {
+            Ok(r) => Ok(r),
+            Err(_) => Err(match serde_json::from_slice(&body) {
+                Ok(e) => ClientError::Api(e),
+                Err(_) => ClientError::Garbled(format!("status {code}")),
+            }),
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    });
+    match answer {
+        Ok(Ok(r)) => {
+            if args.json {
+                gateway::print_json(&r);
+            } else {
+                outln!("{}", r.message);
+            }
+            if r.reloaded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Ok(Err(e)) => {
+            eprintln!("postern reload: {e}");
+            ExitCode::FAILURE
+        }
+        Err(why) => {
+            eprintln!(
+                "postern reload: no answer within {} s: is `postern serve` running with its data in {}? ({why})",
+                args.wait,
+                config.server.data_dir.display()
+            );
+            ExitCode::from(2)
+        }
     }
-    let _ = std::fs::remove_file(reload_request_file(&args.data));
-    eprintln!(
-        "postern reload: no answer within {} s: is `postern serve` running with its data in {}?",
-        args.wait,
-        args.data.display()
-    );
-    ExitCode::from(2)
 }
 
 /// Runs `postern status`.
 pub fn status(args: StatusArgs) -> ExitCode {
-    let path = status_file(&args.data);
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let config = match config_or_exit("status", &args.config, args.data.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let why = match gateway::ask(&config, STATUS_WAIT, |c| c.get::<Status>("/api/v1/status")) {
+        Ok(Ok(s)) => {
+            show(&s, args.json);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(why) => why.to_string(),
+    };
+    let spool = config.spool_dir();
+    let Some(s) = from_spool(&config) else {
         eprintln!(
-            "postern status: no {} (is a gateway running on this data directory?)",
-            path.display()
+            "postern status: the gateway is not running ({why}), and there is no spool in {}",
+            spool.display()
         );
         return ExitCode::from(69);
     };
-    let stopped = not_running(&text, now_ms());
-    if args.json {
-        out!("{text}");
+    show(&s, args.json);
+    eprintln!(
+        "postern status: the gateway is not running ({why}); these figures are read from its spool files in {}",
+        spool.display()
+    );
+    ExitCode::from(NOT_RUNNING)
+}
+
+fn show(s: &Status, json: bool) {
+    if json {
+        gateway::print_json(s);
     } else {
-        out!("{}", render(&text, stopped.is_none()));
+        out!("{}", render(s));
     }
-    match stopped {
-        None => ExitCode::SUCCESS,
-        Some(why) => {
-            eprintln!("postern status: {why}");
-            ExitCode::from(NOT_RUNNING)
+}
+
+/// What the spool files of a stopped gateway say, in the status document's shape
+/// (counters, connectors and recent events are only known to a running gateway).
+fn from_spool(config: &Config) -> Option<Status> {
+    let dir = config.spool_dir();
+    if !dir.is_dir() {
+        return None;
+    }
+    let rec = postern_queue::Spool::inspect(&dir, &SpoolOptions::default()).ok()?;
+    let now = Timestamp::now();
+    let s = postern_queue::summary::summarize(
+        rec.messages.iter().map(|m| (&m.envelope, &m.state)),
+        now,
+    );
+    let holds = postern_queue::queue::read_holds(&dir);
+    let published = postern_queue::wait::read_published(&dir);
+    Some(Status {
+        time_ms: now.0,
+        running: false,
+        hostname: config.server.hostname.clone(),
+        transfer_mode: config.transfer_mode.name().to_owned(),
+        counters: Default::default(),
+        queue: QueueSummary {
+            messages: s.messages,
+            held_messages: s.held_messages,
+            pending: s.states.pending,
+            deferred: s.states.deferred,
+            oldest_secs: s.oldest.as_secs(),
+            destinations: s
+                .destinations
+                .iter()
+                .map(|d| DestinationRow {
+                    destination: d.destination.clone(),
+                    messages: d.messages,
+                    recipients: d.recipients,
+                    deferred: d.deferred,
+                    oldest_secs: d.oldest.as_secs(),
+                })
+                .collect(),
+            backoff: published
+                .backoff
+                .iter()
+                .filter(|(_, e)| e.until > now)
+                .map(|(d, e)| Backoff {
+                    destination: d.clone(),
+                    failures: e.failures,
+                    until_ms: e.until.0,
+                })
+                .collect(),
+            all_held: holds.iter().any(|t| matches!(t, Target::All)),
+            held_destinations: holds
+                .iter()
+                .filter_map(|t| match t {
+                    Target::Destination(d) => Some(d.clone()),
+                    _ => None,
+                })
+                .collect(),
+        },
+        spool: SpoolSpace {
+            segments: rec.segments as u64,
+            bytes: rec.bytes,
+            live_bytes: rec.live_bytes,
+            dead_bytes: rec.bytes.saturating_sub(rec.live_bytes),
+        },
+        connectors: Vec::new(),
+        recent_delivered: Vec::new(),
+        recent_failed: Vec::new(),
+    })
+}
+
+fn render(s: &Status) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let state = if s.running { "" } else { "  NOT RUNNING" };
+    let _ = writeln!(
+        o,
+        "gateway {}  transfer mode {}{state}",
+        s.hostname, s.transfer_mode
+    );
+    let c = &s.counters;
+    if s.running {
+        let _ = writeln!(
+            o,
+            "sessions open {}  (since start: {} sessions, {} messages accepted)",
+            c.sessions_open, c.sessions_total, c.messages_accepted_total
+        );
+        let _ = writeln!(
+            o,
+            "recipients delivered {}, deferred {}, failed {}; notices {}",
+            c.recipients_delivered_total,
+            c.recipients_deferred_total,
+            c.recipients_failed_total,
+            c.notices_total
+        );
+        let down: Vec<&str> = s
+            .connectors
+            .iter()
+            .filter(|c| !c.up)
+            .map(|c| c.name.as_str())
+            .collect();
+        if down.is_empty() {
+            o.push_str("connectors: all up\n");
+        } else {
+            let _ = writeln!(o, "connectors down: {}", down.join(", "));
         }
     }
-}
-
-/// Exit status when the gateway is not running (the figures shown are its last ones),
-/// as an LSB init script's `status` says "program is not running".
-const NOT_RUNNING: u8 = 3;
-
-/// A status file not rewritten for this long (the gateway rewrites it every second)
-/// belongs to a gateway that is not running, or is hung.
-const STALE_MS: u64 = 10_000;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Why the status in `text` is not that of a running gateway (it said so when it
-/// stopped, or it is stale at `now_ms`), with the age of the data; `None` when live.
-fn not_running(text: &str, now_ms: u64) -> Option<String> {
-    let written = field(text, "time_ms").parse::<u64>().ok();
-    let age = written.map(|t| now_ms.saturating_sub(t) / 1000);
-    let age_text = age.map_or("of unknown age".to_owned(), |a| format!("{a} s old"));
-    if field(text, "running") == "false" {
-        return Some(format!(
-            "the gateway is not running: it stopped; these figures are its last, {age_text}"
-        ));
+    let q = &s.queue;
+    let _ = writeln!(
+        o,
+        "queue: {} message(s), {} pending, {} deferred, {} held; oldest {} s",
+        q.messages, q.pending, q.deferred, q.held_messages, q.oldest_secs
+    );
+    if q.all_held {
+        o.push_str("held: everything\n");
+    } else if !q.held_destinations.is_empty() {
+        let _ = writeln!(o, "held: {}", q.held_destinations.join(", "));
     }
-    match written {
-        Some(t) if now_ms.saturating_sub(t) <= STALE_MS => None,
-        _ => Some(format!(
-            "the gateway is not running (or hung): its status was last written {}; these \
-             figures are {age_text}",
-            age.map_or("at an unknown time".to_owned(), |a| format!("{a} s ago"))
-        )),
-    }
-}
-
-/// The value of `"key":` in a flat JSON text (numbers and simple strings).
-fn field<'a>(text: &'a str, key: &str) -> &'a str {
-    let pat = format!("\"{key}\":");
-    text.find(&pat)
-        .map(|i| {
-            let rest = &text[i + pat.len()..];
-            let end = if let Some(stripped) = rest.strip_prefix('"') {
-                stripped.find('"').map_or(rest.len(), |e| e + 2)
-            } else {
-                rest.find([',', '}']).unwrap_or(rest.len())
-            };
-            rest[..end].trim_matches('"')
-        })
-        .unwrap_or("-")
-}
-
-fn render(text: &str, running: bool) -> String {
-    let mut o = String::new();
-    let state = if running { "" } else { "  NOT RUNNING" };
-    o.push_str(&format!(
-        "gateway {}  transfer mode {}{state}\n",
-        field(text, "hostname"),
-        field(text, "transfer_mode")
-    ));
-    o.push_str(&format!(
-        "sessions open {}  (since start: {} sessions, {} messages accepted)\n",
-        field(text, "sessions_open"),
-        field(text, "sessions_total"),
-        field(text, "messages_accepted_total")
-    ));
-    o.push_str(&format!(
-        "recipients delivered {}, deferred {}, failed {}; notices {}\n",
-        field(text, "recipients_delivered_total"),
-        field(text, "recipients_deferred_total"),
-        field(text, "recipients_failed_total"),
-        field(text, "notices_total")
-    ));
-    let down = text
-        .find("\"connectors_down\":[")
-        .map(|i| &text[i + "\"connectors_down\":[".len()..])
-        .and_then(|s| s.find(']').map(|e| &s[..e]))
-        .unwrap_or("");
-    if down.is_empty() {
-        o.push_str("connectors: all up\n");
-    } else {
-        o.push_str(&format!("connectors down: {}\n", down.replace('"', "")));
-    }
-    let q = text.find("\"queue\":").map_or("", |i| &text[i..]);
-    o.push_str(&format!(
-        "queue: {} message(s), {} pending, {} deferred, {} held; oldest {} s\n",
-        field(q, "messages"),
-        field(q, "pending"),
-        field(q, "deferred"),
-        field(q, "held_messages"),
-        field(q, "oldest_secs")
-    ));
-    if let Some(i) = text.find("\"spool\":") {
-        let sp = &text[i..];
-        o.push_str(&format!(
-            "spool: {} bytes in {} segment(s), {} live, {} dead\n",
-            field(sp, "bytes"),
-            field(sp, "segments"),
-            field(sp, "live_bytes"),
-            field(sp, "dead_bytes")
-        ));
-    }
-    for d in q.split("{\"destination\":").skip(1) {
-        let name = d.split('"').nth(1).unwrap_or("?");
-        o.push_str(&format!(
-            "  {name:<40} {:>6} msg {:>6} rcpt {:>6} deferred  oldest {:>6} s\n",
-            field(d, "messages"),
-            field(d, "recipients"),
-            field(d, "deferred"),
-            field(d, "oldest_secs")
-        ));
+    let sp = &s.spool;
+    let _ = writeln!(
+        o,
+        "spool: {} bytes in {} segment(s), {} live, {} dead",
+        sp.bytes, sp.segments, sp.live_bytes, sp.dead_bytes
+    );
+    for d in &q.destinations {
+        let _ = writeln!(
+            o,
+            "  {:<40} {:>6} msg {:>6} rcpt {:>6} deferred  oldest {:>6} s",
+            d.destination, d.messages, d.recipients, d.deferred, d.oldest_secs
+        );
     }
     // Destinations that failed to connect or greet: left alone until the time shown.
-    let now_ms: u64 = field(text, "time_ms").parse().unwrap_or(0);
-    for b in q.split("{\"backed_off\":").skip(1) {
-        let name = b.split('"').nth(1).unwrap_or("?");
-        let until: u64 = field(b, "until_ms").parse().unwrap_or(0);
-        o.push_str(&format!(
-            "  backoff {name:<32} {} failure(s), next attempt in {} s\n",
-            field(b, "failures"),
-            until.saturating_sub(now_ms).div_ceil(1000)
-        ));
+    for b in &q.backoff {
+        let _ = writeln!(
+            o,
+            "  backoff {:<32} {} failure(s), next attempt in {} s",
+            b.destination,
+            b.failures,
+            b.until_ms.saturating_sub(s.time_ms).div_ceil(1000)
+        );
     }
-    for (title, key) in [
-        ("recent deliveries", "recent_delivered"),
-        ("recent failures", "recent_failed"),
-    ] {
-        let list = text
-            .find(&format!("\"{key}\":["))
-            .map(|i| &text[i..])
-            .and_then(|s| s.find(']').map(|e| &s[..e]))
-            .unwrap_or("");
-        let items: Vec<&str> = list.split("{\"time_ms\":").skip(1).collect();
-        o.push_str(&format!("{title}: {}\n", items.len()));
-        for it in items.iter().rev().take(10) {
-            o.push_str(&format!(
-                "  {}  {}  {}\n",
-                field(it, "queue_id"),
-                field(it, "recipient"),
-                field(it, "reply")
-            ));
+    if s.running {
+        for (title, list) in [
+            ("recent deliveries", &s.recent_delivered),
+            ("recent failures", &s.recent_failed),
+        ] {
+            let _ = writeln!(o, "{title}: {}", list.len());
+            for it in list.iter().rev().take(10) {
+                let _ = writeln!(o, "  {}  {}  {}", it.queue_id, it.recipient, it.reply);
+            }
         }
     }
     o
 }
 
-/// Runs `postern transfer-mode`: writes the mode file atomically with a token, and
-/// returns only once the running gateway has applied the mode and acknowledged the token
-/// (it then keeps the mode across restarts until changed). With no gateway answering
-/// within `--wait`, the previous file is put back — a mode nobody applied must not
-/// silently override `[transfer] mode` at the next start — and the exit status is 2.
+/// Runs `postern transfer-mode`: puts the mode in force in the running gateway through
+/// its admin API and returns once it is (until the gateway stops: a restart starts in
+/// `[transfer] mode`). With no gateway answering within `--wait` nothing changes and the exit
+/// status is 2: for the next start, `[transfer] mode` in the config says it.
 pub fn transfer_mode(args: TransferModeArgs) -> ExitCode {
     let Some(mode) = TransferMode::from_name(&args.mode) else {
         eprintln!(
@@ -271,58 +337,36 @@ pub fn transfer_mode(args: TransferModeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let path = transfer_mode_file(&args.data);
-    let before = std::fs::read_to_string(&path).ok();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let token = format!("{}-{nanos}", std::process::id());
-    if let Err(e) = write_atomically(&path, &format!("{}\n{token}", mode.name())) {
-        eprintln!("postern transfer-mode: {e}");
-        return ExitCode::FAILURE;
-    }
-    let ack = transfer_mode_ack_file(&args.data);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
-    while std::time::Instant::now() < deadline {
-        let text = std::fs::read_to_string(&ack).unwrap_or_default();
-        if let Some((t, answer)) = text.split_once('\n')
-            && t == token
-        {
-            let answer = answer.trim_end();
-            outln!("{answer}");
-            return if answer.starts_with("error") {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    // Nobody applied it: take it back.
-    let restored = match &before {
-        Some(old) => write_atomically(&path, old.trim_end()),
-        None => match std::fs::remove_file(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            r => r,
-        },
+    let config = match config_or_exit("transfer-mode", &args.config, args.data.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    if let Err(e) = restored {
-        eprintln!("postern transfer-mode: cannot take the request back: {e}");
+    let body = TransferModeBody {
+        mode: mode.name().to_owned(),
+    };
+    let answer = gateway::ask(&config, Duration::from_secs(args.wait), |c| {
+        c.send::<_, TransferModeBody>("PUT", "/api/v1/transfer-mode", &body)
+    });
+    match answer {
+        Ok(Ok(m)) => {
+            if args.json {
+                gateway::print_json(&m);
+            } else {
+                outln!("transfer mode is now {}", m.mode);
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("postern transfer-mode: {e}");
+            ExitCode::FAILURE
+        }
+        Err(why) => {
+            eprintln!(
+                "postern transfer-mode: no gateway applied it within {} s (is `postern serve` running with its data in {}? {why}); nothing changed — for the next start, set [transfer] mode in the config",
+                args.wait,
+                config.server.data_dir.display()
+            );
+            ExitCode::from(2)
+        }
     }
-    eprintln!(
-        "postern transfer-mode: no gateway applied it within {} s (is `postern serve` running with its data in {}?); nothing changed — for the next start, set [transfer] mode in the config",
-        args.wait,
-        args.data.display()
-    );
-    ExitCode::from(2)
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{text}\n"))?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)
 }

@@ -3,11 +3,17 @@
 //! Output is a timeline, one event per line, oldest first; `--json` prints one JSON object
 //! per line instead. Exit status as grep: 0 when something was found, 1 when nothing was,
 //! 2 on an error.
+//!
+//! The tracking directory is the `[tracking] dir` of the config `-c FILE` names (as
+//! `postern serve` used it; default the embedded one's, ./postern-data/tracking), or
+//! `--dir`. The log files are read directly: they are only ever appended to, so this
+//! is the same whether the gateway runs or not.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::gateway::ConfigArg;
 use postern_track::{
     Clock, Event, EventKind, Filter, IndexMode, Reader, ScanStats, SystemClock, Text, Timestamp,
 };
@@ -53,9 +59,11 @@ pub struct SearchArgs {
     /// Do not read or build the per-day index files (always scan).
     #[arg(long)]
     no_index: bool,
-    /// The tracking directory.
-    #[arg(long, value_name = "DIR", default_value = "./postern-data/tracking")]
-    dir: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The tracking directory (overrides the config's `[tracking] dir`).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 /// Options of `postern track trace`.
@@ -69,9 +77,11 @@ pub struct TraceArgs {
     /// Do not read or build the per-day index files (always scan).
     #[arg(long)]
     no_index: bool,
-    /// The tracking directory.
-    #[arg(long, value_name = "DIR", default_value = "./postern-data/tracking")]
-    dir: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The tracking directory (overrides the config's `[tracking] dir`).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 /// Runs a `postern track` subcommand.
@@ -118,9 +128,17 @@ fn check_dir(dir: &std::path::Path) -> Result<(), String> {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(format!("{}: not a directory", dir.display())),
         Err(e) => Err(format!(
-            "tracking directory {}: {e} (give the gateway's [tracking] dir with --dir)",
+            "tracking directory {}: {e} (give the gateway's config with -c, or its [tracking] dir with --dir)",
             dir.display()
         )),
+    }
+}
+
+/// `--dir`, or the config's `[tracking] dir`.
+fn tracking_dir(config: &ConfigArg, dir: Option<PathBuf>) -> Result<PathBuf, String> {
+    match dir {
+        Some(d) => Ok(d),
+        None => Ok(super::gateway::load(config, None)?.tracking.dir),
     }
 }
 
@@ -133,7 +151,8 @@ fn reader(dir: PathBuf, no_index: bool) -> Reader {
 }
 
 fn search(a: SearchArgs) -> Result<bool, String> {
-    check_dir(&a.dir)?;
+    let dir = tracking_dir(&a.config, a.dir)?;
+    check_dir(&dir)?;
     let mut f = Filter::new();
     f.message_id = a.message_id.map(Text::from);
     f.sender = a.sender.map(Text::from);
@@ -152,7 +171,7 @@ fn search(a: SearchArgs) -> Result<bool, String> {
         .as_deref()
         .map(|s| parse_time(s, true))
         .transpose()?;
-    let res = reader(a.dir, a.no_index)
+    let res = reader(dir, a.no_index)
         .search(&f)
         .map_err(|e| e.to_string())?;
     let mut out = String::new();
@@ -175,8 +194,9 @@ fn search(a: SearchArgs) -> Result<bool, String> {
 }
 
 fn trace(a: TraceArgs) -> Result<bool, String> {
-    check_dir(&a.dir)?;
-    let tr = reader(a.dir, a.no_index)
+    let dir = tracking_dir(&a.config, a.dir)?;
+    check_dir(&dir)?;
+    let tr = reader(dir, a.no_index)
         .trace(a.message_id.as_str())
         .map_err(|e| e.to_string())?;
     let mut out = String::new();

@@ -1,72 +1,37 @@
-//! The gateway's housekeeping task: the transfer mode set by `postern transfer-mode`, the
-//! Pickup folder, the status file `postern status` reads, and the metrics endpoint.
-//!
-//! Control from the command line goes through files in the data directory, so it works
-//! whatever the gateway's listeners are: `DATA_DIR/transfer-mode` holds a mode name
-//! (written atomically by the CLI) and is read whenever it changes;
-//! `DATA_DIR/status.json` is rewritten every second (temporary file, then rename).
+//! The gateway's housekeeping task: the Pickup folder, the destination backoff the
+//! spool publishes for `postern queue` on a stopped gateway, and the metrics endpoint.
+//! The command line talks to a running gateway through the admin API ([`crate::api`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use postern_queue::Envelope;
 use postern_track::EventKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, TransferMode};
+use crate::config::Config;
 use crate::context::Context;
 use crate::pickup;
-use crate::status::json_str;
 
 /// How often the housekeeping runs.
 const TICK: Duration = Duration::from_millis(250);
-/// How often the status file is rewritten.
+/// How often the destination backoff is published in the spool.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Most bytes of an HTTP request the metrics endpoint reads.
 const MAX_REQUEST: usize = 8 * 1024;
 
-/// The file `postern transfer-mode` writes.
-pub fn transfer_mode_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("transfer-mode")
-}
-
-/// The file the gateway acknowledges a `postern transfer-mode` request in: the
-/// request's token, then the answer (`transfer mode is now …` or `error: …`).
-pub fn transfer_mode_ack_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("transfer-mode.applied")
-}
-
-/// The file `postern reload` writes to ask the running gateway to re-read its
-/// configuration file: one line, a token to recognise the answer by.
-pub fn reload_request_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("reload.request")
-}
-
-/// The file the gateway answers a reload request in: the request's token, then the line
-/// it printed about the reload (`postern: reloaded …` or `… refused: …`).
-pub fn reload_answer_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("reload.answer")
-}
-
-/// The file `postern status` reads.
-pub fn status_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("status.json")
-}
-
 /// Runs until the gateway shuts down. `[pickup]` is read each round, so a reload
 /// turns it on or off, or moves it, from the next round.
 pub async fn run(ctx: Arc<Context>) {
-    let mut mode_seen: Option<SystemTime> = None;
     let mut last_status = tokio::time::Instant::now() - STATUS_EVERY;
     let mut last_pickup: Option<tokio::time::Instant> = None;
     // The backoff table as last published (none yet: the first round always writes).
     let mut published: Option<String> = None;
     let mut shutdown = ctx.shutdown.clone();
     while !ctx.is_shutting_down() {
-        read_transfer_mode(&ctx, &mut mode_seen);
         let now = tokio::time::Instant::now();
         let pickup = ctx.live().config.pickup.clone();
         if pickup.enabled && last_pickup.is_none_or(|t| now - t >= pickup.interval) {
@@ -78,57 +43,13 @@ pub async fn run(ctx: Arc<Context>) {
             last_status = now;
             let c = Arc::clone(&ctx);
             let last = published.take();
-            published = tokio::task::spawn_blocking(move || {
-                write_status(&c);
-                publish_backoff(&c, last)
-            })
-            .await
-            .unwrap_or_default();
+            published = tokio::task::spawn_blocking(move || publish_backoff(&c, last))
+                .await
+                .unwrap_or_default();
         }
         tokio::select! {
             () = tokio::time::sleep(TICK) => {}
             r = shutdown.changed() => if r.is_err() { break },
-        }
-    }
-    let c = Arc::clone(&ctx);
-    let _ = tokio::task::spawn_blocking(move || write_status(&c)).await;
-}
-
-/// Applies the transfer-mode file when it changed since it was last seen.
-fn read_transfer_mode(ctx: &Context, seen: &mut Option<SystemTime>) {
-    let path = transfer_mode_file(&ctx.live().config.server.data_dir);
-    let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
-        return;
-    };
-    if *seen == Some(modified) {
-        return;
-    }
-    *seen = Some(modified);
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    // Line 1 the mode; line 2, from `postern transfer-mode`, a token to acknowledge.
-    let mut lines = text.lines();
-    let name = lines.next().unwrap_or_default();
-    let token = lines.next().map(str::trim).filter(|t| !t.is_empty());
-    let answer = match TransferMode::from_name(name) {
-        Some(mode) => {
-            if mode != ctx.transfer_mode() {
-                ctx.set_transfer_mode(mode);
-                ctx.wake.notify_one();
-                tracing::info!("transfer mode is now {}", mode.name());
-            }
-            format!("transfer mode is now {}", mode.name())
-        }
-        None => {
-            tracing::warn!("{}: not a transfer mode: {:?}", path.display(), name.trim());
-            format!("error: not a transfer mode: {:?}", name.trim())
-        }
-    };
-    // Acknowledged only once applied: the command returns when the mode is in force.
-    if let Some(token) = token {
-        let ack = transfer_mode_ack_file(&ctx.live().config.server.data_dir);
-        let tmp = ack.with_extension("applied.tmp");
-        if std::fs::write(&tmp, format!("{token}\n{answer}\n")).is_ok() {
-            let _ = std::fs::rename(&tmp, &ack);
         }
     }
 }
@@ -214,79 +135,6 @@ fn submit(ctx: &Context, config: &Config, path: &Path, sub: pickup::Submission) 
     }
 }
 
-/// The status document: mode, counters, recent outcomes, the queue by state and
-/// destination with the oldest age.
-pub fn status_json(ctx: &Context) -> String {
-    let now = ctx.now();
-    let s = ctx.queue.summary(now);
-    let dests: Vec<String> = s
-        .destinations
-        .iter()
-        .take(50)
-        .map(|d| {
-            format!(
-                "{{\"destination\":{},\"messages\":{},\"recipients\":{},\"deferred\":{},\"oldest_secs\":{}}}",
-                json_str(&d.destination),
-                d.messages,
-                d.recipients,
-                d.deferred,
-                d.oldest.as_secs()
-            )
-        })
-        .collect();
-    let members = format!(
-        "{},{}",
-        ctx.stats.json_members(),
-        crate::status::spool_json(&ctx.queue.spool().stats())
-    );
-    let backoff: Vec<String> = ctx
-        .queue
-        .backoff_entries(now)
-        .iter()
-        .take(50)
-        .map(|(d, e)| {
-            format!(
-                "{{\"backed_off\":{},\"failures\":{},\"until_ms\":{},\"last_failure_ms\":{}}}",
-                json_str(d),
-                e.failures,
-                e.until.0,
-                e.last_failure.0
-            )
-        })
-        .collect();
-    let down: Vec<String> = {
-        let status = ctx
-            .connectors
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let live = ctx.live();
-        live.config
-            .routing
-            .connectors
-            .iter()
-            .filter(|c| !postern_route::ConnectorState::is_available(&*status, &c.name))
-            .map(|c| json_str(&c.name))
-            .collect()
-    };
-    format!(
-        "{{\"time_ms\":{},\"running\":{},\"hostname\":{},\"transfer_mode\":\"{}\",\"connectors_down\":[{}],{},\"queue\":{{\"messages\":{},\"held_messages\":{},\"pending\":{},\"deferred\":{},\"oldest_secs\":{},\"destinations\":[{}],\"backoff\":[{}]}}}}\n",
-        now.0,
-        // The last write, at shutdown, says the gateway stopped (`postern status`).
-        !ctx.is_shutting_down(),
-        json_str(&ctx.live().config.server.hostname),
-        ctx.transfer_mode().name(),
-        down.join(","),
-        members,
-        s.messages,
-        s.held_messages,
-        s.states.pending,
-        s.states.deferred,
-        s.oldest.as_secs(),
-        dests.join(","),
-        backoff.join(",")
-    )
-}
-
 /// Publishes the queue's destination backoff in the spool directory for `postern queue
 /// list/show` (see `postern_queue::wait`) when it changed since `last`; returns what the
 /// file now holds (`None` when it could not be written: tried again next round).
@@ -365,14 +213,6 @@ fn wait_notes(ctx: &Context, now: postern_queue::Timestamp) -> Vec<postern_queue
         }
     }
     notes
-}
-
-fn write_status(ctx: &Context) {
-    let path = status_file(&ctx.live().config.server.data_dir);
-    let tmp = path.with_extension("json.tmp");
-    if std::fs::write(&tmp, status_json(ctx)).is_ok() {
-        let _ = std::fs::rename(&tmp, &path);
-    }
 }
 
 /// Serves `GET /metrics` (Prometheus text format) on `listener` until shutdown.

@@ -425,6 +425,28 @@ pub struct StatusSection {
     pub metrics_listen: Option<SocketAddr>,
 }
 
+/// Where the admin API listens (`[admin] listen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminListen {
+    /// No admin API (`"off"`).
+    Off,
+    /// A TCP address (`"127.0.0.1:8025"`; port 0 lets the system choose).
+    Tcp(SocketAddr),
+    /// A Unix socket at this path (a value starting with `/`).
+    Unix(PathBuf),
+}
+
+/// `[admin]`: the admin API (`/api/v1/…`) that `postern` subcommands talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminApiSection {
+    /// Where it listens. Default `127.0.0.1:0`: a loopback port the system chooses,
+    /// written to `DATA_DIR/admin.address` at start.
+    pub listen: AdminListen,
+    /// The file holding the bearer token writes need. Default `DATA_DIR/admin.token`,
+    /// created with mode 0600 when missing.
+    pub token_file: PathBuf,
+}
+
 /// `[spool]`: the spool's segment size and when the gateway compacts it. Dead space
 /// (delivered messages, old states) is reclaimed while the gateway runs, so that the
 /// spool's files stay within about `2 × live + compact_dead_bytes + 2 × segment_size`
@@ -513,6 +535,8 @@ pub struct Config {
     pub mime_types: postern_message::mime_types::MimeTypes,
     /// The text the configuration was read from.
     pub source: String,
+    /// `[admin]`: the admin API.
+    pub admin_api: AdminApiSection,
 }
 
 // ---- the file as written ------------------------------------------------------------
@@ -554,6 +578,7 @@ struct File {
     status: StatusToml,
     #[serde(default)]
     log: crate::logging::LogToml,
+    admin: AdminToml,
     #[serde(default)]
     spool: SpoolToml,
     #[serde(default)]
@@ -767,6 +792,13 @@ struct ProtocolLogToml {
 #[serde(deny_unknown_fields)]
 struct StatusToml {
     metrics_listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminToml {
+    listen: Option<String>,
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1053,6 +1085,7 @@ impl Config {
         }
         let admin = admin_sections(&c, &file, &server.data_dir, &routing)?;
         let spool = spool_section(&c, &file.spool)?;
+        let admin_api = admin_api_section(&c, &file.admin, &server.data_dir)?;
         let retention = retention_section(&file.retention);
         let inbound = crate::policy::accepted::inbound_section(&file.inbound)
             .map_err(|(key, why)| c.err("inbound", key, why))?;
@@ -1099,6 +1132,7 @@ impl Config {
             domain_options,
             mime_types,
             source: text.to_owned(),
+            admin_api,
         })
     }
 
@@ -1242,6 +1276,34 @@ fn admin_sections(
         pickup,
         protocol_log,
         status: StatusSection { metrics_listen },
+    })
+}
+
+/// `[admin]`, validated: `off`, an `ip:port` (loopback unless a token guards reads
+/// too, see `api`), or an absolute Unix socket path.
+fn admin_api_section(
+    c: &Checker<'_>,
+    a: &AdminToml,
+    data_dir: &Path,
+) -> Result<AdminApiSection, ConfigError> {
+    let listen = match a.listen.as_deref().map(str::trim) {
+        None => AdminListen::Tcp(SocketAddr::from(([127, 0, 0, 1], 0))),
+        Some("off") => AdminListen::Off,
+        Some(p) if p.starts_with('/') => AdminListen::Unix(PathBuf::from(p)),
+        Some(v) => AdminListen::Tcp(v.parse().map_err(|_| {
+            c.err(
+                "admin",
+                "listen",
+                format!("{v:?} is not ip:port, an absolute socket path or \"off\""),
+            )
+        })?),
+    };
+    Ok(AdminApiSection {
+        listen,
+        token_file: a
+            .token_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("admin.token")),
     })
 }
 

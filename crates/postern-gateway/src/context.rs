@@ -91,6 +91,8 @@ pub struct Context {
     pub verifier: crate::policy::Verifier,
     /// Rejections by reason and the latency histograms ([`crate::metrics::render`]).
     pub metrics: crate::metrics::recorder::Metrics,
+    /// Requests from the admin API to the delivery loop and to `serve`.
+    pub requests: crate::api::Requests,
 }
 
 impl Context {

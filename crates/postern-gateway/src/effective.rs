@@ -382,6 +382,19 @@ fn admin_part(c: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "\n[log]")?;
     writeln!(o, "format = \"{}\"", c.log.format.name())?;
     writeln!(o, "level = {}", q(&c.log.level))?;
+    admin_api_part(c, o)
+}
+
+/// `[admin]`: where the admin API listens and the token file.
+fn admin_api_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    use crate::config::AdminListen;
+    writeln!(o, "\n[admin]")?;
+    match &c.admin_api.listen {
+        AdminListen::Off => writeln!(o, "listen = \"off\"")?,
+        AdminListen::Tcp(a) => writeln!(o, "listen = \"{a}\"")?,
+        AdminListen::Unix(p) => writeln!(o, "listen = {}", q(p.display()))?,
+    }
+    writeln!(o, "token_file = {}", q(c.admin_api.token_file.display()))?;
     Ok(())
 }
 

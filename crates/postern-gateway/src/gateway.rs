@@ -84,6 +84,30 @@ pub struct Gateway {
     local_addrs: Vec<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
     recovered: usize,
+    admin_addr: Option<SocketAddr>,
+}
+
+/// Binds the admin API's listener (before the data directory, like the SMTP ports).
+async fn bind_admin(
+    listen: &crate::config::AdminListen,
+) -> Result<Option<crate::api::Listener>, StartError> {
+    use crate::config::AdminListen;
+    crate::api::Listener::bind(listen)
+        .await
+        .map_err(|source| match listen {
+            AdminListen::Tcp(addr) => StartError::Listen {
+                addr: *addr,
+                source,
+            },
+            AdminListen::Unix(path) => StartError::DataDir {
+                path: path.clone(),
+                source,
+            },
+            AdminListen::Off => StartError::DataDir {
+                path: std::path::PathBuf::new(),
+                source,
+            },
+        })
 }
 
 fn mkdir(path: &std::path::Path) -> Result<(), StartError> {
@@ -125,8 +149,20 @@ impl Gateway {
             ),
             None => None,
         };
+        let admin = bind_admin(&config.admin_api.listen).await?;
         mkdir(&config.server.data_dir)?;
         mkdir(&config.maildir.root)?;
+        let admin_token = match &admin {
+            Some(l) => {
+                Some(
+                    crate::api::prepare(&config, l).map_err(|source| StartError::DataDir {
+                        path: config.admin_api.token_file.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
         // A pickup or archive folder that cannot be one is refused now, not found out
         // later (a pickup never read, every archive copy lost).
         if config.pickup.enabled {
@@ -182,6 +218,7 @@ impl Gateway {
             auth_guard: crate::auth_guard::AuthGuard::new(),
             verifier: crate::policy::Verifier::new(),
             metrics: crate::metrics::recorder::Metrics::default(),
+            requests: crate::api::Requests::new(),
         });
         ctx.set_transfer_mode(config.transfer_mode);
         let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
@@ -196,6 +233,10 @@ impl Gateway {
         if let Some(m) = metrics {
             tasks.spawn(crate::admin::serve_metrics(ctx.clone(), m));
         }
+        let admin_addr = admin.as_ref().and_then(crate::api::Listener::tcp_addr);
+        if let (Some(l), Some(token)) = (admin, admin_token) {
+            tasks.spawn(crate::api::serve(ctx.clone(), l, token));
+        }
         Ok(Gateway {
             ctx,
             stop,
@@ -203,6 +244,7 @@ impl Gateway {
             local_addrs,
             metrics_addr,
             recovered: recovered.messages.len(),
+            admin_addr,
         })
     }
 
@@ -214,6 +256,11 @@ impl Gateway {
     /// The metrics endpoint's address, when `[status] metrics_listen` is set.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The admin API's TCP address, when `[admin] listen` is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The shared state.
@@ -354,6 +401,7 @@ fn carry_start_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
     carry("protocol_log", &r.protocol_log, &mut n.protocol_log, c);
     carry("archive", &r.archive, &mut n.archive, c);
     carry("status.metrics_listen", &r.status, &mut n.status, c);
+    carry("admin", &r.admin_api, &mut n.admin_api, c);
     carry("spool", &r.spool, &mut n.spool, c);
     // The subscriber is installed once, by `postern serve`.
     carry("log", &r.log, &mut n.log, c);
@@ -364,7 +412,7 @@ fn carry_start_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
 
 /// Points the directories `new` leaves at their defaults (`DATA_DIR/mail`, …) under the
 /// data directory in force, `running`: until a restart moves the data directory, the
-/// Maildir folders, the pickup folder and the logs stay beside the spool.
+/// Maildir folders, the pickup folder, the logs and the admin token stay beside the spool.
 fn follow_data_dir(running: &Path, new: &mut Config) {
     let asked = new.server.data_dir.clone();
     let dirs = [
@@ -373,6 +421,7 @@ fn follow_data_dir(running: &Path, new: &mut Config) {
         (&mut new.tracking.dir, "tracking"),
         (&mut new.archive.dir, "archive"),
         (&mut new.protocol_log.dir, "protocol"),
+        (&mut new.admin_api.token_file, "admin.token"),
     ];
     for (dir, leaf) in dirs {
         if *dir == asked.join(leaf) {
@@ -404,29 +453,24 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
     let mut signals = Signals::new();
     let inherited = path.filter(|_| config.inherits_default_connector());
     let gw = Gateway::start(config).await?;
-    // The data directory only changes with a restart. A request left from before the
-    // start is stale: this start has just read the file.
-    let data_dir = gw.ctx.live().config.server.data_dir.clone();
-    let _ = std::fs::remove_file(crate::admin::reload_request_file(&data_dir));
+    // Reloads asked for through the admin API (`postern reload`).
+    let mut reloads = gw.ctx.requests.take_reload();
     // The start-up line stays the first line (README; tools read the address from it).
     tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&gw.startup_line()));
     if let Some(p) = inherited {
         let note = inherited_connector_note(p);
         tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&note));
     }
-    let mut poll = tokio::time::interval(RELOAD_REQUEST_POLL);
     loop {
         tokio::select! {
             wanted = signals.next() => match wanted {
                 Wanted::Stop => break,
                 Wanted::Reload => log_reload(&reload_from(&gw, path)),
             },
-            _ = poll.tick() => {
-                if let Some(token) = take_reload_request(&data_dir) {
-                    let line = reload_from(&gw, path);
-                    log_reload(&line);
-                    answer_reload_request(&data_dir, &token, &line);
-                }
+            Some(answer) = async { reloads.as_mut()?.recv().await } => {
+                let line = reload_from(&gw, path);
+                log_reload(&line);
+                let _ = answer.send((line.starts_with("postern: reloaded"), line));
             }
         }
     }
@@ -453,30 +497,6 @@ pub fn inherited_connector_note(path: &Path) -> String {
          (mail for localhost into Maildir folders); add a [[connector]] to route otherwise",
         path.display()
     )
-}
-
-/// How often `serve` looks for a `postern reload` request.
-const RELOAD_REQUEST_POLL: Duration = Duration::from_millis(250);
-
-/// The token of a pending `postern reload` request, which is taken (removed).
-fn take_reload_request(data_dir: &Path) -> Option<String> {
-    let path = crate::admin::reload_request_file(data_dir);
-    let token = std::fs::read_to_string(&path).ok()?;
-    let _ = std::fs::remove_file(&path);
-    Some(token.trim().to_owned())
-}
-
-/// Writes the answer to a `postern reload` request: its token, then `line` (written to a
-/// temporary name and renamed, so the command never reads half an answer).
-fn answer_reload_request(data_dir: &Path, token: &str, line: &str) {
-    let path = crate::admin::reload_answer_file(data_dir);
-    // Not `reload.tmp`: that is the name `postern reload` writes its request under.
-    let tmp = path.with_extension("answer.tmp");
-    let written = std::fs::write(&tmp, format!("{token}\n{line}\n"))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = written {
-        tracing::error!("cannot answer the reload request: {}: {e}", path.display());
-    }
 }
 
 /// Reloads `path` into `gw`; the line to print about it.

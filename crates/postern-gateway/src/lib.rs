@@ -62,6 +62,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod api;
 pub mod archive;
 pub mod auth;
 pub mod auth_guard;

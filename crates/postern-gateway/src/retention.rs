@@ -2,8 +2,8 @@
 //! gateway left running for months does not fill its disk: protocol logs and archive
 //! folders by their UTC date (the archive by bytes too), and the spool's `quarantine/`
 //! and the Pickup folder's `bad/` by the time a file was set aside. Tracking logs are
-//! the tracking writer's own (`[tracking] retention_days`); `status.json` is one file
-//! rewritten in place, with at most [`crate::status::RECENT`] recent events.
+//! the tracking writer's own (`[tracking] retention_days`); the status keeps at most
+//! [`crate::status::RECENT`] recent events, in memory.
 //!
 //! Errors are ignored: retention never stops mail, and a file that cannot be removed now
 //! is tried again at the next sweep. Each sweep is a plain function of a directory, a setting and the time, so each can be

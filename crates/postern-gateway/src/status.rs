@@ -1,7 +1,7 @@
 //! The live view of a gateway (the IMS Queues tab): counters, the sessions open now,
-//! and the most recent deliveries and failures. The gateway writes it as JSON to
-//! `DATA_DIR/status.json` every second (`postern status` reads it) and serves the
-//! counters to Prometheus when `[status] metrics_listen` is set.
+//! and the most recent deliveries and failures. The admin API serves it
+//! (`GET /api/v1/status`, which `postern status` asks) and the counters go to
+//! Prometheus when `[status] metrics_listen` is set.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;

@@ -1,6 +1,6 @@
 //! The Exchange administration features end to end: notices (failure, delay, success,
 //! absorbed), the administrator's copies, delivery restrictions, transfer modes, the
-//! archive, the Pickup folder, the status file and metrics, and the protocol log. Each
+//! archive, the Pickup folder, the status (admin API) and metrics, and the protocol log. Each
 //! test runs a real gateway on 127.0.0.1 with a scripted SMTP server as its smart host.
 
 mod common;
@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use postern_gateway::api::client::{Client, Endpoint};
+use postern_gateway::api::model::{ActionResult, Status, TransferModeBody};
 use postern_gateway::{Config, Gateway};
 use postern_track::{EventKind, Filter, Reader};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -225,6 +227,36 @@ async fn first_mail(h: &Harness, who: &str, what: &str) -> String {
         "no {what}"
     );
     files(&dir).swap_remove(0)
+}
+
+/// The admin API's client for `h`, with the token the gateway created.
+fn api(h: &Harness) -> Client {
+    let token = std::fs::read_to_string(h.dir.join("admin.token")).unwrap();
+    Client::new(
+        Endpoint::Tcp(h.gw.admin_addr().unwrap()),
+        Some(token.trim().to_owned()),
+    )
+}
+
+/// `GET path` on `h`'s admin API (a blocking client: off the runtime).
+async fn api_get<T: serde::de::DeserializeOwned + Send + 'static>(h: &Harness, path: &str) -> T {
+    let (c, path) = (api(h), path.to_owned());
+    tokio::task::spawn_blocking(move || c.get(&path).unwrap())
+        .await
+        .unwrap()
+}
+
+/// `method path` with a JSON `body` on `h`'s admin API.
+async fn api_send<T: serde::de::DeserializeOwned + Send + 'static>(
+    h: &Harness,
+    method: &'static str,
+    path: &str,
+    body: serde_json::Value,
+) -> T {
+    let (c, path) = (api(h), path.to_owned());
+    tokio::task::spawn_blocking(move || c.send(method, &path, &body).unwrap())
+        .await
+        .unwrap()
 }
 
 async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -448,20 +480,26 @@ async fn transfer_modes_hold_and_release() {
         "outbound is held in mode inbound"
     );
     assert_eq!(h.gw.context().queue.len(), 1);
-    // "none" refuses new sessions; written as `postern transfer-mode` does.
-    std::fs::write(h.dir.join("transfer-mode"), "none\n").unwrap();
-    assert!(
-        wait_until(Duration::from_secs(3), || h
-            .gw
-            .context()
-            .transfer_mode()
-            .name()
-            == "none")
-        .await
-    );
+    // "none" refuses new sessions; set as `postern transfer-mode` does, through the API
+    // (in force when it answers).
+    let set: TransferModeBody = api_send(
+        &h,
+        "PUT",
+        "/api/v1/transfer-mode",
+        serde_json::json!({"mode": "none"}),
+    )
+    .await;
+    assert_eq!(set.mode, "none");
+    assert_eq!(h.gw.context().transfer_mode().name(), "none");
     let r = talk(h.addr(), &[]).await;
     assert!(r[0].starts_with("421 4.3.2"), "{r:?}");
-    std::fs::write(h.dir.join("transfer-mode"), "both\n").unwrap();
+    let _: TransferModeBody = api_send(
+        &h,
+        "PUT",
+        "/api/v1/transfer-mode",
+        serde_json::json!({"mode": "both"}),
+    )
+    .await;
     assert!(
         wait_until(Duration::from_secs(10), || !s
             .got
@@ -558,7 +596,7 @@ async fn pickup_folder_submits_and_sets_aside() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_file_and_metrics() {
+async fn status_and_metrics() {
     let s = sink(refuse_bad).await;
     let h = start("status", &s, "[status]\nmetrics_listen = \"127.0.0.1:0\"\n").await;
     mail(
@@ -568,23 +606,29 @@ async fn status_file_and_metrics() {
         "counted",
     )
     .await;
-    let status = h.dir.join("status.json");
+    let mut status: Status = api_get(&h, "/api/v1/status").await;
+    for _ in 0..400 {
+        if status.counters.recipients_failed_total == 1
+            && status
+                .recent_delivered
+                .iter()
+                .any(|e| e.recipient == "al@localhost")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        status = api_get(&h, "/api/v1/status").await;
+    }
+    assert_eq!(status.counters.recipients_failed_total, 1, "{status:?}");
     assert!(
-        wait_until(Duration::from_secs(10), || {
-            std::fs::read_to_string(&status).is_ok_and(|t| {
-                t.contains("\"recipient\":\"al@localhost\"")
-                    && t.contains("\"recipients_failed_total\":1")
-            })
-        })
-        .await,
-        "{:?}",
-        std::fs::read_to_string(&status)
+        status
+            .recent_delivered
+            .iter()
+            .any(|e| e.recipient == "al@localhost"),
+        "{status:?}"
     );
-    let text = std::fs::read_to_string(&status).unwrap();
-    assert!(
-        text.contains("\"transfer_mode\":\"both\"") && text.contains("\"recent_failed\":[{"),
-        "{text}"
-    );
+    assert_eq!(status.transfer_mode, "both");
+    assert_eq!(status.recent_failed[0].recipient, "bad@remote.test");
     let mut m = TcpStream::connect(h.gw.metrics_addr().unwrap())
         .await
         .unwrap();
@@ -601,6 +645,18 @@ async fn status_file_and_metrics() {
     assert!(
         body.contains("# TYPE postern_queue_messages gauge"),
         "{body}"
+    );
+    // The same text on the admin API's listener.
+    let c = api(&h);
+    let (code, text) = tokio::task::spawn_blocking(move || c.request("GET", "/metrics", None))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(code, 200);
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("postern_messages_accepted_total 1\n"),
+        "{text}"
     );
     h.stop().await;
 }
@@ -728,22 +784,17 @@ async fn restriction_skips_the_backup_connector_and_mail_waits_for_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_control_on_the_live_gateway() {
-    use postern_queue::Target;
-    use postern_queue::control::{self, Command};
     let s = sink(accept).await;
     let h = start("control", &s, "").await;
-    let spool = h.dir.join("spool");
     // Hold the destination (as `postern queue hold --destination remote.test` does).
-    let req = control::submit(
-        &spool,
-        &Command::Hold(Target::Destination("remote.test".into())),
+    let answer: ActionResult = api_send(
+        &h,
+        "POST",
+        "/api/v1/queue/actions/hold",
+        serde_json::json!({"destination": "remote.test"}),
     )
-    .unwrap();
-    let answer =
-        tokio::task::spawn_blocking(move || control::wait_answer(&req, Duration::from_secs(5)))
-            .await
-            .unwrap();
-    assert!(answer.is_some(), "the running gateway answers the request");
+    .await;
+    assert!(answer.message.starts_with("held"), "{answer:?}");
     mail(
         h.addr(),
         "<jo@localhost>",
@@ -753,22 +804,29 @@ async fn queue_control_on_the_live_gateway() {
     .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(s.got.lock().unwrap().is_empty(), "held");
-    let status = h.dir.join("status.json");
-    let shows_it = || {
-        std::fs::read_to_string(&status)
-            .is_ok_and(|t| t.contains(r#""destination":"remote.test","messages":1"#))
-    };
-    assert!(
-        wait_until(Duration::from_secs(5), shows_it).await,
-        "the status shows the held message by destination: {:?}",
-        std::fs::read_to_string(&status)
+    let status: Status = api_get(&h, "/api/v1/status").await;
+    let row = status
+        .queue
+        .destinations
+        .iter()
+        .find(|d| d.destination == "remote.test");
+    assert_eq!(
+        row.map(|d| d.messages),
+        Some(1),
+        "the status shows the held message by destination: {status:?}"
     );
+    assert_eq!(status.queue.held_destinations, ["remote.test"]);
+    let page: postern_gateway::api::model::QueuePage =
+        api_get(&h, "/api/v1/queue?state=held").await;
+    assert_eq!(page.total, 1, "{page:?}");
     // Release it: delivered at once.
-    control::submit(
-        &spool,
-        &Command::Release(Target::Destination("remote.test".into())),
+    let _: ActionResult = api_send(
+        &h,
+        "POST",
+        "/api/v1/queue/actions/release",
+        serde_json::json!({"destination": "remote.test"}),
     )
-    .unwrap();
+    .await;
     assert!(
         wait_until(Duration::from_secs(10), || !s
             .got

@@ -1,4 +1,4 @@
-//! Requests from `postern queue` (the spool's `control/` directory), applied by the
+//! Queue commands from the admin API (`postern queue …`), applied by the
 //! running gateway with what only it knows besides the queue.
 //!
 //! The queue applies each command itself (`Queue::apply`); the gateway adds:
@@ -13,31 +13,12 @@
 //! * **etrn CONNECTOR** — sends the connector's outbound ETRN now
 //!   ([`super::etrn_out`]) and answers with the replies.
 
-use std::path::Path;
-
-use postern_queue::control::{self, Command};
-use postern_queue::{QueueId, SpoolError, Target, Timestamp};
+use postern_queue::control::Command;
+use postern_queue::{QueueId, Target, Timestamp};
 use postern_route::{Dequeue, RouteRequest};
 use postern_track::EventKind;
 
 use super::Shared;
-
-/// Answers every pending request; returns how many there were.
-pub fn poll(shared: &Shared, now: Timestamp) -> Result<usize, SpoolError> {
-    let dir: &Path = shared.ctx.queue.spool().dir();
-    let requests = control::pending_requests(dir)?;
-    for req in &requests {
-        let answer = match control::read_request(req) {
-            Ok(cmd) => apply(shared, &cmd, now),
-            Err(e) => format!("error: {e}"),
-        };
-        control::answer(req, &answer)?;
-    }
-    if !requests.is_empty() {
-        shared.ctx.wake.notify_one();
-    }
-    Ok(requests.len())
-}
 
 /// Applies one command; the answer line starts with `ok:` or `error:`.
 pub fn apply(shared: &Shared, cmd: &Command, now: Timestamp) -> String {

@@ -73,9 +73,6 @@ impl Shared {
     }
 }
 
-/// How often the queue's control directory is scanned.
-const CONTROL_EVERY: Duration = Duration::from_millis(200);
-
 /// Runs the delivery loop until the gateway shuts down, then waits for the deliveries
 /// under way. The outbound limits and the poll interval are read once, here: a reload
 /// carries them over unchanged (they need a restart).
@@ -101,13 +98,11 @@ pub async fn run(ctx: Arc<Context>) {
     // the organisation in "outbound"); given back when the mode lets them go.
     let mut parked: Vec<Delivery> = Vec::new();
     let mut shutdown = ctx.shutdown.clone();
-    // Control requests (`postern queue …`) are looked for at most this often: the loop
-    // wakes once per message under load, and a directory scan each time is waste.
-    let mut last_control: Option<tokio::time::Instant> = None;
+    // Queue commands from the admin API (`postern queue …`).
+    let mut control = ctx.requests.take_control();
     while !ctx.is_shutting_down() {
-        if last_control.is_none_or(|t| t.elapsed() >= CONTROL_EVERY) {
-            poll_control(&shared).await;
-            last_control = Some(tokio::time::Instant::now());
+        if let Some(rx) = control.as_mut() {
+            poll_control(&shared, rx).await;
         }
         close_all(shared.pool.expired());
         for name in shared.down.expire(&ctx) {
@@ -137,6 +132,7 @@ pub async fn run(ctx: Arc<Context>) {
             () = tokio::time::sleep(wait) => {}
             r = shutdown.changed() => if r.is_err() { break },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(req) = async { control.as_mut()?.recv().await } => answer_control(&shared, req).await,
         }
     }
     give_back(&ctx, waiting).await;
@@ -222,13 +218,25 @@ fn sleep_time(ctx: &Context, poll: Duration, room: bool) -> Duration {
     }
 }
 
-/// Applies `postern queue` requests (file I/O: off the runtime).
-async fn poll_control(shared: &Arc<Shared>) {
-    let s = Arc::clone(shared);
-    let r = tokio::task::spawn_blocking(move || control::poll(&s, s.ctx.now())).await;
-    if let Ok(Err(e)) = r {
-        tracing::error!("queue control requests: {e}");
+/// Applies the queue commands waiting from the admin API.
+async fn poll_control(
+    shared: &Arc<Shared>,
+    rx: &mut tokio::sync::mpsc::Receiver<crate::api::requests::ControlRequest>,
+) {
+    while let Ok(req) = rx.try_recv() {
+        answer_control(shared, req).await;
     }
+}
+
+/// Applies one queue command (spool I/O: off the runtime) and sends the answer back.
+async fn answer_control(shared: &Arc<Shared>, req: crate::api::requests::ControlRequest) {
+    let s = Arc::clone(shared);
+    let cmd = req.command;
+    let answer = tokio::task::spawn_blocking(move || control::apply(&s, &cmd, s.ctx.now()))
+        .await
+        .unwrap_or_else(|e| format!("error: {e}"));
+    let _ = req.answer.send(answer);
+    shared.ctx.wake.notify_one();
 }
 
 /// Reports deliveries that never started with no outcomes, so they are scheduled again.
