@@ -578,6 +578,7 @@ struct File {
     status: StatusToml,
     #[serde(default)]
     log: crate::logging::LogToml,
+    #[serde(default)]
     admin: AdminToml,
     #[serde(default)]
     spool: SpoolToml,
