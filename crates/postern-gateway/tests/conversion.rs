@@ -279,7 +279,9 @@ fn judge(sample: &Sample, settings: &DomainSettings, peer_8bit: bool, got: &[u8]
 
 fn convert(raw: &[u8], settings: &DomainSettings, peer_8bit: bool) -> Vec<u8> {
     let body = for_domain(raw, settings);
-    for_peer(&body, peer_8bit).0.into_owned()
+    for_peer(&body, peer_8bit, settings.content_format)
+        .0
+        .into_owned()
 }
 
 // ---- property test ----------------------------------------------------------------------

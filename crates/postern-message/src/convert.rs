@@ -553,6 +553,27 @@ fn walk<'a>(
 /// assert_eq!(back.root().text().as_deref(), Some("Voilà le café.\r\n"));
 /// ```
 pub fn downgrade_to_7bit(msg: &Message<'_>) -> Converted {
+    downgrade(msg, false)
+}
+
+/// [`downgrade_to_7bit`] for a message whose reader does not decode MIME (what
+/// [`mime_to_uuencode_with`] writes for such a reader): every 8-bit `text/plain` leaf is
+/// transliterated to ASCII and declared `us-ascii`, uuencoded blocks or none, because
+/// quoted-printable would reach that reader as `=E9`. Other parts go the usual way.
+///
+/// ```
+/// use postern_message::{Message, convert::downgrade_to_7bit_for_non_mime};
+/// let raw = "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+///            Content-Transfer-Encoding: 8bit\r\n\r\nVoilà le café.\r\n";
+/// let out = downgrade_to_7bit_for_non_mime(&Message::parse(raw.as_bytes()));
+/// assert!(out.message.ends_with(b"\r\n\r\nVoila le cafe.\r\n"));
+/// assert_eq!(out.report.unrepresentable, 2);
+/// ```
+pub fn downgrade_to_7bit_for_non_mime(msg: &Message<'_>) -> Converted {
+    downgrade(msg, true)
+}
+
+fn downgrade(msg: &Message<'_>, non_mime: bool) -> Converted {
     let mut converted = walk(msg, true, |part, report| {
         let raw = part.raw_body();
         // Whatever the declared encoding: a base64 or QP body can carry stray 8-bit junk,
@@ -564,7 +585,8 @@ pub fn downgrade_to_7bit(msg: &Message<'_>) -> Converted {
         if !needs && !headers_8bit {
             return None;
         }
-        if needs && let Some(p) = seven_bit_uuencoded(part, report) {
+        let plain = non_mime && part.content_type().is("text", "plain");
+        if needs && let Some(p) = seven_bit_uuencoded(part, plain, report) {
             report.parts_converted += 1;
             return Some(p);
         }
@@ -581,8 +603,9 @@ pub fn downgrade_to_7bit(msg: &Message<'_>) -> Converted {
 /// the text around them is transliterated to ASCII (each character counted in
 /// [`Report::unrepresentable`]; NULs dropped, lines over 998 octets broken) and the
 /// part declared `us-ascii`. A "block" that is not 7-bit itself is text. `None` when no
-/// 7-bit block is left; the part then goes the usual way.
-fn seven_bit_uuencoded(part: &Part<'_>, report: &mut Report) -> Option<OutPart> {
+/// 7-bit block is left and the part is not `plain` text for a non-MIME reader; the part
+/// then goes the usual way.
+fn seven_bit_uuencoded(part: &Part<'_>, plain: bool, report: &mut Report) -> Option<OutPart> {
     let raw = part.raw_body();
     let blocks: Vec<_> = part
         .uuencoded_blocks()
@@ -593,7 +616,7 @@ fn seven_bit_uuencoded(part: &Part<'_>, report: &mut Report) -> Option<OutPart> 
             ContentStats::of(&block[line_end..]).is_seven_bit()
         })
         .collect();
-    if blocks.is_empty() {
+    if blocks.is_empty() && !plain {
         return None;
     }
     let label = part.content_type().param("charset");

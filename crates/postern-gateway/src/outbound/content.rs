@@ -9,7 +9,8 @@ use std::borrow::Cow;
 
 use postern_message::Message;
 use postern_message::convert::{
-    self, UuencodeOptions, downgrade_to_7bit, mime_to_uuencode_types, translate_charset_with,
+    self, UuencodeOptions, downgrade_to_7bit, downgrade_to_7bit_for_non_mime,
+    mime_to_uuencode_types, translate_charset_with,
 };
 use postern_message::mime_types::MimeTypes;
 
@@ -106,8 +107,13 @@ fn convert_for_domain<'a>(
 /// Content that is not even 8bit-clean (NUL octets, bare CRs, lines over 998 octets: a
 /// UTF-16 text part sent "8bit", say) is downgraded for every peer, ASCII or not: SMTP
 /// could not carry it as it is, and the downgrade re-encodes exactly those parts (base64
-/// where their octets must be kept).
-pub fn for_peer(body: &[u8], peer_8bit: bool) -> (Cow<'_, [u8]>, Option<Body>) {
+/// where their octets must be kept). For a `uuencode` domain (`format`), whose reader
+/// does not decode MIME, 8-bit text is transliterated instead of made quoted-printable.
+pub fn for_peer(
+    body: &[u8],
+    peer_8bit: bool,
+    format: ContentFormat,
+) -> (Cow<'_, [u8]>, Option<Body>) {
     let stats = blocking_if_large(body.len(), || ContentStats::of(body));
     if stats.is_seven_bit() {
         return (Cow::Borrowed(body), None);
@@ -116,7 +122,13 @@ pub fn for_peer(body: &[u8], peer_8bit: bool) -> (Cow<'_, [u8]>, Option<Body>) {
     if peer_8bit && eight_bit_clean {
         return (Cow::Borrowed(body), Some(Body::EightBitMime));
     }
-    let c = blocking_if_large(body.len(), || downgrade_to_7bit(&Message::parse(body)));
+    let c = blocking_if_large(body.len(), || {
+        let msg = Message::parse(body);
+        match format {
+            ContentFormat::Uuencode => downgrade_to_7bit_for_non_mime(&msg),
+            _ => downgrade_to_7bit(&msg),
+        }
+    });
     // Parts inside signed content may have to stay 8-bit; say so honestly.
     let param = (!c.message.is_ascii()).then_some(Body::EightBitMime);
     (Cow::Owned(c.message), param)
@@ -168,10 +180,10 @@ mod tests {
     #[test]
     fn downgrade_makes_seven_bit() {
         let raw = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nnaïve café\r\n";
-        let (b, p) = for_peer(raw.as_bytes(), false);
+        let (b, p) = for_peer(raw.as_bytes(), false, ContentFormat::Mime);
         assert!(b.is_ascii());
         assert_eq!(p, None);
-        let (b, p) = for_peer(raw.as_bytes(), true);
+        let (b, p) = for_peer(raw.as_bytes(), true, ContentFormat::Mime);
         assert_eq!(&*b, raw.as_bytes());
         assert_eq!(p, Some(Body::EightBitMime));
     }
@@ -183,7 +195,7 @@ mod tests {
         let utf16: Vec<u8> = "e\nf\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
         raw.extend_from_slice(&utf16);
         for peer_8bit in [false, true] {
-            let (b, p) = for_peer(&raw, peer_8bit);
+            let (b, p) = for_peer(&raw, peer_8bit, ContentFormat::Mime);
             assert_eq!(p, None);
             assert!(!b.contains(&0));
             let msg = Message::parse(&b);
@@ -230,7 +242,7 @@ mod tests {
         assert!(out.windows(7).any(|w| w == b"Gr\xfc\xdfe\r\n"));
         assert!(text.contains("begin 644 a.bin\r\n#`0(#\r\n`\r\nend\r\n"));
         // A 7-bit peer: the blocks are copied, the text transliterated, no QP.
-        let (seven, param) = for_peer(&out, false);
+        let (seven, param) = for_peer(&out, false, ContentFormat::Uuencode);
         assert_eq!(param, None);
         let seven = String::from_utf8(seven.into_owned()).unwrap();
         assert!(seven.contains("\r\n\r\nGrusse\r\n"), "{seven}");
@@ -267,7 +279,7 @@ mod tests {
         let settings = DomainSettings::default();
         let here = (
             for_domain(&body, &settings).into_owned(),
-            for_peer(&body, false).0.into_owned(),
+            for_peer(&body, false, ContentFormat::Mime).0.into_owned(),
         );
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -276,7 +288,7 @@ mod tests {
         let task = rt.spawn(async move {
             (
                 for_domain(&body, &settings).into_owned(),
-                for_peer(&body, false).0.into_owned(),
+                for_peer(&body, false, ContentFormat::Mime).0.into_owned(),
             )
         });
         let on_worker = rt.block_on(task).unwrap();

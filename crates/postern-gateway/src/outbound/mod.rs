@@ -154,7 +154,8 @@ async fn try_pooled(
             close_all(vec![conn]);
             continue;
         }
-        let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
+        let (payload, param) =
+            content::for_peer(body, conn.eight_bit_mime(), job.settings.content_format);
         note_message(&mut conn, job);
         let sent = conn.send(envelope(job, &payload, param), &payload).await;
         note_dsn_passed(job, &conn);
@@ -176,7 +177,8 @@ async fn send_on(
     job: &SmtpJob<'_>,
     body: &[u8],
 ) -> Vec<(usize, Outcome)> {
-    let (payload, param) = content::for_peer(body, conn.eight_bit_mime());
+    let (payload, param) =
+        content::for_peer(body, conn.eight_bit_mime(), job.settings.content_format);
     note_message(conn, job);
     let sent = conn.send(envelope(job, &payload, param), &payload).await;
     note_dsn_passed(job, conn);
