@@ -177,6 +177,11 @@ pub trait QueueStore: Send + Sync + fmt::Debug {
     /// The number of queued messages.
     fn len(&self) -> StoreFuture<'_, usize>;
 
+    /// Whether nothing is queued (provided: [`QueueStore::len`] is zero).
+    fn is_empty(&self) -> StoreFuture<'_, bool> {
+        Box::pin(async move { Ok(self.len().await? == 0) })
+    }
+
     /// A message's body (cheap to clone and to pass on).
     fn body(&self, id: QueueId) -> StoreFuture<'_, Bytes>;
 
@@ -270,6 +275,9 @@ impl LocalStore {
                 let fill = Arc::clone(&slot);
                 offload(Box::new(move || {
                     let result = job(&queue);
+                    // Let go of the queue before the caller learns the result: a caller
+                    // that then drops the store closes the spool (and its lock) at once.
+                    drop(queue);
                     let mut g = fill.lock().unwrap_or_else(PoisonError::into_inner);
                     if let Slot::Waiting(Some(w)) = std::mem::replace(&mut *g, Slot::Done(result)) {
                         w.wake();
@@ -433,5 +441,182 @@ impl QueueStore for LocalStore {
 
     fn local(&self) -> Option<&Queue> {
         Some(&self.queue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backoff::FailureClass;
+    use crate::envelope::RecipientState;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+    use std::thread::Thread;
+
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// A minimal executor: polls `fut`, parking the thread until its waker is called.
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("postern-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    const T0: Timestamp = Timestamp(1_700_000_000_000);
+
+    fn open(dir: &std::path::Path) -> Queue {
+        Queue::open(dir, crate::QueueConfig::default(), T0)
+            .unwrap()
+            .0
+    }
+
+    /// The delivery loop through the trait object, its disk calls on other threads: what
+    /// is enqueued is durable (a reopened spool has it), comes back as the same bytes,
+    /// and its outcome completes it.
+    #[test]
+    fn offloaded_store_round_trip_survives_reopen() {
+        let dir = tmp("offload");
+        let jobs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&jobs);
+        let offload: Offload = Arc::new(move |job| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(job);
+        });
+        let store: Arc<dyn QueueStore> = Arc::new(LocalStore::with_offload(open(&dir), offload));
+        assert_eq!(store.backend(), "local");
+        let env = Envelope::new("s@x", ["a@one", "b@two"], T0);
+        let body = Bytes::from_static(b"Subject: hi\r\n\r\nbody\r\n");
+        let id = block_on(store.enqueue(&env, body.clone(), T0)).unwrap();
+        assert!(
+            jobs.load(Ordering::SeqCst) >= 1,
+            "the fsync ran off this thread"
+        );
+        assert_eq!(block_on(store.body(id)).unwrap(), body);
+        assert_eq!(block_on(store.len()).unwrap(), 1);
+        drop(store);
+        // Durable before enqueue resolved: a fresh open finds it.
+        let store: Arc<dyn QueueStore> = Arc::new(LocalStore::new(open(&dir)));
+        let mut due = block_on(store.due(T0, 10)).unwrap();
+        due.sort_by(|a, b| a.destination.cmp(&b.destination));
+        assert_eq!(due.len(), 2);
+        let r =
+            block_on(store.report(&due[0], &[(0, Outcome::Delivered("250".into()))], T0)).unwrap();
+        assert!(!r.completed);
+        let deferred = Outcome::Deferred {
+            class: FailureClass::Connection,
+            reply: "connection refused".into(),
+        };
+        block_on(store.report(&due[1], &[(1, deferred)], T0)).unwrap();
+        let entries = block_on(store.backoff_entries(T0)).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].0, "two");
+        assert!(
+            block_on(store.due(T0, 10)).unwrap().is_empty(),
+            "backed off"
+        );
+        // ETRN-style: the destination's mail is due now and its backoff is gone.
+        let two = Target::Destination("two".into());
+        assert_eq!(block_on(store.retry(&two, T0)).unwrap(), 1);
+        assert!(!block_on(store.clear_backoff("two", T0)).unwrap());
+        let m = block_on(store.message(id)).unwrap().unwrap();
+        assert!(matches!(
+            m.state.recipients[0],
+            RecipientState::Delivered { .. }
+        ));
+        assert_eq!(block_on(store.summary(T0)).unwrap().messages, 1);
+        let due = block_on(store.due(T0, 10)).unwrap();
+        let r =
+            block_on(store.report(&due[0], &[(1, Outcome::Failed("550 no".into()))], T0)).unwrap();
+        assert!(r.completed);
+        assert!(block_on(store.messages()).unwrap().is_empty());
+        assert!(store.local().is_some_and(Queue::is_empty));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn holds_retry_delete_and_errors_by_cause() {
+        let dir = tmp("admin");
+        let store = LocalStore::new(open(&dir));
+        let env = Envelope::new("s@x", ["r@d"], T0);
+        let id = block_on(store.enqueue(&env, Bytes::from_static(b"x"), T0)).unwrap();
+        let dest = Target::Destination("d".into());
+        assert_eq!(block_on(store.hold(&dest)).unwrap(), 1);
+        assert_eq!(
+            block_on(store.holds()).unwrap(),
+            (false, vec!["d".to_string()])
+        );
+        assert!(block_on(store.due(T0, 10)).unwrap().is_empty());
+        assert_eq!(block_on(store.next_wakeup()).unwrap(), None, "held");
+        block_on(store.release(&dest)).unwrap();
+        assert_eq!(block_on(store.next_wakeup()).unwrap(), Some(T0));
+        assert_eq!(block_on(store.retry(&dest, T0)).unwrap(), 1);
+        let answer = block_on(store.apply(&Command::Hold(Target::All), T0)).unwrap();
+        assert!(answer.starts_with("held all"), "{answer}");
+        block_on(store.delete(id)).unwrap();
+        // A missing message is NotFound whatever the call, and not worth retrying.
+        let e = block_on(store.delete(id)).unwrap_err();
+        assert!(matches!(e, StoreError::NotFound(x) if x == id), "{e}");
+        assert!(!e.is_transient());
+        let e = block_on(store.body(id)).unwrap_err();
+        assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+        assert_eq!(block_on(store.poll_control(T0)).unwrap(), 0);
+        assert_eq!(block_on(store.setting("transfer_mode")).unwrap(), None);
+        block_on(store.set_setting("transfer_mode", "inbound")).unwrap();
+        assert_eq!(
+            block_on(store.setting("transfer_mode")).unwrap().as_deref(),
+            Some("inbound")
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// One node alone: nobody else wakes it.
+    #[test]
+    fn local_wait_wakeup_never_resolves() {
+        let dir = tmp("wake");
+        let store = LocalStore::new(open(&dir));
+        let mut fut = store.wait_wakeup();
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        drop(fut);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn spool_errors_keep_their_cause() {
+        let e = StoreError::from(SpoolError::Locked("/x".into()));
+        assert!(matches!(e, StoreError::Spool(SpoolError::Locked(_))));
+        assert!(e.is_transient());
+        assert!(e.to_string().contains("locked"), "{e}");
+        let e = StoreError::Unavailable {
+            backend: "postgres",
+            reason: "connection refused".into(),
+        };
+        assert!(e.is_transient());
+        assert_eq!(
+            e.to_string(),
+            "postgres queue unavailable: connection refused"
+        );
     }
 }

@@ -173,3 +173,65 @@ impl EventSearch for DailyFiles {
         Ok(self.0.trace(message_id.clone())?.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventKind, WriterConfig};
+    use std::sync::Arc;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("postern-sink-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    /// Events recorded through the sink trait come back through the search trait, with
+    /// no node named, and a trace follows the bounce to its own queue id.
+    #[test]
+    fn daily_files_through_both_seams() {
+        let dir = tmp("both");
+        let writer = Writer::open(WriterConfig::new(&dir)).unwrap();
+        let sink: Arc<dyn EventSink> = Arc::new(writer.clone());
+        assert_eq!(sink.backend(), "local");
+        let t = sink.now();
+        for (kind, q) in [(EventKind::Received, "Q1"), (EventKind::Deferred, "Q1")] {
+            let e = Event::new(t, kind)
+                .queue_id(q)
+                .message_id("<m1@x>")
+                .sender("a@x");
+            sink.record(e).unwrap();
+        }
+        let bounce = Event::new(t, EventKind::DsnGenerated)
+            .queue_id("Q2")
+            .message_id("<dsn@x>")
+            .related_queue_id("Q1");
+        sink.record(bounce).unwrap();
+        sink.flush().unwrap();
+        assert_eq!(sink.stats().written, 3);
+        let search: Arc<dyn EventSearch> = Arc::new(DailyFiles::new(&dir));
+        let found = search.search(&Filter::new().message_id("m1@x")).unwrap();
+        let kinds: Vec<_> = found.events.iter().map(|e| e.event.kind).collect();
+        assert_eq!(kinds, [EventKind::Received, EventKind::Deferred]);
+        assert!(found.events.iter().all(|e| e.node.is_none()));
+        assert!(!found.truncated);
+        let tr = search.trace(&Text::from("<m1@x>")).unwrap();
+        assert_eq!(tr.events.len(), 3, "{:?}", tr.events);
+        assert_eq!(tr.queue_ids, [Text::from("Q1"), Text::from("Q2")]);
+        assert!(tr.events.iter().all(|e| e.node.is_none()));
+        // After shutdown the sink refuses at once instead of blocking.
+        writer.shutdown().unwrap();
+        let late = Event::new(t, EventKind::Sent);
+        assert!(matches!(sink.record(late), Err(TrackError::Closed)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn backend_errors_name_the_backend() {
+        let e = TrackError::Backend {
+            backend: "postgres",
+            reason: "connection refused".into(),
+        };
+        assert_eq!(e.to_string(), "postgres tracking: connection refused");
+    }
+}
