@@ -16,6 +16,7 @@
 //! | [`spool`], [`record`] | the durable log: group commit, recovery, quarantine, compaction |
 //! | [`scheduler`] | due jobs in time order, holds, retry now |
 //! | [`queue`] | all of the above composed: what a gateway embeds |
+//! | [`store`] | the storage seam: [`QueueStore`], implemented by [`LocalStore`] over a [`Queue`] |
 //! | [`body`] | a message body streamed from its spool record, checksum checked at the end |
 //! | [`summary`], [`control`] | qshape-like summary; requests from `postern queue` |
 //! | [`wait`] | a recipient's real next attempt (schedule or backoff); the published backoff table |
@@ -77,8 +78,8 @@
 //! restart (`cargo run --example durable_queue`).
 //! ## Features
 //!
-//! Default features: none, and the crate has no optional features: it depends on `thiserror`
-//! only. Its calls block (file I/O, fsync): see [Blocking calls](#blocking-calls).
+//! Default features: none, and the crate has no optional features: it depends on `thiserror`,
+//! `nom` and `bytes` only. Its calls block (file I/O, fsync): see [Blocking calls](#blocking-calls).
 //!
 //! # Blocking calls
 //!
@@ -108,6 +109,7 @@ pub mod queue;
 pub mod record;
 pub mod scheduler;
 pub mod spool;
+pub mod store;
 pub mod summary;
 pub mod time;
 pub mod wait;
@@ -123,6 +125,7 @@ pub use queue::{
 };
 pub use scheduler::{Job, Scheduler, Target};
 pub use spool::{Pending, Recovered, Spool, SpoolError, SpoolOptions, SpoolStats, SpooledMessage};
+pub use store::{LocalStore, Offload, QueueStore, StoreError, StoreFuture};
 pub use summary::Summary;
 pub use time::Timestamp;
 pub use wait::{NextAttempt, WaitsFor};

@@ -676,9 +676,10 @@ impl Queue {
         })
     }
 
-    /// A message's body.
-    pub fn body(&self, id: QueueId) -> Result<Vec<u8>, SpoolError> {
-        Ok(self.spool.read(id)?.1)
+    /// A message's body, as read from its spool record (handed out without another
+    /// copy: cloning a [`bytes::Bytes`] shares the buffer).
+    pub fn body(&self, id: QueueId) -> Result<bytes::Bytes, SpoolError> {
+        Ok(bytes::Bytes::from(self.spool.read(id)?.1))
     }
 
     /// A message's body as a reader, for callers that pass it on (to a socket, a file, a

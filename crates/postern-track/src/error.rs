@@ -24,6 +24,15 @@ pub enum TrackError {
     /// [`crate::Overflow`]); the event was counted in [`crate::WriterStats::dropped`].
     #[error("the tracking queue is full; event dropped")]
     QueueFull,
+    /// A tracking backend other than the daily files (a database) failed or cannot be
+    /// reached; see [`crate::EventSink`] and [`crate::EventSearch`].
+    #[error("{backend} tracking: {reason}")]
+    Backend {
+        /// The backend (`postgres`, …).
+        backend: &'static str,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl TrackError {

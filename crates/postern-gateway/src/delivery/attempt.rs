@@ -191,7 +191,7 @@ async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Arc<Vec<u8>>, Str
     let c = Arc::clone(ctx);
     let id = d.id;
     match tokio::task::spawn_blocking(move || c.queue.body(id)).await {
-        Ok(Ok(b)) => Ok(Arc::new(b)),
+        Ok(Ok(b)) => Ok(Arc::new(b.to_vec())),
         Ok(Err(e)) => Err(format!("451 4.3.0 cannot read the spooled message: {e}")),
         Err(e) => Err(format!("451 4.3.0 cannot read the spooled message: {e}")),
     }
@@ -504,8 +504,9 @@ async fn report(
         let keep = before
             .filter(|_| needs_notice(&result, &outs, dsn))
             .map(|b| {
-                let body = body
-                    .unwrap_or_else(|| Arc::new(ctx.queue.body(delivery.id).unwrap_or_default()));
+                let body = body.unwrap_or_else(|| {
+                    Arc::new(ctx.queue.body(delivery.id).unwrap_or_default().to_vec())
+                });
                 (b, body)
             });
         Ok::<_, postern_queue::SpoolError>((result, keep))

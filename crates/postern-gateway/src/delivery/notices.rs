@@ -253,7 +253,7 @@ pub fn send_due_delays(ctx: &Context) -> Option<Timestamp> {
             .bodies
             .get(msg.id)
             .map(|b| b.to_vec())
-            .or_else(|| ctx.queue.body(msg.id).ok())
+            .or_else(|| ctx.queue.body(msg.id).ok().map(|b| b.to_vec()))
             .unwrap_or_default();
         one(ctx, &live.config, msg, &body, &list);
     }

@@ -1,0 +1,622 @@
+//! The storage seam: [`QueueStore`], what a gateway needs from wherever its queue lives.
+//!
+//! A gateway holds an `Arc<dyn QueueStore>` and is written once for every backend: the
+//! local spool ([`LocalStore`], a [`Queue`] over a directory: one machine) or a shared
+//! database (the PostgreSQL backend in its own crate: a cluster of gateways).
+//!
+//! Every method returns a boxed future ([`StoreFuture`]) so that a network backend can
+//! wait for its database without blocking a thread, and so the trait stays object-safe
+//! without an async-trait dependency. The local backend's blocking calls (fsync, file
+//! reads) run on whatever the embedder hands it ([`Offload`]; the gateway passes
+//! `tokio::task::spawn_blocking`), or inline when it hands nothing.
+//!
+//! What each backend promises:
+//!
+//! * [`QueueStore::enqueue`] returns only once the message is durable (the spool's fsync,
+//!   the database's commit): the caller may answer `250` then and not before.
+//! * [`QueueStore::due`] hands out attempts. On a shared backend that is a **lease**: the
+//!   other nodes do not get the same recipients until it is reported or expires (a node
+//!   that dies mid-delivery has its work taken over after the lease). Every delivery
+//!   handed out comes back through [`QueueStore::report`], with no outcomes when it was
+//!   not attempted.
+//! * [`QueueStore::next_wakeup`] says when this store next has work;
+//!   [`QueueStore::wait_wakeup`] resolves when *another* node changed the queue (new mail,
+//!   a retry request), so the delivery loop looks again. The local store has no other
+//!   node: its `wait_wakeup` never resolves.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+
+use crate::backoff::BackoffEntry;
+use crate::control::Command;
+use crate::envelope::Envelope;
+use crate::id::QueueId;
+use crate::queue::{AttemptResult, Delivery, Outcome, Queue};
+use crate::scheduler::Target;
+use crate::spool::{SpoolError, SpooledMessage};
+use crate::summary::Summary;
+use crate::time::Timestamp;
+
+/// What a [`QueueStore`] method returns: a boxed, sendable future of a result.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A queue operation that failed, by cause, whatever the backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The local spool failed (a file operation, a full disk, a damaged record, …).
+    #[error("spool: {0}")]
+    Spool(SpoolError),
+    /// The backend cannot be reached or refuses work now (a database down, a connection
+    /// lost mid-transaction). Nothing was half written: the caller answers `451` and the
+    /// client tries again.
+    #[error("{backend} queue unavailable: {reason}")]
+    Unavailable {
+        /// The backend (`local`, `postgres`, …).
+        backend: &'static str,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// No such message (delivered, deleted, or never there).
+    #[error("no message {0} in the queue")]
+    NotFound(QueueId),
+    /// The delivery's lease ran out and another node may have taken the message over; the
+    /// outcomes were not recorded (the other node's attempt counts).
+    #[error("the lease on {0} expired before its outcome was reported")]
+    LeaseLost(QueueId),
+    /// The backend is not compiled into this program, or not configured.
+    #[error("queue backend {0:?} is not available in this build")]
+    NotAvailable(String),
+    /// Any other backend failure (a query refused, stored data not understood).
+    #[error("{backend} queue: {reason}")]
+    Backend {
+        /// The backend (`local`, `postgres`, …).
+        backend: &'static str,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Whether trying again later may succeed (the backend is down or busy), as opposed
+    /// to a request that can never succeed (no such message).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Unavailable { .. } => true,
+            StoreError::Spool(e) => !matches!(e, SpoolError::NotFound(_)),
+            _ => false,
+        }
+    }
+}
+
+impl From<SpoolError> for StoreError {
+    fn from(e: SpoolError) -> StoreError {
+        match e {
+            SpoolError::NotFound(id) => StoreError::NotFound(id),
+            other => StoreError::Spool(other),
+        }
+    }
+}
+
+/// Where a queue lives and what every gateway node needs of it. See [the module
+/// docs](self) for what each backend promises. Object-safe: hold it as
+/// `Arc<dyn QueueStore>`.
+pub trait QueueStore: Send + Sync + fmt::Debug {
+    /// The backend's name as configured (`local`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// Stores a message durably (committed before this resolves) and makes it due at
+    /// `now` for every destination of its recipients.
+    fn enqueue<'a>(
+        &'a self,
+        envelope: &'a Envelope,
+        body: Bytes,
+        now: Timestamp,
+    ) -> StoreFuture<'a, QueueId>;
+
+    /// Up to `max` attempts due at `now`; on a shared backend each is leased to this node
+    /// until reported or until the lease expires.
+    fn due(&self, now: Timestamp, max: usize) -> StoreFuture<'_, Vec<Delivery>>;
+
+    /// Applies an attempt's outcomes (`(envelope index, outcome)` pairs): retry policy,
+    /// time-outs, backoff; persists the new state and ends the lease.
+    fn report<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        outcomes: &'a [(usize, Outcome)],
+        now: Timestamp,
+    ) -> StoreFuture<'a, AttemptResult>;
+
+    /// Takes the delay notices due at `now` (each taken once, durably); returns those
+    /// messages and when the next notice is due.
+    fn take_delay_notices(
+        &self,
+        now: Timestamp,
+    ) -> StoreFuture<'_, (Vec<SpooledMessage>, Option<Timestamp>)>;
+
+    /// The earliest time anything is due; `None` when nothing is (empty, or all held).
+    fn next_wakeup(&self) -> StoreFuture<'_, Option<Timestamp>>;
+
+    /// Resolves when another node changed the queue (new mail, a retry, a release), so
+    /// the delivery loop should look again. Never resolves on a single-node store.
+    fn wait_wakeup(&self) -> StoreFuture<'_, ()>;
+
+    /// Holds a message, a destination or everything; returns how many were affected.
+    fn hold<'a>(&'a self, target: &'a Target) -> StoreFuture<'a, usize>;
+
+    /// Releases a hold (`Target::All` releases every hold).
+    fn release<'a>(&'a self, target: &'a Target) -> StoreFuture<'a, usize>;
+
+    /// Makes matching mail due now (for a destination, like ETRN: its backoff is cleared
+    /// too); returns the number of jobs made due.
+    fn retry<'a>(&'a self, target: &'a Target, now: Timestamp) -> StoreFuture<'a, usize>;
+
+    /// Deletes a message without notice.
+    fn delete(&self, id: QueueId) -> StoreFuture<'_, ()>;
+
+    /// Applies an administrative command; returns a one-line answer.
+    fn apply<'a>(&'a self, cmd: &'a Command, now: Timestamp) -> StoreFuture<'a, String>;
+
+    /// Answers the requests `postern queue` left for this store (the local spool's
+    /// `control/` directory); returns how many. A shared backend whose commands act on
+    /// the database directly answers none.
+    fn poll_control(&self, now: Timestamp) -> StoreFuture<'_, usize>;
+
+    /// All queued messages, in arrival (queue id) order.
+    fn messages(&self) -> StoreFuture<'_, Vec<SpooledMessage>>;
+
+    /// One queued message.
+    fn message(&self, id: QueueId) -> StoreFuture<'_, Option<SpooledMessage>>;
+
+    /// The number of queued messages.
+    fn len(&self) -> StoreFuture<'_, usize>;
+
+    /// Whether nothing is queued (provided: [`QueueStore::len`] is zero).
+    fn is_empty(&self) -> StoreFuture<'_, bool> {
+        Box::pin(async move { Ok(self.len().await? == 0) })
+    }
+
+    /// A message's body (cheap to clone and to pass on).
+    fn body(&self, id: QueueId) -> StoreFuture<'_, Bytes>;
+
+    /// The qshape-like summary as of `now`.
+    fn summary(&self, now: Timestamp) -> StoreFuture<'_, Summary>;
+
+    /// The destinations backed off at `now`, sorted by name.
+    fn backoff_entries(&self, now: Timestamp) -> StoreFuture<'_, Vec<(String, BackoffEntry)>>;
+
+    /// Clears the backoff of `destination`; true when it was backed off.
+    fn clear_backoff<'a>(&'a self, destination: &'a str, now: Timestamp) -> StoreFuture<'a, bool>;
+
+    /// Whether everything is held, and the held destinations.
+    fn holds(&self) -> StoreFuture<'_, (bool, Vec<String>)>;
+
+    /// A setting every node of the store shares (the gateway keeps its transfer mode
+    /// here under `transfer_mode`); `None` when never set.
+    fn setting<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<String>>;
+
+    /// Sets a shared setting (see [`QueueStore::setting`]).
+    fn set_setting<'a>(&'a self, key: &'a str, value: &'a str) -> StoreFuture<'a, ()>;
+
+    /// The local queue underneath, for what only a spool has (compaction, spool
+    /// statistics, the published backoff file); `None` for a shared backend.
+    fn local(&self) -> Option<&Queue> {
+        None
+    }
+}
+
+/// Runs a blocking job somewhere else (a thread pool): the gateway passes one that calls
+/// `tokio::task::spawn_blocking`. The job must be run exactly once.
+pub type Offload = Arc<dyn Fn(Box<dyn FnOnce() + Send + 'static>) + Send + Sync>;
+
+/// The local backend: a [`Queue`] over a spool directory, for one machine.
+///
+/// Its calls that touch the disk (enqueue, report, holds, retry, delete, delay notices,
+/// control requests, bodies) run through the [`Offload`] given to
+/// [`LocalStore::with_offload`], so an async caller's threads never wait on an fsync;
+/// without one they run inline when the future is first polled. Calls that only read
+/// memory always run inline.
+#[derive(Clone)]
+pub struct LocalStore {
+    queue: Arc<Queue>,
+    offload: Option<Offload>,
+    settings: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("queue", &self.queue)
+            .field("offload", &self.offload.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalStore {
+    /// A store over `queue` whose blocking calls run inline.
+    pub fn new(queue: Queue) -> LocalStore {
+        LocalStore {
+            queue: Arc::new(queue),
+            offload: None,
+            settings: Arc::default(),
+        }
+    }
+
+    /// A store over `queue` whose blocking calls run through `offload`.
+    pub fn with_offload(queue: Queue, offload: Offload) -> LocalStore {
+        LocalStore {
+            offload: Some(offload),
+            ..LocalStore::new(queue)
+        }
+    }
+
+    /// The queue underneath.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Runs `job` on the queue through the offload (or inline), as a future.
+    fn blocking<T, F>(&self, job: F) -> StoreFuture<'static, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Queue) -> Result<T, StoreError> + Send + 'static,
+    {
+        let queue = Arc::clone(&self.queue);
+        match &self.offload {
+            None => Box::pin(std::future::ready(job(&queue))),
+            Some(offload) => {
+                let slot = Arc::new(Mutex::new(Slot::Waiting(None)));
+                let fill = Arc::clone(&slot);
+                offload(Box::new(move || {
+                    let result = job(&queue);
+                    // Let go of the queue before the caller learns the result: a caller
+                    // that then drops the store closes the spool (and its lock) at once.
+                    drop(queue);
+                    let mut g = fill.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Slot::Waiting(Some(w)) = std::mem::replace(&mut *g, Slot::Done(result)) {
+                        w.wake();
+                    }
+                }));
+                Box::pin(OneShot(slot))
+            }
+        }
+    }
+
+    /// Runs a memory-only call inline, as a ready future.
+    fn inline<T: Send + 'static>(&self, f: impl FnOnce(&Queue) -> T) -> StoreFuture<'static, T> {
+        Box::pin(std::future::ready(Ok(f(&self.queue))))
+    }
+}
+
+/// The result of an offloaded job: not yet (with the waker to call), or here.
+enum Slot<T> {
+    Waiting(Option<Waker>),
+    Done(Result<T, StoreError>),
+    Taken,
+}
+
+/// A future completed by the offloaded job. If the offload drops the job without running
+/// it, the future never completes; the [`Offload`] contract forbids that.
+struct OneShot<T>(Arc<Mutex<Slot<T>>>);
+
+impl<T> Future for OneShot<T> {
+    type Output = Result<T, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *g, Slot::Taken) {
+            Slot::Done(r) => Poll::Ready(r),
+            Slot::Waiting(_) => {
+                *g = Slot::Waiting(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+            Slot::Taken => Poll::Ready(Err(StoreError::Backend {
+                backend: "local",
+                reason: "result polled twice".into(),
+            })),
+        }
+    }
+}
+
+impl QueueStore for LocalStore {
+    fn backend(&self) -> &'static str {
+        "local"
+    }
+
+    fn enqueue<'a>(
+        &'a self,
+        envelope: &'a Envelope,
+        body: Bytes,
+        now: Timestamp,
+    ) -> StoreFuture<'a, QueueId> {
+        let env = envelope.clone();
+        self.blocking(move |q| Ok(q.enqueue(&env, &body, now)?))
+    }
+
+    fn due(&self, now: Timestamp, max: usize) -> StoreFuture<'_, Vec<Delivery>> {
+        self.inline(|q| q.due(now, max))
+    }
+
+    fn report<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        outcomes: &'a [(usize, Outcome)],
+        now: Timestamp,
+    ) -> StoreFuture<'a, AttemptResult> {
+        let (delivery, outcomes) = (delivery.clone(), outcomes.to_vec());
+        self.blocking(move |q| Ok(q.report(&delivery, &outcomes, now)?))
+    }
+
+    fn take_delay_notices(
+        &self,
+        now: Timestamp,
+    ) -> StoreFuture<'_, (Vec<SpooledMessage>, Option<Timestamp>)> {
+        self.blocking(move |q| Ok(q.take_delay_notices(now)?))
+    }
+
+    fn next_wakeup(&self) -> StoreFuture<'_, Option<Timestamp>> {
+        self.inline(Queue::next_wakeup)
+    }
+
+    fn wait_wakeup(&self) -> StoreFuture<'_, ()> {
+        Box::pin(std::future::pending())
+    }
+
+    fn hold<'a>(&'a self, target: &'a Target) -> StoreFuture<'a, usize> {
+        let t = target.clone();
+        self.blocking(move |q| Ok(q.hold(&t)?))
+    }
+
+    fn release<'a>(&'a self, target: &'a Target) -> StoreFuture<'a, usize> {
+        let t = target.clone();
+        self.blocking(move |q| Ok(q.release(&t)?))
+    }
+
+    fn retry<'a>(&'a self, target: &'a Target, now: Timestamp) -> StoreFuture<'a, usize> {
+        let t = target.clone();
+        self.blocking(move |q| Ok(q.retry(&t, now)?))
+    }
+
+    fn delete(&self, id: QueueId) -> StoreFuture<'_, ()> {
+        self.blocking(move |q| Ok(q.delete(id)?))
+    }
+
+    fn apply<'a>(&'a self, cmd: &'a Command, now: Timestamp) -> StoreFuture<'a, String> {
+        let cmd = cmd.clone();
+        self.blocking(move |q| Ok(q.apply(&cmd, now)?))
+    }
+
+    fn poll_control(&self, now: Timestamp) -> StoreFuture<'_, usize> {
+        self.blocking(move |q| Ok(q.poll_control(now)?))
+    }
+
+    fn messages(&self) -> StoreFuture<'_, Vec<SpooledMessage>> {
+        self.inline(Queue::messages)
+    }
+
+    fn message(&self, id: QueueId) -> StoreFuture<'_, Option<SpooledMessage>> {
+        self.inline(|q| q.message(id))
+    }
+
+    fn len(&self) -> StoreFuture<'_, usize> {
+        self.inline(Queue::len)
+    }
+
+    fn body(&self, id: QueueId) -> StoreFuture<'_, Bytes> {
+        self.blocking(move |q| Ok(q.body(id)?))
+    }
+
+    fn summary(&self, now: Timestamp) -> StoreFuture<'_, Summary> {
+        self.inline(|q| q.summary(now))
+    }
+
+    fn backoff_entries(&self, now: Timestamp) -> StoreFuture<'_, Vec<(String, BackoffEntry)>> {
+        self.inline(|q| q.backoff_entries(now))
+    }
+
+    fn clear_backoff<'a>(&'a self, destination: &'a str, now: Timestamp) -> StoreFuture<'a, bool> {
+        self.inline(|q| q.clear_backoff(destination, now))
+    }
+
+    fn holds(&self) -> StoreFuture<'_, (bool, Vec<String>)> {
+        self.inline(Queue::holds)
+    }
+
+    fn setting<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<String>> {
+        let g = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
+        Box::pin(std::future::ready(Ok(g.get(key).cloned())))
+    }
+
+    fn set_setting<'a>(&'a self, key: &'a str, value: &'a str) -> StoreFuture<'a, ()> {
+        let mut g = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
+        g.insert(key.to_owned(), value.to_owned());
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn local(&self) -> Option<&Queue> {
+        Some(&self.queue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backoff::FailureClass;
+    use crate::envelope::RecipientState;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+    use std::thread::Thread;
+
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// A minimal executor: polls `fut`, parking the thread until its waker is called.
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("postern-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    const T0: Timestamp = Timestamp(1_700_000_000_000);
+
+    fn open(dir: &std::path::Path) -> Queue {
+        Queue::open(dir, crate::QueueConfig::default(), T0)
+            .unwrap()
+            .0
+    }
+
+    /// The delivery loop through the trait object, its disk calls on other threads: what
+    /// is enqueued is durable (a reopened spool has it), comes back as the same bytes,
+    /// and its outcome completes it.
+    #[test]
+    fn offloaded_store_round_trip_survives_reopen() {
+        let dir = tmp("offload");
+        let jobs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&jobs);
+        let offload: Offload = Arc::new(move |job| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(job);
+        });
+        let store: Arc<dyn QueueStore> = Arc::new(LocalStore::with_offload(open(&dir), offload));
+        assert_eq!(store.backend(), "local");
+        let env = Envelope::new("s@x", ["a@one", "b@two"], T0);
+        let body = Bytes::from_static(b"Subject: hi\r\n\r\nbody\r\n");
+        let id = block_on(store.enqueue(&env, body.clone(), T0)).unwrap();
+        assert!(
+            jobs.load(Ordering::SeqCst) >= 1,
+            "the fsync ran off this thread"
+        );
+        assert_eq!(block_on(store.body(id)).unwrap(), body);
+        assert_eq!(block_on(store.len()).unwrap(), 1);
+        drop(store);
+        // Durable before enqueue resolved: a fresh open finds it.
+        let store: Arc<dyn QueueStore> = Arc::new(LocalStore::new(open(&dir)));
+        let mut due = block_on(store.due(T0, 10)).unwrap();
+        due.sort_by(|a, b| a.destination.cmp(&b.destination));
+        assert_eq!(due.len(), 2);
+        let r =
+            block_on(store.report(&due[0], &[(0, Outcome::Delivered("250".into()))], T0)).unwrap();
+        assert!(!r.completed);
+        let deferred = Outcome::Deferred {
+            class: FailureClass::Connection,
+            reply: "connection refused".into(),
+        };
+        block_on(store.report(&due[1], &[(1, deferred)], T0)).unwrap();
+        let entries = block_on(store.backoff_entries(T0)).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].0, "two");
+        assert!(
+            block_on(store.due(T0, 10)).unwrap().is_empty(),
+            "backed off"
+        );
+        // ETRN-style: the destination's mail is due now and its backoff is gone.
+        let two = Target::Destination("two".into());
+        assert_eq!(block_on(store.retry(&two, T0)).unwrap(), 1);
+        assert!(!block_on(store.clear_backoff("two", T0)).unwrap());
+        let m = block_on(store.message(id)).unwrap().unwrap();
+        assert!(matches!(
+            m.state.recipients[0],
+            RecipientState::Delivered { .. }
+        ));
+        assert_eq!(block_on(store.summary(T0)).unwrap().messages, 1);
+        let due = block_on(store.due(T0, 10)).unwrap();
+        let r =
+            block_on(store.report(&due[0], &[(1, Outcome::Failed("550 no".into()))], T0)).unwrap();
+        assert!(r.completed);
+        assert!(block_on(store.messages()).unwrap().is_empty());
+        assert!(store.local().is_some_and(Queue::is_empty));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn holds_retry_delete_and_errors_by_cause() {
+        let dir = tmp("admin");
+        let store = LocalStore::new(open(&dir));
+        let env = Envelope::new("s@x", ["r@d"], T0);
+        let id = block_on(store.enqueue(&env, Bytes::from_static(b"x"), T0)).unwrap();
+        let dest = Target::Destination("d".into());
+        assert_eq!(block_on(store.hold(&dest)).unwrap(), 1);
+        assert_eq!(
+            block_on(store.holds()).unwrap(),
+            (false, vec!["d".to_string()])
+        );
+        assert!(block_on(store.due(T0, 10)).unwrap().is_empty());
+        assert_eq!(block_on(store.next_wakeup()).unwrap(), None, "held");
+        block_on(store.release(&dest)).unwrap();
+        assert_eq!(block_on(store.next_wakeup()).unwrap(), Some(T0));
+        assert_eq!(block_on(store.retry(&dest, T0)).unwrap(), 1);
+        let answer = block_on(store.apply(&Command::Hold(Target::All), T0)).unwrap();
+        assert!(answer.starts_with("held all"), "{answer}");
+        block_on(store.delete(id)).unwrap();
+        // A missing message is NotFound whatever the call, and not worth retrying.
+        let e = block_on(store.delete(id)).unwrap_err();
+        assert!(matches!(e, StoreError::NotFound(x) if x == id), "{e}");
+        assert!(!e.is_transient());
+        let e = block_on(store.body(id)).unwrap_err();
+        assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+        assert_eq!(block_on(store.poll_control(T0)).unwrap(), 0);
+        assert_eq!(block_on(store.setting("transfer_mode")).unwrap(), None);
+        block_on(store.set_setting("transfer_mode", "inbound")).unwrap();
+        assert_eq!(
+            block_on(store.setting("transfer_mode")).unwrap().as_deref(),
+            Some("inbound")
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// One node alone: nobody else wakes it.
+    #[test]
+    fn local_wait_wakeup_never_resolves() {
+        let dir = tmp("wake");
+        let store = LocalStore::new(open(&dir));
+        let mut fut = store.wait_wakeup();
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        drop(fut);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn spool_errors_keep_their_cause() {
+        let e = StoreError::from(SpoolError::Locked("/x".into()));
+        assert!(matches!(e, StoreError::Spool(SpoolError::Locked(_))));
+        assert!(e.is_transient());
+        assert!(e.to_string().contains("locked"), "{e}");
+        let e = StoreError::Unavailable {
+            backend: "postgres",
+            reason: "connection refused".into(),
+        };
+        assert!(e.is_transient());
+        assert_eq!(
+            e.to_string(),
+            "postgres queue unavailable: connection refused"
+        );
+    }
+}
