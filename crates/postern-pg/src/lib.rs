@@ -29,9 +29,10 @@ mod error;
 pub mod listen;
 pub mod outcome;
 pub mod queue;
-// pub mod track;
+pub mod store;
+pub mod track;
 
 pub use db::{Db, PgSettings, SCHEMA_VERSION};
 pub use error::PgError;
 pub use queue::{CHANNEL, LeaseLost, PgQueue, PgQueueConfig};
-// pub use track::{PgSearch, PgSink, PgSinkConfig};
+pub use track::{PgSearch, PgSink, PgSinkConfig};
