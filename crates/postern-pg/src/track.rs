@@ -83,7 +83,7 @@ struct Counters {
 }
 
 enum Request {
-    Event(Event),
+    Event(Box<Event>),
     Flush(std_mpsc::Sender<Result<(), String>>),
 }
 
@@ -123,7 +123,7 @@ impl EventSink for PgSink {
     }
 
     fn record(&self, event: Event) -> Result<(), TrackError> {
-        match self.tx.try_send(Request::Event(event)) {
+        match self.tx.try_send(Request::Event(Box::new(event))) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -147,11 +147,12 @@ impl EventSink for PgSink {
     }
 
     fn stats(&self) -> WriterStats {
-        let mut s = WriterStats::default();
-        s.written = self.counters.written.load(Ordering::Relaxed);
-        s.dropped = self.counters.dropped.load(Ordering::Relaxed);
-        s.write_errors = self.counters.write_errors.load(Ordering::Relaxed);
-        s
+        WriterStats {
+            written: self.counters.written.load(Ordering::Relaxed),
+            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            write_errors: self.counters.write_errors.load(Ordering::Relaxed),
+            ..WriterStats::default()
+        }
     }
 }
 
@@ -170,7 +171,7 @@ async fn batcher(
     loop {
         let flush = tokio::select! {
             r = rx.recv(), if batch.len() < config.batch => match r {
-                Some(Request::Event(e)) => { batch.push(e); None }
+                Some(Request::Event(e)) => { batch.push(*e); None }
                 Some(Request::Flush(f)) => Some(f),
                 None => return,
             },
@@ -183,7 +184,7 @@ async fn batcher(
         // Everything already handed over goes into this write.
         while batch.len() < config.batch || flush.is_some() {
             match rx.try_recv() {
-                Ok(Request::Event(e)) => batch.push(e),
+                Ok(Request::Event(e)) => batch.push(*e),
                 Ok(Request::Flush(_)) | Err(_) => break,
             }
         }
@@ -474,10 +475,11 @@ impl EventSearch for PgSearch {
         let mut found = self.block_on(self.search_async(filter, max))?;
         let truncated = found.len() > max;
         found.truncate(max);
-        let mut out = NodeSearch::default();
-        out.events = found.into_iter().map(|(_, ne)| ne).collect();
-        out.truncated = truncated;
-        Ok(out)
+        Ok(NodeSearch {
+            events: found.into_iter().map(|(_, ne)| ne).collect(),
+            truncated,
+            ..NodeSearch::default()
+        })
     }
 
     fn trace(&self, message_id: &Text) -> Result<NodeTrace, TrackError> {
