@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use postern_queue::{Queue, SpoolError, Target, Timestamp};
+use postern_queue::{QueueStore, StoreError, Target, Timestamp};
 use postern_route::{ConnectorStatus, NextHopResolver};
-use postern_track::{Event, EventKind, Writer};
+use postern_track::{Event, EventKind, EventSearch, EventSink};
 use tokio::sync::{Notify, watch};
 
 use crate::archive::{Archive, Record};
@@ -56,10 +56,12 @@ impl std::fmt::Debug for Live {
 pub struct Context {
     /// The settings in force (see [`Context::live`]); set by `Gateway::start`.
     pub(crate) live: RwLock<Arc<Live>>,
-    /// The durable queue.
-    pub queue: Queue,
-    /// The tracking log writer (`None` when tracking is off).
-    pub tracker: Option<Writer>,
+    /// The durable queue, on whichever backend `[storage]` names ([`crate::storage`]).
+    pub queue: Arc<dyn QueueStore>,
+    /// Where tracking events go (`None` when tracking is off).
+    pub tracker: Option<Arc<dyn EventSink>>,
+    /// Where tracking searches read (`None` when tracking is off).
+    pub search: Option<Arc<dyn EventSearch>>,
     /// Connectors currently down (set by the delivery loop when every host of a
     /// connector fails to connect, cleared when one succeeds).
     pub connectors: Mutex<ConnectorStatus>,
@@ -169,14 +171,15 @@ impl Context {
     }
 
     /// ETRN for `destination`: the mail queued for it so far becomes due now, held
-    /// (`dequeue = "hold-for-etrn"`) or not, and the delivery loop is woken. Blocks on
-    /// the queue's fsync; returns the number of recipients made due.
-    pub fn etrn(&self, destination: &str) -> Result<usize, SpoolError> {
+    /// (`dequeue = "hold-for-etrn"`) or not, and the delivery loop is woken. Waits for
+    /// the queue to record it; returns the number of recipients made due.
+    pub async fn etrn(&self, destination: &str) -> Result<usize, StoreError> {
         let now = self.now();
         self.etrn.release(destination, now);
         let n = self
             .queue
-            .retry(&Target::Destination(destination.to_owned()), now)?;
+            .retry(&Target::Destination(destination.to_owned()), now)
+            .await?;
         self.wake.notify_one();
         Ok(n)
     }

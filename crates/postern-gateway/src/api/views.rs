@@ -13,12 +13,19 @@ use crate::status::RecentEvent;
 /// Most destinations and backoff entries the status lists.
 const STATUS_ROWS: usize = 50;
 
-/// The status document.
+/// The status document. Runs on a blocking thread (it waits for the queue's backend);
+/// what the backend cannot answer shows as empty.
 pub fn status(ctx: &Context) -> Status {
     let now = ctx.now();
-    let s = ctx.queue.summary(now);
-    let spool = ctx.queue.spool().stats();
-    let (all_held, held_destinations) = ctx.queue.holds();
+    use crate::storage::block_on as wait;
+    let s = wait(ctx.queue.summary(now)).unwrap_or_default();
+    let spool = ctx
+        .queue
+        .local()
+        .map(|q| q.spool().stats())
+        .unwrap_or_default();
+    let (all_held, held_destinations) = wait(ctx.queue.holds()).unwrap_or_default();
+    let backoff = wait(ctx.queue.backoff_entries(now)).unwrap_or_default();
     let recent = |v: Vec<RecentEvent>| {
         v.into_iter()
             .map(|e| Recent {
@@ -54,9 +61,7 @@ pub fn status(ctx: &Context) -> Status {
                     oldest_secs: d.oldest.as_secs(),
                 })
                 .collect(),
-            backoff: ctx
-                .queue
-                .backoff_entries(now)
+            backoff: backoff
                 .into_iter()
                 .take(STATUS_ROWS)
                 .map(|(destination, e)| Backoff {
