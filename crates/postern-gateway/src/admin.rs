@@ -41,6 +41,8 @@ pub async fn run(ctx: Arc<Context>) {
         }
         if now - last_status >= STATUS_EVERY {
             last_status = now;
+            // A mode another node of a shared queue set (a no-op on one machine).
+            ctx.sync_transfer_mode().await;
             let c = Arc::clone(&ctx);
             let last = published.take();
             published = tokio::task::spawn_blocking(move || publish_backoff(&c, last))

@@ -19,6 +19,9 @@ use crate::protolog::ProtocolLog;
 use crate::restrict::Restrictions;
 use crate::status::Stats;
 
+/// The queue's shared setting that holds the transfer mode an administrator set.
+pub const TRANSFER_MODE_SETTING: &str = "transfer_mode";
+
 /// The settings in force: the configuration and what is built from it. A reload
 /// ([`crate::Gateway::reload`]) replaces the whole of it at once; whoever holds a
 /// snapshot ([`Context::live`]) keeps a consistent set until it lets go.
@@ -194,6 +197,30 @@ impl Context {
             TransferMode::None => 3,
         };
         self.transfer_mode.store(v, Ordering::Relaxed);
+    }
+
+    /// Changes the transfer mode for every node sharing the queue: in force here at
+    /// once, and kept in the queue's shared settings (`transfer_mode`), where the other
+    /// nodes pick it up ([`Context::sync_transfer_mode`]).
+    pub async fn change_transfer_mode(&self, mode: TransferMode) -> Result<(), StoreError> {
+        self.set_transfer_mode(mode);
+        self.queue
+            .set_setting(TRANSFER_MODE_SETTING, mode.name())
+            .await
+    }
+
+    /// Puts in force the transfer mode another node set in the queue's shared settings,
+    /// if one did (until then, each node keeps the mode of its configuration). Returns
+    /// the mode in force.
+    pub async fn sync_transfer_mode(&self) -> TransferMode {
+        if let Ok(Some(name)) = self.queue.setting(TRANSFER_MODE_SETTING).await
+            && let Some(mode) = TransferMode::from_name(&name)
+            && mode != self.transfer_mode()
+        {
+            self.set_transfer_mode(mode);
+            self.wake.notify_one();
+        }
+        self.transfer_mode()
     }
 
     /// Whether the gateway is shutting down.

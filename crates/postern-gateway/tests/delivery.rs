@@ -1343,7 +1343,7 @@ async fn queue_views_say_why_mail_waits() {
             && note(&p, Some("dialup.test"), "hold-for-etrn")
     })
     .await;
-    let status = postern_gateway::api::views::status(&h.ctx);
+    let status = postern_gateway::api::views::status(&h.ctx).await;
     let down: Vec<&str> = status
         .connectors
         .iter()

@@ -128,7 +128,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn status(State(s): State<ApiState>) -> Answer<Status> {
     let ctx = s.ctx;
-    blocking(move || Ok(axum::Json(views::status(&ctx)))).await
+    Ok(axum::Json(views::status(&ctx).await))
 }
 
 async fn queue_list(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<QueuePage> {
@@ -289,7 +289,10 @@ async fn mode_set(State(s): State<ApiState>, body: Bytes) -> Answer<TransferMode
         )));
     };
     if mode != s.ctx.transfer_mode() {
-        s.ctx.set_transfer_mode(mode);
+        s.ctx
+            .change_transfer_mode(mode)
+            .await
+            .map_err(store_failed)?;
         s.ctx.wake.notify_one();
         eprintln!("postern: transfer mode is now {}", mode.name());
     }

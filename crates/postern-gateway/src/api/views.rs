@@ -13,19 +13,17 @@ use crate::status::RecentEvent;
 /// Most destinations and backoff entries the status lists.
 const STATUS_ROWS: usize = 50;
 
-/// The status document. Runs on a blocking thread (it waits for the queue's backend);
-/// what the backend cannot answer shows as empty.
-pub fn status(ctx: &Context) -> Status {
+/// The status document; what the queue's backend cannot answer shows as empty.
+pub async fn status(ctx: &Context) -> Status {
     let now = ctx.now();
-    use crate::storage::block_on as wait;
-    let s = wait(ctx.queue.summary(now)).unwrap_or_default();
+    let s = ctx.queue.summary(now).await.unwrap_or_default();
     let spool = ctx
         .queue
         .local()
         .map(|q| q.spool().stats())
         .unwrap_or_default();
-    let (all_held, held_destinations) = wait(ctx.queue.holds()).unwrap_or_default();
-    let backoff = wait(ctx.queue.backoff_entries(now)).unwrap_or_default();
+    let (all_held, held_destinations) = ctx.queue.holds().await.unwrap_or_default();
+    let backoff = ctx.queue.backoff_entries(now).await.unwrap_or_default();
     let recent = |v: Vec<RecentEvent>| {
         v.into_iter()
             .map(|e| Recent {
