@@ -41,6 +41,8 @@ pub async fn run(ctx: Arc<Context>) {
         }
         if now - last_status >= STATUS_EVERY {
             last_status = now;
+            // A mode another node of a shared queue set (a no-op on one machine).
+            ctx.sync_transfer_mode().await;
             let c = Arc::clone(&ctx);
             let last = published.take();
             published = tokio::task::spawn_blocking(move || publish_backoff(&c, last))
@@ -102,7 +104,9 @@ fn submit(ctx: &Context, config: &Config, path: &Path, sub: pickup::Submission) 
         sub.recipients.iter().map(String::as_str),
         now,
     );
-    match ctx.queue.enqueue(&envelope, &body, now) {
+    let body = bytes::Bytes::from(body);
+    // A blocking thread (the Pickup scan runs in spawn_blocking): wait for the store here.
+    match crate::storage::block_on(ctx.queue.enqueue(&envelope, body.clone(), now)) {
         Ok(id) => {
             // Durable in the queue: only now may the file go.
             let _ = std::fs::remove_file(path);
@@ -139,16 +143,18 @@ fn submit(ctx: &Context, config: &Config, path: &Path, sub: pickup::Submission) 
 /// list/show` (see `postern_queue::wait`) when it changed since `last`; returns what the
 /// file now holds (`None` when it could not be written: tried again next round).
 fn publish_backoff(ctx: &Context, last: Option<String>) -> Option<String> {
+    // Only a local spool has a file for a stopped gateway's `postern queue` to read.
+    let local = ctx.queue.local()?;
     let now = ctx.now();
     let published = postern_queue::wait::Published {
-        backoff: ctx.queue.backoff_entries(now),
-        notes: wait_notes(ctx, now),
+        backoff: local.backoff_entries(now),
+        notes: wait_notes(ctx, local.summary(now)),
     };
     let text = postern_queue::wait::published_text(&published);
     if last.as_deref() == Some(text.as_str()) {
         return last;
     }
-    postern_queue::wait::write_published(ctx.queue.spool().dir(), &text)
+    postern_queue::wait::write_published(local.spool().dir(), &text)
         .ok()
         .map(|()| text)
 }
@@ -158,7 +164,7 @@ const MAX_NOTED_DESTINATIONS: usize = 10_000;
 
 /// What holds up queued mail that only the gateway knows: the transfer mode, domains
 /// held for ETRN, destinations whose every connector is marked down.
-fn wait_notes(ctx: &Context, now: postern_queue::Timestamp) -> Vec<postern_queue::wait::Note> {
+fn wait_notes(ctx: &Context, summary: postern_queue::Summary) -> Vec<postern_queue::wait::Note> {
     use postern_queue::wait::Note;
     use postern_route::ConnectorState as _;
     let mut notes = Vec::new();
@@ -177,13 +183,7 @@ fn wait_notes(ctx: &Context, now: postern_queue::Timestamp) -> Vec<postern_queue
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    for d in ctx
-        .queue
-        .summary(now)
-        .destinations
-        .iter()
-        .take(MAX_NOTED_DESTINATIONS)
-    {
+    for d in summary.destinations.iter().take(MAX_NOTED_DESTINATIONS) {
         let dest = &d.destination;
         if routing.domains.lookup(dest).dequeue == postern_route::Dequeue::HoldForEtrn {
             notes.push(Note {
@@ -243,7 +243,7 @@ async fn answer_metrics(ctx: &Context, mut stream: tokio::net::TcpStream) -> std
     }
     let ok = req.starts_with(b"GET /metrics ") || req.starts_with(b"GET / ");
     let (status, body) = if ok {
-        ("200 OK", crate::metrics::render(ctx))
+        ("200 OK", crate::metrics::render(ctx).await)
     } else {
         ("404 Not Found", "not found\n".to_owned())
     };

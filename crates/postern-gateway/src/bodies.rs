@@ -7,9 +7,15 @@
 //! stays the only durable copy: the cache holds the same bytes, is bounded by
 //! `[limits] body_cache_bytes`, forgets the oldest first, and a miss just reads the
 //! spool as before.
+//!
+//! Bodies are [`Bytes`]: the session's buffer, the spool write, this cache and the
+//! outbound send share one allocation; handing a body out clones a reference, never
+//! the bytes.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
+
+use bytes::Bytes;
 
 use postern_queue::QueueId;
 
@@ -21,7 +27,7 @@ pub struct BodyCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    bodies: HashMap<QueueId, Arc<Vec<u8>>>,
+    bodies: HashMap<QueueId, Bytes>,
     /// Insertion order, for evicting the oldest; may name ids already removed.
     order: VecDeque<QueueId>,
     bytes: usize,
@@ -40,7 +46,7 @@ impl BodyCache {
     /// Keeps `body` for `id` within `max_bytes` in all, evicting the oldest bodies to make
     /// room. A body larger than a quarter of `max_bytes` is not kept: one large message
     /// must not push out many small ones (its delivery reads the spool instead).
-    pub fn insert(&self, id: QueueId, body: Arc<Vec<u8>>, max_bytes: usize) {
+    pub fn insert(&self, id: QueueId, body: Bytes, max_bytes: usize) {
         if body.len() > max_bytes / 4 {
             return;
         }
@@ -68,7 +74,7 @@ impl BodyCache {
     }
 
     /// The body of `id`, if it is still here.
-    pub fn get(&self, id: QueueId) -> Option<Arc<Vec<u8>>> {
+    pub fn get(&self, id: QueueId) -> Option<Bytes> {
         self.lock().bodies.get(&id).cloned()
     }
 
@@ -94,8 +100,8 @@ mod tests {
         format!("{n:018X}").parse().unwrap()
     }
 
-    fn body(len: usize) -> Arc<Vec<u8>> {
-        Arc::new(vec![b'x'; len])
+    fn body(len: usize) -> Bytes {
+        Bytes::from(vec![b'x'; len])
     }
 
     #[test]
@@ -111,6 +117,14 @@ mod tests {
         c.remove(id(9));
         assert!(c.get(id(9)).is_none());
         assert_eq!(c.bytes(), 300);
+    }
+
+    #[test]
+    fn bodies_are_handed_out_without_a_copy() {
+        let c = BodyCache::new();
+        let kept = body(100);
+        c.insert(id(1), kept.clone(), 400);
+        assert_eq!(c.get(id(1)).unwrap().as_ptr(), kept.as_ptr());
     }
 
     #[test]

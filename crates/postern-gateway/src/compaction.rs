@@ -111,8 +111,12 @@ pub async fn run(ctx: Arc<Context>, settings: SpoolSection) {
     let mut shutdown = ctx.shutdown.clone();
     let started = tokio::time::Instant::now();
     let mut activity = Activity::new(settings.compact_idle);
+    // Only a local spool is compacted here; a database reclaims its own space.
+    let Some(local) = ctx.queue.local() else {
+        return;
+    };
     while !ctx.is_shutting_down() {
-        let stats = ctx.queue.spool().stats();
+        let stats = local.spool().stats();
         let idle = activity.note(started.elapsed(), stats.appended);
         let decision = decide(&stats, idle, &settings);
         if decision != Decision::Wait {
@@ -138,7 +142,10 @@ fn compact(
     decision: Decision,
     stats: &SpoolStats,
 ) -> Result<usize, postern_queue::SpoolError> {
-    let spool = ctx.queue.spool();
+    let Some(local) = ctx.queue.local() else {
+        return Ok(0);
+    };
+    let spool = local.spool();
     if decision == Decision::RotateAndCompact {
         spool.rotate()?;
     }

@@ -537,6 +537,8 @@ pub struct Config {
     pub source: String,
     /// `[admin]`: the admin API.
     pub admin_api: AdminApiSection,
+    /// `[storage]`: where the queue and the tracking log live (see [`crate::storage`]).
+    pub storage: crate::storage::StorageSection,
 }
 
 // ---- the file as written ------------------------------------------------------------
@@ -590,6 +592,8 @@ struct File {
     domain_options: Vec<crate::outbound::options::DomainOptionsToml>,
     #[serde(default)]
     mime_types: Vec<crate::outbound::options::MimeTypeToml>,
+    #[serde(default)]
+    storage: crate::storage::StorageToml,
     // Routing sections: parsed and checked by postern-route; named here only so that
     // deny_unknown_fields lets them through.
     #[allow(dead_code)]
@@ -1096,6 +1100,8 @@ impl Config {
             .map_err(|(key, why)| c.err("domain_options", key, why))?;
         let mime_types = crate::outbound::options::mime_types(&file.mime_types)
             .map_err(|(key, why)| c.err("mime_types", key, why))?;
+        let storage = crate::storage::storage_section(&file.storage, &server.hostname)
+            .map_err(|(key, why)| c.err("storage", key, why))?;
         for conn in &routing.connectors {
             if conn.kind != "smtp" && conn.kind != "maildir" {
                 return Err(c.err(
@@ -1134,6 +1140,7 @@ impl Config {
             mime_types,
             source: text.to_owned(),
             admin_api,
+            storage,
         })
     }
 

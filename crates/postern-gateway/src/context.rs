@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use postern_queue::{Queue, SpoolError, Target, Timestamp};
+use postern_queue::{QueueStore, StoreError, Target, Timestamp};
 use postern_route::{ConnectorStatus, NextHopResolver};
-use postern_track::{Event, EventKind, Writer};
+use postern_track::{Event, EventKind, EventSearch, EventSink};
 use tokio::sync::{Notify, watch};
 
 use crate::archive::{Archive, Record};
@@ -18,6 +18,9 @@ use crate::policy::ConnectionCounter;
 use crate::protolog::ProtocolLog;
 use crate::restrict::Restrictions;
 use crate::status::Stats;
+
+/// The queue's shared setting that holds the transfer mode an administrator set.
+pub const TRANSFER_MODE_SETTING: &str = "transfer_mode";
 
 /// The settings in force: the configuration and what is built from it. A reload
 /// ([`crate::Gateway::reload`]) replaces the whole of it at once; whoever holds a
@@ -56,10 +59,12 @@ impl std::fmt::Debug for Live {
 pub struct Context {
     /// The settings in force (see [`Context::live`]); set by `Gateway::start`.
     pub(crate) live: RwLock<Arc<Live>>,
-    /// The durable queue.
-    pub queue: Queue,
-    /// The tracking log writer (`None` when tracking is off).
-    pub tracker: Option<Writer>,
+    /// The durable queue, on whichever backend `[storage]` names ([`crate::storage`]).
+    pub queue: Arc<dyn QueueStore>,
+    /// Where tracking events go (`None` when tracking is off).
+    pub tracker: Option<Arc<dyn EventSink>>,
+    /// Where tracking searches read (`None` when tracking is off).
+    pub search: Option<Arc<dyn EventSearch>>,
     /// Connectors currently down (set by the delivery loop when every host of a
     /// connector fails to connect, cleared when one succeeds).
     pub connectors: Mutex<ConnectorStatus>,
@@ -169,14 +174,15 @@ impl Context {
     }
 
     /// ETRN for `destination`: the mail queued for it so far becomes due now, held
-    /// (`dequeue = "hold-for-etrn"`) or not, and the delivery loop is woken. Blocks on
-    /// the queue's fsync; returns the number of recipients made due.
-    pub fn etrn(&self, destination: &str) -> Result<usize, SpoolError> {
+    /// (`dequeue = "hold-for-etrn"`) or not, and the delivery loop is woken. Waits for
+    /// the queue to record it; returns the number of recipients made due.
+    pub async fn etrn(&self, destination: &str) -> Result<usize, StoreError> {
         let now = self.now();
         self.etrn.release(destination, now);
         let n = self
             .queue
-            .retry(&Target::Destination(destination.to_owned()), now)?;
+            .retry(&Target::Destination(destination.to_owned()), now)
+            .await?;
         self.wake.notify_one();
         Ok(n)
     }
@@ -191,6 +197,30 @@ impl Context {
             TransferMode::None => 3,
         };
         self.transfer_mode.store(v, Ordering::Relaxed);
+    }
+
+    /// Changes the transfer mode for every node sharing the queue: in force here at
+    /// once, and kept in the queue's shared settings (`transfer_mode`), where the other
+    /// nodes pick it up ([`Context::sync_transfer_mode`]).
+    pub async fn change_transfer_mode(&self, mode: TransferMode) -> Result<(), StoreError> {
+        self.set_transfer_mode(mode);
+        self.queue
+            .set_setting(TRANSFER_MODE_SETTING, mode.name())
+            .await
+    }
+
+    /// Puts in force the transfer mode another node set in the queue's shared settings,
+    /// if one did (until then, each node keeps the mode of its configuration). Returns
+    /// the mode in force.
+    pub async fn sync_transfer_mode(&self) -> TransferMode {
+        if let Ok(Some(name)) = self.queue.setting(TRANSFER_MODE_SETTING).await
+            && let Some(mode) = TransferMode::from_name(&name)
+            && mode != self.transfer_mode()
+        {
+            self.set_transfer_mode(mode);
+            self.wake.notify_one();
+        }
+        self.transfer_mode()
     }
 
     /// Whether the gateway is shutting down.

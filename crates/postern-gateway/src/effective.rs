@@ -54,7 +54,26 @@ pub fn effective_settings(c: &Config) -> String {
     let _ = routing_part(c, &mut o);
     let _ = inbound_part(c, &mut o);
     let _ = domain_options_part(c, &mut o);
+    let _ = storage_part(c, &mut o);
     o
+}
+
+/// `[storage]`: the backend and its database; the password itself never (only where
+/// it is read from).
+fn storage_part(c: &Config, o: &mut String) -> std::fmt::Result {
+    let s = &c.storage;
+    writeln!(o, "\n[storage]")?;
+    writeln!(o, "backend = {}", q(s.backend.name()))?;
+    match &s.url {
+        Some(u) => writeln!(o, "url = {}", q(u))?,
+        None => writeln!(o, "# url: none")?,
+    }
+    match (&s.password_file, &s.password_env) {
+        (Some(p), _) => writeln!(o, "password_file = {}", q(p.display()))?,
+        (None, Some(v)) => writeln!(o, "password_env = {}", q(v))?,
+        (None, None) => writeln!(o, "# password_file, password_env: none")?,
+    }
+    writeln!(o, "node = {}", q(&s.node))
 }
 
 /// `[[domain_options]]` (every key, defaults filled in) and `[[mime_types]]` (the
@@ -554,6 +573,7 @@ mod tests {
         assert_eq!(a.inbound, b.inbound);
         assert_eq!(a.domain_options, b.domain_options);
         assert_eq!(a.mime_types, b.mime_types);
+        assert_eq!(a.storage, b.storage);
         assert_eq!(a.routing.connectors, b.routing.connectors);
         assert_eq!(a.routing.dns, b.routing.dns);
         assert_eq!(a.routing.table.len(), b.routing.table.len());
@@ -625,6 +645,25 @@ mod tests {
         .unwrap();
         assert_eq!(c.routing.connectors[0].address_spaces.len(), 2);
         round_trip(&c);
+    }
+
+    #[test]
+    fn storage_is_listed_without_a_password() {
+        let c = Config::from_toml_str(
+            "[storage]\nurl = \"postgres://postern@127.0.0.1/postern\"\n\
+             password_env = \"PG_PASSWORD\"\nnode = \"mx1\"\n",
+        )
+        .unwrap();
+        let text = effective_settings(&c);
+        let want = "\n[storage]\nbackend = \"local\"\n\
+                    url = \"postgres://postern@127.0.0.1/postern\"\n\
+                    password_env = \"PG_PASSWORD\"\nnode = \"mx1\"\n";
+        assert!(text.contains(want), "{text}");
+        round_trip(&c);
+        let e = Config::from_toml_str("[storage]\nurl = \"postgres://u:hunter2@db/x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("storage.url") && !e.contains("hunter2"), "{e}");
     }
 
     #[test]

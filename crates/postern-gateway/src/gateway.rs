@@ -14,15 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use postern_queue::Queue;
 use postern_route::{ConnectorStatus, TlsPolicy};
-use postern_track::{Writer, WriterConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, ConfigError};
-use crate::context::{Context, Live, now};
+use crate::context::{Context, Live};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +37,10 @@ pub enum StartError {
     /// The spool could not be opened (or is in use by another gateway).
     #[error("spool: {0}")]
     Spool(#[from] postern_queue::SpoolError),
+    /// The storage `[storage]` names could not be opened (the queue's backend, the
+    /// tracking log; see [`crate::storage`]).
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
     /// The tracking log could not be opened.
     #[error("tracking log: {0}")]
     Tracking(#[from] postern_track::TrackError),
@@ -171,18 +173,10 @@ impl Gateway {
         if config.archive.enabled {
             mkdir(&config.archive.dir)?;
         }
-        let mut queue_config = config.retry.queue.clone();
-        queue_config.spool.segment_size = config.spool.segment_size;
-        let (queue, recovered) = Queue::open(config.spool_dir(), queue_config, now())?;
-        let tracker = if config.tracking.enabled {
+        if config.tracking.enabled {
             mkdir(&config.tracking.dir)?;
-            let mut wc = WriterConfig::new(&config.tracking.dir);
-            wc.retention.max_age_days =
-                (config.tracking.retention_days > 0).then_some(config.tracking.retention_days);
-            Some(Writer::open(wc)?)
-        } else {
-            None
-        };
+        }
+        let storage = crate::storage::open(&config).await?;
         let protocol_log = if config.protocol_log.enabled {
             Some(
                 crate::protolog::ProtocolLog::open(&config.protocol_log.dir).map_err(|source| {
@@ -202,8 +196,9 @@ impl Gateway {
         let (stop, shutdown) = watch::channel(false);
         let ctx = Arc::new(Context {
             live: RwLock::new(Arc::new(live)),
-            queue,
-            tracker,
+            queue: storage.queue,
+            tracker: storage.tracker,
+            search: storage.search,
             connectors: Mutex::new(ConnectorStatus::new()),
             wake: Notify::new(),
             shutdown,
@@ -243,7 +238,7 @@ impl Gateway {
             tasks,
             local_addrs,
             metrics_addr,
-            recovered: recovered.messages.len(),
+            recovered: storage.recovered,
             admin_addr,
         })
     }

@@ -86,6 +86,7 @@ pub mod protolog;
 pub mod restrict;
 pub mod retention;
 pub mod status;
+pub mod storage;
 pub mod tls;
 
 pub use config::{Config, ConfigError};

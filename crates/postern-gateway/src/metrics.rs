@@ -25,12 +25,13 @@ use crate::context::Context;
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The metrics text of `ctx` (OpenMetrics text, which Prometheus reads; names start
-/// with `postern_`). Reads the queue's summary, so call it off the async threads when
-/// the queue is large.
-pub fn render(ctx: &Context) -> String {
+/// with `postern_`). Asks the queue's backend for its summary (an empty one if it
+/// cannot answer).
+pub async fn render(ctx: &Context) -> String {
+    let summary = ctx.queue.summary(ctx.now()).await.unwrap_or_default();
     let mut r = Registry::with_prefix("postern");
     register_stats(&mut r, ctx);
-    register_queue(&mut r, ctx);
+    register_queue(&mut r, ctx, &summary);
     ctx.metrics.register(&mut r);
     let mut text = String::new();
     // Writing into a String cannot fail.
@@ -80,9 +81,12 @@ fn register_stats(r: &mut Registry, ctx: &Context) {
 }
 
 /// The queue and spool gauges, read now.
-fn register_queue(r: &mut Registry, ctx: &Context) {
-    let s = ctx.queue.summary(ctx.now());
-    let spool = ctx.queue.spool().stats();
+fn register_queue(r: &mut Registry, ctx: &Context, s: &postern_queue::Summary) {
+    let spool = ctx
+        .queue
+        .local()
+        .map(|q| q.spool().stats())
+        .unwrap_or_default();
     let g = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
     r.register("queue_messages", "Messages in the queue", g(s.messages));
     r.register(

@@ -223,7 +223,7 @@ impl Harness {
     }
 
     fn queued(&self) -> usize {
-        self.gw.context().queue.len()
+        self.gw.context().queue.local().unwrap().len()
     }
 
     async fn drained(&self) {

@@ -479,7 +479,7 @@ async fn transfer_modes_hold_and_release() {
         s.got.lock().unwrap().is_empty(),
         "outbound is held in mode inbound"
     );
-    assert_eq!(h.gw.context().queue.len(), 1);
+    assert_eq!(h.gw.context().queue.local().unwrap().len(), 1);
     // "none" refuses new sessions; set as `postern transfer-mode` does, through the API
     // (in force when it answers).
     let set: TransferModeBody = api_send(
@@ -763,12 +763,18 @@ async fn restriction_skips_the_backup_connector_and_mail_waits_for_primary() {
     .await;
     assert!(r.iter().any(|l| l.contains("queued as")), "{r:?}");
     let deferred = || {
-        h.gw.context().queue.messages().first().is_some_and(|m| {
-            matches!(
-                m.state.recipients[0],
-                postern_queue::RecipientState::Deferred { .. }
-            )
-        })
+        h.gw.context()
+            .queue
+            .local()
+            .unwrap()
+            .messages()
+            .first()
+            .is_some_and(|m| {
+                matches!(
+                    m.state.recipients[0],
+                    postern_queue::RecipientState::Deferred { .. }
+                )
+            })
     };
     assert!(
         wait_until(Duration::from_secs(15), deferred).await,

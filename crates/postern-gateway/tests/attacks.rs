@@ -90,7 +90,7 @@ async fn start(tag: &str, extra: &str) -> Harness {
 
 impl Harness {
     fn queued(&self) -> Vec<postern_queue::SpooledMessage> {
-        self.gw.context().queue.messages()
+        self.gw.context().queue.local().unwrap().messages()
     }
 
     async fn client(&self) -> Client<TcpStream> {

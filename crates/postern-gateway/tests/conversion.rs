@@ -447,7 +447,7 @@ async fn deliver(tag: &str, eight_bit: bool, domain: &str, raw: &[u8]) -> Vec<u8
     let ctx = gw.context().clone();
     let now = ctx.now();
     let env = Envelope::new("a@src.test", ["b@dst.test"], now);
-    ctx.queue.enqueue(&env, raw, now).unwrap();
+    ctx.queue.local().unwrap().enqueue(&env, raw, now).unwrap();
     ctx.wake.notify_one();
     let deadline = Instant::now() + Duration::from_secs(15);
     let body = loop {

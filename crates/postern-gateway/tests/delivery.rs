@@ -89,7 +89,13 @@ impl Harness {
     fn enqueue(&self, from: &str, to: &[&str], body: &str) -> QueueId {
         let now = self.ctx.now();
         let env = Envelope::new(from, to.iter().copied(), now);
-        let id = self.ctx.queue.enqueue(&env, body.as_bytes(), now).unwrap();
+        let id = self
+            .ctx
+            .queue
+            .local()
+            .unwrap()
+            .enqueue(&env, body.as_bytes(), now)
+            .unwrap();
         self.ctx.wake.notify_one();
         id
     }
@@ -97,7 +103,7 @@ impl Harness {
     /// Waits until the message has left the queue (every recipient final).
     async fn wait_done(&self, id: QueueId) {
         wait_for(Duration::from_secs(15), || {
-            self.ctx.queue.message(id).is_none()
+            self.ctx.queue.local().unwrap().message(id).is_none()
         })
         .await;
     }
@@ -541,7 +547,7 @@ async fn temporary_failure_then_success() {
     let h = start("retry", &smart_host_connector("relay", "*", s.addr, 1)).await;
     let id = h.enqueue("a@src.test", &["x@example.test"], PLAIN);
     wait_for(Duration::from_secs(10), || {
-        h.ctx.queue.message(id).is_some_and(|m| {
+        h.ctx.queue.local().unwrap().message(id).is_some_and(|m| {
             matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.starts_with("450"))
         })
     })
@@ -724,7 +730,7 @@ async fn permanent_refusal_fails_and_leaves_queue() {
         PLAIN,
     );
     h.wait_done(id).await;
-    assert!(h.ctx.queue.message(id).is_none());
+    assert!(h.ctx.queue.local().unwrap().message(id).is_none());
     let m = s.originals();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].to, ["good@example.test"]);
@@ -743,7 +749,7 @@ async fn permanent_refusal_fails_and_leaves_queue() {
 /// Waits until the message's first recipient is held for ETRN.
 async fn wait_held(h: &Harness, id: QueueId) {
     wait_for(Duration::from_secs(10), || {
-        h.ctx.queue.message(id).is_some_and(|m| {
+        h.ctx.queue.local().unwrap().message(id).is_some_and(|m| {
             matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.contains("ETRN"))
         })
     })
@@ -766,10 +772,10 @@ async fn hold_for_etrn_waits_until_etrn() {
     // Past the retry interval it is still held.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(s.originals().is_empty());
-    assert!(h.ctx.queue.message(first).is_some());
+    assert!(h.ctx.queue.local().unwrap().message(first).is_some());
     // A restart forgets everything but the spool; the first ETRN still releases the mail.
     let h = h.restart().await;
-    h.ctx.etrn("dialup.test").unwrap();
+    h.ctx.etrn("dialup.test").await.unwrap();
     h.wait_done(first).await;
     assert_eq!(s.messages().len(), 1);
     // Mail arriving after that ETRN waits for the next one.
@@ -777,7 +783,7 @@ async fn hold_for_etrn_waits_until_etrn() {
     wait_held(&h, second).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(s.messages().len(), 1, "held until the next ETRN");
-    h.ctx.etrn("dialup.test").unwrap();
+    h.ctx.etrn("dialup.test").await.unwrap();
     h.wait_done(second).await;
     assert_eq!(s.messages().len(), 2);
     h.stop().await;
@@ -792,7 +798,7 @@ async fn no_resolver_defers_with_clear_reply() {
     .await;
     let id = h.enqueue("a@src.test", &["b@example.test"], PLAIN);
     wait_for(Duration::from_secs(10), || {
-        h.ctx.queue.message(id).is_some_and(|m| {
+        h.ctx.queue.local().unwrap().message(id).is_some_and(|m| {
             matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.contains("name_servers"))
         })
     })
@@ -813,7 +819,7 @@ async fn tls_required_but_not_offered_defers() {
     .await;
     let id = h.enqueue("a@src.test", &["b@secure.test"], PLAIN);
     wait_for(Duration::from_secs(10), || {
-        h.ctx.queue.message(id).is_some_and(|m| {
+        h.ctx.queue.local().unwrap().message(id).is_some_and(|m| {
             matches!(&m.state.recipients[0], RecipientState::Deferred { last_reply, .. } if last_reply.starts_with("451 4.7.10"))
         })
     })
@@ -864,7 +870,7 @@ async fn shutdown_loses_nothing() {
     let delivered = s.messages().len();
     let queued = ids
         .iter()
-        .filter(|id| ctx.queue.message(**id).is_some())
+        .filter(|id| ctx.queue.local().unwrap().message(**id).is_some())
         .count();
     assert_eq!(
         delivered + queued,
@@ -924,6 +930,8 @@ fn closed_port() -> SocketAddr {
 fn backoff_of(h: &Harness, dest: &str) -> Option<postern_queue::backoff::BackoffEntry> {
     h.ctx
         .queue
+        .local()
+        .unwrap()
         .backoff_entries(postern_queue::Timestamp(0))
         .into_iter()
         .find(|(d, _)| d == dest)
@@ -933,6 +941,8 @@ fn backoff_of(h: &Harness, dest: &str) -> Option<postern_queue::backoff::Backoff
 fn attempts(h: &Harness, id: QueueId, i: usize) -> Option<u32> {
     h.ctx
         .queue
+        .local()
+        .unwrap()
         .message(id)
         .map(|m| m.state.recipients[i].attempts())
 }
@@ -1019,7 +1029,7 @@ async fn refused_connections_back_off_doubling_without_spending_retries() {
     }
     // Still queued, no retry used up, the reply says why it waits.
     assert_eq!(attempts(&h, id, 0), Some(0));
-    let m = h.ctx.queue.message(id).unwrap();
+    let m = h.ctx.queue.local().unwrap().message(id).unwrap();
     let RecipientState::Deferred {
         last_reply,
         next_attempt,
@@ -1032,7 +1042,7 @@ async fn refused_connections_back_off_doubling_without_spending_retries() {
     let e = backoff_of(&h, "down.test").unwrap();
     assert!(*next_attempt <= e.until);
     // `postern queue list` reads the backoff the gateway publishes in the spool.
-    let spool = h.ctx.queue.spool().dir().to_path_buf();
+    let spool = h.ctx.queue.local().unwrap().spool().dir().to_path_buf();
     wait_for(Duration::from_secs(5), || {
         postern_queue::wait::read_published(&spool)
             .backoff_of("down.test")
@@ -1061,7 +1071,16 @@ async fn greeting_421_backs_off_the_destination() {
     assert_eq!(e.failures, 1);
     assert_eq!(e.until.0 - e.last_failure.0, 30_000);
     assert_eq!(attempts(&h, id, 0), Some(0), "waiting uses no retry");
-    let reply = match &h.ctx.queue.message(id).unwrap().state.recipients[0] {
+    let reply = match &h
+        .ctx
+        .queue
+        .local()
+        .unwrap()
+        .message(id)
+        .unwrap()
+        .state
+        .recipients[0]
+    {
         RecipientState::Deferred { last_reply, .. } => last_reply.clone(),
         other => panic!("{other:?}"),
     };
@@ -1072,7 +1091,14 @@ async fn greeting_421_backs_off_the_destination() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(connections.load(Ordering::Relaxed), before);
     assert!(matches!(
-        h.ctx.queue.message(id2).unwrap().state.recipients[0],
+        h.ctx
+            .queue
+            .local()
+            .unwrap()
+            .message(id2)
+            .unwrap()
+            .state
+            .recipients[0],
         RecipientState::Pending
     ));
     h.stop().await;
@@ -1100,7 +1126,7 @@ async fn one_recipient_deferred_one_accepted_only_the_deferred_retried() {
     .await;
     let id = h.enqueue("a@src.test", &["now@mixed.test", "later@mixed.test"], PLAIN);
     wait_for(Duration::from_secs(10), || {
-        h.ctx.queue.message(id).is_some_and(|m| {
+        h.ctx.queue.local().unwrap().message(id).is_some_and(|m| {
             matches!(m.state.recipients[0], RecipientState::Delivered { .. })
                 && matches!(m.state.recipients[1], RecipientState::Deferred { .. })
         })
@@ -1169,7 +1195,16 @@ async fn outage_fails_at_the_time_out_not_by_retries() {
     )
     .await;
     let id = h.enqueue("a@src.test", &["x@down.test"], PLAIN);
-    let arrival = h.ctx.queue.message(id).unwrap().envelope.arrival.0 as i64;
+    let arrival = h
+        .ctx
+        .queue
+        .local()
+        .unwrap()
+        .message(id)
+        .unwrap()
+        .envelope
+        .arrival
+        .0 as i64;
     h.wait_done(id).await;
     // Tracked just after the message leaves the queue.
     assert!(
@@ -1258,7 +1293,10 @@ async fn admin_retry_clears_backoff_and_down_mark_and_releases_etrn_mail() {
     let answer = control(&h, Command::Retry(Target::Message(one))).await;
     assert!(answer.contains("released for dialup.test"), "{answer}");
     h.wait_done(one).await;
-    assert!(h.ctx.queue.message(other).is_some(), "still held");
+    assert!(
+        h.ctx.queue.local().unwrap().message(other).is_some(),
+        "still held"
+    );
 
     // Delete is tracked.
     let answer = control(&h, Command::Delete(Target::Message(other))).await;
@@ -1291,7 +1329,7 @@ async fn queue_views_say_why_mail_waits() {
     let held = h.enqueue("a@src.test", &["y@dialup.test"], PLAIN);
     wait_held(&h, held).await;
     // What `postern queue list/show/summary` read: the published backoff and notes.
-    let spool = h.ctx.queue.spool().dir().to_path_buf();
+    let spool = h.ctx.queue.local().unwrap().spool().dir().to_path_buf();
     let published = || postern_queue::wait::read_published(&spool);
     let note = |p: &postern_queue::wait::Published, dest: Option<&str>, kind: &str| {
         p.notes
@@ -1305,7 +1343,7 @@ async fn queue_views_say_why_mail_waits() {
             && note(&p, Some("dialup.test"), "hold-for-etrn")
     })
     .await;
-    let status = postern_gateway::api::views::status(&h.ctx);
+    let status = postern_gateway::api::views::status(&h.ctx).await;
     let down: Vec<&str> = status
         .connectors
         .iter()
@@ -1329,7 +1367,16 @@ async fn queue_views_say_why_mail_waits() {
     })
     .await;
     let p = published();
-    let st = h.ctx.queue.message(held).unwrap().state.recipients[0].clone();
+    let st = h
+        .ctx
+        .queue
+        .local()
+        .unwrap()
+        .message(held)
+        .unwrap()
+        .state
+        .recipients[0]
+        .clone();
     let why = postern_queue::wait::explain(&st, "dialup.test", false, &p, h.ctx.now()).unwrap();
     assert_eq!(why.waits_for.name(), "transfer-mode");
     h.stop().await;
@@ -1357,13 +1404,26 @@ async fn each_priority_follows_its_own_retry_schedule() {
     ] {
         let mut env = Envelope::new("a@src.test", [to], now);
         env.priority = p;
-        ids.push(h.ctx.queue.enqueue(&env, PLAIN.as_bytes(), now).unwrap());
+        ids.push(
+            h.ctx
+                .queue
+                .local()
+                .unwrap()
+                .enqueue(&env, PLAIN.as_bytes(), now)
+                .unwrap(),
+        );
     }
     h.ctx.wake.notify_one();
     // The urgent one is retried after its 1 s; the others wait 1 h and 2 h.
     h.wait_done(ids[0]).await;
     for (id, hours) in [(ids[1], 1), (ids[2], 2)] {
-        let m = h.ctx.queue.message(id).expect("still queued");
+        let m = h
+            .ctx
+            .queue
+            .local()
+            .unwrap()
+            .message(id)
+            .expect("still queued");
         let RecipientState::Deferred {
             next_attempt,
             first_failure,

@@ -246,7 +246,7 @@ async fn child() {
     }
     let ctx = gw.context().clone();
     wait_for(Duration::from_secs(30), "queue drained", || {
-        ctx.queue.is_empty()
+        ctx.queue.local().unwrap().is_empty()
     })
     .await;
     wait_for(
@@ -266,7 +266,7 @@ async fn child() {
     let gw = Gateway::start(Config::from_toml_str(&text).unwrap())
         .await
         .unwrap();
-    let recovered = gw.context().queue.len();
+    let recovered = gw.context().queue.local().unwrap().len();
     // Two poll intervals: anything recovered would be delivered by then.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     check_once(&got, &accepted, &refused);

@@ -117,7 +117,7 @@ async fn a_down_mark_expires_with_nothing_queued_to_probe_it() {
         let now = ctx.now();
         let env = Envelope::new("a@src.test", [to], now);
         let body = b"Subject: hi\r\nMessage-ID: <x@src.test>\r\n\r\nhello\r\n";
-        let id = ctx.queue.enqueue(&env, body, now).unwrap();
+        let id = ctx.queue.local().unwrap().enqueue(&env, body, now).unwrap();
         ctx.wake.notify_one();
         id
     };
@@ -127,8 +127,8 @@ async fn a_down_mark_expires_with_nothing_queued_to_probe_it() {
     })
     .await;
     // Nothing is left to probe it: its only message is gone.
-    ctx.queue.delete(first).unwrap();
-    assert!(ctx.queue.is_empty());
+    ctx.queue.local().unwrap().delete(first).unwrap();
+    assert!(ctx.queue.local().unwrap().is_empty());
     let seen = sink(addr).await;
     // The first retry interval is an hour: only the expiry can lift the mark.
     wait_for(Duration::from_secs(10), "mark lifted", || {
@@ -146,7 +146,7 @@ async fn a_down_mark_expires_with_nothing_queued_to_probe_it() {
     })
     .await;
     wait_for(Duration::from_secs(5), "queue empty", || {
-        ctx.queue.message(second).is_none()
+        ctx.queue.local().unwrap().message(second).is_none()
     })
     .await;
     drop(ctx);

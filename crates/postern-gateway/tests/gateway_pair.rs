@@ -246,7 +246,7 @@ async fn verify_sends_only_to_certificates_from_trusted_roots() {
             }
         } else {
             let deferred = || {
-                edge.context().queue.messages().iter().any(|m| {
+                edge.context().queue.local().unwrap().messages().iter().any(|m| {
                     m.state.recipients.iter().any(|r| matches!(r,
                         RecipientState::Deferred { last_reply, .. }
                             if last_reply.starts_with("451 4.7.5") && last_reply.contains("certificate")))
@@ -256,7 +256,7 @@ async fn verify_sends_only_to_certificates_from_trusted_roots() {
                 assert!(
                     Instant::now() < deadline,
                     "not deferred for the certificate: {:?}",
-                    edge.context().queue.messages()
+                    edge.context().queue.local().unwrap().messages()
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

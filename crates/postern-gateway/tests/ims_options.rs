@@ -127,6 +127,8 @@ impl Harness {
         let ctx = self.gw.context();
         let now = ctx.now();
         ctx.queue
+            .local()
+            .unwrap()
             .enqueue(&Envelope::new("a@src.test", [to], now), raw, now)
             .unwrap();
         ctx.wake.notify_one();
@@ -137,7 +139,7 @@ impl Harness {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let got = self.received.lock().unwrap().clone();
-            if got.len() >= n && self.gw.context().queue.is_empty() {
+            if got.len() >= n && self.gw.context().queue.local().unwrap().is_empty() {
                 return got;
             }
             assert!(Instant::now() < deadline, "sink has {} of {n}", got.len());

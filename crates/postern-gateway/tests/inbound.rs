@@ -67,12 +67,13 @@ kind = "smtp"
 
 impl Harness {
     fn queued(&self) -> Vec<postern_queue::SpooledMessage> {
-        self.gw.context().queue.messages()
+        self.gw.context().queue.local().unwrap().messages()
     }
 
     /// The queued message, header fields unfolded.
     fn body(&self, id: postern_queue::QueueId) -> String {
-        String::from_utf8_lossy(&self.gw.context().queue.body(id).unwrap()).replace("\r\n\t", " ")
+        String::from_utf8_lossy(&self.gw.context().queue.local().unwrap().body(id).unwrap())
+            .replace("\r\n\t", " ")
     }
 
     async fn client(&self) -> Client<TcpStream> {
@@ -551,7 +552,7 @@ async fn shutdown_closes_idle_sessions_and_lets_data_finish() {
     // The message in flight is accepted, then the session is closed.
     busy.send(b"second half\r\n.\r\n").await;
     let a = busy.expect(250).await;
-    assert_eq!(ctx.queue.messages()[0].id, queue_id(&a));
+    assert_eq!(ctx.queue.local().unwrap().messages()[0].id, queue_id(&a));
     busy.expect(421).await;
     stopping.await.unwrap();
     let _ = std::fs::remove_dir_all(dir);

@@ -103,7 +103,7 @@ async fn spool_stays_within_its_bound_while_relaying_thousands_of_messages() {
         let (ctx, seg_dir) = (ctx.clone(), seg_dir.clone());
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
-                let live = ctx.queue.spool().stats().live_bytes;
+                let live = ctx.queue.local().unwrap().spool().stats().live_bytes;
                 let disk = disk_bytes(&seg_dir);
                 let bound = 2 * live + COMPACT_DEAD + 2 * SEGMENT;
                 worst.fetch_max(disk.saturating_sub(bound), Ordering::Relaxed);
@@ -122,7 +122,12 @@ async fn spool_stays_within_its_bound_while_relaying_thousands_of_messages() {
     let total = CLIENTS * PER_CLIENT;
     let inbox = dir.join("mail/localhost/b/new");
     assert!(
-        wait_for(Duration::from_secs(60), || ctx.queue.is_empty()).await,
+        wait_for(Duration::from_secs(60), || ctx
+            .queue
+            .local()
+            .unwrap()
+            .is_empty())
+        .await,
         "queue drained"
     );
     assert_eq!(maildir_count(&inbox), total, "every message delivered once");
@@ -135,7 +140,7 @@ async fn spool_stays_within_its_bound_while_relaying_thousands_of_messages() {
         "spool passed 2 × live + {COMPACT_DEAD} + 2 × {SEGMENT} (largest {largest} bytes)"
     );
     // Relaying wrote far more than the bound: compaction, not chance, kept it there.
-    let written = ctx.queue.spool().stats().appended;
+    let written = ctx.queue.local().unwrap().spool().stats().appended;
     eprintln!(
         "spool bound: {total} messages, {written} bytes written, largest spool {largest} bytes"
     );

@@ -195,13 +195,24 @@ impl Harness {
         let ctx = self.gw().context();
         let now = ctx.now();
         let env = Envelope::new("a@src.test", [to], now);
-        let id = ctx.queue.enqueue(&env, PLAIN.as_bytes(), now).unwrap();
+        let id = ctx
+            .queue
+            .local()
+            .unwrap()
+            .enqueue(&env, PLAIN.as_bytes(), now)
+            .unwrap();
         ctx.wake.notify_one();
         id
     }
 
     fn queued(&self, id: QueueId) -> bool {
-        self.gw().context().queue.message(id).is_some()
+        self.gw()
+            .context()
+            .queue
+            .local()
+            .unwrap()
+            .message(id)
+            .is_some()
     }
 
     /// Stops the gateway and starts it again on the same data directory: whatever it
@@ -299,6 +310,8 @@ async fn delay_notices_once_per_age_on_a_timer_across_restarts() {
         h.gw()
             .context()
             .queue
+            .local()
+            .unwrap()
             .message(id)
             .unwrap()
             .state

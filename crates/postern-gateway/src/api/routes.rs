@@ -128,7 +128,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn status(State(s): State<ApiState>) -> Answer<Status> {
     let ctx = s.ctx;
-    blocking(move || Ok(axum::Json(views::status(&ctx)))).await
+    Ok(axum::Json(views::status(&ctx).await))
 }
 
 async fn queue_list(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<QueuePage> {
@@ -142,10 +142,10 @@ async fn queue_list(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<Q
     }
     let ctx = s.ctx;
     blocking(move || {
-        let holds = ctx.queue.holds();
-        let mut all: Vec<QueuedMessage> = ctx
-            .queue
-            .messages()
+        use crate::storage::block_on as wait;
+        let holds = wait(ctx.queue.holds()).map_err(store_failed)?;
+        let mut all: Vec<QueuedMessage> = wait(ctx.queue.messages())
+            .map_err(store_failed)?
             .iter()
             .map(|m| views::message(m, &holds))
             .collect();
@@ -171,8 +171,11 @@ fn queue_id(id: &str) -> Result<QueueId, Failure> {
 
 async fn queue_show(State(s): State<ApiState>, Path(id): Path<String>) -> Answer<QueuedMessage> {
     let qid = queue_id(&id)?;
-    match s.ctx.queue.message(qid) {
-        Some(m) => Ok(axum::Json(views::message(&m, &s.ctx.queue.holds()))),
+    match s.ctx.queue.message(qid).await.map_err(store_failed)? {
+        Some(m) => {
+            let holds = s.ctx.queue.holds().await.map_err(store_failed)?;
+            Ok(axum::Json(views::message(&m, &holds)))
+        }
         None => Err(Failure::new(
             StatusCode::NOT_FOUND,
             format!("no message {id} in the queue"),
@@ -203,7 +206,13 @@ async fn queue_action(
     let target = match (&req.id, &req.destination, req.all) {
         (Some(id), None, false) => {
             let qid = queue_id(id)?;
-            if s.ctx.queue.message(qid).is_none() {
+            if s.ctx
+                .queue
+                .message(qid)
+                .await
+                .map_err(store_failed)?
+                .is_none()
+            {
                 return Err(Failure::new(
                     StatusCode::NOT_FOUND,
                     format!("no message {id} in the queue"),
@@ -239,6 +248,8 @@ async fn delete(ctx: &Context, target: Target) -> Result<String, Failure> {
         Target::Destination(d) => ctx
             .queue
             .messages()
+            .await
+            .map_err(store_failed)?
             .iter()
             .filter(|m| {
                 m.envelope
@@ -248,7 +259,10 @@ async fn delete(ctx: &Context, target: Target) -> Result<String, Failure> {
             })
             .map(|m| m.id)
             .collect(),
-        Target::All => ctx.queue.messages().iter().map(|m| m.id).collect(),
+        Target::All => (ctx.queue.messages().await.map_err(store_failed)?)
+            .iter()
+            .map(|m| m.id)
+            .collect(),
     };
     if let Target::Message(_) = target {
         return control(ctx, Command::Delete(target)).await;
@@ -275,7 +289,10 @@ async fn mode_set(State(s): State<ApiState>, body: Bytes) -> Answer<TransferMode
         )));
     };
     if mode != s.ctx.transfer_mode() {
-        s.ctx.set_transfer_mode(mode);
+        s.ctx
+            .change_transfer_mode(mode)
+            .await
+            .map_err(store_failed)?;
         s.ctx.wake.notify_one();
         eprintln!("postern: transfer mode is now {}", mode.name());
     }
@@ -347,12 +364,20 @@ async fn connectors(State(s): State<ApiState>) -> Answer<Connectors> {
     }))
 }
 
-fn reader(ctx: &Context) -> Result<postern_track::Reader, Failure> {
-    let live = ctx.live();
-    if ctx.tracker.is_none() {
-        return Err(Failure::new(StatusCode::NOT_FOUND, "tracking is off"));
-    }
-    Ok(postern_track::Reader::new(&live.config.tracking.dir))
+fn reader(ctx: &Context) -> Result<Arc<dyn postern_track::EventSearch>, Failure> {
+    ctx.search
+        .clone()
+        .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, "tracking is off"))
+}
+
+/// The queue's backend failed: unavailable for now, or gone wrong.
+fn store_failed(e: postern_queue::StoreError) -> Failure {
+    let code = if e.is_transient() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    Failure::new(code, e.to_string())
 }
 
 fn track_failed(e: postern_track::TrackError) -> Failure {
@@ -395,7 +420,11 @@ async fn track_search(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer
     blocking(move || {
         let found = r.search(&f).map_err(track_failed)?;
         Ok(axum::Json(TrackSearch {
-            events: found.events.iter().map(TrackEvent::from).collect(),
+            events: found
+                .events
+                .iter()
+                .map(|e| TrackEvent::from(&e.event))
+                .collect(),
             truncated: found.truncated,
         }))
     })
@@ -411,12 +440,17 @@ async fn track_trace(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<
     let q: TraceQuery = query(uri.query())?;
     let r = reader(&s.ctx)?;
     blocking(move || {
-        let t = r.trace(q.message_id.as_str()).map_err(track_failed)?;
+        let mid = postern_track::Text::from(q.message_id.as_str());
+        let t = r.trace(&mid).map_err(track_failed)?;
         let s = |v: &[postern_track::text::Text]| -> Vec<String> {
             v.iter().map(|t| t.to_str_lossy().into_owned()).collect()
         };
         Ok(axum::Json(TrackTrace {
-            events: t.events.iter().map(TrackEvent::from).collect(),
+            events: t
+                .events
+                .iter()
+                .map(|e| TrackEvent::from(&e.event))
+                .collect(),
             queue_ids: s(&t.queue_ids),
             message_ids: s(&t.message_ids),
             truncated: t.truncated,
@@ -426,6 +460,6 @@ async fn track_trace(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {
-    let body = crate::metrics::render(&s.ctx);
+    let body = crate::metrics::render(&s.ctx).await;
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }

@@ -13,12 +13,17 @@ use crate::status::RecentEvent;
 /// Most destinations and backoff entries the status lists.
 const STATUS_ROWS: usize = 50;
 
-/// The status document.
-pub fn status(ctx: &Context) -> Status {
+/// The status document; what the queue's backend cannot answer shows as empty.
+pub async fn status(ctx: &Context) -> Status {
     let now = ctx.now();
-    let s = ctx.queue.summary(now);
-    let spool = ctx.queue.spool().stats();
-    let (all_held, held_destinations) = ctx.queue.holds();
+    let s = ctx.queue.summary(now).await.unwrap_or_default();
+    let spool = ctx
+        .queue
+        .local()
+        .map(|q| q.spool().stats())
+        .unwrap_or_default();
+    let (all_held, held_destinations) = ctx.queue.holds().await.unwrap_or_default();
+    let backoff = ctx.queue.backoff_entries(now).await.unwrap_or_default();
     let recent = |v: Vec<RecentEvent>| {
         v.into_iter()
             .map(|e| Recent {
@@ -54,9 +59,7 @@ pub fn status(ctx: &Context) -> Status {
                     oldest_secs: d.oldest.as_secs(),
                 })
                 .collect(),
-            backoff: ctx
-                .queue
-                .backoff_entries(now)
+            backoff: backoff
                 .into_iter()
                 .take(STATUS_ROWS)
                 .map(|(destination, e)| Backoff {

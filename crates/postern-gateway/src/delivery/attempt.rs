@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use postern_message::Message;
 use postern_queue::{
     AttemptResult, Delivery, DeliveryRecipient, FailReason, FailureClass, Outcome, RecipientState,
@@ -45,7 +46,7 @@ struct Msg<'a> {
     /// The settings this attempt runs under.
     live: &'a Live,
     delivery: &'a Delivery,
-    body: Arc<Vec<u8>>,
+    body: Bytes,
     queue_id: String,
     message_id: String,
     settings: DomainSettings,
@@ -56,12 +57,12 @@ struct Msg<'a> {
 }
 
 /// True when an ETRN for the delivery's destination came after its message arrived.
-fn etrn_released(ctx: &Context, delivery: &Delivery) -> bool {
-    ctx.etrn.message_released(delivery.id)
-        || ctx
-            .queue
-            .message(delivery.id)
-            .is_some_and(|m| ctx.etrn.released(&delivery.destination, m.envelope.arrival))
+async fn etrn_released(ctx: &Context, delivery: &Delivery) -> bool {
+    if ctx.etrn.message_released(delivery.id) {
+        return true;
+    }
+    let msg = ctx.queue.message(delivery.id).await.ok().flatten();
+    msg.is_some_and(|m| ctx.etrn.released(&delivery.destination, m.envelope.arrival))
 }
 
 /// What the attempt learned that its report and notices need.
@@ -69,7 +70,7 @@ struct Learned<'a> {
     /// The Message-ID, or empty when the message was not read.
     message_id: &'a str,
     /// The message, when it was read.
-    body: Option<&'a Arc<Vec<u8>>>,
+    body: Option<&'a Bytes>,
     /// Recipients whose notices a DSN-capable next hop took over.
     dsn_passed: Vec<usize>,
     /// The envelope may carry RFC 3461 parameters (assumed when not read).
@@ -111,7 +112,7 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery, started: Instant) {
     let ctx = &shared.ctx;
     let live = ctx.live();
     let settings = live.config.routing.domains.lookup(&delivery.destination);
-    if settings.dequeue == Dequeue::HoldForEtrn && !etrn_released(ctx, &delivery) {
+    if settings.dequeue == Dequeue::HoldForEtrn && !etrn_released(ctx, &delivery).await {
         let outcomes = all(&delivery.recipients, |_| Outcome::Deferred {
             class: FailureClass::Session,
             reply: HELD_REPLY.to_owned(),
@@ -153,7 +154,10 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery, started: Instant) {
         .message_id()
         .map(|id| format!("<{id}>"))
         .unwrap_or_default();
-    let envelope = ctx.queue.message(delivery.id).map(|m| m.envelope);
+    let envelope = (ctx.queue.message(delivery.id).await)
+        .ok()
+        .flatten()
+        .map(|m| m.envelope);
     let arrival = envelope.as_ref().map(|e| e.arrival);
     let msg = Msg {
         live: &live,
@@ -184,17 +188,15 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery, started: Instant) {
     report(&shared, &live, &delivery, outcomes, learned, started).await;
 }
 
-async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Arc<Vec<u8>>, String> {
+/// The message: from the body cache, or else read from the queue (no copy either way).
+async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Bytes, String> {
     if let Some(body) = ctx.bodies.get(d.id) {
         return Ok(body);
     }
-    let c = Arc::clone(ctx);
-    let id = d.id;
-    match tokio::task::spawn_blocking(move || c.queue.body(id)).await {
-        Ok(Ok(b)) => Ok(Arc::new(b.to_vec())),
-        Ok(Err(e)) => Err(format!("451 4.3.0 cannot read the spooled message: {e}")),
-        Err(e) => Err(format!("451 4.3.0 cannot read the spooled message: {e}")),
-    }
+    ctx.queue
+        .body(d.id)
+        .await
+        .map_err(|e| format!("451 4.3.0 cannot read the spooled message: {e}"))
 }
 
 /// Routes every recipient: unroutable ones get their outcome now, the others are grouped
@@ -426,7 +428,7 @@ async fn local(
         return Outcome::Failed(format!("550 5.1.1 {address}: no such local mailbox"));
     }
     let (root, hostname) = (config.maildir.root.clone(), config.server.hostname.clone());
-    let (body, sender) = (Arc::clone(&msg.body), msg.delivery.sender.clone());
+    let (body, sender) = (msg.body.clone(), msg.delivery.sender.clone());
     let rcpt = r.address.clone();
     let written = tokio::task::spawn_blocking(move || {
         let d = LocalDelivery {
@@ -461,7 +463,7 @@ fn maildir_error(why: &str) -> Outcome {
     }
 }
 
-/// Reports the outcomes to the queue (blocking fsync, off the runtime), tracks what the
+/// Reports the outcomes to the queue (durable when it answers), tracks what the
 /// queue decided (failures and expiries, deferrals with the next retry), and queues the
 /// notices it calls for under the attempt's settings `live`. `learned.body` is the
 /// message when already read (the message may leave the spool with this report, so a
@@ -481,57 +483,63 @@ async fn report(
         dsn,
         arrival,
     } = learned;
-    let ctx = Arc::clone(&shared.ctx);
-    let sh = Arc::clone(shared);
-    let (delivery, outs) = (d.clone(), outcomes.clone());
-    let body = body.cloned();
-    let reported = tokio::task::spawn_blocking(move || {
-        // A copy of the envelope only when a notice might be due: failures are rare,
-        // deliveries the common case.
-        let may_fail = outs
-            .iter()
-            .any(|(_, o)| !matches!(o, Outcome::Delivered(_)));
-        let before = (may_fail || dsn)
-            .then(|| ctx.queue.message(delivery.id))
-            .flatten();
-        let result = ctx.queue.report(&delivery, &outs, ctx.now())?;
-        if result.completed {
-            ctx.bodies.remove(delivery.id);
-            sh.tries.forget(delivery.id);
-            ctx.etrn.forget_message(delivery.id);
-        }
-        // The message may have left the spool with this report: keep what a notice needs.
-        let keep = before
-            .filter(|_| needs_notice(&result, &outs, dsn))
-            .map(|b| {
-                let body = body.unwrap_or_else(|| {
-                    Arc::new(ctx.queue.body(delivery.id).unwrap_or_default().to_vec())
-                });
-                (b, body)
-            });
-        Ok::<_, postern_queue::SpoolError>((result, keep))
-    })
-    .await;
-    let (result, keep) = match reported {
-        Ok(Ok(r)) => {
-            if let Some(e) = &r.0.unrecorded {
+    let ctx = &shared.ctx;
+    // A copy of the envelope only when a notice might be due: failures are rare,
+    // deliveries the common case.
+    let may_fail = outcomes
+        .iter()
+        .any(|(_, o)| !matches!(o, Outcome::Delivered(_)));
+    let before = if may_fail || dsn {
+        ctx.queue.message(d.id).await.ok().flatten()
+    } else {
+        None
+    };
+    let result = match ctx.queue.report(d, &outcomes, ctx.now()).await {
+        Ok(r) => {
+            if let Some(e) = &r.unrecorded {
                 // The outcome stands; the spool keeps its record and writes it once it
                 // can (issue 25): nothing is delivered again meanwhile.
                 tracing::warn!("outcome not yet on disk, kept: {e}");
             }
             r
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             tracing::error!("cannot record the outcome: {e}");
             return;
         }
-        Err(e) => {
-            tracing::error!("report task failed: {e}");
-            return;
+    };
+    if result.completed {
+        ctx.bodies.remove(d.id);
+        shared.tries.forget(d.id);
+        ctx.etrn.forget_message(d.id);
+    }
+    // The message may have left the spool with this report: keep what a notice needs.
+    let keep = match before.filter(|_| needs_notice(&result, &outcomes, dsn)) {
+        Some(b) => {
+            let body = match body {
+                Some(body) => body.clone(),
+                None => ctx.queue.body(d.id).await.unwrap_or_default(),
+            };
+            Some((b, body))
         }
+        None => None,
+    };
+    // The new states of deferred recipients (their next retry), for the tracking log.
+    let deferred = outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Deferred { .. }));
+    let state = if deferred {
+        ctx.queue
+            .message(d.id)
+            .await
+            .ok()
+            .flatten()
+            .map(|m| m.state)
+    } else {
+        None
     };
     // Tracked before any notice, so the log reads in the order things happened.
-    track_decisions(&shared.ctx, d, &outcomes, &result, mid);
+    track_decisions(&shared.ctx, d, &outcomes, &result, mid, state);
     observe(&shared.ctx, d, &outcomes, started, arrival);
     let Some((before, body)) = keep else { return };
     let ctx = Arc::clone(&shared.ctx);
@@ -614,8 +622,8 @@ fn track_decisions(
     outcomes: &[(usize, Outcome)],
     result: &AttemptResult,
     mid: &str,
+    state: Option<postern_queue::MessageState>,
 ) {
-    let state = ctx.queue.message(d.id).map(|m| m.state);
     let qid = d.id.to_string();
     for (index, outcome) in outcomes {
         let Some(r) = d.recipients.iter().find(|r| r.index == *index) else {

@@ -19,12 +19,15 @@ use postern_route::{Dequeue, RouteRequest};
 use postern_track::EventKind;
 
 use super::Shared;
+use crate::storage::block_on;
 
-/// Applies one command; the answer line starts with `ok:` or `error:`.
+/// Applies one command; the answer line starts with `ok:` or `error:`. Runs on a
+/// blocking thread of the runtime (the caller's `spawn_blocking`): it waits for the
+/// queue's backend here.
 pub fn apply(shared: &Shared, cmd: &Command, now: Timestamp) -> String {
     let ctx = &shared.ctx;
     let before = match cmd {
-        Command::Delete(Target::Message(id)) => ctx.queue.message(*id),
+        Command::Delete(Target::Message(id)) => block_on(ctx.queue.message(*id)).ok().flatten(),
         _ => None,
     };
     if let Command::Etrn(name) = cmd {
@@ -37,7 +40,7 @@ pub fn apply(shared: &Shared, cmd: &Command, now: Timestamp) -> String {
         Command::Retry(t) => retry_notes(shared, t, now),
         _ => Vec::new(),
     };
-    match ctx.queue.apply(cmd, now) {
+    match block_on(ctx.queue.apply(cmd, now)) {
         Ok(answer) => {
             if let (Command::Delete(Target::Message(id)), Some(m)) = (cmd, before) {
                 track_delete(shared, *id, &m);
@@ -61,18 +64,22 @@ fn retry_notes(shared: &Shared, target: &Target, now: Timestamp) -> Vec<String> 
     // The destinations (and one of their recipients, to route) the retry is about.
     let dests: Vec<(String, String)> = match target {
         Target::Destination(d) => vec![(d.clone(), format!("postmaster@{d}"))],
-        Target::Message(id) => ctx.queue.message(*id).map_or_else(Vec::new, |m| {
-            m.envelope
-                .recipients
-                .iter()
-                .map(|r| (r.destination.clone(), r.address.clone()))
-                .collect()
-        }),
+        Target::Message(id) => {
+            block_on(ctx.queue.message(*id))
+                .ok()
+                .flatten()
+                .map_or_else(Vec::new, |m| {
+                    m.envelope
+                        .recipients
+                        .iter()
+                        .map(|r| (r.destination.clone(), r.address.clone()))
+                        .collect()
+                })
+        }
         Target::All => Vec::new(),
     };
-    let mut backed_off: Vec<String> = ctx
-        .queue
-        .backoff_entries(now)
+    let mut backed_off: Vec<String> = block_on(ctx.queue.backoff_entries(now))
+        .unwrap_or_default()
         .into_iter()
         .map(|(d, _)| d)
         .filter(|d| matches!(target, Target::All) || dests.iter().any(|(x, _)| x == d))
@@ -80,7 +87,7 @@ fn retry_notes(shared: &Shared, target: &Target, now: Timestamp) -> Vec<String> 
     // The queue clears a destination's backoff on a retry of it (or of everything); one
     // message retried now must not wait behind its destinations' backoff either.
     if matches!(target, Target::Message(_)) {
-        backed_off.retain(|d| ctx.queue.clear_backoff(d, now));
+        backed_off.retain(|d| block_on(ctx.queue.clear_backoff(d, now)).unwrap_or(false));
     }
     if !backed_off.is_empty() {
         notes.push(format!("backoff cleared for {}", backed_off.join(", ")));

@@ -2,7 +2,7 @@
 //! within the outbound limits, and sleeps until new mail, a control request, the queue's
 //! next due time or the poll interval.
 //!
-//! Every [`Delivery`] the queue hands out goes back through `Queue::report`: attempted
+//! Every [`Delivery`] the queue hands out goes back through `QueueStore::report`: attempted
 //! ones with their outcomes, ones still waiting for a slot at shutdown with none (so they
 //! are scheduled again). A delivery cut short by the gateway's grace period is never
 //! reported; the spool still holds it and it is attempted again after a restart
@@ -115,20 +115,29 @@ pub async fn run(ctx: Arc<Context>) {
         let room = limits.available().saturating_sub(waiting.len());
         let writable = spool_writable(&ctx).await;
         if room > 0 && outbound && writable {
-            waiting.extend(ctx.queue.due(ctx.now(), room));
+            match ctx.queue.due(ctx.now(), room).await {
+                Ok(due) => waiting.extend(due),
+                Err(e) => tracing::error!("queue: cannot take due mail: {e}"),
+            }
         }
         park(&ctx, &mut waiting, &mut parked).await;
         // Deliveries already taken wait too while the mode holds all mail ("none").
         if outbound {
             dispatch(&shared, &limits, &mut waiting, &mut tasks);
         }
-        let mut wait = sleep_time(&ctx, poll, outbound && limits.available() > waiting.len());
+        let room = outbound && limits.available() > waiting.len();
+        let mut wait = sleep_time(&ctx, poll, room).await;
         if !writable {
             wait = wait.min(SPOOL_RETRY);
         }
         tokio::select! {
             () = ctx.wake.notified() => {}
             () = limits.freed.notified() => {}
+            // Another node of a shared queue queued mail or asked for a retry.
+            r = ctx.queue.wait_wakeup() => if let Err(e) = r {
+                tracing::warn!("queue: waiting for other nodes: {e}");
+                tokio::time::sleep(SPOOL_RETRY).await;
+            },
             () = tokio::time::sleep(wait) => {}
             r = shutdown.changed() => if r.is_err() { break },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -176,13 +185,17 @@ const SPOOL_RETRY: Duration = Duration::from_secs(1);
 /// what the spool keeps (issue 25); while that fails no delivery starts, since its
 /// outcome could not be recorded and a restart would deliver it again.
 async fn spool_writable(ctx: &Arc<Context>) -> bool {
-    if !ctx.queue.spool().is_failing() {
+    // A shared backend reports its own failures call by call.
+    let Some(local) = ctx.queue.local() else {
+        return true;
+    };
+    if !local.spool().is_failing() {
         return true;
     }
     let c = Arc::clone(ctx);
-    tokio::task::spawn_blocking(move || c.queue.spool().sync())
+    tokio::task::spawn_blocking(move || c.queue.local().is_none_or(|q| q.spool().sync().is_ok()))
         .await
-        .is_ok_and(|r| r.is_ok())
+        .unwrap_or(false)
 }
 
 /// Starts every waiting delivery that can get a slot; the others keep their place.
@@ -210,8 +223,12 @@ fn dispatch(
 
 /// How long to sleep: until the queue's next due time, at most the poll interval. With
 /// no free slot the next due time does not matter (a freed slot wakes the loop).
-fn sleep_time(ctx: &Context, poll: Duration, room: bool) -> Duration {
-    let next = ctx.queue.next_wakeup().filter(|_| room);
+async fn sleep_time(ctx: &Context, poll: Duration, room: bool) -> Duration {
+    let next = if room {
+        ctx.queue.next_wakeup().await.ok().flatten()
+    } else {
+        None
+    };
     match next {
         Some(t) => Duration::from_millis(t.0.saturating_sub(ctx.now().0)).min(poll),
         None => poll,
@@ -244,11 +261,7 @@ async fn give_back(ctx: &Arc<Context>, waiting: VecDeque<Delivery>) {
     if waiting.is_empty() {
         return;
     }
-    let c = Arc::clone(ctx);
-    let _ = tokio::task::spawn_blocking(move || {
-        for d in &waiting {
-            let _ = c.queue.report(d, &[], c.now());
-        }
-    })
-    .await;
+    for d in &waiting {
+        let _ = ctx.queue.report(d, &[], ctx.now()).await;
+    }
 }

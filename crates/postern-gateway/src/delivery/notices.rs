@@ -169,9 +169,11 @@ fn one(ctx: &Context, config: &Config, before: &SpooledMessage, body: &[u8], lis
             });
         }
         Decision::Off => {}
-        Decision::Send(n) => {
+        Decision::Send(mut n) => {
             let envelope = Envelope::new("", n.recipients.iter().map(String::as_str), now);
-            match ctx.queue.enqueue(&envelope, &n.body, now) {
+            // A blocking thread (see `send`): wait for the queue's backend here.
+            let body = bytes::Bytes::from(std::mem::take(&mut n.body));
+            match crate::storage::block_on(ctx.queue.enqueue(&envelope, body.clone(), now)) {
                 Ok(id) => {
                     ctx.stats.notices.fetch_add(1, Ordering::Relaxed);
                     let ndr = list.iter().any(|r| r.action == Action::Failed);
@@ -191,7 +193,7 @@ fn one(ctx: &Context, config: &Config, before: &SpooledMessage, body: &[u8], lis
                             .related_queue_id(qid.as_str())
                             .message_id(n.message_id.as_str())
                             .sender("")
-                            .size(n.body.len() as u64);
+                            .size(body.len() as u64);
                         n.recipients.iter().fold(e, |e, r| e.recipient(r.as_str()))
                     });
                     ctx.wake.notify_one();
@@ -229,10 +231,10 @@ fn waiting(msg: &SpooledMessage) -> Vec<Reported> {
         .collect()
 }
 
-/// Takes the delay notices due now from the queue and queues them. Blocking (spool
-/// reads and writes). Returns when the next one is due.
+/// Takes the delay notices due now from the queue and queues them. Blocking (waits for
+/// the queue's backend: run it in `spawn_blocking`). Returns when the next one is due.
 pub fn send_due_delays(ctx: &Context) -> Option<Timestamp> {
-    let (due, next) = match ctx.queue.take_delay_notices(ctx.now()) {
+    let (due, next) = match crate::storage::block_on(ctx.queue.take_delay_notices(ctx.now())) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("delay notices: {e}");
@@ -252,8 +254,7 @@ pub fn send_due_delays(ctx: &Context) -> Option<Timestamp> {
         let body = ctx
             .bodies
             .get(msg.id)
-            .map(|b| b.to_vec())
-            .or_else(|| ctx.queue.body(msg.id).ok().map(|b| b.to_vec()))
+            .or_else(|| crate::storage::block_on(ctx.queue.body(msg.id)).ok())
             .unwrap_or_default();
         one(ctx, &live.config, msg, &body, &list);
     }

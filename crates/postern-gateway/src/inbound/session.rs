@@ -554,19 +554,15 @@ impl Inbound {
             envid: tx.dsn.envid,
             ret_full: tx.dsn.ret_full,
         };
-        let ctx = self.ctx.clone();
         let size = data.len() as u64;
-        let stored = tokio::task::spawn_blocking(move || {
-            let id = ctx.queue.enqueue(&envelope, &data, now)?;
-            archive_inbound(&ctx, id, &envelope, &data, now.0);
-            Ok::<_, postern_queue::SpoolError>((id, envelope, data))
-        })
-        .await;
+        // One buffer from here on: the queue, the archive and the body cache share it.
+        let data = bytes::Bytes::from(data);
+        let stored = self.store(envelope, data.clone(), now).await;
         match stored {
-            Ok(Ok((id, envelope, data))) => {
+            Ok(Ok((id, envelope))) => {
                 // Before the wake-up, so the delivery it starts finds the body here.
                 let cache = self.live.config.limits.body_cache_bytes;
-                self.ctx.bodies.insert(id, Arc::new(data), cache);
+                self.ctx.bodies.insert(id, data, cache);
                 self.ctx.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 self.transcript.note(&format!("queued as {id}"));
                 tracing::info!(
@@ -595,6 +591,30 @@ impl Inbound {
                 )
             }
         }
+    }
+
+    /// Queues the message (durable when this returns `Ok`: the spool's fsync, the
+    /// database's commit) and writes its archive copy (a file: off the runtime).
+    async fn store(
+        &self,
+        envelope: Envelope,
+        data: bytes::Bytes,
+        now: postern_queue::Timestamp,
+    ) -> Result<Result<(QueueId, Envelope), postern_queue::StoreError>, tokio::task::JoinError>
+    {
+        let id = match self.ctx.queue.enqueue(&envelope, data.clone(), now).await {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e)),
+        };
+        if self.ctx.archive.is_none() {
+            return Ok(Ok((id, envelope)));
+        }
+        let ctx = self.ctx.clone();
+        tokio::task::spawn_blocking(move || {
+            archive_inbound(&ctx, id, &envelope, &data, now.0);
+            Ok((id, envelope))
+        })
+        .await
     }
 
     /// The message as queued: our `Received:` field (and, for an authenticated
@@ -688,12 +708,12 @@ impl Inbound {
     }
 
     async fn retry_destinations(&self, domain: String, subdomains: bool) -> Option<Reply> {
-        let ctx = self.ctx.clone();
-        let done = tokio::task::spawn_blocking(move || {
+        let ctx = &self.ctx;
+        let done = async {
             let mut targets = BTreeSet::from([domain.clone()]);
             if subdomains {
                 let suffix = format!(".{domain}");
-                for m in ctx.queue.messages() {
+                for m in ctx.queue.messages().await? {
                     for r in m.envelope.recipients {
                         if r.destination.ends_with(&suffix) {
                             targets.insert(r.destination);
@@ -701,11 +721,14 @@ impl Inbound {
                     }
                 }
             }
-            targets.into_iter().try_for_each(|d| ctx.etrn(&d).map(drop))
-        })
+            for d in targets {
+                ctx.etrn(&d).await?;
+            }
+            Ok::<(), postern_queue::StoreError>(())
+        }
         .await;
         match done {
-            Ok(Ok(())) => None,
+            Ok(()) => None,
             _ => Some(reply(
                 458,
                 (4, 5, 4),

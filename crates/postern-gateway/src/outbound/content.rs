@@ -47,7 +47,7 @@ pub fn for_domain_with<'a>(
 pub fn for_job<'a>(job: &SmtpJob<'a>) -> Cow<'a, [u8]> {
     let config = &job.live.config;
     let opts = config.domain_options.lookup(job.destination);
-    let mut body = Cow::Borrowed(job.body);
+    let mut body: Cow<'a, [u8]> = Cow::Borrowed(&job.body[..]);
     if opts.rich_text == RichText::Never
         && let Some(b) = blocking_if_large(body.len(), || {
             super::rich_text::without_tnef(&body, &config.mime_types)

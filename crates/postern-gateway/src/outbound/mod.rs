@@ -46,8 +46,8 @@ pub struct SmtpJob<'a> {
     pub sender: &'a str,
     /// The recipients to send to.
     pub recipients: &'a [DeliveryRecipient],
-    /// The message as spooled.
-    pub body: &'a [u8],
+    /// The message as spooled (the queue's buffer, shared, never copied).
+    pub body: &'a bytes::Bytes,
     /// Queue id and Message-ID, for tracking.
     pub ids: (&'a str, &'a str),
     /// The RFC 3461 parameters of the message, passed on to servers that take them.
@@ -218,7 +218,7 @@ async fn archive_sent(
     let (qid, sender, body, now) = (
         job.ids.0.to_owned(),
         job.sender.to_owned(),
-        payload.to_vec(),
+        shared_payload(job.body, payload),
         ctx.now().0,
     );
     let written = tokio::task::spawn_blocking(move || {
@@ -244,6 +244,17 @@ async fn archive_sent(
             now_ms: now,
         };
         ctx.track_archived(&record, result, Some(job.connector.name.as_str()));
+    }
+}
+
+/// `payload` as [`bytes::Bytes`]: a slice of the spooled buffer when the message went out
+/// unconverted (no copy), a copy of the converted message otherwise.
+fn shared_payload(spooled: &bytes::Bytes, payload: &[u8]) -> bytes::Bytes {
+    let (whole, part) = (spooled.as_ptr_range(), payload.as_ptr_range());
+    if whole.start <= part.start && part.end <= whole.end {
+        spooled.slice_ref(payload)
+    } else {
+        bytes::Bytes::copy_from_slice(payload)
     }
 }
 
