@@ -5,7 +5,9 @@
 # namespace whose only interface is loopback (../shared/tools/netns-run), so no test can
 # reach the system resolver or another host. Needs root, as the project's machines give:
 # the namespace, and the disk-full tests that mount a small tmpfs in a private mount
-# namespace. Extra arguments go to `cargo test`.
+# namespace. The PostgreSQL tests (postern-pg; issue 15) run against a throwaway
+# PostgreSQL that scripts/pg-dev.sh starts inside the same namespace (POSTERN_PG_URL).
+# Extra arguments go to `cargo test`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$(cd "$root/.." && pwd)/shared"
@@ -13,4 +15,4 @@ shared="$(cd "$root/.." && pwd)/shared"
 # The Debian `tnef` tool, which the TNEF decoder's differential test judges against.
 command -v tnef >/dev/null || apt-get install -y -qq tnef >/dev/null
 cd "$root"
-exec "$shared/tools/netns-run" cargo test --workspace "$@"
+exec "$shared/tools/netns-run" "$root/scripts/pg-dev.sh" run cargo test --workspace "$@"

@@ -29,6 +29,9 @@ pub fn run(cmd: ConfigCmd) -> ExitCode {
                     eprintln!("{}", postern_gateway::gateway::inherited_connector_note(p));
                 }
                 out!("{}", postern_gateway::effective::effective_settings(&c));
+                if !database_answers(&c) {
+                    return ExitCode::from(2);
+                }
                 let name = config.map_or("embedded default".into(), |p| p.display().to_string());
                 eprintln!("postern config check: {name}: OK");
                 ExitCode::SUCCESS
@@ -39,6 +42,29 @@ pub fn run(cmd: ConfigCmd) -> ExitCode {
             }
         },
         ConfigCmd::HashPassword => hash_password(),
+    }
+}
+
+/// For a shared-database backend, connects and says whether the database answers
+/// (issue 15); true for the local backend.
+fn database_answers(c: &postern_gateway::config::Config) -> bool {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("postern config check: cannot start a runtime: {e}");
+            return false;
+        }
+    };
+    match rt.block_on(postern_gateway::storage::check_database(c)) {
+        None => true,
+        Some(Ok(version)) => {
+            eprintln!("postern config check: the database answers ({version})");
+            true
+        }
+        Some(Err(e)) => {
+            eprintln!("postern config check: the database does not answer: {e}");
+            false
+        }
     }
 }
 

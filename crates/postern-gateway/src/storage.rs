@@ -241,8 +241,82 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
 pub async fn open(config: &Config) -> Result<Storage, StorageError> {
     match config.storage.backend {
         Backend::Local => open_local(config),
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => open_postgres(config).await,
+        #[allow(unreachable_patterns)] // a build without the postgres feature
         other => Err(StoreError::NotAvailable(other.name().to_owned()).into()),
     }
+}
+
+/// The PostgreSQL connection settings `[storage]` names (password from its file or
+/// variable).
+#[cfg(feature = "postgres")]
+fn pg_settings(config: &Config) -> Result<postern_pg::PgSettings, StoreError> {
+    let s = &config.storage;
+    let unusable = |reason: String| StoreError::Backend {
+        backend: "postgres",
+        reason,
+    };
+    let url = s.url.clone().ok_or_else(|| unusable("no url".into()))?;
+    let mut settings = postern_pg::PgSettings::new(url, s.node.clone());
+    settings.password = s.password().map_err(unusable)?;
+    Ok(settings)
+}
+
+/// Whether the database of `[storage]` answers (`postern config check`): its version,
+/// or why not. `None` for the local backend.
+pub async fn check_database(config: &Config) -> Option<Result<String, String>> {
+    match config.storage.backend {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => Some(
+            async {
+                let settings = pg_settings(config).map_err(|e| e.to_string())?;
+                let db = postern_pg::Db::connect(&settings)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                db.ping().await.map_err(|e| e.to_string())
+            }
+            .await,
+        ),
+        _ => None,
+    }
+}
+
+/// The queue and the tracking log of a cluster in PostgreSQL (schema migrated on open).
+#[cfg(feature = "postgres")]
+async fn open_postgres(config: &Config) -> Result<Storage, StorageError> {
+    let settings = pg_settings(config)?;
+    let db = Arc::new(
+        postern_pg::Db::connect(&settings)
+            .await
+            .map_err(StoreError::from)?,
+    );
+    let mut qc = postern_pg::PgQueueConfig::default();
+    qc.queue = config.retry.queue.clone();
+    let pg = postern_pg::PgQueue::with_db(Arc::clone(&db), qc)
+        .await
+        .map_err(StoreError::from)?;
+    let recovered = pg.len().await.map_err(StoreError::from)?;
+    let queue: Arc<dyn QueueStore> = Arc::new(pg);
+    let (tracker, search) = if config.tracking.enabled {
+        let sink: Arc<dyn EventSink> = Arc::new(postern_pg::PgSink::start(
+            Arc::clone(&db),
+            postern_pg::PgSinkConfig::default(),
+        ));
+        let search: Arc<dyn EventSearch> = Arc::new(postern_pg::PgSearch::new(
+            db,
+            tokio::runtime::Handle::current(),
+        ));
+        (Some(sink), Some(search))
+    } else {
+        (None, None)
+    };
+    Ok(Storage {
+        queue,
+        recovered,
+        tracker,
+        search,
+    })
 }
 
 /// The spool under the data directory and the daily tracking files.
