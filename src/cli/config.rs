@@ -48,7 +48,10 @@ pub fn run(cmd: ConfigCmd) -> ExitCode {
 /// For a shared-database backend, connects and says whether the database answers
 /// (issue 15); true for the local backend.
 fn database_answers(c: &postern_gateway::config::Config) -> bool {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("postern config check: cannot start a runtime: {e}");

@@ -799,25 +799,19 @@ impl PgQueue {
 
     /// Clears the backoff of `destination`; true when it was backed off at `now`.
     pub async fn clear_backoff(&self, destination: &str, now: Timestamp) -> Result<bool, PgError> {
-        let n = self
+        let was: i64 = self
             .with(async |c| {
-                Ok(c.execute(
-                    "DELETE FROM postern_backoff WHERE destination = lower($1) AND until > $2",
+                Ok(c.query_one(
+                    "WITH d AS (DELETE FROM postern_backoff WHERE destination = lower($1)
+                                RETURNING until)
+                     SELECT count(*) FROM d WHERE until > $2",
                     &[&destination, &ms(now)],
                 )
-                .await?)
+                .await?
+                .get(0))
             })
             .await?;
-        self.with(async |c| {
-            c.execute(
-                "DELETE FROM postern_backoff WHERE destination = lower($1)",
-                &[&destination],
-            )
-            .await?;
-            Ok(())
-        })
-        .await?;
-        Ok(n > 0)
+        Ok(was > 0)
     }
 
     /// Whether everything is held, and the held destinations (sorted).

@@ -258,6 +258,19 @@ async fn holds_release_retry_delete_and_shared_backoff() {
     assert!(q.backoff_entries(t0).await.unwrap().is_empty());
     let d = q.due(t0, 10).await.unwrap();
     assert_eq!(d.iter().map(|d| d.id).collect::<Vec<_>>(), vec![c]);
+    // Backed off again, then cleared by an administrator.
+    q.report(&d[0], &[(0, deferred(FailureClass::Connection))], t0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        q.clear_backoff("C", t0).await.unwrap(),
+        "destinations ignore case"
+    );
+    assert!(!q.clear_backoff("c", t0).await.unwrap());
+    q.retry(&Target::Message(c), t0).await.unwrap();
+    let d = q.due(t0, 10).await.unwrap();
+    assert_eq!(d.len(), 1);
     q.report(&d[0], &[], t0).await.unwrap().unwrap();
     q.delete(c).await.unwrap();
     assert!(matches!(q.delete(c).await, Err(PgError::NotFound(_))));
