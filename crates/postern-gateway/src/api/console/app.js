@@ -449,7 +449,9 @@ async function showStatus() {
 function charts(hist) {
   const all = hist.samples.concat([hist.current]);
   const t1 = hist.current.time_ms;
-  const t0 = t1 - hist.interval_ms * hist.capacity;
+  // The last hour; while the gateway has run less, at least its last ten minutes.
+  const first = hist.samples.length ? hist.samples[0].time_ms : t1;
+  const t0 = Math.max(t1 - hist.interval_ms * hist.capacity, Math.min(first, t1 - 600000));
   const pts = (list, f) => list.map((s) => [s.time_ms, f(s)]);
   chart($('#chart-depth'), t0, t1, [
     { name: 'messages', cls: 's1', points: pts(all, (s) => s.queue_messages) },
@@ -482,11 +484,11 @@ function svg(tag, attrs, ...children) {
   return e;
 }
 
-/** A ceiling for the y axis: 1, 2 or 5 times a power of ten. */
+/** A ceiling for the y axis that splits into four round steps: at least 4. */
 function niceMax(v) {
-  if (v <= 1) return 1;
+  if (v <= 4) return 4;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 2, 4, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
 
@@ -504,7 +506,9 @@ function chart(box, t0, t1, series) {
     g.append(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid' }),
       svg('text', { x: L - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, Number.isInteger(v) ? v : v.toFixed(1)));
   }
-  for (let m = 60; m >= 0; m -= 10) {
+  const span = Math.round((t1 - t0) / 60000);
+  const step = span > 20 ? 10 : 2;
+  for (let m = span - (span % step); m >= 0; m -= step) {
     const t = t1 - m * 60000;
     g.append(svg('text', { x: x(t), y: H - 6, class: 'tick', 'text-anchor': 'middle' }, m ? `−${m} min` : 'now'));
   }
