@@ -187,10 +187,18 @@ async fn read_reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, last: &mu
 /// One plain HTTP/1.1 GET: the status line's code, the headers (lower-case names) and
 /// the body.
 async fn http_get(h: &Harness, path: &str) -> (u16, Vec<(String, String)>, String) {
+    http(h, "GET", path).await
+}
+
+/// One plain HTTP/1.1 request without a body or a token.
+async fn http(h: &Harness, method: &str, path: &str) -> (u16, Vec<(String, String)>, String) {
     let mut s = TcpStream::connect(h.gw.admin_addr().unwrap())
         .await
         .unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: console.test\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: console.test\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
@@ -239,9 +247,11 @@ async fn console_files_are_served_with_their_types_and_a_strict_policy() {
         assert!((301..=308).contains(&code), "{path}: {code}");
         assert_eq!(header(&headers, "location"), "/console/", "{path}");
     }
-    // The API keeps its rules: a write without the token is still refused.
     let (code, _, body) = http_get(&h, "/console/nothing").await;
     assert_eq!(code, 404, "{body}");
+    // Serving the page changed no rule of the API: a write without the token is refused.
+    let (code, _, body) = http(&h, "POST", "/api/v1/queue/actions/release").await;
+    assert_eq!(code, 401, "{body}");
     h.stop().await;
 }
 
