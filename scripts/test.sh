@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite as CI runs it: installs the real peers some tests judge with (GNU
-# uudecode, Python 3 with aiosmtpd, Postfix's tools, swaks, dnsmasq) through
+# uudecode, Python 3 with aiosmtpd, Postfix's tools, swaks, dnsmasq; Chromium and
+# selenium for the console) through
 # ../shared/tools/install-peers.sh, then runs `cargo test --workspace` inside a network
 # namespace whose only interface is loopback (../shared/tools/netns-run), so no test can
 # reach the system resolver or another host. Needs root, as the project's machines give:
@@ -14,5 +15,10 @@ shared="$(cd "$root/.." && pwd)/shared"
 "$shared/tools/install-peers.sh"
 # The Debian `tnef` tool, which the TNEF decoder's differential test judges against.
 command -v tnef >/dev/null || apt-get install -y -qq tnef >/dev/null
+# Headless Chromium driven by selenium, for the web console's browser test
+# (crates/postern-gateway/tests/console.rs), which must run, not skip, here.
+[ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null ||
+  apt-get install -y -qq chromium chromium-driver python3-selenium >/dev/null
+export POSTERN_REQUIRE_BROWSER=1
 cd "$root"
 exec "$shared/tools/netns-run" "$root/scripts/pg-dev.sh" run cargo test --workspace "$@"

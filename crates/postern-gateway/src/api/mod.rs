@@ -1,5 +1,6 @@
 //! The admin API: a versioned JSON API (`/api/v1/…`) on `[admin] listen`, for
-//! `postern` subcommands and, later, a console page served from the same origin.
+//! `postern` subcommands and the web console (`/console/`, [`console`]) served from
+//! the same origin.
 //!
 //! Reads are open on a loopback address or a Unix socket; writes (`POST`, `PUT`,
 //! `DELETE`) need `Authorization: Bearer TOKEN`, the token being the content of
@@ -8,6 +9,9 @@
 //! Errors are JSON ([`model::ApiError`]) with their status code.
 
 pub mod client;
+mod console;
+pub mod gwart;
+pub mod history;
 pub mod model;
 pub mod requests;
 mod routes;
@@ -95,10 +99,13 @@ pub fn prepare(config: &crate::config::Config, listener: &Listener) -> std::io::
 
 /// Serves the API on `listener` until the gateway shuts down. `token` guards writes.
 pub async fn serve(ctx: Arc<Context>, listener: Listener, token: String) {
+    let history = Arc::new(history::Ring::new(history::CAPACITY));
+    tokio::spawn(history::run(Arc::clone(&ctx), Arc::clone(&history)));
     let state = routes::ApiState {
         ctx: Arc::clone(&ctx),
         token: Arc::from(token),
         open_reads: listener.local(),
+        history,
     };
     let app = routes::router(state);
     let mut shutdown = ctx.shutdown.clone();

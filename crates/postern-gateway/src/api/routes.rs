@@ -35,6 +35,8 @@ pub struct ApiState {
     pub token: Arc<str>,
     /// Whether reads go without the token.
     pub open_reads: bool,
+    /// The last hour of samples, for the console's charts.
+    pub history: Arc<super::history::Ring>,
 }
 
 /// An error answer: JSON with its status code.
@@ -75,12 +77,17 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/connectors", get(connectors))
         .route("/api/v1/connectors/{name}/etrn", post(connector_etrn))
         .route("/metrics", get(metrics))
+        .route("/api/v1/status/history", get(history))
+        .route("/api/v1/routing", get(routing_table))
         .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
         })
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
+        // The console's static files hold no data: served without the token, so a
+        // remote console can load and then ask for it.
+        .merge(super::console::router())
 }
 
 /// Writes need the token; reads too unless the listener is local.
@@ -457,6 +464,16 @@ async fn track_trace(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<
         }))
     })
     .await
+}
+
+async fn history(State(s): State<ApiState>) -> Answer<super::history::History> {
+    let ctx = s.ctx;
+    let now = blocking(move || Ok(super::history::Sample::take(&ctx))).await?;
+    Ok(axum::Json(s.history.history(now)))
+}
+
+async fn routing_table(State(s): State<ApiState>) -> Answer<super::gwart::RoutingTable> {
+    Ok(axum::Json(super::gwart::table(&s.ctx)))
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {
