@@ -106,6 +106,7 @@ mod data;
 pub mod driver;
 mod ehlo;
 mod error;
+mod grammar;
 mod limits;
 mod params;
 mod path;
