@@ -196,30 +196,29 @@ impl Run {
     }
 }
 
-/// The length of the blocks [`DataDecoder::clean_lines`] proves at once (at most the
-/// line limit): long enough to amortise the set-up, short enough that a dot-stuffed line
-/// sends little text down the line-by-line path.
-const BLOCK: usize = 256;
+/// The longest block [`DataDecoder::clean_lines`] proves at once: long enough to
+/// amortise the set-up, short enough that a dot-stuffed line sends little text down the
+/// line-by-line path.
+const BLOCK: usize = 128;
 
-/// Below this line limit the line-by-line path does all the work.
+/// Below this block length (a line limit under 32) the line-by-line path does all the
+/// work.
 const MIN_BLOCK: usize = 16;
 
-/// `w` is an LF and the block after it. When the block is clean, returns the offset in
-/// it just past its last LF: every CR in the block up to there is followed by an LF,
-/// every LF follows a CR, and no line starts with `.`. One pass of compares over the
-/// whole block, with no branch per octet, so that it compiles to SIMD.
+/// `w` is the octet before a block and the block. True when the block is clean: it holds
+/// an LF, every CR in it is followed by an LF, every LF follows a CR, and no line in it
+/// starts with `.` (a CR at its very end is left for the next block to pair). One pass of
+/// compares over the whole block with no branch per octet, so that it compiles to SIMD.
 #[inline]
-fn clean_block(w: &[u8]) -> Option<usize> {
-    let mut bad = 0u8;
+fn clean_block(w: &[u8]) -> bool {
+    let (mut bad, mut lf) = (0u8, 0u8);
     for (&prev, &cur) in w.iter().zip(&w[1..]) {
-        bad |= u8::from(prev == b'\r') ^ u8::from(cur == b'\n');
+        let is_lf = u8::from(cur == b'\n');
+        bad |= u8::from(prev == b'\r') ^ is_lf;
         bad |= u8::from(prev == b'\n') & u8::from(cur == b'.');
+        lf |= is_lf;
     }
-    if bad != 0 {
-        return None;
-    }
-    // A CR at the very end waits for its LF in the next block.
-    memchr::memrchr(b'\n', &w[1..]).map(|i| i + 1)
+    bad == 0 && lf != 0
 }
 
 impl DataDecoder {
@@ -387,8 +386,9 @@ impl DataDecoder {
     /// Those octets are admitted as content in one go, and the decoder is left at the
     /// start of the next line. Anything else is left to the octet-exact slow path.
     ///
-    /// After the first line it goes block by block ([`clean_block`]); a block that is not
-    /// clean is walked line by line, one memchr2 per line, and blocks resume after it.
+    /// After the first line it goes block by block ([`clean_block`]) and backs up to the
+    /// last line end of the clean stretch; from there, up to the end of the block that was
+    /// not clean, it walks line by line (one memchr2 per line), then tries blocks again.
     fn clean_lines(&mut self, input: &[u8], start: usize) -> usize {
         if self.error.is_some() {
             return 0;
@@ -396,24 +396,27 @@ impl DataDecoder {
         let room = usize::try_from(self.max_size.saturating_sub(self.size)).unwrap_or(usize::MAX);
         let hay = &input[..start + room.min(input.len() - start)];
         let max_text = self.max_line.saturating_sub(2);
-        // Every line a block passes lies inside it, so a block no longer than the line
-        // limit proves the limit for its lines.
-        let block = self.max_line.min(BLOCK);
+        // Blocks of at most half the line limit that each hold an LF keep every line
+        // within the limit: consecutive LFs are less than two blocks apart.
+        let block = (self.max_line / 2).min(BLOCK);
         let (mut pos, mut line_len) = (start, self.line_len);
         let mut lines_until = 0;
         loop {
             // Past the first line, `hay[pos - 1]` is the LF of a CRLF this loop checked.
             if pos > start && pos >= lines_until && block >= MIN_BLOCK {
-                match hay.get(pos - 1..pos + block).and_then(clean_block) {
-                    Some(end) => {
-                        pos += end;
-                        if hay.get(pos) == Some(&b'.') {
-                            break;
-                        }
-                        continue;
-                    }
-                    None => lines_until = pos + block,
+                let mut end = pos;
+                while hay.get(end - 1..end + block).is_some_and(clean_block) {
+                    end += block;
                 }
+                if end > pos {
+                    // Back to the last line end of the proven stretch (every block has one).
+                    pos += memchr::memrchr(b'\n', &hay[pos..end]).map_or(0, |i| i + 1);
+                    if hay.get(pos) == Some(&b'.') {
+                        break;
+                    }
+                }
+                // The rest of the proven stretch and the block that failed go line by line.
+                lines_until = end + block;
             }
             let Some(i) = memchr::memchr2(b'\r', b'\n', &hay[pos..]) else {
                 break;

@@ -310,21 +310,29 @@ pub(crate) mod class {
     }
 
     /// The index of the first octet at or after `i` that is not in class `c` (or the
-    /// length). Four octets per step while it can: fewer branches on the hot path.
+    /// length). Four octets per step while it can: fewer branches on the hot path, and
+    /// `chunks_exact` spares the bounds checks.
     #[inline(always)]
-    pub fn scan(b: &[u8], mut i: usize, c: u8) -> usize {
-        while let Some(&[b0, b1, b2, b3]) = b.get(i..i + 4) {
-            let all =
-                TABLE[b0 as usize] & TABLE[b1 as usize] & TABLE[b2 as usize] & TABLE[b3 as usize];
+    pub fn scan(b: &[u8], i: usize, c: u8) -> usize {
+        let rest = &b[i..];
+        let mut n = 0;
+        for w in rest.chunks_exact(4) {
+            let all = TABLE[w[0] as usize]
+                & TABLE[w[1] as usize]
+                & TABLE[w[2] as usize]
+                & TABLE[w[3] as usize];
             if all & c == 0 {
                 break;
             }
-            i += 4;
+            n += 4;
         }
-        while i < b.len() && is(b[i], c) {
-            i += 1;
+        while let Some(&x) = rest.get(n) {
+            if !is(x, c) {
+                break;
+            }
+            n += 1;
         }
-        i
+        i + n
     }
 }
 
