@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use postern_smtp::{Command, Limits};
 
 /// One realistic transaction: EHLO, MAIL with SIZE and BODY, 20 recipients (some with
@@ -85,21 +85,9 @@ fn commands(c: &mut Criterion) {
     g.finish();
 
     // Single commands, to see where the time goes.
-    let singles: [(&str, &[u8]); 4] = [
-        ("ehlo", b"EHLO mail-relay.client.example.org\r\n"),
-        (
-            "mail",
-            b"MAIL FROM:<bounces+12345-abcd@lists.example.com> SIZE=48213 BODY=8BITMIME\r\n",
-        ),
-        (
-            "rcpt_dsn",
-            b"RCPT TO:<user0@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;user0@example.net\r\n",
-        ),
-        ("rcpt", b"RCPT TO:<first.last1@mail.example.co.uk>\r\n"),
-    ];
     let mut g = c.benchmark_group("smtp_command");
     g.throughput(Throughput::Elements(1));
-    for (name, line) in singles {
+    for (name, line) in SINGLES {
         assert_eq!(postern_all(line, &limits), 1);
         assert_eq!(smtp_proto_all(line), 1);
         g.bench_function(format!("postern/{name}"), |b| {
@@ -112,5 +100,56 @@ fn commands(c: &mut Criterion) {
     g.finish();
 }
 
+/// The single command lines of the `smtp_command` group.
+const SINGLES: [(&str, &[u8]); 4] = [
+    ("ehlo", b"EHLO mail-relay.client.example.org\r\n"),
+    (
+        "mail",
+        b"MAIL FROM:<bounces+12345-abcd@lists.example.com> SIZE=48213 BODY=8BITMIME\r\n",
+    ),
+    (
+        "rcpt_dsn",
+        b"RCPT TO:<user0@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;user0@example.net\r\n",
+    ),
+    ("rcpt", b"RCPT TO:<first.last1@mail.example.co.uk>\r\n"),
+];
+
+/// `POSTERN_CALLGRIND=SIDE/WHAT:N` runs one workload N times and exits, for instruction
+/// counts that a loaded machine does not move: run it under `valgrind --tool=callgrind`
+/// at two N and divide the difference by the difference of N, so set-up cancels out.
+/// SIDE is `postern` or `smtp-proto`; WHAT is `mix` (the 29-command session) or one of
+/// the single lines (`ehlo`, `mail`, `rcpt_dsn`, `rcpt`).
+fn callgrind(spec: &str) {
+    let (work, n) = spec.split_once(':').expect("SIDE/WHAT:N");
+    let n: usize = n.parse().expect("N");
+    let (side, what) = work.split_once('/').expect("SIDE/WHAT");
+    let buf = match what {
+        "mix" => session(),
+        w => SINGLES
+            .iter()
+            .find(|s| s.0 == w)
+            .expect("known line")
+            .1
+            .to_vec(),
+    };
+    let limits = Limits::default();
+    let mut total = 0;
+    for _ in 0..n {
+        total += match side {
+            "postern" => postern_all(black_box(&buf), &limits),
+            "smtp-proto" => smtp_proto_all(black_box(&buf)),
+            _ => panic!("SIDE is postern or smtp-proto"),
+        };
+    }
+    println!("{total} commands parsed");
+}
+
 criterion_group!(benches, commands);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("POSTERN_CALLGRIND") {
+        return callgrind(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use postern_smtp::{BareLinePolicy, DataDecoder, DataEncoder, DataStatus, Limits};
 
 /// Socket-sized reads, as a server would feed the decoder.
@@ -118,5 +118,40 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// `POSTERN_CALLGRIND=SIDE:N` decodes the 10 MB body into a `Vec` N times and exits, for
+/// instruction counts under `valgrind --tool=callgrind` (two N, divide the difference).
+/// SIDE is `postern` or `smtp-proto`.
+fn callgrind(spec: &str) {
+    let (side, n) = spec.split_once(':').expect("SIDE:N");
+    let n: usize = n.parse().expect("N");
+    let (_, wire) = message();
+    let mut out = Vec::with_capacity(wire.len());
+    for _ in 0..n {
+        out.clear();
+        match side {
+            "postern" => {
+                decode(black_box(&wire), |s| out.extend_from_slice(s));
+            }
+            "smtp-proto" => {
+                let mut rx = smtp_proto::request::receiver::DataReceiver::new();
+                for chunk in black_box(&wire).chunks(CHUNK) {
+                    if rx.ingest(&mut chunk.iter(), &mut out) {
+                        break;
+                    }
+                }
+            }
+            _ => panic!("SIDE is postern or smtp-proto"),
+        }
+    }
+    println!("{} octets of content", out.len());
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("POSTERN_CALLGRIND") {
+        return callgrind(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

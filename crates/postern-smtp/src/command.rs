@@ -5,6 +5,7 @@ use std::io::Write as _;
 use memchr::memchr3;
 
 use crate::error::CommandError;
+use crate::grammar;
 use crate::limits::Limits;
 use crate::params::{MailParams, RcptParams};
 use crate::path::{self, Domain, DomainFault, ForwardPath, PathKind, ReversePath, Role};
@@ -134,12 +135,9 @@ impl<'a> Command<'a> {
     fn parse_str(s: &'a str, limits: &Limits) -> Result<Command<'a>, CommandError> {
         let s = s.trim_end_matches([' ', '\t']);
         let b = s.as_bytes();
-        let verb_end = b
-            .iter()
-            .position(|&c| c == b' ' || c == b'\t')
-            .unwrap_or(b.len());
-        let arg = skip_ws(b, verb_end);
-        match Verb::from_bytes(&b[..verb_end]).ok_or(CommandError::UnknownCommand)? {
+        let (rest, verb) = grammar::verb(b).map_err(|_| CommandError::UnknownCommand)?;
+        let arg = b.len() - rest.len();
+        match Verb::from_bytes(verb).ok_or(CommandError::UnknownCommand)? {
             Verb::Helo => Ok(Command::Helo {
                 domain: parse_hello(s, arg, limits)?,
             }),
@@ -345,15 +343,6 @@ fn check_length(line: &[u8], limits: &Limits) -> Result<(), CommandError> {
     })
 }
 
-/// The index of the first octet at or after `i` that is not a space or tab.
-#[inline]
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while matches!(b.get(i), Some(b' ' | b'\t')) {
-        i += 1;
-    }
-    i
-}
-
 /// A command that takes no argument.
 fn no_arg<'a>(s: &str, arg: usize, cmd: Command<'a>) -> Result<Command<'a>, CommandError> {
     if arg < s.len() {
@@ -397,13 +386,11 @@ fn parse_hello<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Domain<'a>
 }
 
 /// `s[arg..]` starts with `prefix` (upper-case ASCII) in any case; returns the index
-/// after it and any spaces that follow (real clients send `MAIL FROM: <a@b>`).
+/// after it and any blanks that follow (real clients send `MAIL FROM: <a@b>`).
 #[inline]
-fn after_prefix(s: &str, arg: usize, prefix: &[u8]) -> Option<usize> {
-    let b = s.as_bytes();
-    let end = arg + prefix.len();
-    let word = b.get(arg..end)?;
-    (word == prefix || word.eq_ignore_ascii_case(prefix)).then(|| skip_ws(b, end))
+fn after_prefix(s: &str, arg: usize, prefix: &'static str) -> Option<usize> {
+    let (rest, _) = grammar::path_prefix(prefix, &s.as_bytes()[arg..]).ok()?;
+    Some(s.len() - rest.len())
 }
 
 /// After a path: the end of the line, or a space before the parameters.
@@ -418,7 +405,7 @@ fn after_path(s: &str, end: usize) -> Result<(), CommandError> {
 /// `MAIL FROM:<reverse-path> [params]`.
 #[inline]
 fn parse_mail<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>, CommandError> {
-    let start = after_prefix(s, arg, b"FROM:")
+    let start = after_prefix(s, arg, "FROM:")
         .ok_or(CommandError::Syntax("expected FROM:<reverse-path>"))?;
     let (kind, end) = path::parse_path(s, start, limits, Role::Sender)?;
     after_path(s, end)?;
@@ -440,7 +427,7 @@ fn parse_mail<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>
 #[inline]
 fn parse_rcpt<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>, CommandError> {
     let start =
-        after_prefix(s, arg, b"TO:").ok_or(CommandError::Syntax("expected TO:<forward-path>"))?;
+        after_prefix(s, arg, "TO:").ok_or(CommandError::Syntax("expected TO:<forward-path>"))?;
     let (kind, end) = path::parse_path(s, start, limits, Role::Recipient)?;
     after_path(s, end)?;
     let params = RcptParams::parse(s, end)?;
@@ -454,106 +441,49 @@ fn parse_rcpt<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>
 
 /// `BDAT size [LAST]`.
 fn parse_bdat(s: &str, arg: usize) -> Result<Command<'_>, CommandError> {
-    const SYNTAX: CommandError = CommandError::Syntax("expected BDAT size [LAST]");
-    let b = s.as_bytes();
-    let digits = b[arg..].iter().take_while(|c| c.is_ascii_digit()).count();
-    if digits == 0 {
-        return Err(SYNTAX);
-    }
-    let mut size: u64 = 0;
-    for &c in &b[arg..arg + digits] {
-        size = size
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(c - b'0')))
-            .ok_or(SYNTAX)?;
-    }
-    let rest = &b[arg + digits..];
-    let last = match rest {
-        [] => false,
-        [b' ' | b'\t', ..] => {
-            let word = &b[skip_ws(b, arg + digits)..];
-            if !word.eq_ignore_ascii_case(b"LAST") {
-                return Err(SYNTAX);
-            }
-            true
-        }
-        _ => return Err(SYNTAX),
-    };
+    let (_, (size, last)) = grammar::bdat_args(&s.as_bytes()[arg..])
+        .map_err(|_| CommandError::Syntax("expected BDAT size [LAST]"))?;
     Ok(Command::Bdat { size, last })
 }
 
 /// `AUTH mechanism [initial-response]` (RFC 4954 §4).
 fn parse_auth(s: &str, arg: usize) -> Result<Command<'_>, CommandError> {
-    let b = s.as_bytes();
-    let mech_end = arg
-        + b[arg..]
-            .iter()
-            .take_while(|&&c| c != b' ' && c != b'\t')
-            .count();
-    let mechanism = &s[arg..mech_end];
-    // sasl-mech = 1*20mech-char; lower case is tolerated.
-    let mech_ok = (1..=20).contains(&mechanism.len())
-        && mechanism
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
-    if !mech_ok {
-        return Err(CommandError::Syntax("malformed SASL mechanism name"));
-    }
-    let resp = skip_ws(b, mech_end);
-    let initial = match &s[resp..] {
-        "" => None,
-        "=" => Some(AuthInitial::Empty),
-        r if is_base64(r) => Some(AuthInitial::Base64(r)),
-        _ => {
-            return Err(CommandError::Syntax(
-                "initial response is not one base64 word",
-            ));
-        }
+    let (rest, mechanism) = grammar::sasl_mech(&s.as_bytes()[arg..])
+        .map_err(|_| CommandError::Syntax("malformed SASL mechanism name"))?;
+    let response = grammar::blanks(rest).map_or(rest, |(r, _)| r);
+    let initial = if response.is_empty() {
+        None
+    } else {
+        let (_, word) = grammar::auth_initial(response)
+            .map_err(|_| CommandError::Syntax("initial response is not one base64 word"))?;
+        Some(word.map_or(AuthInitial::Empty, |w| {
+            AuthInitial::Base64(grammar::text(s, w))
+        }))
     };
-    Ok(Command::Auth { mechanism, initial })
-}
-
-/// Base64 alphabet with at most two `=` of padding at the end.
-fn is_base64(v: &str) -> bool {
-    let b = v.as_bytes();
-    let data = b.iter().rposition(|&c| c != b'=').map_or(0, |p| p + 1);
-    data > 0
-        && b.len() - data <= 2
-        && b[..data]
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+    Ok(Command::Auth {
+        mechanism: grammar::text(s, mechanism),
+        initial,
+    })
 }
 
 /// `ETRN node`: `domain`, `@domain` or `#queue` (RFC 1985 §5).
 fn parse_etrn<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>, CommandError> {
     const SYNTAX: CommandError = CommandError::Syntax("expected ETRN domain, @domain or #queue");
-    let b = s.as_bytes();
-    let ok = match b.get(arg) {
-        None => false,
-        Some(b'#') => {
-            b.len() > arg + 1
-                && b[arg + 1..]
-                    .iter()
-                    .all(|&c| path::class::is(c, path::class::VALUE))
-        }
-        Some(&c) => {
-            let from = arg + usize::from(c == b'@');
-            match path::parse_domain(s, from, limits.max_domain) {
-                Ok((_, end)) => end == s.len(),
-                Err(DomainFault::TooLong) => {
-                    return Err(CommandError::AddressTooLong {
-                        what: "domain",
-                        limit: limits.max_domain,
-                    });
-                }
-                Err(_) => false,
-            }
-        }
-    };
-    if ok {
-        Ok(Command::Etrn { node: &s[arg..] })
-    } else {
-        Err(SYNTAX)
+    let node = &s[arg..];
+    if node.starts_with('#') {
+        return match grammar::etrn_queue(node.as_bytes()) {
+            Ok(_) => Ok(Command::Etrn { node }),
+            Err(_) => Err(SYNTAX),
+        };
+    }
+    let from = arg + usize::from(node.starts_with('@'));
+    match path::parse_domain(s, from, limits.max_domain) {
+        Ok((_, end)) if end == s.len() && from < s.len() => Ok(Command::Etrn { node }),
+        Err(DomainFault::TooLong) => Err(CommandError::AddressTooLong {
+            what: "domain",
+            limit: limits.max_domain,
+        }),
+        _ => Err(SYNTAX),
     }
 }
 
@@ -574,5 +504,7 @@ fn write_mailbox(out: &mut Vec<u8>, m: &crate::path::Mailbox<'_>) {
     write_domain(out, &m.domain);
 }
 
+#[cfg(test)]
+mod legacy;
 #[cfg(test)]
 mod tests;

@@ -88,7 +88,7 @@
 //!
 //! ## Features
 //!
-//! Default features: none — the sans-IO core needs only `base64`, `memchr` and `thiserror`.
+//! Default features: none — the sans-IO core needs only `base64`, `memchr`, `nom` and `thiserror`.
 //! Feature `tokio` adds the `driver` module (the read/write/timeout loop for both
 //! sessions); feature `codec` adds the `codec` module (`tokio-util` codecs for the command
 //! phase, with `bytes`). The postern gateway enables neither (it drives the sessions
@@ -106,6 +106,7 @@ mod data;
 pub mod driver;
 mod ehlo;
 mod error;
+mod grammar;
 mod limits;
 mod params;
 mod path;

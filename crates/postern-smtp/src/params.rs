@@ -3,8 +3,8 @@
 use std::io::Write as _;
 
 use crate::error::CommandError;
-use crate::path::class;
-use crate::xtext::{self, XText};
+use crate::grammar::{self, ParamFault};
+use crate::xtext::XText;
 
 /// `BODY=` (RFC 6152, RFC 3030).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,185 +94,77 @@ pub struct RcptParams<'a> {
     pub other: Vec<Param<'a>>,
 }
 
-/// The `esmtp-param`s after a path, split at runs of spaces, each checked for syntax.
-pub(crate) struct ParamIter<'a> {
-    s: &'a str,
-    i: usize,
+/// A cursor over the `esmtp-param`s after a path, which runs of blanks separate.
+struct Params<'a> {
+    rest: &'a [u8],
 }
 
-impl<'a> ParamIter<'a> {
-    /// Iterates the parameters in `s[i..]`.
-    pub(crate) fn new(s: &'a str, i: usize) -> Self {
-        ParamIter { s, i }
+impl<'a> Params<'a> {
+    /// The parameters in `s[i..]`.
+    #[inline(always)]
+    fn new(s: &'a str, i: usize) -> Self {
+        Params {
+            rest: &s.as_bytes()[i..],
+        }
     }
 
     /// Skips blanks; false when nothing is left.
     #[inline(always)]
     fn more(&mut self) -> bool {
-        let b = self.s.as_bytes();
-        while matches!(b.get(self.i), Some(b' ' | b'\t')) {
-            self.i += 1;
-        }
-        self.i < b.len()
+        self.rest = grammar::blanks(self.rest).map_or(self.rest, |(r, _)| r);
+        !self.rest.is_empty()
     }
 
-    /// The fast path for a parameter written the usual way: when the text at the cursor
-    /// starts with `prefix` (upper-case `KEYWORD=`) and `value` accepts what follows up to
-    /// a blank, returns that value and moves past it. Otherwise leaves the cursor alone,
-    /// and the general path (case-insensitive, with precise errors) takes the parameter;
-    /// `value` must only accept what the general path would turn into the same result.
+    /// The fast path for a parameter written the usual way: when the cursor is at
+    /// `prefix` (upper-case `KEYWORD=`) and `value` takes what follows up to a blank,
+    /// returns that value and moves past it. Otherwise leaves the cursor alone for
+    /// [`Params::next`] (case-insensitive, with precise errors); `value` must only accept
+    /// what that path would turn into the same result. It saves the second pass over
+    /// the value and the keyword comparisons on nearly every MAIL and RCPT.
     #[inline(always)]
     fn fast<T>(
         &mut self,
         prefix: &[u8],
-        value: impl FnOnce(&'a str, usize) -> Option<(T, usize)>,
+        value: impl Fn(&'a [u8]) -> grammar::Res<'a, T>,
     ) -> Option<T> {
-        let b = self.s.as_bytes();
-        if !b[self.i..].starts_with(prefix) {
-            return None;
-        }
-        let (v, end) = value(self.s, self.i + prefix.len())?;
-        if !at_blank(b, end) {
-            return None;
-        }
-        self.i = end;
-        Some(v)
+        let (rest, v) = value(self.rest.strip_prefix(prefix)?).ok()?;
+        grammar::at_word_end(rest).then(|| {
+            self.rest = rest;
+            v
+        })
     }
-}
 
-/// Fast `SIZE=` value: digits that fit in a u64.
-#[inline(always)]
-fn fast_size(s: &str, i: usize) -> Option<(u64, usize)> {
-    let b = s.as_bytes();
-    let mut j = i;
-    let mut n: u64 = 0;
-    while let Some(&c @ b'0'..=b'9') = b.get(j) {
-        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-        j += 1;
-    }
-    (j > i).then_some((n, j))
-}
-
-/// Fast `BODY=` value, upper-case.
-#[inline(always)]
-fn fast_body(s: &str, i: usize) -> Option<(Body, usize)> {
-    let rest = &s.as_bytes()[i..];
-    if rest.starts_with(b"8BITMIME") {
-        Some((Body::EightBitMime, i + 8))
-    } else if rest.starts_with(b"7BIT") {
-        Some((Body::SevenBit, i + 4))
-    } else if rest.starts_with(b"BINARYMIME") {
-        Some((Body::BinaryMime, i + 10))
-    } else {
-        None
-    }
-}
-
-/// Fast `NOTIFY=` value, upper-case.
-#[inline(always)]
-fn fast_notify(s: &str, mut i: usize) -> Option<(Notify, usize)> {
-    let b = s.as_bytes();
-    if b[i..].starts_with(b"NEVER") {
-        return Some((Notify::Never, i + 5));
-    }
-    let (mut success, mut failure, mut delay) = (false, false, false);
-    loop {
-        let rest = &b[i..];
-        if rest.starts_with(b"SUCCESS") {
-            (success, i) = (true, i + 7);
-        } else if rest.starts_with(b"FAILURE") {
-            (failure, i) = (true, i + 7);
-        } else if rest.starts_with(b"DELAY") {
-            (delay, i) = (true, i + 5);
-        } else {
-            return None;
-        }
-        if b.get(i) != Some(&b',') {
-            let notify = Notify::On {
-                success,
-                failure,
-                delay,
-            };
-            return Some((notify, i));
-        }
-        i += 1;
-    }
-}
-
-/// Fast `ORCPT=` value: an atom, `;`, and valid xtext.
-#[inline(always)]
-fn fast_orcpt(s: &str, i: usize) -> Option<(Orcpt<'_>, usize)> {
-    let b = s.as_bytes();
-    let semi = class::scan(b, i, class::ATEXT);
-    if semi == i || b.get(semi) != Some(&b';') {
-        return None;
-    }
-    let start = semi + 1;
-    let mut j = start;
-    loop {
-        j = class::scan(b, j, class::XCHAR);
-        match b.get(j) {
-            Some(b'+')
-                if xtext::hex(b.get(j + 1)).is_some() && xtext::hex(b.get(j + 2)).is_some() =>
-            {
-                j += 3
+    /// The next parameter, checked by [`grammar::esmtp_param`]: its keyword and raw value.
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    fn next(&mut self) -> Result<(&'a [u8], Option<&'a [u8]>), CommandError> {
+        match grammar::esmtp_param(self.rest) {
+            Ok((rest, param)) => {
+                self.rest = rest;
+                Ok(param)
             }
-            _ => break,
+            Err(ParamFault::Keyword) => Err(CommandError::Syntax("malformed parameter keyword")),
+            Err(ParamFault::Value) => Err(CommandError::Syntax("malformed parameter value")),
         }
-    }
-    let orcpt = Orcpt {
-        addr_type: &s[i..semi],
-        address: XText(&s[start..j]),
-    };
-    (j > start).then_some((orcpt, j))
-}
-
-impl<'a> Iterator for ParamIter<'a> {
-    type Item = Result<Param<'a>, CommandError>;
-
-    /// One pass per parameter: the keyword's characters, then the value's, then a blank
-    /// or the end must follow.
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        let b = self.s.as_bytes();
-        let mut i = self.i;
-        while matches!(b.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        if i >= b.len() {
-            return None;
-        }
-        let start = i;
-        i = class::scan(b, i, class::KEYWORD);
-        let kw_end = i;
-        let mut value = None;
-        if b.get(i) == Some(&b'=') {
-            i += 1;
-            let v = i;
-            i = class::scan(b, i, class::VALUE);
-            value = Some(v);
-        }
-        self.i = i;
-        // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
-        if kw_end == start || b[start] == b'-' || (value.is_none() && !at_blank(b, i)) {
-            return Some(Err(CommandError::Syntax("malformed parameter keyword")));
-        }
-        let value = match value {
-            Some(v) if v < i && at_blank(b, i) => Some(&self.s[v..i]),
-            Some(_) => return Some(Err(CommandError::Syntax("malformed parameter value"))),
-            None => None,
-        };
-        Some(Ok(Param {
-            keyword: &self.s[start..kw_end],
-            value,
-        }))
     }
 }
 
-/// True at the end of the line or at a blank.
+/// An `ORCPT=` value's parts as text of `s`.
 #[inline(always)]
-fn at_blank(b: &[u8], i: usize) -> bool {
-    matches!(b.get(i), None | Some(b' ' | b'\t'))
+fn orcpt<'a>(s: &'a str, addr_type: &[u8], address: &[u8]) -> Orcpt<'a> {
+    Orcpt {
+        addr_type: grammar::text(s, addr_type),
+        address: XText(grammar::text(s, address)),
+    }
+}
+
+/// An uninterpreted parameter, as text of `s`.
+#[inline(always)]
+fn other<'a>(s: &'a str, kw: &'a [u8], value: Option<&'a [u8]>) -> Param<'a> {
+    Param {
+        keyword: grammar::text(s, kw),
+        value: value.map(|v| grammar::text(s, v)),
+    }
 }
 
 /// Case-insensitive keyword comparison; `name` is upper-case. Clients nearly always send
@@ -298,7 +190,7 @@ fn once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), Com
 }
 
 /// Sets a flag parameter, which takes no value and may appear once.
-fn flag(slot: &mut bool, value: Option<&str>, name: &'static str) -> Result<(), CommandError> {
+fn flag(slot: &mut bool, value: Option<&[u8]>, name: &'static str) -> Result<(), CommandError> {
     if *slot {
         return Err(CommandError::DuplicateParameter(name));
     }
@@ -309,36 +201,26 @@ fn flag(slot: &mut bool, value: Option<&str>, name: &'static str) -> Result<(), 
     Ok(())
 }
 
-/// The value of a parameter that needs one.
-#[inline]
-fn need<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str, CommandError> {
-    value.ok_or(CommandError::BadParameter(name))
+/// The value of a parameter that needs one, parsed whole by `p`.
+#[inline(always)]
+fn value_of<'i, O>(
+    p: impl nom::Parser<&'i [u8], Output = O, Error = ()>,
+    value: Option<&'i [u8]>,
+    name: &'static str,
+) -> Result<O, CommandError> {
+    value
+        .and_then(|v| grammar::whole(p, v))
+        .ok_or(CommandError::BadParameter(name))
 }
 
 /// An xtext value, validated.
-fn xtext_value<'a>(value: Option<&'a str>, name: &'static str) -> Result<XText<'a>, CommandError> {
-    let v = need(value, name)?;
-    if xtext::is_valid(v) {
-        Ok(XText(v))
-    } else {
-        Err(CommandError::BadParameter(name))
-    }
-}
-
-/// A decimal number of up to 20 digits that fits in a u64.
-#[inline]
-fn parse_u64(v: &str, name: &'static str) -> Result<u64, CommandError> {
-    let mut n: u64 = 0;
-    for c in v.bytes() {
-        if !c.is_ascii_digit() {
-            return Err(CommandError::BadParameter(name));
-        }
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(c - b'0')))
-            .ok_or(CommandError::BadParameter(name))?;
-    }
-    Ok(n)
+#[inline(always)]
+fn xtext_value<'a>(
+    s: &'a str,
+    value: Option<&'a [u8]>,
+    name: &'static str,
+) -> Result<XText<'a>, CommandError> {
+    value_of(grammar::xtext, value, name).map(|v| XText(grammar::text(s, v)))
 }
 
 impl<'a> MailParams<'a> {
@@ -346,50 +228,30 @@ impl<'a> MailParams<'a> {
     #[inline]
     pub(crate) fn parse(s: &'a str, i: usize) -> Result<MailParams<'a>, CommandError> {
         let mut p = MailParams::default();
-        let mut it = ParamIter::new(s, i);
-        while it.more() {
-            if let Some(size) = it.fast(b"SIZE=", fast_size) {
+        let mut params = Params::new(s, i);
+        while params.more() {
+            if let Some(size) = params.fast(b"SIZE=", grammar::decimal_u64) {
                 once(&mut p.size, size, "SIZE")?;
                 continue;
             }
-            if let Some(body) = it.fast(b"BODY=", fast_body) {
+            if let Some(body) = params.fast(b"BODY=", grammar::body_value) {
                 once(&mut p.body, body, "BODY")?;
                 continue;
             }
-            let Some(param) = it.next() else { break };
-            let Param { keyword: kw, value } = param?;
+            let (kw, value) = params.next()?;
             if is(kw, "SIZE") {
-                once(
-                    &mut p.size,
-                    parse_u64(need(value, "SIZE")?, "SIZE")?,
-                    "SIZE",
-                )?;
+                let size = value_of(grammar::decimal_u64, value, "SIZE")?;
+                once(&mut p.size, size, "SIZE")?;
             } else if is(kw, "BODY") {
-                let v = need(value, "BODY")?;
-                let body = if is(v, "8BITMIME") {
-                    Body::EightBitMime
-                } else if is(v, "7BIT") {
-                    Body::SevenBit
-                } else if is(v, "BINARYMIME") {
-                    Body::BinaryMime
-                } else {
-                    return Err(CommandError::BadParameter("BODY"));
-                };
+                let body = value_of(grammar::body_value, value, "BODY")?;
                 once(&mut p.body, body, "BODY")?;
             } else if is(kw, "SMTPUTF8") {
                 flag(&mut p.smtputf8, value, "SMTPUTF8")?;
             } else if is(kw, "RET") {
-                let v = need(value, "RET")?;
-                let ret = if is(v, "FULL") {
-                    Ret::Full
-                } else if is(v, "HDRS") {
-                    Ret::Hdrs
-                } else {
-                    return Err(CommandError::BadParameter("RET"));
-                };
+                let ret = value_of(grammar::ret_value, value, "RET")?;
                 once(&mut p.ret, ret, "RET")?;
             } else if is(kw, "ENVID") {
-                let envid = xtext_value(value, "ENVID")?;
+                let envid = xtext_value(s, value, "ENVID")?;
                 if envid.0.len() > MAX_ENVID {
                     return Err(CommandError::ParameterTooLong {
                         name: "ENVID",
@@ -398,14 +260,14 @@ impl<'a> MailParams<'a> {
                 }
                 once(&mut p.envid, envid, "ENVID")?;
             } else if is(kw, "AUTH") {
-                once(&mut p.auth, xtext_value(value, "AUTH")?, "AUTH")?;
+                once(&mut p.auth, xtext_value(s, value, "AUTH")?, "AUTH")?;
             } else if is(kw, "MT-PRIORITY") {
-                let prio = parse_priority(need(value, "MT-PRIORITY")?)?;
+                let prio = value_of(grammar::priority_value, value, "MT-PRIORITY")?;
                 once(&mut p.mt_priority, prio, "MT-PRIORITY")?;
             } else if is(kw, "REQUIRETLS") {
                 flag(&mut p.requiretls, value, "REQUIRETLS")?;
             } else {
-                p.other.push(Param { keyword: kw, value });
+                p.other.push(other(s, kw, value));
             }
         }
         Ok(p)
@@ -450,42 +312,31 @@ impl<'a> MailParams<'a> {
     }
 }
 
-/// `MT-PRIORITY` value: `["-"] NZDIGIT / "0"` (RFC 6710 §3).
-fn parse_priority(v: &str) -> Result<i8, CommandError> {
-    match v.as_bytes() {
-        [d @ b'0'..=b'9'] => Ok((d - b'0') as i8),
-        [b'-', d @ b'1'..=b'9'] => Ok(-((d - b'0') as i8)),
-        _ => Err(CommandError::BadParameter("MT-PRIORITY")),
-    }
-}
-
 impl<'a> RcptParams<'a> {
     /// Parses the parameters of RCPT TO at `s[i..]`.
     #[inline]
     pub(crate) fn parse(s: &'a str, i: usize) -> Result<RcptParams<'a>, CommandError> {
         let mut p = RcptParams::default();
-        let mut it = ParamIter::new(s, i);
-        while it.more() {
-            if let Some(notify) = it.fast(b"NOTIFY=", fast_notify) {
+        let mut params = Params::new(s, i);
+        while params.more() {
+            if let Some(notify) = params.fast(b"NOTIFY=", grammar::notify_value) {
                 once(&mut p.notify, notify, "NOTIFY")?;
                 continue;
             }
-            if let Some(orcpt) = it.fast(b"ORCPT=", fast_orcpt) {
+            if let Some((addr_type, address)) = params.fast(b"ORCPT=", grammar::orcpt_value) {
+                let orcpt = orcpt(s, addr_type, address);
                 once(&mut p.orcpt, orcpt, "ORCPT")?;
                 continue;
             }
-            let Some(param) = it.next() else { break };
-            let Param { keyword: kw, value } = param?;
+            let (kw, value) = params.next()?;
             if is(kw, "NOTIFY") {
-                once(
-                    &mut p.notify,
-                    parse_notify(need(value, "NOTIFY")?)?,
-                    "NOTIFY",
-                )?;
+                let notify = value_of(grammar::notify_value, value, "NOTIFY")?;
+                once(&mut p.notify, notify, "NOTIFY")?;
             } else if is(kw, "ORCPT") {
-                once(&mut p.orcpt, parse_orcpt(need(value, "ORCPT")?)?, "ORCPT")?;
+                let (addr_type, address) = value_of(grammar::orcpt_value, value, "ORCPT")?;
+                once(&mut p.orcpt, orcpt(s, addr_type, address), "ORCPT")?;
             } else {
-                p.other.push(Param { keyword: kw, value });
+                p.other.push(other(s, kw, value));
             }
         }
         Ok(p)
@@ -522,48 +373,6 @@ impl<'a> RcptParams<'a> {
         }
         write_other(out, &self.other);
     }
-}
-
-/// `NOTIFY=NEVER` or a comma-separated, non-empty set of SUCCESS, FAILURE, DELAY.
-#[inline]
-fn parse_notify(v: &str) -> Result<Notify, CommandError> {
-    if is(v, "NEVER") {
-        return Ok(Notify::Never);
-    }
-    let (mut success, mut failure, mut delay) = (false, false, false);
-    for item in v.as_bytes().split(|&c| c == b',') {
-        if is(item, "SUCCESS") {
-            success = true;
-        } else if is(item, "FAILURE") {
-            failure = true;
-        } else if is(item, "DELAY") {
-            delay = true;
-        } else {
-            // Includes NEVER in a list, which RFC 3461 forbids.
-            return Err(CommandError::BadParameter("NOTIFY"));
-        }
-    }
-    Ok(Notify::On {
-        success,
-        failure,
-        delay,
-    })
-}
-
-/// `ORCPT=addr-type;xtext`, where addr-type is an atom.
-#[inline]
-fn parse_orcpt(v: &str) -> Result<Orcpt<'_>, CommandError> {
-    let b = v.as_bytes();
-    // addr-type is an atom: the first non-atext octet must be the `;`.
-    let semi = class::scan(b, 0, class::ATEXT);
-    if semi == 0 || b.get(semi) != Some(&b';') || !xtext::is_valid(&v[semi + 1..]) {
-        return Err(CommandError::BadParameter("ORCPT"));
-    }
-    let (addr_type, address) = (&v[..semi], &v[semi + 1..]);
-    Ok(Orcpt {
-        addr_type,
-        address: XText(address),
-    })
 }
 
 /// Appends ` KEY=value`.
@@ -623,8 +432,8 @@ mod tests {
     }
 
     proptest! {
-        /// The upper-case fast paths give exactly what the case-insensitive general path
-        /// gives for the same text with mixed-case keywords.
+        /// Upper-case keywords give exactly what the same text with mixed-case keywords
+        /// gives (the keyword comparison tries the exact form first).
         #[test]
         fn fast_paths_agree_with_the_general_path(s in fragments()) {
             // A keyword follows a blank; elsewhere the same text is part of a value.

@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use crate::path::class;
-
 /// An xtext value as it appears on the wire, still encoded. Decode with [`XText::decode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct XText<'a>(pub &'a str);
@@ -54,17 +52,9 @@ pub(crate) fn hex(b: Option<&u8>) -> Option<u8> {
 
 /// True when `value` is valid xtext: printable ASCII other than `+` and `=`, `+XX` hex
 /// escapes, and (under SMTPUTF8) UTF-8 beyond ASCII. Lower-case hex digits are tolerated.
+#[cfg(test)]
 pub(crate) fn is_valid(value: &str) -> bool {
-    let b = value.as_bytes();
-    let mut i = 0;
-    loop {
-        i = class::scan(b, i, class::XCHAR);
-        match b.get(i) {
-            None => return !b.is_empty(),
-            Some(b'+') if hex(b.get(i + 1)).is_some() && hex(b.get(i + 2)).is_some() => i += 3,
-            Some(_) => return false,
-        }
-    }
+    crate::grammar::whole(crate::grammar::xtext, value.as_bytes()).is_some()
 }
 
 /// Encodes `value` as xtext: `+`, `=`, and octets outside `!`..=`~` become `+XX`.
