@@ -444,9 +444,12 @@ where
     }
 }
 
+/// The charset and language of an RFC 2231 prefix (either may be empty).
+type CharsetLanguage<'a> = (&'a [u8], &'a [u8]);
+
 /// The RFC 2231 `charset'language'` prefix of a first extended section: the rest, then
-/// the charset and language (either may be empty).
-fn charset_language(v: &[u8]) -> Option<(&[u8], (&[u8], &[u8]))> {
+/// the charset and language.
+fn charset_language(v: &[u8]) -> Option<(&[u8], CharsetLanguage<'_>)> {
     let quote = || char('\'');
     let field = || take_till(|b| b == b'\'');
     let parsed: IResult<&[u8], _> = (separated_pair(field(), quote(), field()), quote()).parse(v);
