@@ -173,24 +173,20 @@ fn numeric_zone(z: &[u8]) -> Option<i32> {
     (h < 24 && m < 60).then_some(h * 3600 + m * 60)
 }
 
-/// The month a name starts with (`Aug`, `August`, `AUGUSTO`), 1-based.
+/// The month a name starts with (`Aug`, `August`, `AUGUSTO`), 1-based. A table lookup
+/// on the first three letters: the same as a `tag_no_case` per month, without trying
+/// twelve parsers on every word.
 fn month_name(word: &[u8]) -> Option<u32> {
-    let mut months = alt((
-        value(1, tag_no_case("jan")),
-        value(2, tag_no_case("feb")),
-        value(3, tag_no_case("mar")),
-        value(4, tag_no_case("apr")),
-        value(5, tag_no_case("may")),
-        value(6, tag_no_case("jun")),
-        value(7, tag_no_case("jul")),
-        value(8, tag_no_case("aug")),
-        value(9, tag_no_case("sep")),
-        value(10, tag_no_case("oct")),
-        value(11, tag_no_case("nov")),
-        value(12, tag_no_case("dec")),
-    ));
-    let parsed: IResult<&[u8], u32> = months.parse(word);
-    parsed.ok().map(|(_, m)| m)
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+        b"dec",
+    ];
+    let head = word.get(..3)?;
+    let head = [head[0] | 0x20, head[1] | 0x20, head[2] | 0x20];
+    MONTHS
+        .iter()
+        .position(|m| **m == head)
+        .map(|m| m as u32 + 1)
 }
 
 /// The obsolete zone names' offsets in seconds; anything else (`UT`, `GMT`, `UTC`, `Z`,
