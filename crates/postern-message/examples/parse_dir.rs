@@ -3,16 +3,27 @@
 //! `valgrind --tool=callgrind` (repeatable whatever else the machine is doing), and a
 //! quick robustness check of a mail folder.
 //!
+//! With `--headers` it also parses every message's address headers (From, To, Cc,
+//! Reply-To, Sender) and its Date, so that their parsers show in the profile.
+//!
 //! ```text
-//! cargo run --release -p postern-message --example parse_dir -- DIR
+//! cargo run --release -p postern-message --example parse_dir -- [--headers] DIR
 //! ```
 
 use postern_message::Message;
 use std::path::PathBuf;
 
+/// The address headers read in `--headers` mode.
+const ADDRESS_HEADERS: [&str; 5] = ["from", "to", "cc", "reply-to", "sender"];
+
 fn main() {
-    let Some(dir) = std::env::args_os().nth(1) else {
-        eprintln!("usage: parse_dir DIR");
+    let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+    let headers = args.first().is_some_and(|a| a == "--headers");
+    if headers {
+        args.remove(0);
+    }
+    let Some(dir) = args.first() else {
+        eprintln!("usage: parse_dir [--headers] DIR");
         std::process::exit(2);
     };
     let mut files = Vec::new();
@@ -25,6 +36,24 @@ fn main() {
             files.push(bytes);
         }
     }
-    let parts: usize = files.iter().map(|f| Message::parse(f).parts().len()).sum();
-    println!("{} files, {parts} parts", files.len());
+    let (mut parts, mut mailboxes, mut dates) = (0, 0, 0);
+    for f in &files {
+        let msg = Message::parse(f);
+        parts += msg.parts().len();
+        if headers {
+            mailboxes += ADDRESS_HEADERS
+                .iter()
+                .map(|h| msg.addresses(h).mailboxes().count())
+                .sum::<usize>();
+            dates += usize::from(msg.date().is_some());
+        }
+    }
+    if headers {
+        println!(
+            "{} files, {parts} parts, {mailboxes} mailboxes, {dates} dates",
+            files.len()
+        );
+    } else {
+        println!("{} files, {parts} parts", files.len());
+    }
 }

@@ -48,6 +48,7 @@ pub mod date;
 pub mod encapsulated;
 pub mod encoded_word;
 pub mod header;
+mod lexical;
 pub mod limits;
 pub mod message;
 pub mod msgid;

@@ -17,7 +17,19 @@
 
 use std::borrow::Cow;
 
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take, take_till, take_till1, take_while, take_while1};
+use nom::character::complete::{char, one_of};
+use nom::combinator::{eof, map, map_opt, opt, peek, recognize, rest, value};
+use nom::multi::fold_many0;
+use nom::sequence::{preceded, separated_pair};
+use nom::{IResult, Parser};
+
+use crate::lexical::{Escapes, comment, is_ws};
 use crate::{charset, encoded_word};
+
+#[cfg(test)]
+mod oracle;
 
 /// Most `name=value` segments read from one header (RFC 2231 sections included).
 pub const MAX_PARAMS: usize = 256;
@@ -61,54 +73,32 @@ impl<'a> ContentType<'a> {
     /// `type/subtype` (then RFC 2045 says to treat the part as `text/plain`).
     pub fn parse(raw: &'a [u8]) -> Option<Self> {
         let (head, rest) = split_head(raw);
-        let head = strip_comments(head);
-        // When nothing was stripped, `head` is a prefix of `raw`: offsets into it are
-        // offsets into `raw`, so the type and subtype can borrow.
-        let borrowed = matches!(head, Cow::Borrowed(_));
-        let slash = memchr::memchr(b'/', &head)?;
-        let ty = trim(&head, 0..slash);
-        let after = trim(&head, slash + 1..head.len());
-        // The subtype ends at a blank; what follows, when the `;` was forgotten
-        // (`multipart/mixed boundary=x`), is read as parameters.
-        let sub_len = head[after.clone()]
-            .iter()
-            .position(|b| b.is_ascii_whitespace())
-            .unwrap_or(after.len());
-        let sub = after.start..after.start + sub_len;
-        let extra = trim(&head, sub.end..after.end);
-        let is_token =
-            |s: &[u8]| !s.is_empty() && s.iter().all(|&b| b.is_ascii_graphic() && b != b'/');
-        if !is_token(&head[ty.clone()])
-            || !is_token(&head[sub.clone()])
-            || !(extra.is_empty() || head[extra.clone()].contains(&b'='))
-        {
-            return None;
-        }
-        let mut params = Vec::new();
-        if !extra.is_empty() {
-            params = if borrowed {
-                parse_params(&raw[extra])
-            } else {
-                to_owned_params(parse_params(&head[extra]))
-            };
-        }
-        for p in parse_params(rest) {
-            if params.iter().all(|q| q.name != p.name) {
-                params.push(p);
+        // When no comment or line break was stripped, the head is a prefix of `raw` and
+        // the type, subtype and any parameters in it borrow from the input.
+        let mut ct = match strip_comments(head) {
+            Cow::Borrowed(head) => {
+                let (ty, sub, extra) = media_type(head)?;
+                ContentType {
+                    ty: lower_raw(ty),
+                    sub: lower_raw(sub),
+                    params: parse_params(extra),
+                }
             }
-        }
-        let lower = |r: std::ops::Range<usize>| {
-            if borrowed {
-                lower_raw(&raw[r])
-            } else {
-                Cow::Owned(lower_owned(&head[r]))
+            Cow::Owned(head) => {
+                let (ty, sub, extra) = media_type(&head)?;
+                ContentType {
+                    ty: Cow::Owned(lower_owned(ty)),
+                    sub: Cow::Owned(lower_owned(sub)),
+                    params: to_owned_params(parse_params(extra)),
+                }
             }
         };
-        Some(ContentType {
-            ty: lower(ty),
-            sub: lower(sub),
-            params,
-        })
+        for p in parse_params(rest) {
+            if ct.params.iter().all(|q| q.name != p.name) {
+                ct.params.push(p);
+            }
+        }
+        Some(ct)
     }
 
     /// The top-level type, lower-case (`text`).
@@ -200,61 +190,67 @@ fn find_param<'p>(params: &'p [Param<'_>], name: &str) -> Option<&'p str> {
         .map(|p| &*p.value)
 }
 
-/// Splits at the first `;` outside quotes and comments.
+/// `type "/" subtype`, blanks allowed around the `/`, each a run of visible ASCII other
+/// than `/`. What follows the subtype after a blank, when the `;` was forgotten
+/// (`multipart/mixed boundary=x`), is returned as parameter text and must hold a `=`.
+fn media_type(head: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let token = || take_while1(|b: u8| b.is_ascii_graphic() && b != b'/');
+    let blanks = || take_while(is_ws);
+    let subtype_end = peek(alt((eof, take_while1(is_ws))));
+    let parsed: IResult<&[u8], _> = (
+        blanks(),
+        separated_pair(token(), (blanks(), char('/'), blanks()), token()),
+        subtype_end,
+    )
+        .parse(head);
+    let (extra, (_, (ty, sub), _)) = parsed.ok()?;
+    let extra = extra.trim_ascii();
+    (extra.is_empty() || memchr::memchr(b'=', extra).is_some()).then_some((ty, sub, extra))
+}
+
+/// Splits at the first `;` outside quotes.
 fn split_head(raw: &[u8]) -> (&[u8], &[u8]) {
-    match find_unquoted(raw, b';') {
-        Some(i) => (&raw[..i], &raw[i + 1..]),
-        None => (raw, &[]),
-    }
+    let (rest, head) = segment(raw).unwrap_or((&[], raw));
+    (head, rest.get(1..).unwrap_or_default())
 }
 
-/// Finds `needle` outside a quoted string.
-fn find_unquoted(s: &[u8], needle: u8) -> Option<usize> {
-    let mut in_quote = false;
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'\\' if in_quote => i += 1,
-            b'"' => in_quote = !in_quote,
-            b if b == needle && !in_quote => return Some(i),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+/// The text up to the first `;` outside a quoted string (or the end).
+fn segment(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    let unquoted = take_till1(|b| b == b'"' || b == b';');
+    recognize(fold_many0(alt((quoted_span, unquoted)), || (), |(), _| ())).parse(input)
 }
 
-/// Removes `(comments)` (nested) and line breaks; borrows when there are none.
+/// A quoted string as it stands, quotes and escapes included; an unclosed one runs to
+/// the end.
+fn quoted_span(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    let escaped = preceded(char('\\'), opt(take(1usize)));
+    let plain = take_till1(|b| b == b'"' || b == b'\\');
+    let content = fold_many0(
+        alt((map(escaped, |_| ()), map(plain, |_| ()))),
+        || (),
+        |(), ()| (),
+    );
+    recognize((char('"'), content, opt(char('"')))).parse(input)
+}
+
+/// Removes `(comments)` (nested; `\` is not an escape here) and line breaks; borrows when
+/// there are none.
 fn strip_comments(s: &[u8]) -> Cow<'_, [u8]> {
     if memchr::memchr3(b'(', b'\r', b'\n', s).is_none() {
         return Cow::Borrowed(s);
     }
-    let mut out = Vec::with_capacity(s.len());
-    let mut depth = 0usize;
-    for &b in s {
-        match b {
-            b'(' => depth += 1,
-            b')' if depth > 0 => depth -= 1,
-            b'\r' | b'\n' => {}
-            _ if depth == 0 => out.push(b),
-            _ => {}
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// `range` of `s` without surrounding blanks.
-fn trim(s: &[u8], range: std::ops::Range<usize>) -> std::ops::Range<usize> {
-    let part = &s[range.clone()];
-    let start = part
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(part.len());
-    let end = part
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    range.start + start..range.start + end
+    let kept = take_till1(|b| b == b'(' || b == b'\r' || b == b'\n');
+    let dropped = alt((comment(Escapes::Ignored), recognize(one_of("\r\n"))));
+    let mut pieces = fold_many0(
+        alt((map(kept, Some), map(dropped, |_| None))),
+        || Vec::with_capacity(s.len()),
+        |mut out: Vec<u8>, piece| {
+            out.extend_from_slice(piece.unwrap_or_default());
+            out
+        },
+    );
+    let parsed: IResult<&[u8], Vec<u8>> = pieces.parse(s);
+    Cow::Owned(parsed.map(|(_, out)| out).unwrap_or_default())
 }
 
 /// Lower-cases input bytes, borrowing when they are already lower-case UTF-8.
@@ -281,27 +277,29 @@ struct RawParam<'a> {
 pub fn parse_params(mut s: &[u8]) -> Vec<Param<'_>> {
     let mut raws = Vec::new();
     while !s.is_empty() && raws.len() < MAX_PARAMS {
-        let end = find_unquoted(s, b';').unwrap_or(s.len());
-        if let Some(p) = parse_segment(&s[..end]) {
+        let (rest, seg) = segment(s).unwrap_or((&[], s));
+        if let Some(p) = parse_segment(seg) {
             raws.push(p);
         }
-        s = s.get(end + 1..).unwrap_or_default();
+        s = rest.get(1..).unwrap_or_default();
     }
     assemble(raws)
 }
 
+/// `name = value`: a quoted value is unquoted, an unquoted one loses a trailing comment.
 fn parse_segment(seg: &[u8]) -> Option<RawParam<'_>> {
-    let eq = memchr::memchr(b'=', seg)?;
-    let name = seg[..eq].trim_ascii();
+    let mut name_value = separated_pair(take_till(|b| b == b'='), char('='), rest);
+    let parsed: IResult<&[u8], (&[u8], &[u8])> = name_value.parse(seg);
+    let (_, (name, v)) = parsed.ok()?;
+    let name = name.trim_ascii();
     if name.is_empty() {
         return None;
     }
     let (name, section, extended) = split_2231_name(name);
-    let v = seg[eq + 1..].trim_ascii();
-    let value = if let Some(q) = v.strip_prefix(b"\"") {
-        unquote(q)
-    } else {
-        Cow::Borrowed(strip_trailing_comment(v))
+    let v = v.trim_ascii();
+    let value = match v.strip_prefix(b"\"") {
+        Some(q) => unquote(q),
+        None => Cow::Borrowed(strip_trailing_comment(v)),
     };
     Some(RawParam {
         name,
@@ -331,7 +329,8 @@ fn split_2231_name(name: &[u8]) -> (&[u8], Option<u32>, bool) {
 }
 
 /// Undoes a quoted string (the opening quote already removed): backslash escapes, line
-/// breaks; stops at the closing quote (or the end, if unterminated).
+/// breaks; stops at the closing quote (or the end, if unterminated). Borrows when there
+/// is nothing to undo.
 fn unquote(q: &[u8]) -> Cow<'_, [u8]> {
     let special = memchr::memchr3(b'"', b'\\', b'\r', q);
     let lf = memchr::memchr(b'\n', q);
@@ -340,21 +339,21 @@ fn unquote(q: &[u8]) -> Cow<'_, [u8]> {
         (None, None) => return Cow::Borrowed(q),
         _ => {}
     }
-    let mut out = Vec::with_capacity(q.len());
-    let mut i = 0;
-    while i < q.len() {
-        match q[i] {
-            b'"' => break,
-            b'\\' if i + 1 < q.len() => {
-                out.push(q[i + 1]);
-                i += 1;
-            }
-            b'\r' | b'\n' => {}
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Cow::Owned(out)
+    let escaped = preceded(char('\\'), take(1usize));
+    let line_break = value(&b""[..], one_of("\r\n"));
+    let plain = take_till1(|b| matches!(b, b'"' | b'\\' | b'\r' | b'\n'));
+    // A `\` that ends the input stands for itself.
+    let lone_backslash = tag("\\");
+    let mut content = fold_many0(
+        alt((escaped, line_break, plain, lone_backslash)),
+        || Vec::with_capacity(q.len()),
+        |mut out: Vec<u8>, piece| {
+            out.extend_from_slice(piece);
+            out
+        },
+    );
+    let parsed: IResult<&[u8], Vec<u8>> = content.parse(q);
+    Cow::Owned(parsed.map(|(_, out)| out).unwrap_or_default())
 }
 
 fn strip_trailing_comment(v: &[u8]) -> &[u8] {
@@ -420,9 +419,7 @@ where
         let mut v: &[u8] = &seg.value;
         if seg.extended {
             if first {
-                // charset'language'value
-                let mut it = v.splitn(3, |&b| b == b'\'');
-                if let (Some(cs), Some(lang), Some(rest)) = (it.next(), it.next(), it.next()) {
+                if let Some((rest, (cs, lang))) = charset_language(v) {
                     label = Some(cs.to_vec());
                     if !lang.is_empty() {
                         language = Some(charset::decode_lenient(lang).into_owned());
@@ -447,20 +444,42 @@ where
     }
 }
 
+/// The charset and language of an RFC 2231 prefix (either may be empty).
+type CharsetLanguage<'a> = (&'a [u8], &'a [u8]);
+
+/// The RFC 2231 `charset'language'` prefix of a first extended section: the rest, then
+/// the charset and language.
+fn charset_language(v: &[u8]) -> Option<(&[u8], CharsetLanguage<'_>)> {
+    let quote = || char('\'');
+    let field = || take_till(|b| b == b'\'');
+    let parsed: IResult<&[u8], _> = (separated_pair(field(), quote(), field()), quote()).parse(v);
+    parsed.ok().map(|(rest, (cs_lang, _))| (rest, cs_lang))
+}
+
+/// Appends `v` with its `%XX` escapes decoded; a `%` not followed by two hex digits
+/// stands for itself.
 fn percent_decode(v: &[u8], out: &mut Vec<u8>) {
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut i = 0;
-    while i < v.len() {
-        if v[i] == b'%' && i + 2 < v.len() {
-            if let (Some(h), Some(l)) = (hex(v[i + 1]), hex(v[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(v[i]);
-        i += 1;
-    }
+    let escape = map_opt(preceded(char('%'), take(2usize)), |h: &[u8]| {
+        Some(Piece::Byte(hex(h[0])? << 4 | hex(h[1])?))
+    });
+    let plain = map(take_till1(|b| b == b'%'), Piece::Bytes);
+    let percent = map(tag("%"), Piece::Bytes);
+    let mut pieces = fold_many0(
+        alt((escape, plain, percent)),
+        || (),
+        |(), piece| match piece {
+            Piece::Byte(b) => out.push(b),
+            Piece::Bytes(b) => out.extend_from_slice(b),
+        },
+    );
+    let _: IResult<&[u8], ()> = pieces.parse(v);
+}
+
+/// A decoded piece of a value: one byte from an escape, or bytes as they stand.
+enum Piece<'a> {
+    Byte(u8),
+    Bytes(&'a [u8]),
 }
 
 fn lower_name(name: &[u8]) -> Cow<'_, str> {
@@ -601,7 +620,58 @@ mod tests {
         out
     }
 
+    /// Parameter-shaped bytes: the grammar's punctuation, names and values, shuffled.
+    fn params_like() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"text/plain".to_vec()),
+            Just(b"Multipart/Mixed".to_vec()),
+            Just(b"attachment".to_vec()),
+            Just(b"/".to_vec()),
+            Just(b";".to_vec()),
+            Just(b"; ".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\\".to_vec()),
+            Just(b"'".to_vec()),
+            Just(b"%".to_vec()),
+            Just(b"%E2%82".to_vec()),
+            Just(b"(".to_vec()),
+            Just(b")".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"\r\n\t".to_vec()),
+            Just(b"name".to_vec()),
+            Just(b"Name*".to_vec()),
+            Just(b"*0*".to_vec()),
+            Just(b"*1".to_vec()),
+            Just(b"utf-8''".to_vec()),
+            Just(b"iso-8859-1'en'".to_vec()),
+            Just(b"=?utf-8?q?a?=".to_vec()),
+            Just(b"boundary".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..3),
+        ];
+        proptest::collection::vec(piece, 0..20).prop_map(|ps| ps.concat())
+    }
+
     proptest! {
+        #[test]
+        fn nom_parser_agrees_with_the_hand_written_one(raw in params_like()) {
+            prop_assert_eq!(ContentType::parse(&raw), oracle::content_type(&raw));
+            prop_assert_eq!(ContentDisposition::parse(&raw), oracle::disposition(&raw));
+            prop_assert_eq!(parse_params(&raw), oracle::parse_params(&raw));
+        }
+
+        #[test]
+        fn nom_parser_agrees_after_a_media_type(raw in params_like()) {
+            let raw = [b"text/plain; ".as_slice(), &raw].concat();
+            prop_assert_eq!(ContentType::parse(&raw), oracle::content_type(&raw));
+        }
+
+        #[test]
+        fn nom_parser_agrees_on_any_bytes(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert_eq!(ContentType::parse(&raw), oracle::content_type(&raw));
+            prop_assert_eq!(ContentDisposition::parse(&raw), oracle::disposition(&raw));
+        }
+
         #[test]
         fn rfc2231_round_trips(value in "\\PC{1,30}") {
             let raw = encode_2231("filename", &value);
