@@ -47,7 +47,7 @@
 //! ## Features
 //!
 //! None is on by default: the routing table, per-domain settings, smart-host parsing and
-//! the next-hop data types need only `thiserror` and `rustc-hash`.
+//! the next-hop data types need only `nom`, `thiserror` and `rustc-hash`.
 //!
 //! | feature  | adds                                                              | pulls in                          |
 //! |----------|-------------------------------------------------------------------|-----------------------------------|

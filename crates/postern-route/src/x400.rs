@@ -2,6 +2,13 @@
 //! (`c=US;a= ;p=Org;o=Site;s=Smith;`), and address-space patterns over them that match
 //! attribute by attribute.
 
+use nom::bytes::complete::{take_till, take_while_m_n};
+use nom::character::complete::char;
+use nom::combinator::{all_consuming, eof, iterator, not, opt, rest};
+use nom::error::Error as NomError;
+use nom::sequence::{preceded, separated_pair, terminated};
+use nom::{IResult, Parser};
+
 use crate::error::X400Error;
 use crate::glob::Glob;
 use crate::limits::Limits;
@@ -27,6 +34,11 @@ pub struct OrAddress<'a> {
 
 impl<'a> OrAddress<'a> {
     /// Parses `input`, refusing anything beyond `limits`.
+    ///
+    /// The grammar (nom parsers): `address = segment *( ";" segment )`, a blank segment
+    /// is skipped, any other is `name "=" value` with the blanks around each trimmed;
+    /// `name = 1*64( ALPHA / DIGIT / "-" / "." / "_" )`, and a value has no control
+    /// characters and no `;`.
     pub fn parse(input: &'a str, limits: &Limits) -> Result<OrAddress<'a>, X400Error> {
         if input.len() > limits.max_address_len {
             return Err(X400Error::TooLong {
@@ -35,16 +47,13 @@ impl<'a> OrAddress<'a> {
             });
         }
         let mut attrs: Vec<(&str, &str)> = Vec::new();
-        for (index, part) in input.split(';').enumerate() {
+        for (index, part) in iterator(input, segment).enumerate() {
             if part.trim().is_empty() {
                 continue;
             }
-            let (key, value) = part
-                .split_once('=')
-                .ok_or(X400Error::MissingEquals { index })?;
-            let (key, value) = (key.trim(), value.trim());
+            let (key, value) = attribute(part).ok_or(X400Error::MissingEquals { index })?;
             check_key(key)?;
-            if value.chars().any(char::is_control) {
+            if !is_clean_value(value) {
                 return Err(X400Error::BadValue(key.to_owned()));
             }
             if attrs.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
@@ -106,17 +115,43 @@ impl<'a> OrAddress<'a> {
     }
 }
 
+/// One `;`-separated segment and its separator; fails only at the end of the input, which
+/// ends the iteration. (A trailing `;` gives no empty last segment: it would be skipped.)
+fn segment(input: &str) -> IResult<&str, &str> {
+    preceded(
+        not(eof),
+        terminated(take_till(|c| c == ';'), opt(char(';'))),
+    )
+    .parse(input)
+}
+
+/// `name = value` at the first `=`, both trimmed; `None` without an `=`.
+fn attribute(part: &str) -> Option<(&str, &str)> {
+    separated_pair(
+        take_till(|c| c == '='),
+        char::<_, NomError<&str>>('='),
+        rest,
+    )
+    .parse(part)
+    .ok()
+    .map(|(_, (key, value))| (key.trim(), value.trim()))
+}
+
 fn check_key(key: &str) -> Result<(), X400Error> {
-    let ok = !key.is_empty()
-        && key.len() <= 64
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(X400Error::BadKey(key.to_owned()))
+    let name = take_while_m_n(1, 64, |c: char| {
+        c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')
+    });
+    match all_consuming::<_, NomError<&str>, _>(name).parse(key) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(X400Error::BadKey(key.to_owned())),
     }
+}
+
+/// True when `value` has no control characters.
+fn is_clean_value(value: &str) -> bool {
+    all_consuming::<_, NomError<&str>, _>(take_till(char::is_control))
+        .parse(value)
+        .is_ok()
 }
 
 /// An X.400 address-space pattern. Each attribute it names must be present in the address
@@ -184,6 +219,58 @@ impl X400Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The hand-written `OrAddress::parse` the nom parser replaced, kept as the oracle of
+    /// the differential property tests below.
+    fn parse_by_hand<'a>(input: &'a str, limits: &Limits) -> Result<OrAddress<'a>, X400Error> {
+        if input.len() > limits.max_address_len {
+            return Err(X400Error::TooLong {
+                len: input.len(),
+                max: limits.max_address_len,
+            });
+        }
+        let mut attrs: Vec<(&str, &str)> = Vec::new();
+        for (index, part) in input.split(';').enumerate() {
+            if part.trim().is_empty() {
+                continue;
+            }
+            let (key, value) = part
+                .split_once('=')
+                .ok_or(X400Error::MissingEquals { index })?;
+            let (key, value) = (key.trim(), value.trim());
+            check_key_by_hand(key)?;
+            if value.chars().any(char::is_control) {
+                return Err(X400Error::BadValue(key.to_owned()));
+            }
+            if attrs.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                return Err(X400Error::DuplicateKey(key.to_ascii_lowercase()));
+            }
+            if attrs.len() == limits.max_x400_attributes {
+                return Err(X400Error::TooManyAttributes {
+                    max: limits.max_x400_attributes,
+                });
+            }
+            attrs.push((key, value));
+        }
+        if attrs.is_empty() {
+            return Err(X400Error::Empty);
+        }
+        Ok(OrAddress { attrs })
+    }
+
+    fn check_key_by_hand(key: &str) -> Result<(), X400Error> {
+        let ok = !key.is_empty()
+            && key.len() <= 64
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if ok {
+            Ok(())
+        } else {
+            Err(X400Error::BadKey(key.to_owned()))
+        }
+    }
 
     fn addr(s: &str) -> OrAddress<'_> {
         OrAddress::parse(s, &Limits::DEFAULT).unwrap()
@@ -273,5 +360,78 @@ mod tests {
         let broad = pat("c=US;p=Org").matches(&a).unwrap();
         let narrow = pat("c=US;p=Org;o=Site").matches(&a).unwrap();
         assert!(narrow > broad);
+    }
+
+    /// Text made of the O/R grammar's own pieces, so near-addresses abound.
+    fn or_like() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("c".to_string()),
+            Just("S".to_string()),
+            Just("ou1".to_string()),
+            Just("=".to_string()),
+            Just(";".to_string()),
+            Just(" ".to_string()),
+            Just("\t".to_string()),
+            Just("\u{3000}".to_string()),
+            Just("\u{a0}".to_string()),
+            Just("\u{7}".to_string()),
+            Just("\u{85}".to_string()),
+            Just("US".to_string()),
+            Just("M\u{fc}ller".to_string()),
+            Just("a b".to_string()),
+            Just("-._".to_string()),
+            Just("k".repeat(64)),
+            "\\PC{0,2}",
+        ];
+        proptest::collection::vec(piece, 0..16).prop_map(|ps| ps.concat())
+    }
+
+    fn limits() -> impl Strategy<Value = Limits> {
+        (1usize..6, 8usize..200).prop_map(|(attrs, len)| Limits {
+            max_x400_attributes: attrs,
+            max_address_len: len,
+            ..Limits::DEFAULT
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn nom_or_address_agrees_with_the_hand_written_one(s in or_like()) {
+            let l = Limits::DEFAULT;
+            prop_assert_eq!(OrAddress::parse(&s, &l), parse_by_hand(&s, &l));
+        }
+
+        #[test]
+        fn nom_or_address_agrees_under_tight_limits(s in or_like(), l in limits()) {
+            prop_assert_eq!(OrAddress::parse(&s, &l), parse_by_hand(&s, &l));
+        }
+
+        #[test]
+        fn nom_or_address_agrees_on_any_text(s in "\\PC{0,40}") {
+            let l = Limits::DEFAULT;
+            prop_assert_eq!(OrAddress::parse(&s, &l), parse_by_hand(&s, &l));
+        }
+    }
+
+    #[test]
+    fn segments_and_indexes_as_before() {
+        let l = Limits::DEFAULT;
+        assert_eq!(
+            OrAddress::parse(";; c=US ;x", &l),
+            Err(X400Error::MissingEquals { index: 3 })
+        );
+        let a = addr("c=US;;s=a=b;\u{3000}g = Jo\u{3000};");
+        assert_eq!(a.get("s"), Some("a=b"));
+        assert_eq!(a.get("g"), Some("Jo"));
+        assert!(matches!(
+            OrAddress::parse(&format!("{}=v", "k".repeat(65)), &l),
+            Err(X400Error::BadKey(_))
+        ));
+        assert!(matches!(
+            OrAddress::parse("c=U\u{85}S", &l),
+            Err(X400Error::BadValue(_))
+        ));
     }
 }

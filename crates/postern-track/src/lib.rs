@@ -43,6 +43,7 @@
 pub mod clock;
 mod error;
 mod event;
+mod grammar;
 mod index;
 mod kind;
 mod line;

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use crate::grammar;
 use crate::text::{escape_into, unescape};
 use crate::{Event, EventKind, Text, Timestamp};
 
@@ -169,27 +170,10 @@ impl<'a> LineView<'a> {
     /// Splits `line` (without its `\n`; a trailing `\r` is not removed) into columns.
     /// Extra columns beyond [`FIELDS`] are ignored, so newer logs stay readable.
     pub fn split(line: &'a [u8]) -> Result<LineView<'a>, ParseError> {
-        let mut cols: [&[u8]; FIELDS.len()] = [&[]; FIELDS.len()];
-        let mut rest = line;
-        for (i, slot) in cols.iter_mut().enumerate() {
-            match memchr::memchr(b'\t', rest) {
-                Some(p) => {
-                    *slot = &rest[..p];
-                    rest = &rest[p + 1..];
-                }
-                None if i == FIELDS.len() - 1 => {
-                    *slot = rest;
-                    rest = &[];
-                }
-                None => {
-                    return Err(ParseError::Columns {
-                        expected: FIELDS.len(),
-                        found: i + 1,
-                    });
-                }
-            }
-        }
-        let _ = rest;
+        let cols = grammar::columns(line).map_err(|found| ParseError::Columns {
+            expected: FIELDS.len(),
+            found,
+        })?;
         Ok(LineView { cols })
     }
 
@@ -227,7 +211,7 @@ impl<'a> LineView<'a> {
         if raw == b"-" {
             return Ok(false);
         }
-        for item in split_list(raw) {
+        for item in grammar::list_items(raw) {
             let v = unescape(item).map_err(|_| ParseError::BadValue {
                 column: "recipients",
             })?;
@@ -246,7 +230,7 @@ impl<'a> LineView<'a> {
         ev.message_id = t(4)?;
         ev.sender = t(5)?;
         if self.cols[col::RECIPIENTS] != b"-" {
-            for item in split_list(self.cols[col::RECIPIENTS]) {
+            for item in grammar::list_items(self.cols[col::RECIPIENTS]) {
                 let v = unescape(item).map_err(|_| ParseError::BadValue {
                     column: "recipients",
                 })?;
@@ -274,12 +258,7 @@ impl<'a> LineView<'a> {
     }
 
     fn number(&self, i: usize) -> Result<Option<u64>, ParseError> {
-        self.parsed(i, |s| {
-            if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            std::str::from_utf8(s).ok()?.parse().ok()
-        })
+        self.parsed(i, grammar::count)
     }
 
     fn parsed<T>(
@@ -294,27 +273,6 @@ impl<'a> LineView<'a> {
                 .ok_or(ParseError::BadValue { column: FIELDS[i] }),
         }
     }
-}
-
-/// Splits a list column at commas that are not escaped.
-fn split_list(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = Some(raw);
-    std::iter::from_fn(move || {
-        let s = rest?;
-        let mut i = 0;
-        while i < s.len() {
-            match s[i] {
-                b'\\' => i += 2,
-                b',' => {
-                    rest = Some(&s[i + 1..]);
-                    return Some(&s[..i]);
-                }
-                _ => i += 1,
-            }
-        }
-        rest = None;
-        Some(s)
-    })
 }
 
 /// Parses one line (without its `\n`) into an [`Event`].
@@ -336,9 +294,214 @@ pub(crate) fn header(now: Timestamp, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn t(s: &str) -> Timestamp {
         Timestamp::parse(s.as_bytes()).unwrap()
+    }
+
+    /// The hand-written splitters the nom grammar replaced, kept as the oracle of the
+    /// differential property tests below.
+    mod by_hand {
+        use super::super::*;
+
+        pub fn split(line: &[u8]) -> Result<LineView<'_>, ParseError> {
+            let mut cols: [&[u8]; FIELDS.len()] = [&[]; FIELDS.len()];
+            let mut rest = line;
+            for (i, slot) in cols.iter_mut().enumerate() {
+                match memchr::memchr(b'\t', rest) {
+                    Some(p) => {
+                        *slot = &rest[..p];
+                        rest = &rest[p + 1..];
+                    }
+                    None if i == FIELDS.len() - 1 => {
+                        *slot = rest;
+                        rest = &[];
+                    }
+                    None => {
+                        return Err(ParseError::Columns {
+                            expected: FIELDS.len(),
+                            found: i + 1,
+                        });
+                    }
+                }
+            }
+            let _ = rest;
+            Ok(LineView { cols })
+        }
+
+        pub fn split_list(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+            let mut rest = Some(raw);
+            std::iter::from_fn(move || {
+                let s = rest?;
+                let mut i = 0;
+                while i < s.len() {
+                    match s[i] {
+                        b'\\' => i += 2,
+                        b',' => {
+                            rest = Some(&s[i + 1..]);
+                            return Some(&s[..i]);
+                        }
+                        _ => i += 1,
+                    }
+                }
+                rest = None;
+                Some(s)
+            })
+        }
+
+        pub fn number(s: &[u8]) -> Option<u64> {
+            if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            std::str::from_utf8(s).ok()?.parse().ok()
+        }
+
+        fn list(v: &LineView<'_>) -> Result<Vec<Text>, ParseError> {
+            let raw = v.raw(col::RECIPIENTS);
+            if raw == b"-" {
+                return Ok(Vec::new());
+            }
+            split_list(raw)
+                .map(|item| {
+                    unescape(item)
+                        .map(|c| Text::from(c.into_owned()))
+                        .map_err(|_| ParseError::BadValue {
+                            column: "recipients",
+                        })
+                })
+                .collect()
+        }
+
+        fn num(v: &LineView<'_>, i: usize) -> Result<Option<u64>, ParseError> {
+            match v.raw(i) {
+                b"-" => Ok(None),
+                raw => number(raw)
+                    .map(Some)
+                    .ok_or(ParseError::BadValue { column: FIELDS[i] }),
+            }
+        }
+
+        /// The old `parse_line`: the old split and list and number parsers, and the
+        /// column decoders that did not change.
+        pub fn parse_line(line: &[u8]) -> Result<Event, ParseError> {
+            let v = split(line)?;
+            let mut ev = Event::new(v.time()?, v.kind()?);
+            let t = |i| v.text(i).map(|c| c.map(|c| Text::from(c.into_owned())));
+            ev.queue_id = t(3)?;
+            ev.message_id = t(4)?;
+            ev.sender = t(5)?;
+            ev.recipients = list(&v)?;
+            ev.size = num(&v, 7)?;
+            ev.priority = t(8)?;
+            ev.subject = t(9)?;
+            ev.connector = t(10)?;
+            ev.remote_host = t(11)?;
+            ev.remote_ip = v.parsed(12, |s| std::str::from_utf8(s).ok()?.parse::<IpAddr>().ok())?;
+            ev.tls = t(13)?;
+            ev.attempt = num(&v, 14)?
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| ParseError::BadValue { column: FIELDS[14] })?;
+            ev.dsn_status = t(15)?;
+            ev.reply = t(16)?;
+            ev.next_retry = v.parsed(17, Timestamp::parse)?;
+            ev.reason = t(18)?;
+            ev.related_queue_id = t(19)?;
+            Ok(ev)
+        }
+    }
+
+    /// Pieces of the line grammar, so near-lines abound.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"-".to_vec()),
+            Just(b",".to_vec()),
+            Just(b"\\".to_vec()),
+            Just(b"\\,".to_vec()),
+            Just(b"\\e".to_vec()),
+            Just(b"\\x4".to_vec()),
+            Just(b"\\x41".to_vec()),
+            Just(b"0".to_vec()),
+            Just(b"42".to_vec()),
+            Just(b"4294967296".to_vec()),
+            Just(b"18446744073709551615".to_vec()),
+            Just(b"18446744073709551616".to_vec()),
+            Just(b"000000000000000000001".to_vec()),
+            Just(b"2026-11-23T10:00:00.000Z".to_vec()),
+            Just(b"sent".to_vec()),
+            Just(b"1012".to_vec()),
+            Just(b"192.0.2.1".to_vec()),
+            Just(b"::1".to_vec()),
+            Just(b"a@b".to_vec()),
+            Just("\u{e9}".as_bytes().to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..3),
+        ]
+    }
+
+    /// A column of pieces (tabs only where the pieces' random bytes put them).
+    fn column() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => Just(b"-".to_vec()),
+            1 => proptest::collection::vec(piece(), 0..4).prop_map(|p| p.concat()),
+        ]
+    }
+
+    /// 15 to 23 columns, the first three usually valid so the parse gets deep.
+    fn line_like() -> impl Strategy<Value = Vec<u8>> {
+        let head = prop_oneof![
+            3 => Just(b"2026-11-23T10:00:00.000Z\t-\tsent".to_vec()),
+            1 => (column(), column(), column()).prop_map(|(a, b, c)| [a, b, c].join(&b'\t')),
+        ];
+        (head, proptest::collection::vec(column(), 12..20)).prop_map(|(h, cols)| {
+            let mut line = h;
+            for c in cols {
+                line.push(b'\t');
+                line.extend_from_slice(&c);
+            }
+            line
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn nom_line_agrees_with_the_hand_written_one(line in line_like()) {
+            prop_assert_eq!(parse_line(&line), by_hand::parse_line(&line));
+            let (new, old) = (LineView::split(&line), by_hand::split(&line));
+            match (&new, &old) {
+                (Ok(n), Ok(o)) => prop_assert_eq!(n.cols, o.cols),
+                _ => prop_assert_eq!(new.err(), old.err()),
+            }
+        }
+
+        #[test]
+        fn nom_line_agrees_on_any_bytes(line in proptest::collection::vec(any::<u8>(), 0..120)) {
+            prop_assert_eq!(parse_line(&line), by_hand::parse_line(&line));
+        }
+
+        #[test]
+        fn nom_list_and_count_agree(raw in proptest::collection::vec(piece(), 0..6).prop_map(|p| p.concat())) {
+            let new: Vec<&[u8]> = grammar::list_items(&raw).collect();
+            let old: Vec<&[u8]> = by_hand::split_list(&raw).collect();
+            prop_assert_eq!(new, old);
+            prop_assert_eq!(grammar::count(&raw), by_hand::number(&raw));
+        }
+    }
+
+    #[test]
+    fn column_count_errors_name_the_columns_found() {
+        for tabs in 0..FIELDS.len() {
+            let line = vec![b'\t'; tabs];
+            assert_eq!(
+                LineView::split(&line).err(),
+                (tabs < FIELDS.len() - 1).then_some(ParseError::Columns {
+                    expected: FIELDS.len(),
+                    found: tabs + 1,
+                })
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take, take_while1};
+use nom::combinator::all_consuming;
+use nom::multi::fold;
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+
 /// A field value: bytes, usually UTF-8, kept exactly as recorded (a remote server's reply
 /// may carry any bytes).
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -163,47 +170,68 @@ fn push_hex(b: u8, out: &mut Vec<u8>) {
 pub(crate) struct BadEscape;
 
 /// Undoes [`escape_into`]; borrows when the field has no escapes (the common case).
+///
+/// The grammar (a nom parser): `value = *( 1*plain / "\\" escape )`, where `escape` is one
+/// of `\\ t n r , - e` or `x` and two hex digits, upper or lower case.
 pub(crate) fn unescape(field: &[u8]) -> Result<Cow<'_, [u8]>, BadEscape> {
-    let Some(first) = memchr::memchr(b'\\', field) else {
+    if memchr::memchr(b'\\', field).is_none() {
         return Ok(Cow::Borrowed(field));
-    };
-    let mut out = Vec::with_capacity(field.len());
-    out.extend_from_slice(&field[..first]);
-    let mut i = first;
-    while i < field.len() {
-        let Some(off) = memchr::memchr(b'\\', &field[i..]) else {
-            out.extend_from_slice(&field[i..]);
-            break;
-        };
-        out.extend_from_slice(&field[i..i + off]);
-        i += off + 1;
-        let c = *field.get(i).ok_or(BadEscape)?;
-        i += 1;
-        match c {
-            b'\\' => out.push(b'\\'),
-            b't' => out.push(b'\t'),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b',' => out.push(b','),
-            b'-' => out.push(b'-'),
-            b'e' => {}
-            b'x' => {
-                let hex = field.get(i..i + 2).ok_or(BadEscape)?;
-                out.push(hex_val(hex[0])? << 4 | hex_val(hex[1])?);
-                i += 2;
-            }
-            _ => return Err(BadEscape),
-        }
     }
-    Ok(Cow::Owned(out))
+    let piece = alt((
+        take_while1(|b| b != b'\\').map(Piece::Run),
+        preceded(tag(&b"\\"[..]), escape).map(Piece::Byte),
+    ));
+    let value = fold(
+        0..,
+        piece,
+        || Vec::with_capacity(field.len()),
+        |mut out, p| {
+            match p {
+                Piece::Run(run) => out.extend_from_slice(run),
+                Piece::Byte(Some(b)) => out.push(b),
+                Piece::Byte(None) => {}
+            }
+            out
+        },
+    );
+    all_consuming(value)
+        .parse(field)
+        .map(|(_, out)| Cow::Owned(out))
+        .map_err(|_| BadEscape)
 }
 
-fn hex_val(b: u8) -> Result<u8, BadEscape> {
+/// A stretch of an escaped value: bytes as they are, or what one escape stands for
+/// (`None` for `\\e`, which stands for nothing).
+enum Piece<'a> {
+    Run(&'a [u8]),
+    Byte(Option<u8>),
+}
+
+/// The part of an escape after its backslash.
+fn escape(input: &[u8]) -> IResult<&[u8], Option<u8>> {
+    let hex = preceded(tag(&b"x"[..]), take(2usize))
+        .map_opt(|h: &[u8]| Some(Some(hex_val(h[0])? << 4 | hex_val(h[1])?)));
+    let named = take(1usize).map_opt(|c: &[u8]| {
+        Some(match c[0] {
+            b'\\' => Some(b'\\'),
+            b't' => Some(b'\t'),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b',' => Some(b','),
+            b'-' => Some(b'-'),
+            b'e' => None,
+            _ => return None,
+        })
+    });
+    alt((hex, named)).parse(input)
+}
+
+fn hex_val(b: u8) -> Option<u8> {
     match b {
-        b'0'..=b'9' => Ok(b - b'0'),
-        b'a'..=b'f' => Ok(b - b'a' + 10),
-        b'A'..=b'F' => Ok(b - b'A' + 10),
-        _ => Err(BadEscape),
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -211,6 +239,52 @@ fn hex_val(b: u8) -> Result<u8, BadEscape> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The hand-written `unescape` the nom parser replaced, kept as the oracle of the
+    /// differential property tests below.
+    fn unescape_by_hand(field: &[u8]) -> Result<Cow<'_, [u8]>, BadEscape> {
+        let Some(first) = memchr::memchr(b'\\', field) else {
+            return Ok(Cow::Borrowed(field));
+        };
+        let mut out = Vec::with_capacity(field.len());
+        out.extend_from_slice(&field[..first]);
+        let mut i = first;
+        while i < field.len() {
+            let Some(off) = memchr::memchr(b'\\', &field[i..]) else {
+                out.extend_from_slice(&field[i..]);
+                break;
+            };
+            out.extend_from_slice(&field[i..i + off]);
+            i += off + 1;
+            let c = *field.get(i).ok_or(BadEscape)?;
+            i += 1;
+            match c {
+                b'\\' => out.push(b'\\'),
+                b't' => out.push(b'\t'),
+                b'n' => out.push(b'\n'),
+                b'r' => out.push(b'\r'),
+                b',' => out.push(b','),
+                b'-' => out.push(b'-'),
+                b'e' => {}
+                b'x' => {
+                    let hex = field.get(i..i + 2).ok_or(BadEscape)?;
+                    out.push(hex_val_by_hand(hex[0])? << 4 | hex_val_by_hand(hex[1])?);
+                    i += 2;
+                }
+                _ => return Err(BadEscape),
+            }
+        }
+        Ok(Cow::Owned(out))
+    }
+
+    fn hex_val_by_hand(b: u8) -> Result<u8, BadEscape> {
+        match b {
+            b'0'..=b'9' => Ok(b - b'0'),
+            b'a'..=b'f' => Ok(b - b'a' + 10),
+            b'A'..=b'F' => Ok(b - b'A' + 10),
+            _ => Err(BadEscape),
+        }
+    }
 
     fn esc(v: &[u8], list: bool) -> Vec<u8> {
         let mut out = Vec::new();
@@ -257,6 +331,30 @@ mod tests {
         assert_eq!(Text::from("a\nb\x1b").to_string(), "a\\nb\\x1B");
     }
 
+    /// Text made of the escape grammar's own pieces, so near-escapes abound.
+    fn escape_like() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"\\".to_vec()),
+            Just(b"x".to_vec()),
+            Just(b"e".to_vec()),
+            Just(b"t".to_vec()),
+            Just(b",".to_vec()),
+            Just(b"-".to_vec()),
+            Just(b"4".to_vec()),
+            Just(b"aF".to_vec()),
+            Just(b"zz".to_vec()),
+            Just("\u{e9}".as_bytes().to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..3),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|ps| ps.concat())
+    }
+
+    #[test]
+    fn nom_unescape_still_borrows_plain_values() {
+        assert!(matches!(unescape(b"no escapes here"), Ok(Cow::Borrowed(_))));
+        assert_eq!(unescape(b"a\\x41\\x7a\\e").unwrap().as_ref(), b"aAz");
+    }
+
     proptest! {
         #[test]
         fn escape_round_trip(v in proptest::collection::vec(any::<u8>(), 0..64), list in any::<bool>()) {
@@ -266,6 +364,16 @@ mod tests {
             if list { prop_assert!(memchr::memchr(b',', &e).is_none_or(|i| i > 0 && e[i - 1] == b'\\')); }
             let back = unescape(&e).unwrap();
             prop_assert_eq!(back.as_ref(), &v[..]);
+        }
+
+        #[test]
+        fn nom_unescape_agrees_with_the_hand_written_one(v in escape_like()) {
+            prop_assert_eq!(unescape(&v), unescape_by_hand(&v));
+        }
+
+        #[test]
+        fn nom_unescape_agrees_on_any_bytes(v in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(unescape(&v), unescape_by_hand(&v));
         }
     }
 }
