@@ -269,6 +269,7 @@ data_dir = "{self.data}"
 listen = ["127.0.0.1:{MTA_PORT}"]
 # Postfix's default_destination_concurrency_limit is 20 (postern's default is 10).
 max_connections_per_destination = {PN_DEST_CONCURRENCY}
+{f"# More client sessions than postern's default 20 per IP (more get a 421).{chr(10)}max_connections_per_ip = {max(SESSIONS, LAT_SESSIONS) + 10}" if max(SESSIONS, LAT_SESSIONS) > 20 else ""}
 [security]
 relay_networks = ["127.0.0.1/32"]
 {f"[limits]{chr(10)}{PN_LIMITS}" if PN_LIMITS else ""}
