@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Relay throughput: Postfix smtp-source -> MTA -> Postfix smtp-sink, for postern
-# (`postern serve`, smart host to the sink) and for Postfix itself configured as a relay,
-# same messages, sizes and sessions, both durable (fsync before 250). Everything on
-# loopback, inside ../shared/tools/netns-run. See BENCHMARKS.md, "Relay throughput".
+# (`postern serve`, smart host to the sink) and for the peers configured as relays to the
+# same sink: Postfix, Exim 4 and OpenSMTPD (the last two unpacked into target/peers by
+# scripts/bench-relay/install-peers.sh; each prints its configuration), same messages,
+# sizes and sessions. postern, Postfix and Exim fsync before the 250; OpenSMTPD does not
+# (`opensmtpd`), `opensmtpd-sync` is it with a synchronous spool (chattr +S). Everything
+# on loopback, inside ../shared/tools/netns-run. See BENCHMARKS.md, "Relay throughput".
+# The last lines: `postern/PEER throughput ratio (SIZE B): X` for each peer, then
+# `postern/best-peer throughput ratio (SIZE B): X` against the fastest peer per size.
 #
 # Usage: scripts/bench-relay.sh
 # Environment (defaults in brackets):
 #   MESSAGES [10000]         messages per throughput run (smtp-source -m)
 #   SESSIONS [10]            parallel smtp-source sessions (-s)
 #   SIZES ["1024 102400"]    message payload sizes in bytes (smtp-source -l), one run each
-#   MTAS ["postern postfix"] which relays to measure
+#   MTAS ["postern postfix exim opensmtpd opensmtpd-sync"] which relays to measure
 #   LAT_MESSAGES [2000]      messages in the separate acceptance-latency run (0 skips it)
 #   LAT_SESSIONS [10]        concurrent connections of the latency client
 #   SOURCE_OPTS [""]         extra smtp-source options (e.g. "-d": many messages a session)
@@ -31,9 +36,10 @@ shared="$(cd "$root/.." && pwd)/shared"
 if [ -z "${POSTERN_BENCH_RELAY_INSIDE:-}" ]; then
   "$shared/tools/install-peers.sh"
   [ -x /usr/sbin/postfix ] || { echo "FAIL: /usr/sbin/postfix missing after install-peers" >&2; exit 1; }
+  "$root/scripts/bench-relay/install-peers.sh" "${PEERS_PREFIX:-$root/target/peers}"
   if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    echo "+ cargo build --release --bins"
-    (cd "$root" && cargo build --release --bins)
+    echo "+ cargo build --release --bin postern"
+    (cd "$root" && cargo build --release --bin postern)
   fi
   echo "+ $shared/tools/netns-run $0 $*"
   exec env POSTERN_BENCH_RELAY_INSIDE=1 "$shared/tools/netns-run" "$0" "$@"

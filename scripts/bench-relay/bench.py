@@ -31,7 +31,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MESSAGES = int(os.environ.get("MESSAGES", "10000"))
 SESSIONS = int(os.environ.get("SESSIONS", "10"))
 SIZES = [int(s) for s in os.environ.get("SIZES", "1024 102400").replace(",", " ").split()]
-MTAS = os.environ.get("MTAS", "postern postfix").replace(",", " ").split()
+MTAS = os.environ.get("MTAS", "postern postfix exim opensmtpd opensmtpd-sync").replace(",", " ").split()
 LAT_MESSAGES = int(os.environ.get("LAT_MESSAGES", "2000"))
 LAT_SESSIONS = int(os.environ.get("LAT_SESSIONS", "10"))
 SOURCE_OPTS = shlex.split(os.environ.get("SOURCE_OPTS", ""))
@@ -198,9 +198,9 @@ def pss_kb(pid):
 class Sampler(threading.Thread):
     """Every 200 ms: summed RSS and PSS of the MTA's processes, and its queue length."""
 
-    def __init__(self, root_pid, queue_len):
+    def __init__(self, pids, queue_len):
         super().__init__(daemon=True)
-        self.root_pid, self.queue_len = root_pid, queue_len
+        self.pids, self.queue_len = pids, queue_len
         self.peak_rss = self.peak_pss = self.peak_procs = 0
         self.queue = []  # (t, n)
         self.stop = threading.Event()
@@ -209,7 +209,7 @@ class Sampler(threading.Thread):
     def run(self):
         i = 0
         while not self.stop.is_set():
-            pids = tree(self.root_pid)
+            pids = self.pids()
             self.peak_procs = max(self.peak_procs, len(pids))
             self.peak_rss = max(self.peak_rss, sum(mem_kb(p, "VmRSS") for p in pids))
             self.peak_pss = max(self.peak_pss, sum(pss_kb(p) for p in pids))
@@ -269,6 +269,7 @@ data_dir = "{self.data}"
 listen = ["127.0.0.1:{MTA_PORT}"]
 # Postfix's default_destination_concurrency_limit is 20 (postern's default is 10).
 max_connections_per_destination = {PN_DEST_CONCURRENCY}
+{f"# More client sessions than postern's default 20 per IP (more get a 421).{chr(10)}max_connections_per_ip = {max(SESSIONS, LAT_SESSIONS) + 10}" if max(SESSIONS, LAT_SESSIONS) > 20 else ""}
 [security]
 relay_networks = ["127.0.0.1/32"]
 {f"[limits]{chr(10)}{PN_LIMITS}" if PN_LIMITS else ""}
@@ -402,12 +403,228 @@ class Postfix:
             return "(no maillog)"
 
 
+PEERS = os.environ.get("PEERS_PREFIX", os.path.join(ROOT, "target", "peers"))
+EXIM = os.path.join(PEERS, "exim4-daemon-light", "usr", "sbin", "exim4")
+SMTPD = os.path.join(PEERS, "opensmtpd", "usr", "sbin", "smtpd")
+
+
+class CpuGroup:
+    """A cgroup-v1 cpuacct group holding every process of one MTA: Exim's delivery
+    processes and OpenSMTPD's children are not all reaped by the daemon we start, so
+    /proc's cutime would miss them; the group counts every descendant's CPU."""
+
+    def __init__(self, name):
+        self.dir = f"/sys/fs/cgroup/cpuacct/postern-bench-{name}-{os.getpid()}"
+        os.makedirs(self.dir, exist_ok=True)
+
+    def wrap(self, cmd):
+        return ["sh", "-c", f'echo $$ > {self.dir}/cgroup.procs && exec "$@"', "sh", *cmd]
+
+    def cpu(self):
+        with open(os.path.join(self.dir, "cpuacct.usage")) as f:
+            return int(f.read()) / 1e9
+
+    def pids(self):
+        try:
+            with open(os.path.join(self.dir, "cgroup.procs")) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    def drain(self, timeout=15):
+        """Waits for every process in the group to exit (SIGKILL after timeout); removes it."""
+        end = time.monotonic() + timeout
+        while self.pids() and time.monotonic() < end:
+            time.sleep(0.1)
+        for q in self.pids():
+            try:
+                os.kill(q, signal.SIGKILL)
+            except OSError:
+                pass
+        end = time.monotonic() + 5
+        while self.pids() and time.monotonic() < end:
+            time.sleep(0.1)
+        try:
+            os.rmdir(self.dir)
+        except OSError as e:
+            log(f"  warning: cgroup {self.dir} not removed: {e}")
+
+
+class Exim:
+    """Exim 4 (Debian's exim4-daemon-light, unpacked into PEERS) as a smart-host relay,
+    at its defaults apart from the lines printed: immediate delivery (a delivery process
+    per message, forked by the receiving process), spool files fsync'd before the 250
+    (Exim's default; there is no disable_fsync here)."""
+    name = "exim"
+
+    def __init__(self, work):
+        self.work = work
+        self.spool = os.path.join(work, "exim-spool")
+        self.logdir = os.path.join(work, "exim-log")
+        for d in (self.spool, self.logdir):
+            os.makedirs(d)
+            shutil.chown(d, "Debian-exim", "Debian-exim")
+        self.conf = os.path.join(work, "exim.conf")
+        # Exim's smtp_accept_max defaults to 20 connections (more get a 421); raised only
+        # when the client opens more sessions than that.
+        accept_max = f"smtp_accept_max = {SESSIONS + 10}\n" if SESSIONS > 20 else ""
+        with open(self.conf, "w") as f:
+            f.write(f"""# written by scripts/bench-relay/bench.py
+# Exim re-executes itself (delivery, -Mc): from the private prefix, not /usr/sbin.
+exim_path = {EXIM}
+primary_hostname = relay.bench.test
+spool_directory = {self.spool}
+log_file_path = {self.logdir}/%slog
+daemon_smtp_ports = {MTA_PORT}
+local_interfaces = 127.0.0.1
+# As Postfix's smtpd_tls_security_level = none (no certificate here).
+tls_advertise_hosts =
+{accept_max}hostlist relay_from_hosts = 127.0.0.1
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_check_rcpt:
+  accept hosts = +relay_from_hosts
+  deny   message = relay not permitted
+begin routers
+smarthost:
+  driver = manualroute
+  route_list = * 127.0.0.1::{SINK_PORT} byname
+  # The sink is on this host: send to it rather than freeze (self = freeze).
+  self = send
+  transport = remote_smtp
+  no_more
+begin transports
+remote_smtp:
+  driver = smtp
+  allow_localhost
+begin retry
+*  *  F,2h,1m
+""")
+        os.chmod(self.conf, 0o644)
+        log(f"  exim config {self.conf} (run as: exim4 -C CONF -bdf -q30m):\n" +
+            "".join("    " + l for l in open(self.conf)))
+
+    def start(self):
+        self.cg = CpuGroup("exim")
+        self.err = open(os.path.join(self.work, "exim.err"), "w")
+        self.p = spawn(self.cg.wrap([EXIM, "-C", self.conf, "-bdf", "-q30m"]), "exim",
+                       stdout=self.err, stderr=subprocess.STDOUT)
+        live_mtas.append(self)
+        wait_port(MTA_PORT)
+        self.pid = self.p.pid
+
+    def queue_len(self):
+        try:
+            return sum(1 for n in os.listdir(os.path.join(self.spool, "input"))
+                       if n.endswith("-H"))
+        except OSError:
+            return 0
+
+    def stop(self):
+        if self in live_mtas:
+            live_mtas.remove(self)
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.cg.drain()
+
+    def tail(self):
+        try:
+            return open(os.path.join(self.logdir, "mainlog")).read()[-3000:]
+        except OSError:
+            return "(no mainlog)"
+
+
+class OpenSMTPD:
+    """OpenSMTPD 6.8 (Debian's opensmtpd, unpacked into PEERS) as a relay to the sink.
+    Its spool path (/var/spool/smtpd) and control socket (/run) are compiled in, so it runs
+    in a private mount namespace with the run's own directories bind-mounted there.
+    OpenSMTPD's queue does not fsync: a message is on disk only as far as the page cache
+    has written it when the 250 goes out. `opensmtpd-sync` is the same with the spool
+    directory flagged synchronous (`chattr +S`: every write to a queue file reaches the
+    disk before the write returns), the nearest it gets to Postfix's and postern's
+    fsync before the 250."""
+
+    def __init__(self, work, sync):
+        self.work, self.sync = work, sync
+        self.name = "opensmtpd-sync" if sync else "opensmtpd"
+        self.spool = os.path.join(work, "smtpd-spool")
+        self.rundir = os.path.join(work, "smtpd-run")
+        os.makedirs(self.spool)
+        os.chmod(self.spool, 0o711)  # smtpd refuses any other mode
+        os.makedirs(self.rundir)
+        if sync:
+            run(["chattr", "+S", self.spool])
+        self.conf = os.path.join(work, "smtpd.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""# written by scripts/bench-relay/bench.py
+listen on 127.0.0.1 port {MTA_PORT} hostname relay.bench.test
+action "relay" relay host smtp://127.0.0.1:{SINK_PORT} helo relay.bench.test
+match from src 127.0.0.1 for any action "relay"
+""")
+        log(f"  {self.name} config {self.conf} (run as: smtpd -d -f CONF; spool "
+            f"{self.spool} bind-mounted on /var/spool/smtpd"
+            + (", chattr +S" if sync else ", no fsync") + "):\n" +
+            "".join("    " + l for l in open(self.conf)))
+
+    def start(self):
+        self.cg = CpuGroup(self.name)
+        self.err = open(os.path.join(self.work, "smtpd.log"), "w")
+        inner = (f"mount --bind {self.spool} /var/spool/smtpd && "
+                 f"mount --bind {self.rundir} /run && exec {SMTPD} -d -f {self.conf}")
+        self.p = spawn(self.cg.wrap(["unshare", "-m", "sh", "-c", inner]), self.name,
+                       stdout=self.err, stderr=subprocess.STDOUT)
+        live_mtas.append(self)
+        wait_port(MTA_PORT, 30)
+        self.pid = self.p.pid
+
+    def queue_len(self):
+        n = 0
+        try:
+            for b in os.listdir(os.path.join(self.spool, "queue")):
+                n += len(os.listdir(os.path.join(self.spool, "queue", b)))
+        except OSError:
+            pass
+        return n
+
+    def stop(self):
+        if self in live_mtas:
+            live_mtas.remove(self)
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.cg.drain()
+
+    def tail(self):
+        return open(os.path.join(self.work, "smtpd.log")).read()[-3000:]
+
+
 def make_mta(kind, work, binary):
     if kind == "postern":
         return Postern(work, binary)
     if kind == "postfix":
         return Postfix(work)
-    raise Fail(f"unknown MTA {kind!r} (MTAS takes postern and postfix)")
+    if kind == "exim":
+        return Exim(work)
+    if kind in ("opensmtpd", "opensmtpd-sync"):
+        return OpenSMTPD(work, kind == "opensmtpd-sync")
+    raise Fail(f"unknown MTA {kind!r} (MTAS takes postern, postfix, exim, opensmtpd, "
+               "opensmtpd-sync)")
+
+
+def mta_cpu(mta):
+    """CPU seconds of the MTA so far: its cgroup (Exim, OpenSMTPD), else /proc."""
+    return mta.cg.cpu() if hasattr(mta, "cg") else tree_cpu(mta.pid)
+
+
+def mta_pids(mta):
+    return mta.cg.pids() if hasattr(mta, "cg") else tree(mta.pid)
 
 
 # ---- runs --------------------------------------------------------------------------------
@@ -421,10 +638,10 @@ def throughput(kind, size, base, binary):
     sink = Sink(work, MESSAGES)
     mta.start()
     time.sleep(1.0)  # let start-up work settle before the baseline
-    cpu0 = tree_cpu(mta.pid)
+    cpu0 = mta_cpu(mta)
     busy0 = busy_cpu()
     load0 = loadavg()
-    sampler = Sampler(mta.pid, mta.queue_len)
+    sampler = Sampler(lambda: mta_pids(mta), mta.queue_len)
     sampler.start()
     src_log = open(os.path.join(work, "source.log"), "w")
     cmd = [SOURCE, "-s", str(SESSIONS), "-m", str(MESSAGES), "-l", str(size), *SOURCE_OPTS,
@@ -452,7 +669,7 @@ def throughput(kind, size, base, binary):
     except Fail as e:
         raise Fail(f"{kind}: {e}; queue now {mta.queue_len()}; source "
                    f"{'done' if src_done[0] else 'still running'}\n--- MTA log tail:\n{mta.tail()}")
-    cpu1 = tree_cpu(mta.pid)
+    cpu1 = mta_cpu(mta)
     busy1 = busy_cpu()
     load1 = loadavg()
     sampler.stop.set()
@@ -509,6 +726,10 @@ def perf_report(kind, size, data, pid):
     log("".join("    " + l + "\n" for l in by_comm.splitlines() if l and not l.startswith("#")))
     if kind == "postern":
         sel = ["--pid", str(pid)]
+    elif kind == "exim":
+        sel = ["--comms", "exim4"]
+    elif kind.startswith("opensmtpd"):
+        sel = ["--comms", "smtpd"]
     else:
         sel = ["--comms", "smtpd,cleanup,qmgr,smtp,trivial-rewrite,master,postlogd,anvil,proxymap,tlsmgr,scache"]
     top = run(base + sel + ["--sort", "dso,sym", "-g", "none"])
@@ -553,6 +774,9 @@ def main():
     for tool in (SINK, SOURCE, "/usr/sbin/postfix"):
         if not os.access(tool, os.X_OK):
             raise Fail(f"{tool} missing (run ../shared/tools/install-peers.sh)")
+    for kind, tool in (("exim", EXIM), ("opensmtpd", SMTPD), ("opensmtpd-sync", SMTPD)):
+        if kind in MTAS and not os.access(tool, os.X_OK):
+            raise Fail(f"{tool} missing (run scripts/bench-relay/install-peers.sh {PEERS})")
     built = os.path.join(ROOT, "target", "release", "postern")
     if "postern" in MTAS and not os.access(built, os.X_OK):
         raise Fail(f"{built} missing (cargo build --release --bins)")
@@ -565,7 +789,7 @@ def main():
         f"LAT_MESSAGES={LAT_MESSAGES} LAT_SESSIONS={LAT_SESSIONS} SOURCE_OPTS={SOURCE_OPTS} "
         f"RUN_DEADLINE={RUN_DEADLINE}s; work dir {base}; {os.cpu_count()} CPUs; "
         f"load {loadavg()}")
-    log(f"postern {built} ({time.ctime(os.path.getmtime(built))}); "
+    log(f"postern {built} ({time.ctime(os.path.getmtime(built))}); peers in {PEERS}; "
         f"Postfix {run(['postconf', '-h', 'mail_version']).strip()}")
     results, lats = [], []
     try:
@@ -603,18 +827,35 @@ def main():
         for r in lats:
             log(f"| {r['mta']} | {r['size']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                 f"{r['max_ms']:.1f} | {r['conn_p50_ms']:.2f} / {r['conn_p99_ms']:.2f} | {r['load']} |")
+    # Postern's ratio to each peer and to the fastest peer, per size (the last lines).
     ratio = None
     for size in SIZES:
         by = {r["mta"]: r for r in results if r["size"] == size}
         if "postern" in by and "postfix" in by:
             x = by["postern"]["rate"] / by["postfix"]["rate"]
             c = by["postfix"]["cpu_per_1000"] / by["postern"]["cpu_per_1000"]
-            log(f"postern/postfix throughput ratio ({size} B): {x:.2f} "
-                f"(CPU per message: postfix/postern {c:.2f})")
+            log(f"(CPU per message, {size} B: postfix/postern {c:.2f})")
             if ratio is None:
                 ratio = x
     if ratio is not None:
         log(f"postern/postfix throughput ratio: {ratio:.2f}")
+    for size in SIZES:
+        by = {r["mta"]: r for r in results if r["size"] == size}
+        peers = [k for k in MTAS if k != "postern" and k in by]
+        if "postern" not in by or not peers:
+            continue
+        for k in peers:
+            log(f"postern/{k} throughput ratio ({size} B): "
+                f"{by['postern']['rate'] / by[k]['rate']:.2f}")
+        best = max(peers, key=lambda k: by[k]["rate"])
+        log(f"(fastest peer at {size} B: {best})")
+    for size in SIZES:
+        by = {r["mta"]: r for r in results if r["size"] == size}
+        peers = [k for k in MTAS if k != "postern" and k in by]
+        if "postern" in by and peers:
+            best = max(by[k]["rate"] for k in peers)
+            log(f"postern/best-peer throughput ratio ({size} B): "
+                f"{by['postern']['rate'] / best:.2f}")
 
 
 def cleanup_procs():
