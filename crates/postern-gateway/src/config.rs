@@ -538,7 +538,7 @@ pub struct Config {
     /// `[admin]`: the admin API.
     pub admin_api: AdminApiSection,
     /// `[storage]`: where the queue and the tracking log live (see [`crate::storage`]).
-    pub storage: crate::storage::StorageSection,
+    pub storage: crate::storage_settings::StorageSection,
 }
 
 // ---- the file as written ------------------------------------------------------------
@@ -593,7 +593,7 @@ struct File {
     #[serde(default)]
     mime_types: Vec<crate::outbound::options::MimeTypeToml>,
     #[serde(default)]
-    storage: crate::storage::StorageToml,
+    storage: crate::storage_settings::StorageToml,
     // Routing sections: parsed and checked by postern-route; named here only so that
     // deny_unknown_fields lets them through.
     #[allow(dead_code)]
@@ -1100,7 +1100,7 @@ impl Config {
             .map_err(|(key, why)| c.err("domain_options", key, why))?;
         let mime_types = crate::outbound::options::mime_types(&file.mime_types)
             .map_err(|(key, why)| c.err("mime_types", key, why))?;
-        let storage = crate::storage::storage_section(&file.storage, &server.hostname)
+        let storage = crate::storage_settings::storage_section(&file.storage, &server.hostname)
             .map_err(|(key, why)| c.err("storage", key, why))?;
         for conn in &routing.connectors {
             if conn.kind != "smtp" && conn.kind != "maildir" {

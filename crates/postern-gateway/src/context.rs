@@ -97,7 +97,7 @@ pub struct Context {
     /// Rejections by reason and the latency histograms ([`crate::metrics::render`]).
     pub metrics: crate::metrics::recorder::Metrics,
     /// Requests from the admin API to the delivery loop and to `serve`.
-    pub requests: crate::api::Requests,
+    pub requests: crate::admin_requests::Requests,
 }
 
 impl Context {

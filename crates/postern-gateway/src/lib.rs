@@ -62,6 +62,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod admin_requests;
 pub mod api;
 pub mod archive;
 pub mod auth;
@@ -87,6 +88,7 @@ pub mod restrict;
 pub mod retention;
 pub mod status;
 pub mod storage;
+pub mod storage_settings;
 pub mod tls;
 
 pub use config::{Config, ConfigError};

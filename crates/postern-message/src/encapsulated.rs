@@ -7,7 +7,7 @@
 //!
 //! A [`crate::Message`] borrows everything from its input, so the decoded bytes must live
 //! outside it: [`Encapsulated::new`] decodes every such part (and those inside them, down
-//! to [`Limits::max_encapsulation_depth`] levels) into owned buffers, and
+//! to [`crate::Limits::max_encapsulation_depth`] levels) into owned buffers, and
 //! [`crate::Message::parse_nested`] then parses the input with the store, making each
 //! encoded message part a [`crate::PartKind::Message`] whose child is the decoded message.
 //!
@@ -26,32 +26,20 @@
 
 use std::collections::HashMap;
 
-use crate::limits::Limits;
-use crate::message::{Message, Part, PartKind};
-use crate::transfer::TransferEncoding;
-
 /// The decoded content of every encoded `message/*` part of one input (see the module
 /// documentation). Memory: each nesting level holds at most as many bytes as the input, so
-/// at most [`Limits::max_encapsulation_depth`] times the input in all.
+/// at most [`crate::Limits::max_encapsulation_depth`] times the input in all.
 #[derive(Debug, Clone, Default)]
 pub struct Encapsulated {
     /// The decoded contents (nested messages). Source number `k` is `buffers[k - 1]`;
     /// source 0 is the input itself.
-    buffers: Vec<Vec<u8>>,
+    pub(crate) buffers: Vec<Vec<u8>>,
     /// (source holding the encoded body, offset of the body in it) → index in `buffers`,
     /// so lookups stay O(1) however many there are.
-    index: HashMap<(usize, usize), usize>,
+    pub(crate) index: HashMap<(usize, usize), usize>,
 }
 
 impl Encapsulated {
-    /// Decodes the encoded message parts of `input` and of the messages inside them.
-    /// Cheap when there are none (one parse of the input, no copies).
-    pub fn new(input: &[u8], limits: &Limits) -> Self {
-        let mut store = Encapsulated::default();
-        store.collect(input, 0, 0, limits);
-        store
-    }
-
     /// Whether no part needed decoding (then [`crate::Message::parse_nested`] gives the
     /// same tree as [`crate::Message::parse_with`]).
     pub fn is_empty(&self) -> bool {
@@ -70,41 +58,10 @@ impl Encapsulated {
     pub(crate) fn source(&self, k: usize) -> Option<&[u8]> {
         self.buffers.get(k.checked_sub(1)?).map(Vec::as_slice)
     }
-
-    fn collect(&mut self, src: &[u8], source: usize, level: usize, limits: &Limits) {
-        if level >= limits.max_encapsulation_depth {
-            return;
-        }
-        let msg = Message::parse_with(src, limits);
-        for part in msg.parts().iter().filter(|p| is_encoded_message(p)) {
-            // The body is a subslice of `src`; its offset keys the buffer.
-            let offset = (part.raw_body().as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
-            let bytes = part.decoded_body().into_owned();
-            self.index.insert((source, offset), self.buffers.len());
-            // Pushed before recursing so the numbering is fixed; filled in after, since
-            // the recursion reads `bytes` while it pushes more buffers.
-            self.buffers.push(Vec::new());
-            let k = self.buffers.len();
-            self.collect(&bytes, k, level + 1, limits);
-            self.buffers[k - 1] = bytes;
-        }
-    }
 }
 
 /// Whether a message subtype holds a nested message (`delivery-status` holds header
 /// blocks that are not a message; a `partial` fragment is only a piece of one).
 pub(crate) fn nests(subtype: &str) -> bool {
     !matches!(subtype, "delivery-status" | "partial")
-}
-
-/// Whether `part` is a leaf `message/*` part whose body is base64 or quoted-printable.
-pub(crate) fn is_encoded_message(part: &Part<'_>) -> bool {
-    let ct = part.content_type();
-    matches!(part.kind(), PartKind::Leaf)
-        && ct.ty() == "message"
-        && nests(ct.subtype())
-        && matches!(
-            part.transfer_encoding(),
-            TransferEncoding::Base64 | TransferEncoding::QuotedPrintable
-        )
 }

@@ -802,6 +802,51 @@ fn strip_eol(input: &[u8], start: usize, stop: usize) -> usize {
     }
 }
 
+// ---- building the store of encoded message parts -------------------------------------
+// Here rather than in `encapsulated`, which holds only the store, so that the store's
+// module does not import this one (imports run one way).
+
+impl Encapsulated {
+    /// Decodes the encoded message parts of `input` and of the messages inside them.
+    /// Cheap when there are none (one parse of the input, no copies).
+    pub fn new(input: &[u8], limits: &Limits) -> Self {
+        let mut store = Encapsulated::default();
+        store.collect(input, 0, 0, limits);
+        store
+    }
+
+    fn collect(&mut self, src: &[u8], source: usize, level: usize, limits: &Limits) {
+        if level >= limits.max_encapsulation_depth {
+            return;
+        }
+        let msg = Message::parse_with(src, limits);
+        for part in msg.parts().iter().filter(|p| is_encoded_message(p)) {
+            // The body is a subslice of `src`; its offset keys the buffer.
+            let offset = (part.raw_body().as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
+            let bytes = part.decoded_body().into_owned();
+            self.index.insert((source, offset), self.buffers.len());
+            // Pushed before recursing so the numbering is fixed; filled in after, since
+            // the recursion reads `bytes` while it pushes more buffers.
+            self.buffers.push(Vec::new());
+            let k = self.buffers.len();
+            self.collect(&bytes, k, level + 1, limits);
+            self.buffers[k - 1] = bytes;
+        }
+    }
+}
+
+/// Whether `part` is a leaf `message/*` part whose body is base64 or quoted-printable.
+fn is_encoded_message(part: &Part<'_>) -> bool {
+    let ct = part.content_type();
+    matches!(part.kind(), PartKind::Leaf)
+        && ct.ty() == "message"
+        && encapsulated::nests(ct.subtype())
+        && matches!(
+            part.transfer_encoding(),
+            TransferEncoding::Base64 | TransferEncoding::QuotedPrintable
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use nom::combinator::{eof, map, opt, recognize, value};
 use nom::sequence::{preceded, terminated};
 use nom::{IResult, Parser};
 
-use crate::params::{Body, Notify, Ret};
+use crate::param_values::{Body, Notify, Ret};
 use crate::path::class;
 
 /// The result of every parser here: the rest of the input and the token, or `()`.

@@ -108,6 +108,7 @@ mod ehlo;
 mod error;
 mod grammar;
 mod limits;
+mod param_values;
 mod params;
 mod path;
 mod reply;

@@ -45,8 +45,8 @@ pub struct Sample {
 
 impl Sample {
     /// The gateway now (the status document's numbers; blocks on the spool's stats).
-    pub fn take(ctx: &Context) -> Sample {
-        let s = super::views::status(ctx);
+    pub async fn take(ctx: &Context) -> Sample {
+        let s = super::views::status(ctx).await;
         Sample {
             time_ms: s.time_ms,
             queue_messages: s.queue.messages,
@@ -130,11 +130,7 @@ pub async fn run(ctx: Arc<Context>, ring: Arc<Ring>) {
             // Shutting down, or nobody left to say so: either way the gateway stops.
             r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { return },
         }
-        let c = Arc::clone(&ctx);
-        match tokio::task::spawn_blocking(move || Sample::take(&c)).await {
-            Ok(s) => ring.push(s),
-            Err(e) => tracing::warn!("status sample: {e}"),
-        }
+        ring.push(Sample::take(&ctx).await);
     }
 }
 

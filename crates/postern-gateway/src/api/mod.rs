@@ -13,7 +13,7 @@ mod console;
 pub mod gwart;
 pub mod history;
 pub mod model;
-pub mod requests;
+pub use crate::admin_requests as requests;
 mod routes;
 pub mod token;
 pub mod views;

@@ -467,8 +467,7 @@ async fn track_trace(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<
 }
 
 async fn history(State(s): State<ApiState>) -> Answer<super::history::History> {
-    let ctx = s.ctx;
-    let now = blocking(move || Ok(super::history::Sample::take(&ctx))).await?;
+    let now = super::history::Sample::take(&s.ctx).await;
     Ok(axum::Json(s.history.history(now)))
 }
 
