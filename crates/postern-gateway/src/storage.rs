@@ -193,6 +193,7 @@ fn open_local(config: &Config) -> Result<Storage, StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage_settings::{StorageToml, host_name, storage_section};
 
     fn parse(text: &str) -> Result<StorageSection, (&'static str, String)> {
         let t: StorageToml = toml::from_str(text).unwrap();

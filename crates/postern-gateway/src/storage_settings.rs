@@ -84,7 +84,7 @@ pub(crate) struct StorageToml {
 }
 
 /// The machine's host name, when the system says.
-fn host_name() -> Option<String> {
+pub(crate) fn host_name() -> Option<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .ok()?;
