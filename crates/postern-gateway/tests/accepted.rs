@@ -152,9 +152,22 @@ impl Sink {
 }
 
 /// A port nothing listens on (bound, then let go), for a server that is down.
-async fn dead_port() -> SocketAddr {
+/// A port nothing listens on now, free to be bound again later by the test itself.
+async fn released_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap()
+}
+
+/// A port that refuses connections for the rest of the test process.
+async fn dead_port() -> SocketAddr {
+    // Bound but never listening, and kept bound for the rest of the process: connections
+    // are refused, and no other test's listener can be given the same port meanwhile (a
+    // released port was, under load, and took the mail meant to stay queued).
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = s.local_addr().unwrap();
+    std::mem::forget(s);
+    addr
 }
 
 // ---- the gateway ----------------------------------------------------------------------
@@ -492,7 +505,7 @@ async fn transfer_mode_outbound_delivers_outward_and_holds_inward() {
 async fn route_down_accepts_and_delivers_once_when_back() {
     bounded(40, async {
         let internal = Sink::start(&[]).await;
-        let internet_addr = dead_port().await;
+        let internet_addr = released_port().await;
         let extra = "[security]\nrelay_networks = [\"127.0.0.0/8\"]\n";
         let h = start("route-down", internal.addr, internet_addr, extra).await;
         let mut c = h.ehlo().await;
