@@ -1,5 +1,5 @@
 //! The admin API: a versioned JSON API (`/api/v1/…`) on `[admin] listen`, for
-//! `postern` subcommands and the web console (`/console/`, [`console`]) served from
+//! `postern` subcommands and the web console (`/console/`, `console`) served from
 //! the same origin.
 //!
 //! Reads are open on a loopback address or a Unix socket; writes (`POST`, `PUT`,
