@@ -386,6 +386,7 @@ mod tests {
             Just("\u{a0}".to_string()),
             Just("\u{7}".to_string()),
             Just("\u{85}".to_string()),
+            Just("\u{7f}".to_string()),
             Just("US".to_string()),
             Just("M\u{fc}ller".to_string()),
             Just("a b".to_string()),
