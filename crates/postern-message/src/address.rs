@@ -101,7 +101,9 @@ fn ends_atom(b: u8) -> bool {
 
 /// Splits raw header bytes into tokens (line breaks count as whitespace).
 fn tokenize(s: &[u8]) -> Vec<Tok<'_>> {
-    let mut toks = Vec::new();
+    // A token every four bytes or so (`John Doe <john@x.org>`: 5 in 21) sizes the vector
+    // once for most headers; the cap bounds what a long header reserves up front.
+    let mut toks = Vec::with_capacity((s.len() / 4 + 1).min(64));
     let mut input = s;
     while let Ok((rest, tok)) = token(input) {
         toks.push(tok);
@@ -193,100 +195,157 @@ pub fn parse_list(raw: &[u8]) -> AddressList<'_> {
     let toks = tokenize(raw);
     let mut list = AddressList::default();
     let mut group: Option<Group<'_>> = None;
-    let mut entry = Entry::default();
+    let mut entry = Entry::starting_at(0);
     let mut scan = AngleScan::default();
     let mut i = 0;
     while i < toks.len() {
         match &toks[i] {
             Tok::Special(b'<') => {
                 let (addr, next) = angle(&toks, i + 1, &mut scan);
-                entry.angle.get_or_insert(addr);
+                // The first `<…>` of an entry is its address; the words end where it starts.
+                if entry.angle.is_none() {
+                    entry.angle = Some(addr);
+                    entry.words_end = Some(i);
+                }
                 i = next;
                 continue;
             }
-            Tok::Special(b':') if group.is_none() && entry.angle.is_none() && !entry.has_at() => {
+            Tok::Special(b':')
+                if group.is_none() && entry.angle.is_none() && !entry.words(&toks, i).has_at() =>
+            {
                 group = Some(Group {
-                    name: phrase(&entry.words),
+                    name: phrase(entry.words(&toks, i)),
                     members: Vec::new(),
                 });
-                entry = Entry::default();
+                entry = Entry::starting_at(i + 1);
             }
-            Tok::Special(b',') => push(&mut list, &mut group, std::mem::take(&mut entry)),
+            Tok::Special(b',') => {
+                push(&mut list, &mut group, entry, &toks, i);
+                entry = Entry::starting_at(i + 1);
+            }
             Tok::Special(b';') => {
-                push(&mut list, &mut group, std::mem::take(&mut entry));
+                push(&mut list, &mut group, entry, &toks, i);
+                entry = Entry::starting_at(i + 1);
                 if let Some(g) = group.take() {
                     list.entries.push(Address::Group(g));
                 }
             }
             Tok::Comment(c) => entry.comment = Some(c),
-            Tok::Atom(_) | Tok::Quoted(_) if entry.angle.is_none() => entry.words.push(&toks[i]),
             _ => {}
         }
         i += 1;
     }
-    push(&mut list, &mut group, entry);
+    push(&mut list, &mut group, entry, &toks, toks.len());
     if let Some(g) = group {
         list.entries.push(Address::Group(g));
     }
     list
 }
 
-#[derive(Default)]
-struct Entry<'t, 'a> {
-    words: Vec<&'t Tok<'a>>,
+/// One entry of the list being read: where its tokens start, where its words stop (at its
+/// first `<`), its address and its last comment.
+struct Entry<'a> {
+    start: usize,
+    words_end: Option<usize>,
     angle: Option<Cow<'a, str>>,
     comment: Option<&'a [u8]>,
 }
 
-impl Entry<'_, '_> {
-    fn has_at(&self) -> bool {
-        self.words
+impl<'a> Entry<'a> {
+    fn starting_at(start: usize) -> Self {
+        Entry {
+            start,
+            words_end: None,
+            angle: None,
+            comment: None,
+        }
+    }
+
+    /// The entry's words when it ends at token `end` (exclusive).
+    fn words<'t>(&self, toks: &'t [Tok<'a>], end: usize) -> Words<'t, 'a> {
+        Words(&toks[self.start..self.words_end.unwrap_or(end)])
+    }
+}
+
+/// The display-name or addr-spec words of an entry: the atoms and quoted strings of a
+/// stretch of tokens that may also hold comments and stray specials (skipped). A view, so
+/// an entry costs no allocation of its own.
+#[derive(Clone, Copy)]
+struct Words<'t, 'a>(&'t [Tok<'a>]);
+
+impl<'t, 'a> Words<'t, 'a> {
+    fn iter(self) -> impl Iterator<Item = &'t Tok<'a>> + Clone {
+        self.0
             .iter()
+            .filter(|t| matches!(t, Tok::Atom(_) | Tok::Quoted(_)))
+    }
+
+    fn is_empty(self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// The word, when there is exactly one.
+    fn single(self) -> Option<&'t Tok<'a>> {
+        let mut words = self.iter();
+        let first = words.next()?;
+        words.next().is_none().then_some(first)
+    }
+
+    /// Whether an atom holds an `@` (the words are an address, not a name).
+    fn has_at(self) -> bool {
+        self.iter()
             .any(|w| matches!(w, Tok::Atom(a) if memchr::memchr(b'@', a).is_some()))
     }
 }
 
-fn push<'a>(list: &mut AddressList<'a>, group: &mut Option<Group<'a>>, entry: Entry<'_, 'a>) {
-    let Some(mb) = mailbox(entry) else { return };
+fn push<'a>(
+    list: &mut AddressList<'a>,
+    group: &mut Option<Group<'a>>,
+    entry: Entry<'a>,
+    toks: &[Tok<'a>],
+    end: usize,
+) {
+    let words = entry.words(toks, end);
+    let Some(mb) = mailbox(entry, words) else {
+        return;
+    };
     match group {
         Some(g) => g.members.push(mb),
         None => list.entries.push(Address::Mailbox(mb)),
     }
 }
 
-fn mailbox<'a>(e: Entry<'_, 'a>) -> Option<Mailbox<'a>> {
+fn mailbox<'a>(e: Entry<'a>, words: Words<'_, 'a>) -> Option<Mailbox<'a>> {
     let comment_name = || {
         e.comment
             .map(|c| encoded_word::decode(c))
             .filter(|c| !c.trim().is_empty())
     };
     if let Some(address) = e.angle {
-        let name = (!e.words.is_empty())
-            .then(|| phrase(&e.words))
+        let name = (!words.is_empty())
+            .then(|| phrase(words))
             .filter(|n| !n.is_empty());
         return Some(Mailbox { name, address });
     }
-    match e.words.as_slice() {
-        [] => None,
-        [Tok::Atom(a)] => Some(Mailbox {
+    if words.is_empty() {
+        return None;
+    }
+    if let Some(Tok::Atom(a)) = words.single() {
+        return Some(Mailbox {
             name: comment_name(),
             address: charset::decode_lenient(a),
-        }),
-        words
-            if e.words
-                .iter()
-                .any(|w| matches!(w, Tok::Atom(a) if a.contains(&b'@'))) =>
-        {
-            Some(Mailbox {
-                name: comment_name(),
-                address: Cow::Owned(join_addr(words)),
-            })
-        }
-        words => Some(Mailbox {
-            name: Some(phrase(words)),
-            address: Cow::Borrowed(""),
-        }),
+        });
     }
+    if words.has_at() {
+        return Some(Mailbox {
+            name: comment_name(),
+            address: Cow::Owned(join_addr(words.iter())),
+        });
+    }
+    Some(Mailbox {
+        name: Some(phrase(words)),
+        address: Cow::Borrowed(""),
+    })
 }
 
 /// Where the current `<…>` ends and its last `:` (the end of an obsolete route), found
@@ -317,8 +376,9 @@ impl AngleScan {
     }
 }
 
-/// Reads an angle address from after `<` to `>` (or, when `>` is missing, to the end of
-/// the entry); an obsolete route (everything up to the last `:`) is dropped.
+/// Reads an angle address (`angle-addr`, with its `obs-route`) from after `<` to `>` (or,
+/// when `>` is missing, to the end of the entry); the route (everything up to the last
+/// `:`) is dropped.
 fn angle<'a>(toks: &[Tok<'a>], start: usize, scan: &mut AngleScan) -> (Cow<'a, str>, usize) {
     let (close, last_colon) = scan.at(toks, start);
     // A `,` or `;` not followed by the route's `:` ends a malformed address early.
@@ -330,13 +390,12 @@ fn angle<'a>(toks: &[Tok<'a>], start: usize, scan: &mut AngleScan) -> (Cow<'a, s
         })
         .unwrap_or(close);
     let parts_start = last_colon.filter(|&c| c < end).map_or(start, |c| c + 1);
-    let words: Vec<&Tok<'a>> = toks[parts_start..end]
+    let mut parts = toks[parts_start..end]
         .iter()
-        .filter(|t| !matches!(t, Tok::Comment(_)))
-        .collect();
-    let addr = match words.as_slice() {
-        [Tok::Atom(a)] => charset::decode_lenient(a),
-        ws => Cow::Owned(join_addr(ws)),
+        .filter(|t| !matches!(t, Tok::Comment(_)));
+    let addr = match (parts.clone().next(), parts.clone().nth(1)) {
+        (Some(Tok::Atom(a)), None) => charset::decode_lenient(a),
+        _ => Cow::Owned(join_addr(&mut parts)),
     };
     let next = if end == close && close < toks.len() {
         close + 1
@@ -347,7 +406,7 @@ fn angle<'a>(toks: &[Tok<'a>], start: usize, scan: &mut AngleScan) -> (Cow<'a, s
 }
 
 /// Joins address tokens without spaces, re-quoting quoted local parts that need it.
-fn join_addr(words: &[&Tok<'_>]) -> String {
+fn join_addr<'t, 'a: 't>(words: impl Iterator<Item = &'t Tok<'a>>) -> String {
     let mut out = String::new();
     for w in words {
         match w {
@@ -371,15 +430,15 @@ fn join_addr(words: &[&Tok<'_>]) -> String {
 
 /// Decodes a display-name phrase: words joined by one space, RFC 2047 words decoded
 /// (no space between two adjacent encoded words), quoted strings unquoted.
-fn phrase<'a>(words: &[&Tok<'a>]) -> Cow<'a, str> {
-    if let [Tok::Quoted(Cow::Borrowed(q)) | Tok::Atom(q)] = words {
+fn phrase<'a>(words: Words<'_, 'a>) -> Cow<'a, str> {
+    if let Some(Tok::Quoted(Cow::Borrowed(q)) | Tok::Atom(q)) = words.single() {
         if memchr::memmem::find(q, b"=?").is_none() {
             return charset::decode_lenient(q);
         }
     }
     let mut out = String::new();
     let mut prev_encoded = false;
-    for w in words {
+    for w in words.iter() {
         let bytes: &[u8] = match w {
             Tok::Atom(a) => a,
             Tok::Quoted(q) => q,
