@@ -23,7 +23,7 @@ pub struct Limits {
     /// ends and the rest is body, as if a non-header line had been met.
     pub max_header_block: usize,
     /// Maximum nesting of base64- or quoted-printable-encoded `message/rfc822` parts that
-    /// [`crate::message::Encapsulated`] decodes and parses as nested messages (default 8).
+    /// [`crate::Encapsulated`] decodes and parses as nested messages (default 8).
     /// Each level holds at most as many decoded bytes as the level that contains it, so the
     /// decoded copies of one input take at most this many times its size. An encoded
     /// message deeper than this stays a leaf (its decoded content is still available).
