@@ -517,7 +517,8 @@ mod tests {
         #[test]
         fn nom_parser_agrees_with_the_hand_written_one(raw in address_like()) {
             let (new, old) = (parse_list(&raw), oracle::parse_list(&raw));
-            prop_assert!(same(&new, &old), "{:?}: {new:?} vs {old:?}", String::from_utf8_lossy(&raw));
+            let shown = String::from_utf8_lossy(&raw);
+            prop_assert!(same(&new, &old), "{shown:?}: {new:?} vs {old:?}");
         }
 
         #[test]

@@ -495,7 +495,11 @@ mod tests {
         }
 
         #[test]
-        fn nom_parser_agrees_on_timestamps(ms in Timestamp::MIN.unix_ms()..=Timestamp::MAX.unix_ms(), cut in 0usize..25, sep in prop_oneof![Just(b'T'), Just(b' '), Just(b't'), Just(b'x')]) {
+        fn nom_parser_agrees_on_timestamps(
+            ms in Timestamp::MIN.unix_ms()..=Timestamp::MAX.unix_ms(),
+            cut in 0usize..25,
+            sep in prop_oneof![Just(b'T'), Just(b' '), Just(b't'), Just(b'x')],
+        ) {
             // Every prefix of a written timestamp, with each separator.
             let mut buf = Vec::new();
             Timestamp::from_unix_ms(ms).unwrap().write_to(&mut buf);
