@@ -9,10 +9,13 @@
 //!   without `@` are a display name with an empty address;
 //! - a missing `>` closes at the end of the entry.
 //!
+//! Two levels, both parsers that take an input and return the rest with what they read.
 //! The lexical grammar (CFWS, atoms, quoted strings with quoted pairs, nested comments,
-//! specials) is read by nom parsers into borrowed tokens; the list is then assembled from
-//! the tokens (mailbox, `name-addr`, `angle-addr` with its `obs-route`, group), which is
-//! where the rules above relax RFC 5322.
+//! specials) is nom parsers over the bytes, giving borrowed tokens. The list grammar
+//! (`address-list`, an entry with its stop, `angle-addr` with its `obs-route`, group,
+//! `mailbox`) runs over the token run, where the rules above relax RFC 5322; its parsers
+//! never fail, and they are plain functions in nom's shape because nom's combinators take
+//! only byte or string input.
 
 use std::borrow::Cow;
 
@@ -191,80 +194,111 @@ fn unquote(body: &[u8]) -> Vec<u8> {
 }
 
 /// Parses an address list from a raw header value.
+///
+/// `address-list = *( entry stop )`: each entry is a mailbox, or the display name of a
+/// group that the next `;` (or the end) closes.
 pub fn parse_list(raw: &[u8]) -> AddressList<'_> {
     let toks = tokenize(raw);
     let mut list = AddressList::default();
     let mut group: Option<Group<'_>> = None;
-    let mut entry = Entry::starting_at(0);
-    let mut scan = AngleScan::default();
-    let mut i = 0;
-    while i < toks.len() {
-        match &toks[i] {
-            Tok::Special(b'<') => {
-                let (addr, next) = angle(&toks, i + 1, &mut scan);
-                // The first `<…>` of an entry is its address; the words end where it starts.
-                if entry.angle.is_none() {
-                    entry.angle = Some(addr);
-                    entry.words_end = Some(i);
-                }
-                i = next;
-                continue;
-            }
-            Tok::Special(b':')
-                if group.is_none() && entry.angle.is_none() && !entry.words(&toks, i).has_at() =>
-            {
+    let mut scan = AngleScan::new(&toks);
+    let mut input = &toks[..];
+    loop {
+        let (rest, (e, stop)) = entry(input, group.is_some(), &mut scan);
+        input = rest;
+        match stop {
+            Stop::GroupName => {
                 group = Some(Group {
-                    name: phrase(entry.words(&toks, i)),
+                    name: phrase(e.words),
                     members: Vec::new(),
                 });
-                entry = Entry::starting_at(i + 1);
+                continue;
             }
-            Tok::Special(b',') => {
-                push(&mut list, &mut group, entry, &toks, i);
-                entry = Entry::starting_at(i + 1);
-            }
-            Tok::Special(b';') => {
-                push(&mut list, &mut group, entry, &toks, i);
-                entry = Entry::starting_at(i + 1);
-                if let Some(g) = group.take() {
-                    list.entries.push(Address::Group(g));
-                }
-            }
-            Tok::Comment(c) => entry.comment = Some(c),
-            _ => {}
+            Stop::Comma | Stop::Semicolon | Stop::End => push(&mut list, &mut group, e),
         }
-        i += 1;
+        if matches!(stop, Stop::Semicolon | Stop::End) {
+            if let Some(g) = group.take() {
+                list.entries.push(Address::Group(g));
+            }
+        }
+        if matches!(stop, Stop::End) {
+            return list;
+        }
     }
-    push(&mut list, &mut group, entry, &toks, toks.len());
-    if let Some(g) = group {
-        list.entries.push(Address::Group(g));
-    }
-    list
 }
 
-/// One entry of the list being read: where its tokens start, where its words stop (at its
-/// first `<`), its address and its last comment.
-struct Entry<'a> {
-    start: usize,
-    words_end: Option<usize>,
+/// A run of tokens, the input of the list-level parsers: always a suffix of the header's
+/// tokens.
+type Toks<'t, 'a> = &'t [Tok<'a>];
+
+/// What ended an entry.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// `,`: the next mailbox follows.
+    Comma,
+    /// `;`: the end of a group (or a stray one, read as `,`).
+    Semicolon,
+    /// `:` after words that are not an address: they name a group.
+    GroupName,
+    /// The end of the header.
+    End,
+}
+
+/// One entry as read: its words (the tokens before its first `<`), the address inside
+/// that `<…>`, and its last comment.
+struct Entry<'t, 'a> {
+    words: Words<'t, 'a>,
     angle: Option<Cow<'a, str>>,
     comment: Option<&'a [u8]>,
 }
 
-impl<'a> Entry<'a> {
-    fn starting_at(start: usize) -> Self {
-        Entry {
-            start,
-            words_end: None,
-            angle: None,
-            comment: None,
+/// `entry = *( angle-addr / comment / word / stray ) stop`, the stop consumed: the first
+/// `<…>` is the address (later ones are skipped), words after it are dropped, the last
+/// comment is kept (a name for `addr (Name)`), and `:` names a group unless one is open,
+/// the entry has its address, or its words hold an `@`. Never fails: at worst the entry
+/// runs to the end.
+fn entry<'t, 'a>(
+    input: Toks<'t, 'a>,
+    group_open: bool,
+    scan: &mut AngleScan<'t, 'a>,
+) -> (Toks<'t, 'a>, (Entry<'t, 'a>, Stop)) {
+    let mut angle = None;
+    let mut words_end = None;
+    let mut comment = None;
+    let mut i = 0;
+    let stop = loop {
+        let Some(tok) = input.get(i) else {
+            break Stop::End;
+        };
+        match tok {
+            Tok::Special(b'<') => {
+                let (rest, addr) = angle_addr(&input[i + 1..], scan);
+                if angle.is_none() {
+                    angle = Some(addr);
+                    words_end = Some(i);
+                }
+                i = input.len() - rest.len();
+                continue;
+            }
+            Tok::Special(b':')
+                if !group_open && angle.is_none() && !Words(&input[..i]).has_at() =>
+            {
+                break Stop::GroupName;
+            }
+            Tok::Special(b',') => break Stop::Comma,
+            Tok::Special(b';') => break Stop::Semicolon,
+            Tok::Comment(c) => comment = Some(*c),
+            _ => {}
         }
-    }
-
-    /// The entry's words when it ends at token `end` (exclusive).
-    fn words<'t>(&self, toks: &'t [Tok<'a>], end: usize) -> Words<'t, 'a> {
-        Words(&toks[self.start..self.words_end.unwrap_or(end)])
-    }
+        i += 1;
+    };
+    let rest = input.get(i + 1..).unwrap_or_default();
+    let e = Entry {
+        words: Words(&input[..words_end.unwrap_or(i)]),
+        angle,
+        comment,
+    };
+    (rest, (e, stop))
 }
 
 /// The display-name or addr-spec words of an entry: the atoms and quoted strings of a
@@ -298,15 +332,8 @@ impl<'t, 'a> Words<'t, 'a> {
     }
 }
 
-fn push<'a>(
-    list: &mut AddressList<'a>,
-    group: &mut Option<Group<'a>>,
-    entry: Entry<'a>,
-    toks: &[Tok<'a>],
-    end: usize,
-) {
-    let words = entry.words(toks, end);
-    let Some(mb) = mailbox(entry, words) else {
+fn push<'a>(list: &mut AddressList<'a>, group: &mut Option<Group<'a>>, entry: Entry<'_, 'a>) {
+    let Some(mb) = mailbox(entry) else {
         return;
     };
     match group {
@@ -315,7 +342,9 @@ fn push<'a>(
     }
 }
 
-fn mailbox<'a>(e: Entry<'a>, words: Words<'_, 'a>) -> Option<Mailbox<'a>> {
+/// `mailbox = name-addr / addr-spec`, and the tolerated shapes (see the module docs).
+fn mailbox<'a>(e: Entry<'_, 'a>) -> Option<Mailbox<'a>> {
+    let words = e.words;
     let comment_name = || {
         e.comment
             .map(|c| encoded_word::decode(c))
@@ -350,8 +379,9 @@ fn mailbox<'a>(e: Entry<'a>, words: Words<'_, 'a>) -> Option<Mailbox<'a>> {
 
 /// Where the current `<…>` ends and its last `:` (the end of an obsolete route), found
 /// once and reused by later `<` in the same stretch, so that `<` and `,` soup stays linear.
-#[derive(Default)]
-struct AngleScan {
+/// Positions are indices into the header's tokens, which it holds.
+struct AngleScan<'t, 'a> {
+    toks: Toks<'t, 'a>,
     /// Index of the next `>` (or the token count); valid for starts up to it.
     close: usize,
     /// Index of the last `:` before `close`.
@@ -359,8 +389,18 @@ struct AngleScan {
     valid: bool,
 }
 
-impl AngleScan {
-    fn at(&mut self, toks: &[Tok<'_>], start: usize) -> (usize, Option<usize>) {
+impl<'t, 'a> AngleScan<'t, 'a> {
+    fn new(toks: Toks<'t, 'a>) -> Self {
+        AngleScan {
+            toks,
+            close: 0,
+            last_colon: None,
+            valid: false,
+        }
+    }
+
+    fn at(&mut self, start: usize) -> (usize, Option<usize>) {
+        let toks = self.toks;
         if !self.valid || start > self.close {
             self.close = toks[start..]
                 .iter()
@@ -376,11 +416,16 @@ impl AngleScan {
     }
 }
 
-/// Reads an angle address (`angle-addr`, with its `obs-route`) from after `<` to `>` (or,
-/// when `>` is missing, to the end of the entry); the route (everything up to the last
-/// `:`) is dropped.
-fn angle<'a>(toks: &[Tok<'a>], start: usize, scan: &mut AngleScan) -> (Cow<'a, str>, usize) {
-    let (close, last_colon) = scan.at(toks, start);
+/// `angle-addr` after its `<`: `[obs-route] addr-spec ">"`, the route (everything up to
+/// the last `:`) dropped; when `>` is missing, the address ends with the entry (a `,` or
+/// `;` not followed by the route's `:`). Never fails.
+fn angle_addr<'t, 'a>(
+    input: Toks<'t, 'a>,
+    scan: &mut AngleScan<'t, 'a>,
+) -> (Toks<'t, 'a>, Cow<'a, str>) {
+    let toks = scan.toks;
+    let start = toks.len() - input.len();
+    let (close, last_colon) = scan.at(start);
     // A `,` or `;` not followed by the route's `:` ends a malformed address early.
     let end = (start..close)
         .find(|&i| {
@@ -402,7 +447,7 @@ fn angle<'a>(toks: &[Tok<'a>], start: usize, scan: &mut AngleScan) -> (Cow<'a, s
     } else {
         end
     };
-    (addr, next)
+    (&toks[next..], addr)
 }
 
 /// Joins address tokens without spaces, re-quoting quoted local parts that need it.
