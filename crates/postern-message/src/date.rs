@@ -8,7 +8,7 @@
 //! Unknown alphabetic zones and military letters mean `-0000` (RFC 5322: their meaning is
 //! unreliable), i.e. UTC. Returns `None` for anything that does not name a real instant.
 //!
-//! The words are read with nom parsers (see the `lexical` module for comments); the checks
+//! The words are read with nom parsers (the crate's `lexical` module reads comments); the checks
 //! that need more than one word (which number is the year, whether a zone follows the
 //! time) then pick from them.
 

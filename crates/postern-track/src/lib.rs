@@ -34,8 +34,8 @@
 //! message to the bounce it caused (`cargo run --example tracking`).
 //! ## Features
 //!
-//! Default features: none, and the crate has no optional features: it depends on `memchr`
-//! and `thiserror` only.
+//! Default features: none, and the crate has no optional features: it depends on `memchr`,
+//! `nom` and `thiserror` only.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
