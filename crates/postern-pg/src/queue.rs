@@ -11,7 +11,6 @@
 //! * Changes other nodes should see at once (new mail, retry, release) `NOTIFY` the
 //!   channel [`CHANNEL`]; [`PgQueue::wait_wakeup`] resolves on them ([`crate::listen`]).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -28,6 +27,7 @@ use tokio_postgres::{Client, GenericClient, Row};
 use crate::codec::{self, ms, ts};
 use crate::db::{Db, PgSettings, forget_if_lost};
 use crate::error::PgError;
+use crate::lease::{Leases, Renewal};
 use crate::listen::Listener;
 use crate::outcome::{self, BackoffChange};
 
@@ -47,9 +47,10 @@ pub struct PgQueueConfig {
     /// Retry schedules, time-outs, backoff: the same settings as the local queue (its
     /// `spool` part is not used).
     pub queue: QueueConfig,
-    /// How long a node owns the attempts [`PgQueue::due`] hands it (default 10 min):
-    /// longer than the longest attempt, since after it another node may try the same
-    /// recipients (at-least-once, never lost).
+    /// How long a node owns the attempts [`PgQueue::due`] hands it (default 10 min).
+    /// The node renews its leases each third of it while it lives ([`crate::lease`]),
+    /// so an attempt may last longer; a node that dies stops renewing, and after the
+    /// lease another node may try the same recipients (at-least-once, never lost).
     pub lease: Duration,
     /// The `LISTEN/NOTIFY` channel of queue changes (default [`CHANNEL`]); nodes of one
     /// cluster must agree on it.
@@ -74,9 +75,10 @@ pub struct PgQueue {
     listener: Listener,
     /// The current block of queue-id sequence numbers: (next, end).
     ids: Mutex<(u64, u64)>,
-    /// The leases this node holds: (id, destination) → lease_until, to tell on report
-    /// whether another node took the job over meanwhile.
-    leases: Mutex<HashMap<(QueueId, String), i64>>,
+    /// The leases this node holds, to tell on report whether another node took the
+    /// job over meanwhile; renewed by `_renewal` while this queue lives.
+    leases: Arc<Leases>,
+    _renewal: Renewal,
     /// Reports refused because the lease had been taken over.
     lost_leases: AtomicU64,
 }
@@ -133,12 +135,15 @@ impl PgQueue {
     /// A queue over an open database.
     pub async fn with_db(db: Arc<Db>, config: PgQueueConfig) -> Result<PgQueue, PgError> {
         let listener = Listener::start(Arc::clone(&db), &config.channel).await?;
+        let leases = Arc::new(Leases::default());
+        let renewal = Renewal::start(Arc::clone(&db), Arc::clone(&leases), config.lease);
         Ok(PgQueue {
             db,
             config,
             listener,
             ids: Mutex::new((0, 0)),
-            leases: Mutex::new(HashMap::new()),
+            leases,
+            _renewal: renewal,
             lost_leases: AtomicU64::new(0),
         })
     }
@@ -151,6 +156,17 @@ impl PgQueue {
     /// This node's name.
     pub fn node(&self) -> &str {
         self.db.node()
+    }
+
+    /// The leases this node holds now (taken by [`PgQueue::due`], not yet reported).
+    pub fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
+    /// Renews this node's leases now (the renewal task does so each third of the
+    /// lease); returns how many were renewed.
+    pub async fn renew_leases(&self) -> Result<usize, PgError> {
+        self.leases.renew(&self.db, self.node()).await
     }
 
     /// Reports refused so far because another node had taken the lease over.
@@ -300,7 +316,7 @@ impl PgQueue {
             }
             match ready(&m, &dest, now) {
                 Ok(recipients) => {
-                    lock(&self.leases).insert((m.id, dest.clone()), until);
+                    self.leases.grant((m.id, dest.clone()), until);
                     out.push(Delivery {
                         id: m.id,
                         destination: dest,
@@ -351,12 +367,12 @@ impl PgQueue {
         now: Timestamp,
     ) -> Result<Result<AttemptResult, LeaseLost>, PgError> {
         let key = (delivery.id, delivery.destination.clone());
-        let lease = lock(&self.leases).get(&key).copied();
+        let lease = self.leases.granted(&key);
         let r = self
             .with(async |c| self.report_tx(c, delivery, lease, outcomes, now).await)
             .await;
         if r.is_ok() {
-            lock(&self.leases).remove(&key);
+            self.leases.end(&key);
         }
         if matches!(r, Ok(Err(_))) {
             self.lost_leases.fetch_add(1, Ordering::Relaxed);
@@ -384,7 +400,9 @@ impl PgQueue {
             .await?;
         if let Some(job) = &job {
             let (until, node): (Option<i64>, Option<String>) = (job.get(0), job.get(1));
-            let ours = node.as_deref() == Some(self.node()) && (lease.is_none() || until == lease);
+            // Renewals only move a lease later: at or past the granted end it is ours.
+            let ours = node.as_deref() == Some(self.node())
+                && lease.is_none_or(|l| until.is_some_and(|u| u >= l));
             if until.is_some() && !ours {
                 return Ok(Err(LeaseLost(delivery.id)));
             }
