@@ -124,15 +124,41 @@ pub async fn check_database(config: &Config) -> Option<Result<String, String>> {
     }
 }
 
+/// The tracking search a command-line tool (`postern track`) uses for `[storage]`: the
+/// cluster's log in PostgreSQL, whose events name their node; `None` for the local
+/// backend, whose daily files the tool reads itself. Call it inside a runtime; the
+/// search's calls block and must then run outside it (as `EventSearch` says).
+pub async fn cluster_search(config: &Config) -> Result<Option<Arc<dyn EventSearch>>, StorageError> {
+    match config.storage.backend {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let settings = pg_settings(config)?;
+            let db = postgres_db(&settings).await?;
+            let search: Arc<dyn EventSearch> = Arc::new(postern_pg::PgSearch::new(
+                db,
+                tokio::runtime::Handle::current(),
+            ));
+            Ok(Some(search))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The database of `settings`, connected and migrated.
+#[cfg(feature = "postgres")]
+async fn postgres_db(settings: &postern_pg::PgSettings) -> Result<Arc<postern_pg::Db>, StorageError> {
+    Ok(Arc::new(
+        postern_pg::Db::connect(settings)
+            .await
+            .map_err(StoreError::from)?,
+    ))
+}
+
 /// The queue and the tracking log of a cluster in PostgreSQL (schema migrated on open).
 #[cfg(feature = "postgres")]
 async fn open_postgres(config: &Config) -> Result<Storage, StorageError> {
     let settings = pg_settings(config)?;
-    let db = Arc::new(
-        postern_pg::Db::connect(&settings)
-            .await
-            .map_err(StoreError::from)?,
-    );
+    let db = postgres_db(&settings).await?;
     let mut qc = postern_pg::PgQueueConfig::default();
     qc.queue = config.retry.queue.clone();
     qc.lease = config.storage.lease;

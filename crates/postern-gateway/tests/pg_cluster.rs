@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use postern_gateway::api::client::{Client, Endpoint};
+use postern_gateway::api::model::{TrackSearch, TrackTrace};
 use postern_gateway::{Config, Gateway};
 use postern_queue::Target;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -138,6 +140,28 @@ async fn a_message_accepted_by_one_node_is_delivered_by_the_other() {
         .unwrap();
     let nodes: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(nodes, vec!["node-a".to_string(), "node-b".to_string()]);
+    // The admin API's tracking JSON names them too, event by event.
+    let api = Client::new(Endpoint::Tcp(b.admin_addr().unwrap()), None);
+    let (found, trace) = tokio::task::spawn_blocking(move || {
+        let q = "message_id=%3Ccluster-1%40client.test%3E";
+        (
+            api.get::<TrackSearch>(&format!("/api/v1/track/search?{q}"))
+                .unwrap(),
+            api.get::<TrackTrace>(&format!("/api/v1/track/trace?{q}"))
+                .unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    for events in [&found.events, &trace.events] {
+        let first = events.first().expect("events found");
+        assert_eq!(first.node.as_deref(), Some("node-a"), "accepted by a: {events:?}");
+        let delivered: Vec<_> = events.iter().filter(|e| e.kind == "delivered").collect();
+        assert!(!delivered.is_empty(), "{events:?}");
+        for e in delivered {
+            assert_eq!(e.node.as_deref(), Some("node-b"), "delivered by b: {e:?}");
+        }
+    }
     b.shutdown(Duration::from_secs(5)).await;
     let _ = std::fs::remove_dir_all(&dir_a);
     let _ = std::fs::remove_dir_all(&dir_b);
