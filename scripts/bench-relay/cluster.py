@@ -21,6 +21,8 @@ PG_DEV = os.path.join(bench.ROOT, "scripts", "pg-dev.sh")
 LEASE_SECS = int(os.environ.get("LEASE_SECS", "10"))
 # Database connections per node ([storage] pool_size).
 PG_POOL = int(os.environ.get("PG_POOL", "4"))
+# 1: load pg_stat_statements and print the busiest statements when the cluster stops.
+PG_STATS = os.environ.get("PG_STATS", "0") == "1"
 
 
 def storage_toml(url, node, lease_secs, pool):
@@ -38,6 +40,8 @@ class Database:
 
     def __init__(self):
         env = dict(os.environ, POSTERN_PG_PORT=str(PG_PORT))
+        if PG_STATS:
+            env["POSTERN_PG_OPTS"] = "-c shared_preload_libraries=pg_stat_statements"
         out = run([PG_DEV, "start"], env=env)
         urls = [l.split("=", 1)[1] for l in out.splitlines() if l.startswith("POSTERN_PG_URL=")]
         if not urls:
@@ -49,6 +53,8 @@ class Database:
         with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
             self.pid = int(f.readline())
         self.env = env
+        if PG_STATS:
+            self.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 
     def query(self, sql):
         return subprocess.run(["psql", self.url, "-qAtc", sql], stdout=subprocess.PIPE,
@@ -110,9 +116,23 @@ class Cluster:
         v = self.db.query("SELECT count(*) FROM postern_messages")
         return int(v) if v.isdigit() else None
 
+    def profile(self):
+        """Where the cluster's CPU went (gateways, database), the database's commits, and
+        with PG_STATS=1 its busiest statements (pg_stat_statements)."""
+        nodes = sum(bench.tree_cpu(n.pid) for n in self.nodes if n.p.returncode is None)
+        log(f"  cluster CPU: gateways {nodes:.2f} s, PostgreSQL {bench.tree_cpu(self.db.pid):.2f} s;"
+            f" database commits {self.db.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')}")
+        if PG_STATS:
+            log(self.db.query(
+                "SELECT calls, round(total_exec_time)::text || ' ms', "
+                "left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements "
+                "ORDER BY total_exec_time DESC LIMIT 12"))
+
     def stop(self):
         if self in bench.live_mtas:
             bench.live_mtas.remove(self)
+        if self.nodes and self.nodes[0].p.returncode is None:
+            self.profile()
         for n in self.nodes:
             if n.p.returncode is None:
                 n.stop()

@@ -129,17 +129,27 @@ async fn a_message_accepted_by_one_node_is_delivered_by_the_other() {
     assert!(files[0].contains("Subject: shared"), "{}", files[0]);
     assert!(maildir_files(&dir_a.join("mail/corp.test/jo/new")).is_empty());
     assert_eq!(admin.len().await.unwrap(), 0, "done for the cluster");
-    // One tracking search: both nodes' hops of the message, each named.
-    let rows = c
-        .query(
-            "SELECT DISTINCT node FROM gw_cluster.postern_events
-             WHERE message_id = 'cluster-1@client.test' ORDER BY node",
-            &[],
-        )
-        .await
-        .unwrap();
-    let nodes: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(nodes, vec!["node-a".to_string(), "node-b".to_string()]);
+    // One tracking search: both nodes' hops of the message, each named (the events
+    // reach the database in batches, within `tracking_flush_ms`).
+    let want = vec!["node-a".to_string(), "node-b".to_string()];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = c
+            .query(
+                "SELECT DISTINCT node FROM gw_cluster.postern_events
+                 WHERE message_id = 'cluster-1@client.test' AND
+                     (node = 'node-a' OR kind = 'delivered') ORDER BY node",
+                &[],
+            )
+            .await
+            .unwrap();
+        let nodes: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if nodes == want {
+            break;
+        }
+        assert!(Instant::now() < deadline, "events of {nodes:?}, want {want:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The admin API's tracking JSON names them too, event by event.
     let api = Client::new(Endpoint::Tcp(b.admin_addr().unwrap()), None);
     let (found, trace) = tokio::task::spawn_blocking(move || {
