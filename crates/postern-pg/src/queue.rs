@@ -426,6 +426,7 @@ impl PgQueue {
             return Ok(Ok(AttemptResult::default()));
         };
         let mut m = stored(&row)?;
+        let had_backoff = before.is_some();
         let (result, change) = outcome::apply(
             &self.config.queue,
             m.id,
@@ -435,7 +436,10 @@ impl PgQueue {
             outcomes,
             now,
         );
-        save_backoff(&tx, dest, &change).await?;
+        // Clearing a backoff that is not there is no statement at all (the common case).
+        if had_backoff || !matches!(change, BackoffChange::Cleared) {
+            save_backoff(&tx, dest, &change).await?;
+        }
         if result.completed {
             tx.execute("DELETE FROM postern_messages WHERE id = $1", &[&id])
                 .await?;
