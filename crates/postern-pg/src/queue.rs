@@ -22,6 +22,7 @@ use postern_queue::{
     AttemptResult, Command, Delivery, DeliveryRecipient, Envelope, MessageState, Outcome,
     QueueConfig, QueueId, RecipientState, SpooledMessage, Summary, Target, Timestamp,
 };
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::codec::{self, ms, ts};
@@ -242,7 +243,7 @@ impl PgQueue {
             let state = MessageState::new(envelope.recipients.len());
             let dests = outcome::destinations(envelope);
             let notice = self.notice_due(envelope, &state);
-            c.execute(
+            c.execute_typed(
                 "WITH m AS (
                      INSERT INTO postern_messages
                          (id, node, arrival, sender, envelope, state, size, notice_due)
@@ -252,18 +253,18 @@ impl PgQueue {
                        SELECT m.id, d, $10 FROM m, unnest($11::text[]) AS d)
                  SELECT pg_notify($12, $2)",
                 &[
-                    &id.to_string(),
-                    &node,
-                    &ms(envelope.arrival),
-                    &envelope.sender,
-                    &codec::encode_envelope(id, envelope),
-                    &codec::encode_state(id, &state),
-                    &(body.len() as i64),
-                    &notice,
-                    &body,
-                    &ms(now),
-                    &dests,
-                    &self.config.channel,
+                    (&id.to_string(), Type::TEXT),
+                    (&node, Type::TEXT),
+                    (&ms(envelope.arrival), Type::INT8),
+                    (&envelope.sender, Type::TEXT),
+                    (&codec::encode_envelope(id, envelope), Type::BYTEA),
+                    (&codec::encode_state(id, &state), Type::BYTEA),
+                    (&(body.len() as i64), Type::INT8),
+                    (&notice, Type::INT8),
+                    (&body, Type::BYTEA),
+                    (&ms(now), Type::INT8),
+                    (&dests, Type::TEXT_ARRAY),
+                    (&self.config.channel, Type::TEXT),
                 ],
             )
             .await?;
@@ -280,7 +281,7 @@ impl PgQueue {
         let node = self.node().to_owned();
         let rows = self
             .with(async |c| {
-                Ok(c.query(
+                Ok(c.query_typed(
                     "WITH picked AS (
                          SELECT j.id, j.destination FROM postern_jobs j
                          JOIN postern_messages m ON m.id = j.id AND NOT m.held
@@ -300,7 +301,12 @@ impl PgQueue {
                          (SELECT b.until FROM postern_backoff b
                           WHERE b.destination = lower(j.destination) AND b.until > $1)
                              AS backoff_until",
-                    &[&ms(now), &until, &node, &(max as i64)],
+                    &[
+                        (&ms(now), Type::INT8),
+                        (&until, Type::INT8),
+                        (&node, Type::TEXT),
+                        (&(max as i64), Type::INT8),
+                    ],
                 )
                 .await?)
             })
@@ -396,16 +402,16 @@ impl PgQueue {
         // wait for the WAL flush: a report lost in a database crash means one more
         // attempt (at-least-once), and the next synchronous commit (any enqueue, a
         // notification's too) flushes it with everything before it.
-        let job_key: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&id, dest];
-        let msg_key: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+        let job_key: [(&(dyn ToSql + Sync), Type); 2] = [(&id, Type::TEXT), (dest, Type::TEXT)];
+        let msg_key: [(&(dyn ToSql + Sync), Type); 1] = [(&id, Type::TEXT)];
         let (_, job, msg, before) = tokio::try_join!(
             tx.batch_execute("SET LOCAL synchronous_commit = off"),
-            tx.query_opt(
+            tx.query_typed_opt(
                 "SELECT lease_until, lease_node FROM postern_jobs
                  WHERE id = $1 AND destination = $2 FOR UPDATE",
                 &job_key,
             ),
-            tx.query_opt(
+            tx.query_typed_opt(
                 "SELECT id, envelope, state, size FROM postern_messages WHERE id = $1 FOR UPDATE",
                 &msg_key,
             ),
@@ -441,16 +447,19 @@ impl PgQueue {
             save_backoff(&tx, dest, &change).await?;
         }
         if result.completed {
-            tx.execute("DELETE FROM postern_messages WHERE id = $1", &[&id])
-                .await?;
+            tx.execute_typed(
+                "DELETE FROM postern_messages WHERE id = $1",
+                &[(&id, Type::TEXT)],
+            )
+            .await?;
         } else {
             m.state.version += 1;
-            tx.execute(
+            tx.execute_typed(
                 "UPDATE postern_messages SET state = $2, notice_due = $3 WHERE id = $1",
                 &[
-                    &id,
-                    &codec::encode_state(m.id, &m.state),
-                    &self.notice_due(&m.env, &m.state),
+                    (&id, Type::TEXT),
+                    (&codec::encode_state(m.id, &m.state), Type::BYTEA),
+                    (&self.notice_due(&m.env, &m.state), Type::INT8),
                 ],
             )
             .await?;
@@ -526,7 +535,7 @@ impl PgQueue {
     pub async fn next_wakeup(&self) -> Result<Option<Timestamp>, PgError> {
         self.with(async |c| {
             let v: Option<i64> = c
-                .query_one(
+                .query_typed_one(
                     "SELECT min(GREATEST(j.due, coalesce(j.lease_until, 0), coalesce(b.until, 0)))
                      FROM postern_jobs j
                      JOIN postern_messages m ON m.id = j.id AND NOT m.held
@@ -756,9 +765,9 @@ impl PgQueue {
     pub async fn message(&self, id: QueueId) -> Result<Option<SpooledMessage>, PgError> {
         let row = self
             .with(async |c| {
-                Ok(c.query_opt(
+                Ok(c.query_typed_opt(
                     "SELECT id, envelope, state, size FROM postern_messages WHERE id = $1",
-                    &[&id.to_string()],
+                    &[(&id.to_string(), Type::TEXT)],
                 )
                 .await?)
             })
@@ -788,9 +797,9 @@ impl PgQueue {
     pub async fn body(&self, id: QueueId) -> Result<Bytes, PgError> {
         let row = self
             .with(async |c| {
-                Ok(c.query_opt(
+                Ok(c.query_typed_opt(
                     "SELECT body FROM postern_bodies WHERE id = $1",
-                    &[&id.to_string()],
+                    &[(&id.to_string(), Type::TEXT)],
                 )
                 .await?)
             })
@@ -960,12 +969,15 @@ fn backoff_entry(r: &Row, at: usize) -> BackoffEntry {
     }
 }
 
-async fn load_backoff(c: &impl GenericClient, dest: &str) -> Result<Option<BackoffEntry>, PgError> {
+async fn load_backoff(
+    c: &tokio_postgres::Transaction<'_>,
+    dest: &str,
+) -> Result<Option<BackoffEntry>, PgError> {
     let row = c
-        .query_opt(
+        .query_typed_opt(
             "SELECT destination, failures, last_failure, until, class FROM postern_backoff
              WHERE destination = lower($1) FOR UPDATE",
-            &[&dest],
+            &[(&dest, Type::TEXT)],
         )
         .await?;
     Ok(row.map(|r| backoff_entry(&r, 1)))
