@@ -102,7 +102,10 @@ fn track_names_the_node_of_each_event() {
         if code == 0 && out.contains("\"event\":\"delivered\"") {
             break out;
         }
-        assert!(Instant::now() < deadline, "no delivered event: {code} {out}");
+        assert!(
+            Instant::now() < deadline,
+            "no delivered event: {code} {out}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let lines: Vec<&str> = json.lines().collect();
@@ -117,7 +120,10 @@ fn track_names_the_node_of_each_event() {
     for l in &events {
         assert!(l.contains("  node=gw-cli"), "{l}");
     }
-    let (code, _) = track(&config, &["search", "--message-id", "<nothing@client.test>"]);
+    let (code, _) = track(
+        &config,
+        &["search", "--message-id", "<nothing@client.test>"],
+    );
     assert_eq!(code, 1, "nothing found in the cluster's log");
 
     let _ = serve.kill();

@@ -146,7 +146,9 @@ pub async fn cluster_search(config: &Config) -> Result<Option<Arc<dyn EventSearc
 
 /// The database of `settings`, connected and migrated.
 #[cfg(feature = "postgres")]
-async fn postgres_db(settings: &postern_pg::PgSettings) -> Result<Arc<postern_pg::Db>, StorageError> {
+async fn postgres_db(
+    settings: &postern_pg::PgSettings,
+) -> Result<Arc<postern_pg::Db>, StorageError> {
     Ok(Arc::new(
         postern_pg::Db::connect(settings)
             .await

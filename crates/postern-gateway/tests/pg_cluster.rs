@@ -147,7 +147,10 @@ async fn a_message_accepted_by_one_node_is_delivered_by_the_other() {
         if nodes == want {
             break;
         }
-        assert!(Instant::now() < deadline, "events of {nodes:?}, want {want:?}");
+        assert!(
+            Instant::now() < deadline,
+            "events of {nodes:?}, want {want:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The admin API's tracking JSON names them too, event by event.
@@ -165,7 +168,11 @@ async fn a_message_accepted_by_one_node_is_delivered_by_the_other() {
     .unwrap();
     for events in [&found.events, &trace.events] {
         let first = events.first().expect("events found");
-        assert_eq!(first.node.as_deref(), Some("node-a"), "accepted by a: {events:?}");
+        assert_eq!(
+            first.node.as_deref(),
+            Some("node-a"),
+            "accepted by a: {events:?}"
+        );
         let delivered: Vec<_> = events.iter().filter(|e| e.kind == "delivered").collect();
         assert!(!delivered.is_empty(), "{events:?}");
         for e in delivered {

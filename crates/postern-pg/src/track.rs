@@ -235,7 +235,8 @@ async fn write(db: &Db, batch: &[Event]) -> Result<(), PgError> {
     let r = db
         .timed(async {
             let tx = client.transaction().await?;
-            tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .await?;
             let sink = tx
                 .copy_in(
                     "COPY postern_events (time, node, kind, message_id, queue_id,
