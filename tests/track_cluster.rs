@@ -13,8 +13,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Sends one message to `corp.test` and returns the reply to its end of data.
-fn send(addr: std::net::SocketAddr, message_id: &str) -> String {
+/// Sends one message to `corp.test` and returns the replies (the last: to its end of
+/// data).
+fn send(addr: std::net::SocketAddr, message_id: &str) -> Vec<String> {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut w = s.try_clone().unwrap();
@@ -26,7 +27,7 @@ fn send(addr: std::net::SocketAddr, message_id: &str) -> String {
             return l;
         }
     };
-    let mut last = reply();
+    let mut replies = vec![reply()];
     for cmd in [
         "EHLO client.test\r\n".to_string(),
         "MAIL FROM:<s@client.test>\r\n".into(),
@@ -35,10 +36,10 @@ fn send(addr: std::net::SocketAddr, message_id: &str) -> String {
         format!("Message-ID: {message_id}\r\nSubject: cluster\r\n\r\nhi\r\n.\r\n"),
     ] {
         w.write_all(cmd.as_bytes()).unwrap();
-        last = reply();
+        replies.push(reply());
     }
     let _ = w.write_all(b"QUIT\r\n");
-    last
+    replies
 }
 
 /// `postern track ARGS -c CONFIG`: (exit code, stdout).
@@ -87,13 +88,14 @@ fn track_names_the_node_of_each_event() {
     .unwrap();
     let mut serve = common::spawn_serve(&config, 1);
     let mut first = String::new();
-    BufReader::new(serve.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut log = BufReader::new(serve.stderr.take().unwrap());
+    log.read_line(&mut first).unwrap();
+    // Keep reading its log: a closed pipe would end it at its next line.
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
     let addr = common::startup_addr(&first);
     let mid = format!("<track-cluster-{}@client.test>", std::process::id());
-    let end = send(addr, &mid);
-    assert!(end.starts_with("250 "), "{end}");
+    let replies = send(addr, &mid);
+    assert!(replies[5].starts_with("250 "), "{first} {replies:?}");
 
     // The events reach the database in batches: wait for the delivery's.
     let deadline = Instant::now() + Duration::from_secs(30);
