@@ -364,7 +364,7 @@ impl PgQueue {
 
     /// Applies an attempt's outcomes (`(envelope index, outcome)` pairs) in one
     /// transaction: retry policy, time-outs, the shared destination backoff; ends the
-    /// lease. A report for a job another node has taken over since (this node's lease
+    /// lease (and its renewal, even when the report fails). A report for a job another node has taken over since (this node's lease
     /// expired) is refused with `Ok(Err(LeaseLost))` and changes nothing.
     pub async fn report(
         &self,
@@ -377,9 +377,10 @@ impl PgQueue {
         let r = self
             .with(async |c| self.report_tx(c, delivery, lease, outcomes, now).await)
             .await;
-        if r.is_ok() {
-            self.leases.end(&key);
-        }
+        // Renewal stops whatever the answer: after a failed report (the database was
+        // away) the lease runs out and the job is attempted again, by any node, rather
+        // than staying this node's for as long as it lives.
+        self.leases.end(&key);
         if matches!(r, Ok(Err(_))) {
             self.lost_leases.fetch_add(1, Ordering::Relaxed);
         }
