@@ -12,6 +12,8 @@
 # it holds nothing but test data and is removed on stop. A network namespace (as
 # ../shared/tools/netns-run makes) has its own loopback, so start it in the namespace that
 # uses it: `netns-run scripts/pg-dev.sh run cargo test`.
+# POSTERN_PG_OPTS adds server options (e.g. "-c shared_preload_libraries=pg_stat_statements"
+# to see where a benchmark's database time goes).
 set -euo pipefail
 
 port="${POSTERN_PG_PORT:-54329}"
@@ -43,7 +45,7 @@ start() {
         || { cat "$dir/initdb.log" >&2; exit 1; }
     # Durable as in production (fsync on) so crash tests mean something; small and quiet otherwise.
     as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c shared_buffers=128MB" start >&2 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c shared_buffers=128MB ${POSTERN_PG_OPTS:-}" start >&2 \
         || { cat "$dir/server.log" >&2; exit 1; }
     as_pg "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -qAt \
         -c "CREATE ROLE postern LOGIN SUPERUSER" -c "CREATE DATABASE postern OWNER postern" >&2

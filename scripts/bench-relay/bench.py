@@ -254,10 +254,12 @@ class Sink:
 # ---- the MTAs ----------------------------------------------------------------------------
 
 class Postern:
+    """One postern gateway relaying to the sink. `port` is where it listens; `extra` is
+    appended to its configuration (a cluster node's [storage], see cluster.py)."""
     name = "postern"
 
-    def __init__(self, work, binary):
-        self.work, self.bin = work, binary
+    def __init__(self, work, binary, port=MTA_PORT, extra=""):
+        self.work, self.bin, self.port = work, binary, port
         self.data = os.path.join(work, "data")
         self.conf = os.path.join(work, "postern.toml")
         with open(self.conf, "w") as f:
@@ -266,7 +268,7 @@ class Postern:
 hostname = "relay.bench.test"
 data_dir = "{self.data}"
 [connections]
-listen = ["127.0.0.1:{MTA_PORT}"]
+listen = ["127.0.0.1:{port}"]
 # Postfix's default_destination_concurrency_limit is 20 (postern's default is 10).
 max_connections_per_destination = {PN_DEST_CONCURRENCY}
 {f"# More client sessions than postern's default 20 per IP (more get a 421).{chr(10)}max_connections_per_ip = {max(SESSIONS, LAT_SESSIONS) + 10}" if max(SESSIONS, LAT_SESSIONS) > 20 else ""}
@@ -286,7 +288,7 @@ name = "sink"
 smart_hosts = ["[127.0.0.1]:{SINK_PORT}"]
   [[connector.address_space]]
   pattern = "*"
-""")
+{extra}""")
         log(f"  postern config {self.conf}:\n" + "".join("    " + l for l in open(self.conf)))
 
     def start(self):
@@ -294,7 +296,7 @@ smart_hosts = ["[127.0.0.1]:{SINK_PORT}"]
         self.p = spawn([self.bin, "serve", "--grace", "2", "-c", self.conf], "postern",
                        stdout=self.err, stderr=subprocess.STDOUT)
         live_mtas.append(self)
-        wait_port(MTA_PORT)
+        wait_port(self.port)
         self.pid = self.p.pid
 
     def queue_len(self):
@@ -608,14 +610,17 @@ match from src 127.0.0.1 for any action "relay"
 def make_mta(kind, work, binary):
     if kind == "postern":
         return Postern(work, binary)
+    if kind == "postern-pg3":
+        import cluster
+        return cluster.Cluster(work, binary, 3)
     if kind == "postfix":
         return Postfix(work)
     if kind == "exim":
         return Exim(work)
     if kind in ("opensmtpd", "opensmtpd-sync"):
         return OpenSMTPD(work, kind == "opensmtpd-sync")
-    raise Fail(f"unknown MTA {kind!r} (MTAS takes postern, postfix, exim, opensmtpd, "
-               "opensmtpd-sync)")
+    raise Fail(f"unknown MTA {kind!r} (MTAS takes postern, postern-pg3, postfix, exim, "
+               "opensmtpd, opensmtpd-sync)")
 
 
 def mta_cpu(mta):
@@ -644,9 +649,14 @@ def throughput(kind, size, base, binary):
     sampler = Sampler(lambda: mta_pids(mta), mta.queue_len)
     sampler.start()
     src_log = open(os.path.join(work, "source.log"), "w")
-    cmd = [SOURCE, "-s", str(SESSIONS), "-m", str(MESSAGES), "-l", str(size), *SOURCE_OPTS,
-           "-M", "source.bench.test", "-f", "sender@source.bench.test",
-           "-t", "rcpt@dest.bench.test", f"127.0.0.1:{MTA_PORT}"]
+    # A cluster listens on several ports: the messages and sessions are split evenly
+    # over them, one smtp-source each.
+    ports = getattr(mta, "ports", [MTA_PORT])
+    cmds = [[SOURCE, "-s", str(part(SESSIONS, len(ports), i)),
+             "-m", str(part(MESSAGES, len(ports), i)), "-l", str(size), *SOURCE_OPTS,
+             "-M", "source.bench.test", "-f", "sender@source.bench.test",
+             "-t", "rcpt@dest.bench.test", f"127.0.0.1:{port}"]
+            for i, port in enumerate(ports)]
     perf = None
     if PERF:
         perf_data = os.path.join(work, "perf.data")
@@ -655,13 +665,17 @@ def throughput(kind, size, base, binary):
         time.sleep(1.0)
     deadline = time.monotonic() + RUN_DEADLINE
     t0 = time.monotonic()
-    src = spawn(cmd, "smtp-source", stdout=src_log, stderr=subprocess.STDOUT)
+    srcs = [spawn(cmd, "smtp-source", stdout=src_log, stderr=subprocess.STDOUT)
+            for cmd in cmds]
     src_done = [None, None]
 
     def reap_source():
-        _, status, ru = os.wait4(src.pid, 0)
-        src.returncode = os.waitstatus_to_exitcode(status)
-        src_done[0], src_done[1] = time.monotonic(), ru
+        cpu = 0.0
+        for src in srcs:
+            _, status, ru = os.wait4(src.pid, 0)
+            src.returncode = os.waitstatus_to_exitcode(status)
+            cpu += ru.ru_utime + ru.ru_stime
+        src_done[0], src_done[1] = time.monotonic(), cpu
     th = threading.Thread(target=reap_source, daemon=True)
     th.start()
     try:
@@ -677,8 +691,10 @@ def throughput(kind, size, base, binary):
     th.join(max(1.0, deadline - time.monotonic()))
     if src_done[0] is None:
         raise Fail("smtp-source still running after the sink had every message")
-    if src.returncode != 0:
-        raise Fail(f"smtp-source exited {src.returncode}: {open(src_log.name).read()[-1000:]}")
+    for src in srcs:
+        if src.returncode != 0:
+            raise Fail(f"smtp-source exited {src.returncode}: "
+                       f"{open(src_log.name).read()[-1000:]}")
     out = open(src_log.name).read()
     if any(w in out.lower() for w in ("warning", "error", "fatal")):
         raise Fail(f"smtp-source reported: {out[:1000]}")
@@ -693,7 +709,7 @@ def throughput(kind, size, base, binary):
         "elapsed": t_end - t0, "rate": MESSAGES / (t_end - t0),
         "accept_elapsed": src_done[0] - t0, "accept_rate": MESSAGES / (src_done[0] - t0),
         "cpu": cpu1 - cpu0, "cpu_per_1000": (cpu1 - cpu0) / MESSAGES * 1000,
-        "source_cpu": src_done[1].ru_utime + src_done[1].ru_stime, "sink_cpu": sink.cpu(),
+        "source_cpu": src_done[1], "sink_cpu": sink.cpu(),
         "peak_rss_mb": sampler.peak_rss / 1024, "peak_pss_mb": sampler.peak_pss / 1024,
         "vmhwm_mb": hwm / 1024 if hwm else None, "peak_procs": sampler.peak_procs,
         "queue_max": max((n for _, n in sampler.queue), default=None),
@@ -714,6 +730,11 @@ def throughput(kind, size, base, binary):
     log("  queue length every 1 s (t, messages): " +
         " ".join(f"{t}:{n}" for t, n in sampler.queue))
     return r
+
+
+def part(total, n, i):
+    """The i-th of n near-equal parts of total."""
+    return total // n + (1 if i < total % n else 0)
 
 
 def perf_report(kind, size, data, pid):
@@ -778,12 +799,12 @@ def main():
         if kind in MTAS and not os.access(tool, os.X_OK):
             raise Fail(f"{tool} missing (run scripts/bench-relay/install-peers.sh {PEERS})")
     built = os.path.join(ROOT, "target", "release", "postern")
-    if "postern" in MTAS and not os.access(built, os.X_OK):
+    if ("postern" in MTAS or "postern-pg3" in MTAS) and not os.access(built, os.X_OK):
         raise Fail(f"{built} missing (cargo build --release --bins)")
     base = tempfile.mkdtemp(prefix="postern-bench-relay-")
     os.chmod(base, 0o755)  # Postfix's daemons (user postfix) must reach the queue below it
     binary = os.path.join(base, "postern")
-    if "postern" in MTAS:
+    if "postern" in MTAS or "postern-pg3" in MTAS:
         shutil.copy2(built, binary)  # a rebuild during the run must not change what runs
     log(f"bench-relay: MESSAGES={MESSAGES} SESSIONS={SESSIONS} SIZES={SIZES} MTAS={MTAS} "
         f"LAT_MESSAGES={LAT_MESSAGES} LAT_SESSIONS={LAT_SESSIONS} SOURCE_OPTS={SOURCE_OPTS} "
@@ -881,6 +902,8 @@ def on_signal(sig, _frame):
 
 
 if __name__ == "__main__":
+    # cluster.py imports this module as `bench`: let it find this one, not a second copy.
+    sys.modules["bench"] = sys.modules["__main__"]
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:

@@ -8,6 +8,10 @@
 //! `postern serve` used it; default the embedded one's, ./postern-data/tracking), or
 //! `--dir`. The log files are read directly: they are only ever appended to, so this
 //! is the same whether the gateway runs or not.
+//!
+//! With `[storage] backend = "postgres"` in that config (and no `--dir`), the search
+//! covers the whole cluster's log in the database, and every event names the node that
+//! recorded it (`node=NAME` in the timeline, `"node"` in JSON).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -15,7 +19,8 @@ use std::process::ExitCode;
 
 use super::gateway::ConfigArg;
 use postern_track::{
-    Clock, Event, EventKind, Filter, IndexMode, Reader, ScanStats, SystemClock, Text, Timestamp,
+    Clock, Event, EventKind, EventSearch, Filter, IndexMode, NodeEvent, Reader, ScanStats,
+    SystemClock, Text, Timestamp, TrackError,
 };
 
 /// `postern track` subcommands.
@@ -150,36 +155,71 @@ fn reader(dir: PathBuf, no_index: bool) -> Reader {
     })
 }
 
+/// Runs `f` on the cluster's tracking search when the config names a shared database
+/// (and `--dir` does not override it); `None` for the local backend.
+fn in_cluster<T>(
+    config: &ConfigArg,
+    dir: Option<&PathBuf>,
+    f: impl FnOnce(&dyn EventSearch) -> Result<T, TrackError>,
+) -> Result<Option<T>, String> {
+    if dir.is_some() {
+        return Ok(None);
+    }
+    let c = super::gateway::load(config, None)?;
+    if c.storage.backend == postern_gateway::storage::Backend::Local {
+        return Ok(None);
+    }
+    // The search blocks on this runtime from this (non-runtime) thread.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let search = rt
+        .block_on(postern_gateway::storage::cluster_search(&c))
+        .map_err(|e| e.to_string())?;
+    match search {
+        Some(s) => f(s.as_ref()).map(Some).map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
+/// The events of a cluster search as the timeline or JSON lines, with their nodes.
+fn node_lines(events: &[NodeEvent], json: bool, start: Option<Timestamp>) -> String {
+    let mut out = String::new();
+    for e in events {
+        if json {
+            json_line(&mut out, &e.event, e.node.as_ref());
+        } else {
+            timeline_line(&mut out, &e.event, e.node.as_ref(), start);
+        }
+    }
+    out
+}
+
 fn search(a: SearchArgs) -> Result<bool, String> {
+    let f = filter(&a)?;
+    if let Some(res) = in_cluster(&a.config, a.dir.as_ref(), |s| s.search(&f))? {
+        out!("{}", node_lines(&res.events, a.json, None));
+        if res.truncated {
+            eprintln!(
+                "postern track: stopped at {} events; narrow the search",
+                res.events.len()
+            );
+        }
+        return Ok(!res.events.is_empty());
+    }
     let dir = tracking_dir(&a.config, a.dir)?;
     check_dir(&dir)?;
-    let mut f = Filter::new();
-    f.message_id = a.message_id.map(Text::from);
-    f.sender = a.sender.map(Text::from);
-    f.recipient = a.recipient.map(Text::from);
-    f.queue_id = a.queue_id.map(Text::from);
-    for k in &a.events {
-        f.kinds.extend(kinds_of(k)?);
-    }
-    f.since = a
-        .since
-        .as_deref()
-        .map(|s| parse_time(s, false))
-        .transpose()?;
-    f.until = a
-        .until
-        .as_deref()
-        .map(|s| parse_time(s, true))
-        .transpose()?;
     let res = reader(dir, a.no_index)
         .search(&f)
         .map_err(|e| e.to_string())?;
     let mut out = String::new();
     for ev in &res.events {
         if a.json {
-            json_line(&mut out, ev);
+            json_line(&mut out, ev, None);
         } else {
-            timeline_line(&mut out, ev, None);
+            timeline_line(&mut out, ev, None, None);
         }
     }
     out!("{out}");
@@ -193,7 +233,47 @@ fn search(a: SearchArgs) -> Result<bool, String> {
     Ok(!res.events.is_empty())
 }
 
+/// The filter the options of `postern track search` say.
+fn filter(a: &SearchArgs) -> Result<Filter, String> {
+    let mut f = Filter::new();
+    f.message_id = a.message_id.as_deref().map(Text::from);
+    f.sender = a.sender.as_deref().map(Text::from);
+    f.recipient = a.recipient.as_deref().map(Text::from);
+    f.queue_id = a.queue_id.as_deref().map(Text::from);
+    for k in &a.events {
+        f.kinds.extend(kinds_of(k)?);
+    }
+    f.since = a
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, false))
+        .transpose()?;
+    f.until = a
+        .until
+        .as_deref()
+        .map(|s| parse_time(s, true))
+        .transpose()?;
+    Ok(f)
+}
+
 fn trace(a: TraceArgs) -> Result<bool, String> {
+    let mid = Text::from(a.message_id.as_str());
+    if let Some(tr) = in_cluster(&a.config, a.dir.as_ref(), |s| s.trace(&mid))? {
+        let mut out = String::new();
+        if !a.json && !tr.events.is_empty() {
+            trace_head(&mut out, &tr.message_ids, &tr.queue_ids);
+        }
+        let start = tr.events.first().map(|e| e.event.time);
+        out.push_str(&node_lines(&tr.events, a.json, start.filter(|_| !a.json)));
+        out!("{out}");
+        if tr.events.is_empty() {
+            eprintln!("postern track: no events for {}", a.message_id);
+        }
+        if tr.truncated {
+            eprintln!("postern track: trace cut short at its limits");
+        }
+        return Ok(!tr.events.is_empty());
+    }
     let dir = tracking_dir(&a.config, a.dir)?;
     check_dir(&dir)?;
     let tr = reader(dir, a.no_index)
@@ -202,15 +282,13 @@ fn trace(a: TraceArgs) -> Result<bool, String> {
     let mut out = String::new();
     if a.json {
         for ev in &tr.events {
-            json_line(&mut out, ev);
+            json_line(&mut out, ev, None);
         }
     } else if !tr.events.is_empty() {
-        let list = |v: &[Text]| v.iter().map(Text::to_string).collect::<Vec<_>>().join(", ");
-        let _ = writeln!(out, "message-ids: {}", list(&tr.message_ids));
-        let _ = writeln!(out, "queue ids:   {}", list(&tr.queue_ids));
+        trace_head(&mut out, &tr.message_ids, &tr.queue_ids);
         let start = tr.events[0].time;
         for ev in &tr.events {
-            timeline_line(&mut out, ev, Some(start));
+            timeline_line(&mut out, ev, None, Some(start));
         }
     }
     out!("{out}");
@@ -222,6 +300,13 @@ fn trace(a: TraceArgs) -> Result<bool, String> {
     }
     warn_skipped(&tr.stats);
     Ok(!tr.events.is_empty())
+}
+
+/// A trace's first lines: the message-ids and queue ids it covers.
+fn trace_head(out: &mut String, message_ids: &[Text], queue_ids: &[Text]) {
+    let list = |v: &[Text]| v.iter().map(Text::to_string).collect::<Vec<_>>().join(", ");
+    let _ = writeln!(out, "message-ids: {}", list(message_ids));
+    let _ = writeln!(out, "queue ids:   {}", list(queue_ids));
 }
 
 fn warn_skipped(s: &ScanStats) {
@@ -264,7 +349,8 @@ fn parse_time(s: &str, until: bool) -> Result<Timestamp, String> {
 }
 
 /// `2026-11-24 00:00:05.000  sent (1011)  Q1  <m1@x>  alice@x -> bob@y  …`
-fn timeline_line(out: &mut String, ev: &Event, start: Option<Timestamp>) {
+/// One event of the timeline; `node`: the cluster node that recorded it, if known.
+fn timeline_line(out: &mut String, ev: &Event, node: Option<&Text>, start: Option<Timestamp>) {
     let t = ev.time.to_string();
     let _ = write!(out, "{} {}", &t[..10], &t[11..23]);
     if let Some(s) = start {
@@ -305,6 +391,7 @@ fn timeline_line(out: &mut String, ev: &Event, start: Option<Timestamp>) {
         (None, None) => None,
     };
     let details = [
+        ("node", node.map(Text::to_string)),
         ("via", ev.connector.as_ref().map(Text::to_string)),
         ("host", host),
         ("size", ev.size.map(|s| s.to_string())),
@@ -332,7 +419,7 @@ fn opt(t: &Option<Text>) -> String {
 
 /// One event as a JSON object on one line. Values that are not UTF-8 are given with
 /// U+FFFD replacements.
-fn json_line(out: &mut String, ev: &Event) {
+fn json_line(out: &mut String, ev: &Event, node: Option<&Text>) {
     out.push('{');
     let mut first = true;
     let mut key = |out: &mut String, k: &str| {
@@ -345,6 +432,10 @@ fn json_line(out: &mut String, ev: &Event) {
     };
     key(out, "time");
     json_str(out, &ev.time.to_string());
+    if let Some(n) = node {
+        key(out, "node");
+        json_str(out, &n.to_str_lossy());
+    }
     key(out, "event");
     json_str(out, ev.kind.name());
     if let Some(n) = ev.kind.exchange_number() {
@@ -430,11 +521,33 @@ mod tests {
             .recipient("x@y")
             .size(5);
         let mut s = String::new();
-        json_line(&mut s, &ev);
+        json_line(&mut s, &ev, None);
         assert_eq!(
             s,
             "{\"time\":\"2026-11-23T00:00:00.000Z\",\"event\":\"sent\",\"event_id\":1011,\"reply\":\"a\\\"b\\n\\u0001\u{fffd}\",\"recipients\":[\"x@y\"],\"size\":5}\n"
         );
+    }
+
+    #[test]
+    fn a_cluster_event_names_its_node() {
+        let ev = Event::new(
+            Timestamp::parse(b"2026-11-23T10:00:00Z").unwrap(),
+            EventKind::Delivered,
+        )
+        .queue_id("Q1");
+        let node = Text::from("gw-b");
+        let mut s = String::new();
+        json_line(&mut s, &ev, Some(&node));
+        assert!(
+            s.starts_with("{\"time\":\"2026-11-23T10:00:00.000Z\",\"node\":\"gw-b\","),
+            "{s}"
+        );
+        let mut s = String::new();
+        timeline_line(&mut s, &ev, Some(&node), None);
+        assert!(s.contains("  node=gw-b"), "{s}");
+        let mut s = String::new();
+        timeline_line(&mut s, &ev, None, None);
+        assert!(!s.contains("node="), "{s}");
     }
 
     #[test]
@@ -448,7 +561,7 @@ mod tests {
         .recipient("b@y")
         .reply("451 try\nlater");
         let mut s = String::new();
-        timeline_line(&mut s, &ev, None);
+        timeline_line(&mut s, &ev, None, None);
         assert_eq!(s.lines().count(), 1);
         assert!(s.starts_with("2026-11-23 10:00:00.000  deferred"), "{s}");
         assert!(

@@ -73,7 +73,11 @@ fn storage_part(c: &Config, o: &mut String) -> std::fmt::Result {
         (None, Some(v)) => writeln!(o, "password_env = {}", q(v))?,
         (None, None) => writeln!(o, "# password_file, password_env: none")?,
     }
-    writeln!(o, "node = {}", q(&s.node))
+    writeln!(o, "node = {}", q(&s.node))?;
+    writeln!(o, "lease_secs = {}", s.lease.as_secs())?;
+    writeln!(o, "pool_size = {}", s.pool_size)?;
+    writeln!(o, "tracking_batch = {}", s.tracking_batch)?;
+    writeln!(o, "tracking_flush_ms = {}", s.tracking_flush.as_millis())
 }
 
 /// `[[domain_options]]` (every key, defaults filled in) and `[[mime_types]]` (the
@@ -657,7 +661,9 @@ mod tests {
         let text = effective_settings(&c);
         let want = "\n[storage]\nbackend = \"local\"\n\
                     url = \"postgres://postern@127.0.0.1/postern\"\n\
-                    password_env = \"PG_PASSWORD\"\nnode = \"mx1\"\n";
+                    password_env = \"PG_PASSWORD\"\nnode = \"mx1\"\n\
+                    lease_secs = 600\npool_size = 4\ntracking_batch = 1000\n\
+                    tracking_flush_ms = 200\n";
         assert!(text.contains(want), "{text}");
         round_trip(&c);
         let e = Config::from_toml_str("[storage]\nurl = \"postgres://u:hunter2@db/x\"\n")

@@ -101,6 +101,7 @@ fn pg_settings(config: &Config) -> Result<postern_pg::PgSettings, StoreError> {
     let url = s.url.clone().ok_or_else(|| unusable("no url".into()))?;
     let mut settings = postern_pg::PgSettings::new(url, s.node.clone());
     settings.password = s.password().map_err(unusable)?;
+    settings.pool_size = s.pool_size;
     Ok(settings)
 }
 
@@ -123,27 +124,56 @@ pub async fn check_database(config: &Config) -> Option<Result<String, String>> {
     }
 }
 
+/// The tracking search a command-line tool (`postern track`) uses for `[storage]`: the
+/// cluster's log in PostgreSQL, whose events name their node; `None` for the local
+/// backend, whose daily files the tool reads itself. Call it inside a runtime; the
+/// search's calls block and must then run outside it (as `EventSearch` says).
+pub async fn cluster_search(config: &Config) -> Result<Option<Arc<dyn EventSearch>>, StorageError> {
+    match config.storage.backend {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let settings = pg_settings(config)?;
+            let db = postgres_db(&settings).await?;
+            let search: Arc<dyn EventSearch> = Arc::new(postern_pg::PgSearch::new(
+                db,
+                tokio::runtime::Handle::current(),
+            ));
+            Ok(Some(search))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The database of `settings`, connected and migrated.
+#[cfg(feature = "postgres")]
+async fn postgres_db(
+    settings: &postern_pg::PgSettings,
+) -> Result<Arc<postern_pg::Db>, StorageError> {
+    Ok(Arc::new(
+        postern_pg::Db::connect(settings)
+            .await
+            .map_err(StoreError::from)?,
+    ))
+}
+
 /// The queue and the tracking log of a cluster in PostgreSQL (schema migrated on open).
 #[cfg(feature = "postgres")]
 async fn open_postgres(config: &Config) -> Result<Storage, StorageError> {
     let settings = pg_settings(config)?;
-    let db = Arc::new(
-        postern_pg::Db::connect(&settings)
-            .await
-            .map_err(StoreError::from)?,
-    );
+    let db = postgres_db(&settings).await?;
     let mut qc = postern_pg::PgQueueConfig::default();
     qc.queue = config.retry.queue.clone();
+    qc.lease = config.storage.lease;
     let pg = postern_pg::PgQueue::with_db(Arc::clone(&db), qc)
         .await
         .map_err(StoreError::from)?;
     let recovered = pg.len().await.map_err(StoreError::from)?;
     let queue: Arc<dyn QueueStore> = Arc::new(pg);
     let (tracker, search) = if config.tracking.enabled {
-        let sink: Arc<dyn EventSink> = Arc::new(postern_pg::PgSink::start(
-            Arc::clone(&db),
-            postern_pg::PgSinkConfig::default(),
-        ));
+        let mut sc = postern_pg::PgSinkConfig::default();
+        sc.batch = config.storage.tracking_batch;
+        sc.linger = config.storage.tracking_flush;
+        let sink: Arc<dyn EventSink> = Arc::new(postern_pg::PgSink::start(Arc::clone(&db), sc));
         let search: Arc<dyn EventSearch> = Arc::new(postern_pg::PgSearch::new(
             db,
             tokio::runtime::Handle::current(),
@@ -238,6 +268,33 @@ mod tests {
         let (key, _) = parse("password_file = \"/a\"\npassword_env = \"B\"").unwrap_err();
         assert_eq!(key, "password_env");
         assert_eq!(parse("node = \"a b\"").unwrap_err().0, "node");
+    }
+
+    #[test]
+    fn cluster_tuning_has_defaults_and_bounds() {
+        let s = parse("").unwrap();
+        assert_eq!(s.lease, std::time::Duration::from_secs(600));
+        assert_eq!((s.pool_size, s.tracking_batch), (4, 1000));
+        assert_eq!(s.tracking_flush, std::time::Duration::from_millis(200));
+        let s =
+            parse("lease_secs = 10\npool_size = 8\ntracking_batch = 50\ntracking_flush_ms = 20")
+                .unwrap();
+        assert_eq!(s.lease, std::time::Duration::from_secs(10));
+        assert_eq!((s.pool_size, s.tracking_batch), (8, 50));
+        assert_eq!(s.tracking_flush, std::time::Duration::from_millis(20));
+        for (text, key) in [
+            ("lease_secs = 2", "lease_secs"),
+            ("lease_secs = 86401", "lease_secs"),
+            ("pool_size = 0", "pool_size"),
+            ("pool_size = 101", "pool_size"),
+            ("tracking_batch = 0", "tracking_batch"),
+            ("tracking_flush_ms = 0", "tracking_flush_ms"),
+            ("tracking_flush_ms = 60001", "tracking_flush_ms"),
+        ] {
+            let (k, why) = parse(text).unwrap_err();
+            assert_eq!(k, key, "{text}");
+            assert!(why.contains("out of range"), "{why}");
+        }
     }
 
     #[test]

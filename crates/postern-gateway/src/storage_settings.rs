@@ -2,6 +2,7 @@
 //! name. Read with the rest of the configuration; [`crate::storage`] opens it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -51,7 +52,30 @@ pub struct StorageSection {
     /// `node`: this gateway's name in the cluster, shown in tracking searches. Default
     /// the machine's host name (`[server] hostname` if it cannot be read).
     pub node: String,
+    /// `lease_secs`: how long a node owns a delivery it took from the shared queue
+    /// before another node may take it over. A live node renews its leases each third of
+    /// it, so a longer delivery is never taken over; a dead node's work waits this long.
+    /// Default [`DEFAULT_LEASE`] (600 s), 3 to 86 400.
+    pub lease: Duration,
+    /// `pool_size`: database connections each node keeps open (besides the one that
+    /// listens for other nodes' changes). Default [`DEFAULT_POOL_SIZE`] (4), 1 to 100.
+    pub pool_size: usize,
+    /// `tracking_batch`: tracking events written to the database per batch. Default
+    /// [`DEFAULT_TRACKING_BATCH`] (1 000), 1 to 100 000.
+    pub tracking_batch: usize,
+    /// `tracking_flush_ms`: how long a tracking event may wait for its batch to fill.
+    /// Default [`DEFAULT_TRACKING_FLUSH`] (200 ms), 1 to 60 000.
+    pub tracking_flush: Duration,
 }
+
+/// `[storage] lease_secs` by default: 10 minutes.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
+/// `[storage] pool_size` by default.
+pub const DEFAULT_POOL_SIZE: usize = 4;
+/// `[storage] tracking_batch` by default.
+pub const DEFAULT_TRACKING_BATCH: usize = 1_000;
+/// `[storage] tracking_flush_ms` by default: 200 ms.
+pub const DEFAULT_TRACKING_FLUSH: Duration = Duration::from_millis(200);
 
 impl StorageSection {
     /// The database password from `password_file` or `password_env` (`None` when neither
@@ -81,6 +105,10 @@ pub(crate) struct StorageToml {
     password_file: Option<PathBuf>,
     password_env: Option<String>,
     node: Option<String>,
+    lease_secs: Option<u64>,
+    pool_size: Option<u64>,
+    tracking_batch: Option<u64>,
+    tracking_flush_ms: Option<u64>,
 }
 
 /// The machine's host name, when the system says.
@@ -162,5 +190,56 @@ pub(crate) fn storage_section(
         password_file: t.password_file.clone(),
         password_env: t.password_env.clone(),
         node,
+        lease: Duration::from_secs(bounded(
+            "lease_secs",
+            t.lease_secs,
+            DEFAULT_LEASE.as_secs(),
+            3..=86_400,
+        )?),
+        pool_size: to_usize(bounded(
+            "pool_size",
+            t.pool_size,
+            DEFAULT_POOL_SIZE as u64,
+            1..=100,
+        )?),
+        tracking_batch: to_usize(bounded(
+            "tracking_batch",
+            t.tracking_batch,
+            DEFAULT_TRACKING_BATCH as u64,
+            1..=100_000,
+        )?),
+        tracking_flush: Duration::from_millis(bounded(
+            "tracking_flush_ms",
+            t.tracking_flush_ms,
+            DEFAULT_TRACKING_FLUSH.as_millis() as u64,
+            1..=60_000,
+        )?),
     })
+}
+
+/// A number setting: `default` when unset; outside `range` an error naming the key.
+fn bounded(
+    key: &'static str,
+    value: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, (&'static str, String)> {
+    let v = value.unwrap_or(default);
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err((
+            key,
+            format!(
+                "{v} is out of range: {} to {} (default {default})",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+/// A bounded count as `usize` (every range above fits).
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
 }

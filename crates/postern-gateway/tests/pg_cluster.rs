@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use postern_gateway::api::client::{Client, Endpoint};
+use postern_gateway::api::model::{TrackSearch, TrackTrace};
 use postern_gateway::{Config, Gateway};
 use postern_queue::Target;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -127,17 +129,56 @@ async fn a_message_accepted_by_one_node_is_delivered_by_the_other() {
     assert!(files[0].contains("Subject: shared"), "{}", files[0]);
     assert!(maildir_files(&dir_a.join("mail/corp.test/jo/new")).is_empty());
     assert_eq!(admin.len().await.unwrap(), 0, "done for the cluster");
-    // One tracking search: both nodes' hops of the message, each named.
-    let rows = c
-        .query(
-            "SELECT DISTINCT node FROM gw_cluster.postern_events
-             WHERE message_id = 'cluster-1@client.test' ORDER BY node",
-            &[],
+    // One tracking search: both nodes' hops of the message, each named (the events
+    // reach the database in batches, within `tracking_flush_ms`).
+    let want = vec!["node-a".to_string(), "node-b".to_string()];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = c
+            .query(
+                "SELECT DISTINCT node FROM gw_cluster.postern_events
+                 WHERE message_id = 'cluster-1@client.test' AND
+                     (node = 'node-a' OR kind = 'delivered') ORDER BY node",
+                &[],
+            )
+            .await
+            .unwrap();
+        let nodes: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if nodes == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "events of {nodes:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The admin API's tracking JSON names them too, event by event.
+    let api = Client::new(Endpoint::Tcp(b.admin_addr().unwrap()), None);
+    let (found, trace) = tokio::task::spawn_blocking(move || {
+        let q = "message_id=%3Ccluster-1%40client.test%3E";
+        (
+            api.get::<TrackSearch>(&format!("/api/v1/track/search?{q}"))
+                .unwrap(),
+            api.get::<TrackTrace>(&format!("/api/v1/track/trace?{q}"))
+                .unwrap(),
         )
-        .await
-        .unwrap();
-    let nodes: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(nodes, vec!["node-a".to_string(), "node-b".to_string()]);
+    })
+    .await
+    .unwrap();
+    for events in [&found.events, &trace.events] {
+        let first = events.first().expect("events found");
+        assert_eq!(
+            first.node.as_deref(),
+            Some("node-a"),
+            "accepted by a: {events:?}"
+        );
+        let delivered: Vec<_> = events.iter().filter(|e| e.kind == "delivered").collect();
+        assert!(!delivered.is_empty(), "{events:?}");
+        for e in delivered {
+            assert_eq!(e.node.as_deref(), Some("node-b"), "delivered by b: {e:?}");
+        }
+    }
     b.shutdown(Duration::from_secs(5)).await;
     let _ = std::fs::remove_dir_all(&dir_a);
     let _ = std::fs::remove_dir_all(&dir_b);

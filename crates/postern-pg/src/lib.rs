@@ -8,6 +8,7 @@
 //! | --- | --- |
 //! | [`db`] | connection settings, a small reconnecting pool, embedded schema migrations |
 //! | [`queue`] | [`PgQueue`]: the shared queue, leases, `LISTEN/NOTIFY` wake-ups |
+//! | [`lease`] | the leases a node holds, renewed while it lives |
 //! | [`outcome`] | an attempt's outcomes applied with postern-queue's policies |
 //! | [`track`] | [`PgSink`] (batched event writes) and [`PgSearch`] (search and trace) |
 //! | [`listen`] | the `LISTEN` connection behind [`PgQueue::wait_wakeup`] |
@@ -26,6 +27,7 @@
 pub mod codec;
 pub mod db;
 mod error;
+pub mod lease;
 pub mod listen;
 pub mod outcome;
 pub mod queue;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use postern_queue::backoff::BackoffEntry;
+use postern_queue::backoff::{BackoffEntry, behind_destination};
 use postern_queue::policy::GiveUpReason;
 use postern_queue::{
     AttemptResult, Envelope, FailReason, FailedRecipient, FailureClass, MessageState, Outcome,
@@ -106,33 +106,6 @@ fn record_failure(
         last_failure: now,
         until: until.max(now + config.backoff.delay(failures)),
         class,
-    }
-}
-
-/// A recipient deferred by its destination's backoff: its retries are not used up; it
-/// waits for the end of the backoff, never past its time-out, where it fails as expired.
-/// (postern-queue keeps the same rule crate-private, in `backoff::behind_destination`.)
-fn behind_destination(
-    cur: &RecipientState,
-    until: Timestamp,
-    expires: Timestamp,
-    now: Timestamp,
-    reply: &str,
-) -> RecipientState {
-    if now >= expires {
-        return RecipientState::Failed {
-            at: now,
-            reason: FailReason::Expired,
-            reply: reply.to_owned(),
-        };
-    }
-    let (attempts, first_failure, last_gap) = prior(cur, now);
-    RecipientState::Deferred {
-        attempts,
-        first_failure,
-        last_gap,
-        next_attempt: until.max(now + Duration::from_millis(1)).min(expires),
-        last_reply: reply.to_owned(),
     }
 }
 

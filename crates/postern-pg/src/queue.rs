@@ -11,7 +11,6 @@
 //! * Changes other nodes should see at once (new mail, retry, release) `NOTIFY` the
 //!   channel [`CHANNEL`]; [`PgQueue::wait_wakeup`] resolves on them ([`crate::listen`]).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -23,11 +22,13 @@ use postern_queue::{
     AttemptResult, Command, Delivery, DeliveryRecipient, Envelope, MessageState, Outcome,
     QueueConfig, QueueId, RecipientState, SpooledMessage, Summary, Target, Timestamp,
 };
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::codec::{self, ms, ts};
 use crate::db::{Db, PgSettings, forget_if_lost};
 use crate::error::PgError;
+use crate::lease::{Leases, Renewal};
 use crate::listen::Listener;
 use crate::outcome::{self, BackoffChange};
 
@@ -47,9 +48,10 @@ pub struct PgQueueConfig {
     /// Retry schedules, time-outs, backoff: the same settings as the local queue (its
     /// `spool` part is not used).
     pub queue: QueueConfig,
-    /// How long a node owns the attempts [`PgQueue::due`] hands it (default 10 min):
-    /// longer than the longest attempt, since after it another node may try the same
-    /// recipients (at-least-once, never lost).
+    /// How long a node owns the attempts [`PgQueue::due`] hands it (default 10 min).
+    /// The node renews its leases each third of it while it lives ([`crate::lease`]),
+    /// so an attempt may last longer; a node that dies stops renewing, and after the
+    /// lease another node may try the same recipients (at-least-once, never lost).
     pub lease: Duration,
     /// The `LISTEN/NOTIFY` channel of queue changes (default [`CHANNEL`]); nodes of one
     /// cluster must agree on it.
@@ -74,9 +76,10 @@ pub struct PgQueue {
     listener: Listener,
     /// The current block of queue-id sequence numbers: (next, end).
     ids: Mutex<(u64, u64)>,
-    /// The leases this node holds: (id, destination) → lease_until, to tell on report
-    /// whether another node took the job over meanwhile.
-    leases: Mutex<HashMap<(QueueId, String), i64>>,
+    /// The leases this node holds, to tell on report whether another node took the
+    /// job over meanwhile; renewed by `_renewal` while this queue lives.
+    leases: Arc<Leases>,
+    _renewal: Renewal,
     /// Reports refused because the lease had been taken over.
     lost_leases: AtomicU64,
 }
@@ -133,12 +136,15 @@ impl PgQueue {
     /// A queue over an open database.
     pub async fn with_db(db: Arc<Db>, config: PgQueueConfig) -> Result<PgQueue, PgError> {
         let listener = Listener::start(Arc::clone(&db), &config.channel).await?;
+        let leases = Arc::new(Leases::default());
+        let renewal = Renewal::start(Arc::clone(&db), Arc::clone(&leases), config.lease);
         Ok(PgQueue {
             db,
             config,
             listener,
             ids: Mutex::new((0, 0)),
-            leases: Mutex::new(HashMap::new()),
+            leases,
+            _renewal: renewal,
             lost_leases: AtomicU64::new(0),
         })
     }
@@ -151,6 +157,17 @@ impl PgQueue {
     /// This node's name.
     pub fn node(&self) -> &str {
         self.db.node()
+    }
+
+    /// The leases this node holds now (taken by [`PgQueue::due`], not yet reported).
+    pub fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
+    /// Renews this node's leases now (the renewal task does so each third of the
+    /// lease); returns how many were renewed.
+    pub async fn renew_leases(&self) -> Result<usize, PgError> {
+        self.leases.renew(&self.db, self.node()).await
     }
 
     /// Reports refused so far because another node had taken the lease over.
@@ -226,7 +243,7 @@ impl PgQueue {
             let state = MessageState::new(envelope.recipients.len());
             let dests = outcome::destinations(envelope);
             let notice = self.notice_due(envelope, &state);
-            c.execute(
+            c.execute_typed(
                 "WITH m AS (
                      INSERT INTO postern_messages
                          (id, node, arrival, sender, envelope, state, size, notice_due)
@@ -236,18 +253,18 @@ impl PgQueue {
                        SELECT m.id, d, $10 FROM m, unnest($11::text[]) AS d)
                  SELECT pg_notify($12, $2)",
                 &[
-                    &id.to_string(),
-                    &node,
-                    &ms(envelope.arrival),
-                    &envelope.sender,
-                    &codec::encode_envelope(id, envelope),
-                    &codec::encode_state(id, &state),
-                    &(body.len() as i64),
-                    &notice,
-                    &body,
-                    &ms(now),
-                    &dests,
-                    &self.config.channel,
+                    (&id.to_string(), Type::TEXT),
+                    (&node, Type::TEXT),
+                    (&ms(envelope.arrival), Type::INT8),
+                    (&envelope.sender, Type::TEXT),
+                    (&codec::encode_envelope(id, envelope), Type::BYTEA),
+                    (&codec::encode_state(id, &state), Type::BYTEA),
+                    (&(body.len() as i64), Type::INT8),
+                    (&notice, Type::INT8),
+                    (&body, Type::BYTEA),
+                    (&ms(now), Type::INT8),
+                    (&dests, Type::TEXT_ARRAY),
+                    (&self.config.channel, Type::TEXT),
                 ],
             )
             .await?;
@@ -264,7 +281,7 @@ impl PgQueue {
         let node = self.node().to_owned();
         let rows = self
             .with(async |c| {
-                Ok(c.query(
+                Ok(c.query_typed(
                     "WITH picked AS (
                          SELECT j.id, j.destination FROM postern_jobs j
                          JOIN postern_messages m ON m.id = j.id AND NOT m.held
@@ -284,7 +301,12 @@ impl PgQueue {
                          (SELECT b.until FROM postern_backoff b
                           WHERE b.destination = lower(j.destination) AND b.until > $1)
                              AS backoff_until",
-                    &[&ms(now), &until, &node, &(max as i64)],
+                    &[
+                        (&ms(now), Type::INT8),
+                        (&until, Type::INT8),
+                        (&node, Type::TEXT),
+                        (&(max as i64), Type::INT8),
+                    ],
                 )
                 .await?)
             })
@@ -300,7 +322,7 @@ impl PgQueue {
             }
             match ready(&m, &dest, now) {
                 Ok(recipients) => {
-                    lock(&self.leases).insert((m.id, dest.clone()), until);
+                    self.leases.grant((m.id, dest.clone()), until);
                     out.push(Delivery {
                         id: m.id,
                         destination: dest,
@@ -342,7 +364,7 @@ impl PgQueue {
 
     /// Applies an attempt's outcomes (`(envelope index, outcome)` pairs) in one
     /// transaction: retry policy, time-outs, the shared destination backoff; ends the
-    /// lease. A report for a job another node has taken over since (this node's lease
+    /// lease (and its renewal, even when the report fails). A report for a job another node has taken over since (this node's lease
     /// expired) is refused with `Ok(Err(LeaseLost))` and changes nothing.
     pub async fn report(
         &self,
@@ -351,13 +373,14 @@ impl PgQueue {
         now: Timestamp,
     ) -> Result<Result<AttemptResult, LeaseLost>, PgError> {
         let key = (delivery.id, delivery.destination.clone());
-        let lease = lock(&self.leases).get(&key).copied();
+        let lease = self.leases.granted(&key);
         let r = self
             .with(async |c| self.report_tx(c, delivery, lease, outcomes, now).await)
             .await;
-        if r.is_ok() {
-            lock(&self.leases).remove(&key);
-        }
+        // Renewal stops whatever the answer: after a failed report (the database was
+        // away) the lease runs out and the job is attempted again, by any node, rather
+        // than staying this node's for as long as it lives.
+        self.leases.end(&key);
         if matches!(r, Ok(Err(_))) {
             self.lost_leases.fetch_add(1, Ordering::Relaxed);
         }
@@ -375,32 +398,42 @@ impl PgQueue {
         let id = delivery.id.to_string();
         let dest = &delivery.destination;
         let tx = c.transaction().await?;
-        let job = tx
-            .query_opt(
+        // The three reads go out together (tokio-postgres pipelines the queries of one
+        // connection): one wait for the database instead of four. The commit does not
+        // wait for the WAL flush: a report lost in a database crash means one more
+        // attempt (at-least-once), and the next synchronous commit (any enqueue, a
+        // notification's too) flushes it with everything before it.
+        let job_key: [(&(dyn ToSql + Sync), Type); 2] = [(&id, Type::TEXT), (dest, Type::TEXT)];
+        let msg_key: [(&(dyn ToSql + Sync), Type); 1] = [(&id, Type::TEXT)];
+        let (_, job, msg, before) = tokio::try_join!(
+            tx.batch_execute("SET LOCAL synchronous_commit = off"),
+            tx.query_typed_opt(
                 "SELECT lease_until, lease_node FROM postern_jobs
                  WHERE id = $1 AND destination = $2 FOR UPDATE",
-                &[&id, dest],
-            )
-            .await?;
+                &job_key,
+            ),
+            tx.query_typed_opt(
+                "SELECT id, envelope, state, size FROM postern_messages WHERE id = $1 FOR UPDATE",
+                &msg_key,
+            ),
+            async { Ok(load_backoff(&tx, dest).await) },
+        )?;
+        let before = before?;
         if let Some(job) = &job {
             let (until, node): (Option<i64>, Option<String>) = (job.get(0), job.get(1));
-            let ours = node.as_deref() == Some(self.node()) && (lease.is_none() || until == lease);
+            // Renewals only move a lease later: at or past the granted end it is ours.
+            let ours = node.as_deref() == Some(self.node())
+                && lease.is_none_or(|l| until.is_some_and(|u| u >= l));
             if until.is_some() && !ours {
                 return Ok(Err(LeaseLost(delivery.id)));
             }
         }
-        let Some(row) = tx
-            .query_opt(
-                "SELECT id, envelope, state, size FROM postern_messages WHERE id = $1 FOR UPDATE",
-                &[&id],
-            )
-            .await?
-        else {
+        let Some(row) = msg else {
             // Deleted meanwhile: nothing to record.
             return Ok(Ok(AttemptResult::default()));
         };
         let mut m = stored(&row)?;
-        let before = load_backoff(&tx, dest).await?;
+        let had_backoff = before.is_some();
         let (result, change) = outcome::apply(
             &self.config.queue,
             m.id,
@@ -410,18 +443,24 @@ impl PgQueue {
             outcomes,
             now,
         );
-        save_backoff(&tx, dest, &change).await?;
+        // Clearing a backoff that is not there is no statement at all (the common case).
+        if had_backoff || !matches!(change, BackoffChange::Cleared) {
+            save_backoff(&tx, dest, &change).await?;
+        }
         if result.completed {
-            tx.execute("DELETE FROM postern_messages WHERE id = $1", &[&id])
-                .await?;
+            tx.execute_typed(
+                "DELETE FROM postern_messages WHERE id = $1",
+                &[(&id, Type::TEXT)],
+            )
+            .await?;
         } else {
             m.state.version += 1;
-            tx.execute(
+            tx.execute_typed(
                 "UPDATE postern_messages SET state = $2, notice_due = $3 WHERE id = $1",
                 &[
-                    &id,
-                    &codec::encode_state(m.id, &m.state),
-                    &self.notice_due(&m.env, &m.state),
+                    (&id, Type::TEXT),
+                    (&codec::encode_state(m.id, &m.state), Type::BYTEA),
+                    (&self.notice_due(&m.env, &m.state), Type::INT8),
                 ],
             )
             .await?;
@@ -497,7 +536,7 @@ impl PgQueue {
     pub async fn next_wakeup(&self) -> Result<Option<Timestamp>, PgError> {
         self.with(async |c| {
             let v: Option<i64> = c
-                .query_one(
+                .query_typed_one(
                     "SELECT min(GREATEST(j.due, coalesce(j.lease_until, 0), coalesce(b.until, 0)))
                      FROM postern_jobs j
                      JOIN postern_messages m ON m.id = j.id AND NOT m.held
@@ -727,9 +766,9 @@ impl PgQueue {
     pub async fn message(&self, id: QueueId) -> Result<Option<SpooledMessage>, PgError> {
         let row = self
             .with(async |c| {
-                Ok(c.query_opt(
+                Ok(c.query_typed_opt(
                     "SELECT id, envelope, state, size FROM postern_messages WHERE id = $1",
-                    &[&id.to_string()],
+                    &[(&id.to_string(), Type::TEXT)],
                 )
                 .await?)
             })
@@ -759,9 +798,9 @@ impl PgQueue {
     pub async fn body(&self, id: QueueId) -> Result<Bytes, PgError> {
         let row = self
             .with(async |c| {
-                Ok(c.query_opt(
+                Ok(c.query_typed_opt(
                     "SELECT body FROM postern_bodies WHERE id = $1",
-                    &[&id.to_string()],
+                    &[(&id.to_string(), Type::TEXT)],
                 )
                 .await?)
             })
@@ -931,12 +970,15 @@ fn backoff_entry(r: &Row, at: usize) -> BackoffEntry {
     }
 }
 
-async fn load_backoff(c: &impl GenericClient, dest: &str) -> Result<Option<BackoffEntry>, PgError> {
+async fn load_backoff(
+    c: &tokio_postgres::Transaction<'_>,
+    dest: &str,
+) -> Result<Option<BackoffEntry>, PgError> {
     let row = c
-        .query_opt(
+        .query_typed_opt(
             "SELECT destination, failures, last_failure, until, class FROM postern_backoff
              WHERE destination = lower($1) FOR UPDATE",
-            &[&dest],
+            &[(&dest, Type::TEXT)],
         )
         .await?;
     Ok(row.map(|r| backoff_entry(&r, 1)))

@@ -35,7 +35,8 @@ pub struct PgSinkConfig {
     pub capacity: usize,
     /// Events per `COPY` (default 1 000).
     pub batch: usize,
-    /// How long an event may wait for its batch to fill (default 200 ms).
+    /// How long an event may wait for its batch to fill (default 200 ms): a batch is
+    /// written when full, when flushed, or when its oldest event has waited this long.
     pub linger: Duration,
 }
 
@@ -168,7 +169,11 @@ async fn batcher(
 ) {
     let mut batch: Vec<Event> = Vec::new();
     let mut last_error: Option<String> = None;
+    // When the oldest event of the batch must be written: one COPY (and one commit) per
+    // `linger` at most, not one per event that happens to arrive alone.
+    let mut due = tokio::time::Instant::now();
     loop {
+        let was_empty = batch.is_empty();
         let flush = tokio::select! {
             r = rx.recv(), if batch.len() < config.batch => match r {
                 Some(Request::Event(e)) => { batch.push(*e); None }
@@ -179,8 +184,11 @@ async fn batcher(
                 Some(Request::Flush(f)) => Some(f),
                 _ => None,
             },
-            _ = tokio::time::sleep(config.linger), if !batch.is_empty() => None,
+            _ = tokio::time::sleep_until(due), if !batch.is_empty() => None,
         };
+        if was_empty && !batch.is_empty() {
+            due = tokio::time::Instant::now() + config.linger;
+        }
         // Everything already handed over goes into this write.
         while batch.len() < config.batch || flush.is_some() {
             match rx.try_recv() {
@@ -189,7 +197,8 @@ async fn batcher(
             }
         }
         let full = batch.len() >= config.batch;
-        if !batch.is_empty() && (full || flush.is_some() || rx.is_empty()) {
+        let waited = tokio::time::Instant::now() >= due;
+        if !batch.is_empty() && (full || flush.is_some() || waited) {
             match write(&db, &batch).await {
                 Ok(()) => {
                     counters
@@ -202,6 +211,7 @@ async fn batcher(
                     counters.write_errors.fetch_add(1, Ordering::Relaxed);
                     last_error = Some(e.to_string());
                     tokio::time::sleep(config.linger).await;
+                    due = tokio::time::Instant::now();
                 }
             }
         }
@@ -214,14 +224,20 @@ async fn batcher(
     }
 }
 
-/// Writes one batch with `COPY … FROM STDIN (FORMAT binary)`: one round trip.
+/// Writes one batch with `COPY … FROM STDIN (FORMAT binary)`, committed without waiting
+/// for the WAL flush (`synchronous_commit = off`): a database crash may lose the last
+/// fraction of a second of events, as a crash of one machine may lose its tracking
+/// writer's buffer, while the mail itself is committed synchronously.
 async fn write(db: &Db, batch: &[Event]) -> Result<(), PgError> {
     let node = db.node().to_owned();
     let mut conn = db.conn().await?;
     let client = conn.as_mut().expect("Db::conn connects");
     let r = db
         .timed(async {
-            let sink = client
+            let tx = client.transaction().await?;
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .await?;
+            let sink = tx
                 .copy_in(
                     "COPY postern_events (time, node, kind, message_id, queue_id,
                          related_queue_id, sender, recipients, line)
@@ -273,6 +289,7 @@ async fn write(db: &Db, batch: &[Event]) -> Result<(), PgError> {
                     .await?;
             }
             writer.finish().await?;
+            tx.commit().await?;
             Ok(())
         })
         .await;

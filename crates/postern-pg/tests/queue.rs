@@ -198,6 +198,98 @@ async fn an_expired_lease_is_taken_over() {
     assert!(r.completed);
 }
 
+/// Node `node` of the cluster in `schema` with a one-second lease (renewed each third).
+async fn short_lease_node(url: &str, schema: &str, node: &str) -> PgQueue {
+    let mut c = config(schema);
+    c.lease = Duration::from_secs(1);
+    PgQueue::open(&common::settings(url, schema, node), c)
+        .await
+        .expect("open queue")
+}
+
+/// The wall clock, as the gateway's queue calls see it.
+fn wall() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    Timestamp(u64::try_from(ms).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_node_keeps_a_delivery_longer_than_the_lease() {
+    let Some(url) = common::url() else { return };
+    common::fresh_schema(&url, "t_renew").await;
+    let a = short_lease_node(&url, "t_renew", "a").await;
+    let b = short_lease_node(&url, "t_renew", "b").await;
+    let t0 = wall();
+    let id = a
+        .enqueue(&Envelope::new("s@x", ["r@d.example"], t0), b"x", t0)
+        .await
+        .unwrap();
+    let da = a.due(wall(), 10).await.unwrap();
+    assert_eq!(da.len(), 1);
+    assert_eq!(a.leases().len(), 1);
+    // The delivery takes three leases' time; node a lives and renews meanwhile.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            b.due(wall(), 10).await.unwrap().is_empty(),
+            "b took over a job a still works on"
+        );
+    }
+    assert!(
+        a.leases().renewed() >= 2,
+        "renewed {}",
+        a.leases().renewed()
+    );
+    let r = a
+        .report(&da[0], &[(0, Outcome::Delivered("250".into()))], wall())
+        .await
+        .unwrap()
+        .expect("still a's lease");
+    assert!(r.completed);
+    assert_eq!(a.lost_leases(), 0);
+    assert!(a.leases().is_empty());
+    assert!(a.message(id).await.unwrap().is_none(), "delivered once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_renewing_loses_its_work() {
+    let Some(url) = common::url() else { return };
+    common::fresh_schema(&url, "t_dead").await;
+    let a = short_lease_node(&url, "t_dead", "a").await;
+    let b = short_lease_node(&url, "t_dead", "b").await;
+    let t0 = wall();
+    let id = a
+        .enqueue(&Envelope::new("s@x", ["r@d.example"], t0), b"x", t0)
+        .await
+        .unwrap();
+    assert_eq!(a.due(wall(), 10).await.unwrap().len(), 1);
+    assert!(
+        b.due(wall(), 10).await.unwrap().is_empty(),
+        "a's lease holds"
+    );
+    // Node a dies: its renewal stops with it.
+    drop(a);
+    let mut taken = Vec::new();
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        taken = b.due(wall(), 10).await.unwrap();
+        if !taken.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(taken.len(), 1, "b never took the dead node's work over");
+    assert_eq!(taken[0].id, id);
+    let r = b
+        .report(&taken[0], &[(0, Outcome::Delivered("250".into()))], wall())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r.completed);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_release_retry_delete_and_shared_backoff() {
     let Some(url) = common::url() else { return };

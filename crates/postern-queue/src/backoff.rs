@@ -201,7 +201,26 @@ impl Backoff {
 /// and the interval its schedule last used stay as they were, and it is next tried when
 /// the backoff ends. It still ages: once `now` reaches `expires` (its priority's
 /// time-out) it fails as expired, and it is never made to wait past `expires`.
-pub(crate) fn behind_destination(
+///
+/// Public so that another store of the queue (a shared database) applies the same rule.
+///
+/// ```
+/// use std::time::Duration;
+/// use postern_queue::backoff::behind_destination;
+/// use postern_queue::{RecipientState, Timestamp};
+///
+/// let now = Timestamp(1_000);
+/// let until = now + Duration::from_secs(60);
+/// let expires = now + Duration::from_secs(3_600);
+/// match behind_destination(&RecipientState::Pending, until, expires, now, "451 busy") {
+///     RecipientState::Deferred { attempts, next_attempt, .. } => {
+///         assert_eq!(attempts, 0, "waiting for the destination is not an attempt");
+///         assert_eq!(next_attempt, until);
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+pub fn behind_destination(
     cur: &RecipientState,
     until: Timestamp,
     expires: Timestamp,

@@ -346,6 +346,19 @@ pub struct TrackEvent {
     pub reason: Option<String>,
     /// A related queue id (a notice's original).
     pub related_queue_id: Option<String>,
+    /// The cluster node that recorded it (`[storage] node`), when the events come from
+    /// a shared database; absent for one machine's daily files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+impl From<&postern_track::NodeEvent> for TrackEvent {
+    fn from(e: &postern_track::NodeEvent) -> TrackEvent {
+        TrackEvent {
+            node: e.node.as_ref().map(|n| n.to_str_lossy().into_owned()),
+            ..TrackEvent::from(&e.event)
+        }
+    }
 }
 
 impl From<&postern_track::Event> for TrackEvent {
@@ -369,6 +382,7 @@ impl From<&postern_track::Event> for TrackEvent {
             reply: s(&e.reply),
             reason: s(&e.reason),
             related_queue_id: s(&e.related_queue_id),
+            node: None,
         }
     }
 }

@@ -427,11 +427,7 @@ async fn track_search(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer
     blocking(move || {
         let found = r.search(&f).map_err(track_failed)?;
         Ok(axum::Json(TrackSearch {
-            events: found
-                .events
-                .iter()
-                .map(|e| TrackEvent::from(&e.event))
-                .collect(),
+            events: found.events.iter().map(TrackEvent::from).collect(),
             truncated: found.truncated,
         }))
     })
@@ -453,11 +449,7 @@ async fn track_trace(State(s): State<ApiState>, uri: axum::http::Uri) -> Answer<
             v.iter().map(|t| t.to_str_lossy().into_owned()).collect()
         };
         Ok(axum::Json(TrackTrace {
-            events: t
-                .events
-                .iter()
-                .map(|e| TrackEvent::from(&e.event))
-                .collect(),
+            events: t.events.iter().map(TrackEvent::from).collect(),
             queue_ids: s(&t.queue_ids),
             message_ids: s(&t.message_ids),
             truncated: t.truncated,
