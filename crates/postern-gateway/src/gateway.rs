@@ -281,17 +281,23 @@ impl Gateway {
     pub fn startup_line(&self) -> String {
         let addrs: Vec<String> = self.local_addrs.iter().map(ToString::to_string).collect();
         let config = &self.ctx.live().config;
+        // On PostgreSQL the queue and the tracking log are the cluster's, not a directory.
+        let shared = config.storage.backend == crate::storage_settings::Backend::Postgres;
+        let spool = if shared {
+            format!("postgres (node {})", config.storage.node)
+        } else {
+            config.spool_dir().display().to_string()
+        };
+        let tracking = match (&self.ctx.tracker, shared) {
+            (None, _) => "off".to_owned(),
+            (Some(_), true) => "postgres".to_owned(),
+            (Some(_), false) => config.tracking.dir.display().to_string(),
+        };
         format!(
-            "postern: listening on {} as {}; spool {}, mail {}, tracking {}; {} message(s) recovered",
+            "postern: listening on {} as {}; spool {spool}, mail {}, tracking {tracking}; {} message(s) recovered",
             addrs.join(", "),
             config.server.hostname,
-            config.spool_dir().display(),
             config.maildir.root.display(),
-            if self.ctx.tracker.is_some() {
-                config.tracking.dir.display().to_string()
-            } else {
-                "off".to_owned()
-            },
             self.recovered,
         )
     }
