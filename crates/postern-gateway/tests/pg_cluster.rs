@@ -99,6 +99,11 @@ async fn a_message_accepted_by_one_node_is_delivered_by_the_other() {
 
     let (dir_a, dir_b) = (temp_dir("a"), temp_dir("b"));
     let a = node(&url, "node-a", &dir_a).await;
+    let line = a.startup_line();
+    assert!(
+        line.contains("spool postgres (node node-a)") && line.contains("tracking postgres"),
+        "{line}"
+    );
     let replies = send(
         a.local_addrs()[0],
         &[
