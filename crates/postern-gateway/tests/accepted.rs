@@ -409,7 +409,14 @@ async fn callout_target_down() {
         )
         .await;
         c.cmd("QUIT", 221).await;
-        assert_eq!(h.queued(), 1);
+        // Accepted, so it is either still queued for the internal server or, when a
+        // delivery attempt ran first, failed over to the `*` connector (cost 10). The
+        // sink has a message before the queue lets go of it, so this order cannot race.
+        let queued = h.queued();
+        assert!(
+            queued == 1 || internet.messages().len() == 1,
+            "accepted mail neither queued nor failed over: queued {queued}"
+        );
         h.stop().await;
     })
     .await;
