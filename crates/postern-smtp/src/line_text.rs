@@ -5,7 +5,7 @@
 //! octet until it reaches an aligned word, which cost ~60 of the ~700 instructions of a
 //! whole `EHLO` parse; the word-at-a-time check below costs about a dozen. Turning the
 //! checked octets into `&str` needs the crate's one `unsafe` block (measured in
-//! BENCHMARKS.md, "Command parsing, third round").
+//! BENCHMARKS.md, "Parsers and group commit, third round").
 
 /// The line as text, or `None` when it is not UTF-8.
 #[inline(always)]
