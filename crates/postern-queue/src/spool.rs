@@ -1976,9 +1976,11 @@ mod tests {
         let long = Duration::from_millis(20);
         for (inflight, gather) in [(1, Duration::ZERO), (1, long), (4, long)] {
             let dir = tmp("gather");
-            let mut opts = SpoolOptions::default();
-            opts.max_inflight = inflight;
-            opts.max_gather = gather;
+            let opts = SpoolOptions {
+                max_inflight: inflight,
+                max_gather: gather,
+                ..SpoolOptions::default()
+            };
             let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
             let handles: Vec<_> = (0..8)
                 .map(|t| {
