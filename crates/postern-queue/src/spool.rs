@@ -1349,6 +1349,11 @@ impl Spool {
             }
             if let Some(e) = &g.failed {
                 if g.failures != seen {
+                    if gathered {
+                        // Others may have gone back to sleep while this caller gathered
+                        // (`writing` was set); it will not lead now, so one of them must.
+                        self.shared.cond.notify_all();
+                    }
                     return Err(SpoolError::Poisoned(e.clone()));
                 }
                 if !g.writing && g.inflight.is_empty() {
