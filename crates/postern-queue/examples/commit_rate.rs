@@ -1,5 +1,6 @@
 //! Durable enqueues per second from N concurrent writers: the naive one-file-per-message
-//! spool beside this crate's spool at several `max_inflight` settings.
+//! spool beside this crate's spool at several `max_inflight` settings, and with the leader's
+//! gathering wait (`max_gather`) at its default and off.
 //!
 //! `cargo run --release -p postern-queue --example commit_rate -- DIR [MESSAGES] [WRITERS]`
 
@@ -8,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use postern_queue::{Envelope, Spool, SpoolOptions, Timestamp};
 
@@ -70,10 +71,12 @@ fn main() {
             }),
         );
         print!("round {round}: naive {naive:.0}/s");
-        for inflight in [1, 4, 8] {
+        let gather = SpoolOptions::default().max_gather;
+        for (inflight, gather) in [(1, gather), (1, Duration::ZERO), (4, gather), (8, gather)] {
             let dir = fresh(&root.join("spool"));
             let mut opts = SpoolOptions::default();
             opts.max_inflight = inflight;
+            opts.max_gather = gather;
             let (spool, _) = Spool::open(&dir, opts).unwrap();
             let (env, body) = (env.clone(), body.clone());
             let rate = parallel(
@@ -83,7 +86,11 @@ fn main() {
                     spool.enqueue(&env, &body, Timestamp::now()).unwrap();
                 }),
             );
-            print!(", inflight {inflight}: {rate:.0}/s ({:.1}x)", rate / naive);
+            print!(
+                ", inflight {inflight} gather {}us: {rate:.0}/s ({:.1}x)",
+                gather.as_micros(),
+                rate / naive
+            );
         }
         println!();
     }

@@ -7,6 +7,7 @@ use memchr::memchr3;
 use crate::error::CommandError;
 use crate::grammar;
 use crate::limits::Limits;
+use crate::line_text;
 use crate::params::{MailParams, RcptParams};
 use crate::path::{self, Domain, DomainFault, ForwardPath, PathKind, ReversePath, Role};
 
@@ -116,7 +117,7 @@ impl<'a> Command<'a> {
     /// ```
     pub fn parse(line: &'a [u8], limits: &Limits) -> Result<Command<'a>, CommandError> {
         check_length(line, limits)?;
-        let s = std::str::from_utf8(line).map_err(|_| CommandError::InvalidCharacters)?;
+        let s = line_text::as_text(line).ok_or(CommandError::InvalidCharacters)?;
         // NUL, CR and LF are outside every character class of the grammar, so a line
         // holding one fails to parse unless they sit in a free-form argument, which
         // `optional` checks. Looking for them only on failure keeps the scan off the

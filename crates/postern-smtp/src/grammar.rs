@@ -15,6 +15,7 @@ use nom::combinator::{eof, map, opt, recognize, value};
 use nom::sequence::{preceded, terminated};
 use nom::{IResult, Parser};
 
+use crate::line_text;
 use crate::param_values::{Body, Notify, Ret};
 use crate::path::class;
 
@@ -25,13 +26,23 @@ pub(crate) type Res<'a, O> = IResult<&'a [u8], O, ()>;
 #[inline(always)]
 pub(crate) fn text<'a>(s: &'a str, part: &[u8]) -> &'a str {
     let start = part.as_ptr() as usize - s.as_ptr() as usize;
-    &s[start..start + part.len()]
+    line_text::sub(s, start, start + part.len())
 }
 
 /// A space or tab: what separates a command's words.
 #[inline(always)]
 fn is_blank(c: u8) -> bool {
     c == b' ' || c == b'\t'
+}
+
+/// True when one of the four octets is a space or a tab (the exact zero-octet test on
+/// the word xor each blank).
+#[inline(always)]
+fn has_blank(four: [u8; 4]) -> bool {
+    const LOW7: u32 = 0x7f7f_7f7f;
+    let w = u32::from_le_bytes(four);
+    let zero_in = |x: u32| !(((x & LOW7) + LOW7) | x | LOW7) != 0;
+    zero_in(w ^ 0x2020_2020) || zero_in(w ^ 0x0909_0909)
 }
 
 /// Zero or more blanks.
@@ -68,6 +79,13 @@ fn run1(c: u8) -> impl Fn(&[u8]) -> Res<'_, &[u8]> {
 /// `verb [blanks]`: the first word of the line and the start of its argument.
 #[inline(always)]
 pub(crate) fn verb(i: &[u8]) -> Res<'_, &[u8]> {
+    // Nearly every line starts with a four-letter verb and one space: a word test for
+    // blanks in the first four octets replaces the octet loop (~35 instructions a line).
+    if let (Some(four), Some(b' ')) = (i.first_chunk::<4>(), i.get(4)) {
+        if !has_blank(*four) {
+            return Ok((blanks(&i[5..])?.0, &i[..4]));
+        }
+    }
     let n = i.iter().position(|&c| is_blank(c)).unwrap_or(i.len());
     let (verb, rest) = i.split_at(n);
     Ok((blanks(rest)?.0, verb))
@@ -310,6 +328,32 @@ mod tests {
         assert_eq!(esmtp_param(b"A_B"), Err(ParamFault::Keyword));
         assert_eq!(esmtp_param(b"A= "), Err(ParamFault::Value));
         assert_eq!(esmtp_param(b"A=b\x01"), Err(ParamFault::Value));
+    }
+
+    /// The verb's fast path (four octets and a space) splits every line as the octet
+    /// loop does, blanks and high octets anywhere included.
+    #[test]
+    fn verb_fast_path_matches_the_loop() {
+        fn slow(i: &[u8]) -> (&[u8], &[u8]) {
+            let n = i.iter().position(|&c| is_blank(c)).unwrap_or(i.len());
+            let rest = &i[n..];
+            let m = rest.iter().take_while(|&&c| is_blank(c)).count();
+            (&rest[m..], &i[..n])
+        }
+        let octets = [b'A', b'z', b' ', b'\t', 0x80, 0xa0, 0x89, 0x00, b'.'];
+        for &a in &octets {
+            for &b in &octets {
+                for &c in &octets {
+                    for tail in [&b" x"[..], b"  x", b" ", b"\tx", b"x", b""] {
+                        let mut line = vec![a, b, c, b'D'];
+                        line.extend_from_slice(tail);
+                        assert_eq!(verb(&line), Ok(slow(&line)), "{line:?}");
+                        line.swap(0, 3);
+                        assert_eq!(verb(&line), Ok(slow(&line)), "{line:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use memchr::memchr;
 
 use crate::error::CommandError;
 use crate::limits::Limits;
+use crate::line_text;
 
 /// The domain part of a mailbox, or the argument of HELO/EHLO.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -374,7 +375,7 @@ pub(crate) fn parse_domain(
     if i - start > max {
         return Err(DomainFault::TooLong);
     }
-    Ok((Domain::Name(&s[start..i]), i))
+    Ok((Domain::Name(line_text::sub(s, start, i)), i))
 }
 
 /// True when `name` holds `..`. Eight octets at a time (overlapping by one, so a pair
@@ -383,17 +384,24 @@ pub(crate) fn parse_domain(
 #[inline(always)]
 fn has_dot_dot(name: &[u8]) -> bool {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let mut i = 0;
-    while let Some(w) = name.get(i..i + 8) {
+    let pair_in = |w: &[u8]| {
         let x = u64::from_le_bytes(w.try_into().expect("eight octets")) ^ 0x2e2e_2e2e_2e2e_2e2e;
         // 0x80 in each octet of `x` that is zero (no false marks, unlike the short form).
         let dots = !(((x & LOW7) + LOW7) | x | LOW7);
-        if dots & (dots >> 8) != 0 {
+        dots & (dots >> 8) != 0
+    };
+    let Some(last) = name.len().checked_sub(8) else {
+        return name.windows(2).any(|p| p == b"..");
+    };
+    let mut i = 0;
+    while i < last {
+        if pair_in(&name[i..i + 8]) {
             return true;
         }
         i += 7;
     }
-    name[i..].windows(2).any(|p| p == b"..")
+    // The last eight octets, overlapping the words before: no octet-wise tail loop.
+    pair_in(&name[last..])
 }
 
 /// Parses the inside of an address literal (RFC 5321 §4.1.3).
@@ -561,7 +569,7 @@ fn parse_mailbox<'a>(
     let (domain, end) =
         parse_domain(s, at + 1, limits.max_domain).map_err(|f| domain_error(f, role, limits))?;
     let mailbox = Mailbox {
-        local_part: &s[start..at],
+        local_part: line_text::sub(s, start, at),
         domain,
     };
     Ok((mailbox, end))
