@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use postern_queue::backoff::BackoffEntry;
@@ -61,11 +61,6 @@ pub struct PgQueueConfig {
     /// The `LISTEN/NOTIFY` channel of queue changes (default [`CHANNEL`]); nodes of one
     /// cluster must agree on it.
     pub channel: String,
-    /// Shortest time between two wake-ups by other nodes' changes (default 10 ms): the
-    /// notifications that arrive meanwhile are answered by one look at the queue, not
-    /// one each (under load every node is notified of every message). A change waits at
-    /// most this long to be seen; 0 answers every notification at once.
-    pub wakeup_interval: Duration,
 }
 
 impl Default for PgQueueConfig {
@@ -74,7 +69,6 @@ impl Default for PgQueueConfig {
             queue: QueueConfig::default(),
             lease: Duration::from_secs(600),
             channel: CHANNEL.to_owned(),
-            wakeup_interval: Duration::from_millis(10),
         }
     }
 }
@@ -93,8 +87,6 @@ pub struct PgQueue {
     _renewal: Renewal,
     /// Reports refused because the lease had been taken over.
     lost_leases: AtomicU64,
-    /// When [`PgQueue::wait_wakeup`] last resolved.
-    last_wakeup: Mutex<Option<Instant>>,
 }
 
 /// The outcome of [`PgQueue::report`] when the lease was lost.
@@ -159,7 +151,6 @@ impl PgQueue {
             leases,
             _renewal: renewal,
             lost_leases: AtomicU64::new(0),
-            last_wakeup: Mutex::new(None),
         })
     }
 
@@ -505,17 +496,8 @@ impl PgQueue {
     /// Resolves when another node (or this one) changed the queue: new mail, a retry,
     /// a release. Also resolves, once, after the listening connection was lost and
     /// restored (changes may have been missed meanwhile).
-    ///
-    /// At most one wake-up per [`PgQueueConfig::wakeup_interval`]: the notifications
-    /// of that time are taken together. The pause comes before the wait, so a caller
-    /// that gives up waiting (another event came first) loses no notification.
     pub async fn wait_wakeup(&self) {
-        let last = *lock(&self.last_wakeup);
-        if let Some(last) = last {
-            tokio::time::sleep_until((last + self.config.wakeup_interval).into()).await;
-        }
         self.listener.wait().await;
-        *lock(&self.last_wakeup) = Some(Instant::now());
     }
 
     /// Holds a message (in its state), a destination or everything (in `postern_holds`).
