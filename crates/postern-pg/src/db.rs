@@ -7,6 +7,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::{Client, Config, NoTls};
 
 use crate::error::PgError;
+use crate::pooled::Pooled;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -75,12 +76,12 @@ pub struct Db {
     config: Config,
     timeout: Duration,
     node: String,
-    slots: Vec<Mutex<Option<Client>>>,
+    slots: Vec<Mutex<Option<Pooled>>>,
     next: AtomicUsize,
 }
 
 /// A connection taken from the pool (returned when dropped).
-pub type Conn<'a> = MutexGuard<'a, Option<Client>>;
+pub type Conn<'a> = MutexGuard<'a, Option<Pooled>>;
 
 impl Db {
     /// Connects once (so a wrong URL or a database that does not answer is reported at
@@ -139,7 +140,7 @@ impl Db {
                     .await?
             }
         };
-        if guard.as_ref().is_none_or(Client::is_closed) {
+        if guard.as_ref().is_none_or(|c| c.is_closed()) {
             *guard = None;
             let client = self
                 .timed(async {
@@ -152,7 +153,7 @@ impl Db {
                     Ok(client)
                 })
                 .await?;
-            *guard = Some(client);
+            *guard = Some(Pooled::new(client));
         }
         Ok(guard)
     }

@@ -11,6 +11,7 @@
 //! | [`lease`] | the leases a node holds, renewed while it lives |
 //! | [`outcome`] | an attempt's outcomes applied with postern-queue's policies |
 //! | [`track`] | [`PgSink`] (batched event writes) and [`PgSearch`] (search and trace) |
+//! | [`pooled`] | a pooled connection and the statements prepared on it |
 //! | [`listen`] | the `LISTEN` connection behind [`PgQueue::wait_wakeup`] |
 //!
 //! It is an adapter above the library crates: it depends on postern-queue and
@@ -30,7 +31,9 @@ mod error;
 pub mod lease;
 pub mod listen;
 pub mod outcome;
+pub mod pooled;
 pub mod queue;
+mod statements;
 pub mod store;
 pub mod track;
 

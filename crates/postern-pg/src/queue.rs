@@ -23,7 +23,12 @@ use postern_queue::{
     QueueConfig, QueueId, RecipientState, SpooledMessage, Summary, Target, Timestamp,
 };
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, GenericClient, Row};
+use tokio_postgres::{Client, GenericClient, Row, Statement};
+
+use crate::pooled::Pooled;
+use crate::statements::{
+    BODY, DUE, DUE_TYPES, ENQUEUE, ENQUEUE_TYPES, MESSAGE, NEXT_WAKEUP, ReportStatements,
+};
 
 use crate::codec::{self, ms, ts};
 use crate::db::{Db, PgSettings, forget_if_lost};
@@ -92,7 +97,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn client<'a>(conn: &'a mut crate::db::Conn<'_>) -> &'a mut Client {
+fn client<'a>(conn: &'a mut crate::db::Conn<'_>) -> &'a mut Pooled {
     conn.as_mut().expect("Db::conn connects")
 }
 
@@ -179,7 +184,7 @@ impl PgQueue {
     /// with an outage is dropped, so the next call reconnects.
     async fn with<T, F>(&self, f: F) -> Result<T, PgError>
     where
-        F: AsyncFnOnce(&mut Client) -> Result<T, PgError>,
+        F: AsyncFnOnce(&mut Pooled) -> Result<T, PgError>,
     {
         let mut conn = self.db.conn().await?;
         let r = self.db.timed(f(client(&mut conn))).await;
@@ -243,28 +248,22 @@ impl PgQueue {
             let state = MessageState::new(envelope.recipients.len());
             let dests = outcome::destinations(envelope);
             let notice = self.notice_due(envelope, &state);
-            c.execute_typed(
-                "WITH m AS (
-                     INSERT INTO postern_messages
-                         (id, node, arrival, sender, envelope, state, size, notice_due)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id),
-                 b AS (INSERT INTO postern_bodies (id, body) SELECT id, $9 FROM m),
-                 j AS (INSERT INTO postern_jobs (id, destination, due)
-                       SELECT m.id, d, $10 FROM m, unnest($11::text[]) AS d)
-                 SELECT pg_notify($12, $2)",
+            let stmt = c.prepared(ENQUEUE, ENQUEUE_TYPES).await?;
+            c.execute(
+                &stmt,
                 &[
-                    (&id.to_string(), Type::TEXT),
-                    (&node, Type::TEXT),
-                    (&ms(envelope.arrival), Type::INT8),
-                    (&envelope.sender, Type::TEXT),
-                    (&codec::encode_envelope(id, envelope), Type::BYTEA),
-                    (&codec::encode_state(id, &state), Type::BYTEA),
-                    (&(body.len() as i64), Type::INT8),
-                    (&notice, Type::INT8),
-                    (&body, Type::BYTEA),
-                    (&ms(now), Type::INT8),
-                    (&dests, Type::TEXT_ARRAY),
-                    (&self.config.channel, Type::TEXT),
+                    &id.to_string(),
+                    &node,
+                    &ms(envelope.arrival),
+                    &envelope.sender,
+                    &codec::encode_envelope(id, envelope),
+                    &codec::encode_state(id, &state),
+                    &(body.len() as i64),
+                    &notice,
+                    &body,
+                    &ms(now),
+                    &dests,
+                    &self.config.channel,
                 ],
             )
             .await?;
@@ -281,34 +280,9 @@ impl PgQueue {
         let node = self.node().to_owned();
         let rows = self
             .with(async |c| {
-                Ok(c.query_typed(
-                    "WITH picked AS (
-                         SELECT j.id, j.destination FROM postern_jobs j
-                         JOIN postern_messages m ON m.id = j.id AND NOT m.held
-                         WHERE j.due <= $1
-                           AND (j.lease_until IS NULL OR j.lease_until <= $1)
-                           AND NOT EXISTS (SELECT 1 FROM postern_holds h
-                               WHERE h.kind = 'all'
-                                  OR (h.kind = 'destination' AND h.name = j.destination))
-                         ORDER BY j.due
-                         LIMIT $4
-                         FOR UPDATE OF j SKIP LOCKED)
-                     UPDATE postern_jobs j SET lease_until = $2, lease_node = $3
-                     FROM picked, postern_messages m
-                     WHERE j.id = picked.id AND j.destination = picked.destination
-                       AND m.id = j.id
-                     RETURNING j.id, j.destination, m.envelope, m.state, m.size,
-                         (SELECT b.until FROM postern_backoff b
-                          WHERE b.destination = lower(j.destination) AND b.until > $1)
-                             AS backoff_until",
-                    &[
-                        (&ms(now), Type::INT8),
-                        (&until, Type::INT8),
-                        (&node, Type::TEXT),
-                        (&(max as i64), Type::INT8),
-                    ],
-                )
-                .await?)
+                let stmt = c.prepared(DUE, DUE_TYPES).await?;
+                Ok(c.query(&stmt, &[&ms(now), &until, &node, &(max as i64)])
+                    .await?)
             })
             .await?;
         let mut out = Vec::new();
@@ -389,7 +363,7 @@ impl PgQueue {
 
     async fn report_tx(
         &self,
-        c: &mut Client,
+        c: &mut Pooled,
         delivery: &Delivery,
         lease: Option<i64>,
         outcomes: &[(usize, Outcome)],
@@ -397,26 +371,20 @@ impl PgQueue {
     ) -> Result<Result<AttemptResult, LeaseLost>, PgError> {
         let id = delivery.id.to_string();
         let dest = &delivery.destination;
+        let s = ReportStatements::prepare(c).await?;
         let tx = c.transaction().await?;
         // The three reads go out together (tokio-postgres pipelines the queries of one
         // connection): one wait for the database instead of four. The commit does not
         // wait for the WAL flush: a report lost in a database crash means one more
         // attempt (at-least-once), and the next synchronous commit (any enqueue, a
         // notification's too) flushes it with everything before it.
-        let job_key: [(&(dyn ToSql + Sync), Type); 2] = [(&id, Type::TEXT), (dest, Type::TEXT)];
-        let msg_key: [(&(dyn ToSql + Sync), Type); 1] = [(&id, Type::TEXT)];
+        let job_key: [&(dyn ToSql + Sync); 2] = [&id, dest];
+        let msg_key: [&(dyn ToSql + Sync); 1] = [&id];
         let (_, job, msg, before) = tokio::try_join!(
             tx.batch_execute("SET LOCAL synchronous_commit = off"),
-            tx.query_typed_opt(
-                "SELECT lease_until, lease_node FROM postern_jobs
-                 WHERE id = $1 AND destination = $2 FOR UPDATE",
-                &job_key,
-            ),
-            tx.query_typed_opt(
-                "SELECT id, envelope, state, size FROM postern_messages WHERE id = $1 FOR UPDATE",
-                &msg_key,
-            ),
-            async { Ok(load_backoff(&tx, dest).await) },
+            tx.query_opt(&s.lock_job, &job_key),
+            tx.query_opt(&s.lock_message, &msg_key),
+            async { Ok(load_backoff(&tx, &s.lock_backoff, dest).await) },
         )?;
         let before = before?;
         if let Some(job) = &job {
@@ -448,38 +416,21 @@ impl PgQueue {
             save_backoff(&tx, dest, &change).await?;
         }
         if result.completed {
-            tx.execute_typed(
-                "DELETE FROM postern_messages WHERE id = $1",
-                &[(&id, Type::TEXT)],
-            )
-            .await?;
+            tx.execute(&s.delete_message, &[&id]).await?;
         } else {
             m.state.version += 1;
-            tx.execute_typed(
-                "UPDATE postern_messages SET state = $2, notice_due = $3 WHERE id = $1",
+            tx.execute(
+                &s.update_state,
                 &[
-                    (&id, Type::TEXT),
-                    (&codec::encode_state(m.id, &m.state), Type::BYTEA),
-                    (&self.notice_due(&m.env, &m.state), Type::INT8),
+                    &id,
+                    &codec::encode_state(m.id, &m.state),
+                    &self.notice_due(&m.env, &m.state),
                 ],
             )
             .await?;
             match outcome::dest_due(&m.env, &m.state, dest, now) {
-                Some(at) => {
-                    tx.execute(
-                        "UPDATE postern_jobs SET due = $3, lease_until = NULL, lease_node = NULL
-                         WHERE id = $1 AND destination = $2",
-                        &[&id, dest, &ms(at)],
-                    )
-                    .await?
-                }
-                None => {
-                    tx.execute(
-                        "DELETE FROM postern_jobs WHERE id = $1 AND destination = $2",
-                        &[&id, dest],
-                    )
-                    .await?
-                }
+                Some(at) => tx.execute(&s.retime_job, &[&id, dest, &ms(at)]).await?,
+                None => tx.execute(&s.delete_job, &[&id, dest]).await?,
             };
         }
         tx.commit().await?;
@@ -535,19 +486,8 @@ impl PgQueue {
     /// it is held.
     pub async fn next_wakeup(&self) -> Result<Option<Timestamp>, PgError> {
         self.with(async |c| {
-            let v: Option<i64> = c
-                .query_typed_one(
-                    "SELECT min(GREATEST(j.due, coalesce(j.lease_until, 0), coalesce(b.until, 0)))
-                     FROM postern_jobs j
-                     JOIN postern_messages m ON m.id = j.id AND NOT m.held
-                     LEFT JOIN postern_backoff b ON b.destination = lower(j.destination)
-                     WHERE NOT EXISTS (SELECT 1 FROM postern_holds h
-                         WHERE h.kind = 'all'
-                            OR (h.kind = 'destination' AND h.name = j.destination))",
-                    &[],
-                )
-                .await?
-                .get(0);
+            let stmt = c.prepared(NEXT_WAKEUP, &[]).await?;
+            let v: Option<i64> = c.query_one(&stmt, &[]).await?.get(0);
             Ok(v.map(ts))
         })
         .await
@@ -766,11 +706,8 @@ impl PgQueue {
     pub async fn message(&self, id: QueueId) -> Result<Option<SpooledMessage>, PgError> {
         let row = self
             .with(async |c| {
-                Ok(c.query_typed_opt(
-                    "SELECT id, envelope, state, size FROM postern_messages WHERE id = $1",
-                    &[(&id.to_string(), Type::TEXT)],
-                )
-                .await?)
+                let stmt = c.prepared(MESSAGE, &[Type::TEXT]).await?;
+                Ok(c.query_opt(&stmt, &[&id.to_string()]).await?)
             })
             .await?;
         row.map(|r| stored(&r).map(Stored::into_spooled))
@@ -798,11 +735,8 @@ impl PgQueue {
     pub async fn body(&self, id: QueueId) -> Result<Bytes, PgError> {
         let row = self
             .with(async |c| {
-                Ok(c.query_typed_opt(
-                    "SELECT body FROM postern_bodies WHERE id = $1",
-                    &[(&id.to_string(), Type::TEXT)],
-                )
-                .await?)
+                let stmt = c.prepared(BODY, &[Type::TEXT]).await?;
+                Ok(c.query_opt(&stmt, &[&id.to_string()]).await?)
             })
             .await?;
         let row = row.ok_or(PgError::NotFound(id))?;
@@ -972,15 +906,10 @@ fn backoff_entry(r: &Row, at: usize) -> BackoffEntry {
 
 async fn load_backoff(
     c: &tokio_postgres::Transaction<'_>,
+    stmt: &Statement,
     dest: &str,
 ) -> Result<Option<BackoffEntry>, PgError> {
-    let row = c
-        .query_typed_opt(
-            "SELECT destination, failures, last_failure, until, class FROM postern_backoff
-             WHERE destination = lower($1) FOR UPDATE",
-            &[(&dest, Type::TEXT)],
-        )
-        .await?;
+    let row = c.query_opt(stmt, &[&dest]).await?;
     Ok(row.map(|r| backoff_entry(&r, 1)))
 }
 
