@@ -232,8 +232,10 @@ class Sink:
         self.rusage = None
         wait_port(SINK_PORT)
 
-    def wait(self, deadline):
-        """Waits until the sink exits (it has all the messages); returns monotonic time."""
+    def wait(self, deadline, gave_up=lambda: None):
+        """Waits until the sink exits (it has all the messages); returns monotonic time.
+        `gave_up()` returns a reason to stop waiting early (the clients failed, so the
+        sink will never have every message), or None."""
         while True:
             pid, status, ru = os.wait4(self.p.pid, os.WNOHANG)
             if pid:
@@ -245,10 +247,22 @@ class Sink:
                 return t
             if time.monotonic() > deadline:
                 raise Fail("deadline passed before the sink had every message")
+            reason = gave_up()
+            if reason:
+                raise Fail(reason)
             time.sleep(0.002)
 
     def cpu(self):
         return self.rusage.ru_utime + self.rusage.ru_stime if self.rusage else float("nan")
+
+
+def sources_failed(srcs, src_done):
+    """Why waiting for the sink is pointless: every smtp-source has exited and one of them
+    failed (a refused connection, a 4xx it gave up on), or None."""
+    if src_done[0] is None:
+        return None
+    bad = [s.returncode for s in srcs if s.returncode != 0]
+    return f"smtp-source exited {bad[0]} before the sink had every message" if bad else None
 
 
 # ---- the MTAs ----------------------------------------------------------------------------
@@ -679,7 +693,7 @@ def throughput(kind, size, base, binary):
     th = threading.Thread(target=reap_source, daemon=True)
     th.start()
     try:
-        t_end = sink.wait(deadline)
+        t_end = sink.wait(deadline, lambda: sources_failed(srcs, src_done))
     except Fail as e:
         raise Fail(f"{kind}: {e}; queue now {mta.queue_len()}; source "
                    f"{'done' if src_done[0] else 'still running'}\n--- MTA log tail:\n{mta.tail()}")
