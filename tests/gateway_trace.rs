@@ -74,27 +74,6 @@ fn serve(sock: TcpStream, kept: &Mutex<Vec<String>>, rcpts: &AtomicUsize) -> std
     }
 }
 
-fn send(addr: SocketAddr, lines: &[&str]) -> Vec<String> {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut w = s.try_clone().unwrap();
-    let mut r = BufReader::new(s);
-    let mut replies = Vec::new();
-    let read_reply = |r: &mut BufReader<TcpStream>| loop {
-        let mut l = String::new();
-        r.read_line(&mut l).unwrap();
-        if l.as_bytes().get(3) != Some(&b'-') {
-            return l;
-        }
-    };
-    replies.push(read_reply(&mut r));
-    for l in lines {
-        w.write_all(l.as_bytes()).unwrap();
-        replies.push(read_reply(&mut r));
-    }
-    replies
-}
-
 #[test]
 fn trace_covers_received_deferred_and_sent() {
     let dir = std::env::temp_dir().join(format!("postern-trace-{}", std::process::id()));
@@ -126,7 +105,7 @@ fn trace_covers_received_deferred_and_sent() {
     });
     let addr = common::startup_addr(&first);
 
-    let replies = send(
+    let replies = common::converse(
         addr,
         &[
             "EHLO client.test\r\n",
@@ -136,6 +115,7 @@ fn trace_covers_received_deferred_and_sent() {
             "Message-ID: <trace-1@client.test>\r\nSubject: trace me\r\n\r\nhello\r\n.\r\n",
             "QUIT\r\n",
         ],
+        Duration::from_secs(10),
     );
     assert!(replies[5].starts_with("250 "), "{replies:?}");
 

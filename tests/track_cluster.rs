@@ -8,38 +8,23 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Sends one message to `corp.test` and returns the replies (the last: to its end of
-/// data).
+/// Sends one message to `corp.test` and quits; returns the replies (index 5: to its end
+/// of data).
 fn send(addr: std::net::SocketAddr, message_id: &str) -> Vec<String> {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut w = s.try_clone().unwrap();
-    let mut r = BufReader::new(s);
-    let mut reply = || loop {
-        let mut l = String::new();
-        r.read_line(&mut l).unwrap();
-        if l.as_bytes().get(3) != Some(&b'-') {
-            return l;
-        }
-    };
-    let mut replies = vec![reply()];
-    for cmd in [
-        "EHLO client.test\r\n".to_string(),
-        "MAIL FROM:<s@client.test>\r\n".into(),
-        "RCPT TO:<jo@corp.test>\r\n".into(),
-        "DATA\r\n".into(),
-        format!("Message-ID: {message_id}\r\nSubject: cluster\r\n\r\nhi\r\n.\r\n"),
-    ] {
-        w.write_all(cmd.as_bytes()).unwrap();
-        replies.push(reply());
-    }
-    let _ = w.write_all(b"QUIT\r\n");
-    replies
+    let data = format!("Message-ID: {message_id}\r\nSubject: cluster\r\n\r\nhi\r\n.\r\n");
+    let lines = [
+        "EHLO client.test\r\n",
+        "MAIL FROM:<s@client.test>\r\n",
+        "RCPT TO:<jo@corp.test>\r\n",
+        "DATA\r\n",
+        &data,
+        "QUIT\r\n",
+    ];
+    common::converse(addr, &lines, Duration::from_secs(30))
 }
 
 /// `postern track ARGS -c CONFIG`: (exit code, stdout).
