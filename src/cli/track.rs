@@ -184,53 +184,61 @@ fn in_cluster<T>(
     }
 }
 
-/// The events of a cluster search as the timeline or JSON lines, with their nodes.
-fn node_lines(events: &[NodeEvent], json: bool, start: Option<Timestamp>) -> String {
+/// Events with the node that recorded each (`None` from the local daily files) as JSON
+/// lines or timeline lines, the latter timed from `start` when given.
+fn event_lines<'e>(
+    events: &[(&'e Event, Option<&'e Text>)],
+    json: bool,
+    start: Option<Timestamp>,
+) -> String {
     let mut out = String::new();
-    for e in events {
+    for &(ev, node) in events {
         if json {
-            json_line(&mut out, &e.event, e.node.as_ref());
+            json_line(&mut out, ev, node);
         } else {
-            timeline_line(&mut out, &e.event, e.node.as_ref(), start);
+            timeline_line(&mut out, ev, node, start);
         }
     }
     out
 }
 
+/// A cluster search's events with their nodes.
+fn with_nodes(events: &[NodeEvent]) -> Vec<(&Event, Option<&Text>)> {
+    events.iter().map(|e| (&e.event, e.node.as_ref())).collect()
+}
+
+/// Local events, which name no node.
+fn without_nodes(events: &[Event]) -> Vec<(&Event, Option<&Text>)> {
+    events.iter().map(|e| (e, None)).collect()
+}
+
 fn search(a: SearchArgs) -> Result<bool, String> {
     let f = filter(&a)?;
-    if let Some(res) = in_cluster(&a.config, a.dir.as_ref(), |s| s.search(&f))? {
-        out!("{}", node_lines(&res.events, a.json, None));
-        if res.truncated {
-            eprintln!(
-                "postern track: stopped at {} events; narrow the search",
-                res.events.len()
-            );
-        }
-        return Ok(!res.events.is_empty());
-    }
-    let dir = tracking_dir(&a.config, a.dir)?;
-    check_dir(&dir)?;
-    let res = reader(dir, a.no_index)
-        .search(&f)
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    for ev in &res.events {
-        if a.json {
-            json_line(&mut out, ev, None);
-        } else {
-            timeline_line(&mut out, ev, None, None);
-        }
-    }
+    // (output, events found, truncated, scan counters of the local files)
+    let (out, found, truncated, stats) =
+        match in_cluster(&a.config, a.dir.as_ref(), |s| s.search(&f))? {
+            Some(res) => {
+                let out = event_lines(&with_nodes(&res.events), a.json, None);
+                (out, res.events.len(), res.truncated, None)
+            }
+            None => {
+                let dir = tracking_dir(&a.config, a.dir)?;
+                check_dir(&dir)?;
+                let res = reader(dir, a.no_index)
+                    .search(&f)
+                    .map_err(|e| e.to_string())?;
+                let out = event_lines(&without_nodes(&res.events), a.json, None);
+                (out, res.events.len(), res.truncated, Some(res.stats))
+            }
+        };
     out!("{out}");
-    if res.truncated {
-        eprintln!(
-            "postern track: stopped at {} events; narrow the search",
-            res.events.len()
-        );
+    if truncated {
+        eprintln!("postern track: stopped at {found} events; narrow the search");
     }
-    warn_skipped(&res.stats);
-    Ok(!res.events.is_empty())
+    if let Some(s) = &stats {
+        warn_skipped(s);
+    }
+    Ok(found > 0)
 }
 
 /// The filter the options of `postern track search` say.
@@ -258,48 +266,55 @@ fn filter(a: &SearchArgs) -> Result<Filter, String> {
 
 fn trace(a: TraceArgs) -> Result<bool, String> {
     let mid = Text::from(a.message_id.as_str());
-    if let Some(tr) = in_cluster(&a.config, a.dir.as_ref(), |s| s.trace(&mid))? {
-        let mut out = String::new();
-        if !a.json && !tr.events.is_empty() {
-            trace_head(&mut out, &tr.message_ids, &tr.queue_ids);
-        }
-        let start = tr.events.first().map(|e| e.event.time);
-        out.push_str(&node_lines(&tr.events, a.json, start.filter(|_| !a.json)));
-        out!("{out}");
-        if tr.events.is_empty() {
-            eprintln!("postern track: no events for {}", a.message_id);
-        }
-        if tr.truncated {
-            eprintln!("postern track: trace cut short at its limits");
-        }
-        return Ok(!tr.events.is_empty());
-    }
-    let dir = tracking_dir(&a.config, a.dir)?;
-    check_dir(&dir)?;
-    let tr = reader(dir, a.no_index)
-        .trace(a.message_id.as_str())
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    if a.json {
-        for ev in &tr.events {
-            json_line(&mut out, ev, None);
-        }
-    } else if !tr.events.is_empty() {
-        trace_head(&mut out, &tr.message_ids, &tr.queue_ids);
-        let start = tr.events[0].time;
-        for ev in &tr.events {
-            timeline_line(&mut out, ev, None, Some(start));
-        }
-    }
+    // (output, events found, truncated, scan counters of the local files)
+    let (out, found, truncated, stats) =
+        match in_cluster(&a.config, a.dir.as_ref(), |s| s.trace(&mid))? {
+            Some(tr) => {
+                let events = with_nodes(&tr.events);
+                let out = trace_text(&tr.message_ids, &tr.queue_ids, &events, a.json);
+                (out, events.len(), tr.truncated, None)
+            }
+            None => {
+                let dir = tracking_dir(&a.config, a.dir)?;
+                check_dir(&dir)?;
+                let tr = reader(dir, a.no_index)
+                    .trace(a.message_id.as_str())
+                    .map_err(|e| e.to_string())?;
+                let events = without_nodes(&tr.events);
+                let out = trace_text(&tr.message_ids, &tr.queue_ids, &events, a.json);
+                (out, events.len(), tr.truncated, Some(tr.stats))
+            }
+        };
     out!("{out}");
-    if tr.events.is_empty() {
+    if found == 0 {
         eprintln!("postern track: no events for {}", a.message_id);
     }
-    if tr.truncated {
+    if truncated {
         eprintln!("postern track: trace cut short at its limits");
     }
-    warn_skipped(&tr.stats);
-    Ok(!tr.events.is_empty())
+    if let Some(s) = &stats {
+        warn_skipped(s);
+    }
+    Ok(found > 0)
+}
+
+/// A trace as JSON lines, or as its head and a timeline timed from its first event.
+fn trace_text(
+    message_ids: &[Text],
+    queue_ids: &[Text],
+    events: &[(&Event, Option<&Text>)],
+    json: bool,
+) -> String {
+    if json {
+        return event_lines(events, true, None);
+    }
+    let Some(&(first, _)) = events.first() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    trace_head(&mut out, message_ids, queue_ids);
+    out.push_str(&event_lines(events, false, Some(first.time)));
+    out
 }
 
 /// A trace's first lines: the message-ids and queue ids it covers.
