@@ -26,6 +26,9 @@
 #   PN_LIMITS [""]           extra lines for postern's [limits] (e.g. "body_cache_bytes = 0")
 #   PERF [0]                 1: perf record -a (cpu-clock) during each throughput run and
 #                            print the CPU split by command and the MTA's top functions
+#   SYSCALLS [0]             1: count system calls (perf stat, machine-wide) during each
+#                            throughput run and print them per message
+#   POSTERN_BIN [target/release/postern] the postern binary to run (an A/B of two builds)
 #   SKIP_BUILD [0]           1: do not run cargo build
 #   KEEP [0]                 1: keep the work directory (logs, spools, configs)
 # Quick smoke run: MESSAGES=2000 LAT_MESSAGES=500 SIZES=1024 scripts/bench-relay.sh

@@ -44,6 +44,10 @@ PN_CHARSET = os.environ.get("PN_CHARSET", "")
 PN_LIMITS = os.environ.get("PN_LIMITS", "")
 KEEP = os.environ.get("KEEP", "0") == "1"
 PERF = os.environ.get("PERF", "0") == "1"
+# 1: count system calls and context switches machine-wide during each throughput run
+# (perf stat on the syscalls:sys_enter_* tracepoints: no ptrace, the run is not slowed)
+# and print them per message, source and sink included.
+SYSCALLS = os.environ.get("SYSCALLS", "0") == "1"
 
 MTA_PORT = 2625
 SINK_PORT = 2626
@@ -677,6 +681,13 @@ def throughput(kind, size, base, binary):
         perf = spawn(["perf", "record", "-a", "-g", "-e", "cpu-clock", "-F", "499", "-o",
                       perf_data], "perf", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
+    counter = None
+    if SYSCALLS:
+        counts = os.path.join(work, "syscalls.txt")
+        counter = spawn(["perf", "stat", "-a", "-x", ",", "-o", counts, "-e",
+                         "syscalls:sys_enter_*,context-switches"], "perf-stat",
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
     deadline = time.monotonic() + RUN_DEADLINE
     t0 = time.monotonic()
     srcs = [spawn(cmd, "smtp-source", stdout=src_log, stderr=subprocess.STDOUT)
@@ -713,6 +724,10 @@ def throughput(kind, size, base, binary):
     if any(w in out.lower() for w in ("warning", "error", "fatal")):
         raise Fail(f"smtp-source reported: {out[:1000]}")
     hwm = mem_kb(mta.pid, "VmHWM") if kind == "postern" else None
+    if counter:
+        counter.send_signal(signal.SIGINT)
+        counter.wait(60)
+        syscall_report(kind, size, counts)
     if perf:
         perf.send_signal(signal.SIGINT)
         perf.wait(60)
@@ -749,6 +764,21 @@ def throughput(kind, size, base, binary):
 def part(total, n, i):
     """The i-th of n near-equal parts of total."""
     return total // n + (1 if i < total % n else 0)
+
+
+def syscall_report(kind, size, path):
+    """System calls and context switches of the whole machine during the run, per
+    message (from perf stat's CSV: count,unit,event,...)."""
+    rows = []
+    for line in open(path):
+        f = line.strip().split(",")
+        if len(f) >= 3 and f[0].isdigit() and int(f[0]) > 0:
+            rows.append((int(f[0]), f[2].replace("syscalls:sys_enter_", "")))
+    rows.sort(reverse=True)
+    total = sum(n for n, e in rows if e != "context-switches")
+    log(f"  perf stat -a, {kind} {size} B, per message ({MESSAGES} messages; whole machine: "
+        f"MTA, source and sink): system calls {total / MESSAGES:.2f}")
+    log("    " + ", ".join(f"{e} {n / MESSAGES:.2f}" for n, e in rows if n / MESSAGES >= 0.05))
 
 
 def perf_report(kind, size, data, pid):
@@ -812,7 +842,7 @@ def main():
     for kind, tool in (("exim", EXIM), ("opensmtpd", SMTPD), ("opensmtpd-sync", SMTPD)):
         if kind in MTAS and not os.access(tool, os.X_OK):
             raise Fail(f"{tool} missing (run scripts/bench-relay/install-peers.sh {PEERS})")
-    built = os.path.join(ROOT, "target", "release", "postern")
+    built = os.environ.get("POSTERN_BIN") or os.path.join(ROOT, "target", "release", "postern")
     if ("postern" in MTAS or "postern-pg3" in MTAS) and not os.access(built, os.X_OK):
         raise Fail(f"{built} missing (cargo build --release --bins)")
     base = tempfile.mkdtemp(prefix="postern-bench-relay-")

@@ -161,6 +161,7 @@ mod tests {
             segment_size: 1 << 20,
             compact_dead_bytes: 100_000,
             compact_idle: Duration::from_secs(30),
+            completion_flush: Duration::from_millis(100),
         }
     }
 
@@ -221,8 +222,12 @@ mod tests {
                 segment_size: 16 << 20,
                 compact_dead_bytes: 8 << 20,
                 compact_idle: Duration::from_secs(30),
+                completion_flush: Duration::from_millis(100),
             }
         );
+        let slow = crate::config::Config::from_toml_str("[spool]\ncompletion_flush_ms = 60001\n");
+        let err = slow.unwrap_err().to_string();
+        assert!(err.contains("spool.completion_flush_ms (line 2)"), "{err}");
         let tiny = crate::config::Config::from_toml_str("[spool]\nsegment_size = 100\n");
         let err = tiny.unwrap_err().to_string();
         assert!(err.contains("spool.segment_size (line 2)"), "{err}");

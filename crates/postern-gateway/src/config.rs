@@ -464,6 +464,13 @@ pub struct SpoolSection {
     /// its dead bytes pass the live ones (and 64 KiB). Zero turns idle compaction off.
     /// Default 30 s.
     pub compact_idle: Duration,
+    /// A delivered message leaves the spool by a removal record the delivery does not
+    /// wait to see on disk (as an MTA's unlink of a delivered queue file is not fsynced):
+    /// it rides on the next group commit of new mail, or is flushed at most this long
+    /// after. A crash in between delivers the message once more, never loses one. Zero:
+    /// every outcome waits for its fsync, as deferrals and failures always do. Default
+    /// 100 ms (`completion_flush_ms`).
+    pub completion_flush: Duration,
 }
 
 /// `[retention]`: how long what the gateway writes beside the spool is kept. Checked at
@@ -812,6 +819,7 @@ struct SpoolToml {
     segment_size: Option<u64>,
     compact_dead_bytes: Option<u64>,
     compact_idle_secs: Option<u64>,
+    completion_flush_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -823,6 +831,10 @@ struct RetentionToml {
     quarantine_days: Option<u32>,
     pickup_bad_days: Option<u32>,
 }
+
+/// Longest `[spool] completion_flush_ms`: removals of delivered mail may wait a minute
+/// for the disk at most (each one waiting is a possible second delivery after a crash).
+const MAX_COMPLETION_FLUSH_MS: u64 = 60_000;
 
 /// Smallest `[spool] segment_size`: a few records, so tests can use tiny segments.
 const MIN_SEGMENT_SIZE: u64 = 4096;
@@ -836,10 +848,19 @@ fn spool_section(c: &Checker<'_>, s: &SpoolToml) -> Result<SpoolSection, ConfigE
             format!("must be at least {MIN_SEGMENT_SIZE}"),
         ));
     }
+    let completion_flush_ms = s.completion_flush_ms.unwrap_or(100);
+    if completion_flush_ms > MAX_COMPLETION_FLUSH_MS {
+        return Err(c.err(
+            "spool",
+            "completion_flush_ms",
+            format!("must be at most {MAX_COMPLETION_FLUSH_MS} (a minute)"),
+        ));
+    }
     Ok(SpoolSection {
         segment_size,
         compact_dead_bytes: s.compact_dead_bytes.unwrap_or(8 << 20),
         compact_idle: Duration::from_secs(s.compact_idle_secs.unwrap_or(30)),
+        completion_flush: Duration::from_millis(completion_flush_ms),
     })
 }
 

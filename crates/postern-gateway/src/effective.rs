@@ -190,6 +190,11 @@ fn spool_retention_part(c: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "segment_size = {}", s.segment_size)?;
     writeln!(o, "compact_dead_bytes = {}", s.compact_dead_bytes)?;
     writeln!(o, "compact_idle_secs = {}", secs(s.compact_idle))?;
+    writeln!(
+        o,
+        "completion_flush_ms = {}",
+        s.completion_flush.as_millis()
+    )?;
     let r = &c.retention;
     writeln!(o, "\n[retention]")?;
     writeln!(o, "protocol_log_days = {}", r.protocol_log_days)?;

@@ -196,7 +196,11 @@ fn open_local(config: &Config) -> Result<Storage, StorageError> {
     queue_config.spool.segment_size = config.spool.segment_size;
     let (queue, recovered) = Queue::open(config.spool_dir(), queue_config, crate::clock::now())
         .map_err(StoreError::from)?;
-    let queue: Arc<dyn QueueStore> = Arc::new(LocalStore::with_offload(queue, tokio_offload()));
+    let mut store = LocalStore::with_offload(queue, tokio_offload());
+    if !config.spool.completion_flush.is_zero() {
+        store = store.with_lazy_completions(config.spool.completion_flush);
+    }
+    let queue: Arc<dyn QueueStore> = Arc::new(store);
     let (tracker, search) = if config.tracking.enabled {
         let dir = &config.tracking.dir;
         std::fs::create_dir_all(dir).map_err(|source| StorageError::Dir {

@@ -338,11 +338,35 @@ impl Queue {
         outcomes: &[(usize, Outcome)],
         now: Timestamp,
     ) -> Result<AttemptResult, SpoolError> {
+        let (mut result, pending) = self.report_begin(delivery, outcomes, now)?;
+        if let Some(pending) = pending
+            && let Err(e) = self.spool.wait(pending)
+        {
+            // The decision stands in memory, and the spool keeps the record (issue 25).
+            result.unrecorded = Some(e.to_string());
+        }
+        Ok(result)
+    }
+
+    /// [`Queue::report`] without waiting for the disk: the decision is made and its record
+    /// appended (memory only, no I/O), and the [`Pending`] to pass to [`Spool::wait`] is
+    /// returned (`None` when the message was no longer queued: nothing was written).
+    /// Until that wait returns, a crash may lose the record: the message is then attempted
+    /// again after the restart (a delivered one is delivered twice, never lost). A caller
+    /// that accepts that for some outcomes, as an MTA does for the removal of a delivered
+    /// message, skips the wait and lets a later flush ([`Spool::sync`], or the next
+    /// enqueue's group commit) carry the record.
+    pub fn report_begin(
+        &self,
+        delivery: &Delivery,
+        outcomes: &[(usize, Outcome)],
+        now: Timestamp,
+    ) -> Result<(AttemptResult, Option<Pending>), SpoolError> {
         let mut g = self.lock();
         let st = &mut *g;
         let id = delivery.id;
         let Some(msg) = st.msgs.get_mut(&id) else {
-            return Ok(AttemptResult::default());
+            return Ok((AttemptResult::default(), None));
         };
         let mut result = AttemptResult::default();
         let env = &msg.env;
@@ -446,12 +470,7 @@ impl Queue {
             }
             self.spool.update_begin(id, &mut msg.state)?
         };
-        drop(g);
-        if let Err(e) = self.spool.wait(pending) {
-            // The decision stands in memory, and the spool keeps the record (issue 25).
-            result.unrecorded = Some(e.to_string());
-        }
-        Ok(result)
+        Ok((result, Some(pending)))
     }
 
     /// Takes the delay notices due at `now`: every queued message (not a notification)

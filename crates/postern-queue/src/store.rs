@@ -28,8 +28,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -222,11 +224,20 @@ pub type Offload = Arc<dyn Fn(Box<dyn FnOnce() + Send + 'static>) + Send + Sync>
 /// [`LocalStore::with_offload`], so an async caller's threads never wait on an fsync;
 /// without one they run inline when the future is first polled. Calls that only read
 /// memory always run inline.
+///
+/// By default a report returns once its record is durable. With
+/// [`LocalStore::with_lazy_completions`] the removal of a message whose every recipient
+/// was just delivered is not waited for (as an MTA's unlink of a delivered queue file is
+/// not fsynced): the report answers from memory, and the record reaches the disk with the
+/// next group commit, or by a flush at most the given delay later. A crash in between
+/// delivers the message once more; it never loses one.
 #[derive(Clone)]
 pub struct LocalStore {
     queue: Arc<Queue>,
     offload: Option<Offload>,
     settings: Arc<Mutex<HashMap<String, String>>>,
+    lazy_completions: Option<Duration>,
+    flush_scheduled: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for LocalStore {
@@ -234,6 +245,7 @@ impl fmt::Debug for LocalStore {
         f.debug_struct("LocalStore")
             .field("queue", &self.queue)
             .field("offload", &self.offload.is_some())
+            .field("lazy_completions", &self.lazy_completions)
             .finish_non_exhaustive()
     }
 }
@@ -245,7 +257,18 @@ impl LocalStore {
             queue: Arc::new(queue),
             offload: None,
             settings: Arc::default(),
+            lazy_completions: None,
+            flush_scheduled: Arc::default(),
         }
+    }
+
+    /// Reports that complete a message by delivering every recipient no longer wait for
+    /// the removal's fsync; a flush runs at most `delay` later (through the offload, or
+    /// at once inline without one). `Duration::ZERO` flushes as soon as the offload runs
+    /// it. See the type's docs for what a crash then costs.
+    pub fn with_lazy_completions(mut self, delay: Duration) -> LocalStore {
+        self.lazy_completions = Some(delay);
+        self
     }
 
     /// A store over `queue` whose blocking calls run through `offload`.
@@ -284,6 +307,29 @@ impl LocalStore {
                     }
                 }));
                 Box::pin(OneShot(slot))
+            }
+        }
+    }
+
+    /// Makes sure the spool is flushed within `delay`: one flush job at a time, which
+    /// finds nothing to write when a group commit carried the records meanwhile.
+    fn flush_later(&self, delay: Duration) {
+        if self.flush_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let queue = Arc::clone(&self.queue);
+        let flag = Arc::clone(&self.flush_scheduled);
+        let job = move || {
+            std::thread::sleep(delay);
+            flag.store(false, Ordering::Release);
+            // A failed flush keeps the records (issue 25); the next one retries them.
+            let _ = queue.spool().sync();
+        };
+        match &self.offload {
+            Some(offload) => offload(Box::new(job)),
+            None => {
+                self.flush_scheduled.store(false, Ordering::Release);
+                let _ = self.queue.spool().sync();
             }
         }
     }
@@ -349,8 +395,34 @@ impl QueueStore for LocalStore {
         outcomes: &'a [(usize, Outcome)],
         now: Timestamp,
     ) -> StoreFuture<'a, AttemptResult> {
-        let (delivery, outcomes) = (delivery.clone(), outcomes.to_vec());
-        self.blocking(move |q| Ok(q.report(&delivery, &outcomes, now)?))
+        let Some(delay) = self.lazy_completions else {
+            let (delivery, outcomes) = (delivery.clone(), outcomes.to_vec());
+            return self.blocking(move |q| Ok(q.report(&delivery, &outcomes, now)?));
+        };
+        // Memory only: the decision and its record, no I/O.
+        let (result, pending) = match self.queue.report_begin(delivery, outcomes, now) {
+            Ok(r) => r,
+            Err(e) => return Box::pin(std::future::ready(Err(e.into()))),
+        };
+        let Some(pending) = pending else {
+            return Box::pin(std::future::ready(Ok(result)));
+        };
+        let delivered = outcomes
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Delivered(_)));
+        if result.completed && delivered {
+            // Losing this record costs a second delivery, never a message: no wait.
+            self.flush_later(delay);
+            return Box::pin(std::future::ready(Ok(result)));
+        }
+        self.blocking(move |q| {
+            let mut result = result;
+            if let Err(e) = q.spool().wait(pending) {
+                // The decision stands in memory, and the spool keeps the record (issue 25).
+                result.unrecorded = Some(e.to_string());
+            }
+            Ok(result)
+        })
     }
 
     fn take_delay_notices(
@@ -547,6 +619,77 @@ mod tests {
         assert!(r.completed);
         assert!(block_on(store.messages()).unwrap().is_empty());
         assert!(store.local().is_some_and(Queue::is_empty));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Lazy completions: a delivered message's removal answers without running a job
+    /// (no fsync waited for), is on disk once the delayed flush ran, and without that
+    /// flush (a crash) the message comes back: delivered twice, never lost. A deferral
+    /// still waits for its record.
+    #[test]
+    fn lazy_completions_answer_from_memory_and_flush_later() {
+        let dir = tmp("lazy");
+        let jobs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&jobs);
+        let offload: Offload = Arc::new(move |job| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(job);
+        });
+        let delay = Duration::from_millis(300);
+        let lazy =
+            |q| LocalStore::with_offload(q, Arc::clone(&offload)).with_lazy_completions(delay);
+        let store = lazy(open(&dir));
+        let env = Envelope::new("s@x", ["a@one"], T0);
+        let body = Bytes::from_static(b"Subject: hi\r\n\r\nbody\r\n");
+        let id = block_on(store.enqueue(&env, body.clone(), T0)).unwrap();
+        let due = block_on(store.due(T0, 10)).unwrap();
+        let before = jobs.load(Ordering::SeqCst);
+        let delivered = [(0, Outcome::Delivered("250 ok".into()))];
+        let r = block_on(store.report(&due[0], &delivered, T0)).unwrap();
+        assert!(r.completed && r.unrecorded.is_none());
+        assert_eq!(
+            jobs.load(Ordering::SeqCst),
+            before + 1,
+            "only the delayed flush"
+        );
+        assert!(store.queue().is_empty());
+        // A crash now (the removal still in memory): the message is back after a restart.
+        let recovered = crate::Spool::inspect(&dir, &crate::SpoolOptions::default()).unwrap();
+        assert!(
+            recovered.messages.iter().any(|m| m.id == id),
+            "not yet flushed: it would be delivered again"
+        );
+        // After the delay the flush wrote it: a fresh open no longer has the message.
+        std::thread::sleep(delay * 3);
+        drop(store);
+        let store = lazy(open(&dir));
+        assert!(store.queue().is_empty(), "the removal reached the disk");
+        // A deferral waits for its fsync (a job on the offload) whatever the setting.
+        let id = block_on(store.enqueue(&env, body, T0)).unwrap();
+        let due = block_on(store.due(T0, 10)).unwrap();
+        let before = jobs.load(Ordering::SeqCst);
+        let deferred = [(
+            0,
+            Outcome::Deferred {
+                class: FailureClass::Recipient,
+                reply: "451 later".into(),
+            },
+        )];
+        let r = block_on(store.report(&due[0], &deferred, T0)).unwrap();
+        assert!(!r.completed);
+        assert_eq!(
+            jobs.load(Ordering::SeqCst),
+            before + 1,
+            "waited on the offload"
+        );
+        drop(store);
+        let store = LocalStore::new(open(&dir));
+        let m = store.queue().message(id).unwrap();
+        assert!(matches!(
+            m.state.recipients[0],
+            RecipientState::Deferred { .. }
+        ));
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

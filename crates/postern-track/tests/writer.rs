@@ -368,3 +368,33 @@ fn dropping_the_last_handle_writes_everything() {
         100
     );
 }
+
+/// With a linger, an event still reaches the file on its own (no flush asked) soon after
+/// the linger, and a flush asked meanwhile is answered with it written.
+#[test]
+fn lingering_events_reach_the_file_without_a_flush() {
+    let dir = TempDir::new("linger");
+    let clock = ManualClock::new(ts("2026-11-23T10:00:00Z"));
+    let mut cfg = WriterConfig::new(dir.path());
+    cfg.linger = std::time::Duration::from_millis(50);
+    let w = Writer::with_clock(cfg, clock).unwrap();
+    w.record(Event::new(w.now(), EventKind::Queued).queue_id("L1"))
+        .unwrap();
+    let search = || {
+        Reader::new(dir.path())
+            .search(&Filter::new())
+            .unwrap()
+            .events
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while search().is_empty() {
+        assert!(std::time::Instant::now() < until, "never written");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(w.stats().written, 1);
+    w.record(Event::new(w.now(), EventKind::Queued).queue_id("L2"))
+        .unwrap();
+    w.flush().unwrap();
+    assert_eq!(search().len(), 2, "a flush waits out the linger");
+    w.shutdown().unwrap();
+}

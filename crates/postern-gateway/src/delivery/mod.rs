@@ -148,8 +148,11 @@ pub async fn run(ctx: Arc<Context>) {
     give_back(&ctx, parked.into()).await;
     let _ = etrn.await;
     while tasks.join_next().await.is_some() {}
-    // Outcomes the spool could not write yet (a full disk): one more try before the
-    // gateway stops, so a restart does not deliver them again.
+    // Outcomes not yet on disk (removals of delivered mail wait for the next flush; a
+    // full disk): one more flush before the gateway stops, so a restart does not
+    // deliver them again.
+    let store = Arc::clone(&ctx.queue);
+    let _ = tokio::task::spawn_blocking(move || store.local().map(|q| q.spool().sync())).await;
     if !spool_writable(&ctx).await {
         tracing::error!("spool still cannot write; unrecorded outcomes are lost at exit");
     }
