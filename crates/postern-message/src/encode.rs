@@ -190,30 +190,47 @@ pub struct ContentStats {
 }
 
 impl ContentStats {
-    /// Scans `data`.
+    /// Scans `data`: line by line with `memchr`, each line first checked for unusual
+    /// octets (NUL, CR, 8-bit) in one pass the compiler vectorises, and counted octet by
+    /// octet only when it has one. Every relayed message is scanned, so this runs at
+    /// memory speed on plain text.
     pub fn of(data: &[u8]) -> Self {
         let mut s = ContentStats::default();
-        let mut line = 0;
-        for (i, &b) in data.iter().enumerate() {
-            match b {
-                b'\n' => {
-                    if i == 0 || data[i - 1] != b'\r' {
-                        s.bare_lf += 1;
-                    }
-                    s.longest_line = s.longest_line.max(line);
-                    line = 0;
-                    continue;
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', data) {
+            let line = &data[start..nl];
+            // The CR of a CRLF belongs to the line end; any other CR is bare.
+            let text = match line.split_last() {
+                Some((b'\r', text)) => text,
+                _ => {
+                    s.bare_lf += 1;
+                    line
                 }
-                b'\r' if data.get(i + 1) == Some(&b'\n') => continue,
-                b'\r' => s.bare_cr += 1,
-                0 => s.nul += 1,
-                128.. => s.eight_bit += 1,
+            };
+            s.add_line(text);
+            start = nl + 1;
+        }
+        s.add_line(&data[start..]);
+        s
+    }
+
+    /// Counts one line's octets (its line end removed).
+    fn add_line(&mut self, text: &[u8]) {
+        self.longest_line = self.longest_line.max(text.len());
+        let unusual = text
+            .iter()
+            .fold(false, |any, &b| any | (b >= 128) | (b == 0) | (b == b'\r'));
+        if !unusual {
+            return;
+        }
+        for &b in text {
+            match b {
+                b'\r' => self.bare_cr += 1,
+                0 => self.nul += 1,
+                128.. => self.eight_bit += 1,
                 _ => {}
             }
-            line += 1;
         }
-        s.longest_line = s.longest_line.max(line);
-        s
     }
 
     /// True if the data may be sent as `7bit` (after line ends are normalised to CRLF).
@@ -607,6 +624,46 @@ fn extended_continuations(name: &str, value: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    /// The octet-by-octet scan `ContentStats::of` replaced: the oracle of its proptest.
+    fn content_stats_bytewise(data: &[u8]) -> ContentStats {
+        let mut s = ContentStats::default();
+        let mut line = 0;
+        for (i, &b) in data.iter().enumerate() {
+            match b {
+                b'\n' => {
+                    if i == 0 || data[i - 1] != b'\r' {
+                        s.bare_lf += 1;
+                    }
+                    s.longest_line = s.longest_line.max(line);
+                    line = 0;
+                    continue;
+                }
+                b'\r' if data.get(i + 1) == Some(&b'\n') => continue,
+                b'\r' => s.bare_cr += 1,
+                0 => s.nul += 1,
+                128.. => s.eight_bit += 1,
+                _ => {}
+            }
+            line += 1;
+        }
+        s.longest_line = s.longest_line.max(line);
+        s
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn content_stats_match_the_bytewise_scan(
+            data in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'\r'), proptest::strategy::Just(b'\n'), proptest::strategy::Just(0u8), proptest::strategy::Just(0xe9u8), 32u8..127, proptest::arbitrary::any::<u8>()
+                ],
+                0..400,
+            )
+        ) {
+            proptest::prop_assert_eq!(ContentStats::of(&data), content_stats_bytewise(&data));
+        }
+    }
+
     use super::*;
 
     #[test]
