@@ -17,6 +17,8 @@
 #   MTAS ["postern postfix exim opensmtpd opensmtpd-sync"] which relays to measure
 #   LAT_MESSAGES [2000]      messages in the separate acceptance-latency run (0 skips it)
 #   LAT_SESSIONS [10]        concurrent connections of the latency client
+#   PEER_MESSAGES, PEER_LAT_MESSAGES [unset] messages per run for Exim and OpenSMTPD
+#                            instead (at least 2 a session): they relay tens a second
 #   SOURCE_OPTS [""]         extra smtp-source options (e.g. "-d": many messages a session)
 #   RUN_DEADLINE [600]       seconds one run may take before it is abandoned (a failure)
 #   PF_DEST_CONCURRENCY [""] if set, Postfix's default_destination_concurrency_limit

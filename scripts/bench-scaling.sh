@@ -9,7 +9,7 @@
 # Environment (defaults in brackets):
 #   CLIENTS ["1 10 100 500"]   session counts
 #   MTAS ["postern postfix exim opensmtpd-sync"], MESSAGES [2000], LAT_MESSAGES [1000],
-#   SIZE [1024]                passed to bench-relay.sh (see there)
+#   SIZE [1024], PEER_MESSAGES, PEER_LAT_MESSAGES  passed to bench-relay.sh (see there)
 #   OUT [docs/scaling]          writes OUT.csv and OUT.png
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

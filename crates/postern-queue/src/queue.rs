@@ -253,15 +253,23 @@ impl Queue {
         now: Timestamp,
     ) -> Result<QueueId, SpoolError> {
         let id = self.spool.enqueue(envelope, body, now)?;
+        self.admit(id, envelope, body.len() as u64, now);
+        Ok(id)
+    }
+
+    /// Schedules a message whose enqueue record is durable, for an async caller that
+    /// appended it with [`Spool::enqueue_begin`] and waited with [`Spool::poll_durable`]
+    /// (`size`: its body's length). A message must not be admitted before then: it could
+    /// be delivered and still be refused. [`Queue::enqueue`] does both steps itself.
+    pub fn admit(&self, id: QueueId, envelope: &Envelope, size: u64, now: Timestamp) {
         let msg = Msg {
             env: envelope.clone(),
             state: MessageState::new(envelope.recipients.len()),
-            size: body.len() as u64,
+            size,
         };
         let mut g = self.lock();
         schedule_message(&mut g.sched, id, &msg, now);
         g.msgs.insert(id, msg);
-        Ok(id)
     }
 
     /// Up to `max` attempts due at `now`. Destinations (and recipients) under backoff are

@@ -25,6 +25,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::envelope::{Envelope, MessageState};
@@ -41,6 +42,8 @@ const SEGMENT_MAGIC: &[u8; 8] = b"PSTNSEG\x01";
 const BAD_HEADER: &str = "bad segment header";
 /// Default for [`SpoolOptions::max_inflight`].
 const MAX_INFLIGHT: usize = 1;
+/// How long a committer thread waits after a failed flush before it tries again.
+const COMMITTER_RETRY: Duration = Duration::from_millis(100);
 /// Default for [`SpoolOptions::max_gather`].
 const MAX_GATHER: Duration = Duration::from_micros(200);
 /// Bytes of a segment header: magic and segment number.
@@ -228,6 +231,9 @@ impl SpoolStats {
 #[must_use = "the change is not durable until Spool::wait returns"]
 pub struct Pending {
     ticket: u64,
+    /// Flushes that had failed when the change was appended: a later failure is this
+    /// change's own.
+    seen: u64,
 }
 
 struct Chunk {
@@ -301,6 +307,12 @@ struct Inner {
     live: HashMap<u64, u64>,
     /// Bytes appended since open.
     appended: u64,
+    /// Async callers waiting for a ticket to be durable: (ticket, failures seen, waker).
+    waiters: Vec<(u64, u64, Waker)>,
+    /// The committer thread ([`Spool::run_committer`]) waits on `Shared::work`.
+    committer_idle: bool,
+    /// Committer threads are to stop.
+    stop_committer: bool,
 }
 
 impl Inner {
@@ -437,6 +449,19 @@ impl Inner {
         }
     }
 
+    /// Wakes the async waiters whose change is durable, or failed (a flush failed since
+    /// they appended): each looks again with [`Spool::poll_durable`].
+    fn wake_waiters(&mut self) {
+        let (durable, failures) = (self.durable, self.failures);
+        self.waiters.retain(|(ticket, seen, waker)| {
+            let ready = *ticket <= durable || *seen != failures;
+            if ready {
+                waker.wake_by_ref();
+            }
+            !ready
+        });
+    }
+
     /// The cut-backs whose records are now durable elsewhere, merged.
     fn take_tidy(&mut self) -> std::collections::BTreeMap<u64, u64> {
         let durable = self.durable;
@@ -554,6 +579,8 @@ struct Shared {
     cond: Condvar,
     /// Wakes a gathering leader once its batch is full.
     gather: Condvar,
+    /// Wakes an idle committer thread when an async enqueue appends a record.
+    work: Condvar,
     files: Mutex<HashMap<u64, Arc<File>>>,
     readers: Mutex<HashMap<u64, Arc<File>>>,
     /// Fault injection for the unit tests: fail this many fsyncs of segment data.
@@ -1063,6 +1090,9 @@ impl Spool {
                 .collect(),
             live: HashMap::new(),
             appended: 0,
+            waiters: Vec::new(),
+            committer_idle: false,
+            stop_committer: false,
         };
         for (id, (entry, ..)) in &scan.entries {
             inner.add_ref(entry.enq);
@@ -1079,6 +1109,7 @@ impl Spool {
                 inner: Mutex::new(inner),
                 cond: Condvar::new(),
                 gather: Condvar::new(),
+                work: Condvar::new(),
                 files: Mutex::new(HashMap::from([(head_seg, Arc::new(f))])),
                 readers: Mutex::new(HashMap::new()),
                 #[cfg(test)]
@@ -1100,6 +1131,51 @@ impl Spool {
         body: &[u8],
         now: Timestamp,
     ) -> Result<QueueId, SpoolError> {
+        let (id, g) = self.append_enqueue(envelope, body, now)?;
+        let ticket = g.next_ticket;
+        if let Err(e) = self.wait_durable(g, ticket) {
+            self.withdraw(id);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Appends a message without waiting for it to be durable (memory only: the record is
+    /// encoded and queued for the next group commit) and returns its id and the
+    /// [`Pending`] to wait on, from a thread with [`Spool::wait`] or from async code with
+    /// [`Spool::poll_durable`]. Some thread must be leading group commits meanwhile: a
+    /// [`Spool::run_committer`] thread (which this wakes), or any caller of
+    /// [`Spool::wait`] or [`Spool::sync`]. If the wait fails, call [`Spool::withdraw`]
+    /// before refusing the message, as [`Spool::enqueue`] does.
+    pub fn enqueue_begin(
+        &self,
+        envelope: &Envelope,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<(QueueId, Pending), SpoolError> {
+        let (id, mut g) = self.append_enqueue(envelope, body, now)?;
+        if g.gathering && g.queued >= g.peak {
+            self.shared.gather.notify_one();
+        }
+        if g.committer_idle {
+            // Only when it sleeps: a notify is a system call even with nobody waiting.
+            g.committer_idle = false;
+            self.shared.work.notify_one();
+        }
+        let pending = Pending {
+            ticket: g.next_ticket,
+            seen: g.failures,
+        };
+        Ok((id, pending))
+    }
+
+    /// Encodes and appends an enqueue record; returns the new id and the lock.
+    fn append_enqueue(
+        &self,
+        envelope: &Envelope,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<(QueueId, MutexGuard<'_, Inner>), SpoolError> {
         let size = record::enqueue_len(envelope, body) as u64;
         if size - FRAME_HEADER as u64 > u64::from(self.shared.opts.max_record) {
             return Err(SpoolError::TooLarge(body.len() as u64));
@@ -1121,18 +1197,90 @@ impl Spool {
             recipients: envelope.recipients.len(),
         };
         g.index.insert(id, entry);
-        let ticket = g.next_ticket;
-        if let Err(e) = self.wait_durable(g, ticket) {
-            self.withdraw(id);
-            return Err(e);
+        Ok((id, g))
+    }
+
+    /// Whether an appended change is durable yet, for async callers: `Ready(Ok)` once it
+    /// is, `Ready(Err)` when a flush failed since it was appended (as [`Spool::wait`]
+    /// would return), else `Pending` with `cx`'s waker kept and woken when a batch
+    /// settles. Does no I/O: the group commit is led by others (see
+    /// [`Spool::enqueue_begin`]).
+    pub fn poll_durable(
+        &self,
+        pending: &Pending,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SpoolError>> {
+        let mut g = lock(&self.shared.inner);
+        if g.durable >= pending.ticket {
+            return Poll::Ready(Ok(()));
         }
-        Ok(id)
+        if g.failures != pending.seen {
+            let why = g.failed.clone().unwrap_or_else(|| "a flush failed".into());
+            return Poll::Ready(Err(SpoolError::Poisoned(why)));
+        }
+        match g.waiters.iter_mut().find(|(t, ..)| *t == pending.ticket) {
+            Some(w) => {
+                if !w.2.will_wake(cx.waker()) {
+                    w.2 = cx.waker().clone();
+                }
+            }
+            None => {
+                let waiter = (pending.ticket, pending.seen, cx.waker().clone());
+                g.waiters.push(waiter);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Leads group commits for [`Spool::enqueue_begin`]'s async callers until
+    /// [`Spool::stop_committers`]: sleeps while nothing is queued, otherwise writes and
+    /// fsyncs what is (gathering as any leader does). Run it on a thread of its own.
+    /// After a failed flush it waits a little (`COMMITTER_RETRY`) before trying again,
+    /// so a full disk is not retried in a tight loop.
+    pub fn run_committer(&self) {
+        let mut g = lock(&self.shared.inner);
+        loop {
+            if g.stop_committer {
+                return;
+            }
+            if g.chunks.is_empty() {
+                g.committer_idle = true;
+                g = self
+                    .shared
+                    .work
+                    .wait(g)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                g.committer_idle = false;
+                continue;
+            }
+            let ticket = g.next_ticket;
+            let failed = self.wait_durable_as(g, ticket, false).is_err();
+            if failed {
+                std::thread::sleep(COMMITTER_RETRY);
+            }
+            g = lock(&self.shared.inner);
+        }
+    }
+
+    /// Makes the next `n` fsyncs of segment data fail (unit tests of the crate).
+    #[cfg(test)]
+    pub(crate) fn fail_next_syncs(&self, n: u32) {
+        self.shared
+            .fail_syncs
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Stops every [`Spool::run_committer`] thread (each returns once its batch is done).
+    pub fn stop_committers(&self) {
+        let mut g = lock(&self.shared.inner);
+        g.stop_committer = true;
+        self.shared.work.notify_all();
     }
 
     /// Takes back an enqueue whose flush failed: the caller refuses the message, so it
     /// must not be delivered as well. Its record may be whole on disk in the abandoned
     /// segment, so a removal follows it (written with the next flush that succeeds).
-    fn withdraw(&self, id: QueueId) {
+    pub fn withdraw(&self, id: QueueId) {
         let mut g = lock(&self.shared.inner);
         let Some(entry) = g.index.remove(&id) else {
             return;
@@ -1191,6 +1339,7 @@ impl Spool {
         }
         Ok(Pending {
             ticket: g.next_ticket,
+            seen: g.failures,
         })
     }
 
@@ -1213,6 +1362,7 @@ impl Spool {
         g.push(buf, self.shared.opts.segment_size);
         Ok(Pending {
             ticket: g.next_ticket,
+            seen: g.failures,
         })
     }
 
@@ -1333,10 +1483,18 @@ impl Spool {
     /// A flush that fails while this call waits is its error. A failure from before the
     /// call is one to recover from: once no batch is in flight, the records not yet
     /// durable move to a fresh segment and this call writes them like any batch.
-    fn wait_durable<'s>(
+    fn wait_durable<'s>(&'s self, g: MutexGuard<'s, Inner>, ticket: u64) -> Result<(), SpoolError> {
+        self.wait_durable_as(g, ticket, true)
+    }
+
+    /// [`Spool::wait_durable`]; `gather`: whether a leader waits for its batch to fill
+    /// (the committer thread does not: what arrives while it syncs is its next batch,
+    /// and nobody else leads to split it).
+    fn wait_durable_as<'s>(
         &'s self,
         mut g: MutexGuard<'s, Inner>,
         ticket: u64,
+        gather: bool,
     ) -> Result<(), SpoolError> {
         let seen = g.failures;
         if g.gathering && g.queued >= g.peak {
@@ -1378,7 +1536,7 @@ impl Spool {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
-            if !gathered {
+            if !gathered && gather {
                 // The state may change while the leader waits (a batch in flight may
                 // fail): look at it again before leading.
                 gathered = true;
@@ -1461,6 +1619,7 @@ impl Spool {
             b.done = Some(synced.is_ok());
         }
         g.settle();
+        g.wake_waiters();
         let tidy = g.take_tidy();
         if !tidy.is_empty() {
             drop(g);

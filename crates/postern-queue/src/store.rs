@@ -238,7 +238,30 @@ pub struct LocalStore {
     settings: Arc<Mutex<HashMap<String, String>>>,
     lazy_completions: Option<Duration>,
     flush_scheduled: Arc<AtomicBool>,
+    committer: Option<Arc<Committer>>,
 }
+
+/// The thread that leads group commits for async enqueues; stopped and joined when the
+/// last clone of its store goes, so the spool (and its lock) is released with the store.
+struct Committer {
+    spool: crate::spool::Spool,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.spool.stop_committers();
+        let thread = self.thread.get_mut().ok().and_then(Option::take);
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Bodies up to this size are encoded into their spool record on the caller's thread
+/// (an async enqueue); larger ones go through the offload, so a runtime thread never
+/// copies and checksums megabytes.
+const INLINE_ENQUEUE_MAX: usize = 1 << 20;
 
 impl fmt::Debug for LocalStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -246,6 +269,7 @@ impl fmt::Debug for LocalStore {
             .field("queue", &self.queue)
             .field("offload", &self.offload.is_some())
             .field("lazy_completions", &self.lazy_completions)
+            .field("committer", &self.committer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -259,7 +283,32 @@ impl LocalStore {
             settings: Arc::default(),
             lazy_completions: None,
             flush_scheduled: Arc::default(),
+            committer: None,
         }
+    }
+
+    /// Enqueues no longer hold a thread of the offload each while their fsync runs: the
+    /// record is appended on the caller's thread (bodies up to 1 MiB), and a committer
+    /// thread of the store's own leads the group commits and wakes the waiting futures.
+    /// Per message this saves handing the enqueue to another thread and back, and the
+    /// group commit's wake-ups of blocked followers (in a relay benchmark: futex calls
+    /// per message 16.5 → 3.6, CPU per message −15%). The cost is latency: every batch
+    /// waits for that one thread to be scheduled, where a caller of the blocking path
+    /// leads on a thread already running; on a busy two-core machine acceptance latency
+    /// doubled (p50 1.6 → 2.8 ms) and relay throughput halved, so the gateway does not use
+    /// it. Choose it where CPU, not latency, is short. Fails only if the thread cannot be
+    /// started.
+    pub fn with_committer(mut self) -> std::io::Result<LocalStore> {
+        let spool = self.queue.spool().clone();
+        let run = spool.clone();
+        let thread = std::thread::Builder::new()
+            .name("postern-spool-commit".into())
+            .spawn(move || run.run_committer())?;
+        self.committer = Some(Arc::new(Committer {
+            spool,
+            thread: Mutex::new(Some(thread)),
+        }));
+        Ok(self)
     }
 
     /// Reports that complete a message by delivering every recipient no longer wait for
@@ -340,6 +389,74 @@ impl LocalStore {
     }
 }
 
+/// An async enqueue appended to the spool and waiting for its group commit. Once durable
+/// the message is admitted to the queue; if the flush failed it is withdrawn. Dropped
+/// before either (the caller gave up), it is finished off the caller's thread as the
+/// blocking enqueue would be: admitted once durable, so it is delivered, never stranded.
+struct Appended {
+    queue: Arc<Queue>,
+    offload: Option<Offload>,
+    id: QueueId,
+    env: Envelope,
+    size: u64,
+    now: Timestamp,
+    pending: Option<crate::spool::Pending>,
+}
+
+impl Appended {
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<(), SpoolError>> {
+        match &self.pending {
+            Some(p) => self.queue.spool().poll_durable(p, cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Admits or withdraws the message by the group commit's result.
+    fn finish(&mut self, r: Result<(), SpoolError>) -> Result<QueueId, StoreError> {
+        self.pending = None;
+        settle(&self.queue, self.id, &self.env, self.size, self.now, r)
+    }
+}
+
+fn settle(
+    queue: &Queue,
+    id: QueueId,
+    env: &Envelope,
+    size: u64,
+    now: Timestamp,
+    r: Result<(), SpoolError>,
+) -> Result<QueueId, StoreError> {
+    match r {
+        Ok(()) => {
+            queue.admit(id, env, size, now);
+            Ok(id)
+        }
+        Err(e) => {
+            // Refused with a 451: it must not be delivered as well.
+            queue.spool().withdraw(id);
+            Err(e.into())
+        }
+    }
+}
+
+impl Drop for Appended {
+    fn drop(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let (queue, id, env) = (Arc::clone(&self.queue), self.id, self.env.clone());
+        let (size, now) = (self.size, self.now);
+        let job = move || {
+            let r = queue.spool().wait(pending);
+            let _ = settle(&queue, id, &env, size, now, r);
+        };
+        match &self.offload {
+            Some(offload) => offload(Box::new(job)),
+            None => job(),
+        }
+    }
+}
+
 /// The result of an offloaded job: not yet (with the waker to call), or here.
 enum Slot<T> {
     Waiting(Option<Waker>),
@@ -382,7 +499,25 @@ impl QueueStore for LocalStore {
         now: Timestamp,
     ) -> StoreFuture<'a, QueueId> {
         let env = envelope.clone();
-        self.blocking(move |q| Ok(q.enqueue(&env, &body, now)?))
+        if self.committer.is_none() || body.len() > INLINE_ENQUEUE_MAX {
+            return self.blocking(move |q| Ok(q.enqueue(&env, &body, now)?));
+        }
+        let queue = Arc::clone(&self.queue);
+        let offload = self.offload.clone();
+        Box::pin(async move {
+            let (id, pending) = queue.spool().enqueue_begin(&env, &body, now)?;
+            let mut waiting = Appended {
+                queue,
+                offload,
+                id,
+                env,
+                size: body.len() as u64,
+                now,
+                pending: Some(pending),
+            };
+            let r = std::future::poll_fn(|cx| waiting.poll(cx)).await;
+            waiting.finish(r)
+        })
     }
 
     fn due(&self, now: Timestamp, max: usize) -> StoreFuture<'_, Vec<Delivery>> {
@@ -691,6 +826,69 @@ mod tests {
             RecipientState::Deferred { .. }
         ));
         drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Async enqueues through the committer thread: many at once from many threads, each
+    /// durable when it resolves (a reopened spool has every one), none holding a thread
+    /// of the offload; a failed flush refuses only the messages it held (withdrawn, never
+    /// delivered) and the next enqueue succeeds.
+    #[test]
+    fn committer_enqueues_are_durable_and_failures_withdrawn() {
+        let dir = tmp("committer");
+        let jobs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&jobs);
+        let offload: Offload = Arc::new(move |job| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(job);
+        });
+        let store = LocalStore::with_offload(open(&dir), offload)
+            .with_committer()
+            .unwrap();
+        let env = Envelope::new("s@x", ["a@one"], T0);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (store, env) = (store.clone(), env.clone());
+                std::thread::spawn(move || {
+                    (0..40)
+                        .map(|i| {
+                            let body = Bytes::from(format!("Subject: {t}-{i}\r\n\r\nx\r\n"));
+                            block_on(store.enqueue(&env, body, T0)).unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut ids: Vec<QueueId> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 320);
+        assert_eq!(
+            jobs.load(Ordering::SeqCst),
+            0,
+            "no enqueue used the offload"
+        );
+        assert_eq!(store.queue().len(), 320, "every one admitted");
+        // A failed fsync: the enqueue it held is refused and withdrawn.
+        store.queue().spool().fail_next_syncs(1);
+        let body = Bytes::from_static(b"Subject: lost\r\n\r\nx\r\n");
+        let refused = block_on(store.enqueue(&env, body.clone(), T0));
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(store.queue().len(), 320, "not admitted");
+        let id = block_on(store.enqueue(&env, body, T0)).unwrap();
+        assert_eq!(store.queue().len(), 321);
+        drop(store);
+        let reopened = open(&dir);
+        assert_eq!(
+            reopened.len(),
+            321,
+            "the refused one is not delivered after a restart"
+        );
+        assert!(reopened.message(id).is_some());
+        drop(reopened);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
