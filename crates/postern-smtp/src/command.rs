@@ -131,8 +131,9 @@ impl<'a> Command<'a> {
         })
     }
 
-    /// Parses a line already known to be UTF-8.
-    #[inline]
+    /// Parses a line already known to be UTF-8. Inlined into [`Command::parse`], so the
+    /// command is built in the caller's result instead of being copied out of a second one.
+    #[inline(always)]
     fn parse_str(s: &'a str, limits: &Limits) -> Result<Command<'a>, CommandError> {
         let s = s.trim_end_matches([' ', '\t']);
         let b = s.as_bytes();
