@@ -63,7 +63,8 @@ impl<'a> Header<'a> {
     pub fn value(&self) -> Cow<'a, str> {
         match unfold(self.raw) {
             Cow::Borrowed(b) => encoded_word::decode(b),
-            Cow::Owned(b) => Cow::Owned(encoded_word::decode(&b).into_owned()),
+            // The unfolded copy becomes the value itself when there is nothing to decode.
+            Cow::Owned(b) => Cow::Owned(encoded_word::decode_owned(b)),
         }
     }
 
@@ -90,7 +91,12 @@ pub fn unfold(raw: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len());
-    out.extend(raw.iter().copied().filter(|&b| b != b'\n' && b != b'\r'));
+    let mut rest = raw;
+    while let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
+        out.extend_from_slice(&rest[..i]);
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
     Cow::Owned(out)
 }
 
