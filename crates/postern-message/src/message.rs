@@ -491,7 +491,8 @@ impl<'a> Parser<'a, '_> {
         default: ContentType<'a>,
     ) -> usize {
         let input = self.input;
-        let mut headers = Vec::new();
+        // Room for a typical header block up front, instead of growing 4, 8, 16, ….
+        let mut headers = Vec::with_capacity(16);
         let end = header::parse_block(
             input,
             start,

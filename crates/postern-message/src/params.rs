@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take, take_till, take_till1, take_while, take_while1};
 use nom::character::complete::{char, one_of};
-use nom::combinator::{eof, map, map_opt, opt, peek, recognize, rest, value};
+use nom::combinator::{eof, map, map_opt, peek, recognize, value};
 use nom::multi::fold_many0;
 use nom::sequence::{preceded, separated_pair};
 use nom::{IResult, Parser};
@@ -210,27 +210,37 @@ fn media_type(head: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
 
 /// Splits at the first `;` outside quotes.
 fn split_head(raw: &[u8]) -> (&[u8], &[u8]) {
-    let (rest, head) = segment(raw).unwrap_or((&[], raw));
+    let (rest, head) = segment(raw);
     (head, rest.get(1..).unwrap_or_default())
 }
 
-/// The text up to the first `;` outside a quoted string (or the end).
-fn segment(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    let unquoted = take_till1(|b| b == b'"' || b == b';');
-    recognize(fold_many0(alt((quoted_span, unquoted)), || (), |(), _| ())).parse(input)
+/// The text up to the first `;` outside a quoted string (or the end): the rest (from
+/// the `;`, or empty) and the segment. A quoted string runs to its closing quote, a `\`
+/// escaping the byte after it; an unclosed one runs to the end. A memchr scan rather than
+/// a nom grammar: it runs on every parameter of every Content-Type, and this is the
+/// parse's hot path on small messages.
+fn segment(input: &[u8]) -> (&[u8], &[u8]) {
+    let mut i = 0;
+    while let Some(k) = memchr::memchr2(b'"', b';', &input[i..]) {
+        let at = i + k;
+        if input[at] == b';' {
+            return (&input[at..], &input[..at]);
+        }
+        i = quoted_end(input, at + 1);
+    }
+    (&input[input.len()..], input)
 }
 
-/// A quoted string as it stands, quotes and escapes included; an unclosed one runs to
-/// the end.
-fn quoted_span(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    let escaped = preceded(char('\\'), opt(take(1usize)));
-    let plain = take_till1(|b| b == b'"' || b == b'\\');
-    let content = fold_many0(
-        alt((map(escaped, |_| ()), map(plain, |_| ()))),
-        || (),
-        |(), ()| (),
-    );
-    recognize((char('"'), content, opt(char('"')))).parse(input)
+/// The offset after the quoted string whose opening quote ends just before `i`.
+fn quoted_end(input: &[u8], mut i: usize) -> usize {
+    while let Some(k) = memchr::memchr2(b'"', b'\\', &input[i..]) {
+        let at = i + k;
+        if input[at] == b'"' {
+            return at + 1;
+        }
+        i = (at + 2).min(input.len());
+    }
+    input.len()
 }
 
 /// Removes `(comments)` (nested; `\` is not an escape here) and line breaks; borrows when
@@ -274,10 +284,39 @@ struct RawParam<'a> {
 }
 
 /// Parses `; a=b; c="d"` (the part after the first `;`).
-pub fn parse_params(mut s: &[u8]) -> Vec<Param<'_>> {
+pub fn parse_params(input: &[u8]) -> Vec<Param<'_>> {
+    // Without RFC 2231 sections (the usual case) every segment is a parameter of its
+    // own: decode them straight into the result, with no intermediate list.
+    let mut params: Vec<Param<'_>> = Vec::new();
+    let mut s = input;
+    let mut read = 0;
+    while !s.is_empty() && read < MAX_PARAMS {
+        let (rest, seg) = segment(s);
+        if let Some(r) = parse_segment(seg) {
+            if r.section.is_some() || r.extended {
+                return parse_params_2231(input);
+            }
+            read += 1;
+            let name = lower_name(r.name);
+            if params.iter().all(|p| p.name != name) {
+                params.push(Param {
+                    name,
+                    value: decode_value(&r.value),
+                    language: None,
+                });
+            }
+        }
+        s = rest.get(1..).unwrap_or_default();
+    }
+    params
+}
+
+/// [`parse_params`] when some segment is an RFC 2231 section: all segments first, then
+/// the sections of each name joined.
+fn parse_params_2231(mut s: &[u8]) -> Vec<Param<'_>> {
     let mut raws = Vec::new();
     while !s.is_empty() && raws.len() < MAX_PARAMS {
-        let (rest, seg) = segment(s).unwrap_or((&[], s));
+        let (rest, seg) = segment(s);
         if let Some(p) = parse_segment(seg) {
             raws.push(p);
         }
@@ -288,9 +327,8 @@ pub fn parse_params(mut s: &[u8]) -> Vec<Param<'_>> {
 
 /// `name = value`: a quoted value is unquoted, an unquoted one loses a trailing comment.
 fn parse_segment(seg: &[u8]) -> Option<RawParam<'_>> {
-    let mut name_value = separated_pair(take_till(|b| b == b'='), char('='), rest);
-    let parsed: IResult<&[u8], (&[u8], &[u8])> = name_value.parse(seg);
-    let (_, (name, v)) = parsed.ok()?;
+    let eq = memchr::memchr(b'=', seg)?;
+    let (name, v) = (&seg[..eq], &seg[eq + 1..]);
     let name = name.trim_ascii();
     if name.is_empty() {
         return None;
@@ -482,7 +520,19 @@ enum Piece<'a> {
     Bytes(&'a [u8]),
 }
 
+/// Parameter names common enough to be worth recognising without a UTF-8 check or,
+/// when written in capitals, a lower-cased copy.
+const COMMON_NAMES: [&str; 8] = [
+    "charset", "boundary", "name", "filename", "format", "type", "delsp", "reply-type",
+];
+
 fn lower_name(name: &[u8]) -> Cow<'_, str> {
+    if let Some(known) = COMMON_NAMES
+        .iter()
+        .find(|k| k.len() == name.len() && name.eq_ignore_ascii_case(k.as_bytes()))
+    {
+        return Cow::Borrowed(known);
+    }
     match std::str::from_utf8(name) {
         Ok(s) if !name.iter().any(u8::is_ascii_uppercase) => Cow::Borrowed(s),
         _ => Cow::Owned(charset::decode_lenient(name).to_ascii_lowercase()),

@@ -458,11 +458,13 @@ impl Decoder {
         let mut pos = 0;
         while pos < body.len() && !self.is_done() {
             self.line += 1;
-            // Fast path for the common full line, without searching for the newline.
+            // Fast path for the common full line (LF or CRLF), without searching for the
+            // newline. The slow path strips one CR before the LF, so both give the same.
+            let crlf = body.get(pos + 61..pos + 63) == Some(b"\r\n".as_slice());
             if self.state == State::Data
                 && body[pos] == b'M'
                 && body.len() > pos + 61
-                && body[pos + 61] == b'\n'
+                && (body[pos + 61] == b'\n' || crlf)
             {
                 let chars: &[u8; 60] = body[pos + 1..pos + 61].try_into().unwrap_or(&[0; 60]);
                 // A short `M` line followed by another line can also put a newline at
@@ -476,7 +478,7 @@ impl Decoder {
                     return Err(UuError::InvalidCharacter { line: self.line });
                 }
                 decode_uu_full_line(chars, out);
-                pos += 62;
+                pos += if crlf { 63 } else { 62 };
                 continue;
             }
             self.slow_line(body, &mut pos, out)?;
