@@ -18,9 +18,9 @@
 use std::borrow::Cow;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take, take_till, take_till1, take_while, take_while1};
+use nom::bytes::complete::{tag, take, take_till, take_till1};
 use nom::character::complete::{char, one_of};
-use nom::combinator::{eof, map, map_opt, peek, recognize, value};
+use nom::combinator::{map, map_opt, recognize, value};
 use nom::multi::fold_many0;
 use nom::sequence::{preceded, separated_pair};
 use nom::{IResult, Parser};
@@ -93,9 +93,13 @@ impl<'a> ContentType<'a> {
                 }
             }
         };
-        for p in parse_params(rest) {
-            if ct.params.iter().all(|q| q.name != p.name) {
-                ct.params.push(p);
+        if ct.params.is_empty() {
+            ct.params = parse_params(rest);
+        } else {
+            for p in parse_params(rest) {
+                if ct.params.iter().all(|q| q.name != p.name) {
+                    ct.params.push(p);
+                }
             }
         }
         Some(ct)
@@ -194,18 +198,29 @@ fn find_param<'p>(params: &'p [Param<'_>], name: &str) -> Option<&'p str> {
 /// than `/`. What follows the subtype after a blank, when the `;` was forgotten
 /// (`multipart/mixed boundary=x`), is returned as parameter text and must hold a `=`.
 fn media_type(head: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let token = || take_while1(|b: u8| b.is_ascii_graphic() && b != b'/');
-    let blanks = || take_while(is_ws);
-    let subtype_end = peek(alt((eof, take_while1(is_ws))));
-    let parsed: IResult<&[u8], _> = (
-        blanks(),
-        separated_pair(token(), (blanks(), char('/'), blanks()), token()),
-        subtype_end,
-    )
-        .parse(head);
-    let (extra, (_, (ty, sub), _)) = parsed.ok()?;
-    let extra = extra.trim_ascii();
-    (extra.is_empty() || memchr::memchr(b'=', extra).is_some()).then_some((ty, sub, extra))
+    // Hand-written (it was a nom sequence): it runs once per part of every message.
+    let is_token = |b: u8| b.is_ascii_graphic() && b != b'/';
+    let skip = |i: usize, f: &dyn Fn(u8) -> bool| {
+        i + head[i..].iter().take_while(|&&b| f(b)).count()
+    };
+    let t0 = skip(0, &is_ws);
+    let t1 = skip(t0, &is_token);
+    let slash = skip(t1, &is_ws);
+    if t1 == t0 || head.get(slash) != Some(&b'/') {
+        return None;
+    }
+    let s0 = skip(slash + 1, &is_ws);
+    let s1 = skip(s0, &is_token);
+    // The subtype ends at the end or at a blank.
+    if s1 == s0 || head.get(s1).is_some_and(|&b| !is_ws(b)) {
+        return None;
+    }
+    let extra = head[s1..].trim_ascii();
+    (extra.is_empty() || memchr::memchr(b'=', extra).is_some()).then_some((
+        &head[t0..t1],
+        &head[s0..s1],
+        extra,
+    ))
 }
 
 /// Splits at the first `;` outside quotes.
@@ -265,6 +280,12 @@ fn strip_comments(s: &[u8]) -> Cow<'_, [u8]> {
 
 /// Lower-cases input bytes, borrowing when they are already lower-case UTF-8.
 fn lower_raw(part: &[u8]) -> Cow<'_, str> {
+    if let Some(known) = COMMON_TYPES
+        .iter()
+        .find(|k| k.len() == part.len() && part.eq_ignore_ascii_case(k.as_bytes()))
+    {
+        return Cow::Borrowed(known);
+    }
     match std::str::from_utf8(part) {
         Ok(s) if !part.iter().any(u8::is_ascii_uppercase) => Cow::Borrowed(s),
         _ => Cow::Owned(lower_owned(part)),
@@ -519,6 +540,25 @@ enum Piece<'a> {
     Byte(u8),
     Bytes(&'a [u8]),
 }
+
+/// Media types, subtypes and dispositions common enough to be worth recognising
+/// without a UTF-8 check or, when written in capitals, a lower-cased copy.
+const COMMON_TYPES: [&str; 14] = [
+    "text",
+    "plain",
+    "html",
+    "multipart",
+    "mixed",
+    "alternative",
+    "related",
+    "application",
+    "octet-stream",
+    "message",
+    "rfc822",
+    "image",
+    "inline",
+    "attachment",
+];
 
 /// Parameter names common enough to be worth recognising without a UTF-8 check or,
 /// when written in capitals, a lower-cased copy.
