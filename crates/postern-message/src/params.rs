@@ -280,12 +280,6 @@ fn strip_comments(s: &[u8]) -> Cow<'_, [u8]> {
 
 /// Lower-cases input bytes, borrowing when they are already lower-case UTF-8.
 fn lower_raw(part: &[u8]) -> Cow<'_, str> {
-    if let Some(known) = COMMON_TYPES
-        .iter()
-        .find(|k| k.len() == part.len() && part.eq_ignore_ascii_case(k.as_bytes()))
-    {
-        return Cow::Borrowed(known);
-    }
     match std::str::from_utf8(part) {
         Ok(s) if !part.iter().any(u8::is_ascii_uppercase) => Cow::Borrowed(s),
         _ => Cow::Owned(lower_owned(part)),
@@ -540,25 +534,6 @@ enum Piece<'a> {
     Byte(u8),
     Bytes(&'a [u8]),
 }
-
-/// Media types, subtypes and dispositions common enough to be worth recognising
-/// without a UTF-8 check or, when written in capitals, a lower-cased copy.
-const COMMON_TYPES: [&str; 14] = [
-    "text",
-    "plain",
-    "html",
-    "multipart",
-    "mixed",
-    "alternative",
-    "related",
-    "application",
-    "octet-stream",
-    "message",
-    "rfc822",
-    "image",
-    "inline",
-    "attachment",
-];
 
 /// Parameter names common enough to be worth recognising without a UTF-8 check or,
 /// when written in capitals, a lower-cased copy.
