@@ -152,7 +152,12 @@ fn decode_base64_into(input: &[u8], buf: &mut [u8]) -> usize {
     let mut i = 0;
     while i < input.len() {
         if st.n == 0 {
-            while let Some(q) = input.get(i..i + 4) {
+            // `chunks_exact` on both sides: no bounds checks inside the loop.
+            let mut quanta = 0;
+            for (q, dst) in input[i..]
+                .chunks_exact(4)
+                .zip(buf[o..].chunks_exact_mut(3))
+            {
                 let w = QUANTUM[0][usize::from(q[0])]
                     | QUANTUM[1][usize::from(q[1])]
                     | QUANTUM[2][usize::from(q[2])]
@@ -160,13 +165,11 @@ fn decode_base64_into(input: &[u8], buf: &mut [u8]) -> usize {
                 if w & NOT_DATA != 0 {
                     break;
                 }
-                let Some(dst) = buf.get_mut(o..o + 3) else {
-                    break;
-                };
                 dst.copy_from_slice(&w.to_be_bytes()[1..]);
-                o += 3;
-                i += 4;
+                quanta += 1;
             }
+            i += 4 * quanta;
+            o += 3 * quanta;
             if i >= input.len() {
                 break;
             }
