@@ -953,6 +953,26 @@ mod tests {
         out
     }
 
+    proptest::proptest! {
+        /// CRLF full lines take the same fast path as LF ones and decode the same, in
+        /// both strictness modes.
+        #[test]
+        fn crlf_lines_decode_like_lf(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let lf = enc(&data, Format::Classic);
+            let crlf: Vec<u8> = lf
+                .split_inclusive(|&b| b == b'\n')
+                .flat_map(|l| match l.strip_suffix(b"\n") {
+                    Some(body) => [body, b"\r\n"].concat(),
+                    None => l.to_vec(),
+                })
+                .collect();
+            for strictness in [Strictness::Lenient, Strictness::Strict] {
+                proptest::prop_assert_eq!(dec_block(&crlf, strictness), Ok(data.clone()));
+                proptest::prop_assert_eq!(dec_block(&lf, strictness), Ok(data.clone()));
+            }
+        }
+    }
+
     fn dec_block(text: &[u8], strictness: Strictness) -> Result<Vec<u8>, UuError> {
         let block = find_blocks(text).next().ok_or(UuError::NoBegin)?;
         let mut out = Vec::new();
