@@ -67,6 +67,11 @@ impl<'a> Header<'a> {
     /// The decoded value: unfolded, trimmed, RFC 2047 words decoded, 8-bit bytes decoded
     /// as UTF-8 when valid else windows-1252.
     pub fn value(&self) -> Cow<'a, str> {
+        let trimmed = self.raw.trim_ascii();
+        // One scan for the usual value: no folding and no `=` (so no encoded word).
+        if memchr::memchr3(b'\n', b'\r', b'=', trimmed).is_none() {
+            return crate::charset::decode_lenient(trimmed);
+        }
         match unfold(self.raw) {
             Cow::Borrowed(b) => encoded_word::decode(b),
             // The unfolded copy becomes the value itself when there is nothing to decode.
