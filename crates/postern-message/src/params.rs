@@ -261,7 +261,13 @@ fn quoted_end(input: &[u8], mut i: usize) -> usize {
 /// Removes `(comments)` (nested; `\` is not an escape here) and line breaks; borrows when
 /// there are none.
 fn strip_comments(s: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr3(b'(', b'\r', b'\n', s).is_none() {
+    // Heads are short (`text/plain`): a plain loop beats memchr's set-up there.
+    let plain = if s.len() < 32 {
+        !s.iter().any(|b| matches!(b, b'(' | b'\r' | b'\n'))
+    } else {
+        memchr::memchr3(b'(', b'\r', b'\n', s).is_none()
+    };
+    if plain {
         return Cow::Borrowed(s);
     }
     let kept = take_till1(|b| b == b'(' || b == b'\r' || b == b'\n');

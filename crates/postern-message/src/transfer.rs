@@ -152,6 +152,7 @@ fn decode_base64_into(input: &[u8], buf: &mut [u8]) -> usize {
     let mut i = 0;
     while i < input.len() {
         if st.n == 0 {
+            let from = i;
             // `chunks_exact` on both sides: no bounds checks inside the loop.
             let mut quanta = 0;
             for (q, dst) in input[i..]
@@ -170,8 +171,16 @@ fn decode_base64_into(input: &[u8], buf: &mut [u8]) -> usize {
             }
             i += 4 * quanta;
             o += 3 * quanta;
+            // Line breaks and other characters outside the alphabet: the state machine
+            // would skip them without a change of state.
+            while input.get(i).is_some_and(|&c| B64[usize::from(c)] == INVALID) {
+                i += 1;
+            }
             if i >= input.len() {
                 break;
+            }
+            if i != from {
+                continue; // progress: try the table path again
             }
         }
         match st.push(input[i]) {
