@@ -199,18 +199,23 @@ fn find_param<'p>(params: &'p [Param<'_>], name: &str) -> Option<&'p str> {
 /// (`multipart/mixed boundary=x`), is returned as parameter text and must hold a `=`.
 fn media_type(head: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     // Hand-written (it was a nom sequence): it runs once per part of every message.
-    let is_token = |b: u8| b.is_ascii_graphic() && b != b'/';
-    let skip = |i: usize, f: &dyn Fn(u8) -> bool| {
-        i + head[i..].iter().take_while(|&&b| f(b)).count()
-    };
-    let t0 = skip(0, &is_ws);
-    let t1 = skip(t0, &is_token);
-    let slash = skip(t1, &is_ws);
+    fn blanks(head: &[u8], i: usize) -> usize {
+        i + head[i..].iter().take_while(|&&b| is_ws(b)).count()
+    }
+    fn token(head: &[u8], i: usize) -> usize {
+        i + head[i..]
+            .iter()
+            .take_while(|&&b| b.is_ascii_graphic() && b != b'/')
+            .count()
+    }
+    let t0 = blanks(head, 0);
+    let t1 = token(head, t0);
+    let slash = blanks(head, t1);
     if t1 == t0 || head.get(slash) != Some(&b'/') {
         return None;
     }
-    let s0 = skip(slash + 1, &is_ws);
-    let s1 = skip(s0, &is_token);
+    let s0 = blanks(head, slash + 1);
+    let s1 = token(head, s0);
     // The subtype ends at the end or at a blank.
     if s1 == s0 || head.get(s1).is_some_and(|&b| !is_ws(b)) {
         return None;
