@@ -292,7 +292,7 @@ impl<'a> Message<'a> {
         let mut p = Parser {
             input,
             limits,
-            parts: Vec::new(),
+            parts: Vec::with_capacity(4),
             bounds: Vec::new(),
             limited: false,
             finder: std::cell::OnceCell::new(),
