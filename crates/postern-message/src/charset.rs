@@ -149,7 +149,14 @@ mod tests {
 
     #[test]
     fn common_labels_match_encoding_rs() {
-        for label in [&b"utf-8"[..], b"UTF-8", b"us-ascii", b"US-ASCII", b"iso-8859-1", b"ISO-8859-1"] {
+        for label in [
+            &b"utf-8"[..],
+            b"UTF-8",
+            b"us-ascii",
+            b"US-ASCII",
+            b"iso-8859-1",
+            b"ISO-8859-1",
+        ] {
             assert_eq!(lookup(label), Encoding::for_label_no_replacement(label));
         }
     }

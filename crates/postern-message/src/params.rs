@@ -549,7 +549,14 @@ enum Piece<'a> {
 /// Parameter names common enough to be worth recognising without a UTF-8 check or,
 /// when written in capitals, a lower-cased copy.
 const COMMON_NAMES: [&str; 8] = [
-    "charset", "boundary", "name", "filename", "format", "type", "delsp", "reply-type",
+    "charset",
+    "boundary",
+    "name",
+    "filename",
+    "format",
+    "type",
+    "delsp",
+    "reply-type",
 ];
 
 fn lower_name(name: &[u8]) -> Cow<'_, str> {

@@ -155,10 +155,7 @@ fn decode_base64_into(input: &[u8], buf: &mut [u8]) -> usize {
             let from = i;
             // `chunks_exact` on both sides: no bounds checks inside the loop.
             let mut quanta = 0;
-            for (q, dst) in input[i..]
-                .chunks_exact(4)
-                .zip(buf[o..].chunks_exact_mut(3))
-            {
+            for (q, dst) in input[i..].chunks_exact(4).zip(buf[o..].chunks_exact_mut(3)) {
                 let w = QUANTUM[0][usize::from(q[0])]
                     | QUANTUM[1][usize::from(q[1])]
                     | QUANTUM[2][usize::from(q[2])]
@@ -173,7 +170,10 @@ fn decode_base64_into(input: &[u8], buf: &mut [u8]) -> usize {
             o += 3 * quanta;
             // Line breaks and other characters outside the alphabet: the state machine
             // would skip them without a change of state.
-            while input.get(i).is_some_and(|&c| B64[usize::from(c)] == INVALID) {
+            while input
+                .get(i)
+                .is_some_and(|&c| B64[usize::from(c)] == INVALID)
+            {
                 i += 1;
             }
             if i >= input.len() {
