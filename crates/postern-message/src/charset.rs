@@ -13,6 +13,14 @@ use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 /// ignored). Returns `None` for labels encoding_rs does not know.
 pub fn lookup(label: &[u8]) -> Option<&'static Encoding> {
     let label = trim_label(label);
+    // The labels most mail carries, without encoding_rs's general label lookup (the same
+    // answers: WHATWG maps US-ASCII and ISO-8859-1 to windows-1252).
+    if label.eq_ignore_ascii_case(b"utf-8") {
+        return Some(UTF_8);
+    }
+    if label.eq_ignore_ascii_case(b"us-ascii") || label.eq_ignore_ascii_case(b"iso-8859-1") {
+        return Some(WINDOWS_1252);
+    }
     if let Some(enc) = Encoding::for_label_no_replacement(label) {
         return Some(enc);
     }
@@ -137,6 +145,20 @@ mod tests {
         assert_eq!(decode_owned(Some(b"latin1"), b"\xe9".to_vec()), "é");
         assert_eq!(decode_owned(None, b"\xe9".to_vec()), "é");
         assert_eq!(decode_owned(Some(b"koi8-r"), b"abc".to_vec()), "abc");
+    }
+
+    #[test]
+    fn common_labels_match_encoding_rs() {
+        for label in [
+            &b"utf-8"[..],
+            b"UTF-8",
+            b"us-ascii",
+            b"US-ASCII",
+            b"iso-8859-1",
+            b"ISO-8859-1",
+        ] {
+            assert_eq!(lookup(label), Encoding::for_label_no_replacement(label));
+        }
     }
 
     #[test]

@@ -147,6 +147,18 @@ pub fn decode(input: &[u8]) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`decode`] for bytes already owned: reuses the buffer when there are no encoded
+/// words and the bytes are valid UTF-8.
+pub fn decode_owned(input: Vec<u8>) -> String {
+    if find_pair(&input, b'=', b'?').is_none() {
+        return match String::from_utf8(input) {
+            Ok(s) => s,
+            Err(e) => charset::decode_lenient(e.as_bytes()).into_owned(),
+        };
+    }
+    decode(&input).into_owned()
+}
+
 fn flush(out: &mut String, pending: &mut Vec<u8>, label: &[u8]) {
     if !pending.is_empty() {
         out.push_str(&charset::decode(label, pending));

@@ -28,18 +28,24 @@ use crate::msgid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {
     name: &'a [u8],
+    /// `name` as text (empty when it is not UTF-8), found once when the field is made.
+    name_text: &'a str,
     raw: &'a [u8],
 }
 
 impl<'a> Header<'a> {
     /// Makes a header from a name and a raw value (used by tests and tools).
     pub fn new(name: &'a [u8], raw: &'a [u8]) -> Self {
-        Header { name, raw }
+        Header {
+            name,
+            name_text: std::str::from_utf8(name).unwrap_or(""),
+            raw,
+        }
     }
 
     /// The field name as written (printable ASCII).
     pub fn name(&self) -> &'a str {
-        std::str::from_utf8(self.name).unwrap_or("")
+        self.name_text
     }
 
     /// Whether the name matches `name`, ignoring ASCII case.
@@ -61,9 +67,15 @@ impl<'a> Header<'a> {
     /// The decoded value: unfolded, trimmed, RFC 2047 words decoded, 8-bit bytes decoded
     /// as UTF-8 when valid else windows-1252.
     pub fn value(&self) -> Cow<'a, str> {
+        let trimmed = self.raw.trim_ascii();
+        // One scan for the usual value: no folding and no `=` (so no encoded word).
+        if memchr::memchr3(b'\n', b'\r', b'=', trimmed).is_none() {
+            return crate::charset::decode_lenient(trimmed);
+        }
         match unfold(self.raw) {
             Cow::Borrowed(b) => encoded_word::decode(b),
-            Cow::Owned(b) => Cow::Owned(encoded_word::decode(&b).into_owned()),
+            // The unfolded copy becomes the value itself when there is nothing to decode.
+            Cow::Owned(b) => Cow::Owned(encoded_word::decode_owned(b)),
         }
     }
 
@@ -90,7 +102,12 @@ pub fn unfold(raw: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len());
-    out.extend(raw.iter().copied().filter(|&b| b != b'\n' && b != b'\r'));
+    let mut rest = raw;
+    while let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
+        out.extend_from_slice(&rest[..i]);
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
     Cow::Owned(out)
 }
 
@@ -108,6 +125,32 @@ pub(crate) struct BlockEnd {
 /// `is_boundary` is asked about every line starting with `--`: a MIME boundary of an
 /// enclosing multipart ends the block (and the part) there.
 pub(crate) fn parse_block<'a>(
+    input: &'a [u8],
+    start: usize,
+    end: usize,
+    limits: &Limits,
+    is_boundary: impl Fn(usize) -> bool,
+    out: &mut Vec<Header<'a>>,
+) -> BlockEnd {
+    let first = out.len();
+    let block_end = split_block(input, start, end, limits, is_boundary, out);
+    // The names as text: one UTF-8 check of the whole block is cheaper than one per name
+    // (names are ASCII, so they fall on character boundaries of a valid block).
+    let block = &input[start..block_end.body_start];
+    let text = std::str::from_utf8(block).ok();
+    let base = block.as_ptr() as usize;
+    for h in &mut out[first..] {
+        let at = (h.name.as_ptr() as usize).wrapping_sub(base);
+        h.name_text = match text.and_then(|t| t.get(at..at + h.name.len())) {
+            Some(name) => name,
+            None => std::str::from_utf8(h.name).unwrap_or(""),
+        };
+    }
+    block_end
+}
+
+/// [`parse_block`] without the names' text.
+fn split_block<'a>(
     input: &'a [u8],
     start: usize,
     end: usize,
@@ -164,6 +207,7 @@ pub(crate) fn parse_block<'a>(
                         }
                         out.push(Header {
                             name,
+                            name_text: "",
                             raw: &input[v..line_end],
                         });
                         current = Some((out.len() - 1, v));

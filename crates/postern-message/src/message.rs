@@ -292,10 +292,10 @@ impl<'a> Message<'a> {
         let mut p = Parser {
             input,
             limits,
-            parts: Vec::new(),
+            parts: Vec::with_capacity(4),
             bounds: Vec::new(),
             limited: false,
-            finder: memmem::Finder::new(b"\n--"),
+            finder: std::cell::OnceCell::new(),
             store,
             source: 0,
         };
@@ -473,7 +473,9 @@ struct Parser<'a, 'l> {
     /// Boundaries of the enclosing multiparts, outermost first.
     bounds: Vec<Vec<u8>>,
     limited: bool,
-    finder: memmem::Finder<'static>,
+    /// The `\n--` searcher, built on the first search (messages without a multipart
+    /// never search).
+    finder: std::cell::OnceCell<memmem::Finder<'static>>,
     /// Decoded encoded-message parts, when parsing with [`Message::parse_nested`].
     store: Option<&'a Encapsulated>,
     /// Which source `input` is (0: the message; `k`: buffer `k` of the store).
@@ -491,7 +493,8 @@ impl<'a> Parser<'a, '_> {
         default: ContentType<'a>,
     ) -> usize {
         let input = self.input;
-        let mut headers = Vec::new();
+        // Room for a typical header block up front, instead of growing 4, 8, 16, ….
+        let mut headers = Vec::with_capacity(16);
         let end = header::parse_block(
             input,
             start,
@@ -732,7 +735,8 @@ impl<'a> Parser<'a, '_> {
             return Some(h);
         }
         let mut pos = from;
-        while let Some(i) = self.finder.find(&self.input[pos..]) {
+        let finder = self.finder.get_or_init(|| memmem::Finder::new(b"\n--"));
+        while let Some(i) = finder.find(&self.input[pos..]) {
             let line = pos + i + 1;
             if let Some(h) = self.boundary_at_ordered(line, outer_first) {
                 return Some(h);

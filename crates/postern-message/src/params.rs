@@ -18,9 +18,9 @@
 use std::borrow::Cow;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take, take_till, take_till1, take_while, take_while1};
+use nom::bytes::complete::{tag, take, take_till, take_till1};
 use nom::character::complete::{char, one_of};
-use nom::combinator::{eof, map, map_opt, opt, peek, recognize, rest, value};
+use nom::combinator::{map, map_opt, recognize, value};
 use nom::multi::fold_many0;
 use nom::sequence::{preceded, separated_pair};
 use nom::{IResult, Parser};
@@ -93,9 +93,13 @@ impl<'a> ContentType<'a> {
                 }
             }
         };
-        for p in parse_params(rest) {
-            if ct.params.iter().all(|q| q.name != p.name) {
-                ct.params.push(p);
+        if ct.params.is_empty() {
+            ct.params = parse_params(rest);
+        } else {
+            for p in parse_params(rest) {
+                if ct.params.iter().all(|q| q.name != p.name) {
+                    ct.params.push(p);
+                }
             }
         }
         Some(ct)
@@ -194,49 +198,81 @@ fn find_param<'p>(params: &'p [Param<'_>], name: &str) -> Option<&'p str> {
 /// than `/`. What follows the subtype after a blank, when the `;` was forgotten
 /// (`multipart/mixed boundary=x`), is returned as parameter text and must hold a `=`.
 fn media_type(head: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let token = || take_while1(|b: u8| b.is_ascii_graphic() && b != b'/');
-    let blanks = || take_while(is_ws);
-    let subtype_end = peek(alt((eof, take_while1(is_ws))));
-    let parsed: IResult<&[u8], _> = (
-        blanks(),
-        separated_pair(token(), (blanks(), char('/'), blanks()), token()),
-        subtype_end,
-    )
-        .parse(head);
-    let (extra, (_, (ty, sub), _)) = parsed.ok()?;
-    let extra = extra.trim_ascii();
-    (extra.is_empty() || memchr::memchr(b'=', extra).is_some()).then_some((ty, sub, extra))
+    // Hand-written (it was a nom sequence): it runs once per part of every message.
+    fn blanks(head: &[u8], i: usize) -> usize {
+        i + head[i..].iter().take_while(|&&b| is_ws(b)).count()
+    }
+    fn token(head: &[u8], i: usize) -> usize {
+        i + head[i..]
+            .iter()
+            .take_while(|&&b| b.is_ascii_graphic() && b != b'/')
+            .count()
+    }
+    let t0 = blanks(head, 0);
+    let t1 = token(head, t0);
+    let slash = blanks(head, t1);
+    if t1 == t0 || head.get(slash) != Some(&b'/') {
+        return None;
+    }
+    let s0 = blanks(head, slash + 1);
+    let s1 = token(head, s0);
+    // The subtype ends at the end or at a blank.
+    if s1 == s0 || head.get(s1).is_some_and(|&b| !is_ws(b)) {
+        return None;
+    }
+    let extra = head[s1..].trim_ascii();
+    (extra.is_empty() || memchr::memchr(b'=', extra).is_some()).then_some((
+        &head[t0..t1],
+        &head[s0..s1],
+        extra,
+    ))
 }
 
 /// Splits at the first `;` outside quotes.
 fn split_head(raw: &[u8]) -> (&[u8], &[u8]) {
-    let (rest, head) = segment(raw).unwrap_or((&[], raw));
+    let (rest, head) = segment(raw);
     (head, rest.get(1..).unwrap_or_default())
 }
 
-/// The text up to the first `;` outside a quoted string (or the end).
-fn segment(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    let unquoted = take_till1(|b| b == b'"' || b == b';');
-    recognize(fold_many0(alt((quoted_span, unquoted)), || (), |(), _| ())).parse(input)
+/// The text up to the first `;` outside a quoted string (or the end): the rest (from
+/// the `;`, or empty) and the segment. A quoted string runs to its closing quote, a `\`
+/// escaping the byte after it; an unclosed one runs to the end. A memchr scan rather than
+/// a nom grammar: it runs on every parameter of every Content-Type, and this is the
+/// parse's hot path on small messages.
+fn segment(input: &[u8]) -> (&[u8], &[u8]) {
+    let mut i = 0;
+    while let Some(k) = memchr::memchr2(b'"', b';', &input[i..]) {
+        let at = i + k;
+        if input[at] == b';' {
+            return (&input[at..], &input[..at]);
+        }
+        i = quoted_end(input, at + 1);
+    }
+    (&input[input.len()..], input)
 }
 
-/// A quoted string as it stands, quotes and escapes included; an unclosed one runs to
-/// the end.
-fn quoted_span(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    let escaped = preceded(char('\\'), opt(take(1usize)));
-    let plain = take_till1(|b| b == b'"' || b == b'\\');
-    let content = fold_many0(
-        alt((map(escaped, |_| ()), map(plain, |_| ()))),
-        || (),
-        |(), ()| (),
-    );
-    recognize((char('"'), content, opt(char('"')))).parse(input)
+/// The offset after the quoted string whose opening quote ends just before `i`.
+fn quoted_end(input: &[u8], mut i: usize) -> usize {
+    while let Some(k) = memchr::memchr2(b'"', b'\\', &input[i..]) {
+        let at = i + k;
+        if input[at] == b'"' {
+            return at + 1;
+        }
+        i = (at + 2).min(input.len());
+    }
+    input.len()
 }
 
 /// Removes `(comments)` (nested; `\` is not an escape here) and line breaks; borrows when
 /// there are none.
 fn strip_comments(s: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr3(b'(', b'\r', b'\n', s).is_none() {
+    // Heads are short (`text/plain`): a plain loop beats memchr's set-up there.
+    let plain = if s.len() < 32 {
+        !s.iter().any(|b| matches!(b, b'(' | b'\r' | b'\n'))
+    } else {
+        memchr::memchr3(b'(', b'\r', b'\n', s).is_none()
+    };
+    if plain {
         return Cow::Borrowed(s);
     }
     let kept = take_till1(|b| b == b'(' || b == b'\r' || b == b'\n');
@@ -274,10 +310,39 @@ struct RawParam<'a> {
 }
 
 /// Parses `; a=b; c="d"` (the part after the first `;`).
-pub fn parse_params(mut s: &[u8]) -> Vec<Param<'_>> {
+pub fn parse_params(input: &[u8]) -> Vec<Param<'_>> {
+    // Without RFC 2231 sections (the usual case) every segment is a parameter of its
+    // own: decode them straight into the result, with no intermediate list.
+    let mut params: Vec<Param<'_>> = Vec::new();
+    let mut s = input;
+    let mut read = 0;
+    while !s.is_empty() && read < MAX_PARAMS {
+        let (rest, seg) = segment(s);
+        if let Some(r) = parse_segment(seg) {
+            if r.section.is_some() || r.extended {
+                return parse_params_2231(input);
+            }
+            read += 1;
+            let name = lower_name(r.name);
+            if params.iter().all(|p| p.name != name) {
+                params.push(Param {
+                    name,
+                    value: decode_value(&r.value),
+                    language: None,
+                });
+            }
+        }
+        s = rest.get(1..).unwrap_or_default();
+    }
+    params
+}
+
+/// [`parse_params`] when some segment is an RFC 2231 section: all segments first, then
+/// the sections of each name joined.
+fn parse_params_2231(mut s: &[u8]) -> Vec<Param<'_>> {
     let mut raws = Vec::new();
     while !s.is_empty() && raws.len() < MAX_PARAMS {
-        let (rest, seg) = segment(s).unwrap_or((&[], s));
+        let (rest, seg) = segment(s);
         if let Some(p) = parse_segment(seg) {
             raws.push(p);
         }
@@ -288,9 +353,8 @@ pub fn parse_params(mut s: &[u8]) -> Vec<Param<'_>> {
 
 /// `name = value`: a quoted value is unquoted, an unquoted one loses a trailing comment.
 fn parse_segment(seg: &[u8]) -> Option<RawParam<'_>> {
-    let mut name_value = separated_pair(take_till(|b| b == b'='), char('='), rest);
-    let parsed: IResult<&[u8], (&[u8], &[u8])> = name_value.parse(seg);
-    let (_, (name, v)) = parsed.ok()?;
+    let eq = memchr::memchr(b'=', seg)?;
+    let (name, v) = (&seg[..eq], &seg[eq + 1..]);
     let name = name.trim_ascii();
     if name.is_empty() {
         return None;
@@ -482,7 +546,26 @@ enum Piece<'a> {
     Bytes(&'a [u8]),
 }
 
+/// Parameter names common enough to be worth recognising without a UTF-8 check or,
+/// when written in capitals, a lower-cased copy.
+const COMMON_NAMES: [&str; 8] = [
+    "charset",
+    "boundary",
+    "name",
+    "filename",
+    "format",
+    "type",
+    "delsp",
+    "reply-type",
+];
+
 fn lower_name(name: &[u8]) -> Cow<'_, str> {
+    if let Some(known) = COMMON_NAMES
+        .iter()
+        .find(|k| k.len() == name.len() && name.eq_ignore_ascii_case(k.as_bytes()))
+    {
+        return Cow::Borrowed(known);
+    }
     match std::str::from_utf8(name) {
         Ok(s) if !name.iter().any(u8::is_ascii_uppercase) => Cow::Borrowed(s),
         _ => Cow::Owned(charset::decode_lenient(name).to_ascii_lowercase()),

@@ -458,11 +458,13 @@ impl Decoder {
         let mut pos = 0;
         while pos < body.len() && !self.is_done() {
             self.line += 1;
-            // Fast path for the common full line, without searching for the newline.
+            // Fast path for the common full line (LF or CRLF), without searching for the
+            // newline. The slow path strips one CR before the LF, so both give the same.
+            let crlf = body.get(pos + 61..pos + 63) == Some(b"\r\n".as_slice());
             if self.state == State::Data
                 && body[pos] == b'M'
                 && body.len() > pos + 61
-                && body[pos + 61] == b'\n'
+                && (body[pos + 61] == b'\n' || crlf)
             {
                 let chars: &[u8; 60] = body[pos + 1..pos + 61].try_into().unwrap_or(&[0; 60]);
                 // A short `M` line followed by another line can also put a newline at
@@ -476,7 +478,7 @@ impl Decoder {
                     return Err(UuError::InvalidCharacter { line: self.line });
                 }
                 decode_uu_full_line(chars, out);
-                pos += 62;
+                pos += if crlf { 63 } else { 62 };
                 continue;
             }
             self.slow_line(body, &mut pos, out)?;
@@ -949,6 +951,26 @@ mod tests {
         let mut out = Vec::new();
         encode(data, 0o644, "x", format, &mut out);
         out
+    }
+
+    proptest::proptest! {
+        /// CRLF full lines take the same fast path as LF ones and decode the same, in
+        /// both strictness modes.
+        #[test]
+        fn crlf_lines_decode_like_lf(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let lf = enc(&data, Format::Classic);
+            let crlf: Vec<u8> = lf
+                .split_inclusive(|&b| b == b'\n')
+                .flat_map(|l| match l.strip_suffix(b"\n") {
+                    Some(body) => [body, b"\r\n"].concat(),
+                    None => l.to_vec(),
+                })
+                .collect();
+            for strictness in [Strictness::Lenient, Strictness::Strict] {
+                proptest::prop_assert_eq!(dec_block(&crlf, strictness), Ok(data.clone()));
+                proptest::prop_assert_eq!(dec_block(&lf, strictness), Ok(data.clone()));
+            }
+        }
     }
 
     fn dec_block(text: &[u8], strictness: Strictness) -> Result<Vec<u8>, UuError> {
