@@ -702,6 +702,7 @@ def throughput(kind, size, base, binary):
                          "syscalls:sys_enter_*,context-switches"], "perf-stat",
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
+    tcp0 = tcp_counters()
     deadline = time.monotonic() + RUN_DEADLINE
     t0 = time.monotonic()
     srcs = [spawn(cmd, "smtp-source", stdout=src_log, stderr=subprocess.STDOUT)
@@ -770,9 +771,30 @@ def throughput(kind, size, base, binary):
         + f"; queue max {r['queue_max']}; load {r['load']}; machine busy "
         f"{r['busy']:.2f} CPU-s of {os.cpu_count() * r['elapsed']:.2f}"
         f" available, {r['others']:.2f} of it neither MTA, source nor sink")
+    tcp1 = tcp_counters()
+    waits = {k[6:] if k.startswith("TcpExt") else k: tcp1[k] - tcp0.get(k, 0)
+             for k in tcp1 if tcp1[k] - tcp0.get(k, 0)}
+    log("  TCP counters during the run (nstat): " +
+        (", ".join(f"{k} {v}" for k, v in waits.items()) or "none moved"))
     log("  queue length every 1 s (t, messages): " +
         " ".join(f"{t}:{n}" for t, n in sampler.queue))
     return r
+
+
+TCP_COUNTERS = ("TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPReqQFullDrop",
+                "TcpRetransSegs", "TcpExtTCPTimeouts")
+
+
+def tcp_counters():
+    """This namespace's TCP counters that say connections waited: accept-queue overflows
+    and drops (a SYN then waits for its 1 s retransmission), retransmissions."""
+    try:
+        out = subprocess.run(["nstat", "-az", *TCP_COUNTERS], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return {f[0]: int(f[1]) for f in (l.split() for l in out.splitlines())
+            if len(f) >= 2 and f[0] in TCP_COUNTERS}
 
 
 def part(total, n, i):

@@ -143,6 +143,12 @@ pub struct ConnectionsSection {
     pub max_connections: usize,
     /// Most inbound connections at once from one IP address. Default 20.
     pub max_connections_per_ip: usize,
+    /// Connections the kernel queues for each listener before the gateway accepts them
+    /// (`listen(2)`'s backlog; the kernel caps it at `net.core.somaxconn`). A burst of
+    /// connects beyond it loses SYNs, and each such client waits a second or more for its
+    /// retransmission. Default 1024 (the standard library's 128 made 500 concurrent
+    /// clients wait).
+    pub listen_backlog: u32,
     /// Accept/reject by network; the most specific (longest prefix) rule wins; no rule
     /// matching means accept. Default none.
     pub rules: Vec<ConnectionRule>,
@@ -637,6 +643,7 @@ struct ConnectionsToml {
     listen: Option<Vec<String>>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
+    listen_backlog: Option<u32>,
     #[serde(default)]
     rule: Vec<RuleToml>,
     max_outbound_connections: Option<usize>,
@@ -835,6 +842,9 @@ struct RetentionToml {
 /// Longest `[spool] completion_flush_ms`: removals of delivered mail may wait a minute
 /// for the disk at most (each one waiting is a possible second delivery after a crash).
 const MAX_COMPLETION_FLUSH_MS: u64 = 60_000;
+
+/// Largest `[connections] listen_backlog` (the kernel caps it lower anyway).
+const MAX_LISTEN_BACKLOG: u32 = 65_535;
 
 /// Smallest `[spool] segment_size`: a few records, so tests can use tiny segments.
 const MIN_SEGMENT_SIZE: u64 = 4096;
@@ -1369,8 +1379,17 @@ fn connections(c: &Checker<'_>, s: &ConnectionsToml) -> Result<ConnectionsSectio
             action: r.action,
         });
     }
+    let listen_backlog = s.listen_backlog.unwrap_or(1024);
+    if !(1..=MAX_LISTEN_BACKLOG).contains(&listen_backlog) {
+        return Err(c.err(
+            "connections",
+            "listen_backlog",
+            format!("must be between 1 and {MAX_LISTEN_BACKLOG}"),
+        ));
+    }
     Ok(ConnectionsSection {
         listen,
+        listen_backlog,
         max_connections: c.positive("connections", "max_connections", s.max_connections, 1000)?,
         max_connections_per_ip: c.positive(
             "connections",

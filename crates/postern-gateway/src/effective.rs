@@ -160,6 +160,7 @@ fn server_part(c: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "listen = {}", list(&n.listen))?;
     writeln!(o, "max_connections = {}", n.max_connections)?;
     writeln!(o, "max_connections_per_ip = {}", n.max_connections_per_ip)?;
+    writeln!(o, "listen_backlog = {}", n.listen_backlog)?;
     writeln!(
         o,
         "max_outbound_connections = {}",

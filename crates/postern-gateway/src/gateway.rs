@@ -127,6 +127,19 @@ fn mkdir(path: &std::path::Path) -> Result<(), StartError> {
     std::fs::create_dir_all(path).map_err(fail)
 }
 
+/// A listening socket on `addr` with the given backlog (tokio's `TcpListener::bind` uses
+/// the standard library's 128), reusing the address as the standard library does.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
 impl Gateway {
     /// Opens the spool and the tracking log, binds every listener and starts the
     /// delivery loop. Must be called inside a tokio runtime.
@@ -138,8 +151,7 @@ impl Gateway {
         // gateway, a typo) leaves no data directory behind.
         let mut listeners = Vec::new();
         for &addr in &config.connections.listen {
-            let l = TcpListener::bind(addr)
-                .await
+            let l = listen(addr, config.connections.listen_backlog)
                 .map_err(|source| StartError::Listen { addr, source })?;
             listeners.push(l);
         }
