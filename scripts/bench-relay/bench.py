@@ -55,6 +55,8 @@ PN_DEST_CONCURRENCY = int(os.environ.get("PN_DEST_CONCURRENCY", "20"))
 PN_CHARSET = os.environ.get("PN_CHARSET", "")
 # Extra lines for postern's [limits] section, e.g. "body_cache_bytes = 0".
 PN_LIMITS = os.environ.get("PN_LIMITS", "")
+# Extra lines for postern's [spool] section, e.g. "group_commit_gather_us = 0".
+PN_SPOOL = os.environ.get("PN_SPOOL", "")
 KEEP = os.environ.get("KEEP", "0") == "1"
 PERF = os.environ.get("PERF", "0") == "1"
 # 1: count system calls and context switches machine-wide during each throughput run
@@ -306,6 +308,7 @@ max_connections_per_destination = {PN_DEST_CONCURRENCY}
 [security]
 relay_networks = ["127.0.0.1/32"]
 {f"[limits]{chr(10)}{PN_LIMITS}" if PN_LIMITS else ""}
+{f"[spool]{chr(10)}{PN_SPOOL}" if PN_SPOOL else ""}
 [retry]
 intervals = ["1s"]
 backoff_first = "1s"

@@ -162,6 +162,7 @@ mod tests {
             compact_dead_bytes: 100_000,
             compact_idle: Duration::from_secs(30),
             completion_flush: Duration::from_millis(100),
+            group_commit_gather: Duration::from_micros(200),
         }
     }
 
@@ -223,11 +224,19 @@ mod tests {
                 compact_dead_bytes: 8 << 20,
                 compact_idle: Duration::from_secs(30),
                 completion_flush: Duration::from_millis(100),
+                group_commit_gather: Duration::from_micros(200),
             }
         );
         let slow = crate::config::Config::from_toml_str("[spool]\ncompletion_flush_ms = 60001\n");
         let err = slow.unwrap_err().to_string();
         assert!(err.contains("spool.completion_flush_ms (line 2)"), "{err}");
+        let slow =
+            crate::config::Config::from_toml_str("[spool]\ngroup_commit_gather_us = 10001\n");
+        let err = slow.unwrap_err().to_string();
+        assert!(
+            err.contains("spool.group_commit_gather_us (line 2)"),
+            "{err}"
+        );
         let tiny = crate::config::Config::from_toml_str("[spool]\nsegment_size = 100\n");
         let err = tiny.unwrap_err().to_string();
         assert!(err.contains("spool.segment_size (line 2)"), "{err}");

@@ -477,6 +477,12 @@ pub struct SpoolSection {
     /// every outcome waits for its fsync, as deferrals and failures always do. Default
     /// 100 ms (`completion_flush_ms`).
     pub completion_flush: Duration,
+    /// How long the writer of a group commit waits for its batch to fill to the size of
+    /// the recent ones before it writes and fsyncs (`SpoolOptions::max_gather`). Longer
+    /// waits mean fewer fsyncs for writers that are always ready; every waiting
+    /// message's acceptance is delayed by it. Default 200 µs (`group_commit_gather_us`,
+    /// at most 10000).
+    pub group_commit_gather: Duration,
 }
 
 /// `[retention]`: how long what the gateway writes beside the spool is kept. Checked at
@@ -827,6 +833,7 @@ struct SpoolToml {
     compact_dead_bytes: Option<u64>,
     compact_idle_secs: Option<u64>,
     completion_flush_ms: Option<u64>,
+    group_commit_gather_us: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -866,11 +873,20 @@ fn spool_section(c: &Checker<'_>, s: &SpoolToml) -> Result<SpoolSection, ConfigE
             format!("must be at most {MAX_COMPLETION_FLUSH_MS} (a minute)"),
         ));
     }
+    let gather_us = s.group_commit_gather_us.unwrap_or(200);
+    if gather_us > 10_000 {
+        return Err(c.err(
+            "spool",
+            "group_commit_gather_us",
+            "must be at most 10000 (10 ms)",
+        ));
+    }
     Ok(SpoolSection {
         segment_size,
         compact_dead_bytes: s.compact_dead_bytes.unwrap_or(8 << 20),
         compact_idle: Duration::from_secs(s.compact_idle_secs.unwrap_or(30)),
         completion_flush: Duration::from_millis(completion_flush_ms),
+        group_commit_gather: Duration::from_micros(gather_us),
     })
 }
 

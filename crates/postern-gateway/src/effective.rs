@@ -196,6 +196,11 @@ fn spool_retention_part(c: &Config, o: &mut String) -> std::fmt::Result {
         "completion_flush_ms = {}",
         s.completion_flush.as_millis()
     )?;
+    writeln!(
+        o,
+        "group_commit_gather_us = {}",
+        s.group_commit_gather.as_micros()
+    )?;
     let r = &c.retention;
     writeln!(o, "\n[retention]")?;
     writeln!(o, "protocol_log_days = {}", r.protocol_log_days)?;

@@ -194,6 +194,7 @@ async fn open_postgres(config: &Config) -> Result<Storage, StorageError> {
 fn open_local(config: &Config) -> Result<Storage, StorageError> {
     let mut queue_config = config.retry.queue.clone();
     queue_config.spool.segment_size = config.spool.segment_size;
+    queue_config.spool.max_gather = config.spool.group_commit_gather;
     let (queue, recovered) = Queue::open(config.spool_dir(), queue_config, crate::clock::now())
         .map_err(StoreError::from)?;
     // Not `with_committer`: it spends less CPU per message, but each batch then waits
