@@ -366,13 +366,17 @@ impl LocalStore {
         if self.flush_scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let queue = Arc::clone(&self.queue);
+        // Weak: a sleeping flush must not keep a closed store's spool (and its lock) open;
+        // whoever closed it synced it.
+        let queue = Arc::downgrade(&self.queue);
         let flag = Arc::clone(&self.flush_scheduled);
         let job = move || {
             std::thread::sleep(delay);
             flag.store(false, Ordering::Release);
             // A failed flush keeps the records (issue 25); the next one retries them.
-            let _ = queue.spool().sync();
+            if let Some(queue) = queue.upgrade() {
+                let _ = queue.spool().sync();
+            }
         };
         match &self.offload {
             Some(offload) => offload(Box::new(job)),
