@@ -690,6 +690,17 @@ mod tests {
         d
     }
 
+    /// An offload that runs each job on a thread of its own, and the count of jobs given.
+    fn counting_offload() -> (Offload, Arc<AtomicUsize>) {
+        let jobs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&jobs);
+        let offload: Offload = Arc::new(move |job| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(job);
+        });
+        (offload, jobs)
+    }
+
     const T0: Timestamp = Timestamp(1_700_000_000_000);
 
     fn open(dir: &std::path::Path) -> Queue {
@@ -704,12 +715,7 @@ mod tests {
     #[test]
     fn offloaded_store_round_trip_survives_reopen() {
         let dir = tmp("offload");
-        let jobs = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&jobs);
-        let offload: Offload = Arc::new(move |job| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(job);
-        });
+        let (offload, jobs) = counting_offload();
         let store: Arc<dyn QueueStore> = Arc::new(LocalStore::with_offload(open(&dir), offload));
         assert_eq!(store.backend(), "local");
         let env = Envelope::new("s@x", ["a@one", "b@two"], T0);
@@ -769,12 +775,7 @@ mod tests {
     #[test]
     fn lazy_completions_answer_from_memory_and_flush_later() {
         let dir = tmp("lazy");
-        let jobs = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&jobs);
-        let offload: Offload = Arc::new(move |job| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(job);
-        });
+        let (offload, jobs) = counting_offload();
         let delay = Duration::from_millis(300);
         let lazy =
             |q| LocalStore::with_offload(q, Arc::clone(&offload)).with_lazy_completions(delay);
@@ -840,12 +841,7 @@ mod tests {
     #[test]
     fn committer_enqueues_are_durable_and_failures_withdrawn() {
         let dir = tmp("committer");
-        let jobs = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&jobs);
-        let offload: Offload = Arc::new(move |job| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(job);
-        });
+        let (offload, jobs) = counting_offload();
         let store = LocalStore::with_offload(open(&dir), offload)
             .with_committer()
             .unwrap();
