@@ -26,6 +26,8 @@
 #   PN_CHARSET [""]          diagnostic: postern's [domain_defaults] charset (its default
 #                            is iso-8859-1, which re-encodes every outgoing text part)
 #   PN_LIMITS [""]           extra lines for postern's [limits] (e.g. "body_cache_bytes = 0")
+#   PN_SPOOL [""]            extra lines for postern's [spool] (e.g. "commit_thread = false")
+#   PN_SERVER [""]           extra lines for postern's [server] (e.g. "worker_threads = 1")
 #   PERF [0]                 1: perf record -a (cpu-clock) during each throughput run and
 #                            print the CPU split by command and the MTA's top functions
 #   SYSCALLS [0]             1: count system calls (perf stat, machine-wide) during each

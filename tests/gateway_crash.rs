@@ -153,18 +153,35 @@ fn pseudo_random(seed: &mut u64) -> u64 {
 }
 
 /// Tiny spool segments make the gateway compact all the time (issue 14), so the kills
-/// land during compactions too.
+/// land during compactions too. Default spool: a commit thread leads the group commits.
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_message() {
-    let dir = temp_dir("crash");
+    kill_and_restart_under_load("crash", "", "");
+}
+
+/// The same with `commit_thread = false` (each enqueue's fsync led from tokio's blocking
+/// pool) on a runtime of one worker thread.
+#[test]
+fn sigkill_without_commit_thread_on_one_worker_loses_nothing() {
+    kill_and_restart_under_load(
+        "crash-pool",
+        "worker_threads = 1\n",
+        "commit_thread = false\n",
+    );
+}
+
+/// Four clients send while the gateway is killed eight times; every acknowledged message
+/// must arrive. `server` and `spool` are extra lines for those sections.
+fn kill_and_restart_under_load(name: &str, server: &str, spool: &str) {
+    let dir = temp_dir(name);
     let config = dir.join("postern.toml");
     std::fs::write(
         &config,
         format!(
-            "[server]\ndata_dir = \"{}\"\n[connections]\nlisten = [\"127.0.0.1:0\"]\n\
+            "[server]\ndata_dir = \"{}\"\n{server}[connections]\nlisten = [\"127.0.0.1:0\"]\n\
              [retry]\nintervals = [\"1s\"]\npoll_interval = \"100ms\"\n\
              [spool]\nsegment_size = 8192\ncompact_dead_bytes = 8192\ncompact_idle_secs = 1\n\
-             [[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
+             {spool}[[connector]]\nname = \"local\"\nkind = \"maildir\"\n\
              [[connector.address_space]]\npattern = \"localhost\"\n",
             dir.join("data").display()
         ),

@@ -57,6 +57,8 @@ PN_CHARSET = os.environ.get("PN_CHARSET", "")
 PN_LIMITS = os.environ.get("PN_LIMITS", "")
 # Extra lines for postern's [spool] section, e.g. "group_commit_gather_us = 0".
 PN_SPOOL = os.environ.get("PN_SPOOL", "")
+# Extra lines for postern's [server] (e.g. "worker_threads = 1").
+PN_SERVER = os.environ.get("PN_SERVER", "")
 KEEP = os.environ.get("KEEP", "0") == "1"
 PERF = os.environ.get("PERF", "0") == "1"
 # 1: count system calls and context switches machine-wide during each throughput run
@@ -300,6 +302,7 @@ class Postern:
 [server]
 hostname = "relay.bench.test"
 data_dir = "{self.data}"
+{PN_SERVER}
 [connections]
 listen = ["127.0.0.1:{port}"]
 # Postfix's default_destination_concurrency_limit is 20 (postern's default is 10).

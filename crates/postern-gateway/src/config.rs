@@ -113,6 +113,10 @@ pub struct ServerSection {
     /// Where the spool, tracking log and Maildir folders live (relative paths are taken
     /// from the working directory). Default `./postern-data`.
     pub data_dir: PathBuf,
+    /// Threads of `postern serve`'s runtime (sessions, deliveries, timers); `0` starts
+    /// one per CPU core. Blocking work (fsync, DNS files, compaction) runs on tokio's
+    /// separate blocking pool either way. Default 0 (`worker_threads`, at most 1024).
+    pub worker_threads: usize,
 }
 
 /// What a connection rule does.
@@ -483,6 +487,12 @@ pub struct SpoolSection {
     /// message's acceptance is delayed by it. Default 200 µs (`group_commit_gather_us`,
     /// at most 10000).
     pub group_commit_gather: Duration,
+    /// Whether a thread of the spool's own leads every group commit
+    /// (`LocalStore::with_committer`): sessions append their record on their own thread
+    /// and wait for that thread's fsync, instead of handing each enqueue to the blocking
+    /// pool. Fewer thread hand-offs per message (less CPU); each batch waits for the
+    /// committer to be scheduled. Default true (`commit_thread`).
+    pub commit_thread: bool,
 }
 
 /// `[retention]`: how long what the gateway writes beside the spool is kept. Checked at
@@ -634,6 +644,7 @@ struct File {
 struct ServerToml {
     hostname: Option<String>,
     data_dir: Option<PathBuf>,
+    worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -834,6 +845,7 @@ struct SpoolToml {
     compact_idle_secs: Option<u64>,
     completion_flush_ms: Option<u64>,
     group_commit_gather_us: Option<u64>,
+    commit_thread: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -887,8 +899,12 @@ fn spool_section(c: &Checker<'_>, s: &SpoolToml) -> Result<SpoolSection, ConfigE
         compact_idle: Duration::from_secs(s.compact_idle_secs.unwrap_or(30)),
         completion_flush: Duration::from_millis(completion_flush_ms),
         group_commit_gather: Duration::from_micros(gather_us),
+        commit_thread: s.commit_thread.unwrap_or(DEFAULT_COMMIT_THREAD),
     })
 }
+
+/// `[spool] commit_thread` when unset (BENCHMARKS.md, "Relay, fourth round").
+const DEFAULT_COMMIT_THREAD: bool = true;
 
 fn retention_section(r: &RetentionToml) -> RetentionSection {
     RetentionSection {
@@ -1362,13 +1378,25 @@ fn admin_api_section(
     })
 }
 
-fn server(_c: &Checker<'_>, s: &ServerToml) -> Result<ServerSection, ConfigError> {
+/// Most `[server] worker_threads`: far past any core count, so a typo is refused.
+const MAX_WORKER_THREADS: usize = 1024;
+
+fn server(c: &Checker<'_>, s: &ServerToml) -> Result<ServerSection, ConfigError> {
     let hostname = s.hostname.clone().unwrap_or_else(|| "localhost".to_owned());
     if hostname.is_empty() || hostname.contains(|ch: char| ch.is_whitespace() || ch.is_control()) {
-        return Err(_c.err("server", "hostname", "must be a host name without spaces"));
+        return Err(c.err("server", "hostname", "must be a host name without spaces"));
+    }
+    let worker_threads = s.worker_threads.unwrap_or(0);
+    if worker_threads > MAX_WORKER_THREADS {
+        return Err(c.err(
+            "server",
+            "worker_threads",
+            format!("must be at most {MAX_WORKER_THREADS} (0: one per core)"),
+        ));
     }
     Ok(ServerSection {
         hostname,
+        worker_threads,
         data_dir: s
             .data_dir
             .clone()
@@ -1733,6 +1761,14 @@ mod tests {
         Config::from_toml_str(text).unwrap_err().to_string()
     }
 
+    #[test]
+    fn worker_threads_is_bounded() {
+        let one = Config::from_toml_str("[server]\nworker_threads = 1\n").unwrap();
+        assert_eq!(one.server.worker_threads, 1);
+        let e = err("[server]\nworker_threads = 1025\n");
+        assert!(e.contains("server.worker_threads (line 2)"), "{e}");
+    }
+
     /// A file that names no connector delivers for `localhost` as the embedded default
     /// does; one that names any gets only its own.
     #[test]
@@ -1769,6 +1805,7 @@ mod tests {
             vec!["127.0.0.1:2525".parse().unwrap()]
         );
         assert_eq!(c.server.data_dir, PathBuf::from("./postern-data"));
+        assert_eq!(c.server.worker_threads, 0);
         assert_eq!(c.maildir.root, PathBuf::from("./postern-data/mail"));
         assert!(c.is_local_connector("local"));
         assert!(c.security.relay_networks.is_empty());

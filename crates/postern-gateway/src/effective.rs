@@ -155,6 +155,7 @@ fn server_part(c: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "[server]")?;
     writeln!(o, "hostname = {}", q(&c.server.hostname))?;
     writeln!(o, "data_dir = {}", q(c.server.data_dir.display()))?;
+    writeln!(o, "worker_threads = {}", c.server.worker_threads)?;
     writeln!(o, "\n[connections]")?;
     let n = &c.connections;
     writeln!(o, "listen = {}", list(&n.listen))?;
@@ -201,6 +202,7 @@ fn spool_retention_part(c: &Config, o: &mut String) -> std::fmt::Result {
         "group_commit_gather_us = {}",
         s.group_commit_gather.as_micros()
     )?;
+    writeln!(o, "commit_thread = {}", s.commit_thread)?;
     let r = &c.retention;
     writeln!(o, "\n[retention]")?;
     writeln!(o, "protocol_log_days = {}", r.protocol_log_days)?;

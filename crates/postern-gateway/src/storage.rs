@@ -197,10 +197,13 @@ fn open_local(config: &Config) -> Result<Storage, StorageError> {
     queue_config.spool.max_gather = config.spool.group_commit_gather;
     let (queue, recovered) = Queue::open(config.spool_dir(), queue_config, crate::clock::now())
         .map_err(StoreError::from)?;
-    // Not `with_committer`: it spends less CPU per message, but each batch then waits
-    // for one thread to be scheduled, which doubled acceptance latency on a busy
-    // two-core machine (BENCHMARKS.md, "Relay, third round").
     let mut store = LocalStore::with_offload(queue, tokio_offload());
+    if config.spool.commit_thread {
+        store = store.with_committer().map_err(|source| StorageError::Dir {
+            path: config.spool_dir(),
+            source,
+        })?;
+    }
     if !config.spool.completion_flush.is_zero() {
         store = store.with_lazy_completions(config.spool.completion_flush);
     }

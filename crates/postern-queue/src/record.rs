@@ -317,13 +317,20 @@ impl<'a> Reader<'a> {
 
 /// Appends an encoded frame built by `fill` to `out`.
 fn frame(out: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>)) {
+    frame_before(out, kind, fill, &[]);
+}
+
+/// Appends to `out` a frame built by `fill` whose payload ends with `tail`, all but
+/// `tail` itself: length and checksum count it, and the frame is whole once `tail` is
+/// written after `out`.
+fn frame_before(out: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>), tail: &[u8]) {
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_HEADER]);
     out.push(kind);
     fill(out);
     let body = &out[start + FRAME_HEADER..];
-    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
-    let crc = crc32c(body);
+    let len = u32::try_from(body.len() + tail.len()).unwrap_or(u32::MAX);
+    let crc = crc32c_append(crc32c(body), tail);
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
@@ -368,9 +375,17 @@ pub fn enqueue_len(envelope: &Envelope, body: &[u8]) -> usize {
 /// Encodes an enqueue record.
 pub fn encode_enqueue(out: &mut Vec<u8>, id: QueueId, envelope: &Envelope, body: &[u8]) {
     out.reserve(enqueue_len(envelope, body));
+    encode_enqueue_head(out, id, envelope, body);
+    out.extend_from_slice(body);
+}
+
+/// Encodes an enqueue record up to its body: the record is `out`'s new octets followed by
+/// `body`'s, which a writer can send from where they are (`writev`) instead of copying
+/// them in. Length and checksum already count the body.
+pub fn encode_enqueue_head(out: &mut Vec<u8>, id: QueueId, envelope: &Envelope, body: &[u8]) {
     // Envelopes without RFC 3461 parameters keep the shorter original record.
     let dsn = envelope.has_dsn();
-    frame(
+    frame_before(
         out,
         if dsn { KIND_ENQUEUE_DSN } else { KIND_ENQUEUE },
         |o| {
@@ -396,8 +411,8 @@ pub fn encode_enqueue(out: &mut Vec<u8>, id: QueueId, envelope: &Envelope, body:
                 }
             }
             o.extend_from_slice(&(body.len() as u64).to_le_bytes());
-            o.extend_from_slice(body);
         },
+        body,
     );
 }
 

@@ -292,12 +292,11 @@ impl LocalStore {
     /// thread of the store's own leads the group commits and wakes the waiting futures.
     /// Per message this saves handing the enqueue to another thread and back, and the
     /// group commit's wake-ups of blocked followers (in a relay benchmark: futex calls
-    /// per message 16.5 → 3.6, CPU per message −15%). The cost is latency: every batch
-    /// waits for that one thread to be scheduled, where a caller of the blocking path
-    /// leads on a thread already running; on a busy two-core machine acceptance latency
-    /// doubled (p50 1.6 → 2.8 ms) and relay throughput halved, so the gateway does not use
-    /// it. Choose it where CPU, not latency, is short. Fails only if the thread cannot be
-    /// started.
+    /// per message 16.5 → 3.6, CPU per message −15%). The cost: every batch waits for
+    /// that one thread to be scheduled, where a caller of the blocking path leads on a
+    /// thread already running. The gateway uses it by default (`[spool] commit_thread`);
+    /// BENCHMARKS.md ("Relay, fourth round") has the measurements both ways. Fails only
+    /// if the thread cannot be started.
     pub fn with_committer(mut self) -> std::io::Result<LocalStore> {
         let spool = self.queue.spool().clone();
         let run = spool.clone();
@@ -508,14 +507,15 @@ impl QueueStore for LocalStore {
         }
         let queue = Arc::clone(&self.queue);
         let offload = self.offload.clone();
+        let size = body.len() as u64;
         Box::pin(async move {
-            let (id, pending) = queue.spool().enqueue_begin(&env, &body, now)?;
+            let (id, pending) = queue.spool().enqueue_begin(&env, body, now)?;
             let mut waiting = Appended {
                 queue,
                 offload,
                 id,
                 env,
-                size: body.len() as u64,
+                size,
                 now,
                 pending: Some(pending),
             };

@@ -3,6 +3,7 @@
 //!
 //! [`ServerSession`]: postern_smtp::server::ServerSession
 
+mod body;
 mod flow;
 mod io;
 pub mod message;

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::body::Body;
 use super::flow::{Flow, shutting_down};
 use super::message::{HeaderInfo, Trace, inspect, protocol, received_header, submission_fields};
 use super::rate::RateMeter;
@@ -69,7 +70,7 @@ struct Transaction {
     /// `SIZE=` of MAIL FROM, when given.
     size: Option<u64>,
     recipients: Vec<EnvelopeRecipient>,
-    body: Vec<u8>,
+    body: Body,
 }
 
 /// The RFC 3461 parameters of MAIL FROM, decoded.
@@ -347,7 +348,7 @@ impl Inbound {
             Event::DataStart => Action::DataStart,
             Event::DataChunk(chunk) => {
                 // The session bounds the total by `limits.max_message_size`.
-                tx.body.extend_from_slice(chunk);
+                tx.body.push(chunk);
                 Action::Nothing
             }
             Event::MessageEnd { .. } => Action::MessageEnd,
@@ -385,7 +386,7 @@ impl Inbound {
             Action::Rcpt(Ok(accepted), dsn, local) => self.rcpt(accepted, dsn, &local).await,
             Action::Rcpt(Err(refusal), _, _) => self.refuse_rcpt(refusal),
             Action::DataStart => {
-                self.tx.body.clear();
+                self.tx.body = Body::start(self.tx.size);
                 self.in_data = true;
                 self.rate.start(Instant::now());
                 let _ = self.smtp.accept();
@@ -535,8 +536,8 @@ impl Inbound {
     /// The end of a message: loop check, trace field, durable enqueue, then the answer.
     /// `250` only follows a successful (fsynced) enqueue.
     async fn finish_message(&mut self) -> Reply {
-        let tx = std::mem::take(&mut self.tx);
-        let info = inspect(&tx.body, tx.mt_priority);
+        let mut tx = std::mem::take(&mut self.tx);
+        let info = inspect(tx.body.content(), tx.mt_priority);
         if info.received > self.live.config.limits.max_received_headers {
             tracing::info!(received = info.received, "message refused: too many hops");
             self.ctx.metrics.rejected("loop");
@@ -544,7 +545,7 @@ impl Inbound {
         }
         self.messages += 1;
         let local_id = format!("{}.{}", self.id, self.messages);
-        let (data, message_id) = self.stamp(&tx, &info, &local_id);
+        let (data, message_id) = self.stamp(&mut tx, &info, &local_id);
         let now = self.ctx.now();
         let envelope = Envelope {
             sender: tx.sender,
@@ -556,7 +557,6 @@ impl Inbound {
         };
         let size = data.len() as u64;
         // One buffer from here on: the queue, the archive and the body cache share it.
-        let data = bytes::Bytes::from(data);
         let stored = self.store(envelope, data.clone(), now).await;
         match stored {
             Ok(Ok((id, envelope))) => {
@@ -622,10 +622,10 @@ impl Inbound {
     /// message id to track it by.
     fn stamp(
         &self,
-        tx: &Transaction,
+        tx: &mut Transaction,
         info: &HeaderInfo,
         local_id: &str,
-    ) -> (Vec<u8>, Option<String>) {
+    ) -> (bytes::Bytes, Option<String>) {
         let hostname = &self.live.config.server.hostname;
         let authenticated = self.smtp.is_authenticated();
         // chrono is built without its clock; the gateway's clock is the queue's.
@@ -649,9 +649,7 @@ impl Inbound {
             head.push_str(&submission_fields(info, local_id, hostname, date));
             message_id.get_or_insert_with(|| format!("{local_id}@{hostname}"));
         }
-        let mut data = Vec::with_capacity(head.len() + tx.body.len());
-        data.extend_from_slice(head.as_bytes());
-        data.extend_from_slice(&tx.body);
+        let data = std::mem::take(&mut tx.body).finish(head.as_bytes());
         (data, message_id)
     }
 
