@@ -43,6 +43,7 @@ use crate::encode::{ContentStats, MAX_LINE, encode_unstructured};
 use crate::header::Header;
 use crate::message::{Message, Part, PartKind};
 use crate::mime_types::MimeTypes;
+use crate::transfer::TransferEncoding;
 use crate::uuencode::{self, Format, Strictness};
 
 /// A converted message and what the conversion did.
@@ -859,6 +860,25 @@ fn encode_char<'b>(
 /// The text of a part, or `None` when its charset is unknown (no label or one this
 /// library does not know) and its octets are not UTF-8: text of an unknown charset
 /// cannot be translated, only guessed at.
+/// Whether the part's text is ASCII, told from its raw octets without decoding them:
+/// no transfer encoding stands between octets and text, the octets are ASCII, and the
+/// declared charset (none, or one we know) reads ASCII octets as ASCII. Such a part reads
+/// the same in any ASCII-compatible charset; the check spares decoding (a copy of) every
+/// plain part a relay passes on. A UTF-16 part is not one of them, though its octets can
+/// all be below 0x80.
+fn reads_as_ascii(part: &Part<'_>) -> bool {
+    let identity = matches!(
+        part.transfer_encoding(),
+        TransferEncoding::SevenBit | TransferEncoding::EightBit | TransferEncoding::Binary
+    );
+    // An unknown label takes the general path, which counts it in the report.
+    let ascii_charset = part
+        .content_type()
+        .param("charset")
+        .is_none_or(|l| charset::lookup(l.as_bytes()).is_some_and(|e| e.is_ascii_compatible()));
+    identity && ascii_charset && part.raw_body().is_ascii()
+}
+
 fn known_text<'a>(part: &Part<'a>) -> Option<Cow<'a, str>> {
     let label = part.content_type().param("charset");
     let known = label.is_some_and(|l| charset::lookup(l.as_bytes()).is_some());
@@ -920,6 +940,9 @@ pub fn translate_charset_with(
         }
         let current = ct.param("charset").map(str::to_ascii_lowercase);
         if current.as_deref() == Some(target.declared.as_str()) {
+            return None;
+        }
+        if enc.is_ascii_compatible() && reads_as_ascii(part) {
             return None;
         }
         let text = match known_text(part) {
@@ -1447,6 +1470,56 @@ mod tests {
         let back = Message::parse(&out.message);
         assert_eq!(back.parts()[1].text().as_deref(), Some("café"));
         assert_eq!(&back.parts()[2].decoded_body()[..], "€".as_bytes());
+    }
+
+    /// The ASCII shortcut must not skip text whose octets are ASCII but whose characters
+    /// are not: UTF-16 (NUL octets) and ISO-2022-JP (escape sequences) take the general
+    /// path, which converts the Japanese.
+    #[test]
+    fn ascii_octets_in_a_non_ascii_charset_are_still_converted() {
+        let utf16 = b"Content-Type: text/plain; charset=utf-16le\r\nContent-Transfer-Encoding: binary\r\n\r\nh\x00i\x00";
+        assert!(!reads_as_ascii(Message::parse(utf16).root()));
+        let jis = b"Content-Type: text/plain; charset=iso-2022-jp\r\n\r\n\x1b$B$3$s\x1b(B\r\n";
+        assert!(!reads_as_ascii(Message::parse(jis).root()));
+        let out = translate_charset(&Message::parse(jis), "utf-8").unwrap();
+        assert_eq!(out.report.parts_converted, 1);
+        let back = Message::parse(&out.message);
+        assert!(!back.root().text().unwrap().is_ascii());
+        // ASCII text under an ASCII-compatible label stays exactly as it is.
+        let plain = b"Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n";
+        let out = translate_charset(&Message::parse(plain), "iso-8859-1").unwrap();
+        assert!(!out.report.changed);
+    }
+
+    proptest::proptest! {
+        /// What the shortcut relies on: a part it passes reads as ASCII text.
+        #[test]
+        fn a_part_read_as_ascii_decodes_to_ascii_text(
+            body in "[\\x00-\\x7f]{0,60}",
+            charset in proptest::sample::select(vec!["", "utf-8", "us-ascii", "iso-8859-1",
+                "utf-16le", "utf-16be", "iso-2022-jp", "koi8-r", "shift_jis", "x-unknown"]),
+            cte in proptest::sample::select(vec!["", "7bit", "8bit", "binary", "base64",
+                "quoted-printable", "x-uuencode"]),
+        ) {
+            let mut raw = String::from("Content-Type: text/plain");
+            if !charset.is_empty() {
+                raw.push_str("; charset=");
+                raw.push_str(charset);
+            }
+            raw.push_str("\r\n");
+            if !cte.is_empty() {
+                raw.push_str("Content-Transfer-Encoding: ");
+                raw.push_str(cte);
+                raw.push_str("\r\n");
+            }
+            raw.push_str("\r\n");
+            raw.push_str(&body);
+            let msg = Message::parse(raw.as_bytes());
+            if reads_as_ascii(msg.root()) {
+                let text = msg.root().text();
+                proptest::prop_assert!(text.as_deref().is_some_and(str::is_ascii), "{:?}", text);
+            }
+        }
     }
 
     #[test]
