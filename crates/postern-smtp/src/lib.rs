@@ -97,6 +97,8 @@
 // `unsafe` is denied crate-wide; the blocks that need it are each allowed where they
 // stand, with a `// SAFETY:` comment, and are all listed here:
 // - `line_text::as_text`: an ASCII line as `&str` without a second check;
+// - `line_text::sub_at_ascii`: a local part or domain cut at ends that sit at ASCII
+//   octets, without the char-boundary checks;
 // - `data_scan`: SSE2/AVX2 loads of 64-octet windows (`x86::masks_sse2`,
 //   `x86::masks_avx2`) and the call of the AVX2 scan after run-time detection
 //   (`clean_run`, `x86::clean_run_avx2`, and test-only `x86::masks_avx2_checked`);

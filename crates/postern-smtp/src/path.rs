@@ -374,7 +374,9 @@ pub(crate) fn parse_domain(
     if i - start > max {
         return Err(DomainFault::TooLong);
     }
-    Ok((Domain::Name(line_text::sub(s, start, i)), i))
+    // `start` follows an ASCII octet (`@`, a blank) or is 0, and the scan stops at an
+    // ASCII octet or the end: both are char boundaries.
+    Ok((Domain::Name(line_text::sub_at_ascii(s, start, i)), i))
 }
 
 /// Parses the inside of an address literal (RFC 5321 §4.1.3).
@@ -542,7 +544,8 @@ fn parse_mailbox<'a>(
     let (domain, end) =
         parse_domain(s, at + 1, limits.max_domain).map_err(|f| domain_error(f, role, limits))?;
     let mailbox = Mailbox {
-        local_part: line_text::sub(s, start, at),
+        // `start` follows `<` or `:` and `at` is the `@`: both are char boundaries.
+        local_part: line_text::sub_at_ascii(s, start, at),
         domain,
     };
     Ok((mailbox, end))
