@@ -99,9 +99,10 @@
 // - `line_text::as_text`: an ASCII line as `&str` without a second check;
 // - `line_text::sub_at_ascii`: a local part or domain cut at ends that sit at ASCII
 //   octets, without the char-boundary checks;
-// - `data_scan`: SSE2/AVX2 loads of 64-octet windows (`x86::masks_sse2`,
-//   `x86::masks_avx2`) and the call of the AVX2 scan after run-time detection
-//   (`clean_run`, `x86::clean_run_avx2`, and test-only `x86::masks_avx2_checked`);
+// - `data_scan`: SSE2/AVX2 loads of 64-octet windows and 128-octet blocks
+//   (`x86::masks_sse2`, `x86::masks_avx2`, `x86::block_sse2`, `x86::block_avx2`) and
+//   the calls of the AVX2 code after run-time detection (`clean_run`,
+//   `x86::clean_run_avx2`, test-only `x86::masks_avx2_checked`/`block_avx2_checked`);
 // - `dotted`: the SSE2 loads of 16 octets of a line (`x86::masks!`).
 // Every other module stays safe.
 #![deny(unsafe_code)]
