@@ -135,8 +135,25 @@ impl<'a> Command<'a> {
     /// command is built in the caller's result instead of being copied out of a second one.
     #[inline(always)]
     fn parse_str(s: &'a str, limits: &Limits) -> Result<Command<'a>, CommandError> {
-        let s = s.trim_end_matches([' ', '\t']);
+        // Trailing blanks, octet by octet from the end (`trim_end_matches` decodes chars).
+        let mut n = s.len();
+        while n > 0 && matches!(s.as_bytes()[n - 1], b' ' | b'\t') {
+            n -= 1;
+        }
+        let s = s.split_at(n).0;
         let b = s.as_bytes();
+        // The verbs of a transaction, in upper case and followed by one space, go
+        // straight to their parser.
+        if let Some(&[v0, v1, v2, v3, b' ']) = b.first_chunk::<5>() {
+            let verb = u32::from_le_bytes([v0, v1, v2, v3]);
+            let arg = || b.len() - grammar::blanks(&b[5..]).map_or(0, |(r, _)| r.len());
+            if verb == word(b"RCPT") {
+                return parse_rcpt(s, arg(), limits);
+            }
+            if verb == word(b"MAIL") {
+                return parse_mail(s, arg(), limits);
+            }
+        }
         let (rest, verb) = grammar::verb(b).map_err(|_| CommandError::UnknownCommand)?;
         let arg = b.len() - rest.len();
         match Verb::from_bytes(verb).ok_or(CommandError::UnknownCommand)? {

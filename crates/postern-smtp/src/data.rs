@@ -3,6 +3,7 @@
 
 use std::io::Write as _;
 
+use crate::data_scan;
 use crate::limits::Limits;
 use crate::reply::{EnhancedCode, Reply};
 
@@ -196,30 +197,10 @@ impl Run {
     }
 }
 
-/// The longest block [`DataDecoder::clean_lines`] proves at once: long enough to
-/// amortise the set-up, short enough that a dot-stuffed line sends little text down the
-/// line-by-line path.
-const BLOCK: usize = 128;
-
-/// Below this block length (a line limit under 32) the line-by-line path does all the
-/// work.
-const MIN_BLOCK: usize = 16;
-
-/// `w` is the octet before a block and the block. True when the block is clean: it holds
-/// an LF, every CR in it is followed by an LF, every LF follows a CR, and no line in it
-/// starts with `.` (a CR at its very end is left for the next block to pair). One pass of
-/// compares over the whole block with no branch per octet, so that it compiles to SIMD.
-#[inline]
-fn clean_block(w: &[u8]) -> bool {
-    let (mut bad, mut lf) = (0u8, 0u8);
-    for (&prev, &cur) in w.iter().zip(&w[1..]) {
-        let is_lf = u8::from(cur == b'\n');
-        bad |= u8::from(prev == b'\r') ^ is_lf;
-        bad |= u8::from(prev == b'\n') & u8::from(cur == b'.');
-        lf |= is_lf;
-    }
-    bad == 0 && lf != 0
-}
+/// The shortest line limit (counting the CRLF) for which [`data_scan::clean_run`] is
+/// used: two LFs in one of its 64-octet windows are then always close enough. Below it
+/// the line-by-line path does all the work.
+const MIN_SCAN_LINE: usize = 64;
 
 impl DataDecoder {
     /// A decoder using `limits.max_message_size` and `limits.max_data_line`.
@@ -386,9 +367,9 @@ impl DataDecoder {
     /// Those octets are admitted as content in one go, and the decoder is left at the
     /// start of the next line. Anything else is left to the octet-exact slow path.
     ///
-    /// After the first line it goes block by block ([`clean_block`]) and backs up to the
-    /// last line end of the clean stretch; from there, up to the end of the block that was
-    /// not clean, it walks line by line (one memchr2 per line), then tries blocks again.
+    /// After the first line it scans 64-octet windows ([`data_scan::clean_run`]) to the
+    /// last line end before the first octet that breaks a rule; from there, up to just past
+    /// that octet, it walks line by line (one memchr2 per line), then tries windows again.
     fn clean_lines(&mut self, input: &[u8], start: usize) -> usize {
         if self.error.is_some() {
             return 0;
@@ -396,27 +377,19 @@ impl DataDecoder {
         let room = usize::try_from(self.max_size.saturating_sub(self.size)).unwrap_or(usize::MAX);
         let hay = &input[..start + room.min(input.len() - start)];
         let max_text = self.max_line.saturating_sub(2);
-        // Blocks of at most half the line limit that each hold an LF keep every line
-        // within the limit: consecutive LFs are less than two blocks apart.
-        let block = (self.max_line / 2).min(BLOCK);
+        let scan = self.max_line >= MIN_SCAN_LINE;
         let (mut pos, mut line_len) = (start, self.line_len);
         let mut lines_until = 0;
         loop {
             // Past the first line, `hay[pos - 1]` is the LF of a CRLF this loop checked.
-            if pos > start && pos >= lines_until && block >= MIN_BLOCK {
-                let mut end = pos;
-                while hay.get(end - 1..end + block).is_some_and(clean_block) {
-                    end += block;
+            if pos > start && pos >= lines_until && scan {
+                let run = data_scan::clean_run(hay, pos, self.max_line);
+                pos = run.end;
+                if hay.get(pos) == Some(&b'.') {
+                    break;
                 }
-                if end > pos {
-                    // Back to the last line end of the proven stretch (every block has one).
-                    pos += memchr::memrchr(b'\n', &hay[pos..end]).map_or(0, |i| i + 1);
-                    if hay.get(pos) == Some(&b'.') {
-                        break;
-                    }
-                }
-                // The rest of the proven stretch and the block that failed go line by line.
-                lines_until = end + block;
+                // From here to just past where the windows stopped goes line by line.
+                lines_until = run.stop + 1;
             }
             let Some(i) = memchr::memchr2(b'\r', b'\n', &hay[pos..]) else {
                 break;
