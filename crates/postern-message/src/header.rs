@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use crate::address::{self, AddressList};
 use crate::date;
 use crate::encoded_word;
+use crate::lexical;
 use crate::limits::Limits;
 use crate::msgid;
 
@@ -70,7 +71,7 @@ impl<'a> Header<'a> {
     pub fn value(&self) -> Cow<'a, str> {
         let trimmed = self.raw.trim_ascii();
         // One scan for the usual value: no folding and no `=` (so no encoded word).
-        if memchr::memchr3(b'\n', b'\r', b'=', trimmed).is_none() {
+        if lexical::find3(b'\n', b'\r', b'=', trimmed).is_none() {
             return crate::charset::decode_lenient(trimmed);
         }
         match unfold(self.raw) {
@@ -99,12 +100,12 @@ impl<'a> Header<'a> {
 /// Removes line breaks (keeping the whitespace that follows them) and trims the ends.
 pub fn unfold(raw: &[u8]) -> Cow<'_, [u8]> {
     let raw = raw.trim_ascii();
-    if memchr::memchr2(b'\n', b'\r', raw).is_none() {
+    if lexical::find2(b'\n', b'\r', raw).is_none() {
         return Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len());
     let mut rest = raw;
-    while let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
+    while let Some(i) = lexical::find2(b'\n', b'\r', rest) {
         out.extend_from_slice(&rest[..i]);
         rest = &rest[i + 1..];
     }
@@ -232,16 +233,9 @@ fn split_block<'a>(
     }
 }
 
-/// The offset of the first LF in `hay`. Header lines are short (tens of bytes): on
-/// x86-64, memchr's SSE2 searcher (SSE2 is always there, so it inlines) costs fewer
-/// instructions on them than the run-time dispatch to the AVX2 searcher that
-/// `memchr::memchr` makes on every call.
+/// The offset of the first LF in `hay` (header lines are short: [`lexical::find1`]).
 fn line_feed(hay: &[u8]) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(b'\n') {
-        return one.find(hay);
-    }
-    memchr::memchr(b'\n', hay)
+    lexical::find1(b'\n', hay)
 }
 
 /// Whether `b` may appear in a field name: printable ASCII other than `:`.

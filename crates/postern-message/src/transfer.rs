@@ -267,10 +267,11 @@ pub fn decode_qp(input: &[u8]) -> Cow<'_, [u8]> {
 pub fn decode_qp_into(input: &[u8], header: bool, out: &mut Vec<u8>) {
     let mut rest = input;
     loop {
+        // Escapes and soft line breaks come every few dozen bytes: the short searches.
         let next = if header {
-            memchr::memchr2(b'=', b'_', rest)
+            crate::lexical::find2(b'=', b'_', rest)
         } else {
-            memchr::memchr(b'=', rest)
+            crate::lexical::find1(b'=', rest)
         };
         let Some(at) = next else {
             out.extend_from_slice(rest);
