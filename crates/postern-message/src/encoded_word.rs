@@ -100,7 +100,7 @@ fn word_text(window: &[u8]) -> IResult<&[u8], &[u8]> {
 /// searcher for every short header value).
 fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     let mut from = 0;
-    while let Some(i) = memchr::memchr(a, &hay[from..]) {
+    while let Some(i) = crate::lexical::find1(a, &hay[from..]) {
         let at = from + i;
         if hay.get(at + 1) == Some(&b) {
             return Some(at);

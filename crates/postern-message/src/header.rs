@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use crate::address::{self, AddressList};
 use crate::date;
 use crate::encoded_word;
+use crate::lexical;
 use crate::limits::Limits;
 use crate::msgid;
 
@@ -49,6 +50,7 @@ impl<'a> Header<'a> {
     }
 
     /// Whether the name matches `name`, ignoring ASCII case.
+    #[inline]
     pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name.as_bytes())
     }
@@ -69,7 +71,7 @@ impl<'a> Header<'a> {
     pub fn value(&self) -> Cow<'a, str> {
         let trimmed = self.raw.trim_ascii();
         // One scan for the usual value: no folding and no `=` (so no encoded word).
-        if memchr::memchr3(b'\n', b'\r', b'=', trimmed).is_none() {
+        if lexical::find3(b'\n', b'\r', b'=', trimmed).is_none() {
             return crate::charset::decode_lenient(trimmed);
         }
         match unfold(self.raw) {
@@ -98,12 +100,12 @@ impl<'a> Header<'a> {
 /// Removes line breaks (keeping the whitespace that follows them) and trims the ends.
 pub fn unfold(raw: &[u8]) -> Cow<'_, [u8]> {
     let raw = raw.trim_ascii();
-    if memchr::memchr2(b'\n', b'\r', raw).is_none() {
+    if lexical::find2(b'\n', b'\r', raw).is_none() {
         return Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len());
     let mut rest = raw;
-    while let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
+    while let Some(i) = lexical::find2(b'\n', b'\r', rest) {
         out.extend_from_slice(&rest[..i]);
         rest = &rest[i + 1..];
     }
@@ -170,7 +172,7 @@ fn split_block<'a>(
                 limited: true,
             };
         }
-        let eol = memchr::memchr(b'\n', &input[pos..end]).map_or(end, |i| pos + i);
+        let eol = line_feed(&input[pos..end]).map_or(end, |i| pos + i);
         let next = (eol + 1).min(end);
         let line = &input[pos..eol];
         // CRs before the LF are line break (a doubled `\r\r\n` included).
@@ -200,11 +202,12 @@ fn split_block<'a>(
                         limited = true;
                         current = None;
                     } else {
-                        let mut v = pos + value_at;
+                        let blanks = line[value_at..]
+                            .iter()
+                            .take_while(|&&b| b == b' ' || b == b'\t')
+                            .count();
+                        let v = pos + value_at + blanks;
                         let line_end = pos + line.len();
-                        while v < line_end && matches!(input[v], b' ' | b'\t') {
-                            v += 1;
-                        }
                         out.push(Header {
                             name,
                             name_text: "",
@@ -230,13 +233,47 @@ fn split_block<'a>(
     }
 }
 
+/// The offset of the first LF in `hay` (header lines are short: [`lexical::find1`]).
+fn line_feed(hay: &[u8]) -> Option<usize> {
+    lexical::find1(b'\n', hay)
+}
+
+/// Whether `b` may appear in a field name: printable ASCII other than `:`.
+fn is_name_byte(b: u8) -> bool {
+    (b'!'..=b'~').contains(&b) && b != b':'
+}
+
+/// The length of the run of name bytes ([`is_name_byte`]) at the start of `line`.
+///
+/// Eight bytes at a time: in each byte of the word, the high bit of `bad` is set when
+/// that byte is not a name byte. Every sum below stays within its byte (each operand is
+/// at most 0x7f), so no carry crosses into the next byte.
+fn name_len(line: &[u8]) -> usize {
+    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut i = 0;
+    while let Some(word) = line.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let low7 = x & !HI;
+        let at_least_21 = (low7 + 0x5f * LO) & HI;
+        let is_7f = (low7 + LO) & HI;
+        let not_colon = ((low7 ^ (b':' as u64 * LO)) + 0x7f * LO) & HI;
+        let bad = (x & HI) | (at_least_21 ^ HI) | is_7f | (not_colon ^ HI);
+        if bad != 0 {
+            return i + (bad.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + line[i..]
+        .iter()
+        .position(|&b| !is_name_byte(b))
+        .unwrap_or(line.len() - i)
+}
+
 /// Splits `Name:` off a line: the name and the offset just after the colon, or `None`
 /// when the line is not a field.
 fn field_name(line: &[u8]) -> Option<(&[u8], usize)> {
-    let name_len = line
-        .iter()
-        .position(|&b| !(b'!'..=b'~').contains(&b) || b == b':')
-        .unwrap_or(line.len());
+    let name_len = name_len(line);
     let name = &line[..name_len];
     let mut i = name_len;
     while i < line.len() && matches!(line[i], b' ' | b'\t') {
@@ -248,6 +285,54 @@ fn field_name(line: &[u8]) -> Option<(&[u8], usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-at-a-time name scan stops where a byte-by-byte scan does, on any
+        /// bytes (names, colons, blanks, controls, DEL, 8-bit) and at any length.
+        #[test]
+        fn name_len_matches_bytewise(
+            line in proptest::collection::vec(
+                prop_oneof![
+                    4 => b'!'..=b'~',
+                    1 => Just(b':'),
+                    1 => Just(b' '),
+                    1 => any::<u8>(),
+                ],
+                0..40,
+            )
+        ) {
+            let bytewise = line.iter().position(|&b| !is_name_byte(b)).unwrap_or(line.len());
+            prop_assert_eq!(name_len(&line), bytewise);
+        }
+
+        /// The line-feed search finds the first LF, as a byte-by-byte search does.
+        #[test]
+        fn line_feed_matches_bytewise(
+            hay in proptest::collection::vec(
+                prop_oneof![8 => any::<u8>(), 1 => Just(b'\n')],
+                0..100,
+            )
+        ) {
+            prop_assert_eq!(line_feed(&hay), hay.iter().position(|&b| b == b'\n'));
+        }
+    }
+
+    #[test]
+    fn name_scan_edges() {
+        // Every byte value, alone and after eight name bytes (the word path, then the
+        // byte path at the tail).
+        for b in 0..=255u8 {
+            let want = usize::from(is_name_byte(b));
+            assert_eq!(name_len(&[b]), want, "{b:#x}");
+            let mut long = b"Received".to_vec();
+            long.push(b);
+            long.extend_from_slice(b"abcdefgh");
+            let want = if is_name_byte(b) { long.len() } else { 8 };
+            assert_eq!(name_len(&long), want, "{b:#x}");
+        }
+        assert_eq!(name_len(b"X-Very-Long-Header-Name: v"), 23);
+    }
 
     fn parse(input: &[u8]) -> (Vec<Header<'_>>, usize) {
         let mut out = Vec::new();

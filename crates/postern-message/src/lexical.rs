@@ -1,4 +1,5 @@
-//! nom primitives shared by the header grammars (addresses, dates, parameters).
+//! nom primitives shared by the header grammars (addresses, dates, parameters), and
+//! byte searches sized for short header text.
 //!
 //! RFC 5322 comments nest. A recursive nom parser would follow the nesting on the call
 //! stack, so a header of a million `(` could overflow it; [`comment`] counts the depth
@@ -49,9 +50,81 @@ pub(crate) fn comment(escapes: Escapes) -> impl Fn(&[u8]) -> IResult<&[u8], &[u8
     }
 }
 
+// Byte searches for the short texts of header values (a parameter, a name, a line).
+//
+// `memchr::memchr` and its two- and three-byte forms choose their AVX2 searcher at run
+// time on every call; on a haystack of tens of bytes that dispatch and set-up cost
+// more instructions than the search (about 60 per call, measured with callgrind on the
+// message bench). On x86-64 the SSE2 searchers of the same crate are always available
+// and inline into the caller; elsewhere these are the plain memchr calls. Same answers
+// (the property tests below compare them with memchr).
+
+/// The offset of the first `a` in `hay` (short haystacks; see above).
+#[inline]
+pub(crate) fn find1(a: u8, hay: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(s) = memchr::arch::x86_64::sse2::memchr::One::new(a) {
+        return s.find(hay);
+    }
+    memchr::memchr(a, hay)
+}
+
+/// The offset of the first `a` or `b` in `hay` (short haystacks; see above).
+#[inline]
+pub(crate) fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(s) = memchr::arch::x86_64::sse2::memchr::Two::new(a, b) {
+        return s.find(hay);
+    }
+    memchr::memchr2(a, b, hay)
+}
+
+/// The offset of the first `a`, `b` or `c` in `hay` (short haystacks; see above).
+#[inline]
+pub(crate) fn find3(a: u8, b: u8, c: u8, hay: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(s) = memchr::arch::x86_64::sse2::memchr::Three::new(a, b, c) {
+        return s.find(hay);
+    }
+    memchr::memchr3(a, b, c, hay)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn hay() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![6 => any::<u8>(), 1 => Just(b';'), 1 => Just(b'"'), 1 => Just(b'\n')],
+            0..120,
+        )
+    }
+
+    proptest! {
+        /// The short searches give memchr's answers, at every length and alignment.
+        #[test]
+        fn short_searches_match_memchr(h in hay(), skip in 0usize..17) {
+            let h = &h[skip.min(h.len())..];
+            prop_assert_eq!(find1(b';', h), memchr::memchr(b';', h));
+            prop_assert_eq!(find2(b'"', b';', h), memchr::memchr2(b'"', b';', h));
+            prop_assert_eq!(
+                find3(b'"', b'\n', b';', h),
+                memchr::memchr3(b'"', b'\n', b';', h)
+            );
+        }
+    }
+
+    #[test]
+    fn short_searches_find_the_first() {
+        assert_eq!(find1(b'x', b""), None);
+        assert_eq!(find1(b'x', b"abx"), Some(2));
+        let long = [b"a".repeat(40), b"x;x".to_vec()].concat();
+        assert_eq!(find1(b'x', &long), Some(40));
+        assert_eq!(find2(b';', b'x', &long), Some(40));
+        assert_eq!(find3(b'q', b'r', b';', &long), Some(41));
+        assert_eq!(find3(b'q', b'r', b's', &long), None);
+    }
 
     #[test]
     fn comments_nest_and_escape() {

@@ -153,6 +153,26 @@ fn decode_base64_into(input: &[u8], buf: &mut [u8]) -> usize {
     while i < input.len() {
         if st.n == 0 {
             let from = i;
+            // Two quanta per step (one 6-byte store), while both are data.
+            let mut pairs = 0;
+            for (q, dst) in input[i..].chunks_exact(8).zip(buf[o..].chunks_exact_mut(6)) {
+                let w = QUANTUM[0][usize::from(q[0])]
+                    | QUANTUM[1][usize::from(q[1])]
+                    | QUANTUM[2][usize::from(q[2])]
+                    | QUANTUM[3][usize::from(q[3])];
+                let v = QUANTUM[0][usize::from(q[4])]
+                    | QUANTUM[1][usize::from(q[5])]
+                    | QUANTUM[2][usize::from(q[6])]
+                    | QUANTUM[3][usize::from(q[7])];
+                if (w | v) & NOT_DATA != 0 {
+                    break;
+                }
+                let x = (u64::from(w) << 24) | u64::from(v);
+                dst.copy_from_slice(&x.to_be_bytes()[2..]);
+                pairs += 1;
+            }
+            i += 8 * pairs;
+            o += 6 * pairs;
             // `chunks_exact` on both sides: no bounds checks inside the loop.
             let mut quanta = 0;
             for (q, dst) in input[i..].chunks_exact(4).zip(buf[o..].chunks_exact_mut(3)) {
@@ -267,10 +287,11 @@ pub fn decode_qp(input: &[u8]) -> Cow<'_, [u8]> {
 pub fn decode_qp_into(input: &[u8], header: bool, out: &mut Vec<u8>) {
     let mut rest = input;
     loop {
+        // Escapes and soft line breaks come every few dozen bytes: the short searches.
         let next = if header {
-            memchr::memchr2(b'=', b'_', rest)
+            crate::lexical::find2(b'=', b'_', rest)
         } else {
-            memchr::memchr(b'=', rest)
+            crate::lexical::find1(b'=', rest)
         };
         let Some(at) = next else {
             out.extend_from_slice(rest);

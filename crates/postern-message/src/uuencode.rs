@@ -855,7 +855,7 @@ fn classic_kind(line: &[u8]) -> Kind {
     if is_end_line(line) {
         return Kind::End;
     }
-    if !line.iter().all(|c| (0x20..=0x60).contains(c)) {
+    if !all_uu_chars(line) {
         return Kind::Other;
     }
     let n = usize::from(UU_DEC[usize::from(line[0])]);
@@ -873,6 +873,26 @@ fn classic_kind(line: &[u8]) -> Kind {
     } else {
         Kind::Other
     }
+}
+
+/// Whether every byte is a classic uuencode character (0x20–0x60), eight bytes at a
+/// time: in each byte of the word the high bit of `bad` is set when that byte is 0x80 or
+/// above, below 0x20 or above 0x60 (each sum stays within its byte: both operands are at
+/// most 0x7f and 0x60). Block scans run this on every line of every text part.
+fn all_uu_chars(line: &[u8]) -> bool {
+    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = line.chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let low7 = x & !HI;
+        let at_least_20 = (low7 + 0x60 * LO) & HI;
+        let above_60 = (low7 + 0x1f * LO) & HI;
+        if (x & HI) | (at_least_20 ^ HI) | above_60 != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|c| (0x20..=0x60).contains(c))
 }
 
 fn base64_kind(line: &[u8]) -> Kind {
@@ -945,6 +965,36 @@ fn block_at(text: &[u8], at: usize) -> Option<Block<'_>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-at-a-time character check agrees with a byte-by-byte one.
+        #[test]
+        fn all_uu_chars_matches_bytewise(
+            line in proptest::collection::vec(
+                prop_oneof![8 => 0x20u8..=0x60, 1 => any::<u8>()],
+                0..70,
+            )
+        ) {
+            let bytewise = line.iter().all(|c| (0x20..=0x60).contains(c));
+            prop_assert_eq!(super::all_uu_chars(&line), bytewise);
+        }
+    }
+
+    #[test]
+    fn all_uu_chars_every_byte() {
+        for b in 0..=255u8 {
+            let want = (0x20..=0x60).contains(&b);
+            // In the word path (first of eight) and in the tail.
+            let mut line = vec![b'M'; 9];
+            line[0] = b;
+            assert_eq!(super::all_uu_chars(&line), want, "{b:#x}");
+            line[0] = b'M';
+            line[8] = b;
+            assert_eq!(super::all_uu_chars(&line), want, "{b:#x}");
+        }
+    }
+
     use super::*;
 
     fn enc(data: &[u8], format: Format) -> Vec<u8> {
