@@ -9,7 +9,7 @@
 //! run's end is one `trailing_zeros` and the `..` test one shift and AND; the table walk
 //! stays for other targets and as the proptests' reference.
 
-use crate::path::class;
+use crate::class;
 
 /// Which class of dotted run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

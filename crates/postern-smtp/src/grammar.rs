@@ -15,9 +15,9 @@ use nom::combinator::{eof, map, opt, recognize, value};
 use nom::sequence::{preceded, terminated};
 use nom::{IResult, Parser};
 
+use crate::class;
 use crate::line_text;
 use crate::param_values::{Body, Notify, Ret};
-use crate::path::class;
 
 /// The result of every parser here: the rest of the input and the token, or `()`.
 pub(crate) type Res<'a, O> = IResult<&'a [u8], O, ()>;

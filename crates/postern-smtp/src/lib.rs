@@ -108,6 +108,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod class;
 pub mod client;
 #[cfg(feature = "codec")]
 pub mod codec;

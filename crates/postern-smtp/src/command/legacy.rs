@@ -5,12 +5,13 @@
 
 use memchr::memchr3;
 
+use crate::class;
 use crate::command::{AuthInitial, Command};
 use crate::error::CommandError;
 use crate::limits::Limits;
 use crate::params::{Body, MailParams, Notify, Orcpt, Param, RcptParams, Ret};
 use crate::path::Domain;
-use crate::path::{self, DomainFault, ForwardPath, PathKind, ReversePath, Role, class};
+use crate::path::{self, DomainFault, ForwardPath, PathKind, ReversePath, Role};
 use crate::xtext::{self, XText, hex};
 
 pub(crate) fn parse<'a>(line: &'a [u8], limits: &Limits) -> Result<Command<'a>, CommandError> {
@@ -326,12 +327,7 @@ fn parse_etrn<'a>(s: &'a str, arg: usize, limits: &Limits) -> Result<Command<'a>
     let b = s.as_bytes();
     let ok = match b.get(arg) {
         None => false,
-        Some(b'#') => {
-            b.len() > arg + 1
-                && b[arg + 1..]
-                    .iter()
-                    .all(|&c| path::class::is(c, path::class::VALUE))
-        }
+        Some(b'#') => b.len() > arg + 1 && b[arg + 1..].iter().all(|&c| class::is(c, class::VALUE)),
         Some(&c) => {
             let from = arg + usize::from(c == b'@');
             match path::parse_domain(s, from, limits.max_domain) {
