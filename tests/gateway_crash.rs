@@ -153,20 +153,20 @@ fn pseudo_random(seed: &mut u64) -> u64 {
 }
 
 /// Tiny spool segments make the gateway compact all the time (issue 14), so the kills
-/// land during compactions too. Default spool: a commit thread leads the group commits.
+/// land during compactions too. Default spool: fsyncs led from tokio's blocking pool.
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_message() {
     kill_and_restart_under_load("crash", "", "");
 }
 
-/// The same with `commit_thread = false` (each enqueue's fsync led from tokio's blocking
-/// pool) on a runtime of one worker thread.
+/// The same with `commit_thread = true` (a thread of the spool's own leads the group
+/// commits) on a runtime of one worker thread.
 #[test]
-fn sigkill_without_commit_thread_on_one_worker_loses_nothing() {
+fn sigkill_with_commit_thread_on_one_worker_loses_nothing() {
     kill_and_restart_under_load(
-        "crash-pool",
+        "crash-thread",
         "worker_threads = 1\n",
-        "commit_thread = false\n",
+        "commit_thread = true\n",
     );
 }
 

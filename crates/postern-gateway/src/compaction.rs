@@ -226,7 +226,7 @@ mod tests {
                 compact_idle: Duration::from_secs(30),
                 completion_flush: Duration::from_millis(100),
                 group_commit_gather: Duration::from_micros(200),
-                commit_thread: true,
+                commit_thread: false,
             }
         );
         let slow = crate::config::Config::from_toml_str("[spool]\ncompletion_flush_ms = 60001\n");
@@ -244,8 +244,8 @@ mod tests {
         assert!(err.contains("spool.segment_size (line 2)"), "{err}");
         let off = crate::config::Config::from_toml_str("[spool]\ncompact_idle_secs = 0\n");
         assert!(off.unwrap().spool.compact_idle.is_zero());
-        let pool = crate::config::Config::from_toml_str("[spool]\ncommit_thread = false\n");
-        assert!(!pool.unwrap().spool.commit_thread);
+        let thread = crate::config::Config::from_toml_str("[spool]\ncommit_thread = true\n");
+        assert!(thread.unwrap().spool.commit_thread);
     }
 
     #[test]

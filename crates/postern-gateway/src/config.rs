@@ -490,8 +490,9 @@ pub struct SpoolSection {
     /// Whether a thread of the spool's own leads every group commit
     /// (`LocalStore::with_committer`): sessions append their record on their own thread
     /// and wait for that thread's fsync, instead of handing each enqueue to the blocking
-    /// pool. Fewer thread hand-offs per message (less CPU); each batch waits for the
-    /// committer to be scheduled. Default true (`commit_thread`).
+    /// pool. Fewer thread hand-offs per message; each batch waits for the committer to
+    /// be scheduled, which cost throughput on a machine short of CPU. Default false
+    /// (`commit_thread`): measured both ways in BENCHMARKS.md ("Relay, fourth round").
     pub commit_thread: bool,
 }
 
@@ -904,7 +905,7 @@ fn spool_section(c: &Checker<'_>, s: &SpoolToml) -> Result<SpoolSection, ConfigE
 }
 
 /// `[spool] commit_thread` when unset (BENCHMARKS.md, "Relay, fourth round").
-const DEFAULT_COMMIT_THREAD: bool = true;
+const DEFAULT_COMMIT_THREAD: bool = false;
 
 fn retention_section(r: &RetentionToml) -> RetentionSection {
     RetentionSection {

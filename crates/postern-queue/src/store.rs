@@ -294,9 +294,9 @@ impl LocalStore {
     /// group commit's wake-ups of blocked followers (in a relay benchmark: futex calls
     /// per message 16.5 → 3.6, CPU per message −15%). The cost: every batch waits for
     /// that one thread to be scheduled, where a caller of the blocking path leads on a
-    /// thread already running. The gateway uses it by default (`[spool] commit_thread`);
-    /// BENCHMARKS.md ("Relay, fourth round") has the measurements both ways. Fails only
-    /// if the thread cannot be started.
+    /// thread already running. The gateway offers it as `[spool] commit_thread` (off by
+    /// default); BENCHMARKS.md ("Relay, fourth round") has the measurements both ways.
+    /// Fails only if the thread cannot be started.
     pub fn with_committer(mut self) -> std::io::Result<LocalStore> {
         let spool = self.queue.spool().clone();
         let run = spool.clone();
