@@ -12,15 +12,22 @@ use postern_message::convert::{
 use postern_message::encode::ContentStats;
 use postern_message::uuencode::Strictness;
 
-/// The decoded content of every uuencoded block in the message's top text that is
-/// 7-bit clean itself (an encoded line with 8-bit octets or a bare CR is no uuencode a
-/// `uudecode` could read, and cannot cross a 7-bit path as it is).
+/// The decoded content of every well-formed uuencoded block in the message's top text:
+/// 7-bit clean from its `begin` line to its `end` line, which it has (an encoded line
+/// with 8-bit octets or a bare CR is no uuencode a `uudecode` could read, and cannot
+/// cross a 7-bit path as it is; a block without its `end` ends at the first line that
+/// does not look encoded, and the 7bit downgrade can make an 8-bit line look encoded).
 fn blocks(raw: &[u8]) -> Vec<Vec<u8>> {
     let msg = Message::parse(raw);
+    let text = msg.root().decoded_body();
     msg.root()
         .uuencoded_blocks()
         .iter()
-        .filter(|b| ContentStats::of(b.body).is_seven_bit())
+        .filter(|b| {
+            text.get(b.start..b.end).is_some_and(|span| {
+                ContentStats::of(span).is_seven_bit() && span.trim_ascii_end().ends_with(b"end")
+            })
+        })
         .map(|b| {
             let mut out = Vec::new();
             let _ = b.decode(Strictness::Lenient, &mut out);
