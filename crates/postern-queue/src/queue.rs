@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::backoff::{Backoff, BackoffPolicy, FailureClass, behind_destination};
 use crate::control::{self, Command};
 use crate::envelope::{Envelope, FailReason, MessageState, RecipientState};
@@ -252,8 +254,20 @@ impl Queue {
         body: &[u8],
         now: Timestamp,
     ) -> Result<QueueId, SpoolError> {
-        let id = self.spool.enqueue(envelope, body, now)?;
-        self.admit(id, envelope, body.len() as u64, now);
+        self.enqueue_shared(envelope, Bytes::copy_from_slice(body), now)
+    }
+
+    /// [`Queue::enqueue`] for a body already in shared memory, which the spool writes from
+    /// there instead of copying it ([`Spool::enqueue_shared`]).
+    pub fn enqueue_shared(
+        &self,
+        envelope: &Envelope,
+        body: Bytes,
+        now: Timestamp,
+    ) -> Result<QueueId, SpoolError> {
+        let size = body.len() as u64;
+        let id = self.spool.enqueue_shared(envelope, body, now)?;
+        self.admit(id, envelope, size, now);
         Ok(id)
     }
 

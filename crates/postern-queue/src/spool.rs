@@ -1189,11 +1189,18 @@ impl Spool {
         body: &[u8],
         now: Timestamp,
     ) -> Result<QueueId, SpoolError> {
-        let (id, g) = self.append_enqueue(envelope, body, now, |id| {
-            let mut buf = Vec::new();
-            record::encode_enqueue(&mut buf, id, envelope, body);
-            buf.into()
-        })?;
+        self.enqueue_shared(envelope, Bytes::copy_from_slice(body), now)
+    }
+
+    /// [`Spool::enqueue`] for a body already in shared memory: the spool writes it from
+    /// there behind the record's other fields, rather than copying it into the record.
+    pub fn enqueue_shared(
+        &self,
+        envelope: &Envelope,
+        body: Bytes,
+        now: Timestamp,
+    ) -> Result<QueueId, SpoolError> {
+        let (id, g) = self.append_enqueue(envelope, body, now)?;
         let ticket = g.next_ticket;
         if let Err(e) = self.wait_durable(g, ticket) {
             self.withdraw(id);
@@ -1218,14 +1225,7 @@ impl Spool {
         body: Bytes,
         now: Timestamp,
     ) -> Result<(QueueId, Pending), SpoolError> {
-        let (id, mut g) = self.append_enqueue(envelope, &body, now, |id| {
-            let mut head = Vec::new();
-            record::encode_enqueue_head(&mut head, id, envelope, &body);
-            Piece {
-                head,
-                tail: body.clone(),
-            }
-        })?;
+        let (id, mut g) = self.append_enqueue(envelope, body, now)?;
         if g.gathering && g.queued >= g.peak {
             self.shared.gather.notify_one();
         }
@@ -1246,11 +1246,10 @@ impl Spool {
     fn append_enqueue(
         &self,
         envelope: &Envelope,
-        body: &[u8],
+        body: Bytes,
         now: Timestamp,
-        encode: impl FnOnce(QueueId) -> Piece,
     ) -> Result<(QueueId, MutexGuard<'_, Inner>), SpoolError> {
-        let size = record::enqueue_len(envelope, body) as u64;
+        let size = record::enqueue_len(envelope, &body) as u64;
         if size - FRAME_HEADER as u64 > u64::from(self.shared.opts.max_record) {
             return Err(SpoolError::TooLarge(body.len() as u64));
         }
@@ -1259,7 +1258,9 @@ impl Spool {
             g.last_id = g.last_id.next_after(now);
             g.last_id
         };
-        let piece = encode(id);
+        let mut head = Vec::new();
+        record::encode_enqueue_head(&mut head, id, envelope, &body);
+        let piece = Piece { head, tail: body };
         let mut g = lock(&self.shared.inner);
         let loc = g.push(piece, self.shared.opts.segment_size);
         g.add_ref(loc);

@@ -503,7 +503,7 @@ impl QueueStore for LocalStore {
     ) -> StoreFuture<'a, QueueId> {
         let env = envelope.clone();
         if self.committer.is_none() || body.len() > INLINE_ENQUEUE_MAX {
-            return self.blocking(move |q| Ok(q.enqueue(&env, &body, now)?));
+            return self.blocking(move |q| Ok(q.enqueue_shared(&env, body, now)?));
         }
         let queue = Arc::clone(&self.queue);
         let offload = self.offload.clone();
