@@ -32,15 +32,13 @@ impl Body {
     pub fn start(size: Option<u64>) -> Body {
         let reserve = size.unwrap_or(0).min(MAX_RESERVE) as usize;
         let mut buf = Vec::with_capacity(ROOM + reserve);
-        buf.resize(ROOM, 0);
+        make_room(&mut buf);
         Body { buf }
     }
 
     /// Appends received content.
     pub fn push(&mut self, chunk: &[u8]) {
-        if self.buf.is_empty() {
-            self.buf.resize(ROOM, 0);
-        }
+        make_room(&mut self.buf);
         self.buf.extend_from_slice(chunk);
     }
 
@@ -53,9 +51,7 @@ impl Body {
     /// in front, else copied once.
     pub fn finish(self, head: &[u8]) -> Bytes {
         let mut buf = self.buf;
-        if buf.is_empty() {
-            buf.resize(ROOM, 0);
-        }
+        make_room(&mut buf);
         match ROOM.checked_sub(head.len()) {
             Some(start) => {
                 buf[start..ROOM].copy_from_slice(head);
@@ -68,6 +64,13 @@ impl Body {
                 Bytes::from(out)
             }
         }
+    }
+}
+
+/// Puts the room in front of a buffer that has none yet (a body never started).
+fn make_room(buf: &mut Vec<u8>) {
+    if buf.is_empty() {
+        buf.resize(ROOM, 0);
     }
 }
 
