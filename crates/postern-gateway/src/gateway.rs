@@ -233,7 +233,10 @@ impl Gateway {
         for l in listeners {
             tasks.spawn(crate::inbound::serve_listener(ctx.clone(), l));
         }
-        tasks.spawn(crate::delivery::run(ctx.clone()));
+        // Taken here, before any task runs: the admin API answers "not running" while
+        // the receiver is still untaken (a race the admin test once lost on a busy CI).
+        let control = ctx.requests.take_control();
+        tasks.spawn(crate::delivery::run(ctx.clone(), control));
         tasks.spawn(crate::admin::run(ctx.clone()));
         tasks.spawn(crate::compaction::run(ctx.clone(), config.spool.clone()));
         tasks.spawn(crate::retention::run(ctx.clone()));

@@ -75,8 +75,14 @@ impl Shared {
 
 /// Runs the delivery loop until the gateway shuts down, then waits for the deliveries
 /// under way. The outbound limits and the poll interval are read once, here: a reload
-/// carries them over unchanged (they need a restart).
-pub async fn run(ctx: Arc<Context>) {
+/// carries them over unchanged (they need a restart). `control` is the receiver of queue
+/// commands from the admin API ([`crate::admin_requests::Requests::take_control`]),
+/// taken by the caller before it starts the API, so that no command finds the loop
+/// "not running" while this task has yet to be first polled.
+pub async fn run(
+    ctx: Arc<Context>,
+    mut control: Option<tokio::sync::mpsc::Receiver<crate::admin_requests::ControlRequest>>,
+) {
     let shared = Arc::new(Shared::new(Arc::clone(&ctx)));
     // Delay notices go by age, on their own timer (issue 22 item 3).
     let delay_timer = tokio::spawn(notices::timer(Arc::clone(&ctx)));
@@ -98,8 +104,7 @@ pub async fn run(ctx: Arc<Context>) {
     // the organisation in "outbound"); given back when the mode lets them go.
     let mut parked: Vec<Delivery> = Vec::new();
     let mut shutdown = ctx.shutdown.clone();
-    // Queue commands from the admin API (`postern queue …`).
-    let mut control = ctx.requests.take_control();
+    // Queue commands from the admin API (`postern queue …`) arrive on `control`.
     while !ctx.is_shutting_down() {
         if let Some(rx) = control.as_mut() {
             poll_control(&shared, rx).await;
