@@ -6,6 +6,12 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+/// The gateway allocates and frees per command and per message on every worker thread;
+/// mimalloc's thread-local free lists cost less CPU per message than glibc's malloc here
+/// (BENCHMARKS.md, "Relay, fifth round").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// postern: mail-transport toolkit and reference gateway.
 #[derive(Debug, Parser)]
 #[command(name = "postern", version, about)]

@@ -169,7 +169,9 @@ where
         mut writer: format::Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut line = String::from("postern: ");
+        // One allocation a line: room for a typical event with its session fields.
+        let mut line = String::with_capacity(256);
+        line.push_str("postern: ");
         ctx.field_format()
             .format_fields(format::Writer::new(&mut line), event)?;
         if let Some(scope) = ctx.event_scope() {

@@ -315,6 +315,9 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Octets reserved for a frame before it is filled.
+const MOST_FRAMES: usize = 128;
+
 /// Appends an encoded frame built by `fill` to `out`.
 fn frame(out: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>)) {
     frame_before(out, kind, fill, &[]);
@@ -324,6 +327,9 @@ fn frame(out: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>)) {
 /// `tail` itself: length and checksum count it, and the frame is whole once `tail` is
 /// written after `out`.
 fn frame_before(out: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>), tail: &[u8]) {
+    // Most frames (removals, one recipient's state) fit: one allocation, not a growth
+    // step per field.
+    out.reserve(MOST_FRAMES);
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_HEADER]);
     out.push(kind);
@@ -383,6 +389,7 @@ pub fn encode_enqueue(out: &mut Vec<u8>, id: QueueId, envelope: &Envelope, body:
 /// `body`'s, which a writer can send from where they are (`writev`) instead of copying
 /// them in. Length and checksum already count the body.
 pub fn encode_enqueue_head(out: &mut Vec<u8>, id: QueueId, envelope: &Envelope, body: &[u8]) {
+    out.reserve(enqueue_len(envelope, body) - body.len());
     // Envelopes without RFC 3461 parameters keep the shorter original record.
     let dsn = envelope.has_dsn();
     frame_before(

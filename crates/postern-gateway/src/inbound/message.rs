@@ -1,6 +1,7 @@
 //! What the gateway reads from and adds to an arriving message: the hop count, the
 //! fields tracking and the queue want, and the `Received:` trace field.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -84,73 +85,86 @@ pub fn protocol(esmtp: bool, tls: bool, authenticated: bool) -> &'static str {
 
 /// The `Received:` field for `t`, CRLF-terminated and folded at word boundaries so
 /// that lines stay within 78 columns where the words allow.
+///
+/// Built in one buffer (it is made for every message): the words are written straight
+/// into the field, and only text that needs a `?` is copied first.
 pub fn received_header(t: &Trace<'_>) -> String {
     let ip = match t.ip.to_canonical() {
-        IpAddr::V4(a) => format!("[{a}]"),
-        IpAddr::V6(a) => format!("[IPv6:{a}]"),
+        IpAddr::V4(a) => format!("([{a}])"),
+        IpAddr::V6(a) => format!("([IPv6:{a}])"),
     };
-    let mut words = vec![
-        "from".to_owned(),
-        printable(t.helo),
-        format!("({ip})"),
-        "by".to_owned(),
-        printable(t.hostname),
-        "(postern)".to_owned(),
-        "with".to_owned(),
-        t.protocol.to_owned(),
-        "id".to_owned(),
-        printable(t.id),
-    ];
-    if let Some(r) = t.recipient {
-        words.push("for".to_owned());
-        words.push(format!("<{}>", printable(r)));
+    let mut f = Folder::new("Received:");
+    f.word("from");
+    f.word(&printable(t.helo));
+    f.word(&ip);
+    f.word("by");
+    f.word(&printable(t.hostname));
+    f.word("(postern)");
+    f.word("with");
+    f.word(t.protocol);
+    f.word("id");
+    match t.recipient {
+        Some(r) => {
+            f.word(&printable(t.id));
+            f.word("for");
+            f.word(&format!("<{}>;", printable(r)));
+        }
+        None => f.word(&format!("{};", printable(t.id))),
     }
-    if let Some(last) = words.last_mut() {
-        last.push(';');
+    for w in t.date.to_rfc2822().split(' ') {
+        f.word(w);
     }
-    words.extend(
-        t.date
-            .to_rfc2822()
-            .split(' ')
-            .map(str::to_owned)
-            .collect::<Vec<_>>(),
-    );
-    fold("Received:", &words)
+    f.finish()
 }
 
-/// `name: value` with the words joined by spaces, folded before a word that would pass
-/// `FOLD_WIDTH` (78) columns, and CRLF at the end.
-pub fn fold(name: &str, words: &[String]) -> String {
-    let mut out = String::from(name);
-    let mut col = out.len();
-    for w in words {
-        if col + 1 + w.len() > FOLD_WIDTH && col > 1 + name.len() {
-            out.push_str("\r\n\t");
-            col = 1;
-        } else {
-            out.push(' ');
-            col += 1;
+/// A header field written a word at a time: `name: value` with the words joined by
+/// spaces, folded before a word that would pass `FOLD_WIDTH` (78) columns, CRLF at the
+/// end.
+struct Folder {
+    out: String,
+    col: usize,
+    name_len: usize,
+}
+
+impl Folder {
+    fn new(name: &str) -> Folder {
+        // Room for a typical trace field, so that it is not grown word by word.
+        let mut out = String::with_capacity(192);
+        out.push_str(name);
+        Folder {
+            col: out.len(),
+            name_len: name.len(),
+            out,
         }
-        out.push_str(w);
-        col += w.len();
     }
-    out.push_str("\r\n");
-    out
+
+    fn word(&mut self, w: &str) {
+        if self.col + 1 + w.len() > FOLD_WIDTH && self.col > 1 + self.name_len {
+            self.out.push_str("\r\n\t");
+            self.col = 1;
+        } else {
+            self.out.push(' ');
+            self.col += 1;
+        }
+        self.out.push_str(w);
+        self.col += w.len();
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push_str("\r\n");
+        self.out
+    }
 }
 
 /// The text with controls and blanks replaced by `?`, so that it cannot break the
 /// header. The SMTP parser admits none of them in a domain or a path; this is a second
-/// fence.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || c.is_whitespace() {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
+/// fence, so the text is borrowed as it is unless it has one.
+fn printable(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() || c.is_whitespace();
+    if !s.contains(bad) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().map(|c| if bad(c) { '?' } else { c }).collect())
 }
 
 /// `Message-ID:` and `Date:` fields for a submission that lacks them (RFC 6409 §8.2,

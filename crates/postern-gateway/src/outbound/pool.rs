@@ -89,12 +89,17 @@ impl Pool {
     pub fn expired(&self) -> Vec<Conn> {
         let mut g = self.lock();
         let mut out = Vec::new();
+        // The delivery loop sweeps on every turn: a sweep that finds nothing to close
+        // must not allocate or move the (large) connections.
         for list in g.values_mut() {
-            let (old, keep): (Vec<_>, Vec<_>) = list
-                .drain(..)
-                .partition(|(_, since)| since.elapsed() >= self.idle_time);
-            *list = keep;
-            out.extend(old.into_iter().map(|(c, _)| c));
+            let mut i = 0;
+            while i < list.len() {
+                if list[i].1.elapsed() >= self.idle_time {
+                    out.push(list.remove(i).0);
+                } else {
+                    i += 1;
+                }
+            }
         }
         g.retain(|_, l| !l.is_empty());
         out
