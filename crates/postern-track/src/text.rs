@@ -122,6 +122,20 @@ pub(crate) fn escape_into(value: &[u8], in_list: bool, out: &mut Vec<u8>) {
         out.extend_from_slice(b"\\-");
         return;
     }
+    // Most values (addresses, ids, host names, replies) are printable ASCII with
+    // nothing to escape: one scan, one copy, no UTF-8 chunking.
+    if value
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && !(in_list && b == b','))
+    {
+        out.extend_from_slice(value);
+        return;
+    }
+    escape_chunks(value, in_list, out);
+}
+
+/// The general path of [`escape_into`]: valid UTF-8 runs escaped, other bytes as hex.
+fn escape_chunks(value: &[u8], in_list: bool, out: &mut Vec<u8>) {
     for chunk in value.utf8_chunks() {
         escape_valid(chunk.valid().as_bytes(), in_list, out);
         for &b in chunk.invalid() {
@@ -355,6 +369,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn plain_values_take_the_short_path_to_the_same_text(
+            v in proptest::collection::vec(0x20u8..0x7f, 1..64),
+            list in any::<bool>(),
+        ) {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            escape_into(&v, list, &mut fast);
+            if v != b"-" {
+                escape_chunks(&v, list, &mut slow);
+                prop_assert_eq!(fast, slow);
+            }
+        }
+
         #[test]
         fn escape_round_trip(v in proptest::collection::vec(any::<u8>(), 0..64), list in any::<bool>()) {
             let e = esc(&v, list);
