@@ -141,8 +141,9 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
 }
 
 impl Gateway {
-    /// Opens the spool and the tracking log, binds every listener and starts the
-    /// delivery loop. Must be called inside a tokio runtime.
+    /// Opens the spool and the tracking log, binds every listener, logs the start-up
+    /// line ([`Gateway::startup_line`], through `tracing`) and starts the delivery loop.
+    /// Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         // Built first and from a copy, so that a bad certificate fails before any
         // directory or socket is touched.
@@ -229,7 +230,21 @@ impl Gateway {
         });
         ctx.set_transfer_mode(config.transfer_mode);
         let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
-        let mut tasks = JoinSet::new();
+        let admin_addr = admin.as_ref().and_then(crate::api::Listener::tcp_addr);
+        let mut gw = Gateway {
+            ctx,
+            stop,
+            tasks: JoinSet::new(),
+            local_addrs,
+            metrics_addr,
+            recovered: storage.recovered,
+            admin_addr,
+        };
+        // The start-up line is the first line the gateway logs (README; tools read the
+        // address from it), so it goes out before any task that could log is started: a
+        // recovered message's delivery once came first on a busy machine.
+        tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&gw.startup_line()));
+        let (ctx, tasks) = (&gw.ctx, &mut gw.tasks);
         for l in listeners {
             tasks.spawn(crate::inbound::serve_listener(ctx.clone(), l));
         }
@@ -243,19 +258,10 @@ impl Gateway {
         if let Some(m) = metrics {
             tasks.spawn(crate::admin::serve_metrics(ctx.clone(), m));
         }
-        let admin_addr = admin.as_ref().and_then(crate::api::Listener::tcp_addr);
         if let (Some(l), Some(token)) = (admin, admin_token) {
             tasks.spawn(crate::api::serve(ctx.clone(), l, token));
         }
-        Ok(Gateway {
-            ctx,
-            stop,
-            tasks,
-            local_addrs,
-            metrics_addr,
-            recovered: storage.recovered,
-            admin_addr,
-        })
+        Ok(gw)
     }
 
     /// The addresses the listeners are bound to (useful with port 0).
@@ -471,8 +477,7 @@ pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Resu
     let gw = Gateway::start(config).await?;
     // Reloads asked for through the admin API (`postern reload`).
     let mut reloads = gw.ctx.requests.take_reload();
-    // The start-up line stays the first line (README; tools read the address from it).
-    tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&gw.startup_line()));
+    // The start-up line is already out: `Gateway::start` logs it before its tasks start.
     if let Some(p) = inherited {
         let note = inherited_connector_note(p);
         tracing::info!(target: crate::logging::LIFECYCLE, "{}", crate::logging::message(&note));

@@ -347,6 +347,8 @@ struct Inner {
     committer_idle: bool,
     /// Committer threads are to stop.
     stop_committer: bool,
+    /// A leader started on demand ([`Spool::claim_leader`]) is running or about to.
+    leader_claimed: bool,
 }
 
 impl Inner {
@@ -1151,6 +1153,7 @@ impl Spool {
             waiters: Vec::new(),
             committer_idle: false,
             stop_committer: false,
+            leader_claimed: false,
         };
         for (id, (entry, ..)) in &scan.entries {
             inner.add_ref(entry.enq);
@@ -1334,6 +1337,34 @@ impl Spool {
             }
             g = lock(&self.shared.inner);
         }
+    }
+
+    /// For [`Spool::enqueue_begin`]'s async callers without a committer thread: true
+    /// when no leader started on demand is running, and the caller is now to start one
+    /// on a thread that may block, calling [`Spool::lead_once`] until it returns false.
+    /// One such leader at a time serves every async enqueue, so an enqueue costs no
+    /// thread hand-off of its own, only the wake-up when its batch is durable.
+    pub fn claim_leader(&self) -> bool {
+        let mut g = lock(&self.shared.inner);
+        !std::mem::replace(&mut g.leader_claimed, true)
+    }
+
+    /// Writes and fsyncs everything queued now (gathering as any leader does), for the
+    /// leader [`Spool::claim_leader`] started; false, giving up the claim, when nothing
+    /// is queued. The check and the release of the claim are one step under the lock,
+    /// so a record appended after it finds the claim free and starts the next leader.
+    /// After a failed flush it waits `COMMITTER_RETRY`, as a committer thread does.
+    pub fn lead_once(&self) -> bool {
+        let mut g = lock(&self.shared.inner);
+        if g.chunks.is_empty() || g.stop_committer {
+            g.leader_claimed = false;
+            return false;
+        }
+        let ticket = g.next_ticket;
+        if self.wait_durable_as(g, ticket, true).is_err() {
+            std::thread::sleep(COMMITTER_RETRY);
+        }
+        true
     }
 
     /// Makes the next `n` fsyncs of segment data fail (unit tests of the crate).

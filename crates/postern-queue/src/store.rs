@@ -287,16 +287,17 @@ impl LocalStore {
         }
     }
 
-    /// Enqueues no longer hold a thread of the offload each while their fsync runs: the
-    /// record is appended on the caller's thread (bodies up to 1 MiB), and a committer
-    /// thread of the store's own leads the group commits and wakes the waiting futures.
-    /// Per message this saves handing the enqueue to another thread and back, and the
-    /// group commit's wake-ups of blocked followers (in a relay benchmark: futex calls
-    /// per message 16.5 → 3.6, CPU per message −15%). The cost: every batch waits for
-    /// that one thread to be scheduled, where a caller of the blocking path leads on a
-    /// thread already running. The gateway offers it as `[spool] commit_thread` (off by
-    /// default); BENCHMARKS.md ("Relay, fourth round") has the measurements both ways.
-    /// Fails only if the thread cannot be started.
+    /// A committer thread of the store's own leads the group commits of async enqueues
+    /// and wakes the waiting futures. Without it (the default), an enqueue with an
+    /// offload appends its record on the caller's thread too (bodies up to 1 MiB), and
+    /// the first one to find no leader running starts one on the offload, which writes
+    /// and fsyncs batches until nothing is queued ([`crate::spool::Spool::claim_leader`]):
+    /// either way an enqueue no longer holds an offload thread of its own while its fsync
+    /// runs (futex calls per message in a relay benchmark 8.4 → 3.7). The thread's cost:
+    /// every batch waits for that one thread to be scheduled. The gateway offers it as
+    /// `[spool] commit_thread` (off by default); BENCHMARKS.md ("Relay, fourth round"
+    /// and "Relay, fifth round") has the measurements both ways. Fails only if the
+    /// thread cannot be started.
     pub fn with_committer(mut self) -> std::io::Result<LocalStore> {
         let spool = self.queue.spool().clone();
         let run = spool.clone();
@@ -421,6 +422,23 @@ impl Appended {
     }
 }
 
+/// Starts a group-commit leader on the offload unless one is running
+/// ([`crate::spool::Spool::claim_leader`]). It holds the queue weakly between batches,
+/// so a closed store's spool (and its lock) is not kept open by it.
+fn lead_on_demand(queue: &Arc<Queue>, offload: &Offload) {
+    if !queue.spool().claim_leader() {
+        return;
+    }
+    let queue = Arc::downgrade(queue);
+    offload(Box::new(move || {
+        while let Some(q) = queue.upgrade() {
+            if !q.spool().lead_once() {
+                return;
+            }
+        }
+    }));
+}
+
 fn settle(
     queue: &Queue,
     id: QueueId,
@@ -502,7 +520,8 @@ impl QueueStore for LocalStore {
         now: Timestamp,
     ) -> StoreFuture<'a, QueueId> {
         let env = envelope.clone();
-        if self.committer.is_none() || body.len() > INLINE_ENQUEUE_MAX {
+        let on_demand = self.committer.is_none();
+        if (on_demand && self.offload.is_none()) || body.len() > INLINE_ENQUEUE_MAX {
             return self.blocking(move |q| Ok(q.enqueue_shared(&env, body, now)?));
         }
         let queue = Arc::clone(&self.queue);
@@ -510,6 +529,9 @@ impl QueueStore for LocalStore {
         let size = body.len() as u64;
         Box::pin(async move {
             let (id, pending) = queue.spool().enqueue_begin(&env, body, now)?;
+            if let Some(offload) = offload.as_ref().filter(|_| on_demand) {
+                lead_on_demand(&queue, offload);
+            }
             let mut waiting = Appended {
                 queue,
                 offload,
