@@ -50,13 +50,20 @@ impl QueueId {
 }
 
 impl fmt::Display for QueueId {
+    /// Twelve hex digits of the time, six of the sequence, upper case. Written digit by
+    /// digit into a stack buffer: ids are formatted several times per message (log
+    /// fields, tracking events, replies), and the padded `{:X}` path cost more.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:012X}{:06X}",
-            self.millis & 0xFFFF_FFFF_FFFF,
-            self.seq & MAX_SEQ
-        )
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut out = [0u8; 18];
+        let millis = self.millis & 0xFFFF_FFFF_FFFF;
+        let seq = u64::from(self.seq & MAX_SEQ);
+        for (i, o) in out.iter_mut().enumerate() {
+            let (v, digit) = if i < 12 { (millis, 11 - i) } else { (seq, 17 - i) };
+            *o = HEX[((v >> (4 * digit)) & 0xF) as usize];
+        }
+        // Only ASCII hex digits were written.
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -104,6 +111,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn display_writes_the_padded_hex_fields(millis in any::<u64>(), seq in any::<u32>()) {
+            let id = QueueId { millis, seq };
+            let want = format!("{:012X}{:06X}", millis & 0xFFFF_FFFF_FFFF, seq & MAX_SEQ);
+            prop_assert_eq!(id.to_string(), want);
+        }
+
         #[test]
         fn display_parse_round_trip(millis in 0u64..(1 << 48), seq in 0u32..=MAX_SEQ) {
             let id = QueueId { millis, seq };
