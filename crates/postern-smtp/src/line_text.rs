@@ -34,6 +34,103 @@ fn is_ascii(b: &[u8]) -> bool {
     all & HIGH == 0
 }
 
+/// The first line of `buf`: the index of its LF, and the octets before the LF as text
+/// when they are all ASCII (`None` when one is not, or when the LF is not found: then
+/// the caller validates). `None` overall when `buf` holds no LF.
+///
+/// One pass finds both: on x86_64 each 16 octets give an LF mask and a high-bit mask
+/// (SSE2 `movemask`), so the ASCII check of the line costs one OR a step instead of a
+/// second walk, and a 30–80 octet line costs a few steps instead of memchr's set-up
+/// (BENCHMARKS.md, "postern-smtp parsers, sixth round").
+#[inline(always)]
+pub(crate) fn first_line(buf: &[u8]) -> Option<(usize, Option<&str>)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if buf.len() >= 16 {
+            let (lf, ascii) = x86::first_line(buf)?;
+            return Some((lf, ascii.then(|| ascii_text(&buf[..lf]))));
+        }
+    }
+    first_line_octets(buf)
+}
+
+/// [`first_line`] octet by octet: for short buffers, other targets, and the proptests'
+/// reference.
+#[inline(always)]
+fn first_line_octets(buf: &[u8]) -> Option<(usize, Option<&str>)> {
+    let mut high = 0u8;
+    for (i, &c) in buf.iter().enumerate() {
+        if c == b'\n' {
+            return Some((i, (high < 0x80).then(|| ascii_text(&buf[..i]))));
+        }
+        high |= c;
+    }
+    None
+}
+
+/// Octets already known to be ASCII, as text. Checked again in debug builds.
+#[inline(always)]
+fn ascii_text(line: &[u8]) -> &str {
+    debug_assert!(line.is_ascii());
+    #[allow(unsafe_code)]
+    // SAFETY: the caller has seen every octet of `line` below 0x80 (`first_line`'s
+    // high-bit mask or OR; checked again in debug builds), and ASCII is valid UTF-8.
+    unsafe {
+        std::str::from_utf8_unchecked(line)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    /// The LF mask and the high-bit mask of the 16 octets of `b` from `at` (which must
+    /// leave 16 in `b`).
+    #[inline(always)]
+    fn masks(b: &[u8], at: usize) -> (u32, u32) {
+        let w: &[u8; 16] = b[at..at + 16].try_into().expect("16 octets");
+        #[allow(unsafe_code)]
+        // SAFETY: `w` is 16 readable octets and `loadu` needs no alignment; the rest is
+        // SSE2 arithmetic on registers (SSE2 is part of every x86_64 target).
+        unsafe {
+            let v = _mm_loadu_si128(w.as_ptr().cast::<__m128i>());
+            let lf = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)));
+            (lf as u32, _mm_movemask_epi8(v) as u32)
+        }
+    }
+
+    /// [`super::first_line`] for `b` of at least 16 octets: the LF's index and whether
+    /// every octet before it is ASCII.
+    #[inline(always)]
+    pub(super) fn first_line(b: &[u8]) -> Option<(usize, bool)> {
+        debug_assert!(b.len() >= 16);
+        let mut at = 0;
+        let mut high = 0u32;
+        loop {
+            let (lf, hi) = if at + 16 <= b.len() {
+                masks(b, at)
+            } else {
+                // Fewer than 16 left: the last 16 octets, shifted down so that bit 0 is
+                // `at` (a shift by 16 when none is left clears both masks).
+                let base = b.len() - 16;
+                let (lf, hi) = masks(b, base);
+                let lf = lf >> (at - base);
+                if lf == 0 {
+                    return None;
+                }
+                (lf, hi >> (at - base))
+            };
+            if lf != 0 {
+                let n = lf.trailing_zeros();
+                let before = (1u32 << n) - 1;
+                return Some((at + n as usize, (high | (hi & before)) == 0));
+            }
+            high |= hi;
+            at += 16;
+        }
+    }
+}
+
 /// `&s[start..end]`, panicking where indexing would. Two `split_at`s keep the two
 /// char-boundary checks inline; the range index is an out-of-line call (~20
 /// instructions per token, and a path has two).
@@ -79,6 +176,57 @@ mod tests {
             b[at % len] = c;
             prop_assert!(!is_ascii(&b));
             prop_assert_eq!(as_text(&b), std::str::from_utf8(&b).ok());
+        }
+    }
+
+    /// An octet mix where LFs, CRs and high octets are common.
+    fn octet() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            4 => Just(b'a'),
+            1 => Just(b'\n'),
+            1 => Just(b'\r'),
+            1 => 0x80u8..=0xff,
+            1 => any::<u8>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The one-pass finder agrees with memchr and a separate ASCII check, on any
+        /// octets and from any start (so every alignment of the LF and of the tail).
+        #[test]
+        fn first_line_is_memchr_and_the_ascii_check(
+            b in proptest::collection::vec(octet(), 0..90),
+            from in 0usize..90,
+        ) {
+            let b = &b[from.min(b.len())..];
+            let want = memchr::memchr(b'\n', b)
+                .map(|lf| (lf, b[..lf].is_ascii().then(|| std::str::from_utf8(&b[..lf]).unwrap())));
+            prop_assert_eq!(first_line(b), want);
+            prop_assert_eq!(first_line_octets(b), want);
+        }
+    }
+
+    #[test]
+    fn first_line_at_every_length_and_position() {
+        for len in 0..50 {
+            assert_eq!(first_line(&vec![b'a'; len]), None);
+            for at in 0..len {
+                let mut b = vec![b'a'; len];
+                b[at] = b'\n';
+                assert_eq!(first_line(&b), Some((at, Some(&"a".repeat(at)[..]))));
+                for high in (0..len).filter(|&h| h != at) {
+                    let mut h = b.clone();
+                    h[high] = 0xe9;
+                    let ascii = (high > at).then(|| "a".repeat(at));
+                    assert_eq!(
+                        first_line(&h),
+                        Some((at, ascii.as_deref())),
+                        "{len} {at} {high}"
+                    );
+                }
+            }
         }
     }
 
