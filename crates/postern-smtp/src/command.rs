@@ -156,12 +156,11 @@ impl<'a> Command<'a> {
         buf: &'a [u8],
         limits: &Limits,
     ) -> Option<(Result<Command<'a>, CommandError>, usize)> {
-        let (lf, ascii) = line_text::first_line(buf)?;
-        let cr = usize::from(lf > 0 && buf[lf - 1] == b'\r');
-        let line = &buf[..lf - cr];
-        // An ASCII line minus its last octet is still ASCII (and a char boundary).
-        let text = ascii.map(|t| t.split_at(lf - cr).0);
-        Some((Command::parse_line(line, text, limits), lf + 1))
+        let line = line_text::first_line(buf)?;
+        Some((
+            Command::parse_line(line.octets, line.ascii, limits),
+            line.used,
+        ))
     }
 
     /// [`Command::parse`] of `line`, given its text when the caller already knows it is

@@ -34,34 +34,57 @@ fn is_ascii(b: &[u8]) -> bool {
     all & HIGH == 0
 }
 
-/// The first line of `buf`: the index of its LF, and the octets before the LF as text
-/// when they are all ASCII (`None` when one is not, or when the LF is not found: then
-/// the caller validates). `None` overall when `buf` holds no LF.
+/// The first line of a receive buffer, as a line reader frames it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Line<'a> {
+    /// The octets before the first LF, without one CR just before it.
+    pub(crate) octets: &'a [u8],
+    /// The same octets as text when they are all ASCII (`None`: not known, the caller
+    /// validates them).
+    pub(crate) ascii: Option<&'a str>,
+    /// Octets up to and including the LF.
+    pub(crate) used: usize,
+}
+
+/// The first line of `buf`, or `None` when `buf` holds no LF.
 ///
-/// One pass finds both: on x86_64 each 16 octets give an LF mask and a high-bit mask
-/// (SSE2 `movemask`), so the ASCII check of the line costs one OR a step instead of a
-/// second walk, and a 30–80 octet line costs a few steps instead of memchr's set-up
-/// (BENCHMARKS.md, "postern-smtp parsers, sixth round").
+/// One pass finds the LF and checks the line is ASCII: on x86_64 each 16 octets give an
+/// LF mask and a high-bit mask (SSE2 `movemask`), so the ASCII check costs one OR a step
+/// instead of a second walk, and a 30–80 octet line costs a few steps instead of
+/// memchr's set-up (BENCHMARKS.md, "postern-smtp parsers, sixth round").
 #[inline(always)]
-pub(crate) fn first_line(buf: &[u8]) -> Option<(usize, Option<&str>)> {
+pub(crate) fn first_line(buf: &[u8]) -> Option<Line<'_>> {
+    let (lf, ascii) = find_lf(buf)?;
+    let end = lf - usize::from(lf > 0 && buf[lf - 1] == b'\r');
+    let octets = &buf[..end];
+    Some(Line {
+        octets,
+        // Dropping the CR leaves ASCII octets ASCII.
+        ascii: ascii.then(|| ascii_text(octets)),
+        used: lf + 1,
+    })
+}
+
+/// The index of the first LF of `buf`, and whether every octet before it is ASCII.
+#[inline(always)]
+fn find_lf(buf: &[u8]) -> Option<(usize, bool)> {
     #[cfg(target_arch = "x86_64")]
     {
         if buf.len() >= 16 {
-            let (lf, ascii) = x86::first_line(buf)?;
-            return Some((lf, ascii.then(|| ascii_text(&buf[..lf]))));
+            return x86::find_lf(buf);
         }
     }
-    first_line_octets(buf)
+    find_lf_octets(buf)
 }
 
-/// [`first_line`] octet by octet: for short buffers, other targets, and the proptests'
+/// [`find_lf`] octet by octet: for short buffers, other targets, and the proptests'
 /// reference.
 #[inline(always)]
-fn first_line_octets(buf: &[u8]) -> Option<(usize, Option<&str>)> {
+fn find_lf_octets(buf: &[u8]) -> Option<(usize, bool)> {
     let mut high = 0u8;
     for (i, &c) in buf.iter().enumerate() {
         if c == b'\n' {
-            return Some((i, (high < 0x80).then(|| ascii_text(&buf[..i]))));
+            return Some((i, high < 0x80));
         }
         high |= c;
     }
@@ -73,8 +96,8 @@ fn first_line_octets(buf: &[u8]) -> Option<(usize, Option<&str>)> {
 fn ascii_text(line: &[u8]) -> &str {
     debug_assert!(line.is_ascii());
     #[allow(unsafe_code)]
-    // SAFETY: the caller has seen every octet of `line` below 0x80 (`first_line`'s
-    // high-bit mask or OR; checked again in debug builds), and ASCII is valid UTF-8.
+    // SAFETY: the caller has seen every octet of `line` below 0x80 (`find_lf`'s
+    // high-bit masks or OR; checked again in debug builds), and ASCII is valid UTF-8.
     unsafe {
         std::str::from_utf8_unchecked(line)
     }
@@ -99,10 +122,10 @@ mod x86 {
         }
     }
 
-    /// [`super::first_line`] for `b` of at least 16 octets: the LF's index and whether
-    /// every octet before it is ASCII.
+    /// [`super::find_lf`] for `b` of at least 16 octets: 16 octets a step, the last 16
+    /// octets of `b` standing in for a shorter tail.
     #[inline(always)]
-    pub(super) fn first_line(b: &[u8]) -> Option<(usize, bool)> {
+    pub(super) fn find_lf(b: &[u8]) -> Option<(usize, bool)> {
         debug_assert!(b.len() >= 16);
         let mut at = 0;
         let mut high = 0u32;
@@ -190,6 +213,20 @@ mod tests {
         ]
     }
 
+    /// The reference: memchr for the LF, one CR dropped, a separate ASCII check.
+    fn reference(b: &[u8]) -> Option<Line<'_>> {
+        let lf = memchr::memchr(b'\n', b)?;
+        let octets = b[..lf].strip_suffix(b"\r").unwrap_or(&b[..lf]);
+        let ascii = octets
+            .is_ascii()
+            .then(|| std::str::from_utf8(octets).unwrap());
+        Some(Line {
+            octets,
+            ascii,
+            used: lf + 1,
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
 
@@ -201,30 +238,29 @@ mod tests {
             from in 0usize..90,
         ) {
             let b = &b[from.min(b.len())..];
-            let want = memchr::memchr(b'\n', b)
-                .map(|lf| (lf, b[..lf].is_ascii().then(|| std::str::from_utf8(&b[..lf]).unwrap())));
+            let want = reference(b);
             prop_assert_eq!(first_line(b), want);
-            prop_assert_eq!(first_line_octets(b), want);
+            prop_assert_eq!(find_lf(b), find_lf_octets(b));
         }
     }
 
     #[test]
     fn first_line_at_every_length_and_position() {
-        for len in 0..50 {
+        for len in 0..80 {
             assert_eq!(first_line(&vec![b'a'; len]), None);
             for at in 0..len {
                 let mut b = vec![b'a'; len];
                 b[at] = b'\n';
-                assert_eq!(first_line(&b), Some((at, Some(&"a".repeat(at)[..]))));
+                assert_eq!(find_lf(&b), Some((at, true)), "{len} {at}");
                 for high in (0..len).filter(|&h| h != at) {
                     let mut h = b.clone();
                     h[high] = 0xe9;
-                    let ascii = (high > at).then(|| "a".repeat(at));
-                    assert_eq!(
-                        first_line(&h),
-                        Some((at, ascii.as_deref())),
-                        "{len} {at} {high}"
-                    );
+                    assert_eq!(find_lf(&h), Some((at, high > at)), "{len} {at} {high}");
+                }
+                if at > 0 {
+                    b[at - 1] = b'\r';
+                    let line = first_line(&b).expect("a line");
+                    assert_eq!((line.octets.len(), line.used), (at - 1, at + 1));
                 }
             }
         }
