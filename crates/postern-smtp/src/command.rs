@@ -199,7 +199,8 @@ impl<'a> Command<'a> {
         while n > 0 && matches!(s.as_bytes()[n - 1], b' ' | b'\t') {
             n -= 1;
         }
-        let s = s.split_at(n).0;
+        // `n` is the length or the index of a blank, so a char boundary.
+        let s = line_text::sub_at_ascii(s, 0, n);
         let b = s.as_bytes();
         // The verbs of a transaction, in upper case and followed by one space, go
         // straight to their parser.

@@ -55,8 +55,11 @@ pub(crate) struct Line<'a> {
 #[inline(always)]
 pub(crate) fn first_line(buf: &[u8]) -> Option<Line<'_>> {
     let (lf, ascii) = find_lf(buf)?;
-    let end = lf - usize::from(lf > 0 && buf[lf - 1] == b'\r');
-    let octets = &buf[..end];
+    let line = &buf[..lf];
+    let octets = match line.split_last() {
+        Some((b'\r', octets)) => octets,
+        _ => line,
+    };
     Some(Line {
         octets,
         // Dropping the CR leaves ASCII octets ASCII.
@@ -166,7 +169,8 @@ pub(crate) fn sub(s: &str, start: usize, end: usize) -> &str {
 /// length of `s` or the index of an ASCII octet (the octet a class scan stopped at, or
 /// one past an ASCII delimiter such as `<`, `@` or `"`), so the boundary checks of
 /// [`sub`] are spared; the range is still bounds-checked. Used where a path's local
-/// part and domain are cut out (BENCHMARKS.md, "postern-smtp parsers, fifth round").
+/// part and domain are cut out (BENCHMARKS.md, "postern-smtp parsers, fifth round") and
+/// where a command line's trailing blanks are cut off (sixth round).
 #[inline(always)]
 pub(crate) fn sub_at_ascii(s: &str, start: usize, end: usize) -> &str {
     debug_assert!(s.is_char_boundary(start) && s.is_char_boundary(end));
