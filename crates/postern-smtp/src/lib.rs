@@ -99,8 +99,8 @@
 // `unsafe` is denied crate-wide; the blocks that need it are each allowed where they
 // stand, with a `// SAFETY:` comment, and are all listed here:
 // - `line_text::as_text`: an ASCII line as `&str` without a second check;
-// - `line_text::sub_at_ascii`: a local part, domain or trimmed line cut at ends that sit at ASCII
-//   octets, without the char-boundary checks;
+// - `line_text::sub_at_ascii`: a local part, domain or trimmed line cut at ends that
+//   sit at ASCII octets, without the char-boundary checks;
 // - `line_text::ascii_text`: the line `first_line` found ASCII as `&str`, and
 //   `line_text::x86::masks`: its SSE2 loads of 16 octets of a receive buffer;
 // - `data_scan`: SSE2/AVX2 loads of 64-octet windows and 128-octet blocks
