@@ -2,9 +2,12 @@
 //!
 //! Run with `cargo bench --bench smtp`. Both parsers get the same pipelined buffer of
 //! command lines, each ending in CRLF, and do a full parse of every line (verb, path,
-//! every parameter). postern finds each line end with memchr (as a server's line reader
-//! does) and parses the line; smtp-proto's `Request::parse` consumes its iterator up to
-//! and including the LF itself, the way its own tests and `RequestReceiver` call it.
+//! every parameter). Each side finds its own line ends: postern's `Command::parse_next`
+//! parses the command at the front of the buffer and says how many octets it used;
+//! smtp-proto's `Request::parse` consumes its iterator up to and including the LF, the
+//! way its own tests and `RequestReceiver` call it. `postern-lines` is postern with a
+//! separate line reader (memchr for the LF, then `Command::parse` on the line), the shape
+//! of these benches up to the fifth round.
 //! Throughput is in commands, so criterion's time divided by the command count is the
 //! time per command.
 
@@ -39,10 +42,27 @@ fn session() -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Parses every line with postern-smtp; returns how many parsed. Each result is looked at
-/// in place (`black_box(&result)`), as for smtp-proto below, so that neither side pays
-/// for copying its command out of the `Result`.
+/// Parses every command with postern-smtp straight from the buffer
+/// (`Command::parse_next` finds each line end as part of the parse, as smtp-proto's
+/// `Request::parse` does); returns how many parsed. Each result is looked at in place
+/// (`black_box(&result)`), as for smtp-proto below, so that neither side pays for
+/// copying its command out of the `Result`.
 fn postern_all(buf: &[u8], limits: &Limits) -> usize {
+    let mut n = 0;
+    let mut rest = buf;
+    loop {
+        let next = Command::parse_next(rest, limits);
+        let Some((result, used)) = &next else { break };
+        n += usize::from(result.is_ok());
+        black_box(result);
+        rest = &rest[*used..];
+    }
+    n
+}
+
+/// The same with a separate line reader: memchr finds each LF and `Command::parse`
+/// parses the line (the shape of the benches up to the fifth round).
+fn postern_lines(buf: &[u8], limits: &Limits) -> usize {
     let mut n = 0;
     let mut rest = buf;
     while let Some(lf) = memchr::memchr(b'\n', rest) {
@@ -74,12 +94,16 @@ fn commands(c: &mut Criterion) {
     let limits = Limits::default();
     // Both must accept every line, or the comparison is not like for like.
     assert_eq!(postern_all(&buf, &limits), count);
+    assert_eq!(postern_lines(&buf, &limits), count);
     assert_eq!(smtp_proto_all(&buf), count);
 
     let mut g = c.benchmark_group("smtp_commands");
     g.throughput(Throughput::Elements(count as u64));
     g.bench_function("postern", |b| {
         b.iter(|| postern_all(black_box(&buf), &limits))
+    });
+    g.bench_function("postern-lines", |b| {
+        b.iter(|| postern_lines(black_box(&buf), &limits))
     });
     g.bench_function("smtp-proto", |b| b.iter(|| smtp_proto_all(black_box(&buf))));
     g.finish();
@@ -117,7 +141,8 @@ const SINGLES: [(&str, &[u8]); 4] = [
 /// `POSTERN_CALLGRIND=SIDE/WHAT:N` runs one workload N times and exits, for instruction
 /// counts that a loaded machine does not move: run it under `valgrind --tool=callgrind`
 /// at two N and divide the difference by the difference of N, so set-up cancels out.
-/// SIDE is `postern` or `smtp-proto`; WHAT is `mix` (the 29-command session) or one of
+/// SIDE is `postern` (`Command::parse_next`), `postern-lines` (memchr, then
+/// `Command::parse`) or `smtp-proto`; WHAT is `mix` (the 29-command session) or one of
 /// the single lines (`ehlo`, `mail`, `rcpt_dsn`, `rcpt`).
 fn callgrind(spec: &str) {
     let (work, n) = spec.split_once(':').expect("SIDE/WHAT:N");
@@ -137,8 +162,9 @@ fn callgrind(spec: &str) {
     for _ in 0..n {
         total += match side {
             "postern" => postern_all(black_box(&buf), &limits),
+            "postern-lines" => postern_lines(black_box(&buf), &limits),
             "smtp-proto" => smtp_proto_all(black_box(&buf)),
-            _ => panic!("SIDE is postern or smtp-proto"),
+            _ => panic!("SIDE is postern, postern-lines or smtp-proto"),
         };
     }
     println!("{total} commands parsed");

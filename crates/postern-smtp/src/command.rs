@@ -115,9 +115,68 @@ impl<'a> Command<'a> {
     /// assert_eq!(params.size, Some(1000));
     /// # Ok::<(), postern_smtp::CommandError>(())
     /// ```
+    #[inline]
     pub fn parse(line: &'a [u8], limits: &Limits) -> Result<Command<'a>, CommandError> {
+        Command::parse_line(line, None, limits)
+    }
+
+    /// Parses the command at the front of a receive buffer and says how many octets it
+    /// used: the line up to and including its first LF. `None` when `buf` holds no LF
+    /// yet (no complete line: read more and call again with the longer buffer).
+    ///
+    /// The line is framed as a server's line reader frames it: it ends at the first LF,
+    /// and one CR just before that LF is dropped; the result is exactly that of
+    /// [`Command::parse`] on the line so framed, with the same length limits (a line
+    /// too long gives [`CommandError::LineTooLong`] and its octets are used up all the
+    /// same) and the same errors for a NUL, a bare CR or bytes that are not UTF-8.
+    /// Finding the line end is part of the parse: the scan for the LF also checks that
+    /// the line is ASCII, so no second pass over the line is needed for the common case.
+    ///
+    /// When `None` comes back and `buf` already holds `limits.max_command_line` octets
+    /// or more (`limits.max_auth_line` for a line starting `AUTH `), no acceptable line
+    /// can follow: a server drops what it holds, discards up to the next LF and answers
+    /// [`CommandError::LineTooLong`], as [`server::ServerSession`](crate::server::ServerSession)
+    /// does, rather than buffer an unbounded line.
+    ///
+    /// ```
+    /// use postern_smtp::{Command, Limits};
+    /// let limits = Limits::default();
+    /// let mut buf: &[u8] = b"EHLO client.example\r\nRSET\r\nQUI";
+    /// let mut verbs = Vec::new();
+    /// while let Some((result, used)) = Command::parse_next(buf, &limits) {
+    ///     verbs.push(result?.verb());
+    ///     buf = &buf[used..];
+    /// }
+    /// assert_eq!(verbs, ["EHLO", "RSET"]);
+    /// assert_eq!(buf, b"QUI"); // Incomplete: wait for more input.
+    /// # Ok::<(), postern_smtp::CommandError>(())
+    /// ```
+    #[inline]
+    pub fn parse_next(
+        buf: &'a [u8],
+        limits: &Limits,
+    ) -> Option<(Result<Command<'a>, CommandError>, usize)> {
+        let line = line_text::first_line(buf)?;
+        Some((
+            Command::parse_line(line.octets, line.ascii, limits),
+            line.used,
+        ))
+    }
+
+    /// [`Command::parse`] of `line`, given its text when the caller already knows it is
+    /// ASCII (`None`: check it here). Out of line, so that the command is built in
+    /// the caller's result (inlined, it was built aside and moved with a `memcpy` call).
+    #[inline(never)]
+    fn parse_line(
+        line: &'a [u8],
+        ascii: Option<&'a str>,
+        limits: &Limits,
+    ) -> Result<Command<'a>, CommandError> {
         check_length(line, limits)?;
-        let s = line_text::as_text(line).ok_or(CommandError::InvalidCharacters)?;
+        let s = match ascii {
+            Some(s) => s,
+            None => line_text::as_text(line).ok_or(CommandError::InvalidCharacters)?,
+        };
         // NUL, CR and LF are outside every character class of the grammar, so a line
         // holding one fails to parse unless they sit in a free-form argument, which
         // `optional` checks. Looking for them only on failure keeps the scan off the
@@ -140,7 +199,8 @@ impl<'a> Command<'a> {
         while n > 0 && matches!(s.as_bytes()[n - 1], b' ' | b'\t') {
             n -= 1;
         }
-        let s = s.split_at(n).0;
+        // `n` is the length or the index of a blank, so a char boundary.
+        let s = line_text::sub_at_ascii(s, 0, n);
         let b = s.as_bytes();
         // The verbs of a transaction, in upper case and followed by one space, go
         // straight to their parser.
@@ -165,9 +225,15 @@ impl<'a> Command<'a> {
             }),
             Verb::Mail => parse_mail(s, arg, limits),
             Verb::Rcpt => parse_rcpt(s, arg, limits),
-            Verb::Data => no_arg(s, arg, Command::Data),
+            Verb::Data => {
+                no_arg(s, arg)?;
+                Ok(Command::Data)
+            }
             Verb::Bdat => parse_bdat(s, arg),
-            Verb::Rset => no_arg(s, arg, Command::Rset),
+            Verb::Rset => {
+                no_arg(s, arg)?;
+                Ok(Command::Rset)
+            }
             Verb::Vrfy => Ok(Command::Vrfy {
                 arg: required(s, arg, "VRFY requires an argument")?,
             }),
@@ -180,8 +246,14 @@ impl<'a> Command<'a> {
             Verb::Noop => Ok(Command::Noop {
                 arg: optional(s, arg)?,
             }),
-            Verb::Quit => no_arg(s, arg, Command::Quit),
-            Verb::StartTls => no_arg(s, arg, Command::StartTls),
+            Verb::Quit => {
+                no_arg(s, arg)?;
+                Ok(Command::Quit)
+            }
+            Verb::StartTls => {
+                no_arg(s, arg)?;
+                Ok(Command::StartTls)
+            }
             Verb::Auth => parse_auth(s, arg),
             Verb::Etrn => parse_etrn(s, arg, limits),
         }
@@ -362,12 +434,14 @@ fn check_length(line: &[u8], limits: &Limits) -> Result<(), CommandError> {
     })
 }
 
-/// A command that takes no argument.
-fn no_arg<'a>(s: &str, arg: usize, cmd: Command<'a>) -> Result<Command<'a>, CommandError> {
+/// A command that takes no argument. The caller builds the command itself: passing it
+/// in and back out moved it with a `memcpy` call.
+#[inline(always)]
+fn no_arg(s: &str, arg: usize) -> Result<(), CommandError> {
     if arg < s.len() {
         return Err(CommandError::Syntax("this command takes no argument"));
     }
-    Ok(cmd)
+    Ok(())
 }
 
 /// A required free-form argument, verbatim.

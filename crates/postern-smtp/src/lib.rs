@@ -6,7 +6,9 @@
 //! rustls do).
 //!
 //! * [`Command`] — every RFC 5321 command plus STARTTLS, AUTH and ETRN; parsed zero-copy
-//!   from a line, formatted back with [`Command::write_to`].
+//!   from a line ([`Command::parse`]) or from the front of a receive buffer
+//!   ([`Command::parse_next`], which finds the line end itself), formatted back with
+//!   [`Command::write_to`].
 //! * [`Reply`] and [`ReplyParser`] — single and multi-line replies, enhanced status codes,
 //!   [`Capabilities`] from an EHLO reply.
 //! * [`DataDecoder`] / [`DataEncoder`] — the DATA framing (dot-stuffing, `CRLF.CRLF` only,
@@ -97,8 +99,10 @@
 // `unsafe` is denied crate-wide; the blocks that need it are each allowed where they
 // stand, with a `// SAFETY:` comment, and are all listed here:
 // - `line_text::as_text`: an ASCII line as `&str` without a second check;
-// - `line_text::sub_at_ascii`: a local part or domain cut at ends that sit at ASCII
-//   octets, without the char-boundary checks;
+// - `line_text::sub_at_ascii`: a local part, domain or trimmed line cut at ends that
+//   sit at ASCII octets, without the char-boundary checks;
+// - `line_text::ascii_text`: the line `first_line` found ASCII as `&str`, and
+//   `line_text::x86::masks`: its SSE2 loads of 16 octets of a receive buffer;
 // - `data_scan`: SSE2/AVX2 loads of 64-octet windows and 128-octet blocks
 //   (`x86::masks_sse2`, `x86::masks_avx2`, `x86::block_sse2`, `x86::block_avx2`) and
 //   the calls of the AVX2 code after run-time detection (`clean_run`,

@@ -897,3 +897,146 @@ proptest! {
         }
     }
 }
+
+// ---- parse_next: the command at the front of a receive buffer ----
+
+/// The reference of [`Command::parse_next`]: a line reader (the first LF ends the line,
+/// one CR before it is dropped), then [`Command::parse`] of the line.
+fn line_then_parse<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Option<(Result<Command<'a>, CommandError>, usize)> {
+    let lf = buf.iter().position(|&c| c == b'\n')?;
+    let line = &buf[..lf];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Some((Command::parse(line, limits), lf + 1))
+}
+
+/// How two lines of a buffer are joined: CRLF, bare LF, nothing (the lines run
+/// together), CR CR LF, or a bare CR (inside one line).
+fn line_end() -> impl Strategy<Value = &'static [u8]> {
+    prop::sample::select(vec![
+        &b"\r\n"[..],
+        &b"\r\n"[..],
+        &b"\n"[..],
+        &b""[..],
+        &b"\r\r\n"[..],
+        &b"\r"[..],
+    ])
+}
+
+/// A receive buffer: a few lines (near-valid, built from pieces, arbitrary octets,
+/// long runs past the tight limits, non-ASCII text), each with a line end.
+fn receive_buffer() -> impl Strategy<Value = Vec<u8>> {
+    let line = prop_oneof![
+        3 => edited_line(),
+        2 => fragment_line(),
+        1 => proptest::collection::vec(any::<u8>(), 0..40),
+        1 => (0usize..80).prop_map(|n| format!("NOOP {}", "x".repeat(n)).into_bytes()),
+        1 => (0usize..80).prop_map(|n| format!("AUTH PLAIN {}", "A".repeat(n)).into_bytes()),
+        1 => Just("VRFY b\u{fc}cher".as_bytes().to_vec()),
+    ];
+    proptest::collection::vec((line, line_end()), 0..6).prop_map(|lines| {
+        lines
+            .into_iter()
+            .flat_map(|(mut l, end)| {
+                l.extend_from_slice(end);
+                l
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// `parse_next` is "find the line, then `Command::parse`" on any buffer cut at any
+    /// point: the front of every cut (incomplete lines give `None`), the rest after
+    /// every cut (a buffer may start anywhere), and the whole buffer consumed command by
+    /// command; under the default, tight and wide limits.
+    #[test]
+    fn parse_next_is_line_then_parse(buf in receive_buffer()) {
+        for limits in [Limits::default(), tight(), wide()] {
+            for cut in 0..=buf.len() {
+                let (front, back) = buf.split_at(cut);
+                prop_assert_eq!(
+                    Command::parse_next(front, &limits),
+                    line_then_parse(front, &limits),
+                    "{:?}", String::from_utf8_lossy(front)
+                );
+                prop_assert_eq!(
+                    Command::parse_next(back, &limits),
+                    line_then_parse(back, &limits),
+                    "{:?}", String::from_utf8_lossy(back)
+                );
+            }
+            let mut rest = &buf[..];
+            while let Some((result, used)) = Command::parse_next(rest, &limits) {
+                prop_assert_eq!(Some((result, used)), line_then_parse(rest, &limits));
+                prop_assert!(used > 0 && used <= rest.len() && rest[used - 1] == b'\n');
+                rest = &rest[used..];
+            }
+            prop_assert!(!rest.contains(&b'\n'));
+        }
+    }
+}
+
+#[test]
+fn parse_next_frames_lines_like_the_line_reader() {
+    let l = Limits::default();
+    let next = |buf| Command::parse_next(buf, &l);
+    assert_eq!(next(b""), None);
+    assert_eq!(next(b"QUIT"), None);
+    assert_eq!(next(b"QUIT\r"), None);
+    assert_eq!(next(b"QUIT\r\n"), Some((Ok(Command::Quit), 6)));
+    assert_eq!(next(b"QUIT\nNOOP\r\n"), Some((Ok(Command::Quit), 5)));
+    // Only one CR is dropped; a second is a bare CR inside the line.
+    assert_eq!(
+        next(b"QUIT\r\r\n"),
+        Some((Err(CommandError::InvalidCharacters), 7))
+    );
+    assert_eq!(
+        next(b"NOOP a\rb\r\nQUIT\r\n"),
+        Some((Err(CommandError::InvalidCharacters), 10))
+    );
+    // Not UTF-8, before and after the first 16 octets.
+    assert_eq!(
+        next(b"VRFY \xff\r\n"),
+        Some((Err(CommandError::InvalidCharacters), 8))
+    );
+    assert_eq!(
+        next(b"VRFY abcdefghijklmnopqrstuvwxyz\xff\r\n"),
+        Some((Err(CommandError::InvalidCharacters), 34))
+    );
+    let utf8 = "VRFY abcdefghijklmnopqrstuvwxyz b\u{fc}cher\r\nQUIT\r\n";
+    assert_eq!(
+        next(utf8.as_bytes()),
+        Some((
+            Ok(Command::Vrfy {
+                arg: "abcdefghijklmnopqrstuvwxyz b\u{fc}cher"
+            }),
+            utf8.len() - 6
+        ))
+    );
+    // A high octet after the LF is not part of the line.
+    assert_eq!(
+        next(b"EHLO a.example\r\n\xff\xff\xff\xff"),
+        Some((
+            Ok(Command::Ehlo {
+                domain: Domain::Name("a.example")
+            }),
+            16
+        ))
+    );
+    // Over-long lines are used up all the same; AUTH lines have their own limit.
+    let long = format!("NOOP {}\r\nQUIT\r\n", "x".repeat(506));
+    assert_eq!(
+        next(long.as_bytes()),
+        Some((Err(CommandError::LineTooLong { limit: 512 }), 513))
+    );
+    let auth = format!("AUTH PLAIN {}\r\n", "A".repeat(600));
+    assert!(matches!(
+        next(auth.as_bytes()),
+        Some((Ok(Command::Auth { .. }), 613))
+    ));
+}

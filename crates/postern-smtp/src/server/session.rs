@@ -593,26 +593,25 @@ impl Core {
 
     fn command_step<'a>(&mut self, buf: &'a [u8]) -> Progress<'a> {
         let avail = &buf[self.pos..];
-        let auth = is_auth_line(avail);
-        let limit = if auth {
-            self.auth_limits.max_command_line
-        } else {
-            self.config.limits.max_command_line
-        };
-        let line = match self.take_line(buf, limit) {
-            Line::Full(line) => line,
-            Line::Partial => return Progress::Done(Step::Idle),
-            Line::TooLong => {
-                self.error_reply(&CommandError::LineTooLong { limit }.reply());
-                return Progress::Continue;
-            }
-        };
-        let limits = if auth {
+        let limits = if is_auth_line(avail) {
             &self.auth_limits
         } else {
             &self.config.limits
         };
-        match Command::parse(line, limits) {
+        // `parse_next` frames the line as `take_line` does and refuses one over the
+        // limit with the same `LineTooLong { limit }` (the auth limits' `max_command_line`
+        // is the larger limit of an AUTH line).
+        let Some((result, used)) = Command::parse_next(avail, limits) else {
+            let limit = limits.max_command_line;
+            if avail.len() >= limit {
+                // An over-long line without its LF yet: dropped as it arrives.
+                self.pos = buf.len();
+                self.phase = Phase::SkipLine { limit };
+            }
+            return Progress::Done(Step::Idle);
+        };
+        self.pos += used;
+        match result {
             Ok(cmd) => {
                 let rest_empty = self.pos == buf.len();
                 self.on_command(cmd, rest_empty, buf.len())
