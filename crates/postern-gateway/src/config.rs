@@ -488,11 +488,13 @@ pub struct SpoolSection {
     /// at most 10000).
     pub group_commit_gather: Duration,
     /// Whether a thread of the spool's own leads every group commit
-    /// (`LocalStore::with_committer`): sessions append their record on their own thread
-    /// and wait for that thread's fsync, instead of handing each enqueue to the blocking
-    /// pool. Fewer thread hand-offs per message; each batch waits for the committer to
-    /// be scheduled, which cost throughput on a machine short of CPU. Default false
-    /// (`commit_thread`): measured both ways in BENCHMARKS.md ("Relay, fourth round").
+    /// (`LocalStore::with_committer`). Either way sessions append their record on their
+    /// own thread and wait for a batch's fsync; without the thread (the default) the
+    /// first session to find no commit under way starts one on the blocking pool, which
+    /// writes batches until nothing is queued. The dedicated thread saves starting those
+    /// jobs; each batch waits for it to be scheduled, which cost throughput on a machine
+    /// short of CPU. Default false (`commit_thread`): measured in BENCHMARKS.md ("Relay,
+    /// fourth round" and "Relay, fifth round").
     pub commit_thread: bool,
 }
 
