@@ -914,6 +914,95 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Async enqueues without a committer thread: the first to find no commit under way
+    /// starts a leader on the offload, which serves every enqueue queued meanwhile. Many
+    /// at once from many threads, then one at a time (each must find the claim free
+    /// again, or it would wait forever): every one durable when it resolves, fewer
+    /// offload jobs than enqueues, and a failed flush refuses only what it held.
+    #[test]
+    fn leader_on_demand_enqueues_are_durable_and_failures_withdrawn() {
+        // A lost wake-up would leave an enqueue waiting forever: a failure, not a hang.
+        let (done, finished) = std::sync::mpsc::channel();
+        let test = std::thread::spawn(move || {
+            leader_on_demand_enqueues();
+            let _ = done.send(());
+        });
+        if finished.recv_timeout(Duration::from_secs(60)).is_err() {
+            panic!("an enqueue never resolved: no leader served it");
+        }
+        test.join().unwrap();
+    }
+
+    fn leader_on_demand_enqueues() {
+        let dir = tmp("leader");
+        let (offload, jobs) = counting_offload();
+        let store = LocalStore::with_offload(open(&dir), offload);
+        let env = Envelope::new("s@x", ["a@one"], T0);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (store, env) = (store.clone(), env.clone());
+                std::thread::spawn(move || {
+                    (0..40)
+                        .map(|i| {
+                            let body = Bytes::from(format!("Subject: {t}-{i}\r\n\r\nx\r\n"));
+                            block_on(store.enqueue(&env, body, T0)).unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut ids: Vec<QueueId> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 320);
+        assert_eq!(store.queue().len(), 320, "every one admitted");
+        let concurrent_jobs = jobs.load(Ordering::SeqCst);
+        assert!(
+            (1..=320).contains(&concurrent_jobs),
+            "{concurrent_jobs} leader jobs"
+        );
+        for i in 0..20 {
+            let body = Bytes::from(format!("Subject: one {i}\r\n\r\nx\r\n"));
+            block_on(store.enqueue(&env, body, T0)).unwrap();
+        }
+        assert_eq!(store.queue().len(), 340);
+        // A failed fsync: the enqueue it held is refused and withdrawn.
+        store.queue().spool().fail_next_syncs(1);
+        let body = Bytes::from_static(b"Subject: lost\r\n\r\nx\r\n");
+        let refused = block_on(store.enqueue(&env, body.clone(), T0));
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(store.queue().len(), 340, "not admitted");
+        let id = block_on(store.enqueue(&env, body, T0)).unwrap();
+        assert_eq!(store.queue().len(), 341);
+        // Quiet again: no leader holds the claim.
+        let spool = store.queue().spool().clone();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if spool.claim_leader() {
+                assert!(!spool.lead_once(), "nothing was left queued");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a leader kept the claim"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop((store, spool));
+        let reopened = open(&dir);
+        assert_eq!(
+            reopened.len(),
+            341,
+            "the refused one is not delivered after a restart"
+        );
+        assert!(reopened.message(id).is_some());
+        drop(reopened);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn holds_retry_delete_and_errors_by_cause() {
         let dir = tmp("admin");
