@@ -27,6 +27,11 @@ fn start(config: &Path) -> (Child, SocketAddr) {
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
+    if !line.contains("listening on ") {
+        // Not left running after the test fails.
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let addr = common::startup_addr(&line);
     // Keep draining stderr so the gateway never blocks on a full pipe.
     std::thread::spawn(move || {
