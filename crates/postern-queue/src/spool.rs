@@ -45,7 +45,7 @@ const BAD_HEADER: &str = "bad segment header";
 /// Default for [`SpoolOptions::max_inflight`].
 const MAX_INFLIGHT: usize = 1;
 /// How long a committer thread waits after a failed flush before it tries again.
-const COMMITTER_RETRY: Duration = Duration::from_millis(100);
+pub const COMMITTER_RETRY: Duration = Duration::from_millis(100);
 /// Default for [`SpoolOptions::max_gather`].
 const MAX_GATHER: Duration = Duration::from_micros(200);
 /// Bytes of a segment header: magic and segment number.
@@ -349,6 +349,9 @@ struct Inner {
     stop_committer: bool,
     /// A leader started on demand ([`Spool::claim_leader`]) is running or about to.
     leader_claimed: bool,
+    /// While that leader leads ([`Spool::lead_once`]): the wakers of the async waiters
+    /// whose batch settled, woken by the leader once it has let go of the spool.
+    deferred_wakes: Option<Vec<Waker>>,
 }
 
 impl Inner {
@@ -490,10 +493,14 @@ impl Inner {
     /// they appended): each looks again with [`Spool::poll_durable`].
     fn wake_waiters(&mut self) {
         let (durable, failures) = (self.durable, self.failures);
+        let deferred = &mut self.deferred_wakes;
         self.waiters.retain(|(ticket, seen, waker)| {
             let ready = *ticket <= durable || *seen != failures;
             if ready {
-                waker.wake_by_ref();
+                match deferred {
+                    Some(later) => later.push(waker.clone()),
+                    None => waker.wake_by_ref(),
+                }
             }
             !ready
         });
@@ -1154,6 +1161,7 @@ impl Spool {
             committer_idle: false,
             stop_committer: false,
             leader_claimed: false,
+            deferred_wakes: None,
         };
         for (id, (entry, ..)) in &scan.entries {
             inner.add_ref(entry.enq);
@@ -1341,7 +1349,7 @@ impl Spool {
 
     /// For [`Spool::enqueue_begin`]'s async callers without a committer thread: true
     /// when no leader started on demand is running, and the caller is now to start one
-    /// on a thread that may block, calling [`Spool::lead_once`] until it returns false.
+    /// on a thread that may block, calling [`Spool::lead_once`] until it returns `None`.
     /// One such leader at a time serves every async enqueue, so an enqueue costs no
     /// thread hand-off of its own, only the wake-up when its batch is durable.
     pub fn claim_leader(&self) -> bool {
@@ -1350,21 +1358,28 @@ impl Spool {
     }
 
     /// Writes and fsyncs everything queued now (gathering as any leader does), for the
-    /// leader [`Spool::claim_leader`] started; false, giving up the claim, when nothing
-    /// is queued. The check and the release of the claim are one step under the lock,
-    /// so a record appended after it finds the claim free and starts the next leader.
-    /// After a failed flush it waits `COMMITTER_RETRY`, as a committer thread does.
-    pub fn lead_once(&self) -> bool {
+    /// leader [`Spool::claim_leader`] started, and returns how that went; `None`, giving
+    /// up the claim, when nothing is queued. The check and the release of the claim are
+    /// one step under the lock, so a record appended after it finds the claim free and
+    /// starts the next leader.
+    ///
+    /// The async waiters the batch settles are not woken here: their wakers are added to
+    /// `woken`, for the caller to wake once it has let go of the spool. A caller whose
+    /// enqueue resolves and then closes the spool finds it closed at once (its lock
+    /// released), not still held by the leader. After an error, wait
+    /// ([`COMMITTER_RETRY`], as a committer thread does) before leading again.
+    pub fn lead_once(&self, woken: &mut Vec<Waker>) -> Option<Result<(), SpoolError>> {
         let mut g = lock(&self.shared.inner);
         if g.chunks.is_empty() || g.stop_committer {
             g.leader_claimed = false;
-            return false;
+            return None;
         }
+        g.deferred_wakes = Some(std::mem::take(woken));
         let ticket = g.next_ticket;
-        if self.wait_durable_as(g, ticket, true).is_err() {
-            std::thread::sleep(COMMITTER_RETRY);
-        }
-        true
+        let led = self.wait_durable_as(g, ticket, true);
+        let mut g = lock(&self.shared.inner);
+        *woken = g.deferred_wakes.take().unwrap_or_default();
+        Some(led)
     }
 
     /// Makes the next `n` fsyncs of segment data fail (unit tests of the crate).

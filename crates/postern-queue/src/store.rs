@@ -424,16 +424,23 @@ impl Appended {
 
 /// Starts a group-commit leader on the offload unless one is running
 /// ([`crate::spool::Spool::claim_leader`]). It holds the queue weakly between batches,
-/// so a closed store's spool (and its lock) is not kept open by it.
+/// and wakes each batch's waiters only after letting go of it: a caller whose enqueue
+/// resolves and then drops the store closes the spool (and its lock) at once.
 fn lead_on_demand(queue: &Arc<Queue>, offload: &Offload) {
     if !queue.spool().claim_leader() {
         return;
     }
     let queue = Arc::downgrade(queue);
     offload(Box::new(move || {
+        let mut woken = Vec::new();
         while let Some(q) = queue.upgrade() {
-            if !q.spool().lead_once() {
-                return;
+            let led = q.spool().lead_once(&mut woken);
+            drop(q);
+            woken.drain(..).for_each(Waker::wake);
+            match led {
+                None => return,
+                Some(Err(_)) => std::thread::sleep(crate::spool::COMMITTER_RETRY),
+                Some(Ok(())) => {}
             }
         }
     }));
@@ -856,18 +863,9 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// Async enqueues through the committer thread: many at once from many threads, each
-    /// durable when it resolves (a reopened spool has every one), none holding a thread
-    /// of the offload; a failed flush refuses only the messages it held (withdrawn, never
-    /// delivered) and the next enqueue succeeds.
-    #[test]
-    fn committer_enqueues_are_durable_and_failures_withdrawn() {
-        let dir = tmp("committer");
-        let (offload, jobs) = counting_offload();
-        let store = LocalStore::with_offload(open(&dir), offload)
-            .with_committer()
-            .unwrap();
-        let env = Envelope::new("s@x", ["a@one"], T0);
+    /// 8 threads × 40 async enqueues at once through `store`: 320 distinct ids, every
+    /// one admitted.
+    fn enqueue_from_many_threads(store: &LocalStore, env: &Envelope) {
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let (store, env) = (store.clone(), env.clone());
@@ -888,37 +886,58 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 320);
+    }
+
+    /// A failed fsync refuses the enqueue it held (not admitted), the next one succeeds,
+    /// and after a restart the spool has `queued` + 1 messages: the refused one is not
+    /// delivered. Consumes the store (the reopen needs its lock).
+    fn failed_flush_refuses_only_its_enqueue(store: LocalStore, dir: &std::path::Path) {
+        let queued = store.queue().len();
+        let env = Envelope::new("s@x", ["a@one"], T0);
+        store.queue().spool().fail_next_syncs(1);
+        let body = Bytes::from_static(b"Subject: lost\r\n\r\nx\r\n");
+        let refused = block_on(store.enqueue(&env, body.clone(), T0));
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(store.queue().len(), queued, "not admitted");
+        let id = block_on(store.enqueue(&env, body, T0)).unwrap();
+        assert_eq!(store.queue().len(), queued + 1);
+        drop(store);
+        let reopened = open(dir);
+        assert_eq!(
+            reopened.len(),
+            queued + 1,
+            "the refused one is not delivered"
+        );
+        assert!(reopened.message(id).is_some());
+    }
+
+    /// Async enqueues through the committer thread: many at once from many threads, each
+    /// durable when it resolves (a reopened spool has every one), none holding a thread
+    /// of the offload; a failed flush refuses only the messages it held (withdrawn, never
+    /// delivered) and the next enqueue succeeds.
+    #[test]
+    fn committer_enqueues_are_durable_and_failures_withdrawn() {
+        let dir = tmp("committer");
+        let (offload, jobs) = counting_offload();
+        let store = LocalStore::with_offload(open(&dir), offload)
+            .with_committer()
+            .unwrap();
+        enqueue_from_many_threads(&store, &Envelope::new("s@x", ["a@one"], T0));
         assert_eq!(
             jobs.load(Ordering::SeqCst),
             0,
             "no enqueue used the offload"
         );
         assert_eq!(store.queue().len(), 320, "every one admitted");
-        // A failed fsync: the enqueue it held is refused and withdrawn.
-        store.queue().spool().fail_next_syncs(1);
-        let body = Bytes::from_static(b"Subject: lost\r\n\r\nx\r\n");
-        let refused = block_on(store.enqueue(&env, body.clone(), T0));
-        assert!(refused.is_err(), "{refused:?}");
-        assert_eq!(store.queue().len(), 320, "not admitted");
-        let id = block_on(store.enqueue(&env, body, T0)).unwrap();
-        assert_eq!(store.queue().len(), 321);
-        drop(store);
-        let reopened = open(&dir);
-        assert_eq!(
-            reopened.len(),
-            321,
-            "the refused one is not delivered after a restart"
-        );
-        assert!(reopened.message(id).is_some());
-        drop(reopened);
+        failed_flush_refuses_only_its_enqueue(store, &dir);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Async enqueues without a committer thread: the first to find no commit under way
     /// starts a leader on the offload, which serves every enqueue queued meanwhile. Many
     /// at once from many threads, then one at a time (each must find the claim free
-    /// again, or it would wait forever): every one durable when it resolves, fewer
-    /// offload jobs than enqueues, and a failed flush refuses only what it held.
+    /// again, or it would wait forever): every one durable when it resolves, at most one
+    /// offload job per enqueue, and a failed flush refuses only what it held.
     #[test]
     fn leader_on_demand_enqueues_are_durable_and_failures_withdrawn() {
         // A lost wake-up would leave an enqueue waiting forever: a failure, not a hang.
@@ -938,26 +957,7 @@ mod tests {
         let (offload, jobs) = counting_offload();
         let store = LocalStore::with_offload(open(&dir), offload);
         let env = Envelope::new("s@x", ["a@one"], T0);
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let (store, env) = (store.clone(), env.clone());
-                std::thread::spawn(move || {
-                    (0..40)
-                        .map(|i| {
-                            let body = Bytes::from(format!("Subject: {t}-{i}\r\n\r\nx\r\n"));
-                            block_on(store.enqueue(&env, body, T0)).unwrap()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut ids: Vec<QueueId> = threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), 320);
+        enqueue_from_many_threads(&store, &env);
         assert_eq!(store.queue().len(), 320, "every one admitted");
         let concurrent_jobs = jobs.load(Ordering::SeqCst);
         assert!(
@@ -969,20 +969,15 @@ mod tests {
             block_on(store.enqueue(&env, body, T0)).unwrap();
         }
         assert_eq!(store.queue().len(), 340);
-        // A failed fsync: the enqueue it held is refused and withdrawn.
-        store.queue().spool().fail_next_syncs(1);
-        let body = Bytes::from_static(b"Subject: lost\r\n\r\nx\r\n");
-        let refused = block_on(store.enqueue(&env, body.clone(), T0));
-        assert!(refused.is_err(), "{refused:?}");
-        assert_eq!(store.queue().len(), 340, "not admitted");
-        let id = block_on(store.enqueue(&env, body, T0)).unwrap();
-        assert_eq!(store.queue().len(), 341);
         // Quiet again: no leader holds the claim.
         let spool = store.queue().spool().clone();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
             if spool.claim_leader() {
-                assert!(!spool.lead_once(), "nothing was left queued");
+                assert!(
+                    spool.lead_once(&mut Vec::new()).is_none(),
+                    "nothing was left queued"
+                );
                 break;
             }
             assert!(
@@ -991,15 +986,8 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        drop((store, spool));
-        let reopened = open(&dir);
-        assert_eq!(
-            reopened.len(),
-            341,
-            "the refused one is not delivered after a restart"
-        );
-        assert!(reopened.message(id).is_some());
-        drop(reopened);
+        drop(spool);
+        failed_flush_refuses_only_its_enqueue(store, &dir);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
