@@ -166,7 +166,12 @@ mod x86 {
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     #[allow(unsafe_code)]
-    pub(super) unsafe fn clean_run_avx2(hay: &[u8], from: usize, max_line: usize) -> Run {
+    pub(super) unsafe fn clean_run_avx2(
+        hay: &[u8],
+        from: usize,
+        max_line: usize,
+        store: impl Fn(usize, usize),
+    ) -> Run {
         // SAFETY: this function only runs on a CPU with AVX2 (its own contract).
         super::run_with(
             hay,
@@ -174,6 +179,7 @@ mod x86 {
             max_line,
             |w| unsafe { masks_avx2(w) },
             |w| unsafe { block_avx2(w) },
+            store,
         )
     }
 
@@ -235,18 +241,59 @@ pub(crate) struct Run {
 /// left at the end of `hay` is for the caller's line-by-line path.
 #[inline(always)]
 pub(crate) fn clean_run(hay: &[u8], from: usize, max_line: usize) -> Run {
+    clean_run_store(hay, from, max_line, |_, _| {})
+}
+
+/// [`clean_run`], also appending the clean lines `hay[from..end]` to `out` in the same
+/// pass: each window and block is copied while the scan holds it in cache, instead of a
+/// second pass over the run afterwards. `out` grows by at most `hay.len() - from` octets
+/// (reserved before the scan).
+pub(crate) fn clean_run_into(hay: &[u8], from: usize, max_line: usize, out: &mut Vec<u8>) -> Run {
+    let most = hay.len() - from;
+    out.reserve(most);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    let run = clean_run_store(hay, from, max_line, |at, n| {
+        debug_assert!(at >= from && at + n <= hay.len());
+        #[allow(unsafe_code)]
+        // SAFETY: `run_with` only stores windows and blocks it has read from `hay`, so
+        // `from <= at` and `at + n <= hay.len()`: the source is in `hay`, and the
+        // destination `dst + (at - from) .. + n` is within the `hay.len() - from` octets
+        // of spare capacity reserved above. `hay` and `out` are distinct borrows, so the
+        // two do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(hay.as_ptr().add(at), dst.add(at - from), n)
+        }
+    });
+    // Every window and block `run_with` read from `from` on was stored, in order, and the
+    // run ends within the last of them: `hay[from..run.end]` is in place.
+    debug_assert!(run.end >= from && run.end <= hay.len());
+    #[allow(unsafe_code)]
+    // SAFETY: the `run.end - from` octets after `len` were written just above (every
+    // octet of `hay[from..run.end]` lies in a window or block the scan read and stored),
+    // and are within the capacity reserved above.
+    unsafe {
+        out.set_len(len + (run.end - from));
+    }
+    run
+}
+
+/// [`clean_run`], calling `store(at, n)` for every window or block `hay[at..at + n]` it
+/// reads, in order from `from` on.
+#[inline(always)]
+fn clean_run_store(hay: &[u8], from: usize, max_line: usize, store: impl Fn(usize, usize)) -> Run {
     debug_assert!(from >= 1 && hay[from - 1] == b'\n' && max_line >= 64);
     #[cfg(target_arch = "x86_64")]
     {
         if x86::has_avx2() {
             #[allow(unsafe_code)]
             // SAFETY: the CPU has AVX2 (checked at run time just above).
-            return unsafe { x86::clean_run_avx2(hay, from, max_line) };
+            return unsafe { x86::clean_run_avx2(hay, from, max_line, store) };
         }
-        run_with(hay, from, max_line, x86::masks_sse2, x86::block_sse2)
+        run_with(hay, from, max_line, x86::masks_sse2, x86::block_sse2, store)
     }
     #[cfg(not(target_arch = "x86_64"))]
-    run_with(hay, from, max_line, masks_scalar, block_scalar)
+    run_with(hay, from, max_line, masks_scalar, block_scalar, store)
 }
 
 /// The octets of a block proven at once by [`run_with`]'s fast loop.
@@ -287,6 +334,7 @@ fn run_with(
     max_line: usize,
     masks: impl Fn(&[u8; 64]) -> Masks,
     block: impl Fn(&[u8; BLOCK + 1]) -> bool,
+    store: impl Fn(usize, usize),
 ) -> Run {
     // The octet before `from` is an LF: it carries into the first window.
     let (mut cr_carry, mut lf_carry) = (0u64, 1u64);
@@ -300,6 +348,7 @@ fn run_with(
                 if !block(w.try_into().expect("a block and the octet before")) {
                     break;
                 }
+                store(base, BLOCK);
                 base += BLOCK;
             }
             if base > start {
@@ -319,6 +368,7 @@ fn run_with(
                 };
             };
             let m = masks(w.try_into().expect("64 octets"));
+            store(base, 64);
             // Bit i of `bad`: octet i follows a CR but is no LF, or is an LF after no CR,
             // or is a `.` starting a line.
             let bad = (((m.cr << 1) | cr_carry) ^ m.lf) | (((m.lf << 1) | lf_carry) & m.dot);
@@ -458,7 +508,12 @@ mod tests {
             let got = clean_run(&hay, from, max_line);
             prop_assert_eq!(got.end, want);
             prop_assert!(got.stop >= got.end);
-            prop_assert_eq!(run_with(&hay, from, max_line, masks_scalar, block_scalar), got);
+            prop_assert_eq!(run_with(&hay, from, max_line, masks_scalar, block_scalar, |_, _| {}), got);
+            // The copying scan finds the same run and appends exactly its octets.
+            let mut out = b"kept".to_vec();
+            prop_assert_eq!(clean_run_into(&hay, from, max_line, &mut out), got);
+            prop_assert_eq!(&out[..4], b"kept");
+            prop_assert_eq!(&out[4..], &hay[from..got.end]);
         }
     }
 
