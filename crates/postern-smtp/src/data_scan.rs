@@ -308,20 +308,41 @@ unsafe fn clean_run_impl<const COPY: bool>(
     dst: *mut u8,
 ) -> Run {
     debug_assert!(from >= 1 && hay[from - 1] == b'\n' && max_line >= 64);
-    // A window or block is copied to its place in `dst` while in cache: the portable
-    // copy for the paths that do not store from their registers.
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked at run time just above); `dst` as the caller
+        // promised.
+        return unsafe { x86::clean_run_avx2::<COPY>(hay, from, max_line, dst) };
+    }
+    // SAFETY: `dst` as the caller promised.
+    unsafe { clean_run_portable::<COPY>(hay, from, max_line, dst) }
+}
+
+/// [`clean_run_impl`] without AVX2: SSE2 masks and blocks on x86_64, the octet-by-octet
+/// ones elsewhere; with `COPY`, each window or block is copied to its place in `dst`
+/// right after the scan read it (in cache).
+///
+/// # Safety
+///
+/// With `COPY`, `dst` must be valid for writing `hay.len() - from` octets.
+#[inline(always)]
+#[allow(unsafe_code)]
+unsafe fn clean_run_portable<const COPY: bool>(
+    hay: &[u8],
+    from: usize,
+    max_line: usize,
+    dst: *mut u8,
+) -> Run {
     // SAFETY (both closures): `run_with` passes `d = dst + (at - from)` for a window or
     // block `hay[at..at + n]` it read (`at >= from`, `at + n <= hay.len()`), so with
     // `COPY` the caller's contract makes `d .. d + n` writable; `hay` and `dst` do not
     // overlap (a shared borrow and another allocation's spare capacity).
-    #[allow(dead_code)]
     let copied_masks = |w: &[u8; 64], d: *mut u8, m: Masks| {
         if COPY {
             unsafe { std::ptr::copy_nonoverlapping(w.as_ptr(), d, 64) }
         }
         m
     };
-    #[allow(dead_code)]
     let copied_block = |w: &[u8; BLOCK + 1], d: *mut u8, ok: bool| {
         if COPY {
             unsafe { std::ptr::copy_nonoverlapping(w[1..].as_ptr(), d, BLOCK) }
@@ -329,28 +350,15 @@ unsafe fn clean_run_impl<const COPY: bool>(
         ok
     };
     #[cfg(target_arch = "x86_64")]
-    {
-        if x86::has_avx2() {
-            // SAFETY: the CPU has AVX2 (checked at run time just above); `dst` as the
-            // caller promised.
-            return unsafe { x86::clean_run_avx2::<COPY>(hay, from, max_line, dst) };
-        }
-        run_with(
-            hay,
-            from,
-            max_line,
-            |w, d| copied_masks(w, d, x86::masks_sse2(w)),
-            |w, d| copied_block(w, d, x86::block_sse2(w)),
-            dst,
-        )
-    }
+    let (masks, block) = (x86::masks_sse2, x86::block_sse2);
     #[cfg(not(target_arch = "x86_64"))]
+    let (masks, block) = (masks_scalar, block_scalar);
     run_with(
         hay,
         from,
         max_line,
-        |w, d| copied_masks(w, d, masks_scalar(w)),
-        |w, d| copied_block(w, d, block_scalar(w)),
+        |w, d| copied_masks(w, d, masks(w)),
+        |w, d| copied_block(w, d, block(w)),
         dst,
     )
 }
@@ -577,6 +585,22 @@ mod tests {
             prop_assert_eq!(clean_run_into(&hay, from, max_line, &mut out), got);
             prop_assert_eq!(&out[..4], b"kept");
             prop_assert_eq!(&out[4..], &hay[from..got.end]);
+            // The portable path (SSE2 on x86_64), copying and not, whatever this CPU has.
+            let mut out = Vec::with_capacity(hay.len() - from);
+            #[allow(unsafe_code)]
+            // SAFETY: `out` has room for the `hay.len() - from` octets the scan may write;
+            // only the `run.end - from` it proved are admitted, as `clean_run_into` does.
+            let portable = unsafe {
+                prop_assert_eq!(
+                    clean_run_portable::<false>(&hay, from, max_line, std::ptr::null_mut()),
+                    got
+                );
+                let run = clean_run_portable::<true>(&hay, from, max_line, out.as_mut_ptr());
+                out.set_len(run.end - from);
+                run
+            };
+            prop_assert_eq!(portable, got);
+            prop_assert_eq!(&out[..], &hay[from..got.end]);
         }
     }
 
