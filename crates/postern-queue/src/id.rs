@@ -59,11 +59,7 @@ impl fmt::Display for QueueId {
         let millis = self.millis & 0xFFFF_FFFF_FFFF;
         let seq = u64::from(self.seq & MAX_SEQ);
         for (i, o) in out.iter_mut().enumerate() {
-            let (v, digit) = if i < 12 {
-                (millis, 11 - i)
-            } else {
-                (seq, 17 - i)
-            };
+            let (v, digit) = if i < 12 { (millis, 11 - i) } else { (seq, 17 - i) };
             *o = HEX[((v >> (4 * digit)) & 0xF) as usize];
         }
         // Only ASCII hex digits were written.
