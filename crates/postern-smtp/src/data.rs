@@ -278,6 +278,7 @@ impl DataDecoder {
     /// [`DataDecoder::step`]; with `out`, the clean lines are appended to `out` as they
     /// are checked instead of joining the returned content (which then holds only what
     /// the slow path gathered after them).
+    #[inline(always)]
     fn step_with<'i>(&mut self, input: &'i [u8], mut out: Option<&mut Vec<u8>>) -> DataStep<'i> {
         // Content gathered in this step is `input[run.start..run.end]`. While it is
         // non-empty it ends exactly at `pos`, or delivery has stopped because of an error.
@@ -333,6 +334,7 @@ impl DataDecoder {
 
     /// Gathers line text up to the next CR or LF and handles the line ending there;
     /// returns a step when the run must be handed back before going on.
+    #[inline(always)]
     fn scan_line<'i>(
         &mut self,
         input: &'i [u8],
@@ -438,6 +440,7 @@ impl DataDecoder {
     ///
     /// With `out`, the octets admitted are appended to `out` (the windows copy theirs as
     /// they scan them) instead of being left for the caller to take from the input.
+    #[inline(always)]
     fn clean_lines(&mut self, input: &[u8], start: usize, mut out: Option<&mut Vec<u8>>) -> usize {
         if self.error.is_some() {
             return 0;
