@@ -63,6 +63,17 @@ fn decode(wire: &[u8], mut sink: impl FnMut(&[u8])) -> u64 {
     panic!("no end of data")
 }
 
+/// Decodes `wire` in socket-sized chunks straight into `out` with `decode_into`.
+fn decode_into(wire: &[u8], out: &mut Vec<u8>) -> u64 {
+    let mut dec = DataDecoder::new(&limits(), BareLinePolicy::Reject);
+    for chunk in wire.chunks(CHUNK) {
+        if let (_, DataStatus::Done(result)) = dec.decode_into(chunk, out) {
+            return result.expect("valid body");
+        }
+    }
+    panic!("no end of data")
+}
+
 fn bench(c: &mut Criterion) {
     let (body, wire) = message();
     let finder = memchr::memmem::Finder::new(b"\r\n.\r\n");
@@ -84,7 +95,15 @@ fn bench(c: &mut Criterion) {
         })
     });
     let mut out = Vec::with_capacity(wire.len());
+    assert_eq!(decode_into(&wire, &mut out), body.len() as u64);
+    assert_eq!(out, body);
     g.bench_function("postern_decode_into_vec", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(decode_into(black_box(&wire), &mut out));
+        })
+    });
+    g.bench_function("postern_step_extend_into_vec", |b| {
         b.iter(|| {
             out.clear();
             black_box(decode(black_box(&wire), |s| out.extend_from_slice(s)));
@@ -120,7 +139,8 @@ fn bench(c: &mut Criterion) {
 
 /// `POSTERN_CALLGRIND=SIDE:N` decodes the 10 MB body into a `Vec` N times and exits, for
 /// instruction counts under `valgrind --tool=callgrind` (two N, divide the difference).
-/// SIDE is `postern` or `smtp-proto`.
+/// SIDE is `postern` (`decode_into`), `postern-step` (`step`, each content slice appended
+/// with `extend_from_slice`) or `smtp-proto`.
 fn callgrind(spec: &str) {
     let (side, n) = spec.split_once(':').expect("SIDE:N");
     let n: usize = n.parse().expect("N");
@@ -130,6 +150,9 @@ fn callgrind(spec: &str) {
         out.clear();
         match side {
             "postern" => {
+                decode_into(black_box(&wire), &mut out);
+            }
+            "postern-step" => {
                 decode(black_box(&wire), |s| out.extend_from_slice(s));
             }
             "smtp-proto" => {
@@ -140,7 +163,7 @@ fn callgrind(spec: &str) {
                     }
                 }
             }
-            _ => panic!("SIDE is postern or smtp-proto"),
+            _ => panic!("SIDE is postern, postern-step or smtp-proto"),
         }
     }
     println!("{} octets of content", out.len());

@@ -233,6 +233,53 @@ impl DataDecoder {
 
     /// Decodes from the start of `input`; see the type's documentation.
     pub fn step<'i>(&mut self, input: &'i [u8]) -> DataStep<'i> {
+        self.step_with(input, None)
+    }
+
+    /// Decodes as much of `input` as belongs to the body, appending the content to `out`:
+    /// the same as calling [`DataDecoder::step`] until it reports [`DataStatus::Done`] or
+    /// has consumed all of `input`, appending each step's content to `out` — same content,
+    /// same limits and errors, same end — but in one call, with `out` reserved once, and
+    /// the clean lines copied in the same pass that checks them (no second pass over the
+    /// input). Returns how many octets of `input` were consumed (octets after the end of
+    /// data belong to the next command) and the status of the last step.
+    ///
+    /// `step` is called at least once, so on empty input the status is that of a step on
+    /// empty input. `out` grows by at most the remaining size limit at once, plus a CRLF.
+    ///
+    /// ```
+    /// use postern_smtp::{BareLinePolicy, DataDecoder, DataStatus, Limits};
+    /// let mut dec = DataDecoder::new(&Limits::default(), BareLinePolicy::Reject);
+    /// let mut body = Vec::new();
+    /// // The body arrives in two reads; the second holds the end and the next command.
+    /// let (n, status) = dec.decode_into(b"Subject: hi\r\n\r\n..do", &mut body);
+    /// assert_eq!((n, status), (19, DataStatus::More));
+    /// let (n, status) = dec.decode_into(b"t\r\n.\r\nQUIT\r\n", &mut body);
+    /// assert_eq!((n, status), (6, DataStatus::Done(Ok(21))));
+    /// assert_eq!(body, b"Subject: hi\r\n\r\n.dot\r\n");
+    /// ```
+    pub fn decode_into(&mut self, input: &[u8], out: &mut Vec<u8>) -> (usize, DataStatus) {
+        if self.error.is_none() {
+            let room =
+                usize::try_from(self.max_size.saturating_sub(self.size)).unwrap_or(usize::MAX);
+            out.reserve(input.len().min(room).saturating_add(2));
+        }
+        let mut pos = 0;
+        loop {
+            let step = self.step_with(&input[pos..], Some(out));
+            out.extend_from_slice(step.content);
+            pos += step.consumed;
+            if matches!(step.status, DataStatus::Done(_)) || pos == input.len() {
+                return (pos, step.status);
+            }
+        }
+    }
+
+    /// [`DataDecoder::step`]; with `out`, the clean lines are appended to `out` as they
+    /// are checked instead of joining the returned content (which then holds only what
+    /// the slow path gathered after them).
+    #[inline(always)]
+    fn step_with<'i>(&mut self, input: &'i [u8], mut out: Option<&mut Vec<u8>>) -> DataStep<'i> {
         // Content gathered in this step is `input[run.start..run.end]`. While it is
         // non-empty it ends exactly at `pos`, or delivery has stopped because of an error.
         let mut pos = 0;
@@ -273,7 +320,9 @@ impl DataDecoder {
                     }
                 }
                 State::Mid => {
-                    if let Some(step) = self.scan_line(input, &mut pos, &mut run) {
+                    if let Some(step) =
+                        self.scan_line(input, &mut pos, &mut run, out.as_deref_mut())
+                    {
                         return step;
                     }
                 }
@@ -285,15 +334,33 @@ impl DataDecoder {
 
     /// Gathers line text up to the next CR or LF and handles the line ending there;
     /// returns a step when the run must be handed back before going on.
+    #[inline(always)]
     fn scan_line<'i>(
         &mut self,
         input: &'i [u8],
         pos: &mut usize,
         run: &mut Run,
+        out: Option<&mut Vec<u8>>,
     ) -> Option<DataStep<'i>> {
-        let clean = self.clean_lines(input, *pos);
+        let clean = match out {
+            Some(out) if self.error.is_none() => {
+                // The run so far ends at `pos` (no error): it goes first, then the clean
+                // lines are appended as they are checked, and the run starts afresh.
+                out.extend_from_slice(&input[run.start..run.end]);
+                *run = Run {
+                    start: *pos,
+                    end: *pos,
+                };
+                self.clean_lines(input, *pos, Some(out))
+            }
+            Some(_) => 0,
+            None => {
+                let clean = self.clean_lines(input, *pos, None);
+                run.extend(*pos, clean);
+                clean
+            }
+        };
         if clean > 0 {
-            run.extend(*pos, clean);
             *pos += clean;
             return None;
         }
@@ -370,7 +437,11 @@ impl DataDecoder {
     /// After the first line it scans 64-octet windows ([`data_scan::clean_run`]) to the
     /// last line end before the first octet that breaks a rule; from there, up to just past
     /// that octet, it walks line by line (one memchr2 per line), then tries windows again.
-    fn clean_lines(&mut self, input: &[u8], start: usize) -> usize {
+    ///
+    /// With `out`, the octets admitted are appended to `out` (the windows copy theirs as
+    /// they scan them) instead of being left for the caller to take from the input.
+    #[inline(always)]
+    fn clean_lines(&mut self, input: &[u8], start: usize, mut out: Option<&mut Vec<u8>>) -> usize {
         if self.error.is_some() {
             return 0;
         }
@@ -380,10 +451,20 @@ impl DataDecoder {
         let scan = self.max_line >= MIN_SCAN_LINE;
         let (mut pos, mut line_len) = (start, self.line_len);
         let mut lines_until = 0;
+        // With `out`: `hay[start..copied]` has been appended to it.
+        let mut copied = start;
         loop {
             // Past the first line, `hay[pos - 1]` is the LF of a CRLF this loop checked.
             if pos > start && pos >= lines_until && scan {
-                let run = data_scan::clean_run(hay, pos, self.max_line);
+                let run = match out.as_deref_mut() {
+                    Some(out) => {
+                        out.extend_from_slice(&hay[copied..pos]);
+                        let run = data_scan::clean_run_into(hay, pos, self.max_line, out);
+                        copied = run.end;
+                        run
+                    }
+                    None => data_scan::clean_run(hay, pos, self.max_line),
+                };
                 pos = run.end;
                 if hay.get(pos) == Some(&b'.') {
                     break;
@@ -403,6 +484,9 @@ impl DataDecoder {
             if hay.get(pos) == Some(&b'.') {
                 break;
             }
+        }
+        if let Some(out) = out {
+            out.extend_from_slice(&hay[copied..pos]);
         }
         if pos > start {
             self.size += (pos - start) as u64;
@@ -1165,6 +1249,52 @@ mod tests {
             let whole = decode_with(&input, &[], policy, &l);
             prop_assert_eq!(&whole, &decode_with(&input, &cuts, policy, &l));
             prop_assert_eq!(&whole, &model(&input, policy, &l));
+        }
+
+        /// `decode_into` gives exactly what `step` + `extend_from_slice` gives — content,
+        /// consumed count and status of every call, and the decoder's state after it — on
+        /// arbitrary input in any chunking, at several line and size limits, with content
+        /// already in the buffer.
+        #[test]
+        fn decode_into_matches_step(
+            input in prop_oneof![body(), line_body()],
+            cuts in prop::collection::vec(0usize..20_000, 0..8),
+            policy in policy(),
+            l in prop_oneof![small_limits(), line_limits(),
+                (64usize..300).prop_map(|n| limits(1 << 20, n)),
+                Just(limits(1 << 20, 255)), Just(limits(1 << 20, 256))],
+        ) {
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let (mut by_step, mut by_into) =
+                (DataDecoder::new(&l, policy), DataDecoder::new(&l, policy));
+            let (mut want, mut got) = (b"prefix".to_vec(), b"prefix".to_vec());
+            let mut start = 0;
+            for end in cuts.iter().map(|&c| c.min(input.len())).chain([input.len()]) {
+                if end < start {
+                    continue;
+                }
+                let chunk = &input[start..end];
+                start = end;
+                let mut pos = 0;
+                let status = loop {
+                    let step = by_step.step(&chunk[pos..]);
+                    want.extend_from_slice(step.content);
+                    pos += step.consumed;
+                    if matches!(step.status, DataStatus::Done(_)) || pos == chunk.len() {
+                        break step.status;
+                    }
+                };
+                let (n, got_status) = by_into.decode_into(chunk, &mut got);
+                prop_assert_eq!((n, &got_status), (pos, &status));
+                prop_assert_eq!(&got, &want);
+                prop_assert_eq!(by_into.size(), by_step.size());
+                if matches!(status, DataStatus::Done(_)) {
+                    break;
+                }
+            }
+            let o = decode_with(&input, &cuts, policy, &l);
+            prop_assert_eq!(&got[6..], &o.content[..]);
         }
 
         #[test]

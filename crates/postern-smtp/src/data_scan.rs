@@ -67,17 +67,20 @@ mod x86 {
         }
     }
 
-    /// The masks of `w` with AVX2: two 32-octet loads.
+    /// The masks of `w` with AVX2: two 32-octet loads. With `COPY`, the two registers
+    /// are also stored to `dst` (the window's 64 octets, copied without a second load).
     ///
     /// # Safety
     ///
     /// The CPU must support AVX2. Only called from [`clean_run_avx2`], whose callers
-    /// check that at run time; inlined there, where AVX2 is enabled.
+    /// check that at run time; inlined there, where AVX2 is enabled. With `COPY`, `dst`
+    /// must be valid for writing 64 octets.
     #[inline(always)]
     #[allow(unsafe_code)]
-    unsafe fn masks_avx2(w: &[u8; 64]) -> Masks {
+    unsafe fn masks_avx2<const COPY: bool>(w: &[u8; 64], dst: *mut u8) -> Masks {
         // SAFETY: the two loads read 32 octets at offset 0 and 32 of the 64-octet array
-        // (`loadu` needs no alignment); the caller guarantees AVX2.
+        // (`loadu` needs no alignment); the caller guarantees AVX2, and with `COPY` that
+        // `dst .. dst + 64` may be written (`storeu` needs no alignment either).
         unsafe {
             let (cr, lf, dot) = (
                 _mm256_set1_epi8(b'\r' as i8),
@@ -86,6 +89,10 @@ mod x86 {
             );
             let lo = _mm256_loadu_si256(w.as_ptr().cast::<__m256i>());
             let hi = _mm256_loadu_si256(w.as_ptr().add(32).cast::<__m256i>());
+            if COPY {
+                _mm256_storeu_si256(dst.cast::<__m256i>(), lo);
+                _mm256_storeu_si256(dst.add(32).cast::<__m256i>(), hi);
+            }
             let bits = |c| {
                 let l = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, c)) as u32;
                 let h = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, c)) as u32;
@@ -128,16 +135,21 @@ mod x86 {
         }
     }
 
-    /// [`super::block_scalar`] with AVX2: four 32-octet steps, as [`block_sse2`].
+    /// [`super::block_scalar`] with AVX2: four 32-octet steps, as [`block_sse2`]. With
+    /// `COPY`, each step's block octets (the register already loaded) are also stored to
+    /// `dst`: the block's 128 octets, whether or not it passes.
     ///
     /// # Safety
     ///
-    /// The CPU must support AVX2; inlined into [`clean_run_avx2`].
+    /// The CPU must support AVX2; inlined into [`clean_run_avx2`]. With `COPY`, `dst`
+    /// must be valid for writing 128 octets.
     #[inline(always)]
     #[allow(unsafe_code)]
-    unsafe fn block_avx2(w: &[u8; BLOCK + 1]) -> bool {
+    unsafe fn block_avx2<const COPY: bool>(w: &[u8; BLOCK + 1], dst: *mut u8) -> bool {
         // SAFETY: every load reads 32 octets at offset 32k (k < 4) or 32k + 1 of the
-        // 129-octet array (`loadu` needs no alignment); the caller guarantees AVX2.
+        // 129-octet array (`loadu` needs no alignment); the caller guarantees AVX2, and
+        // with `COPY` that `dst .. dst + 128` may be written (each store writes 32 octets
+        // at offset 32k, k < 4; `storeu` needs no alignment).
         unsafe {
             let (cr, lf, dot) = (
                 _mm256_set1_epi8(b'\r' as i8),
@@ -148,6 +160,9 @@ mod x86 {
             for k in 0..BLOCK / 32 {
                 let prev = _mm256_loadu_si256(w.as_ptr().add(32 * k).cast::<__m256i>());
                 let cur = _mm256_loadu_si256(w.as_ptr().add(32 * k + 1).cast::<__m256i>());
+                if COPY {
+                    _mm256_storeu_si256(dst.add(32 * k).cast::<__m256i>(), cur);
+                }
                 let is_lf = _mm256_cmpeq_epi8(cur, lf);
                 let pair = _mm256_xor_si256(_mm256_cmpeq_epi8(prev, cr), is_lf);
                 let stuffed =
@@ -159,21 +174,30 @@ mod x86 {
         }
     }
 
-    /// [`super::clean_run`] with AVX2 masks and blocks.
+    /// [`super::clean_run_impl`] with AVX2 masks and blocks.
     ///
     /// # Safety
     ///
-    /// The CPU must support AVX2.
+    /// The CPU must support AVX2; with `COPY`, `dst` must be valid for writing
+    /// `hay.len() - from` octets.
     #[target_feature(enable = "avx2")]
     #[allow(unsafe_code)]
-    pub(super) unsafe fn clean_run_avx2(hay: &[u8], from: usize, max_line: usize) -> Run {
-        // SAFETY: this function only runs on a CPU with AVX2 (its own contract).
+    pub(super) unsafe fn clean_run_avx2<const COPY: bool>(
+        hay: &[u8],
+        from: usize,
+        max_line: usize,
+        dst: *mut u8,
+    ) -> Run {
+        // SAFETY: this function only runs on a CPU with AVX2 (its own contract); `run_with`
+        // hands each window and block the place of its first octet in `dst`, which the
+        // caller made valid for every octet of `hay[from..]`.
         super::run_with(
             hay,
             from,
             max_line,
-            |w| unsafe { masks_avx2(w) },
-            |w| unsafe { block_avx2(w) },
+            |w, d| unsafe { masks_avx2::<COPY>(w, d) },
+            |w, d| unsafe { block_avx2::<COPY>(w, d) },
+            dst,
         )
     }
 
@@ -196,7 +220,7 @@ mod x86 {
     #[allow(unsafe_code)]
     unsafe fn masks_avx2_outlined(w: &[u8; 64]) -> Masks {
         // SAFETY: AVX2 is enabled here, and callers check the CPU has it.
-        unsafe { masks_avx2(w) }
+        unsafe { masks_avx2::<false>(w, std::ptr::null_mut()) }
     }
 
     #[cfg(test)]
@@ -211,7 +235,7 @@ mod x86 {
     #[allow(unsafe_code)]
     unsafe fn block_avx2_outlined(w: &[u8; BLOCK + 1]) -> bool {
         // SAFETY: AVX2 is enabled here, and callers check the CPU has it.
-        unsafe { block_avx2(w) }
+        unsafe { block_avx2::<false>(w, std::ptr::null_mut()) }
     }
 }
 
@@ -235,18 +259,108 @@ pub(crate) struct Run {
 /// left at the end of `hay` is for the caller's line-by-line path.
 #[inline(always)]
 pub(crate) fn clean_run(hay: &[u8], from: usize, max_line: usize) -> Run {
+    #[allow(unsafe_code)]
+    // SAFETY: without `COPY` nothing is written through the (null) `dst`.
+    unsafe {
+        clean_run_impl::<false>(hay, from, max_line, std::ptr::null_mut())
+    }
+}
+
+/// [`clean_run`], also appending the clean lines `hay[from..end]` to `out` in the same
+/// pass: each window and block is stored from the registers the scan loaded it into
+/// (AVX2), or copied while it is in cache (SSE2, other targets), instead of a second pass
+/// over the run afterwards. `out` grows by at most `hay.len() - from` octets (reserved
+/// before the scan; a no-op when the caller reserved enough).
+pub(crate) fn clean_run_into(hay: &[u8], from: usize, max_line: usize, out: &mut Vec<u8>) -> Run {
+    out.reserve(hay.len() - from);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    #[allow(unsafe_code)]
+    // SAFETY: `dst` is the start of `out`'s spare capacity, reserved just above for the
+    // `hay.len() - from` octets `clean_run_impl` may write.
+    let run = unsafe { clean_run_impl::<true>(hay, from, max_line, dst) };
+    // Every window and block `run_with` read from `from` on was stored, in order, at its
+    // place, and the run ends within the last of them: `hay[from..run.end]` is in place.
+    debug_assert!(run.end >= from && run.end <= hay.len());
+    #[allow(unsafe_code)]
+    // SAFETY: the `run.end - from` octets after `len` were written by the scan (every
+    // octet of `hay[from..run.end]` lies in a window or block it read and stored), and
+    // are within the capacity reserved above.
+    unsafe {
+        out.set_len(len + (run.end - from));
+    }
+    debug_assert_eq!(&out[len..], &hay[from..run.end]);
+    run
+}
+
+/// [`clean_run`]; with `COPY`, every window and block `hay[at..at + n]` the scan reads
+/// is also written to `dst + (at - from)`.
+///
+/// # Safety
+///
+/// With `COPY`, `dst` must be valid for writing `hay.len() - from` octets.
+#[inline(always)]
+#[allow(unsafe_code)]
+unsafe fn clean_run_impl<const COPY: bool>(
+    hay: &[u8],
+    from: usize,
+    max_line: usize,
+    dst: *mut u8,
+) -> Run {
     debug_assert!(from >= 1 && hay[from - 1] == b'\n' && max_line >= 64);
     #[cfg(target_arch = "x86_64")]
-    {
-        if x86::has_avx2() {
-            #[allow(unsafe_code)]
-            // SAFETY: the CPU has AVX2 (checked at run time just above).
-            return unsafe { x86::clean_run_avx2(hay, from, max_line) };
-        }
-        run_with(hay, from, max_line, x86::masks_sse2, x86::block_sse2)
+    if x86::has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked at run time just above); `dst` as the caller
+        // promised.
+        return unsafe { x86::clean_run_avx2::<COPY>(hay, from, max_line, dst) };
     }
+    // SAFETY: `dst` as the caller promised.
+    unsafe { clean_run_portable::<COPY>(hay, from, max_line, dst) }
+}
+
+/// [`clean_run_impl`] without AVX2: SSE2 masks and blocks on x86_64, the octet-by-octet
+/// ones elsewhere; with `COPY`, each window or block is copied to its place in `dst`
+/// right after the scan read it (in cache).
+///
+/// # Safety
+///
+/// With `COPY`, `dst` must be valid for writing `hay.len() - from` octets.
+#[inline(always)]
+#[allow(unsafe_code)]
+unsafe fn clean_run_portable<const COPY: bool>(
+    hay: &[u8],
+    from: usize,
+    max_line: usize,
+    dst: *mut u8,
+) -> Run {
+    // SAFETY (both closures): `run_with` passes `d = dst + (at - from)` for a window or
+    // block `hay[at..at + n]` it read (`at >= from`, `at + n <= hay.len()`), so with
+    // `COPY` the caller's contract makes `d .. d + n` writable; `hay` and `dst` do not
+    // overlap (a shared borrow and another allocation's spare capacity).
+    let copied_masks = |w: &[u8; 64], d: *mut u8, m: Masks| {
+        if COPY {
+            unsafe { std::ptr::copy_nonoverlapping(w.as_ptr(), d, 64) }
+        }
+        m
+    };
+    let copied_block = |w: &[u8; BLOCK + 1], d: *mut u8, ok: bool| {
+        if COPY {
+            unsafe { std::ptr::copy_nonoverlapping(w[1..].as_ptr(), d, BLOCK) }
+        }
+        ok
+    };
+    #[cfg(target_arch = "x86_64")]
+    let (masks, block) = (x86::masks_sse2, x86::block_sse2);
     #[cfg(not(target_arch = "x86_64"))]
-    run_with(hay, from, max_line, masks_scalar, block_scalar)
+    let (masks, block) = (masks_scalar, block_scalar);
+    run_with(
+        hay,
+        from,
+        max_line,
+        |w, d| copied_masks(w, d, masks(w)),
+        |w, d| copied_block(w, d, block(w)),
+        dst,
+    )
 }
 
 /// The octets of a block proven at once by [`run_with`]'s fast loop.
@@ -271,7 +385,9 @@ fn block_scalar(w: &[u8; BLOCK + 1]) -> bool {
     !bad && lf
 }
 
-/// [`clean_run`] with the masks from `masks` and the block test `block`.
+/// [`clean_run`] with the masks from `masks` and the block test `block`. Each is handed,
+/// beside the window or block `hay[at..]`, the place `dst + (at - from)` where a copying
+/// scan stores it (a dangling pointer, never written, when the scan does not copy).
 ///
 /// Two loops take turns. The fast one proves whole blocks of [`BLOCK`] octets with
 /// `block` (no rule broken, an LF in each), which also keeps every line under the limit
@@ -285,8 +401,9 @@ fn run_with(
     hay: &[u8],
     from: usize,
     max_line: usize,
-    masks: impl Fn(&[u8; 64]) -> Masks,
-    block: impl Fn(&[u8; BLOCK + 1]) -> bool,
+    masks: impl Fn(&[u8; 64], *mut u8) -> Masks,
+    block: impl Fn(&[u8; BLOCK + 1], *mut u8) -> bool,
+    dst: *mut u8,
 ) -> Run {
     // The octet before `from` is an LF: it carries into the first window.
     let (mut cr_carry, mut lf_carry) = (0u64, 1u64);
@@ -297,7 +414,8 @@ fn run_with(
         if fast && base - last_lf <= BLOCK {
             let start = base;
             while let Some(w) = hay.get(base - 1..base + BLOCK) {
-                if !block(w.try_into().expect("a block and the octet before")) {
+                let at = dst.wrapping_add(base - from);
+                if !block(w.try_into().expect("a block and the octet before"), at) {
                     break;
                 }
                 base += BLOCK;
@@ -318,7 +436,10 @@ fn run_with(
                     stop: base,
                 };
             };
-            let m = masks(w.try_into().expect("64 octets"));
+            let m = masks(
+                w.try_into().expect("64 octets"),
+                dst.wrapping_add(base - from),
+            );
             // Bit i of `bad`: octet i follows a CR but is no LF, or is an LF after no CR,
             // or is a `.` starting a line.
             let bad = (((m.cr << 1) | cr_carry) ^ m.lf) | (((m.lf << 1) | lf_carry) & m.dot);
@@ -458,7 +579,28 @@ mod tests {
             let got = clean_run(&hay, from, max_line);
             prop_assert_eq!(got.end, want);
             prop_assert!(got.stop >= got.end);
-            prop_assert_eq!(run_with(&hay, from, max_line, masks_scalar, block_scalar), got);
+            prop_assert_eq!(run_with(&hay, from, max_line, |w, _| masks_scalar(w), |w, _| block_scalar(w), std::ptr::null_mut()), got);
+            // The copying scan finds the same run and appends exactly its octets.
+            let mut out = b"kept".to_vec();
+            prop_assert_eq!(clean_run_into(&hay, from, max_line, &mut out), got);
+            prop_assert_eq!(&out[..4], b"kept");
+            prop_assert_eq!(&out[4..], &hay[from..got.end]);
+            // The portable path (SSE2 on x86_64), copying and not, whatever this CPU has.
+            let mut out = Vec::with_capacity(hay.len() - from);
+            #[allow(unsafe_code)]
+            // SAFETY: `out` has room for the `hay.len() - from` octets the scan may write;
+            // only the `run.end - from` it proved are admitted, as `clean_run_into` does.
+            let portable = unsafe {
+                prop_assert_eq!(
+                    clean_run_portable::<false>(&hay, from, max_line, std::ptr::null_mut()),
+                    got
+                );
+                let run = clean_run_portable::<true>(&hay, from, max_line, out.as_mut_ptr());
+                out.set_len(run.end - from);
+                run
+            };
+            prop_assert_eq!(portable, got);
+            prop_assert_eq!(&out[..], &hay[from..got.end]);
         }
     }
 

@@ -105,8 +105,12 @@
 //   `line_text::x86::masks`: its SSE2 loads of 16 octets of a receive buffer;
 // - `data_scan`: SSE2/AVX2 loads of 64-octet windows and 128-octet blocks
 //   (`x86::masks_sse2`, `x86::masks_avx2`, `x86::block_sse2`, `x86::block_avx2`) and
-//   the calls of the AVX2 code after run-time detection (`clean_run`,
+//   the calls of the AVX2 code after run-time detection (`clean_run_impl`,
 //   `x86::clean_run_avx2`, test-only `x86::masks_avx2_checked`/`block_avx2_checked`);
+//   for `DataDecoder::decode_into`, the copy of the scanned windows and blocks into a
+//   `Vec`'s reserved spare capacity (AVX2 stores in `x86::masks_avx2`/`block_avx2`,
+//   `copy_nonoverlapping` in `clean_run_impl` on the other paths) and the `set_len`
+//   that then admits the clean run (`clean_run_into`, `clean_run`'s call without copy);
 // - `dotted`: the SSE2 loads of 16 octets of a line (`x86::masks!`).
 // Every other module stays safe.
 #![deny(unsafe_code)]
