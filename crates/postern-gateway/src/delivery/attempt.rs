@@ -205,14 +205,14 @@ const FRESH_YIELDS: usize = 3;
 /// already woken, so for a fresh message the attempt first yields a few times.
 async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Bytes, String> {
     let fresh = ctx.now().0.saturating_sub(d.id.millis) < FRESH_MS;
-    for _ in 0..if fresh { FRESH_YIELDS } else { 0 } {
+    let yields = if fresh { FRESH_YIELDS } else { 0 };
+    for tried in 0..=yields {
         if let Some(body) = ctx.bodies.get(d.id) {
             return Ok(body);
         }
-        tokio::task::yield_now().await;
-    }
-    if let Some(body) = ctx.bodies.get(d.id) {
-        return Ok(body);
+        if tried < yields {
+            tokio::task::yield_now().await;
+        }
     }
     ctx.queue
         .body(d.id)
