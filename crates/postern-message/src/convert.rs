@@ -507,6 +507,19 @@ fn walk<'a>(
     encode_8bit_headers: bool,
     leaf: impl FnMut(&Part<'a>, &mut Report) -> Option<OutPart>,
 ) -> Converted {
+    let (message, report) = walk_borrowed(msg, encode_8bit_headers, leaf);
+    Converted {
+        message: message.into_owned(),
+        report,
+    }
+}
+
+/// [`walk`], with the input itself (not a copy) when nothing changes.
+fn walk_borrowed<'a>(
+    msg: &Message<'a>,
+    encode_8bit_headers: bool,
+    leaf: impl FnMut(&Part<'a>, &mut Report) -> Option<OutPart>,
+) -> (Cow<'a, [u8]>, Report) {
     let mut w = Walker {
         msg,
         report: Report::default(),
@@ -519,15 +532,12 @@ fn walk<'a>(
     // the message must be written anew.
     let headers_need = encode_8bit_headers && !msg.input().is_ascii();
     if is_protected(msg.root()) || root.is_none() && !headers_need {
-        return Converted {
-            message: msg.input().to_vec(),
-            report,
-        };
+        return (Cow::Borrowed(msg.input()), report);
     }
     let body = root.unwrap_or_else(|| unchanged_root(msg));
     let message = write_message(msg, &body, true, encode_8bit_headers, &mut report);
     report.changed = true;
-    Converted { message, report }
+    (Cow::Owned(message), report)
 }
 
 /// Re-encodes every 8bit or binary part (and any part whose content breaks 7bit: 8-bit
@@ -931,9 +941,34 @@ pub fn translate_charset_with(
     charset: &str,
     rule: Unrepresentable,
 ) -> Result<Converted, ConvertError> {
+    let (message, report) = translate_charset_borrowed(msg, charset, rule)?;
+    Ok(Converted {
+        message: message.into_owned(),
+        report,
+    })
+}
+
+/// [`translate_charset_with`] for a relay that translates every message it sends: when
+/// the message stays as it is (`report.changed` false, the usual case), the message is
+/// the input itself rather than a copy of it.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use postern_message::{Message, convert::{translate_charset_borrowed, Unrepresentable}};
+/// let raw = b"Subject: plain\r\n\r\nNothing to translate.\r\n";
+/// let (out, report) =
+///     translate_charset_borrowed(&Message::parse(raw), "iso-8859-1", Unrepresentable::Keep)
+///         .unwrap();
+/// assert!(matches!(out, Cow::Borrowed(b) if b == raw) && !report.changed);
+/// ```
+pub fn translate_charset_borrowed<'a>(
+    msg: &Message<'a>,
+    charset: &str,
+    rule: Unrepresentable,
+) -> Result<(Cow<'a, [u8]>, Report), ConvertError> {
     let target = target_encoding(charset)?;
     let enc = target.enc;
-    Ok(walk(msg, false, |part, report| {
+    Ok(walk_borrowed(msg, false, |part, report| {
         let ct = part.content_type();
         if !(ct.is("text", "plain") || ct.is("text", "html")) || part.is_attachment() {
             return None;

@@ -218,10 +218,11 @@ fn dispatch(
         match limits.try_acquire(&d.destination) {
             Some(slot) => {
                 let s = Arc::clone(shared);
-                tasks.spawn(async move {
+                // Boxed for the reason the inbound sessions are (a ~7.7 KB future).
+                tasks.spawn(Box::pin(async move {
                     attempt::run(s, d).await;
                     drop(slot);
-                });
+                }));
             }
             None => blocked.push_back(d),
         }

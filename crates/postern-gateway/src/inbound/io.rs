@@ -34,8 +34,9 @@ impl Inbound {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        // Idle sessions keep a small buffer; it grows when reads fill it.
-        let mut buf = vec![0u8; FIRST_READ];
+        // Idle sessions keep a small buffer; it grows when reads fill it. Reads go into
+        // its spare capacity (`read_buf`), so it is never zero-filled first.
+        let mut buf = Vec::with_capacity(FIRST_READ);
         // The command time-out runs from the last complete command, not the last byte:
         // a client trickling a line a byte at a time is timed out all the same.
         let mut progress = Instant::now();
@@ -61,14 +62,15 @@ impl Inbound {
                 self.smtp.reject_connection(shutting_down());
                 continue;
             }
+            buf.clear();
             match self.wait_input(stream, &mut buf, progress).await {
                 Input::Bytes(n) => {
-                    if n == buf.len() {
+                    self.rate.record(n);
+                    self.transcript.client(&buf);
+                    self.smtp.receive(&buf);
+                    if n >= buf.capacity() {
                         grow(&mut buf, self.in_data);
                     }
-                    self.rate.record(n);
-                    self.transcript.client(&buf[..n]);
-                    self.smtp.receive(&buf[..n]);
                 }
                 Input::Eof => return Flow::Close,
                 Input::Timeout => self.smtp.on_timeout(),
@@ -106,7 +108,7 @@ impl Inbound {
 
     /// Waits for bytes, the session's time-out, the end of a data-rate window or the
     /// start of shutdown, whichever comes first.
-    async fn wait_input<S>(&mut self, stream: &mut S, buf: &mut [u8], since: Instant) -> Input
+    async fn wait_input<S>(&mut self, stream: &mut S, buf: &mut Vec<u8>, since: Instant) -> Input
     where
         S: AsyncRead + Unpin,
     {
@@ -120,7 +122,7 @@ impl Inbound {
             }
         };
         tokio::select! {
-            r = tokio::time::timeout_at(deadline, stream.read(buf)) => match r {
+            r = tokio::time::timeout_at(deadline, stream.read_buf(buf)) => match r {
                 Err(_) => Input::Timeout,
                 Ok(Ok(0)) | Ok(Err(_)) => Input::Eof,
                 Ok(Ok(n)) => Input::Bytes(n),
@@ -137,19 +139,20 @@ impl Inbound {
     }
 }
 
-/// The next read size after a read filled `buf`: `READ_CHUNK`, then `DATA_READ` while
-/// message content arrives. It never shrinks: sessions are short, and an idle one that
-/// sent a large message holds 64 KiB, as a busy one would.
+/// The next read size after a read filled `buf`'s capacity: `READ_CHUNK`, then
+/// `DATA_READ` while message content arrives. It never shrinks: sessions are short, and
+/// an idle one that sent a large message holds 64 KiB, as a busy one would. `buf`'s
+/// content has been handed on, so a larger buffer replaces it without a copy.
 fn grow(buf: &mut Vec<u8>, in_data: bool) {
-    let next = if buf.len() < READ_CHUNK {
+    let next = if buf.capacity() < READ_CHUNK {
         READ_CHUNK
     } else if in_data {
         DATA_READ
     } else {
         return;
     };
-    if next > buf.len() {
-        buf.resize(next, 0);
+    if next > buf.capacity() {
+        *buf = Vec::with_capacity(next);
     }
 }
 
@@ -168,17 +171,17 @@ mod tests {
 
     #[test]
     fn reads_grow_to_the_chunk_then_to_the_data_size_only_in_data() {
-        let mut buf = vec![0; FIRST_READ];
+        let mut buf = Vec::with_capacity(FIRST_READ);
         grow(&mut buf, false);
-        assert_eq!(buf.len(), READ_CHUNK);
+        assert_eq!(buf.capacity(), READ_CHUNK);
         grow(&mut buf, false);
-        assert_eq!(buf.len(), READ_CHUNK, "commands never need more");
+        assert_eq!(buf.capacity(), READ_CHUNK, "commands never need more");
         grow(&mut buf, true);
-        assert_eq!(buf.len(), DATA_READ);
+        assert_eq!(buf.capacity(), DATA_READ);
         grow(&mut buf, true);
-        assert_eq!(buf.len(), DATA_READ, "bounded");
-        let mut small = vec![0; FIRST_READ];
+        assert_eq!(buf.capacity(), DATA_READ, "bounded");
+        let mut small = Vec::with_capacity(FIRST_READ);
         grow(&mut small, true);
-        assert_eq!(small.len(), READ_CHUNK, "one step at a time");
+        assert_eq!(small.capacity(), READ_CHUNK, "one step at a time");
     }
 }

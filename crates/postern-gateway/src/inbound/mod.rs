@@ -43,7 +43,10 @@ pub async fn serve_listener(ctx: Arc<Context>, listener: TcpListener) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
-                    sessions.spawn(connection(ctx.clone(), counter.clone(), stream, peer));
+                    // Boxed: the session's future is ~13 KB, and the runtime moves a
+                    // task's future (and its finished stage) by value several times
+                    // per task; a box makes each of those moves a pointer's.
+                    sessions.spawn(Box::pin(connection(ctx.clone(), counter.clone(), stream, peer)));
                 }
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
             },

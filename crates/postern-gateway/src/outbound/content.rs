@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use postern_message::Message;
 use postern_message::convert::{
     self, UuencodeOptions, downgrade_to_7bit, downgrade_to_7bit_for_non_mime,
-    mime_to_uuencode_types, translate_charset_with,
+    mime_to_uuencode_types, translate_charset_borrowed,
 };
 use postern_message::mime_types::MimeTypes;
 
@@ -96,8 +96,8 @@ fn convert_for_domain<'a>(
             return Cow::Owned(c.message);
         }
     }
-    match translate_charset_with(&Message::parse(body), &settings.charset, rule) {
-        Ok(c) if c.report.changed => Cow::Owned(c.message),
+    match translate_charset_borrowed(&Message::parse(body), &settings.charset, rule) {
+        Ok((message, report)) if report.changed => message,
         _ => Cow::Borrowed(body),
     }
 }
