@@ -144,8 +144,13 @@ fn is_protected(part: &Part<'_>) -> bool {
         || ct.is("application", "pgp-encrypted")
         || ct.ty() == "text"
             && matches!(part.kind(), PartKind::Leaf)
-            && memchr::memmem::find(part.raw_body(), b"-----BEGIN PGP").is_some()
+            && PGP_ARMOR.find(part.raw_body()).is_some()
 }
+
+/// The start of an OpenPGP armour block: a text part holding one is never converted.
+/// Built once: every converted message's text parts are searched for it.
+static PGP_ARMOR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-----BEGIN PGP"));
 
 fn contains_protected(msg: &Message<'_>, i: usize) -> bool {
     let p = &msg.parts()[i];
@@ -531,7 +536,9 @@ fn walk_borrowed<'a>(
     // 7bit mode: any 8-bit octet left (in a field, or in a line the parser skipped) means
     // the message must be written anew.
     let headers_need = encode_8bit_headers && !msg.input().is_ascii();
-    if is_protected(msg.root()) || root.is_none() && !headers_need {
+    // A protected root is never converted (`part` left it as it was), so the protection
+    // matters only for the header fields: checked then alone, as it searches the body.
+    if root.is_none() && (!headers_need || is_protected(msg.root())) {
         return (Cow::Borrowed(msg.input()), report);
     }
     let body = root.unwrap_or_else(|| unchanged_root(msg));
@@ -1441,6 +1448,25 @@ mod tests {
             assert!(out.report.protected_parts >= 1);
         }
         assert_eq!(downgrade_to_7bit(&msg).report.left_8bit, 1);
+    }
+
+    /// A protected message keeps even its raw 8-bit header fields in a 7-bit downgrade
+    /// (the one case where the walk checks the root's protection itself), while an
+    /// unprotected one has them encoded.
+    #[test]
+    fn protected_root_keeps_its_8bit_fields_in_a_downgrade() {
+        let signed = b"Subject: caf\xc3\xa9\r\nContent-Type: multipart/signed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pgp-signature\r\n\r\nSIG\r\n--b--\r\n";
+        let armoured = b"Subject: caf\xc3\xa9\r\nContent-Type: text/plain\r\n\r\n\
+-----BEGIN PGP SIGNED MESSAGE-----\r\nhi\r\n";
+        for raw in [&signed[..], &armoured[..]] {
+            let out = downgrade_to_7bit(&Message::parse(raw));
+            assert_eq!(out.message, raw);
+            assert!(!out.report.changed && out.report.protected_parts == 1);
+        }
+        let plain = b"Subject: caf\xc3\xa9\r\nContent-Type: text/plain\r\n\r\nhi\r\n";
+        let out = downgrade_to_7bit(&Message::parse(plain));
+        assert!(out.report.changed && out.message.is_ascii());
     }
 
     #[test]
