@@ -42,6 +42,13 @@ impl Body {
         self.buf.extend_from_slice(chunk);
     }
 
+    /// The buffer content is appended to (after the room in front), for a decoder that
+    /// writes into it directly.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        make_room(&mut self.buf);
+        &mut self.buf
+    }
+
     /// The content received so far.
     pub fn content(&self) -> &[u8] {
         self.buf.get(ROOM..).unwrap_or_default()
@@ -77,6 +84,15 @@ fn make_room(buf: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_written_into_the_buffer_is_content() {
+        let mut body = Body::default();
+        body.buffer().extend_from_slice(b"written ");
+        body.push(b"pushed");
+        assert_eq!(body.content(), b"written pushed");
+        assert_eq!(&body.finish(b"H: v\r\n")[..], b"H: v\r\nwritten pushed");
+    }
 
     #[test]
     fn head_and_content_in_order_for_every_head_size() {

@@ -67,7 +67,7 @@ impl Inbound {
                 Input::Bytes(n) => {
                     self.rate.record(n);
                     self.transcript.client(&buf);
-                    self.smtp.receive(&buf);
+                    self.receive(&buf);
                     if n >= buf.capacity() {
                         grow(&mut buf, self.in_data);
                     }

@@ -237,6 +237,18 @@ impl Inbound {
         &self.id
     }
 
+    /// Hands what was read to the SMTP session: while message content arrives it is
+    /// decoded straight into the message body (no copy into the session's buffer, none
+    /// out of it); the rest waits in the session for `process`.
+    pub(super) fn receive(&mut self, bytes: &[u8]) {
+        let taken = if self.in_data {
+            self.smtp.receive_content_into(bytes, self.tx.body.buffer())
+        } else {
+            0
+        };
+        self.smtp.receive(&bytes[taken..]);
+    }
+
     /// Greets, serves the client (switching to TLS on STARTTLS), and closes.
     pub(super) async fn run(mut self, mut tcp: TcpStream) {
         tracing::debug!("connected");

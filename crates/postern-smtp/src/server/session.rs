@@ -104,6 +104,39 @@ impl ServerSession {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Takes message content straight into `out`: while the session is receiving DATA
+    /// content (after the `354`) and holds no unprocessed input, `bytes` are decoded
+    /// into `out` ([`DataDecoder::decode_into`]) instead of being buffered and handed
+    /// out as [`Event::DataChunk`]s — the same content, limits and errors, without the
+    /// two copies. Returns how many octets of `bytes` it took; give the rest to
+    /// [`receive`](Self::receive) (what follows the end of the data, or all of `bytes`
+    /// when the session is in any other state). The end of the message and a rejection
+    /// are still reported by [`poll_event`](Self::poll_event), after the content.
+    ///
+    /// ```
+    /// use postern_smtp::{Event, ServerConfig, ServerSession};
+    /// let mut s = ServerSession::new(ServerConfig::new("mx.test"));
+    /// s.greet();
+    /// s.receive(b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+    /// while s.poll_event().is_some() {
+    ///     if s.pending_decision().is_some() {
+    ///         s.accept().unwrap();
+    ///     }
+    /// }
+    /// let mut body = Vec::new();
+    /// let read = b"Subject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n";
+    /// let taken = s.receive_content_into(read, &mut body);
+    /// s.receive(&read[taken..]);
+    /// assert_eq!(body, b"Subject: hi\r\n\r\n.dot\r\n");
+    /// assert!(matches!(s.poll_event(), Some(Event::MessageEnd { size: 21 })));
+    /// ```
+    pub fn receive_content_into(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> usize {
+        if self.core.pos < self.buf.len() || !self.core.greeted {
+            return 0;
+        }
+        self.core.content_into(bytes, out)
+    }
+
     /// True when the application should read more from the connection: the session is
     /// open, not waiting for a decision, and not waiting for the TLS handshake. Reading
     /// only then keeps the input buffer bounded however far ahead a client pipelines.
@@ -305,10 +338,12 @@ impl Pending {
     }
 }
 
-/// An event held back one step (it follows the data chunk just reported).
+/// An event held back one step (it follows the data chunk just reported, or content
+/// taken by [`ServerSession::receive_content_into`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Queued {
     MessageEnd(u64),
+    Rejected(DataError),
     Closed(CloseReason),
 }
 
@@ -532,6 +567,7 @@ impl Core {
                         self.pending = Some(Pending::MessageEnd);
                         Event::MessageEnd { size }
                     }
+                    Queued::Rejected(error) => Event::MessageRejected { error },
                     Queued::Closed(reason) => Event::Closed { reason },
                 });
             }
@@ -988,6 +1024,33 @@ impl Core {
         }
         self.pending = Some(Pending::Auth);
         Progress::Done(Step::Auth)
+    }
+
+    /// [`ServerSession::receive_content_into`] once the buffer is empty: only in the
+    /// DATA phase with nothing to report or decide first; the end of the data (or its
+    /// rejection) is queued for `poll_event`, as `data_step` leaves it.
+    fn content_into(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> usize {
+        if !self.accepts_input() || self.pending.is_some() || self.queued.is_some() {
+            return 0;
+        }
+        let Phase::Data(decoder) = &mut self.phase else {
+            return 0;
+        };
+        let (taken, status) = decoder.decode_into(bytes, out);
+        match status {
+            DataStatus::More => {}
+            DataStatus::Done(Ok(size)) => {
+                self.phase = Phase::Command;
+                self.queued = Some(Queued::MessageEnd(size));
+            }
+            DataStatus::Done(Err(error)) => {
+                self.phase = Phase::Command;
+                self.tx = Transaction::default();
+                error.reply().write_to(&mut self.out);
+                self.queued = Some(Queued::Rejected(error));
+            }
+        }
+        taken
     }
 
     fn data_step<'a>(&mut self, buf: &'a [u8]) -> Progress<'a> {

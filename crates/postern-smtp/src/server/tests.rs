@@ -19,6 +19,10 @@ struct Driver {
     auto: bool,
     /// Output not yet taken by `out()`.
     sent: Vec<u8>,
+    /// Feed message content through `receive_content_into` into `content` (logged as
+    /// `chunk:` entries, like data chunks) instead of `receive` alone.
+    direct: bool,
+    content: Vec<u8>,
 }
 
 fn describe(e: &Event<'_>) -> String {
@@ -52,6 +56,8 @@ impl Driver {
             log: Vec::new(),
             auto: true,
             sent: Vec::new(),
+            direct: false,
+            content: Vec::new(),
         };
         d.drain_output();
         d.sent.clear();
@@ -74,18 +80,31 @@ impl Driver {
     }
 
     fn feed(&mut self, bytes: &[u8]) -> &mut Driver {
-        self.s.receive(bytes);
+        let taken = if self.direct {
+            self.s.receive_content_into(bytes, &mut self.content)
+        } else {
+            0
+        };
+        self.s.receive(&bytes[taken..]);
         self.pump();
         self
     }
 
+    fn log_event(&mut self, d: String) {
+        match (self.log.last_mut(), d.strip_prefix("chunk:")) {
+            (Some(prev), Some(more)) if prev.starts_with("chunk:") => prev.push_str(more),
+            _ => self.log.push(d),
+        }
+    }
+
     fn pump(&mut self) {
+        if !self.content.is_empty() {
+            let taken = std::mem::take(&mut self.content);
+            self.log_event(format!("chunk:{}", String::from_utf8_lossy(&taken)));
+        }
         while let Some(ev) = self.s.poll_event() {
             let d = describe(&ev);
-            match (self.log.last_mut(), d.strip_prefix("chunk:")) {
-                (Some(prev), Some(more)) if prev.starts_with("chunk:") => prev.push_str(more),
-                _ => self.log.push(d),
-            }
+            self.log_event(d);
             if self.auto && self.s.pending_decision().is_some() {
                 self.s.accept().unwrap();
             }
@@ -133,6 +152,8 @@ fn full_transaction() {
         log: vec![],
         auto: true,
         sent: vec![],
+        direct: false,
+        content: vec![],
     };
     assert_eq!(d.out(), "220 mx.test ESMTP postern\r\n");
     d.feed(b"EHLO client.test\r\n");
@@ -461,6 +482,8 @@ fn auth_driver() -> Driver {
         log: vec![],
         auto: false,
         sent: vec![],
+        direct: false,
+        content: vec![],
     };
     d.ehlo();
     d.log.clear();
@@ -920,7 +943,13 @@ fn client_script() -> Vec<Vec<u8>> {
 }
 
 fn run_split(segments: &[Vec<u8>], cuts: &[usize]) -> (Vec<String>, String) {
+    run_split_as(segments, cuts, false)
+}
+
+/// [`run_split`]; `direct`: content through `receive_content_into`.
+fn run_split_as(segments: &[Vec<u8>], cuts: &[usize], direct: bool) -> (Vec<String>, String) {
     let mut d = Driver::new();
+    d.direct = direct;
     for seg in segments {
         let mut points: Vec<usize> = cuts.iter().map(|c| c % (seg.len() + 1)).collect();
         points.sort_unstable();
@@ -972,6 +1001,25 @@ proptest! {
         prop_assert!(whole.0.contains(&"end:36".to_string()), "{:?}", whole.0);
         prop_assert!(whole.0.contains(&"end:12".to_string()), "{:?}", whole.0);
         prop_assert!(whole.1.ends_with("221 2.0.0 Bye\r\n"));
+    }
+
+    /// Content taken by `receive_content_into` is what the data chunks would have held,
+    /// with the same events around it and the same replies, in any chunking.
+    #[test]
+    fn content_into_matches_data_chunks(cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
+        let script = client_script();
+        prop_assert_eq!(run_split_as(&script, &cuts, true), run_split(&script, &cuts));
+    }
+
+    /// The same on random commands, framing and noise (bare line ends, dots, limits).
+    #[test]
+    fn content_into_matches_data_chunks_on_noise(
+        pieces in proptest::collection::vec(fragment(), 0..40),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut script = vec![b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n".to_vec()];
+        script.extend(pieces);
+        prop_assert_eq!(run_split_as(&script, &cuts, true), run_split(&script, &cuts));
     }
 
     #[test]
