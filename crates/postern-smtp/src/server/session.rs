@@ -114,7 +114,7 @@ impl ServerSession {
     /// are still reported by [`poll_event`](Self::poll_event), after the content.
     ///
     /// ```
-    /// use postern_smtp::{Event, ServerConfig, ServerSession};
+    /// use postern_smtp::server::{Event, ServerConfig, ServerSession};
     /// let mut s = ServerSession::new(ServerConfig::new("mx.test"));
     /// s.greet();
     /// s.receive(b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
