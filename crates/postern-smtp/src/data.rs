@@ -1148,6 +1148,18 @@ mod tests {
         out
     }
 
+    /// `x` cut at `cuts` (any order, clamped to its length) into consecutive pieces.
+    fn cut_at(x: &[u8], mut cuts: Vec<usize>) -> Vec<&[u8]> {
+        cuts.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for c in cuts.iter().map(|&c| c.min(x.len())).chain([x.len()]) {
+            pieces.push(&x[start..c]);
+            start = c;
+        }
+        pieces
+    }
+
     fn encode_pieces(pieces: &[&[u8]]) -> Vec<u8> {
         let mut enc = DataEncoder::new();
         let mut out = Vec::new();
@@ -1376,14 +1388,7 @@ mod tests {
             x in prop_oneof![line_body(), body()],
             cuts in prop::collection::vec(0usize..20_000, 0..8),
         ) {
-            let mut cuts = cuts;
-            cuts.sort_unstable();
-            let mut pieces = Vec::new();
-            let mut start = 0;
-            for c in cuts.iter().map(|&c| c.min(x.len())).chain([x.len()]) {
-                pieces.push(&x[start..c]);
-                start = c;
-            }
+            let pieces = cut_at(&x, cuts);
             prop_assert_eq!(encode_pieces(&pieces), encode_reference(&pieces));
         }
 
@@ -1394,14 +1399,7 @@ mod tests {
             cuts in prop::collection::vec(0usize..600, 0..8),
             policy in policy(),
         ) {
-            let mut cuts = cuts;
-            cuts.sort_unstable();
-            let mut pieces = Vec::new();
-            let mut start = 0;
-            for c in cuts.iter().map(|&c| c.min(x.len())).chain([x.len()]) {
-                pieces.push(&x[start..c]);
-                start = c;
-            }
+            let pieces = cut_at(&x, cuts);
             let wire = encode_pieces(&pieces);
             assert_no_bare_line_endings(&wire);
             prop_assert_eq!(&wire, &encode_pieces(&[&x]));
