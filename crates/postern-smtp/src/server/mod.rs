@@ -27,6 +27,11 @@
 //! let n = session.pending_output().len();
 //! session.consume_output(n);
 //! ```
+//!
+//! Message content comes out as [`Event::DataChunk`]s borrowed from the session's
+//! buffer. An application that keeps the whole message can instead have DATA content
+//! decoded straight from its read into its own buffer with
+//! [`ServerSession::receive_content_into`], which saves copying each octet twice.
 
 mod auth;
 mod config;
