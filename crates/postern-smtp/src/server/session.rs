@@ -1044,9 +1044,7 @@ impl Core {
                 self.queued = Some(Queued::MessageEnd(size));
             }
             DataStatus::Done(Err(error)) => {
-                self.phase = Phase::Command;
-                self.tx = Transaction::default();
-                error.reply().write_to(&mut self.out);
+                self.data_rejected(&error);
                 self.queued = Some(Queued::Rejected(error));
             }
         }
@@ -1077,12 +1075,18 @@ impl Core {
                 }
             }
             DataStatus::Done(Err(error)) => {
-                self.phase = Phase::Command;
-                self.tx = Transaction::default();
-                error.reply().write_to(&mut self.out);
+                self.data_rejected(&error);
                 Progress::Done(Step::Event(Event::MessageRejected { error }))
             }
         }
+    }
+
+    /// The DATA decoder refused the message: the transaction is over and the client
+    /// gets the error's reply (the application hears of it as `MessageRejected`).
+    fn data_rejected(&mut self, error: &DataError) {
+        self.phase = Phase::Command;
+        self.tx = Transaction::default();
+        error.reply().write_to(&mut self.out);
     }
 
     fn bdat_step<'a>(&mut self, buf: &'a [u8]) -> Progress<'a> {

@@ -48,17 +48,22 @@ fn describe(e: &Event<'_>) -> String {
 }
 
 impl Driver {
-    fn with(config: ServerConfig) -> Driver {
-        let mut s = ServerSession::new(config);
-        s.greet();
-        let mut d = Driver {
+    /// A driver of `s` (greeted or not), deciding at once; nothing sent or logged yet.
+    fn of(s: ServerSession) -> Driver {
+        Driver {
             s,
             log: Vec::new(),
             auto: true,
             sent: Vec::new(),
             direct: false,
             content: Vec::new(),
-        };
+        }
+    }
+
+    fn with(config: ServerConfig) -> Driver {
+        let mut s = ServerSession::new(config);
+        s.greet();
+        let mut d = Driver::of(s);
         d.drain_output();
         d.sent.clear();
         d
@@ -147,14 +152,7 @@ fn full_transaction() {
     let mut s = ServerSession::new(ServerConfig::new("mx.test"));
     assert!(s.pending_output().is_empty(), "nothing before greet");
     s.greet();
-    let mut d = Driver {
-        s,
-        log: vec![],
-        auto: true,
-        sent: vec![],
-        direct: false,
-        content: vec![],
-    };
+    let mut d = Driver::of(s);
     assert_eq!(d.out(), "220 mx.test ESMTP postern\r\n");
     d.feed(b"EHLO client.test\r\n");
     let ehlo = d.out();
@@ -477,14 +475,7 @@ fn b64(s: &[u8]) -> String {
 fn auth_driver() -> Driver {
     let mut s = ServerSession::new_tls(tls_config());
     s.greet();
-    let mut d = Driver {
-        s,
-        log: vec![],
-        auto: false,
-        sent: vec![],
-        direct: false,
-        content: vec![],
-    };
+    let mut d = Driver::of(s).manual();
     d.ehlo();
     d.log.clear();
     d
