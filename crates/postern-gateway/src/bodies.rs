@@ -12,10 +12,11 @@
 //! outbound send share one allocation; handing a body out clones a reference, never
 //! the bytes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 
 use postern_queue::QueueId;
 
@@ -27,7 +28,7 @@ pub struct BodyCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    bodies: HashMap<QueueId, Bytes>,
+    bodies: FxHashMap<QueueId, Bytes>,
     /// Insertion order, for evicting the oldest; may name ids already removed.
     order: VecDeque<QueueId>,
     bytes: usize,

@@ -21,8 +21,10 @@
 use std::fmt::{self, Write as _};
 
 use serde::Deserialize;
+use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -139,7 +141,10 @@ pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
         .with_writer(std::io::stderr)
         .with_ansi(false);
     let installed = match format {
-        LogFormat::Human => builder.event_format(Human).try_init(),
+        LogFormat::Human => builder
+            .fmt_fields(HumanFields)
+            .event_format(Human)
+            .try_init(),
         LogFormat::Json => builder
             .json()
             .with_current_span(true)
@@ -195,10 +200,105 @@ where
     }
 }
 
+/// The human format's fields, for events and spans: the message as it is, then
+/// `key=value` for each other field (a string field quoted, as `Debug` writes it),
+/// separated by spaces.
+///
+/// What `tracing_subscriber`'s default field format writes, less its work: no styling
+/// wrappers around each name, and no pass over the message escaping terminal
+/// sequences character by character, since [`one_line`] escapes every control
+/// character of the finished line anyway. It was about a fifth of a relayed message's
+/// logging instructions (BENCHMARKS.md, "Relay, seventh round").
+struct HumanFields;
+
+impl<'w> FormatFields<'w> for HumanFields {
+    fn format_fields<R: RecordFields>(&self, writer: format::Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = FieldWriter {
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+/// Writes one event's or span's fields for [`HumanFields`].
+struct FieldWriter<'w> {
+    writer: format::Writer<'w>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl FieldWriter<'_> {
+    /// Starts a field: the separating space, then `name=` unless it is the message.
+    /// False when an earlier write failed.
+    fn start(&mut self, field: &Field) -> bool {
+        if self.result.is_err() {
+            return false;
+        }
+        if !std::mem::take(&mut self.first) {
+            self.result = self.writer.write_char(' ');
+        }
+        let name = field.name();
+        if name != "message" && self.result.is_ok() {
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            self.result = self
+                .writer
+                .write_str(name)
+                .and_then(|()| self.writer.write_char('='));
+        }
+        self.result.is_ok()
+    }
+}
+
+impl Visit for FieldWriter<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.start(field) {
+            self.result = write!(self.writer, "{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.start(field) {
+            self.result = if field.name() == "message" {
+                self.writer.write_str(value)
+            } else {
+                write!(self.writer, "{value:?}")
+            };
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.start(field) {
+            self.result = write!(self.writer, "{value}");
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.start(field) {
+            self.result = write!(self.writer, "{value}");
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.start(field) {
+            self.result = self.writer.write_str(if value { "true" } else { "false" });
+        }
+    }
+}
+
 /// `text` with its control characters escaped (`\n`, `\u{1b}`, …): what a client or
 /// a remote server sent (a multi-line reply, say) never starts a line of its own.
 fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    // Printable ASCII, the usual line, is settled octet by octet without decoding.
+    // Each block is folded without an early exit, so that it compiles to vector compares.
+    let printable = |block: &[u8]| {
+        block
+            .iter()
+            .fold(true, |p, &b| p & (0x20..0x7f).contains(&b))
+    };
+    if text.as_bytes().chunks(32).all(printable) || !text.chars().any(char::is_control) {
         return text.into();
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -236,5 +336,48 @@ mod tests {
         assert_eq!(message("postern: reloaded x"), "reloaded x");
         assert_eq!(one_line("250 ok"), "250 ok");
         assert_eq!(one_line("a\r\nb\x1b"), "a\\r\\nb\\u{1b}");
+        assert_eq!(one_line("caf\u{e9} \u{85}"), "caf\u{e9} \\u{85}");
+    }
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn human_lines_write_each_kind_of_field() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .fmt_fields(HumanFields)
+            .event_format(Human)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("session", peer = %"192.0.2.1:25", r#type = "x");
+            let _in = span.enter();
+            let inner = tracing::info_span!("delivery", recipients = 2u64);
+            let _in2 = inner.enter();
+            tracing::info!(queue_id = %"Q1", size = 1024u64, delta = -3i64, ok = true, note = "a \"b\"", "accepted");
+            tracing::warn!(reply = %"550 no\r\n\u{1b}[31m", "refused {}", 7);
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "postern: accepted queue_id=Q1 size=1024 delta=-3 ok=true note=\"a \\\"b\\\"\" \
+             [session peer=192.0.2.1:25 type=\"x\"] [delivery recipients=2]\n\
+             postern: refused 7 reply=550 no\\r\\n\\u{1b}[31m \
+             [session peer=192.0.2.1:25 type=\"x\"] [delivery recipients=2] level=warn\n"
+        );
     }
 }

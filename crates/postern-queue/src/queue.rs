@@ -9,12 +9,12 @@
 //!
 //! The backoff table is soft state: it lives in memory and starts empty after a restart.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 
 use crate::backoff::{Backoff, BackoffPolicy, FailureClass, behind_destination};
 use crate::control::{self, Command};
@@ -144,7 +144,7 @@ struct Msg {
 struct State {
     sched: Scheduler,
     backoff: Backoff,
-    msgs: HashMap<QueueId, Msg>,
+    msgs: FxHashMap<QueueId, Msg>,
 }
 
 /// A queue over a spool directory.

@@ -12,6 +12,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
+
 use crate::id::QueueId;
 use crate::time::Timestamp;
 
@@ -91,7 +93,7 @@ pub struct Scheduler {
     parked: BTreeSet<Key>,
     names: Vec<Arc<str>>,
     ids: HashMap<Arc<str>, u32>,
-    held_msgs: HashSet<QueueId>,
+    held_msgs: FxHashSet<QueueId>,
     held_dests: HashSet<u32>,
     hold_all: bool,
 }

@@ -19,7 +19,7 @@
 //! is withdrawn (a removal record follows it), so a message refused with `451` is never
 //! delivered as well.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -29,6 +29,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::envelope::{Envelope, MessageState};
 use crate::id::QueueId;
@@ -327,18 +328,18 @@ struct Inner {
     head_len: u64,
     /// The segment of the last durable append: every record in an earlier segment is on disk.
     durable_seg: u64,
-    index: HashMap<QueueId, IndexEntry>,
-    refs: HashMap<u64, u32>,
+    index: FxHashMap<QueueId, IndexEntry>,
+    refs: FxHashMap<u64, u32>,
     /// For a segment whose last reference went away: `next_ticket` at that moment. The
     /// records that replaced its references (a compaction copy, a newer state) were
     /// pushed before, so once `durable` reaches this ticket the segment holds nothing
     /// that is not on disk elsewhere — not before, or a crash would lose them.
-    dead_at: HashMap<u64, u64>,
+    dead_at: FxHashMap<u64, u64>,
     segments: BTreeSet<u64>,
     /// Bytes of each segment (header and records, written or queued).
-    sizes: HashMap<u64, u64>,
+    sizes: FxHashMap<u64, u64>,
     /// Bytes of the live records in each segment (beside `refs`).
-    live: HashMap<u64, u64>,
+    live: FxHashMap<u64, u64>,
     /// Bytes appended since open.
     appended: u64,
     /// Async callers waiting for a ticket to be durable: (ticket, failures seen, waker).
@@ -625,8 +626,8 @@ struct Shared {
     gather: Condvar,
     /// Wakes an idle committer thread when an async enqueue appends a record.
     work: Condvar,
-    files: Mutex<HashMap<u64, Arc<File>>>,
-    readers: Mutex<HashMap<u64, Arc<File>>>,
+    files: Mutex<FxHashMap<u64, Arc<File>>>,
+    readers: Mutex<FxHashMap<u64, Arc<File>>>,
     /// Fault injection for the unit tests: fail this many fsyncs of segment data.
     #[cfg(test)]
     fail_syncs: std::sync::atomic::AtomicU32,
@@ -750,9 +751,9 @@ fn list_segments(segdir: &Path) -> Result<Listing, SpoolError> {
 /// The state a log scan builds.
 #[derive(Default)]
 struct Scan {
-    entries: HashMap<QueueId, (IndexEntry, Envelope, MessageState, u64)>,
-    early_states: HashMap<QueueId, (Loc, MessageState)>,
-    removed: HashSet<QueueId>,
+    entries: FxHashMap<QueueId, (IndexEntry, Envelope, MessageState, u64)>,
+    early_states: FxHashMap<QueueId, (Loc, MessageState)>,
+    removed: FxHashSet<QueueId>,
     max_id: Option<QueueId>,
     bad: Vec<(u64, PathBuf, u64, u64, String)>,
     segments: Vec<u64>,
@@ -762,7 +763,7 @@ struct Scan {
     max_seg: u64,
     bytes: u64,
     /// Bytes of each readable segment.
-    sizes: HashMap<u64, u64>,
+    sizes: FxHashMap<u64, u64>,
 }
 
 impl Scan {
@@ -962,7 +963,7 @@ fn live_bytes(scan: &Scan) -> u64 {
 }
 
 fn into_messages(
-    entries: &HashMap<QueueId, (IndexEntry, Envelope, MessageState, u64)>,
+    entries: &FxHashMap<QueueId, (IndexEntry, Envelope, MessageState, u64)>,
 ) -> Vec<SpooledMessage> {
     let mut messages: Vec<SpooledMessage> = entries
         .iter()
@@ -1145,9 +1146,9 @@ impl Spool {
             head_seg,
             head_len: SEGMENT_HEADER,
             durable_seg: head_seg,
-            index: HashMap::with_capacity(scan.entries.len()),
-            refs: HashMap::new(),
-            dead_at: HashMap::new(),
+            index: FxHashMap::with_capacity_and_hasher(scan.entries.len(), Default::default()),
+            refs: FxHashMap::default(),
+            dead_at: FxHashMap::default(),
             segments: scan.segments.iter().copied().chain([head_seg]).collect(),
             sizes: scan
                 .sizes
@@ -1155,7 +1156,7 @@ impl Spool {
                 .map(|(&s, &n)| (s, n))
                 .chain([(head_seg, SEGMENT_HEADER)])
                 .collect(),
-            live: HashMap::new(),
+            live: FxHashMap::default(),
             appended: 0,
             waiters: Vec::new(),
             committer_idle: false,
@@ -1179,8 +1180,8 @@ impl Spool {
                 cond: Condvar::new(),
                 gather: Condvar::new(),
                 work: Condvar::new(),
-                files: Mutex::new(HashMap::from([(head_seg, Arc::new(f))])),
-                readers: Mutex::new(HashMap::new()),
+                files: Mutex::new(FxHashMap::from_iter([(head_seg, Arc::new(f))])),
+                readers: Mutex::new(FxHashMap::default()),
                 #[cfg(test)]
                 fail_syncs: std::sync::atomic::AtomicU32::new(0),
             }),

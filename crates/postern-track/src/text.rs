@@ -124,14 +124,25 @@ pub(crate) fn escape_into(value: &[u8], in_list: bool, out: &mut Vec<u8>) {
     }
     // Most values (addresses, ids, host names, replies) are printable ASCII with
     // nothing to escape: one scan, one copy, no UTF-8 chunking.
-    if value
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && !(in_list && b == b','))
-    {
+    if stands_for_itself(value, in_list) {
         out.extend_from_slice(value);
         return;
     }
     escape_chunks(value, in_list, out);
+}
+
+/// True when every octet of `value` is written as it is: printable ASCII other than the
+/// backslash, and other than the comma in a list. Each block of 32 is folded without an
+/// early exit, which the compiler turns into vector compares; the octet-at-a-time
+/// `all` this replaced was about 2% of a relayed message's instructions.
+fn stands_for_itself(value: &[u8], in_list: bool) -> bool {
+    // Outside a list the comma is plain: test the backslash twice instead.
+    let comma = if in_list { b',' } else { b'\\' };
+    value.chunks(32).all(|block| {
+        block.iter().fold(true, |plain, &b| {
+            plain & (0x20..0x7f).contains(&b) & (b != b'\\') & (b != comma)
+        })
+    })
 }
 
 /// The general path of [`escape_into`]: valid UTF-8 runs escaped, other bytes as hex.
@@ -380,6 +391,22 @@ mod tests {
                 escape_chunks(&v, list, &mut slow);
                 prop_assert_eq!(fast, slow);
             }
+        }
+
+        #[test]
+        fn blockwise_plain_check_matches_the_octet_rule(
+            plain in proptest::collection::vec(0x20u8..0x7f, 0..100),
+            odd in proptest::option::of((any::<proptest::sample::Index>(), any::<u8>())),
+            list in any::<bool>(),
+        ) {
+            // Printable text with at most one octet of any kind put in anywhere: each
+            // block position, and both answers, come up often.
+            let mut v = plain;
+            if let Some((at, b)) = odd {
+                v.insert(at.index(v.len() + 1), b);
+            }
+            let rule = |b: u8| (0x20..0x7f).contains(&b) && b != b'\\' && !(list && b == b',');
+            prop_assert_eq!(stands_for_itself(&v, list), v.iter().all(|&b| rule(b)));
         }
 
         #[test]
