@@ -39,7 +39,7 @@ use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
 use crate::builder::{Body, PartSpec as OutPart, write_body, write_field, write_raw_field};
 use crate::charset;
-use crate::encode::{ContentStats, MAX_LINE, encode_unstructured};
+use crate::encode::{MAX_LINE, WireCheck, encode_unstructured};
 use crate::header::Header;
 use crate::message::{Message, Part, PartKind};
 use crate::mime_types::MimeTypes;
@@ -596,7 +596,7 @@ fn downgrade(msg: &Message<'_>, non_mime: bool) -> Converted {
         let raw = part.raw_body();
         // Whatever the declared encoding: a base64 or QP body can carry stray 8-bit junk,
         // and decoding then re-encoding it is the only way to make it 7-bit.
-        let needs = !ContentStats::of(raw).is_seven_bit();
+        let needs = !WireCheck::of(raw).is_seven_bit();
         // The whole header block, not only the parsed fields: a line the parser skipped
         // (an mbox `From ` line, a nameless line) is copied with an unchanged part.
         let headers_8bit = !head_block(msg, part).is_ascii();
@@ -631,7 +631,7 @@ fn seven_bit_uuencoded(part: &Part<'_>, plain: bool, report: &mut Report) -> Opt
         .filter(|b| {
             let block = &raw[b.start..b.end];
             let line_end = memchr::memchr(b'\n', block).map_or(block.len(), |n| n + 1);
-            ContentStats::of(&block[line_end..]).is_seven_bit()
+            WireCheck::of(&block[line_end..]).is_seven_bit()
         })
         .collect();
     if blocks.is_empty() && !plain {
@@ -708,7 +708,7 @@ fn count_protected_8bit(msg: &Message<'_>) -> usize {
         .filter(|&i| is_protected(&msg.parts()[i]))
         .filter(|&i| {
             let raw = raw_part(msg, i);
-            !ContentStats::of(raw).is_seven_bit() || ContentStats::of(raw).longest_line > MAX_LINE
+            !WireCheck::of(raw).is_seven_bit()
         })
         .count()
 }

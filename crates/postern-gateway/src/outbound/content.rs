@@ -16,7 +16,7 @@ use postern_message::mime_types::MimeTypes;
 
 use super::SmtpJob;
 use super::options::RichText;
-use postern_message::encode::{ContentStats, MAX_LINE};
+use postern_message::encode::WireCheck;
 use postern_route::{ContentFormat, DomainSettings, Unrepresentable};
 use postern_smtp::Body;
 
@@ -114,12 +114,11 @@ pub fn for_peer(
     peer_8bit: bool,
     format: ContentFormat,
 ) -> (Cow<'_, [u8]>, Option<Body>) {
-    let stats = blocking_if_large(body.len(), || ContentStats::of(body));
-    if stats.is_seven_bit() {
+    let check = blocking_if_large(body.len(), || WireCheck::of(body));
+    if check.is_seven_bit() {
         return (Cow::Borrowed(body), None);
     }
-    let eight_bit_clean = stats.nul == 0 && stats.bare_cr == 0 && stats.longest_line <= MAX_LINE;
-    if peer_8bit && eight_bit_clean {
+    if peer_8bit && check.is_eight_bit_clean() {
         return (Cow::Borrowed(body), Some(Body::EightBitMime));
     }
     let c = blocking_if_large(body.len(), || {
