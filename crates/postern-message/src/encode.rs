@@ -262,17 +262,32 @@ pub struct WireCheck {
     pub long_line: bool,
 }
 
-/// [`WireCheck::of`]'s flags over octets `now[i]` each followed by `next[i]`.
+/// [`WireCheck::of`]'s flags over octets `now[i]` each followed by `next[i]`: bit 0 for
+/// a NUL or 8-bit octet, bit 1 for a CR not followed by LF or an LF not preceded by CR
+/// (the two tests differ exactly there), each in a few vector instructions.
 fn pair_flags(now: &[u8], next: &[u8]) -> u8 {
     let next = &next[..now.len()];
-    let mut flags = 0u8;
+    let (mut odd, mut unpaired) = (0u8, 0u8);
     for i in 0..now.len() {
         let (a, b) = (now[i], next[i]);
-        flags |= u8::from((a == 0) | (a >= 128))
-            | u8::from((a == b'\r') & (b != b'\n')) << 1
-            | u8::from((b == b'\n') & (a != b'\r')) << 2;
+        // 0 wraps to 255: one unsigned compare finds NUL and the 8-bit octets.
+        odd |= u8::from(a.wrapping_sub(1) >= 127);
+        unpaired |= u8::from(a == b'\r') ^ u8::from(b == b'\n');
     }
-    flags
+    odd | unpaired << 1
+}
+
+/// Whether some CR is not followed by LF, and whether some LF is not preceded by CR,
+/// among octets `now[i]` each followed by `next[i]`: [`pair_flags`] found one of them.
+fn unpaired_kinds(now: &[u8], next: &[u8]) -> (bool, bool) {
+    now.iter()
+        .zip(next)
+        .fold((false, false), |(cr, lf), (&a, &b)| {
+            (
+                cr | ((a == b'\r') & (b != b'\n')),
+                lf | ((b == b'\n') & (a != b'\r')),
+            )
+        })
 }
 
 /// The block every one of which holding an LF proves no line longer than [`MAX_LINE`]:
@@ -288,15 +303,20 @@ impl WireCheck {
         let Some((&last, _)) = data.split_last() else {
             return WireCheck::default();
         };
-        // Bit 0: a NUL or 8-bit octet; bit 1: a bare CR; bit 2: a bare LF. The last
-        // octet has no octet after it and the first none before it: checked here.
-        let mut flags = u8::from(last == b'\r') << 1 | u8::from(data[0] == b'\n') << 2;
         let (now, next) = (&data[..data.len() - 1], &data[1..]);
+        let mut flags = 0;
         for (now, next) in now.chunks(256).zip(next.chunks(256)) {
             flags |= pair_flags(now, next);
         }
         let odd = flags & 1 != 0 || last == 0 || last >= 128;
-        let (bare_cr, bare_lf) = (flags & 2 != 0, flags & 4 != 0);
+        // Which kind is unpaired only matters when one is: look again then. The last
+        // octet has no octet after it and the first none before it.
+        let (cr, lf) = if flags & 2 != 0 {
+            unpaired_kinds(now, next)
+        } else {
+            (false, false)
+        };
+        let (bare_cr, bare_lf) = (cr || last == b'\r', lf || data[0] == b'\n');
         let short_lines = data
             .chunks_exact(LF_BLOCK)
             .all(|block| block.iter().fold(0u8, |lf, &b| lf | u8::from(b == b'\n')) != 0);
