@@ -18,14 +18,18 @@ const ROOM: usize = 1024;
 /// holds little memory.
 const MAX_RESERVE: u64 = 1 << 20;
 
-/// Octets reserved up front when the client declares no size (no `SIZE=`, as
-/// `smtp-source` and many scripts send). Grown from empty, a 100 KB body was moved four
-/// times as its `Vec` doubled, each time into fresh pages the kernel had to zero: about
-/// 5% of the gateway's CPU at 100 KB (BENCHMARKS.md, "Relay, seventh round"). With this
-/// room most messages never move; a much smaller one is copied once, at
-/// [`Body::finish`], into a buffer of its own size, so no message is queued or cached
-/// holding the rest of this room.
+/// Room for content a body of undeclared size (no `SIZE=`, as `smtp-source` and many
+/// scripts send) takes at once when it outgrows `SMALL_BODY`, instead of doubling.
+/// Doubling from empty moved a 100 KB body four times, each time into fresh pages the
+/// kernel had to zero: about 5% of the gateway's CPU at 100 KB (BENCHMARKS.md, "Relay,
+/// seventh round"). With this room most messages move once, while small; one that ends
+/// much smaller is copied once more at [`Body::finish`], into a buffer of its own size,
+/// so no message is queued or cached holding the rest of the room.
 const UNDECLARED_RESERVE: usize = 127 * 1024;
+
+/// Content up to which an undeclared body grows as a `Vec` does. A client trickling a
+/// message in, or sending a short one, never holds `UNDECLARED_RESERVE`.
+const SMALL_BODY: usize = 8 * 1024;
 
 /// A message's content as received so far, after [`ROOM`] octets of space.
 #[derive(Debug, Default)]
@@ -37,12 +41,9 @@ pub struct Body {
 impl Body {
     /// An empty body for a new DATA or BDAT transfer, with room reserved for `size`
     /// octets of content when the client declared them (`MAIL FROM … SIZE=`), at most
-    /// `MAX_RESERVE`, else for `UNDECLARED_RESERVE`.
+    /// `MAX_RESERVE`.
     pub fn start(size: Option<u64>) -> Body {
-        let reserve = match size {
-            Some(size) => size.min(MAX_RESERVE) as usize,
-            None => UNDECLARED_RESERVE,
-        };
+        let reserve = size.unwrap_or(0).min(MAX_RESERVE) as usize;
         let mut buf = Vec::with_capacity(ROOM + reserve);
         make_room(&mut buf);
         Body { buf }
@@ -50,14 +51,23 @@ impl Body {
 
     /// Appends received content.
     pub fn push(&mut self, chunk: &[u8]) {
-        make_room(&mut self.buf);
-        self.buf.extend_from_slice(chunk);
+        self.buffer(chunk.len()).extend_from_slice(chunk);
     }
 
-    /// The buffer content is appended to (after the room in front), for a decoder that
-    /// writes into it directly.
-    pub fn buffer(&mut self) -> &mut Vec<u8> {
+    /// The buffer content is appended to (after the room in front), with room for
+    /// `incoming` more octets, for a decoder that writes into it directly.
+    pub fn buffer(&mut self, incoming: usize) -> &mut Vec<u8> {
         make_room(&mut self.buf);
+        let needed = self.buf.len() + incoming;
+        if needed > self.buf.capacity() {
+            // Past a small body, the undeclared room at once; past that, doubling.
+            let target = if (ROOM + SMALL_BODY..ROOM + UNDECLARED_RESERVE).contains(&needed) {
+                ROOM + UNDECLARED_RESERVE
+            } else {
+                needed
+            };
+            self.buf.reserve(target - self.buf.len());
+        }
         &mut self.buf
     }
 
@@ -107,7 +117,7 @@ mod tests {
     #[test]
     fn content_written_into_the_buffer_is_content() {
         let mut body = Body::default();
-        body.buffer().extend_from_slice(b"written ");
+        body.buffer(8).extend_from_slice(b"written ");
         body.push(b"pushed");
         assert_eq!(body.content(), b"written pushed");
         assert_eq!(&body.finish(b"H: v\r\n")[..], b"H: v\r\nwritten pushed");
@@ -148,25 +158,38 @@ mod tests {
     }
 
     #[test]
-    fn an_undeclared_size_reserves_room_and_a_small_message_gives_it_back() {
+    fn an_undeclared_size_takes_room_once_and_a_small_message_gives_it_back() {
         let mut big = Body::start(None);
+        let content = vec![b'c'; 100 * 1024];
+        big.push(&content[..1024]);
+        assert!(big.buf.capacity() < ROOM + SMALL_BODY);
+        // Past the small size, the whole room at once...
+        big.buffer(16 * 1024)
+            .extend_from_slice(&content[1024..17 * 1024]);
         let room = big.buf.capacity();
         assert!(room >= ROOM + UNDECLARED_RESERVE);
-        let content = vec![b'c'; 100 * 1024];
-        big.buffer().extend_from_slice(&content);
-        // A 100 KB message never moved while it arrived...
-        assert_eq!(big.buf.capacity(), room);
         let content_at = big.content().as_ptr();
+        big.buffer(64 * 1024)
+            .extend_from_slice(&content[17 * 1024..81 * 1024]);
+        big.push(&content[81 * 1024..]);
+        // ...so the rest of a 100 KB message never moved it...
+        assert_eq!(big.buf.capacity(), room);
+        assert_eq!(big.content().as_ptr(), content_at);
         let whole = big.finish(b"R: 1\r\n");
         // ...and is queued where it arrived.
         assert_eq!(whole[6..].as_ptr(), content_at);
         assert_eq!(&whole[6..], &content[..]);
 
         let mut small = Body::start(None);
+        small.push(&[b'x'; SMALL_BODY]);
         small.push(b"Subject: s\r\n\r\nshort\r\n");
+        assert!(small.buf.capacity() >= ROOM + UNDECLARED_RESERVE);
         let content_at = small.content().as_ptr();
         let whole = small.finish(b"R: 1\r\n");
-        assert_eq!(&whole[..], b"R: 1\r\nSubject: s\r\n\r\nshort\r\n");
+        assert_eq!(&whole[..6], b"R: 1\r\n");
+        let mut expected = vec![b'x'; SMALL_BODY];
+        expected.extend_from_slice(b"Subject: s\r\n\r\nshort\r\n");
+        assert_eq!(&whole[6..], &expected[..]);
         // Copied out, not queued inside the reserved room.
         assert_ne!(whole[6..].as_ptr(), content_at);
     }

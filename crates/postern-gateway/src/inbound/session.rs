@@ -242,7 +242,8 @@ impl Inbound {
     /// out of it); the rest waits in the session for `process`.
     pub(super) fn receive(&mut self, bytes: &[u8]) {
         let taken = if self.in_data {
-            self.smtp.receive_content_into(bytes, self.tx.body.buffer())
+            self.smtp
+                .receive_content_into(bytes, self.tx.body.buffer(bytes.len()))
         } else {
             0
         };
