@@ -89,10 +89,23 @@ pub fn protocol(esmtp: bool, tls: bool, authenticated: bool) -> &'static str {
 /// Built in one buffer (it is made for every message): the words are written straight
 /// into the field, and only text that needs a `?` is copied first.
 pub fn received_header(t: &Trace<'_>) -> String {
-    let ip = match t.ip.to_canonical() {
-        IpAddr::V4(a) => format!("([{a}])"),
-        IpAddr::V6(a) => format!("([IPv6:{a}])"),
-    };
+    let mut ip = String::with_capacity(48);
+    match t.ip.to_canonical() {
+        IpAddr::V4(a) => {
+            // By hand: `Display` for an address goes through the formatter per octet.
+            ip.push_str("([");
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    ip.push('.');
+                }
+                push_decimal(&mut ip, octet);
+            }
+            ip.push_str("])");
+        }
+        IpAddr::V6(a) => {
+            let _ = write!(ip, "([IPv6:{a}])");
+        }
+    }
     let mut f = Folder::new("Received:");
     f.word("from");
     f.word(&printable(t.helo));
@@ -107,9 +120,9 @@ pub fn received_header(t: &Trace<'_>) -> String {
         Some(r) => {
             f.word(&printable(t.id));
             f.word("for");
-            f.word(&format!("<{}>;", printable(r)));
+            f.word_of(&["<", &printable(r), ">;"]);
         }
-        None => f.word(&format!("{};", printable(t.id))),
+        None => f.word_of(&[&printable(t.id), ";"]),
     }
     for w in t.date.to_rfc2822().split(' ') {
         f.word(w);
@@ -139,15 +152,23 @@ impl Folder {
     }
 
     fn word(&mut self, w: &str) {
-        if self.col + 1 + w.len() > FOLD_WIDTH && self.col > 1 + self.name_len {
+        self.word_of(&[w]);
+    }
+
+    /// One word written in pieces, so that it need not be put together first.
+    fn word_of(&mut self, pieces: &[&str]) {
+        let len: usize = pieces.iter().map(|p| p.len()).sum();
+        if self.col + 1 + len > FOLD_WIDTH && self.col > 1 + self.name_len {
             self.out.push_str("\r\n\t");
             self.col = 1;
         } else {
             self.out.push(' ');
             self.col += 1;
         }
-        self.out.push_str(w);
-        self.col += w.len();
+        for p in pieces {
+            self.out.push_str(p);
+        }
+        self.col += len;
     }
 
     fn finish(mut self) -> String {
@@ -161,10 +182,22 @@ impl Folder {
 /// fence, so the text is borrowed as it is unless it has one.
 fn printable(s: &str) -> Cow<'_, str> {
     let bad = |c: char| c.is_control() || c.is_whitespace();
-    if !s.contains(bad) {
+    // Visible ASCII, the usual host name or id, is settled without decoding characters.
+    if s.bytes().all(|b| b.is_ascii_graphic()) || !s.contains(bad) {
         return Cow::Borrowed(s);
     }
     Cow::Owned(s.chars().map(|c| if bad(c) { '?' } else { c }).collect())
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: u8) {
+    if n >= 100 {
+        out.push(char::from(b'0' + n / 100));
+    }
+    if n >= 10 {
+        out.push(char::from(b'0' + n / 10 % 10));
+    }
+    out.push(char::from(b'0' + n % 10));
 }
 
 /// `Message-ID:` and `Date:` fields for a submission that lacks them (RFC 6409 §8.2,
@@ -213,6 +246,18 @@ mod tests {
         let h = received_header(&trace("client.example", None));
         assert!(h.contains("id 18F00AB0001; Mon,"), "{h}");
         assert!(!h.contains("for <"), "{h}");
+        for (ip, shown) in [
+            ("10.0.255.99", "([10.0.255.99])"),
+            ("0.9.10.100", "([0.9.10.100])"),
+            ("2001:db8::1", "([IPv6:2001:db8::1])"),
+        ] {
+            let t = Trace {
+                ip: ip.parse().unwrap(),
+                ..trace("c.example", None)
+            };
+            let h = received_header(&t);
+            assert!(h.contains(&format!("from c.example {shown} by")), "{h}");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //!   compare case-insensitively, so it is our domain and nothing more; a sub-domain is
 //!   ours only when a `*.domain` pattern says so.
 
-use postern_route::{RouteRequest, Unroutable};
+use postern_route::{Route, RouteRequest, Unroutable};
 use postern_smtp::{Domain, EnhancedCode, ForwardPath, Mailbox, Reply};
 
 use crate::config::Config;
@@ -119,14 +119,14 @@ pub fn judge_recipient(cx: &RcptContext<'_>, to: &ForwardPath<'_>) -> RcptVerdic
     let address = queue_address(mailbox);
     // Availability is not asked: a route that is down now still takes the mail later.
     let req = RouteRequest::smtp(&address);
-    let first = match config.routing.table.route(&req, &()) {
-        Ok(r) => r.first().connector.to_owned(),
+    let route = match config.routing.table.route(&req, &()) {
+        Ok(r) => r,
         // A client that may not relay learns nothing about routes beyond our own
         // domains: anything not routed here is a relay attempt.
         Err(_) if !cx.may_relay && !accepted_domain => return Err(relay_denied().into()),
         Err(u) => return Err(unroutable_reply(&u).into()),
     };
-    let local = domain.is_some() && config.is_local_connector(&first);
+    let local = domain.is_some() && config.is_local_connector(route.first().connector);
     let ours = local || accepted_domain;
     if !ours && !cx.may_relay {
         return Err(relay_denied().into());
@@ -134,7 +134,9 @@ pub fn judge_recipient(cx: &RcptContext<'_>, to: &ForwardPath<'_>) -> RcptVerdic
     if ours {
         check_ours(config, mailbox, &address, local, cx.may_relay)?;
     }
-    let connectors = steer(cx, &req, ours)?;
+    // Without restrictions the sender's route is this one: not routed a second time.
+    let unrestricted = cx.restrictions.is_empty().then_some(route);
+    let connectors = steer(cx, &req, ours, unrestricted)?;
     if let (Some(size), Some(d)) = (cx.size, domain) {
         check_size(config, d, size)?;
     }
@@ -149,17 +151,26 @@ pub fn judge_recipient(cx: &RcptContext<'_>, to: &ForwardPath<'_>) -> RcptVerdic
 /// The connectors the restrictions let this sender use for `req`, best first. A client
 /// that may not relay must still reach one of ours: a recipient we accept only because
 /// a `maildir` connector takes it is never relayed elsewhere because the restriction
-/// on that connector refused the sender.
-fn steer(cx: &RcptContext<'_>, req: &RouteRequest<'_>, ours: bool) -> Result<Vec<String>, Refusal> {
+/// on that connector refused the sender. `unrestricted` is `req`'s route when there are
+/// no restrictions (it is then the sender's route too).
+fn steer(
+    cx: &RcptContext<'_>,
+    req: &RouteRequest<'_>,
+    ours: bool,
+    unrestricted: Option<Route<'_>>,
+) -> Result<Vec<String>, Refusal> {
     let config = cx.config;
     let refused = |r: crate::restrict::Refused| Refusal {
         reply: reply(550, 5, 7, 1, &r.message()),
         restricted: Some(r.connector.unwrap_or_default()),
     };
-    match cx
-        .restrictions
-        .route(&config.routing.table, req, cx.sender, &())
-    {
+    let route = match unrestricted {
+        Some(route) => Ok(route),
+        None => cx
+            .restrictions
+            .route(&config.routing.table, req, cx.sender, &()),
+    };
+    match route {
         Ok(route) => {
             let first = route.first().connector;
             let domain_ours = config.inbound.is_accepted_domain(domain_of(req.address()));
