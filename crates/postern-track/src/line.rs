@@ -105,6 +105,15 @@ pub fn format_line(event: &Event, out: &mut Vec<u8>) {
     opt_text(out, &event.connector);
     opt_text(out, &event.remote_host);
     match event.remote_ip {
+        // By hand: `Display` for an IPv4 address goes through the formatter per octet.
+        Some(IpAddr::V4(ip)) => {
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(out, u64::from(octet));
+            }
+        }
         Some(ip) => {
             use std::io::Write;
             let _ = write!(out, "{ip}");

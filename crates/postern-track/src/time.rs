@@ -108,20 +108,16 @@ impl Timestamp {
         let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
         let (h, mi) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
         let (sec, milli) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
-        push_num(out, y as i64, 4);
-        out.push(b'-');
-        push_num(out, m as i64, 2);
-        out.push(b'-');
-        push_num(out, d as i64, 2);
-        out.push(b'T');
-        push_num(out, h, 2);
-        out.push(b':');
-        push_num(out, mi, 2);
-        out.push(b':');
-        push_num(out, sec, 2);
-        out.push(b'.');
-        push_num(out, milli, 3);
-        out.push(b'Z');
+        // Filled in place and appended once: every tracking line starts with one.
+        let mut t = *b"0000-00-00T00:00:00.000Z";
+        put_digits(&mut t[0..4], y as u64);
+        put_digits(&mut t[5..7], u64::from(m));
+        put_digits(&mut t[8..10], u64::from(d));
+        put_digits(&mut t[11..13], h as u64);
+        put_digits(&mut t[14..16], mi as u64);
+        put_digits(&mut t[17..19], sec as u64);
+        put_digits(&mut t[20..23], milli as u64);
+        out.extend_from_slice(&t);
     }
 }
 
@@ -272,17 +268,12 @@ fn digits(s: &[u8]) -> Option<u32> {
     Some(s.iter().fold(0, |n, &b| n * 10 + u32::from(b - b'0')))
 }
 
-fn push_num(out: &mut Vec<u8>, n: i64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut n = n.unsigned_abs();
-    let mut i = buf.len();
-    while n > 0 {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+/// Writes the last `field.len()` decimal digits of `n` into `field`, zero-padded.
+fn put_digits(field: &mut [u8], mut n: u64) {
+    for d in field.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    let start = i.min(buf.len() - width);
-    out.extend_from_slice(&buf[start..]);
 }
 
 /// A UTC calendar day, counted from 1970-01-01 (day 0). Names the daily log files.
