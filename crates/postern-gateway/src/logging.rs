@@ -353,13 +353,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn human_lines_write_each_kind_of_field() {
+    /// The lines `fields` writes, through the human format, for the same events.
+    fn lines_with<N>(fields: N) -> String
+    where
+        N: for<'w> FormatFields<'w> + Send + Sync + 'static,
+    {
         let out = Captured::default();
         let writer = out.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
-            .fmt_fields(HumanFields)
+            .fmt_fields(fields)
             .event_format(Human)
             .with_writer(move || writer.clone())
             .finish();
@@ -371,7 +374,12 @@ mod tests {
             tracing::info!(queue_id = %"Q1", size = 1024u64, delta = -3i64, ok = true, note = "a \"b\"", "accepted");
             tracing::warn!(reply = %"550 no\r\n\u{1b}[31m", "refused {}", 7);
         });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn human_lines_write_each_kind_of_field() {
+        let text = lines_with(HumanFields);
         assert_eq!(
             text,
             "postern: accepted queue_id=Q1 size=1024 delta=-3 ok=true note=\"a \\\"b\\\"\" \
@@ -379,5 +387,7 @@ mod tests {
              postern: refused 7 reply=550 no\\r\\n\\u{1b}[31m \
              [session peer=192.0.2.1:25 type=\"x\"] [delivery recipients=2] level=warn\n"
         );
+        // The lines tracing-subscriber's own field writer gives, which it replaced.
+        assert_eq!(text, lines_with(format::DefaultFields::new()));
     }
 }
