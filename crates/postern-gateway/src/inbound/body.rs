@@ -20,7 +20,7 @@ const MAX_RESERVE: u64 = 1 << 20;
 
 /// Room for content a body of undeclared size (no `SIZE=`, as `smtp-source` and many
 /// scripts send) takes at once when it outgrows `SMALL_BODY`, instead of doubling.
-/// Doubling from empty moved a 100 KB body four times, each time into fresh pages the
+/// Doubling from empty moved a 100 KB body three or four times, into fresh pages the
 /// kernel had to zero: about 5% of the gateway's CPU at 100 KB (BENCHMARKS.md, "Relay,
 /// seventh round"). With this room most messages move once, while small; one that ends
 /// much smaller is copied once more at [`Body::finish`], into a buffer of its own size,
