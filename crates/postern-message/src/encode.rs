@@ -297,8 +297,9 @@ const LF_BLOCK: usize = MAX_LINE.div_ceil(2);
 impl WireCheck {
     /// Checks `data`. The octet properties are one fold over octet pairs with no early
     /// exit, which the compiler turns into vector compares. The line lengths are settled
-    /// by finding an LF in every block of [`LF_BLOCK`] octets; only content where that
-    /// fails (a very long line, or binary data) has its lines measured one by one.
+    /// by finding an LF in every block of 499 octets (half of [`MAX_LINE`]); only content
+    /// where that fails (a very long line, or binary data) has its lines measured one by
+    /// one.
     pub fn of(data: &[u8]) -> Self {
         let Some((&last, _)) = data.split_last() else {
             return WireCheck::default();
