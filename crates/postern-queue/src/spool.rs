@@ -567,9 +567,28 @@ impl Inner {
                 *size = len;
             }
         }
-        self.tidy.push((cut, self.next_ticket));
+        self.add_tidy(cut);
         self.failed = None;
         never
+    }
+
+    /// Records cut-backs due once everything queued now is durable. While a disk stays
+    /// full every retry relocates again, before the last cut-back came due: those merge
+    /// into the one pending (the shorter cut of a segment wins, and it waits for the
+    /// later ticket), so retries keep one entry instead of a list that grows with every
+    /// attempt and is scanned on every flush.
+    fn add_tidy(&mut self, cut: std::collections::BTreeMap<u64, u64>) {
+        let ticket = self.next_ticket;
+        match self.tidy.last_mut() {
+            Some((pending, due)) if *due > self.durable => {
+                for (seg, len) in cut {
+                    let c = pending.entry(seg).or_insert(len);
+                    *c = (*c).min(len);
+                }
+                *due = (*due).max(ticket);
+            }
+            _ => self.tidy.push((cut, ticket)),
+        }
     }
 
     /// Queues one record of an abandoned segment again, if it still matters, and points
@@ -2016,6 +2035,57 @@ mod tests {
         assert_eq!(lock(&spool.shared.inner).take_dead_segments(), vec![oldest]);
         drop(spool);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn repeated_failed_flushes_keep_one_pending_cut_back() {
+        // A spool whose directory went away kept failing every retry; each retry
+        // relocated and queued one more cut-back, all waiting on tickets that never
+        // became durable, and every flush scanned the list: an idle gateway spent a third
+        // of a core on it after ten minutes.
+        let dir = tmp("failloop");
+        let (spool, _) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        let kept = spool.enqueue(&env(2), b"kept", Timestamp(1)).unwrap();
+        let first_head = lock(&spool.shared.inner).head_seg;
+        spool
+            .shared
+            .fail_syncs
+            .store(50, std::sync::atomic::Ordering::SeqCst);
+        let mut st = MessageState::new(2);
+        for attempt in 0..40u64 {
+            st.recipients[0] = RecipientState::Delivered {
+                at: Timestamp(attempt),
+                reply: format!("250 attempt {attempt}"),
+            };
+            assert!(spool.update(kept, &mut st).is_err(), "attempt {attempt}");
+            let g = lock(&spool.shared.inner);
+            assert!(g.tidy.len() <= 1, "{} cut-backs pending", g.tidy.len());
+        }
+        spool
+            .shared
+            .fail_syncs
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        spool.update(kept, &mut st).unwrap();
+        let g = lock(&spool.shared.inner);
+        assert!(g.tidy.is_empty(), "the cut-back is done once durable");
+        let head = g.head_seg;
+        drop(g);
+        // Every segment the failed retries created is gone; the first keeps its part.
+        let segs: Vec<u64> = fs::read_dir(dir.join("seg"))
+            .unwrap()
+            .map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                u64::from_str_radix(name.trim_end_matches(".seg"), 16).unwrap()
+            })
+            .collect();
+        assert!(segs.iter().all(|&s| s == first_head || s == head), "{segs:?}");
+        drop(spool);
+        let (spool, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
+        assert!(rec.quarantined.is_empty(), "{:?}", rec.quarantined);
+        assert_eq!(rec.messages.len(), 1);
+        assert_eq!(rec.messages[0].state, st, "the last outcome is on disk");
+        drop(spool);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
