@@ -3,6 +3,8 @@
 //! mail over SMTP to a gateway relaying it to a recording smart host until the gateway
 //! answers `451`; then the filler goes, and without a restart:
 //!
+//! * while the disk is full, a message due for a next hop that is down waits without the
+//!   gateway spinning on it;
 //! * new mail is accepted again;
 //! * every message answered `250` reaches the smart host exactly once, and no message
 //!   answered `451` reaches it at all;
@@ -132,6 +134,11 @@ async fn serve(sock: TcpStream, got: Received) {
 /// Sends one message over a fresh connection; the reply code to the end of its data (or
 /// to the first command refused).
 async fn send(gw: SocketAddr, mid: &str) -> u16 {
+    send_to(gw, mid, "b@example.test").await
+}
+
+/// [`send`] to `rcpt`.
+async fn send_to(gw: SocketAddr, mid: &str, rcpt: &str) -> u16 {
     let mut s = TcpStream::connect(gw).await.unwrap();
     let mut buf = vec![0u8; 4096];
     let mut reply = async |s: &mut TcpStream, line: Option<&[u8]>| -> u16 {
@@ -156,13 +163,14 @@ async fn send(gw: SocketAddr, mid: &str) -> u16 {
         }
     };
     let body = format!(
-        "From: a@src.test\r\nTo: b@example.test\r\nMessage-ID: {mid}\r\nSubject: fill\r\n\r\n{}.\r\n",
+        "From: a@src.test\r\nTo: {rcpt}\r\nMessage-ID: {mid}\r\nSubject: fill\r\n\r\n{}.\r\n",
         "0123456789 filling the disk, line after line of it.\r\n".repeat(80)
     );
+    let rcpt_cmd = format!("RCPT TO:<{rcpt}>\r\n");
     let steps: [&[u8]; 4] = [
         b"EHLO c.test\r\n",
         b"MAIL FROM:<a@src.test>\r\n",
-        b"RCPT TO:<b@example.test>\r\n",
+        rcpt_cmd.as_bytes(),
         b"DATA\r\n",
     ];
     if reply(&mut s, None).await != 220 {
@@ -179,7 +187,7 @@ async fn send(gw: SocketAddr, mid: &str) -> u16 {
     code
 }
 
-fn config_text(data: &Path, tracking: &Path, smart: SocketAddr) -> String {
+fn config_text(data: &Path, tracking: &Path, smart: SocketAddr, down: SocketAddr) -> String {
     format!(
         "[server]\nhostname = \"gw.test\"\ndata_dir = \"{}\"\n\
          [connections]\nlisten = [\"127.0.0.1:0\"]\n\
@@ -188,11 +196,15 @@ fn config_text(data: &Path, tracking: &Path, smart: SocketAddr) -> String {
          [security]\nrelay_networks = [\"127.0.0.1/32\"]\n\
          [tracking]\ndir = \"{}\"\n\
          [[connector]]\nname = \"relay\"\nkind = \"smtp\"\nsmart_hosts = [\"[{}]:{}\"]\n\
-         [[connector.address_space]]\npattern = \"*\"\n",
+         [[connector.address_space]]\npattern = \"example.test\"\n\
+         [[connector]]\nname = \"down\"\nkind = \"smtp\"\nsmart_hosts = [\"[{}]:{}\"]\n\
+         [[connector.address_space]]\npattern = \"later.test\"\n",
         data.display(),
         tracking.display(),
         smart.ip(),
-        smart.port()
+        smart.port(),
+        down.ip(),
+        down.port()
     )
 }
 
@@ -212,11 +224,20 @@ async fn child() {
     let filler = data.join("filler");
     std::fs::write(&filler, vec![0u8; 700 << 10]).unwrap();
     let (smart, got) = sink().await;
-    let text = config_text(&data, &root.join("tracking"), smart);
+    // A next hop that refuses connections: mail for it stays queued, due again and again.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let text = config_text(&data, &root.join("tracking"), smart, down);
     let gw = Gateway::start(Config::from_toml_str(&text).unwrap())
         .await
         .unwrap();
     let addr = gw.local_addrs()[0];
+    assert_eq!(
+        send_to(addr, "<deferred@src.test>", "b@later.test").await,
+        250
+    );
 
     // Load until the disk is full: four clients at once.
     let mut accepted = Vec::new();
@@ -237,6 +258,22 @@ async fn child() {
     }
     let full_at = accepted.len();
 
+    // While the disk stays full, the deferred message is due but cannot be taken (its
+    // outcome could not be recorded): the delivery loop must wait for the next try of the
+    // spool, not spin on it (it once did, a failed flush after another).
+    let ctx = gw.context().clone();
+    assert!(
+        ctx.queue.local().unwrap().spool().is_failing(),
+        "the spool sees the full disk"
+    );
+    let before = cpu_ticks();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let used = cpu_ticks() - before;
+    assert!(
+        used < 30,
+        "{used} CPU ticks (1/100 s) in 3 s with a full disk and nothing to do"
+    );
+
     // Space returns: new mail is accepted again, without a restart.
     std::fs::remove_file(&filler).unwrap();
     for i in 0..20 {
@@ -244,9 +281,8 @@ async fn child() {
         assert_eq!(send(addr, &mid).await, 250, "{mid} after space returned");
         accepted.push(mid);
     }
-    let ctx = gw.context().clone();
     wait_for(Duration::from_secs(30), "queue drained", || {
-        ctx.queue.local().unwrap().is_empty()
+        ctx.queue.local().unwrap().len() == 1
     })
     .await;
     wait_for(
@@ -270,11 +306,15 @@ async fn child() {
     // Two poll intervals: anything recovered would be delivered by then.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     check_once(&got, &accepted, &refused);
-    assert_eq!(recovered, 0, "messages recovered after the restart");
+    assert_eq!(
+        recovered, 1,
+        "only the deferred message recovered after the restart"
+    );
     gw.shutdown(Duration::from_secs(5)).await;
     println!(
         "full disk checked: {full_at} accepted before the disk was full, {} refused with 451, \
-         {} accepted in all, each delivered once, none again after a restart",
+         {} accepted in all, each delivered once, none again after a restart; \
+         {used} CPU ticks in 3 s while full",
         refused.len(),
         accepted.len()
     );
@@ -303,4 +343,13 @@ fn check_once(got: &Received, accepted: &[String], refused: &[String]) {
         assert_eq!(g.get(m), None, "{m} answered 451: never delivered");
     }
     assert_eq!(g.len(), accepted.len(), "nothing else delivered");
+}
+
+/// CPU time this process has used, user and system, in clock ticks (1/100 s on Linux).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }

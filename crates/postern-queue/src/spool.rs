@@ -2078,7 +2078,10 @@ mod tests {
                 u64::from_str_radix(name.trim_end_matches(".seg"), 16).unwrap()
             })
             .collect();
-        assert!(segs.iter().all(|&s| s == first_head || s == head), "{segs:?}");
+        assert!(
+            segs.iter().all(|&s| s == first_head || s == head),
+            "{segs:?}"
+        );
         drop(spool);
         let (spool, rec) = Spool::open(&dir, SpoolOptions::default()).unwrap();
         assert!(rec.quarantined.is_empty(), "{:?}", rec.quarantined);

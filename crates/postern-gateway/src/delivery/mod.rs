@@ -133,7 +133,10 @@ pub async fn run(
         let room = outbound && limits.available() > waiting.len();
         let mut wait = sleep_time(&ctx, poll, room).await;
         if !writable {
-            wait = wait.min(SPOOL_RETRY);
+            // Nothing is taken from the queue until the spool writes again, so mail
+            // already due must not shorten the wait: that spun this loop, a failing
+            // flush after another, for as long as the disk stayed full.
+            wait = SPOOL_RETRY;
         }
         tokio::select! {
             () = ctx.wake.notified() => {}
