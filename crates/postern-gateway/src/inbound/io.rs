@@ -17,6 +17,11 @@ const READ_CHUNK: usize = 16 * 1024;
 const DATA_READ: usize = 64 * 1024;
 /// The read buffer a session starts with (most commands fit; idle sessions stay small).
 const FIRST_READ: usize = 1024;
+/// The least read buffer once message content starts: a small message (a 1 KB body
+/// with its header is about 1.2 KB) then arrives in one read, not a full 1 KiB read and
+/// a second one with its own turn through the session. A client trickling content
+/// holds 4 KiB instead of 1 KiB.
+const DATA_FIRST_READ: usize = 4096;
 
 /// What waiting for the client produced.
 enum Input {
@@ -63,6 +68,9 @@ impl Inbound {
                 continue;
             }
             buf.clear();
+            if self.in_data && buf.capacity() < DATA_FIRST_READ {
+                buf = Vec::with_capacity(DATA_FIRST_READ);
+            }
             match self.wait_input(stream, &mut buf, progress).await {
                 Input::Bytes(n) => {
                     self.rate.record(n);

@@ -37,6 +37,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// the gateway's listeners.
 pub async fn serve_listener(ctx: Arc<Context>, listener: TcpListener) {
     let counter = ctx.connection_counter.clone();
+    let nodelay = Nodelay::of(&listener);
     let mut sessions = JoinSet::new();
     let mut shutdown = ctx.shutdown.clone();
     while !*shutdown.borrow_and_update() {
@@ -46,6 +47,7 @@ pub async fn serve_listener(ctx: Arc<Context>, listener: TcpListener) {
                     // Boxed: the session's future is ~13 KB, and the runtime moves a
                     // task's future (and its finished stage) by value several times
                     // per task; a box makes each of those moves a pointer's.
+                    nodelay.apply(&stream);
                     sessions.spawn(Box::pin(connection(ctx.clone(), counter.clone(), stream, peer)));
                 }
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
@@ -113,7 +115,6 @@ async fn connection(
         refuse(&ctx, config, &mut stream, ip, reply, "transfer mode").await;
         return;
     }
-    let _ = stream.set_nodelay(true);
     ctx.stats.sessions.fetch_add(1, Ordering::Relaxed);
     ctx.stats.sessions_total.fetch_add(1, Ordering::Relaxed);
     let inbound = session::Inbound::new(ctx.clone(), Arc::clone(&live), peer);
@@ -122,6 +123,34 @@ async fn connection(
     inbound.run(stream).instrument(span).await;
     ctx.stats.sessions.fetch_sub(1, Ordering::Relaxed);
     drop(guard);
+}
+
+/// How accepted connections get `TCP_NODELAY`: replies are written whole, one write per
+/// turn, so nothing is gained by Nagle's wait for more.
+#[derive(Clone, Copy)]
+enum Nodelay {
+    /// Set on the listener: Linux hands it on to every accepted socket, which saves a
+    /// system call a connection.
+    Inherited,
+    /// Set on each connection (other systems, or a listener that refused it).
+    PerConnection,
+}
+
+impl Nodelay {
+    fn of(listener: &TcpListener) -> Nodelay {
+        let sock = socket2::SockRef::from(listener);
+        if cfg!(target_os = "linux") && sock.set_tcp_nodelay(true).is_ok() {
+            Nodelay::Inherited
+        } else {
+            Nodelay::PerConnection
+        }
+    }
+
+    fn apply(self, stream: &TcpStream) {
+        if let Nodelay::PerConnection = self {
+            let _ = stream.set_nodelay(true);
+        }
+    }
 }
 
 /// Answers `reply` at connect, records the refusal and closes.
@@ -146,4 +175,24 @@ async fn refuse(
         stream.shutdown().await
     };
     let _ = tokio::time::timeout(config.timeouts.command, write).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_have_nodelay_set_once_on_the_listener() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let nodelay = Nodelay::of(&listener);
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(matches!(nodelay, Nodelay::Inherited));
+            assert!(stream.nodelay().unwrap(), "inherited from the listener");
+        }
+        nodelay.apply(&stream);
+        assert!(stream.nodelay().unwrap());
+    }
 }
