@@ -241,6 +241,14 @@ impl Transcript {
         }
     }
 
+    /// [`Transcript::note`] for a formatted note: it is only formatted when recorded, so
+    /// a gateway without the protocol log pays nothing for it.
+    pub fn note_fmt(&mut self, args: std::fmt::Arguments<'_>) {
+        if self.recording {
+            self.line('*', &args.to_string());
+        }
+    }
+
     /// Records what the gateway sent.
     pub fn server(&mut self, bytes: &[u8]) {
         if !self.recording {

@@ -531,7 +531,7 @@ impl Inbound {
         }
         self.auth_failures += 1;
         let penalty = guard.failed(&limits, client, &username, self.auth_failures, now);
-        self.transcript.note(&format!(
+        self.transcript.note_fmt(format_args!(
             "auth failed for {username:?} ({} in this session)",
             self.auth_failures
         ));
@@ -577,7 +577,7 @@ impl Inbound {
                 let cache = self.live.config.limits.body_cache_bytes;
                 self.ctx.bodies.insert(id, data, cache);
                 self.ctx.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                self.transcript.note(&format!("queued as {id}"));
+                self.transcript.note_fmt(format_args!("queued as {id}"));
                 tracing::info!(
                     queue_id = %id,
                     sender = %envelope.sender,
