@@ -330,8 +330,11 @@ smart_hosts = ["[127.0.0.1]:{SINK_PORT}"]
 
     def start(self):
         self.err = open(os.path.join(self.work, "postern.err"), "w")
+        # A group of its own, so that stop() also ends what a wrapper given as
+        # POSTERN_BIN started: `strace` stops on SIGTERM and lets the gateway it traces go
+        # on, which once left two gateways spinning through later runs.
         self.p = spawn([self.bin, "serve", "--grace", "2", "-c", self.conf], "postern",
-                       stdout=self.err, stderr=subprocess.STDOUT)
+                       stdout=self.err, stderr=subprocess.STDOUT, start_new_session=True)
         live_mtas.append(self)
         wait_port(self.port)
         self.pid = self.p.pid
@@ -356,6 +359,10 @@ smart_hosts = ["[127.0.0.1]:{SINK_PORT}"]
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the usual case: nothing of the group is left
         if self.p.returncode not in (0, -signal.SIGTERM):
             log(f"  warning: postern exited {self.p.returncode}; last lines of postern.err:")
             log(open(os.path.join(self.work, "postern.err")).read()[-2000:])
