@@ -516,8 +516,7 @@ impl Inner {
                 return true;
             }
             for (&seg, &cut) in cuts {
-                let c = out.entry(seg).or_insert(cut);
-                *c = (*c).min(cut);
+                keep_shorter_cut(&mut out, seg, cut);
             }
             false
         });
@@ -546,8 +545,7 @@ impl Inner {
                     len: u32::try_from(piece.len()).unwrap_or(u32::MAX),
                 };
                 off += piece.len() as u64;
-                let cut = cuts.entry(chunk.seg).or_insert(loc.off);
-                *cut = (*cut).min(loc.off);
+                keep_shorter_cut(&mut cuts, chunk.seg, loc.off);
                 if !(chunk.create && i == 0) {
                     self.requeue(piece.joined(), loc, opts);
                 }
@@ -582,8 +580,7 @@ impl Inner {
         match self.tidy.last_mut() {
             Some((pending, due)) if *due > self.durable => {
                 for (seg, len) in cut {
-                    let c = pending.entry(seg).or_insert(len);
-                    *c = (*c).min(len);
+                    keep_shorter_cut(pending, seg, len);
                 }
                 *due = (*due).max(ticket);
             }
@@ -694,6 +691,13 @@ fn write_pieces(mut f: &File, pieces: &[Piece]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Records that `seg` is to be cut back to `len` octets, keeping the shorter cut when one
+/// is recorded already (the earliest record that must go decides).
+fn keep_shorter_cut(cuts: &mut std::collections::BTreeMap<u64, u64>, seg: u64, len: u64) {
+    let c = cuts.entry(seg).or_insert(len);
+    *c = (*c).min(len);
 }
 
 fn segment_name(seg: u64) -> String {
