@@ -131,13 +131,14 @@ pub async fn run(
             dispatch(&shared, &limits, &mut waiting, &mut tasks);
         }
         let room = outbound && limits.available() > waiting.len();
-        let mut wait = sleep_time(&ctx, poll, room).await;
-        if !writable {
+        let wait = if writable {
+            sleep_time(&ctx, poll, room).await
+        } else {
             // Nothing is taken from the queue until the spool writes again, so mail
             // already due must not shorten the wait: that spun this loop, a failing
             // flush after another, for as long as the disk stayed full.
-            wait = SPOOL_RETRY;
-        }
+            SPOOL_RETRY
+        };
         tokio::select! {
             () = ctx.wake.notified() => {}
             () = limits.freed.notified() => {}

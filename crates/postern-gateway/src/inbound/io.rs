@@ -68,9 +68,7 @@ impl Inbound {
                 continue;
             }
             buf.clear();
-            if self.in_data && buf.capacity() < DATA_FIRST_READ {
-                buf = Vec::with_capacity(DATA_FIRST_READ);
-            }
+            room_for_content(&mut buf, self.in_data);
             match self.wait_input(stream, &mut buf, progress).await {
                 Input::Bytes(n) => {
                     self.rate.record(n);
@@ -164,6 +162,14 @@ fn grow(buf: &mut Vec<u8>, in_data: bool) {
     }
 }
 
+/// Before a read: while message content arrives, at least `DATA_FIRST_READ` of room.
+/// `buf` is empty, so a larger buffer replaces it without a copy.
+fn room_for_content(buf: &mut Vec<u8>, in_data: bool) {
+    if in_data && buf.capacity() < DATA_FIRST_READ {
+        *buf = Vec::with_capacity(DATA_FIRST_READ);
+    }
+}
+
 /// `451 4.4.2`: below `limits.min_data_rate`.
 fn too_slow() -> Reply {
     Reply::new(
@@ -191,5 +197,17 @@ mod tests {
         let mut small = Vec::with_capacity(FIRST_READ);
         grow(&mut small, true);
         assert_eq!(small.capacity(), READ_CHUNK, "one step at a time");
+    }
+
+    #[test]
+    fn content_is_read_into_at_least_the_data_start_size() {
+        let mut buf = Vec::with_capacity(FIRST_READ);
+        room_for_content(&mut buf, false);
+        assert_eq!(buf.capacity(), FIRST_READ, "commands keep the small buffer");
+        room_for_content(&mut buf, true);
+        assert_eq!(buf.capacity(), DATA_FIRST_READ);
+        let mut big = Vec::with_capacity(DATA_READ);
+        room_for_content(&mut big, true);
+        assert_eq!(big.capacity(), DATA_READ, "never shrinks");
     }
 }

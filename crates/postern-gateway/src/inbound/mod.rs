@@ -44,10 +44,10 @@ pub async fn serve_listener(ctx: Arc<Context>, listener: TcpListener) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
+                    nodelay.apply(&stream);
                     // Boxed: the session's future is ~13 KB, and the runtime moves a
                     // task's future (and its finished stage) by value several times
                     // per task; a box makes each of those moves a pointer's.
-                    nodelay.apply(&stream);
                     sessions.spawn(Box::pin(connection(ctx.clone(), counter.clone(), stream, peer)));
                 }
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
