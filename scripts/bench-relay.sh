@@ -32,7 +32,9 @@
 #                            print the CPU split by command and the MTA's top functions
 #   SYSCALLS [0]             1: count system calls (perf stat, machine-wide) during each
 #                            throughput run and print them per message
-#   POSTERN_BIN [target/release/postern] the postern binary to run (an A/B of two builds)
+#   POSTERN_BIN [target/dist/postern] the postern binary to run (an A/B of two builds);
+#                            by default built with `cargo build --profile dist`, the build
+#                            to deploy (Cargo.toml says why it is not `--release`)
 #   SKIP_BUILD [0]           1: do not run cargo build
 #   KEEP [0]                 1: keep the work directory (logs, spools, configs)
 # Quick smoke run: MESSAGES=2000 LAT_MESSAGES=500 SIZES=1024 scripts/bench-relay.sh
@@ -45,8 +47,8 @@ if [ -z "${POSTERN_BENCH_RELAY_INSIDE:-}" ]; then
   [ -x /usr/sbin/postfix ] || { echo "FAIL: /usr/sbin/postfix missing after install-peers" >&2; exit 1; }
   "$root/scripts/bench-relay/install-peers.sh" "${PEERS_PREFIX:-$root/target/peers}"
   if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    echo "+ cargo build --release --bin postern"
-    (cd "$root" && cargo build --release --bin postern)
+    echo "+ cargo build --profile dist --bin postern"
+    (cd "$root" && cargo build --profile dist --bin postern)
   fi
   echo "+ $shared/tools/netns-run $0 $*"
   exec env POSTERN_BENCH_RELAY_INSIDE=1 "$shared/tools/netns-run" "$0" "$@"

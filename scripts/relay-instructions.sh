@@ -9,16 +9,16 @@
 #
 #   scripts/relay-instructions.sh [BINARY] [SIZE] [MESSAGES]
 #
-# BINARY defaults to target/release/postern (built if missing), SIZE to 1024 octets,
+# BINARY defaults to target/dist/postern (built if missing), SIZE to 1024 octets,
 # MESSAGES to 2000. Prints "Ir/msg" and the callgrind output file (kept).
-# Example: scripts/relay-instructions.sh target/release/postern 102400 300
+# Example: scripts/relay-instructions.sh target/dist/postern 102400 300
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bin="$(realpath "${1:-$root/target/release/postern}")"
+bin="$(realpath -m "${1:-$root/target/dist/postern}")"
 size="${2:-1024}"
 messages="${3:-2000}"
 command -v valgrind >/dev/null || { echo "relay-instructions: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-[ -x "$bin" ] || (cd "$root" && cargo build --release -p postern)
+[ -x "$bin" ] || (cd "$root" && cargo build --profile dist --bin postern)
 out="$(mktemp -d)/callgrind.out"
 wrap="$(dirname "$out")/postern-under-callgrind"
 cat >"$wrap" <<EOF
