@@ -568,6 +568,54 @@ async fn idle_client_times_out() {
     h.stop().await;
 }
 
+/// The time-out runs from the last command the gateway acted on: a transaction begun
+/// every 0.6 s keeps a session with a 1 s time-out open well past its first second, and
+/// it closes about a second after the last one, not at the deadline the session started
+/// with. (`NOOP` and `RSET` alone, which the session answers by itself, do not count.)
+#[tokio::test]
+async fn time_out_moves_with_each_command() {
+    let h = start("timeout-moves", "", "[timeouts]\ncommand_secs = 1\n").await;
+    let mut c = h.ehlo().await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        c.cmd("MAIL FROM:<a@example.com>", 250).await;
+        c.cmd("RSET", 250).await;
+    }
+    let last = std::time::Instant::now();
+    let a = c.expect(421).await;
+    assert!(a.text.contains("4.4.2"), "{}", a.text);
+    let idle = last.elapsed();
+    assert!(
+        idle >= Duration::from_millis(900) && idle < Duration::from_secs(3),
+        "timed out {idle:?} after the last command"
+    );
+    h.stop().await;
+}
+
+/// A shorter time-out than the one in force comes first: content stalled under a 1 s
+/// `data_block_secs` ends the session after about a second although commands may idle
+/// for a minute.
+#[tokio::test]
+async fn stalled_content_times_out_by_the_shorter_data_time_out() {
+    let timeouts = "[timeouts]\ncommand_secs = 60\ndata_block_secs = 1\n";
+    let h = start("timeout-data", "", timeouts).await;
+    let mut c = h.ehlo().await;
+    c.cmd("MAIL FROM:<a@example.com>", 250).await;
+    c.cmd("RCPT TO:<u@localhost>", 250).await;
+    c.cmd("DATA", 354).await;
+    c.send(b"Subject: stalls\r\n\r\nthen nothing\r\n").await;
+    let stalled = std::time::Instant::now();
+    let a = c.expect(421).await;
+    assert!(a.text.contains("4.4.2"), "{}", a.text);
+    assert!(
+        stalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stalled.elapsed()
+    );
+    assert!(h.queued().is_empty(), "an unfinished message is not queued");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn etrn_is_accepted() {
     let h = start("etrn", "", "").await;

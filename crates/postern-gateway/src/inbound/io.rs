@@ -2,9 +2,13 @@
 //! it wants input, and run its timers (command and data time-outs, the minimum data rate,
 //! shutdown).
 
+use std::future::Future;
+use std::pin::Pin;
+
 use postern_smtp::{EnhancedCode, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
-use tokio::time::Instant;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
 
 use super::flow::{Flow, shutting_down};
 use super::session::Inbound;
@@ -45,6 +49,14 @@ impl Inbound {
         // The command time-out runs from the last complete command, not the last byte:
         // a client trickling a line a byte at a time is timed out all the same.
         let mut progress = Instant::now();
+        let timer = tokio::time::sleep_until(progress + self.smtp.timeout());
+        let shutdown = shutdown_begins(self.shutdown.clone());
+        tokio::pin!(timer, shutdown);
+        let mut alarms = Alarms {
+            timer,
+            shutdown,
+            shutdown_seen: false,
+        };
         loop {
             if self.process().await > 0 || self.in_data {
                 progress = Instant::now();
@@ -69,7 +81,10 @@ impl Inbound {
             }
             buf.clear();
             room_for_content(&mut buf, self.in_data);
-            match self.wait_input(stream, &mut buf, progress).await {
+            match self
+                .wait_input(stream, &mut buf, progress, &mut alarms)
+                .await
+            {
                 Input::Bytes(n) => {
                     self.rate.record(n);
                     self.transcript.client(&buf);
@@ -114,33 +129,77 @@ impl Inbound {
 
     /// Waits for bytes, the session's time-out, the end of a data-rate window or the
     /// start of shutdown, whichever comes first.
-    async fn wait_input<S>(&mut self, stream: &mut S, buf: &mut Vec<u8>, since: Instant) -> Input
+    async fn wait_input<S, F>(
+        &mut self,
+        stream: &mut S,
+        buf: &mut Vec<u8>,
+        since: Instant,
+        alarms: &mut Alarms<'_, F>,
+    ) -> Input
     where
         S: AsyncRead + Unpin,
+        F: Future<Output = ()>,
     {
         let deadline = since + self.smtp.timeout();
-        let rate_deadline = self.rate.deadline();
-        let watch_shutdown = self.watch_shutdown && !*self.shutdown.borrow_and_update();
-        let rate_window = async {
-            match rate_deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
+        loop {
+            let next = self.rate.deadline().map_or(deadline, |r| r.min(deadline));
+            alarms.arm(next);
+            tokio::select! {
+                r = stream.read_buf(buf) => return match r {
+                    Ok(0) | Err(_) => Input::Eof,
+                    Ok(n) => Input::Bytes(n),
+                },
+                () = alarms.timer.as_mut() => {
+                    // The timer may be set for an earlier deadline than this wait's
+                    // (an older command's): then it only moves on.
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Input::Timeout;
+                    }
+                    if self.rate.deadline().is_some_and(|end| now >= end) {
+                        return if self.rate.check(now) { Input::RateWindow } else { Input::TooSlow };
+                    }
+                }
+                () = alarms.shutdown.as_mut(), if !alarms.shutdown_seen => {
+                    alarms.shutdown_seen = true;
+                    return Input::Shutdown;
+                }
             }
-        };
-        tokio::select! {
-            r = tokio::time::timeout_at(deadline, stream.read_buf(buf)) => match r {
-                Err(_) => Input::Timeout,
-                Ok(Ok(0)) | Ok(Err(_)) => Input::Eof,
-                Ok(Ok(n)) => Input::Bytes(n),
-            },
-            () = rate_window => {
-                if self.rate.check(Instant::now()) { Input::RateWindow } else { Input::TooSlow }
-            }
-            r = self.shutdown.changed(), if watch_shutdown => {
-                // The gateway dropped without a shutdown: nothing more will come.
-                self.watch_shutdown = r.is_ok();
-                Input::Shutdown
-            }
+        }
+    }
+}
+
+/// What a wait for input races against, kept for a whole [`Inbound::drive`]. The timer
+/// is registered with the runtime once and set again only when a deadline comes sooner
+/// than it or it has fired; the shutdown signal's waiter is registered once. A timer and
+/// a waiter made afresh for every read cost a registration and a removal each, and the
+/// waiter's list is under a lock every session shares.
+struct Alarms<'a, F> {
+    timer: Pin<&'a mut Sleep>,
+    shutdown: Pin<&'a mut F>,
+    /// Shutdown has begun and was reported: its future is done.
+    shutdown_seen: bool,
+}
+
+impl<F> Alarms<'_, F> {
+    /// Makes the timer fire at `next` or before it. Firing early is harmless (the wait
+    /// checks the time and goes on), so a later deadline leaves the timer alone.
+    fn arm(&mut self, next: Instant) {
+        if self.timer.is_elapsed() || next < self.timer.deadline() {
+            self.timer.as_mut().reset(next);
+        }
+    }
+}
+
+/// Completes when the gateway begins to shut down; never if its channel is gone
+/// without that (nothing more will come).
+async fn shutdown_begins(mut rx: watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }

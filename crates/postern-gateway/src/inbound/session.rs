@@ -170,8 +170,6 @@ pub(super) struct Inbound {
     pub(super) in_data: bool,
     pub(super) rate: RateMeter,
     pub(super) shutdown: watch::Receiver<bool>,
-    /// False once the shutdown channel is gone (nothing to wait for there).
-    pub(super) watch_shutdown: bool,
     /// The client sent STARTTLS; the driver runs the handshake.
     pub(super) starttls: bool,
     /// The protocol log of this session (a no-op when logging is off).
@@ -214,7 +212,6 @@ impl Inbound {
                 config.limits.min_data_rate_window,
             ),
             shutdown: ctx.shutdown.clone(),
-            watch_shutdown: true,
             peer,
             helo: None,
             esmtp: false,
