@@ -233,6 +233,12 @@ pub struct User {
     pub password_hash: String,
 }
 
+/// The longest `[timeouts]` value and `[limits] min_data_rate_window_secs`: a day. Far
+/// beyond RFC 5321's minutes, and a deadline that far ahead of the clock always exists
+/// (a session adds its time-out to the current instant, which a value near `u64::MAX`
+/// seconds would overflow).
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+
 /// The default `[retry] down_expiry`: 5 minutes (as Postfix's `minimal_backoff_time`,
 /// how long it leaves a dead host alone).
 pub const DEFAULT_DOWN_EXPIRY: Duration = Duration::from_secs(300);
@@ -972,6 +978,11 @@ impl Checker<'_> {
     ) -> Result<Duration, ConfigError> {
         match v {
             Some(0) => Err(self.err(section, key, "must be at least 1 second")),
+            Some(n) if n > MAX_TIMEOUT_SECS => Err(self.err(
+                section,
+                key,
+                format!("must be at most {MAX_TIMEOUT_SECS} seconds (a day)"),
+            )),
             Some(n) => Ok(Duration::from_secs(n)),
             None => Ok(Duration::from_secs(default)),
         }
@@ -1762,6 +1773,17 @@ mod tests {
 
     fn err(text: &str) -> String {
         Config::from_toml_str(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn time_outs_are_bounded() {
+        let day = Config::from_toml_str("[timeouts]\ncommand_secs = 86400\n").unwrap();
+        assert_eq!(day.timeouts.command, Duration::from_secs(MAX_TIMEOUT_SECS));
+        let e = err("[timeouts]\ncommand_secs = 9223372036854775807\n");
+        assert!(e.contains("timeouts.command_secs (line 2)"), "{e}");
+        assert!(e.contains("at most 86400"), "{e}");
+        let e = err("[limits]\nmin_data_rate_window_secs = 86401\n");
+        assert!(e.contains("limits.min_data_rate_window_secs"), "{e}");
     }
 
     #[test]
