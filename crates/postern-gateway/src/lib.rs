@@ -76,6 +76,7 @@ pub mod delivery;
 pub mod effective;
 pub mod gateway;
 pub mod inbound;
+mod lazy_timer;
 pub mod logging;
 pub mod maildir;
 pub mod metrics;

@@ -8,10 +8,11 @@ use std::pin::Pin;
 use postern_smtp::{EnhancedCode, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::watch;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::flow::{Flow, shutting_down};
 use super::session::Inbound;
+use crate::lazy_timer::LazyTimer;
 
 /// Size of one socket read once a session is busy.
 const READ_CHUNK: usize = 16 * 1024;
@@ -49,11 +50,10 @@ impl Inbound {
         // The command time-out runs from the last complete command, not the last byte:
         // a client trickling a line a byte at a time is timed out all the same.
         let mut progress = Instant::now();
-        let timer = tokio::time::sleep_until(progress + self.smtp.timeout());
         let shutdown = shutdown_begins(self.shutdown.clone());
-        tokio::pin!(timer, shutdown);
+        tokio::pin!(shutdown);
         let mut alarms = Alarms {
-            timer,
+            timer: LazyTimer::new(),
             shutdown,
             shutdown_seen: false,
         };
@@ -143,13 +143,13 @@ impl Inbound {
         let deadline = since + self.smtp.timeout();
         loop {
             let next = self.rate.deadline().map_or(deadline, |r| r.min(deadline));
-            alarms.arm(next);
+            alarms.timer.arm(next);
             tokio::select! {
                 r = stream.read_buf(buf) => return match r {
                     Ok(0) | Err(_) => Input::Eof,
                     Ok(n) => Input::Bytes(n),
                 },
-                () = alarms.timer.as_mut() => {
+                () = alarms.timer.fired() => {
                     // The timer may be set for an earlier deadline than this wait's
                     // (an older command's): then it only moves on.
                     let now = Instant::now();
@@ -169,26 +169,15 @@ impl Inbound {
     }
 }
 
-/// What a wait for input races against, kept for a whole [`Inbound::drive`]. The timer
-/// is registered with the runtime once and set again only when a deadline comes sooner
-/// than it or it has fired; the shutdown signal's waiter is registered once. A timer and
-/// a waiter made afresh for every read cost a registration and a removal each, and the
-/// waiter's list is under a lock every session shares.
+/// What a wait for input races against, kept for a whole [`Inbound::drive`]: the
+/// session's time-outs on one [`LazyTimer`], and one waiter on the shutdown channel
+/// rather than one a read (the channel's list of waiters is under a lock every session
+/// shares).
 struct Alarms<'a, F> {
-    timer: Pin<&'a mut Sleep>,
+    timer: LazyTimer,
     shutdown: Pin<&'a mut F>,
     /// Shutdown has begun and was reported: its future is done.
     shutdown_seen: bool,
-}
-
-impl<F> Alarms<'_, F> {
-    /// Makes the timer fire at `next` or before it. Firing early is harmless (the wait
-    /// checks the time and goes on), so a later deadline leaves the timer alone.
-    fn arm(&mut self, next: Instant) {
-        if self.timer.is_elapsed() || next < self.timer.deadline() {
-            self.timer.as_mut().reset(next);
-        }
-    }
 }
 
 /// Completes when the gateway begins to shut down; never if its channel is gone

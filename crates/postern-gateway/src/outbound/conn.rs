@@ -2,10 +2,8 @@
 //! tokio [`Transport`], with the session's own time-outs and STARTTLS. What crosses the
 //! session (both ways, after TLS too) goes to its protocol-log [`Transcript`].
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::time::Duration;
 
 use postern_queue::FailureClass;
@@ -16,10 +14,10 @@ use postern_smtp::client::{
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsConnector;
 
 use super::transport::Transport;
+use crate::lazy_timer::LazyTimer;
 use crate::protolog::Transcript;
 
 /// Read buffer size: one socket read at a time, never more.
@@ -79,8 +77,8 @@ pub struct Conn {
     buf: Vec<u8>,
     /// The protocol log of this session (a disabled one when logging is off).
     log: Transcript,
-    /// The read time-out's timer, kept for the connection's life: see [`ReadTimer`].
-    timer: ReadTimer,
+    /// The read time-out's timer, kept for the connection's life (two reads a message).
+    timer: LazyTimer,
 }
 
 impl std::fmt::Debug for Conn {
@@ -96,40 +94,6 @@ impl std::fmt::Debug for Conn {
 /// Bounded wait: `Duration::MAX` (closed session) means no timer at all.
 async fn within<F: std::future::Future>(d: Duration, f: F) -> Option<F::Output> {
     tokio::time::timeout(d, f).await.ok()
-}
-
-/// The time-out of a connection's reads, on one timer registered with the runtime for
-/// the connection's life instead of a new one for every read (two reads a message). Each
-/// read's deadline is later than the last one's, so the timer is only moved when it
-/// fires early or a read's deadline comes sooner than it.
-struct ReadTimer(Pin<Box<Sleep>>);
-
-impl ReadTimer {
-    fn new() -> ReadTimer {
-        // A year ahead: the first read's deadline comes sooner and sets it.
-        let unset = Instant::now() + Duration::from_secs(365 * 24 * 3600);
-        ReadTimer(Box::pin(tokio::time::sleep_until(unset)))
-    }
-
-    /// `f`'s output, or `None` once `d` has passed (`Duration::MAX`: no time-out).
-    async fn within<F: Future>(&mut self, d: Duration, f: F) -> Option<F::Output> {
-        let Some(deadline) = Instant::now().checked_add(d) else {
-            return Some(f.await);
-        };
-        let mut f = std::pin::pin!(f);
-        loop {
-            let timer = &mut self.0;
-            if timer.is_elapsed() || deadline < timer.deadline() {
-                timer.as_mut().reset(deadline);
-            }
-            tokio::select! {
-                out = f.as_mut() => return Some(out),
-                () = timer.as_mut() => if Instant::now() >= deadline {
-                    return None;
-                },
-            }
-        }
-    }
 }
 
 impl Conn {
@@ -165,7 +129,7 @@ impl Conn {
             messages: 0,
             buf: vec![0; READ_CHUNK],
             log,
-            timer: ReadTimer::new(),
+            timer: LazyTimer::new(),
         };
         let ready = conn.until_ready().await;
         if let Err(e) = &ready {
