@@ -138,8 +138,11 @@ pub struct ClientSession {
     tls: bool,
     starttls_tried: bool,
     authenticated: bool,
-    /// A message was sent on this connection: RSET before the next MAIL.
-    used: bool,
+    /// The last transaction on this connection did not end with the server taking the
+    /// message (a refused MAIL, RCPT, DATA or body): RSET before the next MAIL. After an
+    /// accepted message the server is back at its initial state (RFC 5321 section
+    /// 4.1.1.4), so the next MAIL follows at once.
+    reset_due: bool,
     quit_requested: bool,
     txn: Option<Transaction>,
 }
@@ -159,7 +162,7 @@ impl ClientSession {
             caps: None,
             starttls_tried: false,
             authenticated: false,
-            used: false,
+            reset_due: false,
             quit_requested: false,
             txn: None,
         }
@@ -299,7 +302,7 @@ impl ClientSession {
 
     /// Starts a message. Checks first, writing nothing on error, that the server can take
     /// it: see [`SendError`]. Then writes MAIL and the RCPTs (and DATA when pipelining),
-    /// preceded by RSET if a message was sent before on this connection.
+    /// preceded by RSET if the previous message on this connection was not accepted.
     ///
     /// The session then asks for the body with [`ClientEvent::SendBody`], unless no
     /// recipient was accepted, and ends the message with `Delivered` or `NotDelivered`.
@@ -329,7 +332,8 @@ impl ClientSession {
             discard_data: false,
         });
         self.phase = Phase::Transaction;
-        if std::mem::replace(&mut self.used, true) {
+        // Cleared again when the server takes the message.
+        if std::mem::replace(&mut self.reset_due, true) {
             self.write(Command::Rset, Expect::Rset);
             if !pipelined {
                 return Ok(());
@@ -727,6 +731,7 @@ impl ClientSession {
                 status: recipient_status(&outcome, res),
             })
             .collect();
+        self.reset_due = outcome.is_err();
         self.events.push_back(match outcome {
             Ok(reply) => ClientEvent::Delivered { recipients, reply },
             Err(reason) => ClientEvent::NotDelivered { recipients, reason },

@@ -581,17 +581,15 @@ fn service_closing_mid_session() {
 }
 
 #[test]
-fn two_messages_on_one_connection_with_rset() {
+fn a_message_after_an_accepted_one_needs_no_rset() {
     let e1 = env(&["a@example.net"]);
     let e2 = Envelope::new("", ["b@example.net"]);
     let mut d = established(config(), EHLO_PIPE, vec![e1, e2]);
     d.feed(b"250 ok\r\n250 ok\r\n354 go\r\n");
+    // The end of data's 250 put the server back at its initial state.
     let out = d.round(b"250 2.0.0 first queued\r\n");
-    assert_eq!(
-        out,
-        "RSET\r\nMAIL FROM:<>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
-    );
-    d.feed(b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    assert_eq!(out, "MAIL FROM:<>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+    d.feed(b"250 ok\r\n250 ok\r\n354 go\r\n");
     assert_eq!(d.round(b"250 2.0.0 second queued\r\n"), "QUIT\r\n");
     let delivered_count = d
         .events
@@ -599,6 +597,22 @@ fn two_messages_on_one_connection_with_rset() {
         .filter(|e| matches!(e, ClientEvent::Delivered { .. }))
         .count();
     assert_eq!(delivered_count, 2);
+}
+
+#[test]
+fn a_message_after_a_refused_one_starts_with_rset() {
+    // Pipelined: the refused body leaves the server's state unknown, RSET goes first.
+    let e1 = env(&["a@example.net"]);
+    let e2 = Envelope::new("", ["b@example.net"]);
+    let mut d = established(config(), EHLO_PIPE, vec![e1, e2]);
+    d.feed(b"250 ok\r\n250 ok\r\n354 go\r\n");
+    let out = d.round(b"554 5.7.1 content refused\r\n");
+    assert_eq!(
+        out,
+        "RSET\r\nMAIL FROM:<>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
+    );
+    d.feed(b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    assert_eq!(d.round(b"250 2.0.0 second queued\r\n"), "QUIT\r\n");
 
     // Without pipelining RSET is answered before MAIL.
     let e1 = env(&["a@example.net"]);
@@ -791,7 +805,8 @@ fn script() -> (ClientConfig, Vec<Envelope>, Vec<&'static [u8]>) {
         b"235 2.7.0 ok\r\n",
         b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n450 4.2.0 busy\r\n354 go\r\n",
         b"250 2.0.0 queued\r\n",
-        b"250 2.0.0 reset\r\n250 ok\r\n550 5.1.1 nobody\r\n554 5.5.1 no recipients\r\n",
+        // No RSET after an accepted message: MAIL, RCPT and DATA are answered.
+        b"250 ok\r\n550 5.1.1 nobody\r\n554 5.5.1 no recipients\r\n",
         b"221 2.0.0 bye\r\n",
     ];
     let e1 = env(&["a@example.net", "b@example.net"]);
@@ -823,7 +838,7 @@ fn scripted_conversation_whole() {
          dXNlcg==\r\ncGFzcw==\r\n\
          MAIL FROM:<alice@example.org>\r\nRCPT TO:<a@example.net>\r\nRCPT TO:<b@example.net>\r\n\
          DATA\r\nSubject: hi\r\n\r\n..dot\r\nline\r\n.\r\n\
-         RSET\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nQUIT\r\n"
+         MAIL FROM:<alice@example.org>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nQUIT\r\n"
     );
     assert_eq!(events.len(), 6, "{events:?}");
     assert_eq!(events[0], ClientEvent::StartTls);
