@@ -1,12 +1,13 @@
 //! `postern serve`: run the gateway; SIGHUP reloads the config file, SIGINT/SIGTERM
 //! stop it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use postern_gateway::Config;
+use postern_gateway::config::Scheduler;
 use postern_gateway::logging::{self, LogFormat};
+use postern_gateway::{Config, gateway};
 
 /// `postern serve` arguments.
 #[derive(Debug, clap::Args)]
@@ -52,26 +53,70 @@ pub fn run(args: ServeArgs) -> ExitCode {
         eprintln!("postern serve: {e}");
         return ExitCode::from(2);
     }
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if config.server.worker_threads > 0 {
-        builder.worker_threads(config.server.worker_threads);
-    }
-    let rt = match builder.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("serve: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let grace = Duration::from_secs(args.grace);
+    let path = args.config.as_deref();
+    let served = match config.server.scheduler {
+        Scheduler::Shared => serve_shared(config, path, grace),
+        Scheduler::PerThread => serve_per_thread(config, path, grace),
     };
-    match rt.block_on(postern_gateway::gateway::serve(
-        config,
-        args.config.as_deref(),
-        Duration::from_secs(args.grace),
-    )) {
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("serve: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The number of threads `[server] worker_threads` asks for (0: half the cores, at
+/// least one; see its documentation for why).
+fn threads(config: &Config) -> usize {
+    match config.server.worker_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+        n => n,
+    }
+}
+
+/// `scheduler = "shared"`: one multi-thread runtime.
+fn serve_shared(config: Config, path: Option<&Path>, grace: Duration) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads(&config))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(gateway::serve(config, path, grace))
+        .map_err(|e| e.to_string())
+}
+
+/// `scheduler = "per_thread"`: a single-thread runtime on this thread (deliveries, the
+/// gateway's own tasks, its share of sessions) and one on each further thread (sessions
+/// only). Those threads run until the gateway has stopped.
+fn serve_per_thread(config: Config, path: Option<&Path>, grace: Duration) -> Result<(), String> {
+    let single = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))
+    };
+    let main = single()?;
+    let mut others = Vec::new();
+    for i in 1..threads(&config) {
+        let rt = single()?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("postern-sessions-{i}"))
+            .spawn(move || {
+                let _ = rt.block_on(stopped);
+            })
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
+        others.push((handle, stop, thread));
+    }
+    let handles: Vec<_> = others.iter().map(|(h, _, _)| h.clone()).collect();
+    let served = main.block_on(gateway::serve_on(config, path, grace, &handles));
+    for (_, stop, thread) in others {
+        let _ = stop.send(());
+        let _ = thread.join();
+    }
+    served.map_err(|e| e.to_string())
 }

@@ -113,10 +113,50 @@ pub struct ServerSection {
     /// Where the spool, tracking log and Maildir folders live (relative paths are taken
     /// from the working directory). Default `./postern-data`.
     pub data_dir: PathBuf,
-    /// Threads of `postern serve`'s runtime (sessions, deliveries, timers); `0` starts
-    /// one per CPU core. Blocking work (fsync, DNS files, compaction) runs on tokio's
-    /// separate blocking pool either way. Default 0 (`worker_threads`, at most 1024).
+    /// Threads that run `postern serve`'s sessions, deliveries and timers; `0` starts
+    /// one per two CPU cores (at least one). The other cores are left to what each
+    /// message also needs: the kernel's TCP work, the fsyncs and the rest of the
+    /// blocking pool (a separate pool either way), the peers. A thread more than the
+    /// work needs costs wake-ups: on two cores one thread relayed 2,900–3,300 1 KB
+    /// messages a second and two 1,950–2,350 (BENCHMARKS.md, "Relay, tenth round").
+    /// Default 0 (`worker_threads`, at most 1024).
     pub worker_threads: usize,
+    /// How those threads share the work (`scheduler`). Default `per_thread`.
+    pub scheduler: Scheduler,
+}
+
+/// `[server] scheduler`: how `postern serve` spreads its work over `worker_threads`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scheduler {
+    /// `per_thread`: a single-thread runtime on each thread, each with its own listening
+    /// socket on every listen address (`SO_REUSEPORT`, see [`crate::listeners`]). A
+    /// session runs where it was accepted; deliveries and the gateway's own tasks run on
+    /// the first thread. No thread steals another's work or wakes it to share some.
+    #[default]
+    PerThread,
+    /// `shared`: one runtime whose threads steal tasks from each other (tokio's
+    /// multi-thread scheduler). Spreads uneven work better, at the cost of the threads
+    /// waking each other.
+    Shared,
+}
+
+impl Scheduler {
+    /// The scheduler called `name`.
+    pub fn from_name(name: &str) -> Option<Scheduler> {
+        match name {
+            "per_thread" => Some(Scheduler::PerThread),
+            "shared" => Some(Scheduler::Shared),
+            _ => None,
+        }
+    }
+
+    /// Its name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheduler::PerThread => "per_thread",
+            Scheduler::Shared => "shared",
+        }
+    }
 }
 
 /// What a connection rule does.
@@ -654,6 +694,7 @@ struct ServerToml {
     hostname: Option<String>,
     data_dir: Option<PathBuf>,
     worker_threads: Option<usize>,
+    scheduler: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1405,12 +1446,23 @@ fn server(c: &Checker<'_>, s: &ServerToml) -> Result<ServerSection, ConfigError>
         return Err(c.err(
             "server",
             "worker_threads",
-            format!("must be at most {MAX_WORKER_THREADS} (0: one per core)"),
+            format!("must be at most {MAX_WORKER_THREADS} (0: one per two cores)"),
         ));
     }
+    let scheduler = match s.scheduler.as_deref() {
+        None => Scheduler::default(),
+        Some(name) => Scheduler::from_name(name).ok_or_else(|| {
+            c.err(
+                "server",
+                "scheduler",
+                "must be \"per_thread\" or \"shared\"",
+            )
+        })?,
+    };
     Ok(ServerSection {
         hostname,
         worker_threads,
+        scheduler,
         data_dir: s
             .data_dir
             .clone()
@@ -1792,6 +1844,10 @@ mod tests {
         assert_eq!(one.server.worker_threads, 1);
         let e = err("[server]\nworker_threads = 1025\n");
         assert!(e.contains("server.worker_threads (line 2)"), "{e}");
+        let shared = Config::from_toml_str("[server]\nscheduler = \"shared\"\n").unwrap();
+        assert_eq!(shared.server.scheduler, Scheduler::Shared);
+        let e = err("[server]\nscheduler = \"fast\"\n");
+        assert!(e.contains("server.scheduler (line 2)"), "{e}");
     }
 
     /// A file that names no connector delivers for `localhost` as the embedded default

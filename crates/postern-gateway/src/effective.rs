@@ -156,6 +156,7 @@ fn server_part(c: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "hostname = {}", q(&c.server.hostname))?;
     writeln!(o, "data_dir = {}", q(c.server.data_dir.display()))?;
     writeln!(o, "worker_threads = {}", c.server.worker_threads)?;
+    writeln!(o, "scheduler = {}", q(c.server.scheduler.name()))?;
     writeln!(o, "\n[connections]")?;
     let n = &c.connections;
     writeln!(o, "listen = {}", list(&n.listen))?;

@@ -127,34 +127,41 @@ fn mkdir(path: &std::path::Path) -> Result<(), StartError> {
     std::fs::create_dir_all(path).map_err(fail)
 }
 
-/// A listening socket on `addr` with the given backlog (tokio's `TcpListener::bind` uses
-/// the standard library's 128), reusing the address as the standard library does.
-fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(backlog)
-}
-
 impl Gateway {
     /// Opens the spool and the tracking log, binds every listener, logs the start-up
     /// line ([`Gateway::startup_line`], through `tracing`) and starts the delivery loop.
-    /// Must be called inside a tokio runtime.
+    /// Must be called inside a tokio runtime; everything runs on it.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        Gateway::start_on(config, &[]).await
+    }
+
+    /// As [`start`](Self::start), with inbound sessions also on `session_runtimes`: each
+    /// listen address is bound once for the current runtime and once for each of them
+    /// (`SO_REUSEPORT`, see [`crate::listeners`]), and a session runs on the runtime
+    /// whose socket accepted it. Deliveries, timers of the queue and the admin tasks stay
+    /// on the current runtime. `postern serve` passes one single-thread runtime per
+    /// further thread (`[server] scheduler = "per_thread"`).
+    pub async fn start_on(
+        config: Config,
+        session_runtimes: &[tokio::runtime::Handle],
+    ) -> Result<Gateway, StartError> {
         // Built first and from a copy, so that a bad certificate fails before any
         // directory or socket is touched.
         let live = live_settings(config.clone()).map_err(|e| StartError::Tls(e.to_string()))?;
         // The ports next, before anything is created on disk: a port in use (another
         // gateway, a typo) leaves no data directory behind.
         let mut listeners = Vec::new();
+        let mut elsewhere = Vec::new();
         for &addr in &config.connections.listen {
-            let l = listen(addr, config.connections.listen_backlog)
-                .map_err(|source| StartError::Listen { addr, source })?;
-            listeners.push(l);
+            let fail = |source| StartError::Listen { addr, source };
+            let backlog = config.connections.listen_backlog;
+            let mut group = crate::listeners::bind_group(addr, backlog, 1 + session_runtimes.len())
+                .map_err(fail)?
+                .into_iter();
+            listeners.extend(group.next());
+            for (l, rt) in group.zip(session_runtimes) {
+                elsewhere.push((l.into_std().map_err(fail)?, rt.clone()));
+            }
         }
         let metrics = match config.status.metrics_listen {
             Some(addr) => Some(
@@ -247,6 +254,9 @@ impl Gateway {
         let (ctx, tasks) = (&gw.ctx, &mut gw.tasks);
         for l in listeners {
             tasks.spawn(crate::inbound::serve_listener(ctx.clone(), l));
+        }
+        for (l, rt) in elsewhere {
+            tasks.spawn_on(crate::inbound::serve_std_listener(ctx.clone(), l), &rt);
         }
         // Taken here, before any task runs: the admin API answers "not running" while
         // the receiver is still untaken (a race the admin test once lost on a busy CI).
@@ -470,11 +480,21 @@ fn carry<T: PartialEq + Clone>(
 /// what came of it; a file that is refused leaves the settings in force, and the gateway
 /// runs on. With no `path` (the embedded configuration) there is nothing to re-read.
 pub async fn serve(config: Config, path: Option<&Path>, grace: Duration) -> Result<(), StartError> {
+    serve_on(config, path, grace, &[]).await
+}
+
+/// As [`serve`], with inbound sessions also on `session_runtimes` ([`Gateway::start_on`]).
+pub async fn serve_on(
+    config: Config,
+    path: Option<&Path>,
+    grace: Duration,
+    session_runtimes: &[tokio::runtime::Handle],
+) -> Result<(), StartError> {
     // Before anything else, so that a signal sent once the start-up line is out finds
     // its handler (SIGHUP's default would end the process).
     let mut signals = Signals::new();
     let inherited = path.filter(|_| config.inherits_default_connector());
-    let gw = Gateway::start(config).await?;
+    let gw = Gateway::start_on(config, session_runtimes).await?;
     // Reloads asked for through the admin API (`postern reload`).
     let mut reloads = gw.ctx.requests.take_reload();
     // The start-up line is already out: `Gateway::start` logs it before its tasks start.

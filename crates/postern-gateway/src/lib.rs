@@ -77,6 +77,7 @@ pub mod effective;
 pub mod gateway;
 pub mod inbound;
 mod lazy_timer;
+pub mod listeners;
 pub mod logging;
 pub mod maildir;
 pub mod metrics;

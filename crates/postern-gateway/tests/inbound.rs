@@ -29,6 +29,16 @@ struct Harness {
 /// Starts a gateway for `localhost` (maildir) and everything else (smtp), with
 /// `connections` added to `[connections]` and `extra` appended.
 async fn start(tag: &str, connections: &str, extra: &str) -> Harness {
+    start_on(tag, connections, extra, &[]).await
+}
+
+/// [`start`], with sessions also on `session_runtimes` ([`Gateway::start_on`]).
+async fn start_on(
+    tag: &str,
+    connections: &str,
+    extra: &str,
+    session_runtimes: &[tokio::runtime::Handle],
+) -> Harness {
     let dir = temp_dir(tag);
     let text = format!(
         r#"
@@ -60,7 +70,9 @@ kind = "smtp"
         data = dir.display()
     );
     let config = Config::from_toml_str(&text).expect("test config is valid");
-    let gw = Gateway::start(config).await.expect("gateway starts");
+    let gw = Gateway::start_on(config, session_runtimes)
+        .await
+        .expect("gateway starts");
     let addr = gw.local_addrs()[0];
     Harness { gw, addr, dir }
 }
@@ -624,4 +636,52 @@ async fn etrn_is_accepted() {
     c.cmd("ETRN @example.com", 250).await;
     c.cmd("ETRN #queue", 458).await;
     h.stop().await;
+}
+
+/// `[server] scheduler = "per_thread"` as `postern serve` runs it with two threads: a
+/// second single-thread runtime has its own socket on the listen port, sessions the
+/// kernel hands to it run there and queue their mail as any other, and shutdown waits
+/// for them.
+#[tokio::test]
+async fn sessions_on_a_second_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let other = rt.handle().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let _ = rt.block_on(stopped);
+    });
+    let per_ip = "max_connections_per_ip = 50";
+    let h = start_on("second-runtime", per_ip, "", std::slice::from_ref(&other)).await;
+    let mut clients = Vec::new();
+    for _ in 0..24 {
+        clients.push(h.ehlo().await);
+    }
+    // Its listener and the sessions on it; 24 connections all hashed to the first
+    // socket would happen once in 2^24 runs.
+    let on_other = other.metrics().num_alive_tasks();
+    assert!(on_other > 1, "{on_other} task(s) on the second runtime");
+    let mut ids = std::collections::HashSet::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let queued = c
+            .mail(
+                "a@example.com",
+                &format!("u{i}@localhost"),
+                "Subject: x\r\n\r\nhi",
+            )
+            .await;
+        ids.insert(queue_id(&queued));
+    }
+    assert_eq!(ids.len(), 24, "one queue id per message");
+    drop(clients);
+    h.stop().await;
+    assert_eq!(
+        other.metrics().num_alive_tasks(),
+        0,
+        "sessions left running"
+    );
+    stop.send(()).unwrap();
+    thread.join().unwrap();
 }

@@ -31,6 +31,15 @@ use crate::policy::{ConnectionCounter, CounterRefusal, connection_allowed};
 /// the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// [`serve_listener`] on a socket bound elsewhere, registered with the runtime this runs
+/// on (a session runtime of [`crate::gateway::Gateway::start_on`]).
+pub async fn serve_std_listener(ctx: Arc<Context>, listener: std::net::TcpListener) {
+    match TcpListener::from_std(listener) {
+        Ok(l) => serve_listener(ctx, l).await,
+        Err(e) => tracing::error!("cannot listen on a session thread: {e}"),
+    }
+}
+
 /// Accepts connections on `listener` until the gateway shuts down, each in its own task;
 /// returns once the listener is closed and every session has ended. Connection limits
 /// (`connections.max_connections`, `max_connections_per_ip`) count the sessions of all

@@ -14,8 +14,10 @@ use postern_message::convert::{
 };
 use postern_message::mime_types::MimeTypes;
 
+use bytes::Bytes;
+
 use super::SmtpJob;
-use super::options::RichText;
+use super::options::{DomainOptions, RichText};
 use postern_message::encode::WireCheck;
 use postern_route::{ContentFormat, DomainSettings, Unrepresentable};
 use postern_smtp::Body;
@@ -47,11 +49,67 @@ pub fn for_domain_with<'a>(
 pub fn for_job<'a>(job: &SmtpJob<'a>) -> Cow<'a, [u8]> {
     let config = &job.live.config;
     let opts = config.domain_options.lookup(job.destination);
-    let mut body: Cow<'a, [u8]> = Cow::Borrowed(&job.body[..]);
+    prepare(&job.body[..], &opts, job.settings, &config.mime_types)
+}
+
+/// [`for_job`] as shared bytes: a slice of the spooled buffer when nothing changed (no
+/// copy). A large body on a single-thread runtime is converted on the blocking pool, so
+/// that the thread's other sessions go on meanwhile ([`INLINE_CONVERSION_MAX`]).
+pub async fn for_job_shared(job: &SmtpJob<'_>) -> Bytes {
+    if !converts_off_thread(job.body.len()) {
+        return shared(job.body, for_job(job));
+    }
+    let config = &job.live.config;
+    let opts = config.domain_options.lookup(job.destination);
+    let (body, settings) = (job.body.clone(), job.settings.clone());
+    let types = config.mime_types.clone();
+    off_thread(move || shared(&body, prepare(&body, &opts, &settings, &types))).await
+}
+
+/// [`for_peer`] as shared bytes, a large body converted as [`for_job_shared`] says.
+pub async fn for_peer_shared(
+    body: &Bytes,
+    peer_8bit: bool,
+    format: ContentFormat,
+) -> (Bytes, Option<Body>) {
+    if !converts_off_thread(body.len()) {
+        let (out, param) = for_peer(body, peer_8bit, format);
+        return (shared(body, out), param);
+    }
+    let body = body.clone();
+    off_thread(move || {
+        let (out, param) = for_peer(&body, peer_8bit, format);
+        (shared(&body, out), param)
+    })
+    .await
+}
+
+/// `converted` as [`Bytes`]: a slice of `spooled` when it is a part of it (no copy), the
+/// converted copy otherwise.
+fn shared(spooled: &Bytes, converted: Cow<'_, [u8]>) -> Bytes {
+    match converted {
+        Cow::Borrowed(part) => {
+            let (whole, p) = (spooled.as_ptr_range(), part.as_ptr_range());
+            if whole.start <= p.start && p.end <= whole.end {
+                spooled.slice_ref(part)
+            } else {
+                Bytes::copy_from_slice(part)
+            }
+        }
+        Cow::Owned(v) => Bytes::from(v),
+    }
+}
+
+fn prepare<'a>(
+    body: &'a [u8],
+    opts: &DomainOptions,
+    settings: &DomainSettings,
+    types: &MimeTypes,
+) -> Cow<'a, [u8]> {
+    let mut body = Cow::Borrowed(body);
     if opts.rich_text == RichText::Never
-        && let Some(b) = blocking_if_large(body.len(), || {
-            super::rich_text::without_tnef(&body, &config.mime_types)
-        })
+        && let Some(b) =
+            blocking_if_large(body.len(), || super::rich_text::without_tnef(&body, types))
     {
         body = Cow::Owned(b);
     }
@@ -61,10 +119,8 @@ pub fn for_job<'a>(job: &SmtpJob<'a>) -> Cow<'a, [u8]> {
         body = Cow::Owned(b);
     }
     match body {
-        Cow::Borrowed(b) => for_domain_with(b, job.settings, &config.mime_types),
-        Cow::Owned(b) => {
-            Cow::Owned(for_domain_with(&b, job.settings, &config.mime_types).into_owned())
-        }
+        Cow::Borrowed(b) => for_domain_with(b, settings, types),
+        Cow::Owned(b) => Cow::Owned(for_domain_with(&b, settings, types).into_owned()),
     }
 }
 
@@ -133,20 +189,43 @@ pub fn for_peer(
     (Cow::Owned(c.message), param)
 }
 
-/// Bodies from this size on are converted with the runtime told that the thread blocks:
-/// parsing and re-encoding megabytes takes milliseconds, during which the sessions
-/// sharing the worker thread would otherwise wait.
+/// Bodies from this size on are converted where the thread's other tasks need not wait:
+/// parsing and re-encoding megabytes takes milliseconds. On a multi-thread runtime the
+/// conversion runs in place with the worker's other tasks handed to another thread
+/// (`block_in_place`); on a single-thread one (`scheduler = "per_thread"`) the async
+/// entry points ([`for_job_shared`], [`for_peer_shared`]) run it on the blocking pool.
 pub const INLINE_CONVERSION_MAX: usize = 256 * 1024;
+
+/// The current runtime's flavour, if there is one.
+fn flavor() -> Option<tokio::runtime::RuntimeFlavor> {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|h| h.runtime_flavor())
+}
 
 /// Runs `f` in place, first moving the worker's other tasks to another thread
 /// (`block_in_place`) when the body is large and the runtime has other threads.
 fn blocking_if_large<R>(len: usize, f: impl FnOnce() -> R) -> R {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if len >= INLINE_CONVERSION_MAX && multi_thread {
+    if len >= INLINE_CONVERSION_MAX && flavor() == Some(tokio::runtime::RuntimeFlavor::MultiThread)
+    {
         tokio::task::block_in_place(f)
     } else {
         f()
+    }
+}
+
+/// Whether a body of `len` octets is converted on the blocking pool: a large one, on a
+/// single-thread runtime.
+fn converts_off_thread(len: usize) -> bool {
+    len >= INLINE_CONVERSION_MAX && flavor() == Some(tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
+/// Runs `f` on the blocking pool and waits for it; a panic in `f` goes on in the caller,
+/// as it would have inline.
+async fn off_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
@@ -293,5 +372,38 @@ mod tests {
         let on_worker = rt.block_on(task).unwrap();
         assert!(here.1.is_ascii());
         assert_eq!(here, on_worker);
+    }
+
+    #[test]
+    fn large_bodies_leave_a_single_thread_runtime_free() {
+        // scheduler = "per_thread": the thread's other tasks run while a large body is
+        // converted, and the result is the one converted in place.
+        let body = Bytes::from(format!(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+            "naïve café\r\n".repeat(INLINE_CONVERSION_MAX / 10)
+        ));
+        let here = for_peer(&body, false, ContentFormat::Mime).0.into_owned();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (ticks, out) = rt.block_on(async {
+            let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            });
+            let (out, param) = for_peer_shared(&body, false, ContentFormat::Mime).await;
+            assert_eq!(param, None);
+            (ticks.load(std::sync::atomic::Ordering::Relaxed), out)
+        });
+        assert!(ticks > 0, "the other task never ran during the conversion");
+        assert_eq!(&out[..], &here[..]);
+        // Small bodies stay inline, and unchanged ones are the spooled buffer itself.
+        let small = Bytes::from_static(b"Subject: x\r\n\r\nhi\r\n");
+        let (same, _) = rt.block_on(for_peer_shared(&small, false, ContentFormat::Mime));
+        assert_eq!(same.as_ptr(), small.as_ptr());
     }
 }

@@ -92,7 +92,7 @@ pub async fn deliver(ctx: &Context, pool: &Pool, job: &SmtpJob<'_>) -> SmtpResul
         }
         Err(HopError::Temporary(reply)) => return SmtpResult::Unreachable(reply),
     };
-    let body = content::for_job(job);
+    let body = content::for_job_shared(job).await;
     let tls = tls_name(job.settings.tls);
     for (host, peer) in &hops {
         let key = PoolKey { peer: *peer, tls };
@@ -144,7 +144,7 @@ async fn try_pooled(
     key: &PoolKey,
     host: &str,
     job: &SmtpJob<'_>,
-    body: &[u8],
+    body: &bytes::Bytes,
 ) -> Option<Vec<(usize, Outcome)>> {
     loop {
         let (conn, stale) = pool.take(key);
@@ -154,8 +154,8 @@ async fn try_pooled(
             close_all(vec![conn]);
             continue;
         }
-        let (payload, param) =
-            content::for_peer(body, conn.eight_bit_mime(), job.settings.content_format);
+        let format = job.settings.content_format;
+        let (payload, param) = content::for_peer_shared(body, conn.eight_bit_mime(), format).await;
         note_message(&mut conn, job);
         let sent = conn.send(envelope(job, &payload, param), &payload).await;
         note_dsn_passed(job, &conn);
@@ -175,10 +175,10 @@ async fn send_on(
     ctx: &Context,
     conn: &mut Conn,
     job: &SmtpJob<'_>,
-    body: &[u8],
+    body: &bytes::Bytes,
 ) -> Vec<(usize, Outcome)> {
-    let (payload, param) =
-        content::for_peer(body, conn.eight_bit_mime(), job.settings.content_format);
+    let format = job.settings.content_format;
+    let (payload, param) = content::for_peer_shared(body, conn.eight_bit_mime(), format).await;
     note_message(conn, job);
     let sent = conn.send(envelope(job, &payload, param), &payload).await;
     note_dsn_passed(job, conn);
@@ -192,7 +192,7 @@ async fn send_on(
 async fn archive_sent(
     ctx: &Context,
     job: &SmtpJob<'_>,
-    payload: &[u8],
+    payload: &bytes::Bytes,
     outcomes: &[(usize, Outcome)],
 ) {
     let Some(archive) = ctx.archive.clone() else {
@@ -218,7 +218,7 @@ async fn archive_sent(
     let (qid, sender, body, now) = (
         job.ids.0.to_owned(),
         job.sender.to_owned(),
-        shared_payload(job.body, payload),
+        payload.clone(),
         ctx.now().0,
     );
     let written = tokio::task::spawn_blocking(move || {
@@ -244,17 +244,6 @@ async fn archive_sent(
             now_ms: now,
         };
         ctx.track_archived(&record, result, Some(job.connector.name.as_str()));
-    }
-}
-
-/// `payload` as [`bytes::Bytes`]: a slice of the spooled buffer when the message went out
-/// unconverted (no copy), a copy of the converted message otherwise.
-fn shared_payload(spooled: &bytes::Bytes, payload: &[u8]) -> bytes::Bytes {
-    let (whole, part) = (spooled.as_ptr_range(), payload.as_ptr_range());
-    if whole.start <= part.start && part.end <= whole.end {
-        spooled.slice_ref(payload)
-    } else {
-        bytes::Bytes::copy_from_slice(payload)
     }
 }
 
