@@ -166,31 +166,82 @@ fn listen_only_file_still_delivers_to_localhost_and_says_so() {
 }
 
 /// The listeners are bound before the data directory is made: a port in use stops the
-/// start with an error naming the address, and nothing is left on disk.
+/// start with an error naming the address, and nothing is left on disk. With several
+/// threads each binding the port (`SO_REUSEPORT`) too.
 #[test]
 fn port_in_use_leaves_no_data_directory() {
-    let dir = temp_dir("clash");
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap();
+    for threads in [1, 3] {
+        let dir = temp_dir(&format!("clash-{threads}"));
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let data = dir.join("data");
+        let file = dir.join("p.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[server]\ndata_dir = \"{}\"\nworker_threads = {threads}\n\
+                 [connections]\nlisten = [\"{addr}\"]\n",
+                data.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_postern"))
+            .args(["serve", "-c", file.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(&addr.to_string()), "{err}");
+        assert!(!data.exists(), "{} was created", data.display());
+        drop(taken);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// `scheduler = "per_thread"` with three threads, as `postern serve` runs it: every
+/// connection is served whichever thread's socket took it, mail for `localhost` is
+/// delivered, and SIGTERM stops all three threads with a clean exit.
+#[test]
+fn three_threads_serve_and_stop() {
+    let dir = temp_dir("threads");
     let data = dir.join("data");
     let file = dir.join("p.toml");
     std::fs::write(
         &file,
         format!(
-            "[server]\ndata_dir = \"{}\"\n[connections]\nlisten = [\"{addr}\"]\n",
+            "[server]\ndata_dir = \"{}\"\nworker_threads = 3\nscheduler = \"per_thread\"\n\
+             [connections]\nlisten = [\"127.0.0.1:0\"]\n",
             data.display()
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_postern"))
-        .args(["serve", "-c", file.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = text(&out.stderr);
-    assert!(!out.status.success(), "{err}");
-    assert!(err.contains(&addr.to_string()), "{err}");
-    assert!(!data.exists(), "{} was created", data.display());
-    drop(taken);
+    let (mut child, lines) = serve(&file, &dir);
+    let addr = common::startup_addr(until_started(&lines).last().unwrap());
+    for i in 0..12 {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut w = stream.try_clone().unwrap();
+        let mut r = BufReader::new(stream);
+        assert_eq!(reply(&mut r), 220);
+        for (c, want) in [
+            ("EHLO client.test".to_owned(), 250),
+            ("MAIL FROM:<a@example.com>".to_owned(), 250),
+            (format!("RCPT TO:<u{i}@localhost>"), 250),
+            ("DATA".to_owned(), 354),
+            ("Subject: hi\r\n\r\nhello\r\n.".to_owned(), 250),
+            ("QUIT".to_owned(), 221),
+        ] {
+            w.write_all(format!("{c}\r\n").as_bytes()).unwrap();
+            assert_eq!(reply(&mut r), want, "{c}");
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
     let _ = std::fs::remove_dir_all(&dir);
 }
