@@ -7,8 +7,10 @@
 //! every hop (postern-track). The crates stay pure; this crate owns every socket, file
 //! and timer.
 //!
-//! `postern serve` runs it: [`Gateway::start`] with a [`Config`], [`Gateway::reload`]
-//! on SIGHUP, then [`Gateway::shutdown`] on SIGINT/SIGTERM.
+//! `postern serve` runs it: [`Gateway::start`] with a [`Config`] ([`Gateway::start_on`]
+//! when sessions also run on further single-thread runtimes, `[server] scheduler =
+//! "per_thread"`), [`Gateway::reload`] on SIGHUP, then [`Gateway::shutdown`] on
+//! SIGINT/SIGTERM.
 //!
 //! ## Quick start
 //!
