@@ -111,6 +111,27 @@ fn reply(r: &mut BufReader<TcpStream>) -> u16 {
     }
 }
 
+/// One message to `rcpt` over a new connection to `addr`, every reply as expected.
+fn mail_to(addr: std::net::SocketAddr, rcpt: &str) {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    assert_eq!(reply(&mut r), 220);
+    let mut cmd = |c: &str, want: u16| {
+        w.write_all(format!("{c}\r\n").as_bytes()).unwrap();
+        assert_eq!(reply(&mut r), want, "{c}");
+    };
+    cmd("EHLO client.test", 250);
+    cmd("MAIL FROM:<a@example.com>", 250);
+    cmd(&format!("RCPT TO:<{rcpt}>"), 250);
+    cmd("DATA", 354);
+    cmd("Subject: hi\r\n\r\nhello\r\n.", 250);
+    cmd("QUIT", 221);
+}
+
 /// A file that only sets `listen` (and where data goes) keeps the default local
 /// delivery: `jo@localhost` is accepted, and the start says where it came from.
 #[test]
@@ -137,24 +158,10 @@ fn listen_only_file_still_delivers_to_localhost_and_says_so() {
         note.contains("names no [[connector]]") && note.contains("\"local\""),
         "{note}"
     );
-    let addr = common::startup_addr(started.last().unwrap());
-    let stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
-    assert_eq!(reply(&mut r), 220);
-    let mut cmd = |c: &str, want: u16| {
-        w.write_all(format!("{c}\r\n").as_bytes()).unwrap();
-        assert_eq!(reply(&mut r), want, "{c}");
-    };
-    cmd("EHLO client.test", 250);
-    cmd("MAIL FROM:<a@example.com>", 250);
-    cmd("RCPT TO:<jo@localhost>", 250);
-    cmd("DATA", 354);
-    cmd("Subject: hi\r\n\r\nhello\r\n.", 250);
-    cmd("QUIT", 221);
+    mail_to(
+        common::startup_addr(started.last().unwrap()),
+        "jo@localhost",
+    );
     stop(child);
     let check = postern(&["config", "check", "-c", file.to_str().unwrap()]);
     assert!(
@@ -219,24 +226,7 @@ fn three_threads_serve_and_stop() {
     let (mut child, lines) = serve(&file, &dir);
     let addr = common::startup_addr(until_started(&lines).last().unwrap());
     for i in 0..12 {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut w = stream.try_clone().unwrap();
-        let mut r = BufReader::new(stream);
-        assert_eq!(reply(&mut r), 220);
-        for (c, want) in [
-            ("EHLO client.test".to_owned(), 250),
-            ("MAIL FROM:<a@example.com>".to_owned(), 250),
-            (format!("RCPT TO:<u{i}@localhost>"), 250),
-            ("DATA".to_owned(), 354),
-            ("Subject: hi\r\n\r\nhello\r\n.".to_owned(), 250),
-            ("QUIT".to_owned(), 221),
-        ] {
-            w.write_all(format!("{c}\r\n").as_bytes()).unwrap();
-            assert_eq!(reply(&mut r), want, "{c}");
-        }
+        mail_to(addr, &format!("u{i}@localhost"));
     }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
