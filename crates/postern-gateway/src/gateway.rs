@@ -397,6 +397,19 @@ fn carry_start_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
         &mut n.server.data_dir,
         c,
     );
+    // The threads `postern serve` started with.
+    carry(
+        "server.worker_threads",
+        &r.server.worker_threads,
+        &mut n.server.worker_threads,
+        c,
+    );
+    carry(
+        "server.scheduler",
+        &r.server.scheduler,
+        &mut n.server.scheduler,
+        c,
+    );
     carry(
         "connections.listen",
         &r.connections.listen,
@@ -633,6 +646,7 @@ mod tests {
         let running = Config::embedded();
         let mut new = Config::from_toml_str(
             "[server]\nhostname = \"new.test\"\ndata_dir = \"/elsewhere\"\n\
+             worker_threads = 3\nscheduler = \"shared\"\n\
              [connections]\nmax_connections = 7\nmessages_per_connection = 3\n\
              [retry]\npoll_interval = \"5s\"\n[transfer]\nmode = \"none\"\n",
         )
@@ -642,12 +656,16 @@ mod tests {
             changed,
             [
                 "server.data_dir",
+                "server.worker_threads",
+                "server.scheduler",
                 "connections.messages_per_connection",
                 "retry",
                 "transfer.mode"
             ]
         );
         assert_eq!(new.server.data_dir, running.server.data_dir);
+        assert_eq!(new.server.worker_threads, running.server.worker_threads);
+        assert_eq!(new.server.scheduler, running.server.scheduler);
         assert_eq!(new.retry, running.retry);
         // Directories left at their defaults stay under the data directory in force.
         assert_eq!(new.maildir.root, running.maildir.root);
