@@ -580,12 +580,19 @@ fn service_closing_mid_session() {
     ));
 }
 
-#[test]
-fn a_message_after_an_accepted_one_needs_no_rset() {
+/// Two messages for a server with PIPELINING, the first one's body written: the session
+/// waits for the reply to its end of data.
+fn first_of_two_sent() -> Driver {
     let e1 = env(&["a@example.net"]);
     let e2 = Envelope::new("", ["b@example.net"]);
     let mut d = established(config(), EHLO_PIPE, vec![e1, e2]);
     d.feed(b"250 ok\r\n250 ok\r\n354 go\r\n");
+    d
+}
+
+#[test]
+fn a_message_after_an_accepted_one_needs_no_rset() {
+    let mut d = first_of_two_sent();
     // The end of data's 250 put the server back at its initial state.
     let out = d.round(b"250 2.0.0 first queued\r\n");
     assert_eq!(out, "MAIL FROM:<>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
@@ -602,10 +609,7 @@ fn a_message_after_an_accepted_one_needs_no_rset() {
 #[test]
 fn a_message_after_a_refused_one_starts_with_rset() {
     // Pipelined: the refused body leaves the server's state unknown, RSET goes first.
-    let e1 = env(&["a@example.net"]);
-    let e2 = Envelope::new("", ["b@example.net"]);
-    let mut d = established(config(), EHLO_PIPE, vec![e1, e2]);
-    d.feed(b"250 ok\r\n250 ok\r\n354 go\r\n");
+    let mut d = first_of_two_sent();
     let out = d.round(b"554 5.7.1 content refused\r\n");
     assert_eq!(
         out,
