@@ -154,17 +154,12 @@ async fn try_pooled(
             close_all(vec![conn]);
             continue;
         }
-        let format = job.settings.content_format;
-        let (payload, param) = content::for_peer_shared(body, conn.eight_bit_mime(), format).await;
-        note_message(&mut conn, job);
-        let sent = conn.send(envelope(job, &payload, param), &payload).await;
-        note_dsn_passed(job, &conn);
+        let (sent, payload) = convert_and_send(&mut conn, job, body).await;
         if matches!(sent, Sent::Broken(_)) {
             // A kept connection the server dropped meanwhile: not this message's fault.
             continue;
         }
-        let outcomes = outcomes_of(ctx, &conn, job, sent);
-        archive_sent(ctx, job, &payload, &outcomes).await;
+        let outcomes = settle(ctx, &conn, job, sent, &payload).await;
         release(pool, key.clone(), conn);
         return Some(outcomes);
     }
@@ -177,13 +172,36 @@ async fn send_on(
     job: &SmtpJob<'_>,
     body: &bytes::Bytes,
 ) -> Vec<(usize, Outcome)> {
+    let (sent, payload) = convert_and_send(conn, job, body).await;
+    settle(ctx, conn, job, sent, &payload).await
+}
+
+/// Converts the message for this connection's server (8BITMIME or not), notes it in the
+/// protocol log and sends it; what came of it, and the message as sent.
+async fn convert_and_send(
+    conn: &mut Conn,
+    job: &SmtpJob<'_>,
+    body: &bytes::Bytes,
+) -> (Sent, bytes::Bytes) {
     let format = job.settings.content_format;
     let (payload, param) = content::for_peer_shared(body, conn.eight_bit_mime(), format).await;
     note_message(conn, job);
     let sent = conn.send(envelope(job, &payload, param), &payload).await;
     note_dsn_passed(job, conn);
+    (sent, payload)
+}
+
+/// Each recipient's outcome of a sent message, tracked, and the archive copy of what the
+/// server took.
+async fn settle(
+    ctx: &Context,
+    conn: &Conn,
+    job: &SmtpJob<'_>,
+    sent: Sent,
+    payload: &bytes::Bytes,
+) -> Vec<(usize, Outcome)> {
     let outcomes = outcomes_of(ctx, conn, job, sent);
-    archive_sent(ctx, job, &payload, &outcomes).await;
+    archive_sent(ctx, job, payload, &outcomes).await;
     outcomes
 }
 
