@@ -128,7 +128,7 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery, started: Instant) {
         .await;
         return;
     }
-    let body = match read_body(ctx, &delivery).await {
+    let fetched = match read_body(ctx, &delivery).await {
         Ok(b) => b,
         Err(reply) => {
             // Our own spool, not the destination: the message's retry schedule.
@@ -148,31 +148,18 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery, started: Instant) {
             return;
         }
     };
-    // Only the header block is parsed: the body may be large and is not needed here.
-    let head_end = memchr::memmem::find(&body, b"\r\n\r\n").map_or(body.len(), |i| i + 4);
-    let message_id = Message::parse(&body[..head_end])
-        .message_id()
-        .map(|id| format!("<{id}>"))
-        .unwrap_or_default();
-    let envelope = (ctx.queue.message(delivery.id).await)
-        .ok()
-        .flatten()
-        .map(|m| m.envelope);
-    let arrival = envelope.as_ref().map(|e| e.arrival);
+    let facts = Facts::of(ctx, &delivery, &fetched).await;
     let msg = Msg {
         live: &live,
         delivery: &delivery,
         queue_id: delivery.id.to_string(),
-        message_id: if message_id.is_empty() {
-            delivery.id.to_string()
-        } else {
-            message_id
-        },
-        body,
+        message_id: facts.message_id.unwrap_or_else(|| delivery.id.to_string()),
+        body: fetched.body,
         settings,
-        dsn: envelope.filter(postern_queue::Envelope::has_dsn),
+        dsn: facts.dsn,
         dsn_passed: std::sync::Mutex::default(),
     };
+    let arrival = facts.arrival;
     let (mut outcomes, groups) = route(&shared, &msg);
     for group in groups {
         outcomes.extend(deliver_group(&shared, &msg, group).await);
@@ -203,21 +190,84 @@ const FRESH_YIELDS: usize = 3;
 /// awake can take the message in between. In a 1 KB relay run that was about one message
 /// in three, each read back from the spool on a blocking thread. The session is then
 /// already woken, so for a fresh message the attempt first yields a few times.
-async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Bytes, String> {
+async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Fetched, String> {
     let fresh = ctx.now().0.saturating_sub(d.id.millis) < FRESH_MS;
     let yields = if fresh { FRESH_YIELDS } else { 0 };
     for tried in 0..=yields {
-        if let Some(body) = ctx.bodies.get(d.id) {
-            return Ok(body);
+        if let Some(accepted) = ctx.bodies.get(d.id) {
+            return Ok(Fetched {
+                body: accepted.body.clone(),
+                accepted: Some(accepted),
+            });
         }
         if tried < yields {
             tokio::task::yield_now().await;
         }
     }
-    ctx.queue
+    let body = ctx
+        .queue
         .body(d.id)
         .await
-        .map_err(|e| format!("451 4.3.0 cannot read the spooled message: {e}"))
+        .map_err(|e| format!("451 4.3.0 cannot read the spooled message: {e}"))?;
+    Ok(Fetched {
+        body,
+        accepted: None,
+    })
+}
+
+/// A message's body, and what its session knew of it when the body came from the cache.
+struct Fetched {
+    body: Bytes,
+    accepted: Option<crate::bodies::Accepted>,
+}
+
+/// What an attempt needs to know of its message besides the body.
+struct Facts {
+    /// The Message-ID in angle brackets, when the message has one.
+    message_id: Option<String>,
+    /// The envelope, when it carries RFC 3461 parameters to pass on.
+    dsn: Option<postern_queue::Envelope>,
+    /// When the message arrived, when known (for the queue-age metric).
+    arrival: Option<Timestamp>,
+}
+
+impl Facts {
+    /// From the session's record in the body cache; otherwise the header block is parsed
+    /// (only it: the body may be large) and the envelope read from the queue.
+    async fn of(ctx: &Context, delivery: &Delivery, fetched: &Fetched) -> Facts {
+        let bracketed = |id: &str| format!("<{id}>");
+        if let Some(a) = &fetched.accepted {
+            let dsn = if a.dsn {
+                envelope_of(ctx, delivery).await
+            } else {
+                None
+            };
+            return Facts {
+                message_id: a.message_id.as_deref().map(bracketed),
+                dsn,
+                arrival: Some(a.arrival),
+            };
+        }
+        let body = &fetched.body;
+        let head_end = memchr::memmem::find(body, b"\r\n\r\n").map_or(body.len(), |i| i + 4);
+        let message_id = Message::parse(&body[..head_end])
+            .message_id()
+            .map(|id| bracketed(&id));
+        let envelope = envelope_of(ctx, delivery).await;
+        Facts {
+            message_id,
+            arrival: envelope.as_ref().map(|e| e.arrival),
+            dsn: envelope.filter(postern_queue::Envelope::has_dsn),
+        }
+    }
+}
+
+/// The queued envelope of `delivery`'s message (a copy), if it is still queued.
+async fn envelope_of(ctx: &Context, delivery: &Delivery) -> Option<postern_queue::Envelope> {
+    (ctx.queue.message(delivery.id).await)
+        .ok()
+        .flatten()
+        .map(|m| m.envelope)
 }
 
 /// Routes every recipient: unroutable ones get their outcome now, the others are grouped

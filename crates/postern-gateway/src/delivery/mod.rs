@@ -104,6 +104,9 @@ pub async fn run(
     // the organisation in "outbound"); given back when the mode lets them go.
     let mut parked: Vec<Delivery> = Vec::new();
     let mut shutdown = ctx.shutdown.clone();
+    // One timer for every turn's sleep: a new one each turn was a timer-wheel insertion
+    // and removal a turn, and a turn comes about once a relayed message.
+    let mut timer = crate::lazy_timer::LazyTimer::new();
     // Queue commands from the admin API (`postern queue …`) arrive on `control`.
     while !ctx.is_shutting_down() {
         if let Some(rx) = control.as_mut() {
@@ -139,6 +142,9 @@ pub async fn run(
             // flush after another, for as long as the disk stayed full.
             SPOOL_RETRY
         };
+        if let Some(deadline) = tokio::time::Instant::now().checked_add(wait) {
+            timer.arm(deadline);
+        }
         tokio::select! {
             () = ctx.wake.notified() => {}
             () = limits.freed.notified() => {}
@@ -147,7 +153,8 @@ pub async fn run(
                 tracing::warn!("queue: waiting for other nodes: {e}");
                 tokio::time::sleep(SPOOL_RETRY).await;
             },
-            () = tokio::time::sleep(wait) => {}
+            // It may fire early (set for an earlier turn's wait): the loop just looks again.
+            () = timer.fired() => {}
             r = shutdown.changed() => if r.is_err() { break },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             Some(req) = async { control.as_mut()?.recv().await } => answer_control(&shared, req).await,

@@ -254,6 +254,7 @@ pub fn send_due_delays(ctx: &Context) -> Option<Timestamp> {
         let body = ctx
             .bodies
             .get(msg.id)
+            .map(|a| a.body)
             .or_else(|| crate::storage::block_on(ctx.queue.body(msg.id)).ok())
             .unwrap_or_default();
         one(ctx, &live.config, msg, &body, &list);

@@ -570,9 +570,16 @@ impl Inbound {
         let stored = self.store(envelope, data.clone(), now).await;
         match stored {
             Ok(Ok((id, envelope))) => {
+                let message_id: Option<std::sync::Arc<str>> = message_id.map(Into::into);
                 // Before the wake-up, so the delivery it starts finds the body here.
+                let accepted = crate::bodies::Accepted {
+                    body: data,
+                    message_id: message_id.clone(),
+                    arrival: envelope.arrival,
+                    dsn: envelope.has_dsn(),
+                };
                 let cache = self.live.config.limits.body_cache_bytes;
-                self.ctx.bodies.insert(id, data, cache);
+                self.ctx.bodies.insert(id, accepted, cache);
                 self.ctx.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 self.transcript.note_fmt(format_args!("queued as {id}"));
                 tracing::info!(
@@ -582,7 +589,7 @@ impl Inbound {
                     size,
                     "accepted"
                 );
-                self.track_received(id, &envelope, &info, message_id, size);
+                self.track_received(id, &envelope, &info, message_id.as_deref(), size);
                 self.ctx.wake.notify_one();
                 reply(250, (2, 0, 0), &format!("Ok: queued as {id}"))
             }
@@ -668,7 +675,7 @@ impl Inbound {
         id: QueueId,
         envelope: &Envelope,
         info: &HeaderInfo,
-        message_id: Option<String>,
+        message_id: Option<&str>,
         size: u64,
     ) {
         let helo = self.helo.clone().unwrap_or_default();

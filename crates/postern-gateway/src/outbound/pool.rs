@@ -90,11 +90,13 @@ impl Pool {
         let mut g = self.lock();
         let mut out = Vec::new();
         // The delivery loop sweeps on every turn: a sweep that finds nothing to close
-        // must not allocate or move the (large) connections.
+        // must not allocate or move the (large) connections, nor read the clock once a
+        // connection.
+        let now = Instant::now();
         for list in g.values_mut() {
             let mut i = 0;
             while i < list.len() {
-                if list[i].1.elapsed() >= self.idle_time {
+                if now.saturating_duration_since(list[i].1) >= self.idle_time {
                     out.push(list.remove(i).0);
                 } else {
                     i += 1;
