@@ -2,22 +2,27 @@
 //! throws it away, printing one line per message, like Postfix's `smtp-sink`.
 //!
 //! ```text
-//! cargo run --release --example smtp_sink -- [--listen 127.0.0.1:2525] [--quiet]
+//! cargo run --release --example smtp_sink -- [--listen 127.0.0.1:2525] [--quiet] [--count N]
 //! ```
 //!
 //! Each accepted message prints `accepted BYTES bytes from SENDER for N recipient(s)` on
-//! standard output (`<>` for the null sender); `--quiet` turns that off. One task per
+//! standard output (`<>` for the null sender); `--quiet` turns that off. `--count N`
+//! exits once N messages were accepted, as `smtp-sink -M N` does (the relay benchmark
+//! times a run by it: `SINK_BIN` in `scripts/bench-relay.sh`). One task per
 //! connection; replies to a pipelined group go out in one write. The connection loop is
 //! `postern_smtp::driver::serve` (feature `tokio`); the sink only says yes.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use postern_smtp::driver::{self, Handler, Verdict};
 use postern_smtp::server::{ServerConfig, ServerSession};
 use postern_smtp::{ForwardPath, MailParams, RcptParams, ReversePath};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 
 /// One message the sink accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,12 +102,33 @@ pub async fn serve_connection(
     Ok(())
 }
 
-/// Accepts connections until interrupted, one task each.
-async fn run(listener: TcpListener, quiet: bool) {
+/// Counts accepted messages and says when the last one wanted has arrived.
+struct Counter {
+    seen: AtomicU64,
+    /// Exit after this many messages (`--count`); `None`: never.
+    wanted: Option<u64>,
+    done: Notify,
+}
+
+impl Counter {
+    fn count(&self) {
+        let seen = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.wanted == Some(seen) {
+            self.done.notify_one();
+        }
+    }
+}
+
+/// Accepts connections until interrupted, or until `--count` messages came, one task
+/// each. The runtime has one thread: once the counter says so, the connection that took
+/// the last message has already written its reply (the write happens before its task
+/// waits again), so returning here loses no reply.
+async fn run(listener: TcpListener, quiet: bool, counter: Arc<Counter>) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = tokio::signal::ctrl_c() => return,
+            () = counter.done.notified() => return,
         };
         let sock = match accepted {
             Ok((sock, _peer)) => sock,
@@ -113,6 +139,7 @@ async fn run(listener: TcpListener, quiet: bool) {
                 continue;
             }
         };
+        let counter = Arc::clone(&counter);
         tokio::spawn(async move {
             let print = |m: Accepted| {
                 if !quiet {
@@ -120,6 +147,7 @@ async fn run(listener: TcpListener, quiet: bool) {
                     let _ = writeln!(out, "{m}");
                     let _ = out.flush();
                 }
+                counter.count();
             };
             if let Err(e) = serve_connection(sock, print).await
                 && !quiet
@@ -133,12 +161,14 @@ async fn run(listener: TcpListener, quiet: bool) {
 struct Args {
     listen: SocketAddr,
     quiet: bool,
+    count: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         listen: SocketAddr::from(([127, 0, 0, 1], 2525)),
         quiet: false,
+        count: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -150,8 +180,13 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--listen {value}: {e}"))?;
             }
             "--quiet" => args.quiet = true,
+            "--count" => {
+                let value = it.next().ok_or("--count needs a number of messages")?;
+                let n = value.parse().map_err(|e| format!("--count {value}: {e}"))?;
+                args.count = Some(n);
+            }
             "-h" | "--help" => {
-                return Err("usage: smtp_sink [--listen ADDR:PORT] [--quiet]".into());
+                return Err("usage: smtp_sink [--listen ADDR:PORT] [--quiet] [--count N]".into());
             }
             other => return Err(format!("unknown argument {other}; try --help")),
         }
@@ -176,5 +211,10 @@ async fn main() {
         }
     };
     eprintln!("smtp_sink: listening on {}", args.listen);
-    run(listener, args.quiet).await;
+    let counter = Arc::new(Counter {
+        seen: AtomicU64::new(0),
+        wanted: args.count,
+        done: Notify::new(),
+    });
+    run(listener, args.quiet, counter).await;
 }

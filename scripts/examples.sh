@@ -45,12 +45,13 @@ for name in "${examples[@]}"; do
     run "$name" "$bin/$name"
 done
 
-# send_mail against smtp_sink, in one namespace: a message to two recipients.
+# send_mail against smtp_sink, in one namespace: a message to two recipients. The sink
+# is told to take one message (`--count 1`), so it must then exit by itself.
 sink_and_send() {
     local bin=$1 msg
     msg="$(mktemp)"
     printf 'Subject: examples.sh\r\n\r\nHello.\r\n' >"$msg"
-    "$bin/smtp_sink" --listen 127.0.0.1:2525 &
+    "$bin/smtp_sink" --listen 127.0.0.1:2525 --count 1 &
     local sink=$!
     # Wait for the listener (the sink prints to stderr once bound).
     for _ in $(seq 50); do
@@ -60,7 +61,15 @@ sink_and_send() {
     local rc=0
     "$bin/send_mail" --server 127.0.0.1:2525 --from a@example.org \
         --to b@example.net --to c@example.net "$msg" || rc=$?
-    kill "$sink"
+    for _ in $(seq 50); do
+        kill -0 "$sink" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$sink" 2>/dev/null; then
+        echo "smtp_sink --count 1 still running after its message"
+        kill "$sink"
+        rc=1
+    fi
     wait "$sink" 2>/dev/null || true
     rm -f "$msg"
     return "$rc"

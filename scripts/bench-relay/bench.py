@@ -69,6 +69,11 @@ SYSCALLS = os.environ.get("SYSCALLS", "0") == "1"
 MTA_PORT = 2625
 SINK_PORT = 2626
 SINK = "/usr/sbin/smtp-sink"
+# Another sink in its place: postern's `smtp_sink` example (`cargo build --release
+# --example smtp_sink`), whose `--count N` ends it as `-M N` ends smtp-sink. At 100 KB
+# Postfix's smtp-sink spends 0.7 CPU-ms a message on its own: it, not the relay, then
+# sets the pace (BENCHMARKS.md, "Relay, eleventh round"). Empty: smtp-sink.
+SINK_BIN = os.environ.get("SINK_BIN", "")
 SOURCE = "/usr/sbin/smtp-source"
 
 procs = []  # (Popen, name) to kill at exit
@@ -247,9 +252,12 @@ class Sampler(threading.Thread):
 class Sink:
     def __init__(self, work, count):
         self.err = open(os.path.join(work, "sink.log"), "w")
-        self.p = spawn([SINK, "-u", "nobody", "-h", "sink.bench.test", "-M", str(count),
-                        f"127.0.0.1:{SINK_PORT}", "1024"], "smtp-sink",
-                       stdout=self.err, stderr=subprocess.STDOUT)
+        if SINK_BIN:
+            cmd = [SINK_BIN, "--listen", f"127.0.0.1:{SINK_PORT}", "--quiet", "--count", str(count)]
+        else:
+            cmd = [SINK, "-u", "nobody", "-h", "sink.bench.test", "-M", str(count),
+                   f"127.0.0.1:{SINK_PORT}", "1024"]
+        self.p = spawn(cmd, "smtp-sink", stdout=self.err, stderr=subprocess.STDOUT)
         self.rusage = None
         wait_port(SINK_PORT)
 
@@ -897,7 +905,7 @@ def latency(kind, size, base, binary):
 
 
 def main():
-    for tool in (SINK, SOURCE, "/usr/sbin/postfix"):
+    for tool in (SINK_BIN or SINK, SOURCE, "/usr/sbin/postfix"):
         if not os.access(tool, os.X_OK):
             raise Fail(f"{tool} missing (run ../shared/tools/install-peers.sh)")
     for kind, tool in (("exim", EXIM), ("opensmtpd", SMTPD), ("opensmtpd-sync", SMTPD)):
@@ -911,6 +919,7 @@ def main():
     binary = os.path.join(base, "postern")
     if "postern" in MTAS or "postern-pg3" in MTAS:
         shutil.copy2(built, binary)  # a rebuild during the run must not change what runs
+    log(f"bench-relay: sink {SINK_BIN or SINK}")
     log(f"bench-relay: MESSAGES={MESSAGES} SESSIONS={SESSIONS} SIZES={SIZES} MTAS={MTAS} "
         f"LAT_MESSAGES={LAT_MESSAGES} LAT_SESSIONS={LAT_SESSIONS} SOURCE_OPTS={SOURCE_OPTS} "
         f"RUN_DEADLINE={RUN_DEADLINE}s; work dir {base}; {os.cpu_count()} CPUs; "

@@ -128,7 +128,11 @@ async fn connection(
     ctx.stats.sessions_total.fetch_add(1, Ordering::Relaxed);
     let inbound = session::Inbound::new(ctx.clone(), Arc::clone(&live), peer);
     // Every log line of the session carries its client and its id (the protocol log's).
-    let span = tracing::info_span!("session", peer = %peer, session = %inbound.id());
+    let span = tracing::info_span!(
+        "session",
+        peer = %crate::logging::Addr(peer),
+        session = %inbound.id()
+    );
     inbound.run(stream).instrument(span).await;
     ctx.stats.sessions.fetch_sub(1, Ordering::Relaxed);
     drop(guard);
