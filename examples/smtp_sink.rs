@@ -2,13 +2,15 @@
 //! throws it away, printing one line per message, like Postfix's `smtp-sink`.
 //!
 //! ```text
-//! cargo run --release --example smtp_sink -- [--listen 127.0.0.1:2525] [--quiet] [--count N]
+//! cargo run --release --example smtp_sink -- [--listen 127.0.0.1:2525] [--quiet] [--count N] [--no-chunking]
 //! ```
 //!
 //! Each accepted message prints `accepted BYTES bytes from SENDER for N recipient(s)` on
 //! standard output (`<>` for the null sender); `--quiet` turns that off. `--count N`
 //! exits once N messages were accepted, as `smtp-sink -M N` does (the relay benchmark
-//! times a run by it: `SINK_BIN` in `scripts/bench-relay.sh`). One task per
+//! times a run by it: `SINK_BIN` in `scripts/bench-relay.sh`). `--no-chunking` leaves
+//! CHUNKING (and BINARYMIME) out of the EHLO reply, so every client sends DATA, as to
+//! Postfix's `smtp-sink`. One task per
 //! connection; replies to a pipelined group go out in one write. The connection loop is
 //! `postern_smtp::driver::serve` (feature `tokio`); the sink only says yes.
 
@@ -45,11 +47,13 @@ impl std::fmt::Display for Accepted {
     }
 }
 
-/// The session settings of the sink: every extension it can take without TLS.
-pub fn sink_config() -> ServerConfig {
+/// The session settings of the sink: every extension it can take without TLS, less
+/// CHUNKING and BINARYMIME when `chunking` is false.
+pub fn sink_config(chunking: bool) -> ServerConfig {
     let mut config = ServerConfig::new("postern-sink");
     config.banner = "ESMTP postern smtp_sink".to_owned();
-    config.binary_mime = true;
+    config.chunking = chunking;
+    config.binary_mime = chunking;
     config
 }
 
@@ -89,6 +93,7 @@ impl<F: FnMut(Accepted) + Send> Handler for Sink<F> {
 /// `postern_smtp::driver::serve` runs the session's read/write/timeout loop.
 pub async fn serve_connection(
     sock: TcpStream,
+    config: ServerConfig,
     report: impl FnMut(Accepted) + Send,
 ) -> std::io::Result<()> {
     sock.set_nodelay(true)?;
@@ -98,7 +103,7 @@ pub async fn serve_connection(
         report,
     };
     // The sink offers no STARTTLS, so the session can only end.
-    driver::serve(sock, ServerSession::new(sink_config()), &mut sink).await?;
+    driver::serve(sock, ServerSession::new(config), &mut sink).await?;
     Ok(())
 }
 
@@ -123,7 +128,8 @@ impl Counter {
 /// each. The runtime has one thread: once the counter says so, the connection that took
 /// the last message has already written its reply (the write happens before its task
 /// waits again), so returning here loses no reply.
-async fn run(listener: TcpListener, quiet: bool, counter: Arc<Counter>) {
+async fn run(listener: TcpListener, args: &Args, counter: Arc<Counter>) {
+    let quiet = args.quiet;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -140,6 +146,7 @@ async fn run(listener: TcpListener, quiet: bool, counter: Arc<Counter>) {
             }
         };
         let counter = Arc::clone(&counter);
+        let config = sink_config(args.chunking);
         tokio::spawn(async move {
             let print = |m: Accepted| {
                 if !quiet {
@@ -149,7 +156,7 @@ async fn run(listener: TcpListener, quiet: bool, counter: Arc<Counter>) {
                 }
                 counter.count();
             };
-            if let Err(e) = serve_connection(sock, print).await
+            if let Err(e) = serve_connection(sock, config, print).await
                 && !quiet
             {
                 eprintln!("smtp_sink: connection: {e}");
@@ -162,6 +169,7 @@ struct Args {
     listen: SocketAddr,
     quiet: bool,
     count: Option<u64>,
+    chunking: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -169,6 +177,7 @@ fn parse_args() -> Result<Args, String> {
         listen: SocketAddr::from(([127, 0, 0, 1], 2525)),
         quiet: false,
         count: None,
+        chunking: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -185,8 +194,12 @@ fn parse_args() -> Result<Args, String> {
                 let n = value.parse().map_err(|e| format!("--count {value}: {e}"))?;
                 args.count = Some(n);
             }
+            "--no-chunking" => args.chunking = false,
             "-h" | "--help" => {
-                return Err("usage: smtp_sink [--listen ADDR:PORT] [--quiet] [--count N]".into());
+                return Err(
+                    "usage: smtp_sink [--listen ADDR:PORT] [--quiet] [--count N] [--no-chunking]"
+                        .into(),
+                );
             }
             other => return Err(format!("unknown argument {other}; try --help")),
         }
@@ -216,5 +229,5 @@ async fn main() {
         wanted: args.count,
         done: Notify::new(),
     });
-    run(listener, args.quiet, counter).await;
+    run(listener, &args, counter).await;
 }

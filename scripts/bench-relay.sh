@@ -39,6 +39,8 @@
 #   SINK_BIN [""]            the sink in place of Postfix's smtp-sink: postern's smtp_sink
 #                            example (target/release/examples/smtp_sink), which costs a
 #                            fraction of smtp-sink's CPU at 100 KB; empty: smtp-sink
+#   SINK_ARGS [""]           extra arguments for SINK_BIN ("--no-chunking": it offers no
+#                            CHUNKING, so postern sends DATA to it as Postfix does)
 #   KEEP [0]                 1: keep the work directory (logs, spools, configs)
 # Quick smoke run: MESSAGES=2000 LAT_MESSAGES=500 SIZES=1024 scripts/bench-relay.sh
 set -euo pipefail

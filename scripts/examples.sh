@@ -46,12 +46,14 @@ for name in "${examples[@]}"; do
 done
 
 # send_mail against smtp_sink, in one namespace: a message to two recipients. The sink
-# is told to take one message (`--count 1`), so it must then exit by itself.
+# is told to take one message (`--count 1`), so it must then exit by itself. Any further
+# arguments go to the sink (`--no-chunking`: send_mail then sends DATA, not BDAT).
 sink_and_send() {
     local bin=$1 msg
+    shift
     msg="$(mktemp)"
     printf 'Subject: examples.sh\r\n\r\nHello.\r\n' >"$msg"
-    "$bin/smtp_sink" --listen 127.0.0.1:2525 --count 1 &
+    "$bin/smtp_sink" --listen 127.0.0.1:2525 --count 1 "$@" &
     local sink=$!
     # Wait for the listener (the sink prints to stderr once bound).
     for _ in $(seq 50); do
@@ -76,6 +78,7 @@ sink_and_send() {
 }
 export -f sink_and_send
 run "smtp_sink + send_mail" bash -c 'sink_and_send "$1"' _ "$bin"
+run "smtp_sink --no-chunking + send_mail" bash -c 'sink_and_send "$1" --no-chunking' _ "$bin"
 
 if [[ $failed -ne 0 ]]; then
     echo "some examples failed"

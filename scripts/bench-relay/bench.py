@@ -74,6 +74,9 @@ SINK = "/usr/sbin/smtp-sink"
 # Postfix's smtp-sink spends 0.7 CPU-ms a message on its own: it, not the relay, then
 # sets the pace (BENCHMARKS.md, "Relay, eleventh round"). Empty: smtp-sink.
 SINK_BIN = os.environ.get("SINK_BIN", "")
+# Extra arguments for SINK_BIN (e.g. "--no-chunking": DATA from every MTA, as smtp-sink
+# gets it; postern sends BDAT to a sink that offers CHUNKING, Postfix never does).
+SINK_ARGS = shlex.split(os.environ.get("SINK_ARGS", ""))
 SOURCE = "/usr/sbin/smtp-source"
 
 procs = []  # (Popen, name) to kill at exit
@@ -253,7 +256,8 @@ class Sink:
     def __init__(self, work, count):
         self.err = open(os.path.join(work, "sink.log"), "w")
         if SINK_BIN:
-            cmd = [SINK_BIN, "--listen", f"127.0.0.1:{SINK_PORT}", "--quiet", "--count", str(count)]
+            cmd = [SINK_BIN, "--listen", f"127.0.0.1:{SINK_PORT}", "--quiet", "--count", str(count),
+                   *SINK_ARGS]
         else:
             cmd = [SINK, "-u", "nobody", "-h", "sink.bench.test", "-M", str(count),
                    f"127.0.0.1:{SINK_PORT}", "1024"]
@@ -919,7 +923,7 @@ def main():
     binary = os.path.join(base, "postern")
     if "postern" in MTAS or "postern-pg3" in MTAS:
         shutil.copy2(built, binary)  # a rebuild during the run must not change what runs
-    log(f"bench-relay: sink {SINK_BIN or SINK}")
+    log(f"bench-relay: sink {SINK_BIN or SINK} {' '.join(SINK_ARGS) if SINK_BIN else ''}")
     log(f"bench-relay: MESSAGES={MESSAGES} SESSIONS={SESSIONS} SIZES={SIZES} MTAS={MTAS} "
         f"LAT_MESSAGES={LAT_MESSAGES} LAT_SESSIONS={LAT_SESSIONS} SOURCE_OPTS={SOURCE_OPTS} "
         f"RUN_DEADLINE={RUN_DEADLINE}s; work dir {base}; {os.cpu_count()} CPUs; "
