@@ -13,6 +13,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Starts a sink on an ephemeral port; returns its address and the reports it collects.
 async fn start_sink() -> (std::net::SocketAddr, Arc<Mutex<Vec<Accepted>>>) {
+    start_sink_with(true).await
+}
+
+/// [`start_sink`], offering CHUNKING or not (`--no-chunking`).
+async fn start_sink_with(chunking: bool) -> (std::net::SocketAddr, Arc<Mutex<Vec<Accepted>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let reports = Arc::new(Mutex::new(Vec::new()));
@@ -23,7 +28,9 @@ async fn start_sink() -> (std::net::SocketAddr, Arc<Mutex<Vec<Accepted>>>) {
             let reports = Arc::clone(&collected);
             tokio::spawn(async move {
                 let push = |a: Accepted| reports.lock().unwrap().push(a);
-                sink::serve_connection(sock, push).await.unwrap();
+                sink::serve_connection(sock, sink::sink_config(chunking), push)
+                    .await
+                    .unwrap();
             });
         }
     });
@@ -122,4 +129,31 @@ async fn sink_closes_on_early_talker() {
     sock.read_to_string(&mut rest).await.unwrap();
     assert_eq!(rest, "554 5.5.0 Error: SMTP protocol synchronization\r\n");
     assert!(reports.lock().unwrap().is_empty());
+}
+
+/// `--no-chunking`: the EHLO reply names neither CHUNKING nor BINARYMIME, and BDAT is
+/// refused, so every client sends DATA (as to Postfix's smtp-sink).
+#[tokio::test]
+async fn sink_without_chunking_takes_data_only() {
+    for chunking in [true, false] {
+        let (addr, reports) = start_sink_with(chunking).await;
+        let mut sock = TcpStream::connect(addr).await.unwrap();
+        read_replies(&mut sock, 1).await;
+        sock.write_all(b"EHLO c\r\n").await.unwrap();
+        let mut ehlo = String::new();
+        let mut buf = [0u8; 4096];
+        while !ehlo.lines().any(|l| l.starts_with("250 ")) {
+            let n = sock.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            ehlo.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+        assert_eq!(ehlo.contains("CHUNKING"), chunking, "{ehlo}");
+        assert_eq!(ehlo.contains("BINARYMIME"), chunking, "{ehlo}");
+        sock.write_all(b"MAIL FROM:<>\r\nRCPT TO:<c@y.test>\r\nBDAT 5 LAST\r\nhello")
+            .await
+            .unwrap();
+        let replies = read_replies(&mut sock, 3).await;
+        assert_eq!(replies[2].starts_with("250 "), chunking, "{replies:?}");
+        assert_eq!(reports.lock().unwrap().len(), usize::from(chunking));
+    }
 }
