@@ -67,6 +67,7 @@ pub mod admin;
 pub mod admin_requests;
 pub mod api;
 pub mod archive;
+mod ascii;
 pub mod auth;
 pub mod auth_guard;
 pub mod bodies;

@@ -316,10 +316,8 @@ fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// A client's address as a log field. For IPv4 it is written by hand into a stack
-/// buffer: `SocketAddr`'s own `Display` goes through the formatter for each octet and the
-/// port, about 1.8 k instructions, and every session's span names its client
-/// (BENCHMARKS.md, "Relay, eleventh round"). Other addresses use `Display`.
+/// A client's address as a log field, IPv4 written by hand ([`crate::ascii`]): every
+/// session's span names its client. Other addresses use `Display`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Addr(pub std::net::SocketAddr);
 
@@ -328,39 +326,12 @@ impl fmt::Display for Addr {
         let std::net::SocketAddr::V4(v4) = self.0 else {
             return self.0.fmt(f);
         };
-        // "255.255.255.255:65535" is 21 octets.
-        let mut buf = [0u8; 21];
-        let mut n = 0;
-        for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-            if i > 0 {
-                buf[n] = b'.';
-                n += 1;
-            }
-            n += decimal(&mut buf[n..], u32::from(octet));
-        }
-        buf[n] = b':';
-        n += 1;
-        n += decimal(&mut buf[n..], u32::from(v4.port()));
-        // Only ASCII digits, dots and a colon were written.
-        f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)
+        f.write_str(crate::ascii::Ipv4Text::new(*v4.ip()).as_str())?;
+        let mut port = [b':'; 6];
+        let n = 1 + crate::ascii::decimal(&mut port[1..], u32::from(v4.port()));
+        // A colon and ASCII digits.
+        f.write_str(std::str::from_utf8(&port[..n]).map_err(|_| fmt::Error)?)
     }
-}
-
-/// Writes `v` in decimal at the start of `out` (which has room); returns the length.
-fn decimal(out: &mut [u8], mut v: u32) -> usize {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let len = digits.len() - i;
-    out[..len].copy_from_slice(&digits[i..]);
-    len
 }
 
 #[cfg(test)]

@@ -94,12 +94,7 @@ pub fn received_header(t: &Trace<'_>) -> String {
         IpAddr::V4(a) => {
             // By hand: `Display` for an address goes through the formatter per octet.
             ip.push_str("([");
-            for (i, octet) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    ip.push('.');
-                }
-                push_decimal(&mut ip, octet);
-            }
+            ip.push_str(crate::ascii::Ipv4Text::new(a).as_str());
             ip.push_str("])");
         }
         IpAddr::V6(a) => {
@@ -187,17 +182,6 @@ fn printable(s: &str) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     Cow::Owned(s.chars().map(|c| if bad(c) { '?' } else { c }).collect())
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, n: u8) {
-    if n >= 100 {
-        out.push(char::from(b'0' + n / 100));
-    }
-    if n >= 10 {
-        out.push(char::from(b'0' + n / 10 % 10));
-    }
-    out.push(char::from(b'0' + n % 10));
 }
 
 /// `Message-ID:` and `Date:` fields for a submission that lacks them (RFC 6409 §8.2,
