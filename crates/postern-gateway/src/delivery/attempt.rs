@@ -154,7 +154,7 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery, started: Instant) {
         delivery: &delivery,
         queue_id: delivery.id.to_string(),
         message_id: facts.message_id.unwrap_or_else(|| delivery.id.to_string()),
-        body: fetched.body,
+        body: fetched.into_body(),
         settings,
         dsn: facts.dsn,
         dsn_passed: std::sync::Mutex::default(),
@@ -195,30 +195,34 @@ async fn read_body(ctx: &Arc<Context>, d: &Delivery) -> Result<Fetched, String> 
     let yields = if fresh { FRESH_YIELDS } else { 0 };
     for tried in 0..=yields {
         if let Some(accepted) = ctx.bodies.get(d.id) {
-            return Ok(Fetched {
-                body: accepted.body.clone(),
-                accepted: Some(accepted),
-            });
+            return Ok(Fetched::Cached(accepted));
         }
         if tried < yields {
             tokio::task::yield_now().await;
         }
     }
-    let body = ctx
-        .queue
+    ctx.queue
         .body(d.id)
         .await
-        .map_err(|e| format!("451 4.3.0 cannot read the spooled message: {e}"))?;
-    Ok(Fetched {
-        body,
-        accepted: None,
-    })
+        .map(Fetched::Spooled)
+        .map_err(|e| format!("451 4.3.0 cannot read the spooled message: {e}"))
 }
 
-/// A message's body, and what its session knew of it when the body came from the cache.
-struct Fetched {
-    body: Bytes,
-    accepted: Option<crate::bodies::Accepted>,
+/// A message as an attempt found it.
+enum Fetched {
+    /// In the body cache, with what its session knew of it.
+    Cached(crate::bodies::Accepted),
+    /// Read back from the spool: the body alone.
+    Spooled(Bytes),
+}
+
+impl Fetched {
+    fn into_body(self) -> Bytes {
+        match self {
+            Fetched::Cached(a) => a.body,
+            Fetched::Spooled(body) => body,
+        }
+    }
 }
 
 /// What an attempt needs to know of its message besides the body.
@@ -236,19 +240,21 @@ impl Facts {
     /// (only it: the body may be large) and the envelope read from the queue.
     async fn of(ctx: &Context, delivery: &Delivery, fetched: &Fetched) -> Facts {
         let bracketed = |id: &str| format!("<{id}>");
-        if let Some(a) = &fetched.accepted {
-            let dsn = if a.dsn {
-                envelope_of(ctx, delivery).await
-            } else {
-                None
-            };
-            return Facts {
-                message_id: a.message_id.as_deref().map(bracketed),
-                dsn,
-                arrival: Some(a.arrival),
-            };
-        }
-        let body = &fetched.body;
+        let body = match fetched {
+            Fetched::Cached(a) => {
+                let dsn = if a.dsn {
+                    envelope_of(ctx, delivery).await
+                } else {
+                    None
+                };
+                return Facts {
+                    message_id: a.message_id.as_deref().map(bracketed),
+                    dsn,
+                    arrival: Some(a.arrival),
+                };
+            }
+            Fetched::Spooled(body) => body,
+        };
         let head_end = memchr::memmem::find(body, b"\r\n\r\n").map_or(body.len(), |i| i + 4);
         let message_id = Message::parse(&body[..head_end])
             .message_id()
