@@ -37,23 +37,29 @@ async fn start_sink_with(chunking: bool) -> (std::net::SocketAddr, Arc<Mutex<Vec
     (addr, reports)
 }
 
-/// Reads until `n` complete replies (final lines) have arrived; returns them.
-async fn read_replies(sock: &mut TcpStream, n: usize) -> Vec<String> {
+/// The final lines of the replies in `text`.
+fn finals(text: &str) -> Vec<String> {
+    text.split("\r\n")
+        .filter(|l| l.len() >= 4 && l.as_bytes()[3] == b' ')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Reads until `n` complete replies have arrived; returns every line read.
+async fn read_text(sock: &mut TcpStream, n: usize) -> String {
     let mut text = String::new();
     let mut buf = [0u8; 4096];
-    loop {
-        let finals: Vec<String> = text
-            .split("\r\n")
-            .filter(|l| l.len() >= 4 && l.as_bytes()[3] == b' ')
-            .map(str::to_owned)
-            .collect();
-        if finals.len() >= n && text.ends_with("\r\n") {
-            return finals;
-        }
+    while finals(&text).len() < n || !text.ends_with("\r\n") {
         let got = sock.read(&mut buf).await.unwrap();
         assert!(got > 0, "server closed after {text:?}");
         text.push_str(std::str::from_utf8(&buf[..got]).unwrap());
     }
+    text
+}
+
+/// Reads until `n` complete replies (final lines) have arrived; returns them.
+async fn read_replies(sock: &mut TcpStream, n: usize) -> Vec<String> {
+    finals(&read_text(sock, n).await)
 }
 
 async fn one_client(addr: std::net::SocketAddr, id: usize) {
@@ -140,13 +146,7 @@ async fn sink_without_chunking_takes_data_only() {
         let mut sock = TcpStream::connect(addr).await.unwrap();
         read_replies(&mut sock, 1).await;
         sock.write_all(b"EHLO c\r\n").await.unwrap();
-        let mut ehlo = String::new();
-        let mut buf = [0u8; 4096];
-        while !ehlo.lines().any(|l| l.starts_with("250 ")) {
-            let n = sock.read(&mut buf).await.unwrap();
-            assert!(n > 0);
-            ehlo.push_str(std::str::from_utf8(&buf[..n]).unwrap());
-        }
+        let ehlo = read_text(&mut sock, 1).await;
         assert_eq!(ehlo.contains("CHUNKING"), chunking, "{ehlo}");
         assert_eq!(ehlo.contains("BINARYMIME"), chunking, "{ehlo}");
         sock.write_all(b"MAIL FROM:<>\r\nRCPT TO:<c@y.test>\r\nBDAT 5 LAST\r\nhello")
