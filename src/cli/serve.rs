@@ -49,7 +49,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         }
     };
     let format = args.log_format.unwrap_or(config.log.format);
-    if let Err(e) = logging::init(format, &config.log.level) {
+    if let Err(e) = logging::init_batched(format, &config.log.level, config.log.batch) {
         eprintln!("postern serve: {e}");
         return ExitCode::from(2);
     }
@@ -59,13 +59,16 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Scheduler::Shared => serve_shared(config, path, grace),
         Scheduler::PerThread => serve_per_thread(config, path, grace),
     };
-    match served {
+    let code = match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("serve: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Lines still gathered would be lost at exit.
+    postern_gateway::log_writer::flush();
+    code
 }
 
 /// The number of threads `[server] worker_threads` asks for (0: half the cores, at

@@ -81,6 +81,7 @@ pub mod gateway;
 pub mod inbound;
 mod lazy_timer;
 pub mod listeners;
+pub mod log_writer;
 pub mod logging;
 pub mod maildir;
 pub mod metrics;

@@ -19,6 +19,7 @@
 //!   of them, outermost first, each with its `name` and fields).
 
 use std::fmt::{self, Write as _};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tracing::field::{Field, Visit};
@@ -28,6 +29,9 @@ use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
+
+pub use crate::log_writer::LogBatch;
+use crate::log_writer::{self, BatchedStderr, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_DELAY};
 
 /// The environment variable whose filter, when set, replaces `[log] level`.
 pub const FILTER_ENV: &str = "RUST_LOG";
@@ -79,6 +83,10 @@ pub struct LogSection {
     /// `warn,postern_gateway=debug`, …). Default `info`; the environment variable
     /// `RUST_LOG`, when set, overrides it.
     pub level: String,
+    /// `batch_delay` and `batch_bytes`: how lines are gathered before they are written
+    /// ([`crate::log_writer`]). Defaults 10 ms and 64 KiB; `batch_delay = "off"` writes
+    /// each line as it is logged.
+    pub batch: LogBatch,
 }
 
 impl Default for LogSection {
@@ -86,6 +94,7 @@ impl Default for LogSection {
         LogSection {
             format: LogFormat::Human,
             level: DEFAULT_LEVEL.to_owned(),
+            batch: LogBatch::default(),
         }
     }
 }
@@ -96,6 +105,8 @@ impl Default for LogSection {
 pub(crate) struct LogToml {
     format: Option<String>,
     level: Option<String>,
+    batch_delay: Option<String>,
+    batch_bytes: Option<usize>,
 }
 
 /// `[log]` validated; on error, the key and why.
@@ -111,13 +122,31 @@ pub(crate) fn log_section(t: &LogToml) -> Result<LogSection, (&'static str, Stri
     };
     let level = t.level.clone().unwrap_or_else(|| DEFAULT_LEVEL.to_owned());
     EnvFilter::try_new(&level).map_err(|e| ("level", format!("{level:?}: {e}")))?;
-    Ok(LogSection { format, level })
+    let delay = match t.batch_delay.as_deref().map(str::trim) {
+        None => DEFAULT_BATCH_DELAY,
+        Some("off") => Duration::ZERO,
+        Some(d) => postern_queue::policy::parse_duration(d)
+            .map_err(|e| ("batch_delay", format!("{e} (or \"off\")")))?,
+    };
+    let max_bytes = t.batch_bytes.unwrap_or(DEFAULT_BATCH_BYTES);
+    Ok(LogSection {
+        format,
+        level,
+        batch: LogBatch { delay, max_bytes },
+    })
 }
 
 /// Installs the process's log subscriber: events passing `level` (or the filter in
-/// `RUST_LOG` when that is set), written to stderr in `format`. Fails when a subscriber
-/// is already installed or the filter does not parse.
+/// `RUST_LOG` when that is set), written to stderr in `format`, gathered as
+/// [`LogBatch::default`] says. Fails when a subscriber is already installed or the
+/// filter does not parse.
 pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
+    init_batched(format, level, LogBatch::default())
+}
+
+/// [`init`] with the lines gathered as `batch` says ([`crate::log_writer`]). A panic
+/// writes out what is gathered before its own message.
+pub fn init_batched(format: LogFormat, level: &str, batch: LogBatch) -> Result<(), String> {
     let (text, filter) = match std::env::var(FILTER_ENV) {
         Ok(env) if !env.trim().is_empty() => {
             let f = EnvFilter::try_new(&env).map_err(|e| format!("{FILTER_ENV}={env:?}: {e}"))?;
@@ -136,9 +165,11 @@ pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
             .map_err(|e| format!("{e}"))?;
         filter.add_directive(lifecycle)
     };
+    let writer = BatchedStderr::new(batch, LIFECYCLE)
+        .map_err(|e| format!("cannot start the log's writer: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer.clone())
         .with_ansi(false);
     let installed = match format {
         LogFormat::Human => builder
@@ -151,7 +182,14 @@ pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
             .with_span_list(true)
             .try_init(),
     };
-    installed.map_err(|e| e.to_string())
+    installed.map_err(|e| e.to_string())?;
+    writer.install();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        log_writer::flush_unless_busy();
+        previous(info);
+    }));
+    Ok(())
 }
 
 /// `text` without the `postern: ` the human format puts back (lines the gateway also
@@ -367,6 +405,23 @@ mod tests {
         assert_eq!(log_section(&bad).unwrap_err().0, "format");
         let bad: LogToml = toml::from_str("level = \"info,[[\"").unwrap();
         assert_eq!(log_section(&bad).unwrap_err().0, "level");
+        let batch = |text: &str| log_section(&toml::from_str(text).unwrap()).map(|s| s.batch);
+        assert_eq!(
+            batch("batch_delay = \"50ms\"\nbatch_bytes = 4096"),
+            Ok(LogBatch {
+                delay: Duration::from_millis(50),
+                max_bytes: 4096
+            })
+        );
+        assert_eq!(
+            batch("batch_delay = \"off\"").unwrap().delay,
+            Duration::ZERO
+        );
+        assert_eq!(batch("").unwrap(), LogBatch::default());
+        assert_eq!(
+            batch("batch_delay = \"soon\"").unwrap_err().0,
+            "batch_delay"
+        );
         assert_eq!(message("postern: reloaded x"), "reloaded x");
         assert_eq!(one_line("250 ok"), "250 ok");
         assert_eq!(one_line("a\r\nb\x1b"), "a\\r\\nb\\u{1b}");
