@@ -207,6 +207,9 @@ struct SinkState {
     refuse_data: bool,
     /// Greet with `421` and hang up.
     refuse_greeting: bool,
+    /// After each message taken, say `421` and hang up (a server that closes a connection
+    /// the client kept).
+    close_after_message: bool,
     /// The ETRN arguments received.
     etrn: Vec<String>,
     /// Ends of data refused so far.
@@ -302,6 +305,7 @@ async fn serve(
     config.etrn = true;
     let mut session = ServerSession::new(config);
     let mut hang_up = false;
+    let mut closing = false;
     session.greet();
     let mut buf = vec![0u8; 16 * 1024];
     let mut cur = Received {
@@ -323,6 +327,12 @@ async fn serve(
                 return;
             }
             session.consume_output(n);
+        }
+        if closing {
+            let _ = sock
+                .write_all(b"421 4.4.2 sink.test closing the connection\r\n")
+                .await;
+            return;
         }
         if session.is_closed() || hang_up {
             return;
@@ -374,6 +384,7 @@ async fn serve(
                         ));
                     } else {
                         s.messages.push(cur.clone());
+                        closing = s.close_after_message;
                     }
                 }
                 _ => {}
@@ -536,6 +547,35 @@ async fn smart_host_and_connection_reuse() {
         s.connections(),
         1,
         "the second message reused the first connection"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_kept_connection_the_server_closed_is_not_used() {
+    let s = sink(accept_all(), true).await;
+    s.state.lock().unwrap().close_after_message = true;
+    let h = start_with(
+        "kept-closed",
+        "max_connections_per_destination = 1",
+        &smart_host_connector("relay", "*", s.addr, 1),
+    )
+    .await;
+    let a = h.enqueue("a@src.test", &["x@example.test"], PLAIN);
+    h.wait_done(a).await;
+    // The first connection went back to the pool, and the sink then closed it.
+    let b = h.enqueue("a@src.test", &["y@example.test"], PLAIN);
+    h.wait_done(b).await;
+    let to: Vec<_> = s.messages().into_iter().map(|m| m.to).collect();
+    assert_eq!(to, [["x@example.test"], ["y@example.test"]]);
+    assert_eq!(
+        s.connections(),
+        2,
+        "the second message went on a new connection"
+    );
+    assert!(
+        !h.events(b).iter().any(|e| e.kind == EventKind::Deferred),
+        "the closed connection cost the message nothing"
     );
     h.stop().await;
 }

@@ -2,8 +2,10 @@
 //! tokio [`Transport`], with the session's own time-outs and STARTTLS. What crosses the
 //! session (both ways, after TLS too) goes to its protocol-log [`Transcript`].
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::task::Poll;
 use std::time::Duration;
 
 use postern_queue::FailureClass;
@@ -92,7 +94,7 @@ impl std::fmt::Debug for Conn {
 }
 
 /// Bounded wait: `Duration::MAX` (closed session) means no timer at all.
-async fn within<F: std::future::Future>(d: Duration, f: F) -> Option<F::Output> {
+async fn within<F: Future>(d: Duration, f: F) -> Option<F::Output> {
     tokio::time::timeout(d, f).await.ok()
 }
 
@@ -306,10 +308,17 @@ impl Conn {
         if !self.session.is_ready() {
             return false;
         }
-        match within(Duration::ZERO, self.transport.read(&mut self.buf)).await {
-            None => true,
-            Some(Ok(0)) | Some(Err(_)) => false,
-            Some(Ok(n)) => {
+        // One poll of a read, and no timer. A zero time-out would register a timer due at
+        // once; a timer due before the runtime's next wake-up makes tokio wake its driver
+        // with an eventfd write, once for each message sent on a kept connection.
+        let polled = {
+            let mut read = std::pin::pin!(self.transport.read(&mut self.buf));
+            std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
+        };
+        match polled {
+            Poll::Pending => true,
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(n)) => {
                 self.log.server(&self.buf[..n]);
                 self.session.receive(&self.buf[..n]);
                 self.session.is_ready()
@@ -394,5 +403,97 @@ impl Conn {
         }
         let _ = self.flush().await;
         let _ = self.transport.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postern_smtp::client::TlsPolicy;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::net::TcpListener;
+
+    /// What a test server does once the client is ready (after its EHLO).
+    enum Then {
+        Wait,
+        Close,
+        SayAndClose(&'static [u8]),
+    }
+
+    /// A connection made ready with a server on 127.0.0.1 that greets, answers EHLO and
+    /// then does `then`; the server's task ends when the test no longer needs it.
+    async fn ready_conn(then: Then) -> (Conn, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let mut sock = BufReader::new(sock);
+            sock.write_all(b"220 test.example ready\r\n").await.unwrap();
+            let mut line = String::new();
+            sock.read_line(&mut line).await.unwrap();
+            assert!(line.starts_with("EHLO "), "{line:?}");
+            sock.write_all(b"250 test.example\r\n").await.unwrap();
+            match then {
+                Then::Wait => {
+                    let mut rest = String::new();
+                    let _ = sock.read_line(&mut rest).await;
+                }
+                Then::Close => {}
+                Then::SayAndClose(text) => sock.write_all(text).await.unwrap(),
+            }
+        });
+        let mut config = ClientConfig::new("client.test");
+        config.tls = TlsPolicy::Off;
+        let conn = Conn::open(
+            "test.example",
+            peer,
+            config,
+            Duration::from_secs(5),
+            crate::tls::client_connector(),
+            Transcript::disabled(),
+        )
+        .await
+        .unwrap();
+        (conn, server)
+    }
+
+    /// Polls `is_alive` until it says false, for up to five seconds: the server's close
+    /// reaches the client a moment after the server's task ends.
+    async fn turns_dead(conn: &mut Conn) -> bool {
+        for _ in 0..500 {
+            if !conn.is_alive().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn a_quiet_kept_connection_is_alive_without_waiting() {
+        let (mut conn, server) = ready_conn(Then::Wait).await;
+        let started = tokio::time::Instant::now();
+        for _ in 0..3 {
+            assert!(conn.is_alive().await);
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(conn.is_ready(), "nothing was read or sent");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_server_closed_is_dead() {
+        let (mut conn, server) = ready_conn(Then::Close).await;
+        server.await.unwrap();
+        assert!(turns_dead(&mut conn).await);
+    }
+
+    #[tokio::test]
+    async fn a_421_while_idle_makes_a_kept_connection_dead() {
+        let (mut conn, server) =
+            ready_conn(Then::SayAndClose(b"421 4.4.2 idle too long\r\n")).await;
+        server.await.unwrap();
+        assert!(turns_dead(&mut conn).await);
+        assert!(!conn.is_ready(), "the 421 ended the session");
     }
 }
