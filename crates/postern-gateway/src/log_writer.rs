@@ -8,9 +8,9 @@
 //!
 //! Some lines do not wait: those at warn or error, and those of one target the writer is
 //! given (the gateway names its lifecycle lines: start-up, reload, shutting down,
-//! stopped). They go out at once, after whatever was gathered before them, so the order of lines is always the
-//! order they were logged in. Tools that read the start-up line, and an operator looking
-//! at a failure, see them without delay. When more than [`LogBatch::max_bytes`] are
+//! stopped). They go out at once, after whatever was gathered before them, so lines
+//! always come out in the order they were logged in. Tools that read the start-up line,
+//! and an operator looking at a failure, see them without delay. When more than [`LogBatch::max_bytes`] are
 //! gathered, the thread that logs writes them itself, so memory stays bounded when
 //! stderr is slow.
 //!
