@@ -10,9 +10,9 @@
 //! given (the gateway names its lifecycle lines: start-up, reload, shutting down,
 //! stopped). They go out at once, after whatever was gathered before them, so lines
 //! always come out in the order they were logged in. Tools that read the start-up line,
-//! and an operator looking at a failure, see them without delay. When more than [`LogBatch::max_bytes`] are
-//! gathered, the thread that logs writes them itself, so memory stays bounded when
-//! stderr is slow.
+//! and an operator looking at a failure, see them without delay. When more than
+//! [`LogBatch::max_bytes`] are gathered, the thread that logs writes them itself, so
+//! memory stays bounded when stderr is slow.
 //!
 //! [`flush`] writes out what is gathered; `postern serve` calls it before it exits, and a
 //! panic does (the hook [`crate::logging::init_batched`] installs).
