@@ -3,7 +3,8 @@
 //!
 //! Checks: no panic; every record that decodes re-encodes to the very same bytes; and the
 //! recovery scan of a segment accounts for every byte (header + records read + runs it
-//! reports as unreadable = the whole input), so nothing is skipped silently.
+//! reports as unreadable + the zeros after the records = the whole input), so nothing is
+//! skipped silently, and what it takes for zeros is zeros.
 use libfuzzer_sys::fuzz_target;
 use postern_queue::record::{self, Record};
 use postern_queue::spool::{SEGMENT_HEADER, check_segment, segment_header_bytes};
@@ -27,7 +28,13 @@ fuzz_target!(|data: &[u8]| {
     let check = check_segment(7, &seg, MAX);
     assert!(check.header_ok);
     let bad: u64 = check.bad.iter().map(|b| b.1).sum();
-    assert_eq!(SEGMENT_HEADER + check.parsed + bad, seg.len() as u64, "bytes unaccounted for");
+    assert_eq!(
+        SEGMENT_HEADER + check.parsed + bad + check.zeros,
+        seg.len() as u64,
+        "bytes unaccounted for"
+    );
+    let zeros_from = seg.len() - check.zeros as usize;
+    assert!(seg[zeros_from..].iter().all(|&b| b == 0), "a tail taken for zeros is not");
     let mut end = SEGMENT_HEADER;
     for (off, len, _) in &check.bad {
         assert!(*off >= end && off + len <= seg.len() as u64, "bad runs overlap or overrun");

@@ -108,6 +108,7 @@ pub mod policy;
 pub mod queue;
 pub mod record;
 pub mod scheduler;
+mod segment_file;
 pub mod spool;
 pub mod store;
 pub mod summary;

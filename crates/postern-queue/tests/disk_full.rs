@@ -287,3 +287,49 @@ fn concurrent_writers_through_two_full_disks() {
         last.len()
     );
 }
+
+/// Less room on the disk than the zeros the spool reserves ahead of its records
+/// (`SpoolOptions::preallocate`, 1 MiB by default, in a 64 MiB segment): the zeros take
+/// what room there is, and the records still go in, over them, until the records
+/// themselves no longer fit. Once some room is back, a reopen finds every acknowledged
+/// message; the only run it quarantines is the refused record's torn tail.
+#[test]
+fn reserved_zeros_never_cost_a_record_its_room() {
+    const NAME: &str = "reserved_zeros_never_cost_a_record_its_room";
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return run_child(NAME);
+    }
+    let root = std::env::temp_dir().join(format!("postern-disk-full3-{}", std::process::id()));
+    mount_tmpfs(&root);
+    let dir = root.join("spool");
+    let opts = SpoolOptions::default();
+    assert!(opts.preallocate > 640 << 10);
+    // Room for the quarantine copies at the end.
+    let filler = root.join("filler");
+    std::fs::write(&filler, vec![0u8; 64 << 10]).unwrap();
+    let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
+    let mut kept = BTreeSet::new();
+    let refused = loop {
+        match spool.enqueue(&env(kept.len()), &body(kept.len()), Timestamp(1)) {
+            Ok(id) => kept.insert(id),
+            Err(e) => break e,
+        };
+        assert!(kept.len() < 1000, "a 640 KiB disk never filled");
+    };
+    assert!(
+        matches!(refused, SpoolError::Io { .. } | SpoolError::Poisoned(_)),
+        "{refused}"
+    );
+    // A record is about 1.8 KB: nearly all of the 576 KiB left went to records.
+    assert!(kept.len() > 300, "only {} messages fit", kept.len());
+    drop(spool);
+    std::fs::remove_file(&filler).unwrap();
+    let (_, rec) = Spool::open(&dir, opts).unwrap();
+    assert!(rec.quarantined.len() <= 1, "{:?}", rec.quarantined);
+    for q in &rec.quarantined {
+        assert!(q.reason.starts_with("torn tail"), "{q:?}");
+    }
+    let found: BTreeSet<QueueId> = rec.messages.iter().map(|m| m.id).collect();
+    assert_eq!(found, kept);
+    println!("disk full checked: {} messages fit", kept.len());
+}
