@@ -164,6 +164,7 @@ mod tests {
             completion_flush: Duration::from_millis(100),
             group_commit_gather: Duration::from_micros(200),
             commit_thread: true,
+            preallocate: 1 << 20,
         }
     }
 
@@ -227,6 +228,7 @@ mod tests {
                 completion_flush: Duration::from_millis(100),
                 group_commit_gather: Duration::from_micros(200),
                 commit_thread: false,
+                preallocate: postern_queue::SpoolOptions::default().preallocate,
             }
         );
         let slow = crate::config::Config::from_toml_str("[spool]\ncompletion_flush_ms = 60001\n");
@@ -246,6 +248,8 @@ mod tests {
         assert!(off.unwrap().spool.compact_idle.is_zero());
         let thread = crate::config::Config::from_toml_str("[spool]\ncommit_thread = true\n");
         assert!(thread.unwrap().spool.commit_thread);
+        let append = crate::config::Config::from_toml_str("[spool]\npreallocate = 0\n");
+        assert_eq!(append.unwrap().spool.preallocate, 0);
     }
 
     #[test]

@@ -542,6 +542,11 @@ pub struct SpoolSection {
     /// short of CPU. Default false (`commit_thread`): measured in BENCHMARKS.md ("Relay,
     /// fourth round" and "Relay, fifth round").
     pub commit_thread: bool,
+    /// Zeros the spool writes ahead of its records in the newest segment, this many bytes
+    /// at a time (`SpoolOptions::preallocate`), so that most fsyncs overwrite blocks the
+    /// file already has and need not write its size and block map too. The newest
+    /// segment file may end in up to this many zeros. 0 appends instead. Default 1 MiB.
+    pub preallocate: u64,
 }
 
 /// `[retention]`: how long what the gateway writes beside the spool is kept. Checked at
@@ -896,6 +901,7 @@ struct SpoolToml {
     completion_flush_ms: Option<u64>,
     group_commit_gather_us: Option<u64>,
     commit_thread: Option<bool>,
+    preallocate: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -950,11 +956,15 @@ fn spool_section(c: &Checker<'_>, s: &SpoolToml) -> Result<SpoolSection, ConfigE
         completion_flush: Duration::from_millis(completion_flush_ms),
         group_commit_gather: Duration::from_micros(gather_us),
         commit_thread: s.commit_thread.unwrap_or(DEFAULT_COMMIT_THREAD),
+        preallocate: s.preallocate.unwrap_or(DEFAULT_PREALLOCATE),
     })
 }
 
 /// `[spool] commit_thread` when unset (BENCHMARKS.md, "Relay, fourth round").
 const DEFAULT_COMMIT_THREAD: bool = false;
+
+/// `[spool] preallocate` when unset: the spool library's own default.
+const DEFAULT_PREALLOCATE: u64 = 1 << 20;
 
 fn retention_section(r: &RetentionToml) -> RetentionSection {
     RetentionSection {

@@ -204,6 +204,7 @@ fn spool_retention_part(c: &Config, o: &mut String) -> std::fmt::Result {
         s.group_commit_gather.as_micros()
     )?;
     writeln!(o, "commit_thread = {}", s.commit_thread)?;
+    writeln!(o, "preallocate = {}", s.preallocate)?;
     let r = &c.retention;
     writeln!(o, "\n[retention]")?;
     writeln!(o, "protocol_log_days = {}", r.protocol_log_days)?;

@@ -195,6 +195,7 @@ fn open_local(config: &Config) -> Result<Storage, StorageError> {
     let mut queue_config = config.retry.queue.clone();
     queue_config.spool.segment_size = config.spool.segment_size;
     queue_config.spool.max_gather = config.spool.group_commit_gather;
+    queue_config.spool.preallocate = config.spool.preallocate;
     let (queue, recovered) = Queue::open(config.spool_dir(), queue_config, crate::clock::now())
         .map_err(StoreError::from)?;
     let mut store = LocalStore::with_offload(queue, tokio_offload());

@@ -1817,10 +1817,13 @@ impl Spool {
                 .get_mut(&chunk.seg)
                 .ok_or_else(|| io_err("write", &path)(io::ErrorKind::NotFound.into()))?;
             let opts = &self.shared.opts;
+            // A new segment holding only its header (a rotation when idle) gets no zeros
+            // yet: an idle spool stays one header long.
+            let header_only = chunk.create && chunk.pieces.len() == 1;
             f.write_at(
                 chunk.off,
                 &chunk.pieces,
-                opts.preallocate,
+                if header_only { 0 } else { opts.preallocate },
                 opts.segment_size,
             )
             .map_err(io_err("write", &path))?;
@@ -1971,6 +1974,52 @@ mod tests {
             (0..n).map(|i| format!("r{i}@d{i}.example")),
             Timestamp(1),
         )
+    }
+
+    /// The head file: its records, then zeros up to the next `preallocate` step, which
+    /// the following records overwrite; a reopen reads every message and reports
+    /// nothing. Without preallocation the file is just its records; a head holding only
+    /// its header gets no zeros.
+    #[test]
+    fn zeros_ahead_of_the_records_are_overwritten_and_skipped() {
+        for step in [4096u64, 0] {
+            let dir = tmp(&format!("zeros{step}"));
+            let opts = SpoolOptions {
+                preallocate: step,
+                ..SpoolOptions::default()
+            };
+            let (spool, _) = Spool::open(&dir, opts.clone()).unwrap();
+            let head = segment_name(lock(&spool.shared.inner).head_seg);
+            let path = dir.join("seg").join(head);
+            let header_only = fs::metadata(&path).unwrap().len();
+            assert_eq!(header_only, SEGMENT_HEADER, "step {step}");
+            let ids: Vec<QueueId> = (0..10)
+                .map(|i| spool.enqueue(&env(1), &[b'z'; 700], Timestamp(i)).unwrap())
+                .collect();
+            let records = lock(&spool.shared.inner).head_len;
+            let on_disk = fs::metadata(&path).unwrap().len();
+            if step == 0 {
+                assert_eq!(on_disk, records);
+            } else {
+                assert_eq!(on_disk, (records / step + 1) * step, "records {records}");
+                let bytes = fs::read(&path).unwrap();
+                assert!(zero_tail(&bytes[records as usize..]));
+            }
+            assert_eq!(spool.stats().bytes, records);
+            drop(spool);
+            let (spool, rec) = Spool::open(&dir, opts.clone()).unwrap();
+            assert!(rec.quarantined.is_empty(), "{:?}", rec.quarantined);
+            assert_eq!(rec.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
+            assert_eq!(rec.bytes, records, "zeros are not counted");
+            assert_eq!(spool.read(ids[9]).unwrap().1, vec![b'z'; 700]);
+            // An idle rotation: the new head is a header only.
+            spool.rotate().unwrap();
+            let head = segment_name(lock(&spool.shared.inner).head_seg);
+            let len = fs::metadata(dir.join("seg").join(head)).unwrap().len();
+            assert_eq!(len, SEGMENT_HEADER);
+            drop(spool);
+            fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     #[test]
