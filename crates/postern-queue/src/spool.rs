@@ -1998,12 +1998,12 @@ mod tests {
                 .collect();
             let records = lock(&spool.shared.inner).head_len;
             let on_disk = fs::metadata(&path).unwrap().len();
-            if step == 0 {
-                assert_eq!(on_disk, records);
-            } else {
-                assert_eq!(on_disk, (records / step + 1) * step, "records {records}");
+            if let Some(steps) = records.checked_div(step) {
+                assert_eq!(on_disk, (steps + 1) * step, "records {records}");
                 let bytes = fs::read(&path).unwrap();
                 assert!(zero_tail(&bytes[records as usize..]));
+            } else {
+                assert_eq!(on_disk, records);
             }
             assert_eq!(spool.stats().bytes, records);
             drop(spool);
