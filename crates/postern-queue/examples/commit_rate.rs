@@ -1,6 +1,7 @@
 //! Durable enqueues per second from N concurrent writers: the naive one-file-per-message
-//! spool beside this crate's spool at several `max_inflight` settings, and with the leader's
-//! gathering wait (`max_gather`) at its default and off.
+//! spool beside this crate's spool at several `max_inflight` settings, with the leader's
+//! gathering wait (`max_gather`) at its default and off, and with plain appends instead of
+//! the zeros written ahead (`preallocate = 0`).
 //!
 //! `cargo run --release -p postern-queue --example commit_rate -- DIR [MESSAGES] [WRITERS]`
 
@@ -71,12 +72,24 @@ fn main() {
             }),
         );
         print!("round {round}: naive {naive:.0}/s");
-        let gather = SpoolOptions::default().max_gather;
-        for (inflight, gather) in [(1, gather), (1, Duration::ZERO), (4, gather), (8, gather)] {
+        let SpoolOptions {
+            max_gather: gather,
+            preallocate: zeros,
+            ..
+        } = SpoolOptions::default();
+        let runs = [
+            (1, gather, zeros),
+            (1, Duration::ZERO, zeros),
+            (4, gather, zeros),
+            (8, gather, zeros),
+            (1, gather, 0),
+        ];
+        for (inflight, gather, preallocate) in runs {
             let dir = fresh(&root.join("spool"));
             let mut opts = SpoolOptions::default();
             opts.max_inflight = inflight;
             opts.max_gather = gather;
+            opts.preallocate = preallocate;
             let (spool, _) = Spool::open(&dir, opts).unwrap();
             let (env, body) = (env.clone(), body.clone());
             let rate = parallel(
@@ -86,8 +99,9 @@ fn main() {
                     spool.enqueue(&env, &body, Timestamp::now()).unwrap();
                 }),
             );
+            let how = if preallocate == 0 { " append" } else { "" };
             print!(
-                ", inflight {inflight} gather {}us: {rate:.0}/s ({:.1}x)",
+                ", inflight {inflight} gather {}us{how}: {rate:.0}/s ({:.1}x)",
                 gather.as_micros(),
                 rate / naive
             );
