@@ -870,9 +870,13 @@ impl Scan {
                         Err(why) => (why, off + used),
                     }
                 }
+                // The newest segment of a running spool (read-only inspection): a batch
+                // may be half copied into the page cache. Over the zeros ahead of it,
+                // this read may have found a later page of the batch written and an
+                // earlier one not yet, which looks like damage; only recovery, with the
+                // writer gone, can tell.
+                Err(_) if live_tail => return off,
                 Err(e) => match torn_frame(&buf[off..], max) {
-                    // A record being written right now (read-only inspection).
-                    Some(_) if live_tail => return off,
                     Some(n) => (format!("torn tail: {e}"), off + n),
                     None => (format!("{e}; rest of segment unreadable"), buf.len()),
                 },
@@ -938,8 +942,8 @@ pub fn segment_header_bytes(seg: u64) -> Vec<u8> {
     segment_header(seg)
 }
 
-/// Scans every segment. `live_tail` treats a truncated last record of the last segment as
-/// a write in progress (read-only inspection of a running spool) rather than damage.
+/// Scans every segment. `live_tail` treats the first unreadable record of the last segment
+/// as a write in progress (read-only inspection of a running spool) rather than damage.
 fn scan_dir(
     dir: &Path,
     opts: &SpoolOptions,
@@ -1104,9 +1108,10 @@ impl Spool {
     }
 
     /// Reads a spool without locking or changing it: what `postern queue list` uses while a
-    /// gateway runs. A record (or segment header) being written at the end of the newest
-    /// segment is skipped, as is a segment deleted by compaction while the scan runs; other
-    /// unreadable runs are reported (without copies). The view is a snapshot taken segment
+    /// gateway runs. The newest segment is read up to the first record that cannot be
+    /// read (a batch being written), a segment header being written is skipped, as is a
+    /// segment deleted by compaction while the scan runs; other unreadable runs are
+    /// reported (without copies). The view is a snapshot taken segment
     /// by segment: a message compacted forward during the scan may be missed in that view.
     pub fn inspect(dir: impl AsRef<Path>, opts: &SpoolOptions) -> Result<Recovered, SpoolError> {
         let dir = dir.as_ref();
@@ -2020,6 +2025,35 @@ mod tests {
             drop(spool);
             fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    /// Found by `tests/inspect_live.rs` in CI: reading the newest segment while a batch
+    /// is copied over the zeros, a read may find a later page of the batch written and an
+    /// earlier one still zeros. Inspection ends its view there; recovery, with the writer
+    /// gone, calls the same bytes damage.
+    #[test]
+    fn inspection_stops_at_a_half_copied_batch_in_the_newest_segment() {
+        let dir = tmp("halfcopied");
+        drop(Spool::open(&dir, SpoolOptions::default()).unwrap());
+        let mut seg = segment_header_bytes(9);
+        let (first, second) = (QueueId { millis: 1, seq: 0 }, QueueId { millis: 2, seq: 0 });
+        record::encode_enqueue(&mut seg, first, &env(1), b"one");
+        seg.resize(seg.len() + 300, 0); // the page not copied yet
+        record::encode_enqueue(&mut seg, second, &env(1), b"two");
+        seg.resize(seg.len() + 1000, 0);
+        fs::write(dir.join("seg").join(segment_name(9)), &seg).unwrap();
+        let view = Spool::inspect(&dir, &SpoolOptions::default()).unwrap();
+        assert!(view.quarantined.is_empty(), "{:?}", view.quarantined);
+        let ids: Vec<_> = view.messages.iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![first]);
+        let c = check_segment(9, &seg, DEFAULT_MAX_RECORD);
+        assert_eq!(c.bad.len(), 1, "{:?}", c.bad);
+        assert!(
+            c.bad[0].2.contains("rest of segment unreadable"),
+            "{:?}",
+            c.bad
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
