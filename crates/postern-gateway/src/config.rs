@@ -956,15 +956,15 @@ fn spool_section(c: &Checker<'_>, s: &SpoolToml) -> Result<SpoolSection, ConfigE
         completion_flush: Duration::from_millis(completion_flush_ms),
         group_commit_gather: Duration::from_micros(gather_us),
         commit_thread: s.commit_thread.unwrap_or(DEFAULT_COMMIT_THREAD),
-        preallocate: s.preallocate.unwrap_or(DEFAULT_PREALLOCATE),
+        // The spool library's own default, so the two cannot drift apart.
+        preallocate: s
+            .preallocate
+            .unwrap_or(postern_queue::SpoolOptions::default().preallocate),
     })
 }
 
 /// `[spool] commit_thread` when unset (BENCHMARKS.md, "Relay, fourth round").
 const DEFAULT_COMMIT_THREAD: bool = false;
-
-/// `[spool] preallocate` when unset: the spool library's own default.
-const DEFAULT_PREALLOCATE: u64 = 1 << 20;
 
 fn retention_section(r: &RetentionToml) -> RetentionSection {
     RetentionSection {
