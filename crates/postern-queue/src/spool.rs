@@ -878,7 +878,9 @@ impl Scan {
                 Err(_) if live_tail => return off,
                 Err(e) => match torn_frame(&buf[off..], max) {
                     Some(n) => (format!("torn tail: {e}"), off + n),
-                    None => (format!("{e}; rest of segment unreadable"), buf.len()),
+                    // Up to the zeros that may end the segment: they are reported as
+                    // zeros, and need no copy in quarantine.
+                    None => (format!("{e}; rest of segment unreadable"), last_octet(buf)),
                 },
             };
             self.bad
@@ -902,6 +904,11 @@ fn torn_frame(rest: &[u8], max: u32) -> Option<usize> {
     };
     let n = claimed.min(rest.len());
     zero_tail(&rest[n..]).then_some(n)
+}
+
+/// The end of `buf` without its trailing zeros.
+fn last_octet(buf: &[u8]) -> usize {
+    buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
 }
 
 /// What [`check_segment`] found in one segment's bytes.
@@ -2291,8 +2298,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             q.len as usize,
-            bytes.len() - q.offset as usize,
-            "the rest of the segment"
+            bytes.len() - 2 - q.offset as usize,
+            "the rest of the segment, up to the two zeros that end it"
         );
         let copy = fs::read(q.copy.as_ref().unwrap()).unwrap();
         assert!(
@@ -2374,10 +2381,13 @@ mod tests {
         let c = check_segment(3, &buf, DEFAULT_MAX_RECORD);
         assert!(c.header_ok);
         let bad: u64 = c.bad.iter().map(|b| b.1).sum();
-        assert_eq!(SEGMENT_HEADER + c.parsed + bad, buf.len() as u64);
+        assert_eq!(SEGMENT_HEADER + c.parsed + bad + c.zeros, buf.len() as u64);
         assert_eq!(c.bad.len(), 1, "{:?}", c.bad);
         assert_eq!(c.bad[0].0, good as u64);
-        assert_eq!(c.zeros, 0);
+        assert_eq!(
+            c.zeros, 2,
+            "the run ends at the last octet that is not zero"
+        );
         assert!(!check_segment(4, &buf, DEFAULT_MAX_RECORD).header_ok);
     }
 
@@ -2405,14 +2415,15 @@ mod tests {
         assert_eq!((*off, *len), (records as u64, second.len() as u64));
         assert!(why.starts_with("torn tail"), "{why}");
         assert_eq!(c.zeros, 5000 - second.len() as u64);
-        // Something after the zeros: the framing is lost there, and the rest is reported.
+        // Something after the zeros: the framing is lost there, and the rest is reported,
+        // up to the zeros that end the segment.
         let mut damaged = buf.clone();
         damaged[records + 4000] = 1;
         let c = check_segment(3, &damaged, DEFAULT_MAX_RECORD);
         assert_eq!(c.bad.len(), 1, "{:?}", c.bad);
         assert_eq!(c.bad[0].0, records as u64);
-        assert_eq!(c.bad[0].1, 5000);
-        assert_eq!(c.zeros, 0);
+        assert_eq!(c.bad[0].1, 4001);
+        assert_eq!(c.zeros, 999);
     }
 
     #[test]
