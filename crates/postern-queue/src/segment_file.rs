@@ -15,7 +15,7 @@
 //! the same reason.
 //!
 //! A reader tells the zeros from records by the frame length, which is never 0: a segment
-//! ends where the rest of it is zeros (see [`zero_tail`] and `FORMAT.md`).
+//! ends where the rest of it is zeros (see [`records_end`] and `FORMAT.md`).
 //!
 //! [`SpoolOptions::preallocate`]: crate::SpoolOptions::preallocate
 
@@ -157,14 +157,22 @@ fn write_all_vectored(mut f: &File, slices: &mut [io::IoSlice<'_>]) -> (u64, io:
     (done, Ok(()))
 }
 
-/// True when every octet of `rest` is zero: the end of a segment's records, followed by
-/// the zeros a writer put ahead of them (a frame's length is never 0, so a record cannot
-/// start with the four zero octets this needs).
-pub(crate) fn zero_tail(rest: &[u8]) -> bool {
-    // Compared a block at a time: a whole tail of zeros (up to `preallocate`) is scanned
-    // once per segment at recovery.
-    let mut blocks = rest.chunks_exact(ZERO_BLOCK);
-    blocks.all(|b| b == &ZEROS[..]) && blocks.remainder().iter().all(|&b| b == 0)
+/// Where `buf` ends without the zeros after it: past its last octet that is not zero.
+/// A segment's records end there or before, if the writer put zeros ahead of them (a
+/// frame's length is never 0, so a record cannot start with zeros).
+pub(crate) fn records_end(buf: &[u8]) -> usize {
+    // Compared a block at a time from the end: a whole tail of zeros (up to
+    // `preallocate`) is read once per segment at recovery.
+    let mut end = buf.len();
+    for block in buf.rchunks(ZERO_BLOCK) {
+        if block != &ZEROS[..block.len()] {
+            // The last octet that is not zero is in this block.
+            let last = block.iter().rposition(|&b| b != 0).unwrap_or_default();
+            return end - block.len() + last + 1;
+        }
+        end -= block.len();
+    }
+    0
 }
 
 #[cfg(test)]
@@ -213,7 +221,7 @@ mod tests {
         let got = contents(&dir);
         assert_eq!(got.len(), 32);
         assert_eq!(&got[..19], b"HEADERabc0123456789");
-        assert!(zero_tail(&got[19..]));
+        assert_eq!(records_end(&got), 19);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -232,7 +240,7 @@ mod tests {
             .unwrap();
         let got = contents(&dir);
         assert_eq!(got.len(), 1 << 20);
-        assert!(zero_tail(&got[5..]));
+        assert_eq!(records_end(&got), 5);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -264,19 +272,23 @@ mod tests {
         let got = contents(&dir);
         assert_eq!(&got[..expected.len()], &expected[..]);
         assert_eq!(got.len() % 4096, 0);
-        assert!(zero_tail(&got[expected.len()..]));
+        assert!(records_end(&got) <= expected.len());
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
-    fn zero_tail_sees_any_octet_that_is_not_zero() {
-        assert!(zero_tail(&[]));
+    fn records_end_sees_any_octet_that_is_not_zero() {
+        assert_eq!(records_end(&[]), 0);
         let mut v = vec![0u8; 3 * ZERO_BLOCK + 17];
-        assert!(zero_tail(&v));
+        assert_eq!(records_end(&v), 0);
         for i in [0, ZERO_BLOCK - 1, ZERO_BLOCK, 3 * ZERO_BLOCK, v.len() - 1] {
             v[i] = 1;
-            assert!(!zero_tail(&v), "octet {i}");
+            assert_eq!(records_end(&v), i + 1, "octet {i}");
             v[i] = 0;
         }
+        // The last octet that is not zero decides, whatever comes before it.
+        v[5] = 9;
+        v[2 * ZERO_BLOCK + 3] = 9;
+        assert_eq!(records_end(&v), 2 * ZERO_BLOCK + 4);
     }
 }

@@ -34,7 +34,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::envelope::{Envelope, MessageState};
 use crate::id::QueueId;
 use crate::record::{self, DEFAULT_MAX_RECORD, FRAME_HEADER, Record, RecordError};
-use crate::segment_file::{Piece, SegmentFile, zero_tail};
+use crate::segment_file::{Piece, SegmentFile, records_end};
 use crate::time::Timestamp;
 
 /// The spool format version this crate reads and writes.
@@ -841,11 +841,10 @@ impl Scan {
         max: u32,
         live_tail: bool,
     ) -> usize {
+        // Past it, only the zeros a writer put ahead of its records.
+        let end = records_end(buf);
         let mut off = SEGMENT_HEADER as usize;
-        while off < buf.len() {
-            if buf[off] == 0 && zero_tail(&buf[off..]) {
-                return off;
-            }
+        while off < end {
             let loc = |used: usize| Loc {
                 seg,
                 off: off as u64,
@@ -876,11 +875,11 @@ impl Scan {
                 // earlier one not yet, which looks like damage; only recovery, with the
                 // writer gone, can tell.
                 Err(_) if live_tail => return off,
-                Err(e) => match torn_frame(&buf[off..], max) {
+                Err(e) => match torn_frame(&buf[off..], end - off, max) {
                     Some(n) => (format!("torn tail: {e}"), off + n),
                     // Up to the zeros that may end the segment: they are reported as
                     // zeros, and need no copy in quarantine.
-                    None => (format!("{e}; rest of segment unreadable"), last_octet(buf)),
+                    None => (format!("{e}; rest of segment unreadable"), end),
                 },
             };
             self.bad
@@ -892,9 +891,10 @@ impl Scan {
 }
 
 /// The length of the unreadable frame at the start of `rest` when it is the last thing
-/// written (a write cut short: nothing but zeros after it, or nothing at all); `None`
-/// when more follows, which only damage explains.
-fn torn_frame(rest: &[u8], max: u32) -> Option<usize> {
+/// written (a write cut short: nothing but zeros after it, or nothing at all, as
+/// `written`, the octets of `rest` before its trailing zeros, says); `None` when more
+/// follows, which only damage explains.
+fn torn_frame(rest: &[u8], written: usize, max: u32) -> Option<usize> {
     let claimed = match rest.get(..4) {
         Some(&[a, b, c, d]) => match u32::from_le_bytes([a, b, c, d]) {
             len @ 1.. if len <= max => FRAME_HEADER.saturating_add(len as usize),
@@ -903,12 +903,7 @@ fn torn_frame(rest: &[u8], max: u32) -> Option<usize> {
         _ => FRAME_HEADER,
     };
     let n = claimed.min(rest.len());
-    zero_tail(&rest[n..]).then_some(n)
-}
-
-/// The end of `buf` without its trailing zeros.
-fn last_octet(buf: &[u8]) -> usize {
-    buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+    (n >= written).then_some(n)
 }
 
 /// What [`check_segment`] found in one segment's bytes.
@@ -2013,7 +2008,7 @@ mod tests {
             if let Some(steps) = records.checked_div(step) {
                 assert_eq!(on_disk, (steps + 1) * step, "records {records}");
                 let bytes = fs::read(&path).unwrap();
-                assert!(zero_tail(&bytes[records as usize..]));
+                assert_eq!(records_end(&bytes), records as usize);
             } else {
                 assert_eq!(on_disk, records);
             }
